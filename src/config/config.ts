@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { InputError } from '../errors/index.js';
+
+/** Everything Swarm reads from its environment, validated once and frozen. */
+export interface Config {
+  /** Folder for the SQLite file, credentials and generated keys. @default ./.swarm */
+  readonly home: string;
+  /** `postgres://…` for PostgreSQL, otherwise a SQLite URL or path. @default sqlite file in `home` */
+  readonly databaseUrl: string;
+  /** @default 7373 */
+  readonly port: number;
+  /** @default 127.0.0.1 */
+  readonly host: string;
+  /** pino level. @default info */
+  readonly logLevel: string;
+  /** Base URL the CLI talks to. @default http://127.0.0.1:<port> */
+  readonly serverUrl: string;
+  /** API key for the CLI; otherwise read from `home`/credentials. */
+  readonly apiKey: string | undefined;
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Reads the configuration from `env` (injectable for tests). Throws an InputError naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const home = path.resolve(cwd, nonEmpty(env.SWARM_HOME) ?? '.swarm');
+  const port = parsePort(env.SWARM_PORT);
+  const host = nonEmpty(env.SWARM_HOST) ?? '127.0.0.1';
+  const logLevel = nonEmpty(env.SWARM_LOG_LEVEL) ?? 'info';
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new InputError('SWARM_LOG_LEVEL', `must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
+  }
+  const serverUrl = (nonEmpty(env.SWARM_URL) ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
+  try {
+    new URL(serverUrl);
+  } catch {
+    throw new InputError('SWARM_URL', `not a URL: "${serverUrl}"`);
+  }
+  return Object.freeze({
+    home,
+    databaseUrl: nonEmpty(env.DATABASE_URL) ?? `sqlite:${path.join(home, 'swarm.db')}`,
+    port,
+    host,
+    logLevel,
+    serverUrl,
+    apiKey: nonEmpty(env.SWARM_API_KEY),
+  });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parsePort(raw: string | undefined): number {
+  if (nonEmpty(raw) === undefined) return 7373;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InputError('SWARM_PORT', `must be an integer from 0 to 65535, got "${raw}"`);
+  }
+  return port;
+}

@@ -1,0 +1,25 @@
+/**
+ * Every error Swarm reports, declared once. The `code` is stable: clients and scripts match on it.
+ * A test checks that each code here is documented in docs/errors.md.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: { status: 500, title: 'Invalid configuration', retryable: false },
+  INPUT_INVALID: { status: 400, title: 'Invalid input', retryable: false },
+  UNAUTHENTICATED: { status: 401, title: 'Authentication required', retryable: false },
+  FORBIDDEN: { status: 403, title: 'Forbidden', retryable: false },
+  NOT_FOUND: { status: 404, title: 'Not found', retryable: false },
+  CONFLICT: { status: 409, title: 'Conflict', retryable: false },
+  DB_UNREACHABLE: { status: 503, title: 'Database unreachable', retryable: true },
+  DB_URL_INVALID: { status: 400, title: 'Invalid database URL', retryable: false },
+  SCHEMA_TOO_NEW: { status: 500, title: 'Database schema is newer than this Swarm', retryable: false },
+  SCHEMA_OUTDATED: { status: 500, title: 'Database schema is not migrated', retryable: false },
+  MIGRATION_FAILED: { status: 500, title: 'Migration failed', retryable: false },
+  COPY_TARGET_NOT_EMPTY: { status: 409, title: 'Copy target is not empty', retryable: false },
+  COPY_VERIFY_FAILED: { status: 500, title: 'Copy verification failed', retryable: false },
+  REGISTRY_NOT_FOUND: { status: 404, title: 'Registry file not found', retryable: false },
+  REGISTRY_INVALID: { status: 400, title: 'Not a Swarm Runtime registry', retryable: false },
+  SERVER_UNREACHABLE: { status: 503, title: 'Swarm server unreachable', retryable: true },
+  INTERNAL: { status: 500, title: 'Internal error', retryable: false },
+} as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,55 @@
+import type { Kysely, RawBuilder, Transaction } from 'kysely';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/**
+ * The column kinds Swarm's schema is written in. Each dialect maps them to its own SQL type;
+ * the copy tool and the schema comparison read them back from each database's catalogue.
+ */
+export const LOGICAL_TYPES = ['text', 'integer', 'bigint', 'real', 'boolean', 'json', 'timestamp', 'blob'] as const;
+export type LogicalType = (typeof LOGICAL_TYPES)[number];
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly type: LogicalType;
+  readonly nullable: boolean;
+  readonly primaryKey: boolean;
+}
+
+/** What a dialect can do that the engine may want to use; the engine asks, never checks the name. */
+export interface DialectCapabilities {
+  /** `FOR UPDATE SKIP LOCKED` for concurrent claimers. */
+  readonly skipLocked: boolean;
+  /** LISTEN/NOTIFY wake-ups across processes. */
+  readonly listenNotify: boolean;
+  /** Several processes on several machines may share the store. */
+  readonly multiProcess: boolean;
+}
+
+/**
+ * Everything that differs between SQLite and PostgreSQL lives behind this interface:
+ * column types, defaults, locking, and catalogue reads. Nothing outside `storage/dialect/`
+ * imports a concrete dialect.
+ */
+export interface DialectAdapter {
+  readonly name: DialectName;
+  readonly capabilities: DialectCapabilities;
+  /** The SQL type of each logical column type. */
+  type(logical: LogicalType): RawBuilder<unknown>;
+  /** Default of "now" for a timestamp column, in Swarm's canonical form. */
+  readonly nowDefault: RawBuilder<unknown>;
+  /** A constant JSON default such as `{}` or `[]`. */
+  jsonDefault(value: unknown): RawBuilder<unknown>;
+  boolDefault(value: boolean): RawBuilder<unknown>;
+  /**
+   * Runs `fn` in a transaction that holds the write lock from its first statement
+   * (SQLite `BEGIN IMMEDIATE`, so a read-then-write never fails on a stale snapshot).
+   */
+  writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+  /** Serialises schema migrations across processes for the rest of the transaction. */
+  lockForMigration(trx: Kysely<unknown> | Transaction<unknown>): Promise<void>;
+  /** Postpones foreign-key checks to commit, so a bulk copy may insert in any order. */
+  deferForeignKeys(trx: Kysely<unknown>): Promise<void>;
+  listTables(db: Kysely<unknown>): Promise<string[]>;
+  listColumns(db: Kysely<unknown>, table: string): Promise<ColumnInfo[]>;
+}

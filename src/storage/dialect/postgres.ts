@@ -1,0 +1,121 @@
+import pg from 'pg';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+import { SwarmError } from '../../errors/index.js';
+
+const PG_TYPES: Record<LogicalType, string> = {
+  text: 'text',
+  integer: 'integer',
+  bigint: 'bigint',
+  real: 'double precision',
+  boolean: 'boolean',
+  json: 'jsonb',
+  // Millisecond precision: the same instants SQLite's ISO strings and JavaScript's Date hold,
+  // so a copy either way loses nothing.
+  timestamp: 'timestamptz(3)',
+  blob: 'bytea',
+};
+const FROM_PG_TYPE: Record<string, LogicalType> = {
+  text: 'text',
+  integer: 'integer',
+  bigint: 'bigint',
+  'double precision': 'real',
+  boolean: 'boolean',
+  jsonb: 'json',
+  'timestamp with time zone': 'timestamp',
+  bytea: 'blob',
+};
+
+const OID = { int8: 20, json: 114, jsonb: 3802, timestamptz: 1184 } as const;
+
+/**
+ * Values cross the storage boundary in the same shape on both dialects: JSON as text (the
+ * storage layer parses it), timestamps as ISO-8601 UTC strings, bigints as numbers.
+ */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+    if (oid === OID.json || oid === OID.jsonb) return (value) => value;
+    if (oid === OID.timestamptz) {
+      const parseDate = pg.types.getTypeParser(OID.timestamptz) as (value: string) => Date;
+      return (value) => parseDate(value).toISOString();
+    }
+    if (oid === OID.int8) {
+      return (value) => {
+        const n = Number(value);
+        return Number.isSafeInteger(n) ? n : value;
+      };
+    }
+    return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+  },
+};
+
+export interface PostgresOptions {
+  readonly connectionString: string;
+  /** @default 10 */
+  readonly poolSize: number;
+}
+
+export function openPostgres<DB>(options: PostgresOptions): { db: Kysely<DB>; pool: pg.Pool } {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize,
+    types: typeParsers,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client's error (server restart) must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
+}
+
+// Any constant works; it only has to be the same in every Swarm process.
+const MIGRATION_LOCK_KEY = 0x5357_4152; // "SWAR"
+
+export const postgresAdapter: DialectAdapter = {
+  name: 'postgres',
+  capabilities: { skipLocked: true, listenNotify: true, multiProcess: true },
+  type: (logical) => sql.raw(PG_TYPES[logical]),
+  nowDefault: sql`now()`,
+  jsonDefault: (value) => sql.raw(`'${JSON.stringify(value).replaceAll("'", "''")}'::jsonb`),
+  boolDefault: (value) => sql.raw(value ? 'true' : 'false'),
+
+  async writeTransaction(db, fn) {
+    return db.transaction().execute((trx) => fn(trx));
+  },
+
+  async lockForMigration(trx) {
+    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx as Kysely<unknown>);
+  },
+
+  async deferForeignKeys(trx) {
+    // Every foreign key is DEFERRABLE (see migrations/ddl.ts), so this reaches all of them.
+    await sql`SET CONSTRAINTS ALL DEFERRED`.execute(trx);
+  },
+
+  async listTables(db) {
+    const result = await sql<{ table_name: string }>`
+      SELECT table_name FROM information_schema.tables
+      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+      ORDER BY table_name`.execute(db);
+    return result.rows.map((row) => row.table_name);
+  },
+
+  async listColumns(db, table) {
+    const result = await sql<{ column_name: string; data_type: string; is_nullable: string; pk: boolean }>`
+      SELECT c.column_name, c.data_type, c.is_nullable,
+        EXISTS (
+          SELECT 1 FROM information_schema.table_constraints tc
+          JOIN information_schema.key_column_usage k
+            ON k.constraint_name = tc.constraint_name AND k.table_schema = tc.table_schema
+          WHERE tc.table_schema = c.table_schema AND tc.table_name = c.table_name
+            AND tc.constraint_type = 'PRIMARY KEY' AND k.column_name = c.column_name
+        ) AS pk
+      FROM information_schema.columns c
+      WHERE c.table_schema = current_schema() AND c.table_name = ${table}
+      ORDER BY c.ordinal_position`.execute(db);
+    return result.rows.map((row): ColumnInfo => {
+      const type = FROM_PG_TYPE[row.data_type];
+      if (type === undefined) throw new SwarmError('INTERNAL', `${table}.${row.column_name}: unknown type ${row.data_type}`);
+      return { name: row.column_name, type, nullable: row.is_nullable === 'YES', primaryKey: row.pk };
+    });
+  },
+};

@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { SwarmError } from '../../errors/index.js';
+import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+
+/**
+ * SQLite declared types. They are chosen for their affinity as much as their name:
+ * `JSON_TEXT` has TEXT affinity (so SQLite never turns the JSON text `123` into a number),
+ * `TIMESTAMPTZ` and `BOOLEAN` have NUMERIC affinity (ISO strings stay text, booleans are 0/1).
+ * The names let the catalogue tell the logical type back.
+ */
+const SQLITE_TYPES: Record<LogicalType, string> = {
+  text: 'TEXT',
+  integer: 'INTEGER',
+  bigint: 'BIGINT',
+  real: 'REAL',
+  boolean: 'BOOLEAN',
+  json: 'JSON_TEXT',
+  timestamp: 'TIMESTAMPTZ',
+  blob: 'BLOB',
+};
+const FROM_SQLITE_TYPE = new Map(Object.entries(SQLITE_TYPES).map(([logical, declared]) => [declared, logical]));
+
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+export interface SqliteOptions {
+  readonly file: string;
+  /** @default FULL — a committed transaction survives power loss, not only a crash. */
+  readonly synchronous: SqliteSynchronous;
+  /** @default 5000 */
+  readonly busyTimeoutMs: number;
+  readonly readonly?: boolean;
+}
+
+export function openSqlite<DB>(options: SqliteOptions): Kysely<DB> {
+  if (options.file !== ':memory:' && !options.readonly) {
+    fs.mkdirSync(path.dirname(options.file), { recursive: true });
+  }
+  let database: Database.Database;
+  try {
+    database = new Database(options.file, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+      timeout: options.busyTimeoutMs,
+    });
+    if (!options.readonly) database.pragma('journal_mode = WAL');
+    database.pragma(`synchronous = ${options.synchronous}`);
+    database.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
+    database.pragma('foreign_keys = ON');
+  } catch (error) {
+    throw new SwarmError('DB_UNREACHABLE', `cannot open SQLite database ${options.file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return new Kysely<DB>({ dialect: new SqliteDialect({ database }) });
+}
+
+export const sqliteAdapter: DialectAdapter = {
+  name: 'sqlite',
+  capabilities: { skipLocked: false, listenNotify: false, multiProcess: false },
+  type: (logical) => sql.raw(SQLITE_TYPES[logical]),
+  nowDefault: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
+  jsonDefault: (value) => sql.raw(`'${JSON.stringify(value).replaceAll("'", "''")}'`),
+  boolDefault: (value) => sql.raw(value ? '1' : '0'),
+
+  async writeTransaction(db, fn) {
+    // Kysely's SQLite driver keeps one connection, so this also queues other writers in-process.
+    return db.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (error) {
+        await sql`ROLLBACK`.execute(conn);
+        throw error;
+      }
+    });
+  },
+
+  async lockForMigration() {
+    // BEGIN IMMEDIATE (writeTransaction) already holds the database's single write lock.
+  },
+
+  async deferForeignKeys(trx) {
+    await sql`PRAGMA defer_foreign_keys = ON`.execute(trx);
+  },
+
+  async listTables(db) {
+    const result = await sql<{ name: string }>`
+      SELECT name FROM sqlite_master
+      WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+      ORDER BY name`.execute(db);
+    return result.rows.map((row) => row.name);
+  },
+
+  async listColumns(db, table) {
+    const result = await sql<{ name: string; type: string; notnull: number; pk: number }>`
+      SELECT name, type, "notnull", pk FROM pragma_table_info(${table}) ORDER BY cid`.execute(db);
+    return result.rows.map((row): ColumnInfo => {
+      const type = FROM_SQLITE_TYPE.get(row.type.toUpperCase());
+      if (type === undefined) throw new SwarmError('INTERNAL', `${table}.${row.name}: unknown SQLite type ${row.type}`);
+      return { name: row.name, type: type as LogicalType, nullable: row.notnull === 0 && row.pk === 0, primaryKey: row.pk > 0 };
+    });
+  },
+};

@@ -1,0 +1,14 @@
+import type { Migration } from './ddl.js';
+import { identity } from './0001-identity.js';
+import { registry } from './0002-registry.js';
+import { runs } from './0003-runs.js';
+import { queue } from './0004-queue.js';
+import { records } from './0005-records.js';
+
+/** Every migration, in order. Append only: a landed migration is never edited. */
+export const MIGRATIONS: readonly Migration[] = [identity, registry, runs, queue, records];
+
+export type { Migration } from './ddl.js';
+export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.js';
+export { RUN_STATUSES } from './0003-runs.js';
+export { AGENT_TYPES, AGENT_STATUSES, RUNTIME_TYPES, TRIGGER_TYPES, WORKFLOW_STATUSES } from './0002-registry.js';

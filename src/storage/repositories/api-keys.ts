@@ -1,0 +1,115 @@
+import type { Kysely, Selectable } from 'kysely';
+import { NotFoundError } from '../../errors/index.js';
+import type { Caller } from '../caller.js';
+import type { ApiKeysTable, SwarmDatabase } from '../schema-types.js';
+import { fromDbBool, fromDbJson, newId, nowTimestamp, toDbBool, toDbJson } from '../values.js';
+
+/** An API key as anyone may see it: never the key itself, never its hash. */
+export interface ApiKey {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly prefix: string;
+  readonly scopes: string[];
+  readonly active: boolean;
+  readonly expiresAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly rateLimitPerMinute: number;
+  readonly rateLimitPerHour: number;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+}
+
+function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    name: row.name,
+    description: row.description,
+    prefix: row.key_prefix,
+    scopes: fromDbJson<string[]>(row.scopes) ?? [],
+    active: fromDbBool(row.active),
+    expiresAt: row.expires_at,
+    lastUsedAt: row.last_used_at,
+    rateLimitPerMinute: row.rate_limit_per_minute,
+    rateLimitPerHour: row.rate_limit_per_hour,
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+export interface NewApiKey {
+  readonly name: string;
+  readonly description?: string;
+  readonly prefix: string;
+  readonly hash: string;
+  readonly scopes: string[];
+  readonly expiresAt?: string;
+}
+
+export async function createApiKey(db: Kysely<SwarmDatabase>, caller: Caller, key: NewApiKey): Promise<ApiKey> {
+  const row = await db
+    .insertInto('api_keys')
+    .values({
+      id: newId(),
+      owner_id: caller.userId,
+      created_by: caller.userId,
+      name: key.name,
+      description: key.description ?? null,
+      key_prefix: key.prefix,
+      key_hash: key.hash,
+      scopes: toDbJson(key.scopes),
+      expires_at: key.expiresAt ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toApiKey(row);
+}
+
+export async function listApiKeys(db: Kysely<SwarmDatabase>, caller: Caller): Promise<ApiKey[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .selectAll()
+    .where('owner_id', '=', caller.userId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+  return rows.map(toApiKey);
+}
+
+/** Revokes one of the caller's keys; another owner's key is "not found", not "forbidden". */
+export async function revokeApiKey(db: Kysely<SwarmDatabase>, caller: Caller, id: string): Promise<ApiKey> {
+  const row = await db
+    .updateTable('api_keys')
+    .set({ active: toDbBool(false), revoked_at: nowTimestamp() })
+    .where('id', '=', id)
+    .where('owner_id', '=', caller.userId)
+    .returningAll()
+    .executeTakeFirst();
+  if (row === undefined) throw new NotFoundError('api key', id);
+  return toApiKey(row);
+}
+
+export interface KeyOwner {
+  readonly key: ApiKey;
+  readonly user: { readonly id: string; readonly role: 'admin' | 'member'; readonly status: 'active' | 'disabled' };
+}
+
+/** Authentication's lookup: the key with this hash and its owner, whatever their state. */
+export async function findApiKeyByHash(db: Kysely<SwarmDatabase>, hash: string): Promise<KeyOwner | null> {
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('users', 'users.id', 'api_keys.owner_id')
+    .selectAll('api_keys')
+    .select(['users.role as user_role', 'users.status as user_status'])
+    .where('api_keys.key_hash', '=', hash)
+    .executeTakeFirst();
+  if (row === undefined) return null;
+  const { user_role, user_status, ...key } = row;
+  return { key: toApiKey(key), user: { id: key.owner_id, role: user_role, status: user_status } };
+}
+
+export async function touchApiKey(db: Kysely<SwarmDatabase>, id: string, at: string): Promise<void> {
+  await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+}

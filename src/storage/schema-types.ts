@@ -1,0 +1,214 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Row shapes as they cross the storage boundary on both dialects (see values.ts):
+ * JSON is text, timestamps are ISO-8601 UTC strings, booleans are written as 0/1 and read
+ * as boolean (PostgreSQL) or 0/1 (SQLite). Tables not used by code yet are added here as
+ * the features that use them land.
+ */
+export type JsonText = string;
+export type Timestamp = string;
+export type DbBool = ColumnType<boolean | number, 0 | 1, 0 | 1>;
+type WithDefault<T> = Generated<T>;
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  email: string;
+  password_hash: string | null;
+  role: WithDefault<'admin' | 'member'>;
+  status: WithDefault<'active' | 'disabled'>;
+  open_id: string | null;
+  last_signed_in_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  key_prefix: string;
+  key_hash: string;
+  scopes: WithDefault<JsonText>;
+  active: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  expires_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  rate_limit_per_minute: WithDefault<number>;
+  rate_limit_per_hour: WithDefault<number>;
+  created_by: string | null;
+  revoked_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface AuditLogsTable {
+  id: string;
+  owner_id: string | null;
+  actor_id: string | null;
+  key_id: string | null;
+  event_type: string;
+  action: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  success: DbBool;
+  error_message: string | null;
+  extra_metadata: WithDefault<JsonText>;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface AgentsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  version: string;
+  display_name: string | null;
+  description: string | null;
+  path: string | null;
+  type: WithDefault<string>;
+  status: WithDefault<string>;
+  capabilities: WithDefault<JsonText>;
+  permissions: WithDefault<JsonText>;
+  input_schema: JsonText | null;
+  output_schema: JsonText | null;
+  runtime_type: WithDefault<string>;
+  runtime_config: WithDefault<JsonText>;
+  memory_mb: WithDefault<number>;
+  timeout_seconds: WithDefault<number>;
+  triggers: JsonText | null;
+  author: string | null;
+  tags: WithDefault<JsonText>;
+  manifest: JsonText | null;
+  content_hash: string | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WorkflowsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  version: string;
+  description: string | null;
+  path: string | null;
+  trigger_type: string | null;
+  trigger_config: JsonText | null;
+  steps: JsonText;
+  definition: JsonText | null;
+  variables: WithDefault<JsonText>;
+  on_error: JsonText | null;
+  on_success: JsonText | null;
+  enabled: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  status: WithDefault<string>;
+  author: string | null;
+  tags: WithDefault<JsonText>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WorkflowRunsTable {
+  id: string;
+  owner_id: string;
+  workflow_id: string;
+  workflow_name: string | null;
+  workflow_version: string | null;
+  status: WithDefault<string>;
+  current_step: string | null;
+  trigger_type: string | null;
+  trigger_data: JsonText | null;
+  step_results: WithDefault<JsonText>;
+  error: string | null;
+  error_step: string | null;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  total_vm_time_ms: WithDefault<number>;
+  total_api_tokens: WithDefault<number>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface TasksTable {
+  id: string;
+  owner_id: string;
+  run_id: string | null;
+  step_id: string | null;
+  agent_id: string | null;
+  agent_name: string | null;
+  agent_version: string | null;
+  task_type: WithDefault<string>;
+  capability_required: string | null;
+  status: WithDefault<string>;
+  input_data: WithDefault<JsonText>;
+  result_data: JsonText | null;
+  error_message: string | null;
+  retry_count: WithDefault<number>;
+  worker_id: string | null;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  duration_ms: number | null;
+  api_tokens_used: WithDefault<number>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface SecretsTable {
+  id: string;
+  owner_id: string;
+  workflow_id: string | null;
+  name: string;
+  encrypted_value: Buffer;
+  key_version: number;
+  scope: WithDefault<'workflow' | 'global'>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface TriggersTable {
+  id: string;
+  owner_id: string;
+  workflow_id: string;
+  type: string;
+  webhook_path: string | null;
+  webhook_secret: string | null;
+  cron_expression: string | null;
+  next_run_at: Timestamp | null;
+  event_source: string | null;
+  event_type: string | null;
+  enabled: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WorkerAssignmentsTable {
+  id: string;
+  worker_id: string;
+  task_id: string;
+  status: WithDefault<string>;
+  assigned_at: WithDefault<Timestamp>;
+  heartbeat_at: Timestamp | null;
+}
+
+export interface ExecutionArtifactsTable {
+  id: string;
+  owner_id: string | null;
+  task_id: string | null;
+  artifact_type: string | null;
+  content: string | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface SwarmDatabase {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  audit_logs: AuditLogsTable;
+  agents: AgentsTable;
+  workflows: WorkflowsTable;
+  workflow_runs: WorkflowRunsTable;
+  tasks: TasksTable;
+  secrets: SecretsTable;
+  triggers: TriggersTable;
+  worker_assignments: WorkerAssignmentsTable;
+  execution_artifacts: ExecutionArtifactsTable;
+}

@@ -1,0 +1,68 @@
+import type { Caller } from './caller.js';
+import { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
+import { assertMigrated, migrate } from './migrator.js';
+import * as apiKeys from './repositories/api-keys.js';
+import * as audit from './repositories/audit-logs.js';
+import * as users from './repositories/users.js';
+
+/**
+ * The storage API. Operations on owned rows hang off `as(caller)`, so they cannot be called
+ * without an identity; `system` holds the few that run before one is known (authentication,
+ * first-start bootstrap) or on behalf of Swarm itself.
+ */
+export class Store {
+  private constructor(readonly handle: DatabaseHandle) {}
+
+  /** Opens the database, and migrates it unless told not to (then it must already be current). */
+  static async open(url: string, options: OpenOptions & { migrate?: boolean } = {}): Promise<Store> {
+    const handle = await openDatabase(url, options);
+    try {
+      if (options.migrate ?? true) await migrate(handle);
+      else await assertMigrated(handle);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return new Store(handle);
+  }
+
+  get dialect(): DatabaseHandle['dialect'] {
+    return this.handle.dialect;
+  }
+
+  readonly system = {
+    insertUserIfAbsent: (user: users.NewUser) => users.insertUserIfAbsent(this.handle.db, user),
+    findUserById: (id: string) => users.findUserById(this.handle.db, id),
+    findUserByEmail: (email: string) => users.findUserByEmail(this.handle.db, email),
+    findFirstAdmin: () => users.findFirstAdmin(this.handle.db),
+    findApiKeyByHash: (hash: string) => apiKeys.findApiKeyByHash(this.handle.db, hash),
+    touchApiKey: (id: string, at: string) => apiKeys.touchApiKey(this.handle.db, id, at),
+    recordAudit: (entry: audit.AuditEntry) => audit.recordAudit(this.handle.db, entry),
+  };
+
+  /** The operations a caller may perform, each scoped to rows the caller owns. */
+  as(caller: Caller) {
+    const db = this.handle.db;
+    return {
+      caller,
+      apiKeys: {
+        create: (key: apiKeys.NewApiKey) => apiKeys.createApiKey(db, caller, key),
+        list: () => apiKeys.listApiKeys(db, caller),
+        revoke: (id: string) => apiKeys.revokeApiKey(db, caller, id),
+      },
+      audit: {
+        record: (entry: Omit<audit.AuditEntry, 'caller'>) => audit.recordAudit(db, { ...entry, caller }),
+        list: (limit?: number) => audit.listAudit(db, caller, limit),
+      },
+      users: {
+        me: () => users.findUserById(db, caller.userId),
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+export type CallerStore = ReturnType<Store['as']>;

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Two cores on our machines: more forks only fight over PostgreSQL and the CPU.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+  },
+});
