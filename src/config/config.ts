@@ -28,7 +28,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   const host = nonEmpty(env.SWARM_HOST) ?? '127.0.0.1';
   const logLevel = nonEmpty(env.SWARM_LOG_LEVEL) ?? 'info';
   if (!LOG_LEVELS.has(logLevel)) {
-    throw new InputError('SWARM_LOG_LEVEL', `must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`);
+    throw new InputError(
+      'SWARM_LOG_LEVEL',
+      `must be one of ${[...LOG_LEVELS].join(', ')}, got "${logLevel}"`,
+    );
   }
   const serverUrl = (nonEmpty(env.SWARM_URL) ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
   try {

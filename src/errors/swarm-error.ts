@@ -20,12 +20,18 @@ export class SwarmError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    options: { issues?: FieldIssue[]; context?: Record<string, unknown>; cause?: unknown } = {},
+    options: {
+      issues?: FieldIssue[];
+      context?: Record<string, unknown>;
+      cause?: unknown;
+      /** Overrides the code's HTTP status (e.g. 413 and 415 are both INPUT_INVALID). */
+      status?: number;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SwarmError';
     this.code = code;
-    this.status = ERROR_CODES[code].status;
+    this.status = options.status ?? ERROR_CODES[code].status;
     this.retryable = ERROR_CODES[code].retryable;
     this.issues = Object.freeze([...(options.issues ?? [])]);
     this.context = Object.freeze({ ...(options.context ?? {}) });

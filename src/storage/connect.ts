@@ -38,7 +38,10 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     });
     dialect = sqliteAdapter;
   } else {
-    db = openPostgres<SwarmDatabase>({ connectionString: target.connectionString, poolSize: options.poolSize ?? 10 }).db;
+    db = openPostgres<SwarmDatabase>({
+      connectionString: target.connectionString,
+      poolSize: options.poolSize ?? 10,
+    }).db;
     dialect = postgresAdapter;
   }
   const description = describeTarget(target);
@@ -46,9 +49,13 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     await sql`SELECT 1`.execute(db);
   } catch (error) {
     await db.destroy().catch(() => {});
-    throw new SwarmError('DB_UNREACHABLE', `cannot reach database ${description}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SwarmError(
+      'DB_UNREACHABLE',
+      `cannot reach database ${description}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   let closed = false;
   return {

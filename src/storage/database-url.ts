@@ -28,7 +28,10 @@ export function parseDatabaseUrl(url: string, cwd: string = process.cwd()): Data
   if (scheme === 'sqlite' || scheme === 'file') {
     rest = trimmed.slice(scheme.length + 1).replace(/^\/\//, '');
   } else if (scheme !== undefined && scheme.length > 1) {
-    throw new SwarmError('DB_URL_INVALID', `unsupported database URL scheme "${scheme}:" (use postgres://… or a SQLite path)`);
+    throw new SwarmError(
+      'DB_URL_INVALID',
+      `unsupported database URL scheme "${scheme}:" (use postgres://… or a SQLite path)`,
+    );
   } else {
     rest = trimmed;
   }
@@ -37,7 +40,10 @@ export function parseDatabaseUrl(url: string, cwd: string = process.cwd()): Data
   const params = new URLSearchParams(query);
   const synchronous = (params.get('synchronous') ?? 'FULL').toUpperCase() as SqliteSynchronous;
   if (!SYNCHRONOUS.has(synchronous)) {
-    throw new SwarmError('DB_URL_INVALID', `synchronous must be one of off, normal, full, extra: got "${params.get('synchronous')}"`);
+    throw new SwarmError(
+      'DB_URL_INVALID',
+      `synchronous must be one of off, normal, full, extra: got "${params.get('synchronous')}"`,
+    );
   }
   const file = filePart === ':memory:' ? ':memory:' : path.resolve(cwd, decodeURIComponent(filePart));
   return { dialect: 'sqlite', file, synchronous };

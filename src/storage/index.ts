@@ -2,9 +2,22 @@ export { Store, type CallerStore } from './store.js';
 export type { Caller } from './caller.js';
 export { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
 export { parseDatabaseUrl, redactDatabaseUrl, describeTarget, type DatabaseTarget } from './database-url.js';
-export { migrate, schemaStatus, assertMigrated, MIGRATIONS_TABLE, type SchemaStatus, type MigrationState } from './migrator.js';
+export {
+  migrate,
+  schemaStatus,
+  assertMigrated,
+  MIGRATIONS_TABLE,
+  type SchemaStatus,
+  type MigrationState,
+} from './migrator.js';
 export { MIGRATIONS } from './migrations/index.js';
-export { LOGICAL_TYPES, type LogicalType, type ColumnInfo, type DialectAdapter, type DialectName } from './dialect/dialect.js';
+export {
+  LOGICAL_TYPES,
+  type LogicalType,
+  type ColumnInfo,
+  type DialectAdapter,
+  type DialectName,
+} from './dialect/dialect.js';
 export { newId, toDbJson, fromDbJson, toDbBool, fromDbBool, toDbTimestamp, nowTimestamp } from './values.js';
 export type { User, NewUser } from './repositories/users.js';
 export type { ApiKey, NewApiKey, KeyOwner } from './repositories/api-keys.js';

@@ -28,11 +28,13 @@ async function ensureMigrationsTable(handle: DatabaseHandle): Promise<void> {
   await handle.dialect.writeTransaction(handle.db as unknown as Kysely<unknown>, async (db) => {
     await handle.dialect.lockForMigration(db);
     await db.schema
-    .createTable(MIGRATIONS_TABLE)
-    .ifNotExists()
-    .addColumn('version', handle.dialect.type('integer'), (c) => c.primaryKey().notNull())
-    .addColumn('name', handle.dialect.type('text'), (c) => c.notNull())
-      .addColumn('applied_at', handle.dialect.type('timestamp'), (c) => c.notNull().defaultTo(handle.dialect.nowDefault))
+      .createTable(MIGRATIONS_TABLE)
+      .ifNotExists()
+      .addColumn('version', handle.dialect.type('integer'), (c) => c.primaryKey().notNull())
+      .addColumn('name', handle.dialect.type('text'), (c) => c.notNull())
+      .addColumn('applied_at', handle.dialect.type('timestamp'), (c) =>
+        c.notNull().defaultTo(handle.dialect.nowDefault),
+      )
       .execute();
   });
 }
@@ -43,7 +45,9 @@ async function readApplied(db: Kysely<unknown>): Promise<Map<number, { name: str
     .select(['version', 'name', 'applied_at'])
     .orderBy('version')
     .execute();
-  return new Map(rows.map((r) => [Number(r.version), { name: String(r.name), applied_at: String(r.applied_at) }]));
+  return new Map(
+    rows.map((r) => [Number(r.version), { name: String(r.name), applied_at: String(r.applied_at) }]),
+  );
 }
 
 async function hasMigrationsTable(handle: DatabaseHandle): Promise<boolean> {
@@ -52,8 +56,13 @@ async function hasMigrationsTable(handle: DatabaseHandle): Promise<boolean> {
 }
 
 /** Which migrations this database has and lacks. Writes nothing. */
-export async function schemaStatus(handle: DatabaseHandle, migrations: readonly Migration[] = MIGRATIONS): Promise<SchemaStatus> {
-  const applied = (await hasMigrationsTable(handle)) ? await readApplied(handle.db as unknown as Kysely<unknown>) : new Map();
+export async function schemaStatus(
+  handle: DatabaseHandle,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<SchemaStatus> {
+  const applied = (await hasMigrationsTable(handle))
+    ? await readApplied(handle.db as unknown as Kysely<unknown>)
+    : new Map();
   const latestVersion = migrations.at(-1)?.version ?? 0;
   const known = new Set(migrations.map((m) => m.version));
   const unknown = [...applied.keys()].filter((v) => !known.has(v));
@@ -63,10 +72,18 @@ export async function schemaStatus(handle: DatabaseHandle, migrations: readonly 
     currentVersion: Math.max(0, ...applied.keys()),
     latestVersion,
     applied: [
-      ...migrations.filter((m) => applied.has(m.version)).map((m) => ({ version: m.version, name: m.name, appliedAt: applied.get(m.version)!.applied_at })),
-      ...unknown.map((v) => ({ version: v, name: applied.get(v)!.name, appliedAt: applied.get(v)!.applied_at })),
+      ...migrations
+        .filter((m) => applied.has(m.version))
+        .map((m) => ({ version: m.version, name: m.name, appliedAt: applied.get(m.version)!.applied_at })),
+      ...unknown.map((v) => ({
+        version: v,
+        name: applied.get(v)!.name,
+        appliedAt: applied.get(v)!.applied_at,
+      })),
     ],
-    pending: migrations.filter((m) => !applied.has(m.version)).map((m) => ({ version: m.version, name: m.name, appliedAt: null })),
+    pending: migrations
+      .filter((m) => !applied.has(m.version))
+      .map((m) => ({ version: m.version, name: m.name, appliedAt: null })),
   };
 }
 
@@ -84,32 +101,49 @@ function refuseNewerSchema(status: SchemaStatus): void {
  * under a lock so that several processes starting at once apply each exactly once.
  * Refuses a database whose schema is newer than this code.
  */
-export async function migrate(handle: DatabaseHandle, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationState[]> {
+export async function migrate(
+  handle: DatabaseHandle,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<MigrationState[]> {
   refuseNewerSchema(await schemaStatus(handle, migrations));
   await ensureMigrationsTable(handle);
   const done: MigrationState[] = [];
   for (const migration of migrations) {
-    const appliedNow = await handle.dialect.writeTransaction(handle.db as unknown as Kysely<unknown>, async (trx) => {
-      await handle.dialect.lockForMigration(trx);
-      // Another process may have applied it while this one waited for the lock.
-      if ((await readApplied(trx)).has(migration.version)) return false;
-      try {
-        await migration.up(trx, handle.dialect);
-      } catch (error) {
-        throw new SwarmError('MIGRATION_FAILED', `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-      await (trx as AnyDb).insertInto(MIGRATIONS_TABLE).values({ version: migration.version, name: migration.name }).execute();
-      return true;
-    });
-    if (appliedNow) done.push({ version: migration.version, name: migration.name, appliedAt: new Date().toISOString() });
+    const appliedNow = await handle.dialect.writeTransaction(
+      handle.db as unknown as Kysely<unknown>,
+      async (trx) => {
+        await handle.dialect.lockForMigration(trx);
+        // Another process may have applied it while this one waited for the lock.
+        if ((await readApplied(trx)).has(migration.version)) return false;
+        try {
+          await migration.up(trx, handle.dialect);
+        } catch (error) {
+          throw new SwarmError(
+            'MIGRATION_FAILED',
+            `migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        await (trx as AnyDb)
+          .insertInto(MIGRATIONS_TABLE)
+          .values({ version: migration.version, name: migration.name })
+          .execute();
+        return true;
+      },
+    );
+    if (appliedNow)
+      done.push({ version: migration.version, name: migration.name, appliedAt: new Date().toISOString() });
   }
   return done;
 }
 
 /** Throws unless the database is at exactly the schema this code expects. */
-export async function assertMigrated(handle: DatabaseHandle, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+export async function assertMigrated(
+  handle: DatabaseHandle,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<void> {
   const status = await schemaStatus(handle, migrations);
   refuseNewerSchema(status);
   if (status.pending.length > 0) {

@@ -1,15 +1,47 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
-import { migrate, MIGRATIONS, openDatabase, schemaStatus, assertMigrated, type DatabaseHandle } from '../../src/storage/index.js';
+import {
+  migrate,
+  MIGRATIONS,
+  openDatabase,
+  schemaStatus,
+  assertMigrated,
+  type DatabaseHandle,
+} from '../../src/storage/index.js';
 import { SwarmError } from '../../src/errors/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 
 const EXPECTED_TABLES = [
-  'users', 'api_keys', 'agents', 'agent_capabilities', 'workflows', 'workflow_runs', 'tasks', 'triggers', 'secrets',
-  'connectors', 'llm_providers', 'agent_configurations', 'workflow_templates', 'task_templates', 'task_chains',
-  'scheduled_tasks', 'messages', 'execution_logs', 'metrics', 'alerts', 'trust_records', 'consensus_results',
-  'audit_logs', 'rate_limit_tracker', 'webhooks', 'webhook_deliveries', 'worker_assignments', 'execution_artifacts',
-  'execution_history', 'swarm_migrations',
+  'users',
+  'api_keys',
+  'agents',
+  'agent_capabilities',
+  'workflows',
+  'workflow_runs',
+  'tasks',
+  'triggers',
+  'secrets',
+  'connectors',
+  'llm_providers',
+  'agent_configurations',
+  'workflow_templates',
+  'task_templates',
+  'task_chains',
+  'scheduled_tasks',
+  'messages',
+  'execution_logs',
+  'metrics',
+  'alerts',
+  'trust_records',
+  'consensus_results',
+  'audit_logs',
+  'rate_limit_tracker',
+  'webhooks',
+  'webhook_deliveries',
+  'worker_assignments',
+  'execution_artifacts',
+  'execution_history',
+  'swarm_migrations',
 ];
 
 describe.each(DIALECTS)('migrations on %s', (dialect) => {
@@ -39,16 +71,22 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
 
   // One process holds one SQLite connection (better-sqlite3 blocks while it waits for the
   // lock), so concurrent migrators are a PostgreSQL matter: several servers on one database.
-  it.runIf(dialect === 'postgres')('applies each migration exactly once when several processes migrate at once', async () => {
-    const others = await Promise.all([openDatabase(testDb.url), openDatabase(testDb.url)]);
-    try {
-      const results = await Promise.all([migrate(handle), ...others.map((h) => migrate(h))]);
-      const total = results.flat().map((m) => m.version).sort();
-      expect(total).toEqual(MIGRATIONS.map((m) => m.version));
-    } finally {
-      await Promise.all(others.map((h) => h.close()));
-    }
-  });
+  it.runIf(dialect === 'postgres')(
+    'applies each migration exactly once when several processes migrate at once',
+    async () => {
+      const others = await Promise.all([openDatabase(testDb.url), openDatabase(testDb.url)]);
+      try {
+        const results = await Promise.all([migrate(handle), ...others.map((h) => migrate(h))]);
+        const total = results
+          .flat()
+          .map((m) => m.version)
+          .sort();
+        expect(total).toEqual(MIGRATIONS.map((m) => m.version));
+      } finally {
+        await Promise.all(others.map((h) => h.close()));
+      }
+    },
+  );
 
   it('refuses a database whose schema is newer than the code', async () => {
     await migrate(handle);
@@ -69,14 +107,17 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
   });
 
   it('rolls back a failing migration together with its version row', async () => {
-    const broken = [...MIGRATIONS, {
-      version: 100,
-      name: 'broken',
-      async up(db: Kysely<unknown>) {
-        await db.schema.createTable('half_done').addColumn('id', 'text').execute();
-        throw new Error('boom');
+    const broken = [
+      ...MIGRATIONS,
+      {
+        version: 100,
+        name: 'broken',
+        async up(db: Kysely<unknown>) {
+          await db.schema.createTable('half_done').addColumn('id', 'text').execute();
+          throw new Error('boom');
+        },
       },
-    }];
+    ];
     const error = await migrate(handle, broken).catch((e: unknown) => e);
     expect((error as SwarmError).code).toBe('MIGRATION_FAILED');
     const tables = await handle.dialect.listTables(handle.db as unknown as Kysely<unknown>);

@@ -6,7 +6,16 @@ export type DialectName = 'sqlite' | 'postgres';
  * The column kinds Swarm's schema is written in. Each dialect maps them to its own SQL type;
  * the copy tool and the schema comparison read them back from each database's catalogue.
  */
-export const LOGICAL_TYPES = ['text', 'integer', 'bigint', 'real', 'boolean', 'json', 'timestamp', 'blob'] as const;
+export const LOGICAL_TYPES = [
+  'text',
+  'integer',
+  'bigint',
+  'real',
+  'boolean',
+  'json',
+  'timestamp',
+  'blob',
+] as const;
 export type LogicalType = (typeof LOGICAL_TYPES)[number];
 
 export interface ColumnInfo {

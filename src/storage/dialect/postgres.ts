@@ -114,7 +114,8 @@ export const postgresAdapter: DialectAdapter = {
       ORDER BY c.ordinal_position`.execute(db);
     return result.rows.map((row): ColumnInfo => {
       const type = FROM_PG_TYPE[row.data_type];
-      if (type === undefined) throw new SwarmError('INTERNAL', `${table}.${row.column_name}: unknown type ${row.data_type}`);
+      if (type === undefined)
+        throw new SwarmError('INTERNAL', `${table}.${row.column_name}: unknown type ${row.data_type}`);
       return { name: row.column_name, type, nullable: row.is_nullable === 'YES', primaryKey: row.pk };
     });
   },

@@ -21,7 +21,9 @@ const SQLITE_TYPES: Record<LogicalType, string> = {
   timestamp: 'TIMESTAMPTZ',
   blob: 'BLOB',
 };
-const FROM_SQLITE_TYPE = new Map(Object.entries(SQLITE_TYPES).map(([logical, declared]) => [declared, logical]));
+const FROM_SQLITE_TYPE = new Map(
+  Object.entries(SQLITE_TYPES).map(([logical, declared]) => [declared, logical]),
+);
 
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
@@ -50,9 +52,13 @@ export function openSqlite<DB>(options: SqliteOptions): Kysely<DB> {
     database.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     database.pragma('foreign_keys = ON');
   } catch (error) {
-    throw new SwarmError('DB_UNREACHABLE', `cannot open SQLite database ${options.file}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SwarmError(
+      'DB_UNREACHABLE',
+      `cannot open SQLite database ${options.file}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return new Kysely<DB>({ dialect: new SqliteDialect({ database }) });
 }
@@ -101,8 +107,14 @@ export const sqliteAdapter: DialectAdapter = {
       SELECT name, type, "notnull", pk FROM pragma_table_info(${table}) ORDER BY cid`.execute(db);
     return result.rows.map((row): ColumnInfo => {
       const type = FROM_SQLITE_TYPE.get(row.type.toUpperCase());
-      if (type === undefined) throw new SwarmError('INTERNAL', `${table}.${row.name}: unknown SQLite type ${row.type}`);
-      return { name: row.name, type: type as LogicalType, nullable: row.notnull === 0 && row.pk === 0, primaryKey: row.pk > 0 };
+      if (type === undefined)
+        throw new SwarmError('INTERNAL', `${table}.${row.name}: unknown SQLite type ${row.type}`);
+      return {
+        name: row.name,
+        type: type as LogicalType,
+        nullable: row.notnull === 0 && row.pk === 0,
+        primaryKey: row.pk > 0,
+      };
     });
   },
 };

@@ -1,10 +1,23 @@
 import { between, createIndex, oneOf, table, type Migration } from './ddl.js';
 
 export const AGENT_TYPES = ['reasoning', 'execution', 'coordination', 'analysis'] as const;
-export const AGENT_STATUSES = ['active', 'inactive', 'error', 'maintenance', 'deprecated', 'disabled'] as const;
+export const AGENT_STATUSES = [
+  'active',
+  'inactive',
+  'error',
+  'maintenance',
+  'deprecated',
+  'disabled',
+] as const;
 export const TRIGGER_TYPES = ['manual', 'webhook', 'schedule', 'event'] as const;
 export const WORKFLOW_STATUSES = ['draft', 'active', 'paused', 'archived'] as const;
-export const ORCHESTRATION_PATTERNS = ['hierarchical', 'sequential', 'concurrent', 'round_robin', 'mesh'] as const;
+export const ORCHESTRATION_PATTERNS = [
+  'hierarchical',
+  'sequential',
+  'concurrent',
+  'round_robin',
+  'mesh',
+] as const;
 export const RUNTIME_TYPES = ['node', 'python', 'binary', 'http', 'llm', 'builtin'] as const;
 
 /**
@@ -60,7 +73,9 @@ export const registry: Migration = {
       .create();
     await createIndex(db, dialect, 'idx_agents_name', 'agents', ['name']);
     await createIndex(db, dialect, 'idx_agents_trust', 'agents', ['trust_score desc']);
-    await createIndex(db, dialect, 'idx_agents_capabilities', 'agents', ['capabilities'], { postgresUsing: 'gin' });
+    await createIndex(db, dialect, 'idx_agents_capabilities', 'agents', ['capabilities'], {
+      postgresUsing: 'gin',
+    });
     await createIndex(db, dialect, 'idx_agents_tags', 'agents', ['tags'], { postgresUsing: 'gin' });
 
     await table(db, dialect, 'agent_capabilities')
@@ -132,7 +147,10 @@ export const registry: Migration = {
       .text('system_prompt')
       .timestamps()
       .create();
-    await createIndex(db, dialect, 'idx_agent_configurations_agent', 'agent_configurations', ['agent_id', 'workflow_id']);
+    await createIndex(db, dialect, 'idx_agent_configurations_agent', 'agent_configurations', [
+      'agent_id',
+      'workflow_id',
+    ]);
 
     await table(db, dialect, 'connectors')
       .id()
@@ -157,7 +175,10 @@ export const registry: Migration = {
       .integer('key_version', { notNull: true, check: 'key_version >= 0' })
       .text('scope', { notNull: true, default: 'global', check: oneOf('scope', ['workflow', 'global']) })
       .timestamps()
-      .check('scope_workflow', "(scope = 'global' AND workflow_id IS NULL) OR (scope = 'workflow' AND workflow_id IS NOT NULL)")
+      .check(
+        'scope_workflow',
+        "(scope = 'global' AND workflow_id IS NULL) OR (scope = 'workflow' AND workflow_id IS NOT NULL)",
+      )
       .unique('workflow_name', ['owner_id', 'workflow_id', 'name'])
       .create();
     await createIndex(db, dialect, 'uq_secrets_global_name', 'secrets', ['owner_id', 'name'], {
@@ -169,7 +190,10 @@ export const registry: Migration = {
       .id()
       .owner()
       .text('name', { notNull: true })
-      .text('provider', { notNull: true, check: oneOf('provider', ['openai', 'anthropic', 'ollama', 'custom']) })
+      .text('provider', {
+        notNull: true,
+        check: oneOf('provider', ['openai', 'anthropic', 'ollama', 'custom']),
+      })
       .text('model')
       .text('api_key_secret_id', { references: { table: 'secrets', onDelete: 'set null' } })
       .text('base_url')

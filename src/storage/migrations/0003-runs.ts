@@ -17,7 +17,11 @@ export const runs: Migration = {
       .text('webhook_secret')
       .text('cron_expression')
       .text('timezone', { notNull: true, default: 'UTC' })
-      .text('misfire_policy', { notNull: true, default: 'skip', check: oneOf('misfire_policy', ['skip', 'catch_up']) })
+      .text('misfire_policy', {
+        notNull: true,
+        default: 'skip',
+        check: oneOf('misfire_policy', ['skip', 'catch_up']),
+      })
       .timestamp('next_run_at')
       .timestamp('last_run_at')
       .text('event_source')
@@ -69,11 +73,21 @@ export const runs: Migration = {
       .create();
     await createIndex(db, dialect, 'idx_runs_workflow', 'workflow_runs', ['workflow_id']);
     await createIndex(db, dialect, 'idx_runs_status', 'workflow_runs', ['status']);
-    await createIndex(db, dialect, 'idx_runs_owner_created', 'workflow_runs', ['owner_id', 'created_at desc']);
+    await createIndex(db, dialect, 'idx_runs_owner_created', 'workflow_runs', [
+      'owner_id',
+      'created_at desc',
+    ]);
     await createIndex(db, dialect, 'idx_runs_started', 'workflow_runs', ['started_at']);
-    await createIndex(db, dialect, 'uq_runs_idempotency', 'workflow_runs', ['owner_id', 'workflow_id', 'idempotency_key'], {
-      unique: true,
-      where: 'idempotency_key IS NOT NULL',
-    });
+    await createIndex(
+      db,
+      dialect,
+      'uq_runs_idempotency',
+      'workflow_runs',
+      ['owner_id', 'workflow_id', 'idempotency_key'],
+      {
+        unique: true,
+        where: 'idempotency_key IS NOT NULL',
+      },
+    );
   },
 };

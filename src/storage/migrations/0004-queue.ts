@@ -13,7 +13,13 @@ export const TASK_STATUSES = [
   'EXPIRED',
 ] as const;
 export const CHAIN_STATUSES = ['PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
-export const ROUTING_STRATEGIES = ['round_robin', 'least_loaded', 'trust_weighted', 'fastest', 'random'] as const;
+export const ROUTING_STRATEGIES = [
+  'round_robin',
+  'least_loaded',
+  'trust_weighted',
+  'fastest',
+  'random',
+] as const;
 export const RETRY_POLICIES = ['fixed', 'linear', 'exponential'] as const;
 
 /**
@@ -77,7 +83,10 @@ export const queue: Migration = {
       .integer('failed_runs', { notNull: true, default: 0 })
       .timestamps()
       .create();
-    await createIndex(db, dialect, 'idx_scheduled_tasks_next_run', 'scheduled_tasks', ['active', 'next_run_at']);
+    await createIndex(db, dialect, 'idx_scheduled_tasks_next_run', 'scheduled_tasks', [
+      'active',
+      'next_run_at',
+    ]);
     await createIndex(db, dialect, 'idx_scheduled_tasks_owner', 'scheduled_tasks', ['owner_id']);
 
     await table(db, dialect, 'tasks')
@@ -110,7 +119,11 @@ export const queue: Migration = {
       .integer('max_retries', { notNull: true, default: 3, check: 'max_retries >= 0' })
       .integer('retry_count', { notNull: true, default: 0, check: 'retry_count >= 0' })
       .timestamp('next_retry_at')
-      .text('retry_policy', { notNull: true, default: 'exponential', check: oneOf('retry_policy', RETRY_POLICIES) })
+      .text('retry_policy', {
+        notNull: true,
+        default: 'exponential',
+        check: oneOf('retry_policy', RETRY_POLICIES),
+      })
       .json('retry_options', { notNull: true, default: { json: {} } })
       // Lease: who holds it, until when, and the fencing token that invalidates a lost lease.
       .text('locked_by')
@@ -128,7 +141,11 @@ export const queue: Migration = {
       .json('depends_on', { notNull: true, default: { json: [] } })
       .json('blocked_by', { notNull: true, default: { json: [] } })
       .boolean('is_blocked', { notNull: true, default: false })
-      .text('routing_strategy', { notNull: true, default: 'round_robin', check: oneOf('routing_strategy', ROUTING_STRATEGIES) })
+      .text('routing_strategy', {
+        notNull: true,
+        default: 'round_robin',
+        check: oneOf('routing_strategy', ROUTING_STRATEGIES),
+      })
       // Flow control (concurrency and rate limits keyed by an expression) claims by this key.
       .text('concurrency_key')
       .text('chain_id', { references: { table: 'task_chains', onDelete: 'set null' } })
@@ -151,9 +168,16 @@ export const queue: Migration = {
     });
     await createIndex(db, dialect, 'idx_tasks_run_step', 'tasks', ['run_id', 'step_id', 'item_index']);
     await createIndex(db, dialect, 'idx_tasks_owner_created', 'tasks', ['owner_id', 'created_at desc']);
-    await createIndex(db, dialect, 'idx_tasks_capability_ready', 'tasks', ['capability_required', 'priority desc'], {
-      where: "status = 'PENDING'",
-    });
+    await createIndex(
+      db,
+      dialect,
+      'idx_tasks_capability_ready',
+      'tasks',
+      ['capability_required', 'priority desc'],
+      {
+        where: "status = 'PENDING'",
+      },
+    );
     await createIndex(db, dialect, 'idx_tasks_assigned_agent', 'tasks', ['assigned_agent_id']);
     await createIndex(db, dialect, 'idx_tasks_chain', 'tasks', ['chain_id']);
     await createIndex(db, dialect, 'idx_tasks_depends_on', 'tasks', ['depends_on'], { postgresUsing: 'gin' });
@@ -169,14 +193,21 @@ export const queue: Migration = {
       .text('task_id', { notNull: true })
       .text('run_id')
       .integer('lease_epoch')
-      .text('status', { notNull: true, default: 'running', check: oneOf('status', ['running', 'completed', 'released', 'lost']) })
+      .text('status', {
+        notNull: true,
+        default: 'running',
+        check: oneOf('status', ['running', 'completed', 'released', 'lost']),
+      })
       .text('hostname')
       .integer('pid')
       .timestamp('assigned_at', { notNull: true, default: 'now' })
       .timestamp('heartbeat_at')
       .timestamp('released_at')
       .create();
-    await createIndex(db, dialect, 'idx_worker_assignments_worker', 'worker_assignments', ['worker_id', 'status']);
+    await createIndex(db, dialect, 'idx_worker_assignments_worker', 'worker_assignments', [
+      'worker_id',
+      'status',
+    ]);
     await createIndex(db, dialect, 'idx_worker_assignments_task', 'worker_assignments', ['task_id']);
   },
 };

@@ -41,7 +41,11 @@ export const records: Migration = {
         default: 'execution',
         check: oneOf('event_type', ['execution', 'decision', 'error', 'metric', 'state_change']),
       })
-      .text('level', { notNull: true, default: 'info', check: oneOf('level', ['debug', 'info', 'warning', 'error', 'critical']) })
+      .text('level', {
+        notNull: true,
+        default: 'info',
+        check: oneOf('level', ['debug', 'info', 'warning', 'error', 'critical']),
+      })
       .text('message', { notNull: true })
       .json('metadata', { notNull: true, default: { json: {} } })
       .createdAt()
@@ -75,9 +79,19 @@ export const records: Migration = {
       .owner()
       .text('alert_type', {
         notNull: true,
-        check: oneOf('alert_type', ['agent_failure', 'task_timeout', 'system_error', 'task_completion', 'performance_degradation']),
+        check: oneOf('alert_type', [
+          'agent_failure',
+          'task_timeout',
+          'system_error',
+          'task_completion',
+          'performance_degradation',
+        ]),
       })
-      .text('severity', { notNull: true, default: 'info', check: oneOf('severity', ['info', 'warning', 'critical']) })
+      .text('severity', {
+        notNull: true,
+        default: 'info',
+        check: oneOf('severity', ['info', 'warning', 'critical']),
+      })
       .text('title', { notNull: true })
       .text('message')
       .text('related_agent_id')
@@ -87,7 +101,9 @@ export const records: Migration = {
       .timestamp('resolved_at')
       .createdAt()
       .create();
-    await createIndex(db, dialect, 'idx_alerts_open', 'alerts', ['owner_id', 'created_at desc'], { where: 'resolved = false' });
+    await createIndex(db, dialect, 'idx_alerts_open', 'alerts', ['owner_id', 'created_at desc'], {
+      where: 'resolved = false',
+    });
 
     await table(db, dialect, 'trust_records')
       .id()
@@ -104,7 +120,10 @@ export const records: Migration = {
       .text('reason')
       .createdAt()
       .create();
-    await createIndex(db, dialect, 'idx_trust_records_agent_date', 'trust_records', ['agent_id', 'created_at desc']);
+    await createIndex(db, dialect, 'idx_trust_records_agent_date', 'trust_records', [
+      'agent_id',
+      'created_at desc',
+    ]);
 
     await table(db, dialect, 'consensus_results')
       .id()
@@ -153,11 +172,17 @@ export const records: Migration = {
       .json('conversation_log')
       .json('metrics')
       .bigint('execution_time_ms')
-      .text('status', { notNull: true, check: oneOf('status', ['completed', 'failed', 'timeout', 'cancelled']) })
+      .text('status', {
+        notNull: true,
+        check: oneOf('status', ['completed', 'failed', 'timeout', 'cancelled']),
+      })
       .text('storage_url')
       .createdAt()
       .create();
-    await createIndex(db, dialect, 'idx_execution_history_owner', 'execution_history', ['owner_id', 'created_at desc']);
+    await createIndex(db, dialect, 'idx_execution_history_owner', 'execution_history', [
+      'owner_id',
+      'created_at desc',
+    ]);
 
     await table(db, dialect, 'webhooks')
       .id()
@@ -197,6 +222,9 @@ export const records: Migration = {
     await createIndex(db, dialect, 'idx_webhook_deliveries_due', 'webhook_deliveries', ['next_attempt_at'], {
       where: "status = 'pending'",
     });
-    await createIndex(db, dialect, 'idx_webhook_deliveries_webhook', 'webhook_deliveries', ['webhook_id', 'created_at desc']);
+    await createIndex(db, dialect, 'idx_webhook_deliveries_webhook', 'webhook_deliveries', [
+      'webhook_id',
+      'created_at desc',
+    ]);
   },
 };

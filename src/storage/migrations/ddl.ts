@@ -53,8 +53,12 @@ export class TableDefinition {
     if (options.check !== undefined) this.check(`${name}`, options.check);
     if (options.references !== undefined) {
       const { table, onDelete = 'no action' } = options.references;
-      this.builder = this.builder.addForeignKeyConstraint(`fk_${this.table}_${name}`, [name], table, ['id'], (fk) =>
-        fk.onDelete(onDelete).deferrable().initiallyImmediate(),
+      this.builder = this.builder.addForeignKeyConstraint(
+        `fk_${this.table}_${name}`,
+        [name],
+        table,
+        ['id'],
+        (fk) => fk.onDelete(onDelete).deferrable().initiallyImmediate(),
       );
     }
     return this;

@@ -11,4 +11,10 @@ export const MIGRATIONS: readonly Migration[] = [identity, registry, runs, queue
 export type { Migration } from './ddl.js';
 export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.js';
 export { RUN_STATUSES } from './0003-runs.js';
-export { AGENT_TYPES, AGENT_STATUSES, RUNTIME_TYPES, TRIGGER_TYPES, WORKFLOW_STATUSES } from './0002-registry.js';
+export {
+  AGENT_TYPES,
+  AGENT_STATUSES,
+  RUNTIME_TYPES,
+  TRIGGER_TYPES,
+  WORKFLOW_STATUSES,
+} from './0002-registry.js';

@@ -48,7 +48,11 @@ export interface NewApiKey {
   readonly expiresAt?: string;
 }
 
-export async function createApiKey(db: Kysely<SwarmDatabase>, caller: Caller, key: NewApiKey): Promise<ApiKey> {
+export async function createApiKey(
+  db: Kysely<SwarmDatabase>,
+  caller: Caller,
+  key: NewApiKey,
+): Promise<ApiKey> {
   const row = await db
     .insertInto('api_keys')
     .values({
@@ -93,7 +97,11 @@ export async function revokeApiKey(db: Kysely<SwarmDatabase>, caller: Caller, id
 
 export interface KeyOwner {
   readonly key: ApiKey;
-  readonly user: { readonly id: string; readonly role: 'admin' | 'member'; readonly status: 'active' | 'disabled' };
+  readonly user: {
+    readonly id: string;
+    readonly role: 'admin' | 'member';
+    readonly status: 'active' | 'disabled';
+  };
 }
 
 /** Authentication's lookup: the key with this hash and its owner, whatever their state. */

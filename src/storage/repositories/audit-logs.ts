@@ -49,7 +49,11 @@ export interface AuditRecord {
   readonly createdAt: string;
 }
 
-export async function listAudit(db: Kysely<SwarmDatabase>, caller: Caller, limit = 100): Promise<AuditRecord[]> {
+export async function listAudit(
+  db: Kysely<SwarmDatabase>,
+  caller: Caller,
+  limit = 100,
+): Promise<AuditRecord[]> {
   const rows = await db
     .selectFrom('audit_logs')
     .selectAll()

@@ -12,7 +12,14 @@ export interface User {
 }
 
 export function toUser(row: Selectable<UsersTable>): User {
-  return { id: row.id, name: row.name, email: row.email, role: row.role, status: row.status, createdAt: row.created_at };
+  return {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    role: row.role,
+    status: row.status,
+    createdAt: row.created_at,
+  };
 }
 
 export interface NewUser {
@@ -29,7 +36,13 @@ export interface NewUser {
 export async function insertUserIfAbsent(db: Kysely<SwarmDatabase>, user: NewUser): Promise<User | null> {
   const row = await db
     .insertInto('users')
-    .values({ id: newId(), name: user.name, email: user.email.toLowerCase(), role: user.role, password_hash: user.passwordHash ?? null })
+    .values({
+      id: newId(),
+      name: user.name,
+      email: user.email.toLowerCase(),
+      role: user.role,
+      password_hash: user.passwordHash ?? null,
+    })
     .onConflict((oc) => oc.column('email').doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -42,7 +55,11 @@ export async function findUserById(db: Kysely<SwarmDatabase>, id: string): Promi
 }
 
 export async function findUserByEmail(db: Kysely<SwarmDatabase>, email: string): Promise<User | null> {
-  const row = await db.selectFrom('users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+  const row = await db
+    .selectFrom('users')
+    .selectAll()
+    .where('email', '=', email.toLowerCase())
+    .executeTakeFirst();
   return row === undefined ? null : toUser(row);
 }
 

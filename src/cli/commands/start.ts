@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.js';
+import { InputError } from '../../errors/index.js';
+import { startServer, SWARM_VERSION } from '../../server/index.js';
+import type { CliIo } from '../io.js';
+
+export function registerStart(program: Command, io: CliIo): void {
+  program
+    .command('start')
+    .description('Run Swarm: the HTTP API on this machine (migrates the database on start)')
+    .option('-p, --port <port>', 'port to listen on (default: SWARM_PORT, else 7373)')
+    .option('--host <host>', 'address to bind (default: SWARM_HOST, else 127.0.0.1)')
+    .action(async (options: { port?: string; host?: string }) => {
+      const env = { ...io.env };
+      if (options.port !== undefined) {
+        if (!/^\d+$/.test(options.port))
+          throw new InputError('--port', `must be an integer from 0 to 65535, got "${options.port}"`);
+        env.SWARM_PORT = options.port;
+      }
+      if (options.host !== undefined) env.SWARM_HOST = options.host;
+      const config = loadConfig(env, io.cwd);
+      const server = await startServer(config);
+      io.out(
+        `Swarm ${SWARM_VERSION} listening on ${server.url} (database: ${server.store.handle.description})`,
+      );
+      if (server.bootstrapped !== null) {
+        const { user, key, credentialsFile } = server.bootstrapped;
+        io.out(`First start: created admin user ${user.email} and an API key. It is shown once:`);
+        io.out(`  ${key}`);
+        io.out(`Saved to ${credentialsFile} (mode 0600), where the swarm CLI finds it.`);
+      }
+      const signal = await io.waitForShutdown();
+      io.out(`${signal}: shutting down`);
+      await server.close();
+    });
+}

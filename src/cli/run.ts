@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander';
+import { isSwarmError } from '../errors/index.js';
+import { SWARM_VERSION } from '../server/index.js';
+import { registerDbCommands } from './commands/db.js';
+import { registerImportRegistry } from './commands/import-registry.js';
+import { registerStart } from './commands/start.js';
+import { processIo, type CliIo } from './io.js';
+
+/** Exit codes: 0 success, 1 a failed operation, 2 a usage error. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('swarm')
+    .description('Swarm: run swarms of agents — registry, workflows, triggers, a durable task queue')
+    .version(SWARM_VERSION, '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      outputError: (s, write) => write(`swarm: ${s.replace(/^error: /, '')}`),
+    })
+    .showSuggestionAfterError();
+  registerStart(program, io);
+  registerDbCommands(program, io);
+  registerImportRegistry(program, io);
+  // Subcommands inherit the error handling and output settings.
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput(program.configureOutput());
+    for (const sub of command.commands) sub.exitOverride().configureOutput(program.configureOutput());
+  }
+  return program;
+}
+
+/** Runs the CLI and returns its exit code; errors become one line on stderr. */
+export async function runCli(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message (or the help) already.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (isSwarmError(error)) {
+      io.err(`swarm: ${oneLine(error.message)} [${error.code}]`);
+      return EXIT.failed;
+    }
+    io.err(`swarm: unexpected error: ${oneLine((error as Error).message ?? String(error))}`);
+    if (io.env.SWARM_DEBUG) io.err(String((error as Error).stack));
+    return EXIT.failed;
+  }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}

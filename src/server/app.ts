@@ -1,0 +1,66 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import { Authenticator } from '../auth/index.js';
+import { SwarmError } from '../errors/index.js';
+import type { Store } from '../storage/index.js';
+import { registerAuth } from './auth-hook.js';
+import { problemSchema, sendProblem } from './problem.js';
+import { healthRoutes } from './routes/health.js';
+import { apiKeySchema, keyRoutes } from './routes/keys.js';
+import { meRoutes, userSchema } from './routes/me.js';
+import { openApiRoutes } from './routes/openapi.js';
+import { SWARM_VERSION } from './version.js';
+
+export interface AppOptions {
+  readonly store: Store;
+  /** A pino logger; none for a silent app (tests). */
+  readonly logger?: Logger;
+  /** Largest accepted request body. @default 1 MiB */
+  readonly bodyLimit?: number;
+}
+
+/** The HTTP API, ready for `listen()` or `inject()`. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Requests are served until close() begins; then new ones get 503 and keep-alive sockets close.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  }) as unknown as FastifyInstance;
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Swarm API',
+        version: SWARM_VERSION,
+        description: 'Agents, workflows, runs, tasks and their records. Errors are RFC 9457 problem+json.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json) => String(json.$id) },
+  });
+  for (const schema of [problemSchema, userSchema, apiKeySchema]) app.addSchema(schema);
+
+  app.setErrorHandler(async (error, request, reply) => sendProblem(request, reply, error));
+  app.setNotFoundHandler(async (request, reply) =>
+    sendProblem(
+      request,
+      reply,
+      new SwarmError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+
+  registerAuth(app, new Authenticator(options.store));
+  healthRoutes(app, options.store);
+  openApiRoutes(app);
+  meRoutes(app, options.store);
+  keyRoutes(app, options.store);
+  return app;
+}

@@ -1,0 +1,5 @@
+import type { FastifyInstance } from 'fastify';
+
+export function openApiRoutes(app: FastifyInstance): void {
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

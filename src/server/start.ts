@@ -1,0 +1,47 @@
+import pino, { type Logger } from 'pino';
+import { bootstrapAdmin, type Bootstrapped } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import { Store } from '../storage/index.js';
+import { buildApp } from './app.js';
+
+export interface RunningServer {
+  /** The URL the server listens on (with the real port when 0 was asked for). */
+  readonly url: string;
+  readonly store: Store;
+  /** Set on the store's first start only. */
+  readonly bootstrapped: Bootstrapped | null;
+  /** Stops accepting requests, lets in-flight ones finish, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** Migrates, bootstraps the admin on first start, and listens. */
+export async function startServer(
+  config: Config,
+  logger: Logger = pino({ level: config.logLevel }),
+): Promise<RunningServer> {
+  const store = await Store.open(config.databaseUrl);
+  try {
+    const app = await buildApp({ store, logger });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    const bootstrapped = await bootstrapAdmin(store, config.home, url);
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      store,
+      bootstrapped,
+      close() {
+        closing ??= (async () => {
+          await app.close();
+          await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
