@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
+import { parseDatabaseUrl } from '../src/storage/index.js';
+
+describe('configuration', () => {
+  it('defaults to a SQLite file under ./.swarm and port 7373', () => {
+    const config = loadConfig({}, '/srv/app');
+    expect(config).toMatchObject({
+      home: '/srv/app/.swarm',
+      port: 7373,
+      host: '127.0.0.1',
+      databaseUrl: 'sqlite:/srv/app/.swarm/swarm.db',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads SWARM_HOME, SWARM_PORT, DATABASE_URL', () => {
+    const config = loadConfig(
+      { SWARM_HOME: 'data', SWARM_PORT: '8080', DATABASE_URL: 'postgres://u@h/db' },
+      '/srv',
+    );
+    expect(config).toMatchObject({
+      home: '/srv/data',
+      port: 8080,
+      databaseUrl: 'postgres://u@h/db',
+      serverUrl: 'http://127.0.0.1:8080',
+    });
+  });
+
+  it.each([
+    [{ SWARM_PORT: '70000' }, /^SWARM_PORT: /],
+    [{ SWARM_PORT: '1.5' }, /^SWARM_PORT: /],
+    [{ SWARM_LOG_LEVEL: 'loud' }, /^SWARM_LOG_LEVEL: /],
+    [{ SWARM_URL: 'not a url' }, /^SWARM_URL: /],
+  ])('names the bad variable in %j', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('parses the database URL forms', () => {
+    expect(parseDatabaseUrl('postgresql://u@h:5432/db')).toEqual({
+      dialect: 'postgres',
+      connectionString: 'postgresql://u@h:5432/db',
+    });
+    expect(parseDatabaseUrl('sqlite:/tmp/a.db')).toEqual({
+      dialect: 'sqlite',
+      file: '/tmp/a.db',
+      synchronous: 'FULL',
+    });
+    expect(parseDatabaseUrl('sqlite:///tmp/a.db?synchronous=normal')).toMatchObject({
+      file: '/tmp/a.db',
+      synchronous: 'NORMAL',
+    });
+    expect(parseDatabaseUrl('file:rel.db', '/w')).toMatchObject({ file: path.join('/w', 'rel.db') });
+    expect(parseDatabaseUrl('./x.db', '/w')).toMatchObject({ dialect: 'sqlite', file: '/w/x.db' });
+    expect(() => parseDatabaseUrl('mysql://x')).toThrow(/unsupported database URL scheme "mysql:"/);
+    expect(() => parseDatabaseUrl('sqlite:')).toThrow(/no file path/);
+    expect(() => parseDatabaseUrl('  ')).toThrow(/empty/);
+  });
+});

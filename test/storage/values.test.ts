@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  fromDbBool,
+  fromDbJson,
+  newId,
+  Store,
+  toDbBool,
+  toDbJson,
+  toDbTimestamp,
+} from '../../src/storage/index.js';
+import { SwarmError } from '../../src/errors/index.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+
+describe('value codecs', () => {
+  it('normalises timestamps with zones to UTC milliseconds and refuses zoneless ones', () => {
+    expect(toDbTimestamp('2026-03-29T02:30:00+05:30')).toBe('2026-03-28T21:00:00.000Z');
+    expect(toDbTimestamp('2026-01-01 00:00:00.123456Z')).toBe('2026-01-01T00:00:00.123Z');
+    expect(toDbTimestamp(new Date(0))).toBe('1970-01-01T00:00:00.000Z');
+    expect(() => toDbTimestamp('2026-01-01 00:00:00', 'run_at')).toThrow(
+      /^run_at: expected an ISO-8601 timestamp with a zone/,
+    );
+    expect(() => toDbTimestamp('2026-13-45T00:00:00Z')).toThrow(SwarmError);
+  });
+
+  it('makes time-ordered unique ids', () => {
+    const ids = Array.from({ length: 1000 }, () => newId());
+    expect(new Set(ids).size).toBe(1000);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
+
+describe.each(DIALECTS)('values through %s', (dialect) => {
+  let testDb: TestDatabase;
+  let store: Store;
+  beforeAll(async () => {
+    testDb = await createTestDatabase(dialect);
+    store = await Store.open(testDb.url);
+  });
+  afterAll(async () => {
+    await store.close();
+    await testDb.drop();
+  });
+
+  it('reads back JSON, booleans, timestamps, defaults and blobs in the same shape', async () => {
+    const user = (await store.system.insertUserIfAbsent({
+      name: 'Zoë 🐝',
+      email: 'ZOE@example.com',
+      role: 'member',
+    }))!;
+    expect(user.email).toBe('zoe@example.com');
+    expect(user.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const db = store.handle.db;
+    const json = { nested: { list: [1, 'two', null, true], unicode: '日本語 ✓ "quoted" \\ back' }, n: 123 };
+    await db
+      .insertInto('workflows')
+      .values({
+        id: newId(),
+        owner_id: user.id,
+        name: 'w',
+        version: '1.0.0',
+        steps: toDbJson(json),
+        enabled: toDbBool(false),
+      })
+      .execute();
+    const row = await db.selectFrom('workflows').selectAll().executeTakeFirstOrThrow();
+    expect(fromDbJson(row.steps)).toEqual(json);
+    expect(fromDbJson(row.variables)).toEqual({});
+    expect(fromDbBool(row.enabled)).toBe(false);
+    expect(row.status).toBe('active');
+    expect(row.created_at).toMatch(/Z$/);
+
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await db
+      .insertInto('secrets')
+      .values({
+        id: newId(),
+        owner_id: user.id,
+        name: 's',
+        encrypted_value: bytes,
+        key_version: 1,
+        updated_at: toDbTimestamp('2026-06-01T12:00:00-07:00'),
+      })
+      .execute();
+    const secret = await db.selectFrom('secrets').selectAll().executeTakeFirstOrThrow();
+    expect(Buffer.compare(secret.encrypted_value, bytes)).toBe(0);
+    expect(secret.updated_at).toBe('2026-06-01T19:00:00.000Z');
+    expect(secret.scope).toBe('global');
+  });
+
+  it('enforces the CHECK constraints and foreign keys', async () => {
+    const db = store.handle.db;
+    const owner = (await store.system.insertUserIfAbsent({
+      name: 'c',
+      email: 'c@example.com',
+      role: 'member',
+    }))!;
+    const agent = { id: newId(), owner_id: owner.id, name: 'a', version: '1.0.0' };
+    await expect(
+      db
+        .insertInto('agents')
+        .values({ ...agent, trust_score: 1.5 } as never)
+        .execute(),
+    ).rejects.toThrow(/chk_agents_trust_score|CHECK/i);
+    await expect(
+      db
+        .insertInto('tasks')
+        .values({ id: newId(), owner_id: owner.id, priority: 11 } as never)
+        .execute(),
+    ).rejects.toThrow(/chk_tasks_priority|CHECK/i);
+    await expect(
+      db
+        .insertInto('tasks')
+        .values({ id: newId(), owner_id: owner.id, status: 'DONE' } as never)
+        .execute(),
+    ).rejects.toThrow(/chk_tasks_status|CHECK/i);
+    await expect(
+      db.insertInto('tasks').values({ id: newId(), owner_id: 'nobody' }).execute(),
+    ).rejects.toThrow(/foreign key/i);
+    await db.insertInto('agents').values(agent).execute();
+    await expect(
+      db
+        .insertInto('agents')
+        .values({ ...agent, id: newId() })
+        .execute(),
+    ).rejects.toThrow(/unique/i);
+  });
+});
