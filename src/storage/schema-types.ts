@@ -192,7 +192,7 @@ export interface WorkerAssignmentsTable {
 
 export interface ExecutionArtifactsTable {
   id: string;
-  owner_id: string | null;
+  owner_id: string;
   task_id: string | null;
   artifact_type: string | null;
   content: string | null;

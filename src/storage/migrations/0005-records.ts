@@ -144,7 +144,7 @@ export const records: Migration = {
 
     await table(db, dialect, 'execution_artifacts')
       .id()
-      .owner({ nullable: true })
+      .owner()
       .text('run_id', runRef)
       // Legacy artifacts name a ticket of another system, so this is not a foreign key.
       .text('task_id')
