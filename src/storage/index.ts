@@ -10,7 +10,18 @@ export {
   type SchemaStatus,
   type MigrationState,
 } from './migrator.js';
-export { MIGRATIONS } from './migrations/index.js';
+export {
+  MIGRATIONS,
+  RUN_STATUSES,
+  TASK_STATUSES,
+  ROUTING_STRATEGIES,
+  RETRY_POLICIES,
+  AGENT_TYPES,
+  AGENT_STATUSES,
+  RUNTIME_TYPES,
+  TRIGGER_TYPES,
+  WORKFLOW_STATUSES,
+} from './migrations/index.js';
 export {
   LOGICAL_TYPES,
   type LogicalType,

@@ -27,22 +27,39 @@ export function fromDbBool(value: boolean | number | null): boolean {
   return value === true || value === 1;
 }
 
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/i;
+const ISO_WITH_ZONE =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
 
 /**
  * Timestamps are stored as instants at millisecond precision and read back as
- * `YYYY-MM-DDTHH:mm:ss.sssZ` on both dialects. Input must carry a zone, so nothing is
- * silently read as local time.
+ * `YYYY-MM-DDTHH:mm:ss.sssZ` on both dialects. Input must carry a zone (`Z`, `+02`, `+0200`,
+ * `+02:00`), so nothing is silently read as local time; impossible dates are refused.
  */
 export function toDbTimestamp(value: Date | string, field = 'timestamp'): string {
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new InputError(field, 'invalid date');
     return value.toISOString();
   }
-  if (!ISO_WITH_ZONE.test(value)) {
+  const m = ISO_WITH_ZONE.exec(value.trim());
+  if (m === null) {
     throw new InputError(field, `expected an ISO-8601 timestamp with a zone, got "${value}"`);
   }
-  const date = new Date(value.replace(' ', 'T'));
+  const [, year, month, day, hour, minute, second = '00', fraction = '', zone = 'Z'] = m;
+  const calendar = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  if (
+    calendar.getUTCMonth() !== Number(month) - 1 ||
+    calendar.getUTCDate() !== Number(day) ||
+    Number(hour) > 23 ||
+    Number(minute) > 59 ||
+    Number(second) > 59
+  ) {
+    throw new InputError(field, `not a real date and time: "${value}"`);
+  }
+  const offset =
+    zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(3).replace(':', '') || '00'}`;
+  const date = new Date(
+    `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction.slice(0, 4)}${offset}`,
+  );
   if (Number.isNaN(date.getTime())) throw new InputError(field, `invalid timestamp "${value}"`);
   return date.toISOString();
 }

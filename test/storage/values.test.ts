@@ -16,6 +16,10 @@ describe('value codecs', () => {
     expect(toDbTimestamp('2026-03-29T02:30:00+05:30')).toBe('2026-03-28T21:00:00.000Z');
     expect(toDbTimestamp('2026-01-01 00:00:00.123456Z')).toBe('2026-01-01T00:00:00.123Z');
     expect(toDbTimestamp(new Date(0))).toBe('1970-01-01T00:00:00.000Z');
+    expect(toDbTimestamp('2026-01-01T12:00:00+02')).toBe('2026-01-01T10:00:00.000Z');
+    expect(toDbTimestamp('2026-01-01T12:00-0130')).toBe('2026-01-01T13:30:00.000Z');
+    expect(() => toDbTimestamp('2024-02-30T00:00:00Z', 'at')).toThrow(/^at: not a real date and time/);
+    expect(() => toDbTimestamp('2024-02-01T24:00:00Z')).toThrow(/not a real date/);
     expect(() => toDbTimestamp('2026-01-01 00:00:00', 'run_at')).toThrow(
       /^run_at: expected an ISO-8601 timestamp with a zone/,
     );

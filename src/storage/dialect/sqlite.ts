@@ -80,7 +80,8 @@ export const sqliteAdapter: DialectAdapter = {
         await sql`COMMIT`.execute(conn);
         return result;
       } catch (error) {
-        await sql`ROLLBACK`.execute(conn);
+        // SQLite may have rolled back already (e.g. SQLITE_FULL); keep the original error.
+        await sql`ROLLBACK`.execute(conn).catch(() => {});
         throw error;
       }
     });
