@@ -6,7 +6,7 @@ describe('error codes', () => {
   it('documents every code in docs/errors.md with its HTTP status', () => {
     const doc = fs.readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
     for (const [code, { status }] of Object.entries(ERROR_CODES)) {
-      expect(doc, code).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
+      expect(doc, code).toMatch(new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${status}\\s*\\|`));
     }
   });
 

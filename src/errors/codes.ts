@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   SCHEMA_OUTDATED: { status: 500, title: 'Database schema is not migrated', retryable: false },
   MIGRATION_FAILED: { status: 500, title: 'Migration failed', retryable: false },
   COPY_TARGET_NOT_EMPTY: { status: 409, title: 'Copy target is not empty', retryable: false },
+  COPY_FAILED: { status: 500, title: 'Copy failed', retryable: false },
+  SCHEMA_MISMATCH: { status: 500, title: 'Database schemas differ', retryable: false },
   COPY_VERIFY_FAILED: { status: 500, title: 'Copy verification failed', retryable: false },
   REGISTRY_NOT_FOUND: { status: 404, title: 'Registry file not found', retryable: false },
   REGISTRY_INVALID: { status: 400, title: 'Not a Swarm Runtime registry', retryable: false },

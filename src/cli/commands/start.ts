@@ -19,6 +19,8 @@ export function registerStart(program: Command, io: CliIo): void {
       }
       if (options.host !== undefined) env.SWARM_HOST = options.host;
       const config = loadConfig(env, io.cwd);
+      // Listen for signals before anything starts, so an early SIGTERM still shuts down cleanly.
+      const shutdown = io.waitForShutdown();
       const server = await startServer(config);
       io.out(
         `Swarm ${SWARM_VERSION} listening on ${server.url} (database: ${server.store.handle.description})`,
@@ -29,7 +31,7 @@ export function registerStart(program: Command, io: CliIo): void {
         io.out(`  ${key}`);
         io.out(`Saved to ${credentialsFile} (mode 0600), where the swarm CLI finds it.`);
       }
-      const signal = await io.waitForShutdown();
+      const signal = await shutdown;
       io.out(`${signal}: shutting down`);
       await server.close();
     });

@@ -55,6 +55,13 @@ export interface DialectAdapter {
    * (SQLite `BEGIN IMMEDIATE`, so a read-then-write never fails on a stale snapshot).
    */
   writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one consistent read-only snapshot: every query in it sees the same committed
+   * state while others write (PostgreSQL REPEATABLE READ; SQLite a WAL read transaction).
+   */
+  readTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+  /** Most bound parameters one statement may carry. */
+  readonly maxParameters: number;
   /** Serialises schema migrations across processes for the rest of the transaction. */
   lockForMigration(trx: Kysely<unknown> | Transaction<unknown>): Promise<void>;
   /** Postpones foreign-key checks to commit, so a bulk copy may insert in any order. */

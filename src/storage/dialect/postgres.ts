@@ -37,7 +37,11 @@ const typeParsers = {
     if (oid === OID.json || oid === OID.jsonb) return (value) => value;
     if (oid === OID.timestamptz) {
       const parseDate = pg.types.getTypeParser(OID.timestamptz) as (value: string) => Date;
-      return (value) => parseDate(value).toISOString();
+      // 'infinity' parses to a number, not a Date: keep PostgreSQL's text for it.
+      return (value) => {
+        const date = parseDate(value);
+        return date instanceof Date ? date.toISOString() : value;
+      };
     }
     if (oid === OID.int8) {
       return (value) => {
@@ -61,6 +65,9 @@ export function openPostgres<DB>(options: PostgresOptions): { db: Kysely<DB>; po
     max: options.poolSize,
     types: typeParsers,
     connectionTimeoutMillis: 10_000,
+    // Output settings a server may have changed: timestamps in the ISO form the parser reads,
+    // doubles printed with every digit (the default only since PostgreSQL 12).
+    options: '-c datestyle=ISO,YMD -c extra_float_digits=3',
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
@@ -81,6 +88,17 @@ export const postgresAdapter: DialectAdapter = {
   async writeTransaction(db, fn) {
     return db.transaction().execute((trx) => fn(trx));
   },
+
+  async readTransaction(db, fn) {
+    return db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .setAccessMode('read only')
+      .execute((trx) => fn(trx));
+  },
+
+  // The wire protocol's limit (a 16-bit count).
+  maxParameters: 65_535,
 
   async lockForMigration(trx) {
     await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx as Kysely<unknown>);

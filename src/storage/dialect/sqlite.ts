@@ -87,6 +87,14 @@ export const sqliteAdapter: DialectAdapter = {
     });
   },
 
+  async readTransaction(db, fn) {
+    // A deferred transaction's snapshot starts at its first read and holds to the end.
+    return db.transaction().execute((trx) => fn(trx));
+  },
+
+  // SQLITE_MAX_VARIABLE_NUMBER in the SQLite better-sqlite3 bundles.
+  maxParameters: 32_766,
+
   async lockForMigration() {
     // BEGIN IMMEDIATE (writeTransaction) already holds the database's single write lock.
   },
