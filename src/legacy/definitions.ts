@@ -1,23 +1,28 @@
-import { toDbJson } from '../storage/index.js';
+import { RUNTIME_TYPES, TRIGGER_TYPES, toDbJson } from '../storage/index.js';
 import { importRows, type ImportContext, type TableReport } from './context.js';
 import type { LegacyRow } from './source.js';
 
-// The target's CHECK sets (src/storage/migrations/0002-registry.ts). storage/index.ts does not
-// export them, and parts may only import each other's index, so they are repeated here.
-const RUNTIME_TYPES = ['node', 'python', 'binary', 'http', 'llm', 'builtin'] as const;
-export const TRIGGER_TYPES = ['manual', 'webhook', 'schedule', 'event'] as const;
+type Reader = ReturnType<ImportContext['reader']>;
+
+/** A definition's id, name and version, or null (with a warning) when one is missing. */
+function definitionKey(r: Reader): { id: string; name: string; version: string } | null {
+  const id = r.text('id');
+  const name = r.text('name');
+  const version = r.text('version');
+  if (id === null || name === null || version === null) {
+    r.warn('has no id, name or version; not imported');
+    return null;
+  }
+  return { id, name, version };
+}
 
 /** Agents: 000's input_schema/output_schema/runtime_type, 003's inputs_schema/outputs_schema/runtime. */
 export function importAgents(ctx: ImportContext, rows: readonly LegacyRow[]): Promise<TableReport> {
   return importRows('agents', 'agents', rows, async (row) => {
     const r = ctx.reader('agents', row);
-    const id = r.text('id');
-    const name = r.text('name');
-    const version = r.text('version');
-    if (id === null || name === null || version === null) {
-      r.warn('has no id, name or version; not imported');
-      return false;
-    }
+    const key = definitionKey(r);
+    if (key === null) return false;
+    const { id, name, version } = key;
     const legacyRuntime = r.text('runtime', 'runtime_type');
     // NULL meant the legacy default, node; an unknown runtime is a program of some kind, so it
     // runs as a binary, and the original name is kept in runtime_config.
@@ -56,13 +61,9 @@ export function importAgents(ctx: ImportContext, rows: readonly LegacyRow[]): Pr
 export function importWorkflows(ctx: ImportContext, rows: readonly LegacyRow[]): Promise<TableReport> {
   return importRows('workflows', 'workflows', rows, async (row) => {
     const r = ctx.reader('workflows', row);
-    const id = r.text('id');
-    const name = r.text('name');
-    const version = r.text('version');
-    if (id === null || name === null || version === null) {
-      r.warn('has no id, name or version; not imported');
-      return false;
-    }
+    const key = definitionKey(r);
+    if (key === null) return false;
+    const { id, name, version } = key;
     let steps = r.json('steps');
     if (steps === null) {
       r.warn('has no steps; imported with an empty step list');

@@ -1,8 +1,8 @@
 import { v5 as uuidv5 } from 'uuid';
 import { importRows, type ImportContext, type TableReport } from './context.js';
-import { TRIGGER_TYPES, workflowOf } from './definitions.js';
+import { workflowOf } from './definitions.js';
 import type { LegacyRow } from './source.js';
-import { RUN_STATUSES, TASK_STATUSES } from '../storage/index.js';
+import { RUN_STATUSES, TASK_STATUSES, TRIGGER_TYPES } from '../storage/index.js';
 
 /** Work the legacy engine had not finished: Swarm did not start it, so it must not run it. */
 const UNFINISHED_RUN = new Set(['pending', 'running']);

@@ -1,5 +1,6 @@
 import { importRows, type ImportContext, type TableReport } from './context.js';
-import { TRIGGER_TYPES, workflowOf } from './definitions.js';
+import { workflowOf } from './definitions.js';
+import { TRIGGER_TYPES } from '../storage/index.js';
 import type { LegacyRow } from './source.js';
 
 /** Triggers of every type; a trigger whose workflow the owner does not have cannot be imported. */
