@@ -33,4 +33,6 @@ export { newId, toDbJson, fromDbJson, toDbBool, fromDbBool, toDbTimestamp, nowTi
 export type { User, NewUser } from './repositories/users.js';
 export type { ApiKey, NewApiKey, KeyOwner } from './repositories/api-keys.js';
 export type { AuditEntry, AuditRecord } from './repositories/audit-logs.js';
+export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
+export type { WorkflowRecord, NewWorkflow } from './repositories/workflows.js';
 export type { SwarmDatabase } from './schema-types.js';

@@ -82,6 +82,16 @@ export interface AgentsTable {
   tags: WithDefault<JsonText>;
   manifest: JsonText | null;
   content_hash: string | null;
+  endpoint: string | null;
+  public_key: string | null;
+  signature: string | null;
+  llm_model: string | null;
+  parameters: WithDefault<JsonText>;
+  trust_score: WithDefault<number>;
+  health_score: WithDefault<number>;
+  total_tasks_completed: WithDefault<number>;
+  total_tasks_failed: WithDefault<number>;
+  last_seen_at: Timestamp | null;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
 }
@@ -102,6 +112,9 @@ export interface WorkflowsTable {
   on_success: JsonText | null;
   enabled: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
   status: WithDefault<string>;
+  orchestration_pattern: string | null;
+  configuration: WithDefault<JsonText>;
+  content_hash: string | null;
   author: string | null;
   tags: WithDefault<JsonText>;
   created_at: WithDefault<Timestamp>;

@@ -1,9 +1,11 @@
 import type { Caller } from './caller.js';
 import { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
 import { assertMigrated, migrate } from './migrator.js';
+import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
 import * as users from './repositories/users.js';
+import * as workflows from './repositories/workflows.js';
 
 /**
  * The storage API. Operations on owned rows hang off `as(caller)`, so they cannot be called
@@ -43,8 +45,24 @@ export class Store {
   /** The operations a caller may perform, each scoped to rows the caller owns. */
   as(caller: Caller) {
     const db = this.handle.db;
+    const dialect = this.handle.dialect;
     return {
       caller,
+      agents: {
+        insert: (agent: agents.NewAgent) => agents.insertAgent(db, caller, agent),
+        find: (name: string, version: string) => agents.findAgent(db, caller, name, version),
+        list: (filters?: agents.AgentFilters) => agents.listAgents(db, dialect, caller, filters),
+        setStatus: (name: string, version: string | undefined, status: string) =>
+          agents.setAgentStatus(db, caller, name, version, status),
+      },
+      workflows: {
+        insert: (workflow: workflows.NewWorkflow, state: { enabled: boolean; status: string }) =>
+          workflows.insertWorkflow(db, caller, workflow, state),
+        find: (name: string, version: string) => workflows.findWorkflow(db, caller, name, version),
+        versions: (name?: string) => workflows.listWorkflowVersions(db, caller, name),
+        setState: (name: string, state: { enabled?: boolean; status?: string }) =>
+          workflows.setWorkflowState(db, caller, name, state),
+      },
       apiKeys: {
         create: (key: apiKeys.NewApiKey) => apiKeys.createApiKey(db, caller, key),
         list: () => apiKeys.listApiKeys(db, caller),

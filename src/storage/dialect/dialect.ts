@@ -62,6 +62,11 @@ export interface DialectAdapter {
   readTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
   /** Most bound parameters one statement may carry. */
   readonly maxParameters: number;
+  /**
+   * A condition: the JSON array in `column` contains the string `value` (SQLite json_each;
+   * PostgreSQL `@>`, which the GIN indexes serve).
+   */
+  jsonArrayContains(column: string, value: string): RawBuilder<boolean>;
   /** Serialises schema migrations across processes for the rest of the transaction. */
   lockForMigration(trx: Kysely<unknown> | Transaction<unknown>): Promise<void>;
   /** Postpones foreign-key checks to commit, so a bulk copy may insert in any order. */

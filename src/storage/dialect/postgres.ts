@@ -100,6 +100,8 @@ export const postgresAdapter: DialectAdapter = {
   // The wire protocol's limit (a 16-bit count).
   maxParameters: 65_535,
 
+  jsonArrayContains: (column, value) => sql<boolean>`${sql.ref(column)} @> jsonb_build_array(${value}::text)`,
+
   async lockForMigration(trx) {
     await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx as Kysely<unknown>);
   },

@@ -95,6 +95,9 @@ export const sqliteAdapter: DialectAdapter = {
   // SQLITE_MAX_VARIABLE_NUMBER in the SQLite better-sqlite3 bundles.
   maxParameters: 32_766,
 
+  jsonArrayContains: (column, value) =>
+    sql<boolean>`EXISTS (SELECT 1 FROM json_each(${sql.ref(column)}) WHERE json_each.value = ${value})`,
+
   async lockForMigration() {
     // BEGIN IMMEDIATE (writeTransaction) already holds the database's single write lock.
   },
