@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { isSwarmError } from '../errors/index.js';
 import { SWARM_VERSION } from '../server/index.js';
+import { registerAgentCommands } from './commands/agent.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
 import { registerStart } from './commands/start.js';
+import { registerWorkflowCommands } from './commands/workflow.js';
 import { processIo, type CliIo } from './io.js';
 
 /** Exit codes: 0 success, 1 a failed operation, 2 a usage error. */
@@ -23,6 +25,8 @@ export function buildProgram(io: CliIo): Command {
   registerStart(program, io);
   registerDbCommands(program, io);
   registerImportRegistry(program, io);
+  registerAgentCommands(program, io);
+  registerWorkflowCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());
@@ -44,6 +48,9 @@ export async function runCli(argv: string[], io: CliIo = processIo()): Promise<n
     }
     if (isSwarmError(error)) {
       io.err(`swarm: ${oneLine(error.message)} [${error.code}]`);
+      // Every problem of a definition, one per line, after the summary line.
+      if (error.issues.length > 1)
+        for (const issue of error.issues) io.err(`  ${issue.field}: ${oneLine(issue.message)}`);
       return EXIT.failed;
     }
     io.err(`swarm: unexpected error: ${oneLine((error as Error).message ?? String(error))}`);

@@ -17,6 +17,8 @@ export interface Config {
   readonly serverUrl: string;
   /** API key for the CLI; otherwise read from `home`/credentials. */
   readonly apiKey: string | undefined;
+  /** Register the example agents and workflows on a store's first start. @default true */
+  readonly examples: boolean;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -47,11 +49,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel,
     serverUrl,
     apiKey: nonEmpty(env.SWARM_API_KEY),
+    examples: parseBoolean('SWARM_EXAMPLES', env.SWARM_EXAMPLES, true),
   });
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {
+  const value = nonEmpty(raw)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new InputError(name, `must be true or false, got "${raw}"`);
 }
 
 function parsePort(raw: string | undefined): number {

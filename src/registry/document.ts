@@ -27,7 +27,10 @@ export function parseDocument(text: string, format: DocumentFormat, source = 'do
   const first = doc.errors[0];
   if (first !== undefined) {
     const line = first.linePos?.[0]?.line;
-    throw new InputError(source, `invalid YAML${line === undefined ? '' : ` at line ${line}`}: ${first.message.split('\n')[0]}`);
+    throw new InputError(
+      source,
+      `invalid YAML${line === undefined ? '' : ` at line ${line}`}: ${first.message.split('\n')[0]}`,
+    );
   }
   // maxAliasCount bounds "billion laughs" expansion; a definition has no use for aliases.
   return doc.toJS({ maxAliasCount: 0 }) as unknown;

@@ -12,7 +12,12 @@ export type AgentKind = (typeof AGENT_KINDS)[number];
 
 export type RuntimeSpec =
   | { readonly type: 'node' | 'python' | 'binary'; readonly entry: string; readonly args?: readonly string[] }
-  | { readonly type: 'http'; readonly endpoint: string; readonly public_key: string; readonly signature?: string }
+  | {
+      readonly type: 'http';
+      readonly endpoint: string;
+      readonly public_key: string;
+      readonly signature?: string;
+    }
   | {
       readonly type: 'llm';
       readonly provider: string;
@@ -61,5 +66,4 @@ export interface AgentResolver {
 }
 
 export type ValidationResult<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly issues: readonly FieldIssue[] };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly FieldIssue[] };

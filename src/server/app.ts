@@ -2,14 +2,17 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { Authenticator } from '../auth/index.js';
+import { parseDocument, Registry } from '../registry/index.js';
 import { SwarmError } from '../errors/index.js';
 import type { Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
 import { problemSchema, sendProblem } from './problem.js';
+import { agentRoutes, agentSchema } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { workflowRoutes, workflowSchema } from './routes/workflows.js';
 import { SWARM_VERSION } from './version.js';
 
 export interface AppOptions {
@@ -46,7 +49,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     refResolver: { buildLocalReference: (json) => String(json.$id) },
   });
-  for (const schema of [problemSchema, userSchema, apiKeySchema]) app.addSchema(schema);
+  for (const schema of [problemSchema, userSchema, apiKeySchema, agentSchema, workflowSchema])
+    app.addSchema(schema);
+  // Definitions may be sent as YAML, as they are usually written.
+  app.addContentTypeParser(
+    ['application/yaml', 'application/x-yaml', 'text/yaml'],
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      try {
+        done(null, parseDocument(body as string, 'yaml', 'body'));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
 
   app.setErrorHandler(async (error, request, reply) => sendProblem(request, reply, error));
   app.setNotFoundHandler(async (request, reply) =>
@@ -62,5 +78,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   openApiRoutes(app);
   meRoutes(app, options.store);
   keyRoutes(app, options.store);
+  const registry = new Registry(options.store);
+  agentRoutes(app, registry);
+  workflowRoutes(app, registry);
   return app;
 }

@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { bootstrapAdmin, type Bootstrapped } from '../auth/index.js';
 import type { Config } from '../config/index.js';
+import { registerExamples, Registry, type ExamplesReport } from '../registry/index.js';
 import { Store } from '../storage/index.js';
 import { buildApp } from './app.js';
 
@@ -10,6 +11,8 @@ export interface RunningServer {
   readonly store: Store;
   /** Set on the store's first start only. */
   readonly bootstrapped: Bootstrapped | null;
+  /** The example agents and workflows registered for the admin on the first start. */
+  readonly examples: ExamplesReport | null;
   /** Stops accepting requests, lets in-flight ones finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -27,11 +30,20 @@ export async function startServer(
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const bootstrapped = await bootstrapAdmin(store, config.home, url);
+    // A newcomer sees working definitions at once; later starts leave the registry alone.
+    const examples =
+      bootstrapped === null || !config.examples
+        ? null
+        : await registerExamples(new Registry(store), {
+            userId: bootstrapped.user.id,
+            role: bootstrapped.user.role,
+          });
     let closing: Promise<void> | undefined;
     return {
       url,
       store,
       bootstrapped,
+      examples,
       close() {
         closing ??= (async () => {
           await app.close();

@@ -31,6 +31,11 @@ export function registerStart(program: Command, io: CliIo): void {
         io.out(`  ${key}`);
         io.out(`Saved to ${credentialsFile} (mode 0600), where the swarm CLI finds it.`);
       }
+      if (server.examples !== null) {
+        io.out(
+          `Registered ${server.examples.agents.length} example agents and ${server.examples.workflows.length} example workflows: try \`swarm workflow list\`.`,
+        );
+      }
       const signal = await shutdown;
       io.out(`${signal}: shutting down`);
       await server.close();

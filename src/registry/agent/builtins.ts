@@ -1,0 +1,191 @@
+/**
+ * The agents Swarm ships. The registry registers them itself as builtin/<name>@1.0.0 and the
+ * worker runs them in-process (runtime {type: builtin}); their schemas are what workflow
+ * validation checks step inputs against, so they describe exactly what each one accepts.
+ */
+import type { AgentKind, AgentManifest, JsonSchema } from '../types.js';
+import { BUILTIN_NAMES, BUILTIN_PREFIX, type BuiltinName } from './rules.js';
+
+interface BuiltinSpec {
+  readonly description: string;
+  readonly type?: AgentKind;
+  readonly permissions?: readonly string[];
+  readonly input_schema: JsonSchema;
+  readonly output_schema: JsonSchema;
+  /** Agents that wait (delay, approval) get the longest timeout allowed. */
+  readonly timeout_seconds?: number;
+}
+
+const object = (
+  properties: Record<string, JsonSchema>,
+  required: readonly string[] = [],
+  closed = true,
+): JsonSchema => ({
+  type: 'object',
+  properties,
+  ...(required.length > 0 ? { required: [...required] } : {}),
+  ...(closed ? { additionalProperties: false } : {}),
+});
+const text = { type: 'string', minLength: 1 };
+const email = { type: 'string', format: 'email' };
+
+const SPECS: Record<BuiltinName, BuiltinSpec> = {
+  noop: {
+    description: 'Does nothing and succeeds with {}: a placeholder, or a join point in a DAG.',
+    input_schema: true,
+    output_schema: object({}),
+  },
+  transform: {
+    description: "Outputs its resolved input unchanged: reshapes data with the step's input mapping.",
+    input_schema: true,
+    output_schema: true,
+  },
+  http_request: {
+    description:
+      'Sends one HTTP request and outputs the status, headers and body (JSON parsed when possible).',
+    permissions: ['network:http'],
+    input_schema: object(
+      {
+        url: { type: 'string', format: 'uri', pattern: '^https?://' },
+        method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'], default: 'GET' },
+        headers: { type: 'object', additionalProperties: { type: 'string' } },
+        body: {},
+      },
+      ['url'],
+    ),
+    output_schema: object(
+      {
+        status: { type: 'integer', minimum: 100, maximum: 599 },
+        headers: { type: 'object', additionalProperties: { type: 'string' } },
+        body: {},
+      },
+      ['status', 'headers', 'body'],
+    ),
+  },
+  delay: {
+    description: 'Waits `ms` milliseconds (durably: a worker restart does not restart the wait).',
+    input_schema: object({ ms: { type: 'integer', minimum: 0, maximum: 86_400_000 } }, ['ms']),
+    output_schema: object({ waited_ms: { type: 'integer', minimum: 0 } }, ['waited_ms']),
+    timeout_seconds: 86_400,
+  },
+  condition: {
+    description: "Outputs whether `value` is truthy (JSONata's rules): the branch point for `when`.",
+    type: 'coordination',
+    input_schema: object({ value: { description: 'usually "{{ expression }}"' } }, ['value']),
+    output_schema: object({ result: { type: 'boolean' } }, ['result']),
+  },
+  emit_event: {
+    description: 'Emits the event {source, type, payload}; workflows subscribed to it start.',
+    permissions: ['event:emit'],
+    input_schema: object({ source: text, type: text, payload: {} }, ['source', 'type']),
+    output_schema: object({ event_id: { type: 'string' } }, ['event_id']),
+  },
+  send_email: {
+    description: 'Sends an email through a configured SMTP connector.',
+    permissions: ['network:smtp'],
+    input_schema: object(
+      {
+        connector: { ...text, description: 'name of an SMTP connector' },
+        to: { anyOf: [email, { type: 'array', items: email, minItems: 1 }] },
+        subject: { type: 'string' },
+        body: { type: 'string' },
+      },
+      ['connector', 'to', 'subject', 'body'],
+    ),
+    output_schema: object(
+      { message_id: { type: 'string' }, accepted: { type: 'array', items: { type: 'string' } } },
+      ['message_id', 'accepted'],
+    ),
+  },
+  approval: {
+    description: 'Waits for one of the approvers to approve or reject, and outputs the decision.',
+    type: 'coordination',
+    input_schema: object(
+      { prompt: text, approvers: { type: 'array', items: text, minItems: 1, uniqueItems: true } },
+      ['prompt', 'approvers'],
+    ),
+    output_schema: object(
+      {
+        approved: { type: 'boolean' },
+        decided_by: { type: 'string' },
+        decided_at: { type: 'string', format: 'date-time' },
+        comment: { type: 'string' },
+      },
+      ['approved', 'decided_by', 'decided_at'],
+    ),
+    timeout_seconds: 86_400,
+  },
+  consensus: {
+    description:
+      "Aggregates the members' outputs of a consensus step: voting, judge_based or mixture_of_agents.",
+    type: 'coordination',
+    input_schema: object(
+      {
+        strategy: { enum: ['voting', 'judge_based', 'mixture_of_agents'] },
+        quorum: {
+          type: 'integer',
+          minimum: 1,
+          description:
+            'votes that must agree (a consensus step defaults it to a strict majority of its members)',
+        },
+        results: {
+          type: 'array',
+          minItems: 1,
+          description: "the members' outputs, in the order of the step's agents",
+        },
+        judge: { description: "judge_based: the judge's verdict" },
+      },
+      ['strategy', 'results'],
+    ),
+    output_schema: object(
+      {
+        decision: {},
+        reached: { type: 'boolean' },
+        agreement: { type: 'number', minimum: 0, maximum: 1 },
+        votes: {
+          type: 'array',
+          items: object({ value: {}, count: { type: 'integer', minimum: 0 } }, ['value', 'count']),
+        },
+      },
+      ['decision', 'reached', 'agreement'],
+    ),
+  },
+};
+
+function manifest(name: BuiltinName, spec: BuiltinSpec): AgentManifest {
+  return {
+    name: `${BUILTIN_PREFIX}${name}`,
+    version: '1.0.0',
+    description: spec.description,
+    type: spec.type ?? 'execution',
+    capabilities: [`builtin:${name}`],
+    permissions: [...(spec.permissions ?? [])],
+    input_schema: spec.input_schema,
+    output_schema: spec.output_schema,
+    resources: { memory_mb: 128, timeout_seconds: spec.timeout_seconds ?? 300 },
+    runtime: { type: 'builtin', name },
+    tags: ['builtin'],
+    author: 'Swarm',
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Every builtin agent, already normalised (as validateAgentManifest would return it), frozen. */
+export const BUILTIN_AGENTS: readonly AgentManifest[] = deepFreeze(
+  BUILTIN_NAMES.map((name) => manifest(name, SPECS[name])),
+);
+
+/** Whether `name` is one of Swarm's builtin agents (`builtin/noop`…). */
+export function isBuiltinName(name: string): boolean {
+  return (
+    name.startsWith(BUILTIN_PREFIX) &&
+    (BUILTIN_NAMES as readonly string[]).includes(name.slice(BUILTIN_PREFIX.length))
+  );
+}

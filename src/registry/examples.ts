@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Caller } from '../storage/index.js';
+import { loadAgentManifest } from './agent/index.js';
+import { formatOf, parseDocument } from './document.js';
+import type { Registry } from './registry.js';
+
+/** The examples shipped with Swarm: `examples/` at the package root (from src/ or dist/). */
+export const EXAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');
+
+export interface ExamplesReport {
+  readonly agents: string[];
+  readonly workflows: string[];
+}
+
+/**
+ * Registers every example agent (examples/agents/<name>/) and applies every example workflow
+ * (examples/workflows/*.yaml|json) for `caller`. Agents first: workflows are checked against them.
+ */
+export async function registerExamples(
+  registry: Registry,
+  caller: Caller,
+  dir: string = EXAMPLES_DIR,
+): Promise<ExamplesReport> {
+  const { agents, workflows } = registry.as(caller);
+  const report: ExamplesReport = { agents: [], workflows: [] };
+  const agentsDir = path.join(dir, 'agents');
+  for (const entry of fs.existsSync(agentsDir) ? fs.readdirSync(agentsDir).sort() : []) {
+    const { manifest, folder } = await loadAgentManifest(path.join(agentsDir, entry));
+    const { agent } = await agents.register(manifest, folder === null ? {} : { path: folder });
+    report.agents.push(`${agent.name}@${agent.version}`);
+  }
+  const workflowsDir = path.join(dir, 'workflows');
+  for (const entry of fs.existsSync(workflowsDir) ? fs.readdirSync(workflowsDir).sort() : []) {
+    const format = formatOf(entry);
+    if (format === null) continue;
+    const file = path.join(workflowsDir, entry);
+    const { workflow } = await workflows.apply(parseDocument(fs.readFileSync(file, 'utf8'), format, file));
+    report.workflows.push(`${workflow.name}@${workflow.version}`);
+  }
+  return report;
+}

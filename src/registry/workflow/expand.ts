@@ -1,0 +1,181 @@
+import type { SourceStep } from './source.js';
+import type { AgentRef, NormalizedStep, StepRole } from './types.js';
+
+/**
+ * Expands one validated source step into the steps the engine runs. Patterns and consensus are
+ * ordinary durable steps, so each member is retried, recorded and resumable on its own.
+ *
+ * Ids: generated steps are `<id>__1`, `<id>__2`, … in the order below, and the LAST step keeps
+ * `<id>`, so `needs: [<id>]` and `steps.<id>.output` downstream see the pattern's final result.
+ * The first steps inherit the source step's `needs`; every generated step copies its `when`,
+ * `retry`, `timeout_seconds` and `priority`. `I` is the step's input mapping as written.
+ *
+ * - sequential [a1…an]: a chain. a1 gets I; each later ak gets `{input: I, previous: <output
+ *   of the step before>}`; an keeps `<id>`.
+ * - concurrent [a1…an]: all in parallel on I, then a join `<id>` (builtin/transform) whose input
+ *   is `{"<a1 name>": <a1 output>, …}`.
+ * - hierarchical [coordinator, w1…wk]: the coordinator plans on I (`<id>__1`); the workers run in
+ *   parallel on `{input: I, plan}`; the coordinator synthesises (`<id>`) from `{input: I, plan,
+ *   results: {"<w name>": <output>, …}}`.
+ * - round_robin [a1…an] × rounds: one chain of n × rounds turns, agents taking turns in order;
+ *   turn 1 gets I, later turns `{input: I, previous, round}`; the last turn keeps `<id>`.
+ * - mesh [a1…an] × rounds: in round 1 every agent runs on I in parallel; in round r > 1 every agent
+ *   runs on `{input: I, round: r, previous: {"<name>": <output of round r-1>, …}}` and needs all
+ *   of round r-1; then a join `<id>` (builtin/transform) keyed by agent over the last round.
+ * - consensus [m1…mn]: members in parallel on I, then the aggregation `<id>`, marked
+ *   `consensus: {strategy, members}`: voting → builtin/consensus with `{strategy: 'voting',
+ *   quorum, results: [<outputs>]}` (quorum default: a strict majority); judge_based and
+ *   mixture_of_agents → the judge with `{strategy, candidates: [<outputs>], input: I}`.
+ *
+ * Maps keyed by agent name suffix repeats `#2`, `#3` (the same agent may appear twice).
+ * The generated agents builtin/transform and builtin/consensus are Swarm's; they are not
+ * looked up when validating.
+ */
+
+const TRANSFORM: AgentRef = { name: 'builtin/transform', range: '*' };
+const CONSENSUS: AgentRef = { name: 'builtin/consensus', range: '*' };
+
+const output = (id: string): string => `{{ steps.${id}.output }}`;
+
+interface Member {
+  readonly id: string;
+  readonly agent: AgentRef;
+}
+
+/** `{"<agent name>": "{{ steps.<member>.output }}", …}`, repeats suffixed `#2`, `#3`. */
+function keyed(members: readonly Member[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const seen = new Map<string, number>();
+  for (const m of members) {
+    const n = (seen.get(m.agent.name) ?? 0) + 1;
+    seen.set(m.agent.name, n);
+    out[n === 1 ? m.agent.name : `${m.agent.name}#${n}`] = output(m.id);
+  }
+  return out;
+}
+
+export function expandStep(step: SourceStep): NormalizedStep[] {
+  const I = step.input;
+  const common = {
+    ...(step.when ? { when: step.when.value } : {}),
+    retry: step.retry,
+    ...(step.timeout_seconds !== undefined ? { timeout_seconds: step.timeout_seconds } : {}),
+    priority: step.priority,
+  };
+  if (step.kind === 'agent' || step.kind === 'capability') {
+    return [
+      {
+        id: step.id,
+        ...(step.name !== undefined ? { name: step.name } : {}),
+        ...(step.agent ? { agent: step.agent.value } : {}),
+        ...(step.capability ? { capability: { name: step.capability.value, routing: step.routing } } : {}),
+        input: I,
+        needs: [...new Set(step.needs.map((n) => n.value))],
+        ...(step.forEach ? { for_each: step.forEach.value } : {}),
+        ...common,
+        ...(step.fromNode ? { origin: { kind: 'node' as const, step: step.id, role: 'node' as const } } : {}),
+      },
+    ];
+  }
+  const agents = step.members.map((m) => m.value);
+  const kind = step.kind === 'consensus' ? ('consensus' as const) : ('pattern' as const);
+  const origin = (role: StepRole) => ({
+    kind,
+    step: step.id,
+    ...(step.pattern ? { pattern: step.pattern } : {}),
+    role,
+  });
+  const out: NormalizedStep[] = [];
+  let counter = 0;
+  const add = (
+    agent: AgentRef,
+    input: Record<string, unknown>,
+    needs: readonly string[],
+    role: StepRole,
+    last = false,
+  ): Member => {
+    const id = last ? step.id : `${step.id}__${++counter}`;
+    const named = last && step.name !== undefined ? { name: step.name } : {};
+    out.push({ id, ...named, agent, input, needs: [...needs], ...common, origin: origin(role) });
+    return { id, agent };
+  };
+  const first = [...new Set(step.needs.map((n) => n.value))];
+  const n = agents.length;
+
+  if (step.kind === 'consensus') {
+    const members = agents.map((a) => add(a, I, first, 'member'));
+    const ids = members.map((m) => m.id);
+    const results = ids.map(output);
+    if (step.strategy === 'voting') {
+      const quorum = step.quorum ?? Math.floor(n / 2) + 1;
+      add(CONSENSUS, { strategy: 'voting', quorum, results }, ids, 'aggregate', true);
+      const last = out.pop()!;
+      out.push({ ...last, consensus: { strategy: 'voting', members: ids, quorum } });
+    } else {
+      const strategy = step.strategy!;
+      add(step.judge!.value, { strategy, candidates: results, input: I }, ids, 'aggregate', true);
+      const last = out.pop()!;
+      out.push({ ...last, consensus: { strategy, members: ids } });
+    }
+    return out;
+  }
+
+  switch (step.pattern) {
+    case 'sequential':
+    case 'round_robin': {
+      const turns = step.pattern === 'sequential' ? n : n * step.rounds;
+      let prev: Member | undefined;
+      for (let t = 0; t < turns; t++) {
+        const agent = agents[t % n]!;
+        const extra = step.pattern === 'round_robin' ? { round: Math.floor(t / n) + 1 } : {};
+        const input = prev ? { input: I, previous: output(prev.id), ...extra } : I;
+        const role = step.pattern === 'sequential' ? 'member' : 'turn';
+        prev = add(agent, input, prev ? [prev.id] : first, role, t === turns - 1);
+      }
+      return out;
+    }
+    case 'concurrent': {
+      const members = agents.map((a) => add(a, I, first, 'member'));
+      add(
+        TRANSFORM,
+        keyed(members),
+        members.map((m) => m.id),
+        'join',
+        true,
+      );
+      return out;
+    }
+    case 'hierarchical': {
+      const [coordinator, ...workers] = agents;
+      const plan = add(coordinator!, I, first, 'plan');
+      const done = workers.map((w) => add(w, { input: I, plan: output(plan.id) }, [plan.id], 'worker'));
+      const input = { input: I, plan: output(plan.id), results: keyed(done) };
+      add(
+        coordinator!,
+        input,
+        done.map((w) => w.id),
+        'synthesis',
+        true,
+      );
+      return out;
+    }
+    case 'mesh': {
+      let round = agents.map((a) => add(a, I, first, 'member'));
+      for (let r = 2; r <= step.rounds; r++) {
+        const previous = keyed(round);
+        const needs = round.map((m) => m.id);
+        round = agents.map((a) => add(a, { input: I, round: r, previous }, needs, 'member'));
+      }
+      add(
+        TRANSFORM,
+        keyed(round),
+        round.map((m) => m.id),
+        'join',
+        true,
+      );
+      return out;
+    }
+    default:
+      return out;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Workflow definitions: validation and normalisation to the one DAG model the engine runs
+ * (pure code; agents are looked up through an AgentResolver). See validate.ts for every error
+ * message and field, and expand.ts for how patterns and consensus become steps.
+ */
+export { validateWorkflow } from './validate.js';
+export {
+  compileExpression,
+  parseExpression,
+  compileTemplate,
+  isTemplate,
+  templateExpressions,
+  resolveInput,
+  stepReferences,
+  type CompiledTemplate,
+  type Expression,
+} from './expressions.js';
+export { parseAgentRef, refText, DEFAULT_RETRY, STEP_ID } from './refs.js';
+export { canonicalTimeZone, cronProblem } from './trigger.js';
+export {
+  ROUTING_STRATEGIES,
+  ORCHESTRATION_PATTERNS,
+  CONSENSUS_STRATEGIES,
+  BACKOFF_KINDS,
+  MAX_STEPS,
+  type RoutingStrategy,
+  type OrchestrationPattern,
+  type ConsensusStrategy,
+  type Backoff,
+  type RetryPolicy,
+  type AgentRef,
+  type TriggerSpec,
+  type StepRole,
+  type NormalizedStep,
+  type NormalizedHandler,
+  type NormalizedWorkflow,
+} from './types.js';

@@ -1,0 +1,193 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import type { FieldIssue } from '../../errors/index.js';
+import { BACKOFF_KINDS, CONSENSUS_STRATEGIES, ORCHESTRATION_PATTERNS, ROUTING_STRATEGIES } from './types.js';
+
+/**
+ * The shape of a definition as JSON Schema: types, ranges, enums and unknown properties.
+ * Rules that depend on several fields (which kind a step is, judge vs. strategy, trigger type
+ * vs. its fields) are checked in code, where the message can say what is wrong in words.
+ */
+
+const str = { type: 'string', minLength: 1 };
+const expression = { type: 'string', minLength: 1 };
+const mapping = { type: 'object' };
+const trigger = {
+  type: 'object',
+  required: ['type'],
+  additionalProperties: false,
+  properties: {
+    // `cron` is seed 004's name for a schedule trigger.
+    type: { enum: ['manual', 'webhook', 'schedule', 'cron', 'event'] },
+    path: str,
+    cron: str,
+    timezone: str,
+    misfire: { enum: ['skip', 'catch_up'] },
+    source: str,
+    event_type: str,
+  },
+};
+const retry = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    max_attempts: { type: 'integer', minimum: 1, maximum: 100 },
+    backoff: { enum: BACKOFF_KINDS },
+    initial_delay_ms: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+    max_delay_ms: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+    jitter: { type: 'boolean' },
+  },
+};
+const agentList = { type: 'array', minItems: 1, maxItems: 50, items: str };
+const step = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    agent: str,
+    capability: str,
+    routing: { enum: ROUTING_STRATEGIES },
+    pattern: { enum: ORCHESTRATION_PATTERNS },
+    type: { enum: ['consensus'] },
+    agents: agentList,
+    rounds: { type: 'integer', minimum: 1, maximum: 100 },
+    strategy: { enum: CONSENSUS_STRATEGIES },
+    judge: str,
+    quorum: { type: 'integer', minimum: 1 },
+    input: mapping,
+    needs: { type: 'array', uniqueItems: true, items: { type: 'string' } },
+    when: expression,
+    for_each: expression,
+    retry,
+    timeout_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+    priority: { type: 'integer', minimum: 1, maximum: 10 },
+  },
+};
+const handler = {
+  type: 'object',
+  required: ['agent'],
+  additionalProperties: false,
+  properties: { agent: str, input: mapping },
+};
+// One handler or a list; if/then/else instead of oneOf so errors point inside the handler.
+const handlers = {
+  type: ['object', 'array'],
+  if: { type: 'array' },
+  then: { items: handler },
+  else: handler,
+};
+const common = {
+  name: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$',
+    'x-message': 'must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  },
+  version: { type: 'string' },
+  description: { type: 'string' },
+  trigger,
+  variables: { type: 'object' },
+  tags: { type: 'array', uniqueItems: true, items: str },
+};
+
+const stepsForm = {
+  type: 'object',
+  required: ['name', 'version'],
+  additionalProperties: false,
+  properties: {
+    ...common,
+    steps: { type: 'array', minItems: 1, items: step },
+    // A whole workflow may be one pattern: `pattern` + `agents` (+ `input`, `rounds`) instead of `steps`.
+    pattern: { enum: ORCHESTRATION_PATTERNS },
+    agents: agentList,
+    input: mapping,
+    rounds: step.properties.rounds,
+    on_error: handlers,
+    on_success: handlers,
+  },
+};
+
+const nodesForm = {
+  type: 'object',
+  required: ['name', 'version', 'nodes'],
+  additionalProperties: false,
+  properties: {
+    ...common,
+    nodes: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['id', 'type'],
+        additionalProperties: false,
+        properties: { id: { type: 'string' }, type: str, name: { type: 'string' }, config: mapping },
+      },
+    },
+    edges: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'string' } } },
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+const validateSteps = ajv.compile(stepsForm);
+const validateNodes = ajv.compile(nodesForm);
+
+/** `steps[2]` + `needs` → `steps[2].needs`; keys that are not identifiers are quoted. */
+export function fieldOf(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  const part = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `[${JSON.stringify(key)}]`;
+  if (base === '') return part.startsWith('[') ? `(document)${part}` : part;
+  return part.startsWith('[') ? `${base}${part}` : `${base}.${part}`;
+}
+
+/** An Ajv instancePath (`/steps/2/needs/0`) as a field (`steps[2].needs[0]`), indexing arrays by the data. */
+export function pointerToField(pointer: string, data: unknown, base = ''): string {
+  let field = base;
+  let node = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const isIndex = Array.isArray(node) && /^\d+$/.test(key);
+    field = fieldOf(field, isIndex ? Number(key) : key);
+    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  return field;
+}
+
+/** One Ajv error as a FieldIssue, or null for errors that only summarise others (if/then). */
+export function ajvIssue(error: ErrorObject, data: unknown, base = ''): FieldIssue | null {
+  const field = pointerToField(error.instancePath, data, base);
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'if':
+      return null;
+    case 'required':
+      return { field: fieldOf(field, String(params.missingProperty)), message: 'is required' };
+    case 'additionalProperties':
+      return {
+        field: fieldOf(field, String(params.additionalProperty)),
+        message: `unknown property "${String(params.additionalProperty)}"`,
+      };
+    case 'enum':
+      return {
+        field: field || '(document)',
+        message: `must be one of: ${(params.allowedValues as unknown[]).join(', ')}`,
+      };
+    case 'uniqueItems': {
+      const [a, b] = [Number(params.i), Number(params.j)];
+      return { field: fieldOf(field, Math.max(a, b)), message: `repeats item ${Math.min(a, b)}` };
+    }
+    default: {
+      const custom = (error.parentSchema as Record<string, unknown> | undefined)?.['x-message'];
+      const message =
+        error.keyword === 'pattern' && typeof custom === 'string' ? custom : (error.message ?? 'is invalid');
+      return { field: field || '(document)', message };
+    }
+  }
+}
+
+/** Shape errors of a definition, in either form (`nodes` present = seed 004's form). */
+export function shapeIssues(doc: Record<string, unknown>): FieldIssue[] {
+  const validate = 'nodes' in doc ? validateNodes : validateSteps;
+  if (validate(doc)) return [];
+  return (validate.errors ?? []).flatMap((e) => ajvIssue(e, doc) ?? []);
+}

@@ -1,0 +1,121 @@
+/**
+ * The one model every workflow definition becomes. Whatever the user wrote (steps, a top-level
+ * orchestration pattern, consensus steps, or seed 004's nodes and edges), the engine only ever
+ * sees a NormalizedWorkflow: a flat, topologically sorted DAG of NormalizedSteps with every
+ * default filled in, so it never has to know about patterns or source forms.
+ */
+
+export const ROUTING_STRATEGIES = [
+  'round_robin',
+  'least_loaded',
+  'trust_weighted',
+  'fastest',
+  'random',
+] as const;
+export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
+
+export const ORCHESTRATION_PATTERNS = [
+  'sequential',
+  'concurrent',
+  'hierarchical',
+  'round_robin',
+  'mesh',
+] as const;
+export type OrchestrationPattern = (typeof ORCHESTRATION_PATTERNS)[number];
+
+export const CONSENSUS_STRATEGIES = ['voting', 'judge_based', 'mixture_of_agents'] as const;
+export type ConsensusStrategy = (typeof CONSENSUS_STRATEGIES)[number];
+
+export const BACKOFF_KINDS = ['fixed', 'linear', 'exponential'] as const;
+export type Backoff = (typeof BACKOFF_KINDS)[number];
+
+/** A step's retry policy with every field filled (defaults: 1 attempt, exponential, 1 s … 60 s, jitter). */
+export interface RetryPolicy {
+  readonly max_attempts: number;
+  readonly backoff: Backoff;
+  readonly initial_delay_ms: number;
+  readonly max_delay_ms: number;
+  readonly jitter: boolean;
+}
+
+/** `name@range` split; a reference without `@` means any version (`*`). */
+export interface AgentRef {
+  readonly name: string;
+  readonly range: string;
+}
+
+export type TriggerSpec =
+  | { readonly type: 'manual' }
+  | { readonly type: 'webhook'; readonly path?: string }
+  | {
+      readonly type: 'schedule';
+      readonly cron: string;
+      /** Canonical IANA name (default UTC). */
+      readonly timezone: string;
+      /** What to do with ticks missed while no scheduler ran (default skip). */
+      readonly misfire: 'skip' | 'catch_up';
+    }
+  | { readonly type: 'event'; readonly source: string; readonly event_type: string };
+
+/** Which part a generated step plays in its expansion (for the dashboard and the run records). */
+export type StepRole = 'member' | 'join' | 'plan' | 'worker' | 'synthesis' | 'turn' | 'aggregate' | 'node';
+
+/**
+ * One unit the engine schedules: exactly one of `agent` or `capability`. `input` is a mapping
+ * whose string values may hold `{{ expr }}` templates; `when`/`for_each` are bare JSONata.
+ */
+export interface NormalizedStep {
+  readonly id: string;
+  /** Display name (seed 004 node `name`, or a step's `name`). */
+  readonly name?: string;
+  readonly agent?: AgentRef;
+  readonly capability?: { readonly name: string; readonly routing: RoutingStrategy };
+  readonly input: Readonly<Record<string, unknown>>;
+  /** Direct dependencies, in the order written, without duplicates. */
+  readonly needs: readonly string[];
+  readonly when?: string;
+  readonly for_each?: string;
+  readonly retry: RetryPolicy;
+  readonly timeout_seconds?: number;
+  /** 1–10, higher is claimed first (default 5). */
+  readonly priority: number;
+  /** Set on the step that aggregates a consensus: its strategy and member step ids. */
+  readonly consensus?: {
+    readonly strategy: ConsensusStrategy;
+    readonly members: readonly string[];
+    /** Voting only: how many members must agree (default: a strict majority). */
+    readonly quorum?: number;
+  };
+  /** Set on steps generated from a pattern, a consensus step or a seed 004 node. */
+  readonly origin?: {
+    readonly kind: 'pattern' | 'consensus' | 'node';
+    /** The id of the step (or node) as written in the definition. */
+    readonly step: string;
+    readonly pattern?: OrchestrationPattern;
+    readonly role: StepRole;
+  };
+}
+
+/** An on_error / on_success handler: an agent run with an input mapping once the run ends. */
+export interface NormalizedHandler {
+  readonly agent: AgentRef;
+  readonly input: Readonly<Record<string, unknown>>;
+}
+
+export interface NormalizedWorkflow {
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly trigger: TriggerSpec;
+  readonly variables: Readonly<Record<string, unknown>>;
+  /** Topologically sorted; among steps that are ready together, in the order written. */
+  readonly steps: readonly NormalizedStep[];
+  readonly on_error?: readonly NormalizedHandler[];
+  readonly on_success?: readonly NormalizedHandler[];
+  readonly tags: readonly string[];
+  /** Set when the whole workflow was written as one top-level pattern. */
+  readonly pattern?: OrchestrationPattern;
+}
+
+/** Hard cap on the expanded DAG, so `rounds` × `agents` cannot blow up a run. */
+export const MAX_STEPS = 1000;

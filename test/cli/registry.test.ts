@@ -1,0 +1,137 @@
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { EXAMPLES_DIR } from '../../src/registry/index.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
+import { cli } from '../helpers/cli.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+
+describe.each(DIALECTS)('swarm agent / workflow against a running server on %s', (dialect) => {
+  let testDb: TestDatabase;
+  let server: RunningServer;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect);
+    const home = path.join(testDb.dir, 'home');
+    const config = loadConfig({
+      DATABASE_URL: testDb.url,
+      SWARM_HOME: home,
+      SWARM_PORT: '0',
+      SWARM_LOG_LEVEL: 'silent',
+    });
+    server = await startServer(config);
+    // The CLI finds the key in $SWARM_HOME/credentials, as on a developer's machine.
+    env = { SWARM_HOME: home, SWARM_URL: server.url };
+  });
+  afterEach(async () => {
+    await server.close();
+    await testDb.drop();
+  });
+
+  it('registered the examples on first start, and lists and shows them', async () => {
+    expect(server.examples!.agents.length).toBeGreaterThanOrEqual(4);
+    const agents = await cli(['agent', 'list', '--no-builtin'], env);
+    expect(agents.code, agents.stderr).toBe(0);
+    for (const name of fs.readdirSync(path.join(EXAMPLES_DIR, 'agents')))
+      expect(agents.stdout).toContain(name);
+    const shown = await cli(['agent', 'show', 'word-count@1.0.0'], env);
+    expect(shown.stdout).toMatch(/^word-count@1\.0\.0 — active/);
+    const workflows = await cli(['workflow', 'list', '--json'], env);
+    expect(JSON.parse(workflows.stdout).map((w: { name: string }) => w.name)).toContain('text-report');
+    const workflow = await cli(['workflow', 'show', 'text-report'], env);
+    expect(workflow.stdout).toMatch(/^text-report@1\.0\.0 — enabled, active/);
+    expect(workflow.stdout).toMatch(/^report\s+builtin\/transform/m);
+  });
+
+  it('registers an agent folder, and says unchanged the second time', async () => {
+    const folder = path.join(testDb.dir, 'shout');
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 'index.js'), 'process.stdout.write("{}\\n")\n');
+    fs.writeFileSync(
+      path.join(folder, 'agent.yaml'),
+      'name: shout\nversion: 0.1.0\nruntime:\n  type: node\n  entry: index.js\n',
+    );
+    expect((await cli(['agent', 'register', folder], env)).stdout.trim()).toBe('registered shout@0.1.0');
+    expect((await cli(['agent', 'register', folder], env)).stdout.trim()).toBe('unchanged shout@0.1.0');
+  });
+
+  it('validates and applies a workflow file, and lists every problem of a bad one with exit 1', async () => {
+    const good = path.join(testDb.dir, 'good.yaml');
+    fs.writeFileSync(
+      good,
+      'name: hello\nversion: 1.0.0\nsteps:\n  - id: greet\n    agent: greeter@^1.0.0\n    input:\n      name: World\n',
+    );
+    expect((await cli(['workflow', 'validate', good], env)).stdout.trim()).toBe(
+      'valid: hello@1.0.0 (1 steps)',
+    );
+    expect((await cli(['workflow', 'apply', good], env)).stdout.trim()).toBe('applied hello@1.0.0');
+    expect((await cli(['workflow', 'apply', good], env)).stdout.trim()).toBe('unchanged hello@1.0.0');
+
+    const bad = path.join(testDb.dir, 'bad.yaml');
+    fs.writeFileSync(
+      bad,
+      [
+        'name: broken',
+        'version: 1.0.0',
+        'steps:',
+        '  - id: a',
+        '    agent: ghost@^1.0.0',
+        '  - id: b',
+        '    agent: echo@^1.0.0',
+        '    needs: [fetch]',
+        '    priority: 11',
+      ].join('\n'),
+    );
+    const result = await cli(['workflow', 'validate', bad], env);
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^swarm: invalid workflow definition: .*\[INPUT_INVALID\]$/);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ {2}steps\[0\]\.agent: /),
+        expect.stringMatching(/^ {2}steps\[1\]\.needs\[0\]: /),
+        expect.stringMatching(/^ {2}steps\[1\]\.priority: /),
+      ]),
+    );
+  });
+
+  it('names an unreadable or unparsable file', async () => {
+    expect((await cli(['workflow', 'apply', 'nope.yaml'], env)).stderr).toMatch(
+      /^swarm: nope\.yaml: cannot read the file/,
+    );
+    expect((await cli(['workflow', 'apply', 'workflow.txt'], env)).stderr).toMatch(
+      /ends in \.yaml, \.yml or \.json/,
+    );
+    const broken = path.join(testDb.dir, 'broken.yaml');
+    fs.writeFileSync(broken, 'name: x\nsteps: [\n');
+    expect((await cli(['workflow', 'validate', broken], env)).stderr).toMatch(/broken\.yaml: invalid YAML/);
+  });
+});
+
+describe('swarm CLI without a server', () => {
+  it('says plainly that no server is running', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = net.createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const result = await cli(['workflow', 'list'], {
+      SWARM_URL: `http://127.0.0.1:${port}`,
+      SWARM_API_KEY: 'swarm_x',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `swarm: no Swarm server answers at http://127.0.0.1:${port} (ECONNREFUSED); start one with \`swarm start\` or set SWARM_URL [SERVER_UNREACHABLE]\n`,
+    );
+  });
+
+  it('says where to find a key when there is none', async () => {
+    const result = await cli(['agent', 'list'], { SWARM_HOME: '/nonexistent-swarm-home' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/no API key: set SWARM_API_KEY/);
+  });
+});
