@@ -7,3 +7,4 @@ export { validateWorkflow, type NormalizedWorkflow, type NormalizedStep } from '
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';
 export { registerExamples, EXAMPLES_DIR, type ExamplesReport } from './examples.js';
+export { invalidDefinition } from './invalid.js';

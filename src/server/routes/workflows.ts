@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { WORKFLOW_STATES, type Registry, type WorkflowState } from '../../registry/index.js';
-import { SwarmError } from '../../errors/index.js';
+import {
+  invalidDefinition,
+  WORKFLOW_STATES,
+  type Registry,
+  type WorkflowState,
+} from '../../registry/index.js';
 import { callerOf } from '../auth-hook.js';
 
 export const workflowSchema = {
@@ -92,13 +96,7 @@ export function workflowRoutes(app: FastifyInstance, registry: Registry): void {
     async (request) => {
       const result = await workflows(request).validate(request.body);
       if (!result.ok) {
-        throw new SwarmError(
-          'INPUT_INVALID',
-          `invalid workflow definition: ${result.issues.length} problem(s)`,
-          {
-            issues: [...result.issues],
-          },
-        );
+        throw invalidDefinition('workflow definition', result.issues);
       }
       return { valid: true, workflow: result.value };
     },
