@@ -48,7 +48,21 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
     const doc = res.json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/healthz', '/api/v1/me', '/api/v1/keys', '/api/v1/keys/{id}']),
+      expect.arrayContaining([
+        '/healthz',
+        '/api/v1/me',
+        '/api/v1/keys',
+        '/api/v1/keys/{id}',
+        '/api/v1/agents',
+        '/api/v1/agents/{name}',
+        '/api/v1/agents/{name}/versions',
+        '/api/v1/agents/{name}/versions/{version}',
+        '/api/v1/workflows',
+        '/api/v1/workflows/validate',
+        '/api/v1/workflows/{name}',
+        '/api/v1/workflows/{name}/versions',
+        '/api/v1/workflows/{name}/versions/{version}',
+      ]),
     );
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.components.schemas.Problem).toBeDefined();
