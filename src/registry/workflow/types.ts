@@ -1,3 +1,4 @@
+import { ROUTING_STRATEGIES } from '../../storage/index.js';
 /**
  * The one model every workflow definition becomes. Whatever the user wrote (steps, a top-level
  * orchestration pattern, consensus steps, or seed 004's nodes and edges), the engine only ever
@@ -5,13 +6,8 @@
  * default filled in, so it never has to know about patterns or source forms.
  */
 
-export const ROUTING_STRATEGIES = [
-  'round_robin',
-  'least_loaded',
-  'trust_weighted',
-  'fastest',
-  'random',
-] as const;
+// The tasks table's CHECK set: one list, owned by the schema.
+export { ROUTING_STRATEGIES };
 export type RoutingStrategy = (typeof ROUTING_STRATEGIES)[number];
 
 export const ORCHESTRATION_PATTERNS = [
