@@ -3,7 +3,13 @@ export { AgentRegistry, AGENT_STATES, type AgentView, type AgentState, type Agen
 export { WorkflowRegistry, WORKFLOW_STATES, type WorkflowView, type WorkflowState } from './workflows.js';
 export { parseDocument, formatOf, type DocumentFormat } from './document.js';
 export { loadAgentManifest, validateAgentManifest, BUILTIN_AGENTS } from './agent/index.js';
-export { validateWorkflow, type NormalizedWorkflow, type NormalizedStep } from './workflow/index.js';
+export {
+  validateWorkflow,
+  compileExpression,
+  resolveInput,
+  type NormalizedWorkflow,
+  type NormalizedStep,
+} from './workflow/index.js';
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';
 export { registerExamples, EXAMPLES_DIR, type ExamplesReport } from './examples.js';

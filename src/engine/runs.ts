@@ -1,0 +1,273 @@
+import type { Kysely } from 'kysely';
+import { NotFoundError, SwarmError } from '../errors/index.js';
+import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
+import {
+  fromDbJson,
+  newId,
+  toDbJson,
+  type Caller,
+  type DialectAdapter,
+  type Store,
+  type SwarmDatabase,
+} from '../storage/index.js';
+import { releaseReadySteps, type RunFrame, type RunOutcome } from './advance.js';
+import type { RunSteps } from './plan.js';
+
+export interface StartRunOptions {
+  /** The run's input; for a manual run it is also its trigger data. */
+  readonly input?: unknown;
+  readonly triggerType?: 'manual' | 'webhook' | 'schedule' | 'event';
+  readonly triggerData?: unknown;
+}
+
+/** What the queue tells the engine about a task that reached its end. */
+export interface FinishedTask {
+  readonly id: string;
+  readonly runId: string | null;
+  readonly stepId: string | null;
+  readonly itemIndex: number | null;
+  readonly output?: unknown;
+  readonly error?: string;
+}
+
+/** Reads a run under a lock for the rest of the transaction (PostgreSQL row lock; SQLite's single writer). */
+async function lockRun(trx: Kysely<SwarmDatabase>, dialect: DialectAdapter, runId: string) {
+  let query = trx.selectFrom('workflow_runs').selectAll().where('id', '=', runId);
+  if (dialect.capabilities.skipLocked) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+async function frameOf(
+  trx: Kysely<SwarmDatabase>,
+  row: {
+    id: string;
+    owner_id: string;
+    workflow_id: string;
+    workflow_name: string | null;
+    attempt: number;
+    trigger_data: string | null;
+    step_results: string;
+  },
+): Promise<RunFrame> {
+  const workflow = await trx
+    .selectFrom('workflows')
+    .select('steps')
+    .where('id', '=', row.workflow_id)
+    .executeTakeFirstOrThrow();
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    workflowName: row.workflow_name ?? '',
+    attempt: row.attempt,
+    trigger: fromDbJson(row.trigger_data),
+    workflow: fromDbJson<NormalizedWorkflow>(workflow.steps)!,
+    steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+  };
+}
+
+/** Writes the steps' states and, when the run has ended, its outcome; a failure cancels the rest. */
+async function saveRun(
+  trx: Kysely<SwarmDatabase>,
+  frame: RunFrame,
+  outcome: RunOutcome,
+  startedAt: string | null,
+): Promise<void> {
+  const now = new Date().toISOString();
+  const running = Object.entries(frame.steps).find(([, s]) => s.status === 'running')?.[0] ?? null;
+  const ended = outcome.status !== 'running';
+  await trx
+    .updateTable('workflow_runs')
+    .set({
+      step_results: toDbJson(frame.steps),
+      current_step: running,
+      updated_at: now,
+      ...(outcome.status === 'completed' ? { status: 'completed', result: toDbJson(outcome.result) } : {}),
+      ...(outcome.status === 'failed'
+        ? { status: 'failed', error: outcome.error, error_step: outcome.step }
+        : {}),
+      ...(ended
+        ? {
+            completed_at: now,
+            duration_ms: startedAt === null ? null : Date.parse(now) - Date.parse(startedAt),
+          }
+        : {}),
+    })
+    .where('id', '=', frame.id)
+    .execute();
+  if (outcome.status === 'failed') {
+    // The run is over: its other tasks must not run, and a late completion must be refused.
+    await trx
+      .updateTable('tasks')
+      .set((eb) => ({
+        status: 'CANCELLED',
+        cancelled_at: now,
+        cancelled_by: 'engine',
+        cancellation_reason: `run failed at step ${outcome.step}`,
+        lease_epoch: eb('lease_epoch', '+', 1),
+        locked_by: null,
+        locked_until: null,
+      }))
+      .where('run_id', '=', frame.id)
+      .where('status', 'in', ['PENDING', 'RUNNING'])
+      .execute();
+  }
+}
+
+/** Starts runs and moves them forward as their tasks finish. */
+export class Engine {
+  constructor(private readonly store: Store) {}
+
+  /**
+   * Creates a run of one workflow version and the tasks of the steps that can start, in one
+   * transaction. Agent ranges are pinned to the versions they resolve to now.
+   */
+  async startRun(
+    caller: Caller,
+    workflow: WorkflowView,
+    agents: AgentRegistry,
+    options: StartRunOptions = {},
+  ): Promise<string> {
+    if (!workflow.enabled || workflow.status !== 'active') {
+      throw new SwarmError(
+        'CONFLICT',
+        `workflow ${workflow.name} is ${workflow.enabled ? workflow.status : 'disabled'}; enable it to start runs`,
+      );
+    }
+    const normalized = workflow.workflow;
+    const resolver = agents.resolver();
+    const steps: RunSteps = {};
+    for (const step of normalized.steps) {
+      const resolved =
+        step.agent === undefined ? null : await resolver.resolve(step.agent.name, step.agent.range);
+      if (step.agent !== undefined && resolved === null) {
+        throw new SwarmError(
+          'CONFLICT',
+          `step ${step.id}: no usable version of ${step.agent.name} satisfies ${step.agent.range} any more`,
+        );
+      }
+      steps[step.id] = {
+        status: 'pending',
+        ...(resolved === null ? {} : { agent_version: resolved.version }),
+      };
+    }
+    const runId = newId();
+    const now = new Date().toISOString();
+    const triggerData = options.triggerData ?? options.input ?? {};
+    const { db, dialect } = this.store.handle;
+    await dialect.writeTransaction(db, async (trx) => {
+      await trx
+        .insertInto('workflow_runs')
+        .values({
+          id: runId,
+          owner_id: caller.userId,
+          workflow_id: workflow.id,
+          workflow_name: workflow.name,
+          workflow_version: workflow.version,
+          status: 'running',
+          trigger_type: options.triggerType ?? 'manual',
+          trigger_data: toDbJson(triggerData),
+          input: toDbJson(options.input ?? {}),
+          step_results: toDbJson(steps),
+          started_by: caller.userId,
+          started_at: now,
+        })
+        .execute();
+      const frame: RunFrame = {
+        id: runId,
+        ownerId: caller.userId,
+        workflowName: workflow.name,
+        attempt: 1,
+        trigger: triggerData,
+        workflow: normalized,
+        steps,
+      };
+      await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), now);
+    });
+    return runId;
+  }
+
+  /** The queue's completion hook: records the step's output once and releases what follows. */
+  readonly onTaskCompleted = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
+    if (task.runId === null || task.stepId === null) return;
+    const { dialect } = this.store.handle;
+    const row = await lockRun(trx, dialect, task.runId);
+    if (row === undefined || row.status !== 'running') return;
+    const frame = await frameOf(trx, row);
+    const state = frame.steps[task.stepId];
+    if (state === undefined || state.status !== 'running') return;
+    const now = new Date().toISOString();
+    if (state.items === undefined) {
+      Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
+    } else {
+      state.items.done += 1;
+      if (state.items.done === state.items.total) {
+        // Fan-in: the item outputs, in item order, read from the tasks themselves.
+        const items = await trx
+          .selectFrom('tasks')
+          .select(['result_data'])
+          .where('run_id', '=', task.runId)
+          .where('step_id', '=', task.stepId)
+          .where('status', '=', 'COMPLETED')
+          .orderBy('item_index')
+          .execute();
+        Object.assign(state, {
+          status: 'completed',
+          output: items.map((i) => fromDbJson(i.result_data)),
+          completed_at: now,
+        });
+      }
+    }
+    await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), row.started_at);
+  };
+
+  /** The queue's final-failure hook (retries exhausted, timeout): the step and the run fail. */
+  readonly onTaskFailed = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
+    if (task.runId === null || task.stepId === null) return;
+    const row = await lockRun(trx, this.store.handle.dialect, task.runId);
+    if (row === undefined || row.status !== 'running') return;
+    const frame = await frameOf(trx, row);
+    const state = frame.steps[task.stepId];
+    if (state === undefined) return;
+    const error = `step ${task.stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
+    Object.assign(state, { status: 'failed', error, completed_at: new Date().toISOString() });
+    await saveRun(trx, frame, { status: 'failed', error, step: task.stepId }, row.started_at);
+  };
+
+  /** A run with its steps, if the caller owns it. */
+  async getRun(caller: Caller, runId: string): Promise<RunView> {
+    const row = await this.store.handle.db
+      .selectFrom('workflow_runs')
+      .selectAll()
+      .where('id', '=', runId)
+      .where('owner_id', '=', caller.userId)
+      .executeTakeFirst();
+    if (row === undefined) throw new NotFoundError('run', runId);
+    return {
+      id: row.id,
+      workflow: row.workflow_name ?? '',
+      version: row.workflow_version ?? '',
+      status: row.status,
+      steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+      result: fromDbJson(row.result),
+      error: row.error,
+      errorStep: row.error_step,
+      startedAt: row.started_at,
+      completedAt: row.completed_at,
+      durationMs: row.duration_ms,
+    };
+  }
+}
+
+export interface RunView {
+  readonly id: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly status: string;
+  readonly steps: RunSteps;
+  readonly result: unknown;
+  readonly error: string | null;
+  readonly errorStep: string | null;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+  readonly durationMs: number | null;
+}

@@ -1,0 +1,62 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { DialectAdapter, LogicalType } from '../storage/index.js';
+import type { Lease } from './types.js';
+
+/**
+ * Splits `items` so one statement binding `paramsPerRow` parameters per item stays under the
+ * dialect's limit (a few hundred parameters are kept back for the statement's other clauses).
+ */
+export function chunksFor<T>(dialect: DialectAdapter, items: readonly T[], paramsPerRow: number): T[][] {
+  const size = Math.max(1, Math.floor((dialect.maxParameters - 200) / paramsPerRow));
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+/**
+ * A parameter with an explicit SQL type. Rows of a `VALUES` list have no column types of their
+ * own: PostgreSQL would read every parameter as text and then refuse `integer = text`, so each
+ * is cast to the dialect's type for its logical kind. Never for timestamps: SQLite's CAST to a
+ * NUMERIC-affinity type would turn an ISO string into a number.
+ */
+export function typed(dialect: DialectAdapter, value: unknown, logical: Exclude<LogicalType, 'timestamp'>) {
+  return sql`CAST(${value} AS ${dialect.type(logical)})`;
+}
+
+/**
+ * A `VALUES` list, parenthesised, for a common table expression named with its columns
+ * (`WITH done(id, lease_epoch) AS (VALUES …)`): the one form of an inline table both dialects
+ * accept (SQLite has no column aliases on a derived table).
+ */
+export function valuesList<R>(rows: ReadonlyArray<readonly RawBuilder<unknown>[]>): RawBuilder<R> {
+  return sql<R>`(VALUES ${sql.join(rows.map((cells) => sql`(${sql.join(cells)})`))})`;
+}
+
+/** The leases a worker names, as `(id, lease_epoch)` rows to join against `tasks`. */
+export function leaseRows(dialect: DialectAdapter, leases: readonly Lease[]): RawBuilder<LeaseRow> {
+  return valuesList<LeaseRow>(
+    leases.map((lease) => [typed(dialect, lease.id, 'text'), typed(dialect, lease.leaseEpoch, 'integer')]),
+  );
+}
+
+export interface LeaseRow {
+  id: string;
+  lease_epoch: number;
+}
+
+/** The first lease named for each task: a task named twice in one batch is answered once. */
+export function uniqueById<T extends { readonly id: string }>(
+  items: readonly T[],
+): { unique: T[]; duplicates: T[] } {
+  const seen = new Set<string>();
+  const unique: T[] = [];
+  const duplicates: T[] = [];
+  for (const item of items) {
+    if (seen.has(item.id)) duplicates.push(item);
+    else {
+      seen.add(item.id);
+      unique.push(item);
+    }
+  }
+  return { unique, duplicates };
+}

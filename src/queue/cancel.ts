@@ -1,0 +1,63 @@
+import { InputError } from '../errors/index.js';
+import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { endAssignments } from './assignments.js';
+import { chunksFor } from './batch.js';
+
+export interface CancelFilter {
+  /** These tasks. */
+  readonly ids?: readonly string[];
+  /** Every unfinished task of this run. */
+  readonly runId?: string;
+}
+
+/** Statuses a cancellation reaches: finished tasks keep their outcome. */
+const CANCELLABLE = ['PENDING', 'ASSIGNED', 'RUNNING'] as const;
+
+/**
+ * Cancels the unfinished tasks the filter names (ids, or a run's, or both) and returns their
+ * ids. A waiting task will never be claimed; a running one loses its lease at once: the epoch
+ * is bumped, so the holder's next heartbeat reports the lease lost (that is how the attempt
+ * learns it must stop, within one heartbeat interval) and its late completion is rejected.
+ * The holder's worker assignment ends as `released`.
+ */
+export async function cancelTasks(
+  handle: DatabaseHandle,
+  filter: CancelFilter,
+  by: string,
+  reason: string,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const { db, dialect } = handle;
+  if (filter.ids === undefined && filter.runId === undefined) {
+    throw new InputError('filter', 'name the tasks to cancel (ids) or their run (runId)');
+  }
+  const at = toDbTimestamp(now);
+  // Without ids, one pass on the run alone; with ids, one pass per chunk of them.
+  const idChunks = filter.ids === undefined ? [undefined] : chunksFor(dialect, filter.ids, 1);
+  return dialect.writeTransaction(db, async (trx) => {
+    const cancelled: string[] = [];
+    for (const ids of idChunks) {
+      if (ids !== undefined && ids.length === 0) continue;
+      const rows = await trx
+        .updateTable('tasks')
+        .set((eb) => ({
+          status: 'CANCELLED',
+          cancelled_at: at,
+          cancelled_by: by,
+          cancellation_reason: reason,
+          lease_epoch: eb('lease_epoch', '+', 1),
+          locked_by: null,
+          locked_until: null,
+          updated_at: at,
+        }))
+        .where('status', 'in', CANCELLABLE)
+        .$if(ids !== undefined, (qb) => qb.where('id', 'in', ids!))
+        .$if(filter.runId !== undefined, (qb) => qb.where('run_id', '=', filter.runId!))
+        .returning('id')
+        .execute();
+      cancelled.push(...rows.map((row) => row.id));
+    }
+    await endAssignments(trx, dialect, cancelled, 'released', at);
+    return cancelled;
+  });
+}

@@ -1,0 +1,128 @@
+import type { Kysely } from 'kysely';
+import {
+  toDbTimestamp,
+  type DatabaseHandle,
+  type DialectAdapter,
+  type SwarmDatabase,
+} from '../storage/index.js';
+import { recordAssignments } from './assignments.js';
+import { chunksFor } from './batch.js';
+import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask } from './rows.js';
+import type { ClaimedTask } from './types.js';
+
+export interface ClaimOptions {
+  /** Who claims: recorded as the lock holder and on the worker assignment. */
+  readonly workerId: string;
+  /** Most tasks to take in this claim. */
+  readonly limit: number;
+  /** How long the lease lasts unless renewed. */
+  readonly leaseMs: number;
+  /** @default new Date() */
+  readonly now?: Date;
+  /** Recorded on the worker assignments, to find the process behind a worker id. */
+  readonly hostname?: string;
+  readonly pid?: number;
+}
+
+/**
+ * Claims up to `limit` ready tasks — PENDING, `run_at` come — highest priority first, then
+ * oldest, in one write transaction of two statements:
+ *
+ *   WITH next AS MATERIALIZED (
+ *     SELECT id FROM tasks WHERE status = 'PENDING' AND run_at <= :now
+ *     ORDER BY priority DESC, run_at, id LIMIT :limit
+ *     [FOR UPDATE SKIP LOCKED]                 -- where the dialect can (PostgreSQL)
+ *   )
+ *   UPDATE tasks SET status = 'RUNNING', lease_epoch = lease_epoch + 1, locked_by = …, …
+ *   WHERE id IN (SELECT id FROM next) AND status = 'PENDING' RETURNING …;
+ *   INSERT INTO worker_assignments VALUES (…), (…);
+ *
+ * The select walks the partial index idx_tasks_ready in order. SKIP LOCKED lets concurrent
+ * claimers pass over each other's rows instead of queueing behind them; MATERIALIZED makes the
+ * LIMITed, locking select run exactly once (a subquery re-run by a nested loop could lock and
+ * update more rows than asked for). SQLite has one writer: BEGIN IMMEDIATE serialises claimers.
+ *
+ * Expiry is lazy: a task past `expires_at` is taken off the queue when it reaches the head of
+ * it, turned EXPIRED in the same transaction, and not returned — so a claim may return fewer
+ * tasks than are ready, and a claimer simply claims again. No sweep scans for expired tasks.
+ */
+export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions): Promise<ClaimedTask[]> {
+  const { db, dialect } = handle;
+  const limit = Math.floor(options.limit);
+  if (!(limit > 0)) return [];
+  const nowDate = options.now ?? new Date();
+  const now = toDbTimestamp(nowDate);
+  const lockedUntil = toDbTimestamp(new Date(nowDate.getTime() + options.leaseMs));
+
+  const rows = await dialect.writeTransaction(db, async (trx) => {
+    const claimed = await trx
+      .with(
+        (cte) => cte('next').materialized(),
+        (qb) => {
+          const next = qb
+            .selectFrom('tasks')
+            .select('id')
+            .where('status', '=', 'PENDING')
+            .where('run_at', '<=', now)
+            .orderBy('priority', 'desc')
+            .orderBy('run_at')
+            .orderBy('id')
+            .limit(limit);
+          return dialect.capabilities.skipLocked ? next.forUpdate().skipLocked() : next;
+        },
+      )
+      .updateTable('tasks')
+      .set((eb) => ({
+        status: 'RUNNING',
+        lease_epoch: eb('lease_epoch', '+', 1),
+        locked_by: options.workerId,
+        locked_until: lockedUntil,
+        worker_id: options.workerId,
+        assigned_at: now,
+        started_at: now,
+        heartbeat_at: now,
+        updated_at: now,
+      }))
+      .where('id', 'in', (eb) => eb.selectFrom('next').select('next.id'))
+      .where('status', '=', 'PENDING')
+      .returning(CLAIM_COLUMNS)
+      .execute();
+
+    const expired = claimed.filter(
+      (row) => row.expires_at !== null && Date.parse(row.expires_at) <= nowDate.getTime(),
+    );
+    await expire(
+      trx,
+      dialect,
+      expired.map((row) => row.id),
+      now,
+    );
+    const live = claimed.filter((row) => !expired.includes(row));
+    await recordAssignments(trx, dialect, live, { ...options, now });
+    return live;
+  });
+  return rows.sort(byClaimOrder).map(toClaimedTask);
+}
+
+/** Ends tasks that reached the head of the queue after their `expires_at`: they never ran. */
+async function expire(trx: Kysely<SwarmDatabase>, dialect: DialectAdapter, ids: string[], now: string) {
+  for (const chunk of chunksFor(dialect, ids, 1)) {
+    await trx
+      .updateTable('tasks')
+      .set({
+        status: 'EXPIRED',
+        locked_by: null,
+        locked_until: null,
+        worker_id: null,
+        assigned_at: null,
+        started_at: null,
+        heartbeat_at: null,
+        completed_at: now,
+        updated_at: now,
+        error_message: 'expired before it started',
+        error_code: 'EXPIRED',
+      })
+      .where('id', 'in', chunk)
+      .execute();
+  }
+}

@@ -1,0 +1,125 @@
+import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { endAssignments } from './assignments.js';
+import { chunksFor, typed, uniqueById, valuesList } from './batch.js';
+import type { CompletionHooks, Lease } from './types.js';
+
+export interface Completion extends Lease {
+  /** Any JSON value; `undefined` is stored as null. */
+  readonly output: unknown;
+  readonly durationMs?: number;
+}
+
+export interface CompleteResult {
+  readonly completed: string[];
+  /** Not completed: the lease was lost (reclaimed, cancelled, claimed again) or never held. */
+  readonly rejected: string[];
+}
+
+interface DoneRow {
+  id: string;
+  lease_epoch: number;
+  output: string;
+  duration_ms: number | null;
+}
+
+/**
+ * Completes a batch of tasks in one write transaction:
+ *
+ *   WITH done(id, lease_epoch, output, duration_ms) AS (VALUES (…), …)
+ *   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, … FROM done
+ *   WHERE tasks.id = done.id AND tasks.lease_epoch = done.lease_epoch AND status = 'RUNNING'
+ *   RETURNING …;
+ *   UPDATE worker_assignments SET status = 'completed' WHERE task_id IN (…) AND status = 'running';
+ *
+ * then `onCompleted` for each completed task, in the same transaction. The epoch condition is
+ * the fence: a worker whose lease was taken away cannot complete, so a task's result is
+ * recorded once, by its current holder. If a hook throws, the whole batch rolls back — tasks
+ * stay RUNNING under the same lease, and the error reaches the caller, who may complete them
+ * again (one by one, to isolate the failing one).
+ */
+export async function completeTasks(
+  handle: DatabaseHandle,
+  completions: readonly Completion[],
+  hooks: CompletionHooks = {},
+  now: Date = new Date(),
+): Promise<CompleteResult> {
+  const { db, dialect } = handle;
+  const { unique, duplicates } = uniqueById(completions);
+  if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id) };
+  const at = toDbTimestamp(now);
+  const outputs = new Map(unique.map((c) => [c.id, c.output]));
+
+  const completed = await dialect.writeTransaction(db, async (trx) => {
+    const rows = [];
+    for (const chunk of chunksFor(dialect, unique, 4)) {
+      const done = valuesList<DoneRow>(
+        chunk.map((c) => [
+          typed(dialect, c.id, 'text'),
+          typed(dialect, c.leaseEpoch, 'integer'),
+          typed(dialect, toDbJson(c.output ?? null), 'json'),
+          typed(dialect, c.durationMs === undefined ? null : Math.round(c.durationMs), 'bigint'),
+        ]),
+      );
+      rows.push(
+        ...(await trx
+          .with('done(id, lease_epoch, output, duration_ms)', () => done)
+          .updateTable('tasks')
+          .from('done')
+          .set((eb) => ({
+            status: 'COMPLETED',
+            result_data: eb.ref('done.output'),
+            duration_ms: eb.ref('done.duration_ms'),
+            completed_at: at,
+            updated_at: at,
+            error_message: null,
+            error_code: null,
+            locked_by: null,
+            locked_until: null,
+          }))
+          .whereRef('tasks.id', '=', 'done.id')
+          .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
+          .where('tasks.status', '=', 'RUNNING')
+          .returning([
+            'tasks.id',
+            'tasks.owner_id',
+            'tasks.run_id',
+            'tasks.step_id',
+            'tasks.item_index',
+            'tasks.retry_count',
+            'tasks.duration_ms',
+          ])
+          .execute()),
+      );
+    }
+    await endAssignments(
+      trx,
+      dialect,
+      rows.map((row) => row.id),
+      'completed',
+      at,
+    );
+    if (hooks.onCompleted !== undefined) {
+      // In completion order as given, so a hook sees a batch in the order the worker finished it.
+      const order = new Map(unique.map((c, i) => [c.id, i]));
+      rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+      for (const row of rows) {
+        await hooks.onCompleted(trx, {
+          id: row.id,
+          ownerId: row.owner_id,
+          runId: row.run_id,
+          stepId: row.step_id,
+          itemIndex: row.item_index,
+          attempt: row.retry_count + 1,
+          output: outputs.get(row.id) ?? null,
+          durationMs: row.duration_ms,
+        });
+      }
+    }
+    return new Set(rows.map((row) => row.id));
+  });
+
+  return {
+    completed: unique.filter((c) => completed.has(c.id)).map((c) => c.id),
+    rejected: [...unique.filter((c) => !completed.has(c.id)), ...duplicates].map((c) => c.id),
+  };
+}

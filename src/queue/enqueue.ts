@@ -1,0 +1,151 @@
+import type { Insertable, Kysely } from 'kysely';
+import { InputError, type FieldIssue } from '../errors/index.js';
+import {
+  newId,
+  nowTimestamp,
+  toDbJson,
+  toDbTimestamp,
+  type DialectAdapter,
+  type SwarmDatabase,
+} from '../storage/index.js';
+import { chunksFor } from './batch.js';
+import { retryColumns } from './rows.js';
+import { BACKOFF_KINDS, DEFAULT_RETRY_POLICY, type NewTask } from './types.js';
+
+type TaskInsert = Insertable<SwarmDatabase['tasks']>;
+
+// Every row binds the same columns: SQLite has no DEFAULT keyword inside a multi-row VALUES.
+const PARAMS_PER_ROW = 19;
+
+/**
+ * Puts tasks on the queue with multi-row inserts, in the caller's transaction when `db` is one
+ * (the engine enqueues a run's next steps in the transaction that completes the previous one).
+ * Returns the ids in the order given. Every task is checked first: one bad task writes nothing.
+ * A task whose idempotency key its owner already used is not inserted again; its id is the
+ * existing task's.
+ */
+export async function enqueueTasks(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  tasks: readonly NewTask[],
+): Promise<string[]> {
+  if (tasks.length === 0) return [];
+  const now = nowTimestamp();
+  const issues = tasks.flatMap((task, i) => issuesOf(task, `tasks[${i}]`));
+  const [first, ...more] = issues;
+  if (first !== undefined) throw new InputError(first.field, first.message, more);
+  const rows = tasks.map((task, i) => toRow(task, `tasks[${i}]`, now));
+  const keyed = rows.some((row) => row.idempotency_key !== null);
+  const inserted = new Set<string>();
+  for (const chunk of chunksFor(dialect, rows, PARAMS_PER_ROW)) {
+    let insert = db.insertInto('tasks').values(chunk);
+    if (keyed) {
+      // The conflict target names the partial unique index uq_tasks_idempotency, WHERE included.
+      insert = insert.onConflict((oc) =>
+        oc.columns(['owner_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
+      );
+    }
+    for (const row of await insert.returning('id').execute()) inserted.add(row.id);
+  }
+  if (inserted.size === rows.length) return rows.map((row) => row.id);
+  return resolveDuplicates(db, dialect, rows, inserted);
+}
+
+/** The ids of tasks that were not inserted because their idempotency key was taken. */
+async function resolveDuplicates(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  rows: readonly (TaskInsert & { id: string; owner_id: string; idempotency_key: string | null })[],
+  inserted: ReadonlySet<string>,
+): Promise<string[]> {
+  const missing = rows.filter((row) => !inserted.has(row.id));
+  const existing = new Map<string, string>();
+  for (const chunk of chunksFor(dialect, missing, 2)) {
+    const found = await db
+      .selectFrom('tasks')
+      .select(['id', 'owner_id', 'idempotency_key'])
+      .where((eb) =>
+        eb.or(
+          chunk.map((row) =>
+            eb.and([eb('owner_id', '=', row.owner_id), eb('idempotency_key', '=', row.idempotency_key)]),
+          ),
+        ),
+      )
+      .execute();
+    for (const row of found) existing.set(`${row.owner_id}\u0000${row.idempotency_key}`, row.id);
+  }
+  return rows.map((row) =>
+    inserted.has(row.id) ? row.id : (existing.get(`${row.owner_id}\u0000${row.idempotency_key}`) ?? row.id),
+  );
+}
+
+/** Every problem of one task, each naming its field (`tasks[2].priority`). */
+function issuesOf(task: NewTask, at: string): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const check = (ok: boolean, field: string, message: string) => {
+    if (!ok) issues.push({ field: `${at}.${field}`, message });
+  };
+  const priority = task.priority ?? 5;
+  const maxRetries = task.maxRetries ?? 3;
+  const policy = task.retryPolicy ?? DEFAULT_RETRY_POLICY;
+  check(typeof task.ownerId === 'string' && task.ownerId !== '', 'ownerId', 'required');
+  check(typeof task.taskType === 'string' && task.taskType !== '', 'taskType', 'required');
+  check(Number.isInteger(priority) && priority >= 1 && priority <= 10, 'priority', 'an integer from 1 to 10');
+  check(Number.isInteger(maxRetries) && maxRetries >= 0, 'maxRetries', 'an integer of at least 0');
+  check(BACKOFF_KINDS.includes(policy.backoff), 'retryPolicy.backoff', `one of ${BACKOFF_KINDS.join(', ')}`);
+  check(
+    Number.isFinite(policy.initialDelayMs) && policy.initialDelayMs >= 0,
+    'retryPolicy.initialDelayMs',
+    'at least 0',
+  );
+  check(Number.isFinite(policy.maxDelayMs) && policy.maxDelayMs >= 0, 'retryPolicy.maxDelayMs', 'at least 0');
+  check(
+    task.timeoutSeconds === undefined || (Number.isInteger(task.timeoutSeconds) && task.timeoutSeconds > 0),
+    'timeoutSeconds',
+    'a positive integer',
+  );
+  check(
+    task.itemIndex === undefined || (Number.isInteger(task.itemIndex) && task.itemIndex >= 0),
+    'itemIndex',
+    'an integer of at least 0',
+  );
+  for (const field of ['runAt', 'expiresAt'] as const) {
+    const value = task[field];
+    if (value === undefined) continue;
+    try {
+      toDbTimestamp(value, field);
+    } catch (error) {
+      check(
+        false,
+        field,
+        error instanceof InputError ? (error.issues[0]?.message ?? error.message) : String(error),
+      );
+    }
+  }
+  return issues;
+}
+
+function toRow(task: NewTask, at: string, now: string) {
+  const policy = task.retryPolicy ?? DEFAULT_RETRY_POLICY;
+  return {
+    id: newId(),
+    owner_id: task.ownerId,
+    run_id: task.runId ?? null,
+    step_id: task.stepId ?? null,
+    item_index: task.itemIndex ?? null,
+    agent_name: task.agentName ?? null,
+    agent_version: task.agentVersion ?? null,
+    capability_required: task.capability ?? null,
+    task_type: task.taskType,
+    // undefined is no JSON value: store null rather than a NULL the column refuses.
+    input_data: toDbJson(task.input ?? null),
+    priority: task.priority ?? 5,
+    run_at: task.runAt === undefined ? now : toDbTimestamp(task.runAt, `${at}.runAt`),
+    max_retries: task.maxRetries ?? 3,
+    ...retryColumns(policy),
+    timeout_seconds: task.timeoutSeconds ?? null,
+    expires_at: task.expiresAt === undefined ? null : toDbTimestamp(task.expiresAt, `${at}.expiresAt`),
+    concurrency_key: task.concurrencyKey ?? null,
+    idempotency_key: task.idempotencyKey ?? null,
+  } satisfies TaskInsert;
+}

@@ -1,0 +1,28 @@
+/**
+ * The durable queue: tasks as rows of `tasks`, claimed under fenced leases. The engine and
+ * the workers sit on top; nothing here knows about runs beyond the ids it carries, and the
+ * engine's part of a completion or final failure runs in the queue's transaction via hooks.
+ */
+export {
+  BACKOFF_KINDS,
+  DEFAULT_RETRY_POLICY,
+  type BackoffKind,
+  type RetryPolicy,
+  type NewTask,
+  type ClaimedTask,
+  type Lease,
+  type CompletedTask,
+  type FailedTask,
+  type TaskHook,
+  type CompletionHooks,
+  type FailureHooks,
+} from './types.js';
+export { computeBackoffMs } from './backoff.js';
+export { enqueueTasks } from './enqueue.js';
+export { claimTasks, type ClaimOptions } from './claim.js';
+export { renewLeases, type RenewResult } from './renew.js';
+export { completeTasks, type Completion, type CompleteResult } from './complete.js';
+export { failTask, type Failure, type FailOutcome, type FailOptions } from './fail.js';
+export { reclaimExpiredLeases, LEASE_EXPIRED } from './reclaim.js';
+export { cancelTasks, type CancelFilter } from './cancel.js';
+export { releaseTasks } from './release.js';

@@ -1,0 +1,65 @@
+import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { chunksFor, leaseRows, uniqueById } from './batch.js';
+import type { Lease } from './types.js';
+
+export interface RenewResult {
+  /** Leases extended to now + leaseMs. */
+  readonly renewed: string[];
+  /**
+   * Leases the worker no longer holds: reclaimed after expiry, cancelled, or claimed again by
+   * another worker. The worker must stop those attempts — their results would be rejected.
+   */
+  readonly lost: string[];
+}
+
+/**
+ * The heartbeat: extends every lease the worker still holds under the epoch it names, in one
+ * statement per batch —
+ *
+ *   WITH leases(id, lease_epoch) AS (VALUES (…), …)
+ *   UPDATE tasks SET locked_until = :until, heartbeat_at = :now FROM leases
+ *   WHERE tasks.id = leases.id AND tasks.lease_epoch = leases.lease_epoch
+ *     AND status = 'RUNNING' AND locked_by = :worker RETURNING id
+ *
+ * — then stamps the matching worker assignments. Cancellation bumps the epoch, so this is
+ * also how a running attempt learns it was cancelled.
+ */
+export async function renewLeases(
+  handle: DatabaseHandle,
+  workerId: string,
+  leases: readonly Lease[],
+  leaseMs: number,
+  now: Date = new Date(),
+): Promise<RenewResult> {
+  const { db, dialect } = handle;
+  const { unique } = uniqueById(leases);
+  if (unique.length === 0) return { renewed: [], lost: [] };
+  const at = toDbTimestamp(now);
+  const until = toDbTimestamp(new Date(now.getTime() + leaseMs));
+  const renewed = new Set<string>();
+  for (const chunk of chunksFor(dialect, unique, 2)) {
+    const rows = await db
+      .with('leases(id, lease_epoch)', () => leaseRows(dialect, chunk))
+      .updateTable('tasks')
+      .from('leases')
+      .set({ locked_until: until, heartbeat_at: at })
+      .whereRef('tasks.id', '=', 'leases.id')
+      .whereRef('tasks.lease_epoch', '=', 'leases.lease_epoch')
+      .where('tasks.status', '=', 'RUNNING')
+      .where('tasks.locked_by', '=', workerId)
+      .returning('tasks.id')
+      .execute();
+    for (const row of rows) renewed.add(row.id);
+  }
+  const ids = [...renewed];
+  for (const chunk of chunksFor(dialect, ids, 1)) {
+    await db
+      .updateTable('worker_assignments')
+      .set({ heartbeat_at: at })
+      .where('task_id', 'in', chunk)
+      .where('worker_id', '=', workerId)
+      .where('status', '=', 'running')
+      .execute();
+  }
+  return { renewed: ids, lost: unique.filter((lease) => !renewed.has(lease.id)).map((lease) => lease.id) };
+}

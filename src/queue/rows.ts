@@ -1,0 +1,115 @@
+import { fromDbJson, toDbJson } from '../storage/index.js';
+import {
+  BACKOFF_KINDS,
+  DEFAULT_RETRY_POLICY,
+  type BackoffKind,
+  type ClaimedTask,
+  type RetryPolicy,
+} from './types.js';
+
+/**
+ * The snake_case columns of `tasks` map to the queue's camelCase objects here and nowhere else.
+ * The back-off kind has a column of its own (`retry_policy`, checked by the schema); the
+ * numbers live in the `retry_options` JSON.
+ */
+export function retryColumns(policy: RetryPolicy): { retry_policy: BackoffKind; retry_options: string } {
+  return {
+    retry_policy: policy.backoff,
+    retry_options: toDbJson({
+      initialDelayMs: policy.initialDelayMs,
+      maxDelayMs: policy.maxDelayMs,
+      jitter: policy.jitter,
+    }),
+  };
+}
+
+/** Reads a policy back; rows written before the options existed (imports) get the defaults. */
+export function retryPolicyOf(kind: string, options: string | null): RetryPolicy {
+  const stored = fromDbJson<Partial<Omit<RetryPolicy, 'backoff'>>>(options) ?? {};
+  return {
+    backoff: (BACKOFF_KINDS as readonly string[]).includes(kind)
+      ? (kind as BackoffKind)
+      : DEFAULT_RETRY_POLICY.backoff,
+    initialDelayMs: stored.initialDelayMs ?? DEFAULT_RETRY_POLICY.initialDelayMs,
+    maxDelayMs: stored.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+    jitter: stored.jitter ?? DEFAULT_RETRY_POLICY.jitter,
+  };
+}
+
+/** The columns a claim returns: everything a worker needs to run the task without reading it again. */
+export const CLAIM_COLUMNS = [
+  'id',
+  'owner_id',
+  'run_id',
+  'step_id',
+  'item_index',
+  'agent_name',
+  'agent_version',
+  'capability_required',
+  'task_type',
+  'input_data',
+  'priority',
+  'run_at',
+  'retry_count',
+  'max_retries',
+  'retry_policy',
+  'retry_options',
+  'timeout_seconds',
+  'expires_at',
+  'concurrency_key',
+  'lease_epoch',
+  'locked_until',
+] as const;
+
+export interface ClaimRow {
+  id: string;
+  owner_id: string;
+  run_id: string | null;
+  step_id: string | null;
+  item_index: number | null;
+  agent_name: string | null;
+  agent_version: string | null;
+  capability_required: string | null;
+  task_type: string;
+  input_data: string;
+  priority: number;
+  run_at: string;
+  retry_count: number;
+  max_retries: number;
+  retry_policy: string;
+  retry_options: string;
+  timeout_seconds: number | null;
+  expires_at: string | null;
+  concurrency_key: string | null;
+  lease_epoch: number;
+  locked_until: string | null;
+}
+
+export function toClaimedTask(row: ClaimRow): ClaimedTask {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    runId: row.run_id,
+    stepId: row.step_id,
+    itemIndex: row.item_index,
+    agent: row.agent_name === null ? null : { name: row.agent_name, version: row.agent_version },
+    capability: row.capability_required,
+    taskType: row.task_type,
+    input: fromDbJson(row.input_data),
+    priority: row.priority,
+    attempt: row.retry_count + 1,
+    maxRetries: row.max_retries,
+    retryPolicy: retryPolicyOf(row.retry_policy, row.retry_options),
+    timeoutSeconds: row.timeout_seconds,
+    concurrencyKey: row.concurrency_key,
+    leaseEpoch: row.lease_epoch,
+    lockedUntil: row.locked_until ?? '',
+  };
+}
+
+/** The claim order (`idx_tasks_ready`): higher priority first, then older `run_at`, then id. */
+export function byClaimOrder(a: ClaimRow, b: ClaimRow): number {
+  if (a.priority !== b.priority) return b.priority - a.priority;
+  if (a.run_at !== b.run_at) return Date.parse(a.run_at) - Date.parse(b.run_at);
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}

@@ -1,0 +1,140 @@
+/**
+ * Glossary of the durable queue.
+ *
+ * - **task**: one row of `tasks`; one step execution of a run (one item of a `for_each`), or a
+ *   standalone task. It is *ready* when PENDING and its `run_at` has come.
+ * - **claim**: a worker takes ready tasks. It holds each under a **lease** until `locked_until`,
+ *   and extends it by **renewing** (the heartbeat).
+ * - **lease epoch**: a counter bumped on every claim and every cancellation. It is the fencing
+ *   token: completing or failing a task names the epoch it was claimed under, and the database
+ *   refuses the write when the epoch moved on, so a worker that lost its lease (paused, cut off,
+ *   presumed dead) can never record a result over the next holder's.
+ * - **attempt**: `retry_count + 1`. A failure with retries left, or a lease that ran out, moves
+ *   the task back to PENDING as the next attempt.
+ * - **worker assignment**: one row of `worker_assignments` per claim, recording who held which
+ *   task under which epoch and how it ended (running → completed | released | lost).
+ */
+import type { Kysely } from 'kysely';
+import type { SwarmDatabase } from '../storage/index.js';
+
+export const BACKOFF_KINDS = ['fixed', 'linear', 'exponential'] as const;
+export type BackoffKind = (typeof BACKOFF_KINDS)[number];
+
+/** How long to wait before the next attempt of a failed task. */
+export interface RetryPolicy {
+  readonly backoff: BackoffKind;
+  /** Delay before the first retry (the base of linear and exponential growth). */
+  readonly initialDelayMs: number;
+  /** No delay is longer than this. */
+  readonly maxDelayMs: number;
+  /** Spread retries at random so failures at the same moment do not retry at the same moment. */
+  readonly jitter: boolean;
+}
+
+/** The policy of a task that names none: exponential from 1 s up to 5 min, with jitter. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  backoff: 'exponential',
+  initialDelayMs: 1000,
+  maxDelayMs: 300_000,
+  jitter: true,
+});
+
+/** A task to put on the queue. */
+export interface NewTask {
+  readonly ownerId: string;
+  /** The run the task is a step of; absent for a standalone task. */
+  readonly runId?: string;
+  readonly stepId?: string;
+  /** The item of a `for_each` step this task runs. */
+  readonly itemIndex?: number;
+  readonly agentName?: string;
+  readonly agentVersion?: string;
+  /** The capability an agent must offer to run it (routing picks the agent). */
+  readonly capability?: string;
+  readonly taskType: string;
+  /** Any JSON value. */
+  readonly input: unknown;
+  /** 1 (lowest) to 10 (highest). @default 5 */
+  readonly priority?: number;
+  /** Not claimable before this moment. @default now */
+  readonly runAt?: Date | string;
+  /** Retries after the first attempt. @default 3 */
+  readonly maxRetries?: number;
+  /** @default DEFAULT_RETRY_POLICY */
+  readonly retryPolicy?: RetryPolicy;
+  /** An attempt running longer is killed and counts as timed out. */
+  readonly timeoutSeconds?: number;
+  /** Not started after this moment: a task still waiting then becomes EXPIRED. */
+  readonly expiresAt?: Date | string;
+  readonly concurrencyKey?: string;
+  /** Enqueueing again with the same key (per owner) returns the existing task's id. */
+  readonly idempotencyKey?: string;
+}
+
+/** A task a worker now holds. */
+export interface ClaimedTask {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly runId: string | null;
+  readonly stepId: string | null;
+  readonly itemIndex: number | null;
+  readonly agent: { readonly name: string; readonly version: string | null } | null;
+  readonly capability: string | null;
+  readonly taskType: string;
+  readonly input: unknown;
+  readonly priority: number;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly maxRetries: number;
+  readonly retryPolicy: RetryPolicy;
+  readonly timeoutSeconds: number | null;
+  readonly concurrencyKey: string | null;
+  /** The fencing token: pass it back to renew, complete or fail. */
+  readonly leaseEpoch: number;
+  readonly lockedUntil: string;
+}
+
+/** A lease as a worker names it: which task, claimed under which epoch. */
+export interface Lease {
+  readonly id: string;
+  readonly leaseEpoch: number;
+}
+
+/** What the completion hook learns about a task that just completed. */
+export interface CompletedTask {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly runId: string | null;
+  readonly stepId: string | null;
+  readonly itemIndex: number | null;
+  readonly attempt: number;
+  readonly output: unknown;
+  readonly durationMs: number | null;
+}
+
+/** What the final-failure hook learns about a task that will not run again. */
+export interface FailedTask {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly runId: string | null;
+  readonly stepId: string | null;
+  readonly itemIndex: number | null;
+  readonly attempt: number;
+  readonly status: 'FAILED' | 'TIMEOUT';
+  readonly error: string;
+  readonly code: string | null;
+}
+
+/**
+ * Called inside the queue's write transaction, so whatever the hook writes commits or rolls
+ * back with the task's new state. `trx` is that transaction: use it, never the pool.
+ */
+export type TaskHook<T> = (trx: Kysely<SwarmDatabase>, task: T) => Promise<void>;
+
+export interface CompletionHooks {
+  readonly onCompleted?: TaskHook<CompletedTask>;
+}
+
+export interface FailureHooks {
+  readonly onFailed?: TaskHook<FailedTask>;
+}

@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { claimTasks, DEFAULT_RETRY_POLICY, enqueueTasks } from '../../src/queue/index.js';
+import { InputError } from '../../src/errors/index.js';
+import { DIALECTS } from '../helpers/databases.js';
+import {
+  assignmentsOf,
+  at,
+  closeQueueFixture,
+  emptyQueue,
+  enqueue,
+  later,
+  openQueueFixture,
+  taskRow,
+  type QueueFixture,
+} from './helpers.js';
+
+describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
+  let f: QueueFixture;
+  beforeAll(async () => {
+    f = await openQueueFixture(dialect);
+  });
+  afterAll(() => closeQueueFixture(f));
+  beforeEach(() => emptyQueue(f));
+
+  it('stores every field of a new task', async () => {
+    const runAt = new Date('2030-01-02T03:04:05.678Z');
+    const [id] = await enqueue(f, [
+      {
+        taskType: 'summarize',
+        input: { text: 'hi', list: [1, null] },
+        agentName: 'sum',
+        agentVersion: '1.2.0',
+        capability: 'text:summarize',
+        priority: 7,
+        runAt,
+        maxRetries: 2,
+        retryPolicy: { backoff: 'linear', initialDelayMs: 250, maxDelayMs: 900, jitter: false },
+        timeoutSeconds: 30,
+        expiresAt: '2030-01-03T00:00:00+02:00',
+        concurrencyKey: 'k',
+      },
+    ]);
+    const row = await taskRow(f, id!);
+    expect(row).toMatchObject({
+      owner_id: f.ownerId,
+      status: 'PENDING',
+      task_type: 'summarize',
+      agent_name: 'sum',
+      agent_version: '1.2.0',
+      capability_required: 'text:summarize',
+      priority: 7,
+      run_at: '2030-01-02T03:04:05.678Z',
+      max_retries: 2,
+      retry_count: 0,
+      retry_policy: 'linear',
+      timeout_seconds: 30,
+      expires_at: '2030-01-02T22:00:00.000Z',
+      concurrency_key: 'k',
+      lease_epoch: 0,
+      locked_by: null,
+    });
+    expect(JSON.parse(row.input_data)).toEqual({ text: 'hi', list: [1, null] });
+    expect(JSON.parse(row.retry_options)).toEqual({ initialDelayMs: 250, maxDelayMs: 900, jitter: false });
+  });
+
+  it('refuses a bad task by field and writes nothing of the batch', async () => {
+    const error = await enqueue(f, [
+      {},
+      { priority: 11 },
+      { maxRetries: -1, runAt: '2030-01-01 12:00' },
+    ]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).issues.map((i) => i.field)).toEqual([
+      'tasks[1].priority',
+      'tasks[2].maxRetries',
+      'tasks[2].runAt',
+    ]);
+    expect(await f.handle.db.selectFrom('tasks').select('id').execute()).toEqual([]);
+  });
+
+  it('gives the existing id for an idempotency key already used', async () => {
+    const [first] = await enqueue(f, [{ idempotencyKey: 'once' }]);
+    const again = await enqueue(f, [{}, { idempotencyKey: 'once' }, { idempotencyKey: 'twice' }]);
+    expect(again[1]).toBe(first);
+    expect(new Set(again).size).toBe(3);
+    expect(await f.handle.db.selectFrom('tasks').select('id').execute()).toHaveLength(3);
+  });
+
+  it('claims by priority, then age, then id, up to the limit', async () => {
+    const base = new Date(Date.now() - 60_000);
+    const ids = await enqueue(f, [
+      { priority: 5, runAt: at(base, 3000) }, // 0
+      { priority: 9, runAt: at(base, 5000) }, // 1
+      { priority: 5, runAt: at(base, 1000) }, // 2
+      { priority: 1, runAt: at(base, 0) }, // 3
+      { priority: 9, runAt: at(base, 4000) }, // 4
+      { priority: 5, runAt: at(base, 2000) }, // 5
+    ]);
+    const now = new Date();
+    const first = await claimTasks(f.handle, { workerId: 'w1', limit: 4, leaseMs: 30_000, now });
+    expect(first.map((t) => t.id)).toEqual([ids[4], ids[1], ids[2], ids[5]]);
+    const second = await claimTasks(f.handle, { workerId: 'w1', limit: 4, leaseMs: 30_000, now });
+    expect(second.map((t) => t.id)).toEqual([ids[0], ids[3]]);
+    expect(await claimTasks(f.handle, { workerId: 'w1', limit: 4, leaseMs: 30_000, now })).toEqual([]);
+  });
+
+  it('marks a claim on the task and in worker_assignments', async () => {
+    const [id] = await enqueue(f, [{ input: { a: 1 }, maxRetries: 4, timeoutSeconds: 9 }]);
+    const now = later();
+    const [task] = await claimTasks(f.handle, {
+      workerId: 'w1',
+      limit: 10,
+      leaseMs: 5000,
+      now,
+      hostname: 'h',
+      pid: 42,
+    });
+    expect(task).toEqual({
+      id,
+      ownerId: f.ownerId,
+      runId: null,
+      stepId: null,
+      itemIndex: null,
+      agent: null,
+      capability: null,
+      taskType: 'test',
+      input: { a: 1 },
+      priority: 5,
+      attempt: 1,
+      maxRetries: 4,
+      retryPolicy: DEFAULT_RETRY_POLICY,
+      timeoutSeconds: 9,
+      concurrencyKey: null,
+      leaseEpoch: 1,
+      lockedUntil: at(now, 5000).toISOString(),
+    });
+    expect(await taskRow(f, id!)).toMatchObject({
+      status: 'RUNNING',
+      locked_by: 'w1',
+      worker_id: 'w1',
+      locked_until: at(now, 5000).toISOString(),
+      lease_epoch: 1,
+      started_at: now.toISOString(),
+      heartbeat_at: now.toISOString(),
+    });
+    const assignments = await f.handle.db.selectFrom('worker_assignments').selectAll().execute();
+    expect(assignments).toEqual([
+      expect.objectContaining({
+        worker_id: 'w1',
+        task_id: id,
+        lease_epoch: 1,
+        status: 'running',
+        hostname: 'h',
+        pid: 42,
+      }),
+    ]);
+  });
+
+  it('does not claim a task before its run_at', async () => {
+    const now = new Date();
+    const [soon] = await enqueue(f, [{ runAt: at(now, 60_000) }]);
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 1000, now })).toEqual([]);
+    expect((await taskRow(f, soon!)).status).toBe('PENDING');
+    const claimed = await claimTasks(f.handle, {
+      workerId: 'w',
+      limit: 5,
+      leaseMs: 1000,
+      now: at(now, 60_000),
+    });
+    expect(claimed.map((t) => t.id)).toEqual([soon]);
+  });
+
+  it('expires a task whose expires_at passed instead of running it', async () => {
+    const now = later();
+    const [stale, fresh] = await enqueue(f, [
+      { priority: 9, expiresAt: at(now, -1) },
+      { priority: 1, expiresAt: at(now, 60_000) },
+    ]);
+    const claimed = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 1000, now });
+    expect(claimed.map((t) => t.id)).toEqual([fresh]);
+    expect(await taskRow(f, stale!)).toMatchObject({
+      status: 'EXPIRED',
+      locked_by: null,
+      locked_until: null,
+      started_at: null,
+      completed_at: now.toISOString(),
+      error_code: 'EXPIRED',
+    });
+    expect(await assignmentsOf(f, stale!)).toEqual([]);
+  });
+
+  it('writes many tasks in several statements under the parameter limit', async () => {
+    const many = Array.from({ length: 4000 }, (_, i) => ({ input: { i } }));
+    const ids = await enqueueTasks(
+      f.handle.db,
+      f.handle.dialect,
+      many.map((t) => ({ ownerId: f.ownerId, taskType: 'bulk', ...t })),
+    );
+    expect(new Set(ids).size).toBe(4000);
+    const claimed = await claimTasks(f.handle, { workerId: 'w', limit: 5000, leaseMs: 1000, now: later() });
+    expect(claimed).toHaveLength(4000);
+    // Same priority and run_at: id order, which is creation order (UUIDv7).
+    expect(claimed.map((t) => t.id)).toEqual([...ids].sort());
+  });
+});

@@ -1,0 +1,81 @@
+import { newId, Store, toDbJson, type DatabaseHandle } from '../../src/storage/index.js';
+import { enqueueTasks, type NewTask } from '../../src/queue/index.js';
+import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js';
+
+/** One database per test file, emptied of tasks between tests. */
+export interface QueueFixture {
+  readonly testDb: TestDatabase;
+  readonly store: Store;
+  readonly handle: DatabaseHandle;
+  readonly ownerId: string;
+}
+
+export async function openQueueFixture(dialect: TestDialect): Promise<QueueFixture> {
+  const testDb = await createTestDatabase(dialect);
+  const store = await Store.open(testDb.url);
+  const user = await store.system.insertUserIfAbsent({ name: 'Q', email: 'q@example.com', role: 'member' });
+  return { testDb, store, handle: store.handle, ownerId: user!.id };
+}
+
+export async function closeQueueFixture(fixture: QueueFixture | undefined): Promise<void> {
+  if (fixture === undefined) return;
+  await fixture.store.close();
+  await fixture.testDb.drop();
+}
+
+export async function emptyQueue(fixture: QueueFixture): Promise<void> {
+  await fixture.handle.db.deleteFrom('worker_assignments').execute();
+  await fixture.handle.db.deleteFrom('tasks').execute();
+}
+
+/** A moment safely after every default `run_at` the test's tasks got at enqueue time. */
+export function later(ms = 1000): Date {
+  return new Date(Date.now() + ms);
+}
+
+export function at(base: Date, plusMs: number): Date {
+  return new Date(base.getTime() + plusMs);
+}
+
+/** Enqueues standalone tasks of the fixture's owner; `input` defaults to `{ n: i }`. */
+export async function enqueue(fixture: QueueFixture, tasks: Array<Partial<NewTask>>): Promise<string[]> {
+  return enqueueTasks(
+    fixture.handle.db,
+    fixture.handle.dialect,
+    tasks.map((task, i) => ({ ownerId: fixture.ownerId, taskType: 'test', input: { n: i }, ...task })),
+  );
+}
+
+export async function taskRow(fixture: QueueFixture, id: string) {
+  return fixture.handle.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+export async function assignmentsOf(fixture: QueueFixture, taskId: string) {
+  return fixture.handle.db
+    .selectFrom('worker_assignments')
+    .select(['worker_id', 'lease_epoch', 'status', 'released_at', 'heartbeat_at'])
+    .where('task_id', '=', taskId)
+    .orderBy('lease_epoch')
+    .execute();
+}
+
+/** A run to hang tasks on (tasks.run_id is a foreign key). */
+export async function createRun(fixture: QueueFixture): Promise<string> {
+  const workflowId = newId();
+  const runId = newId();
+  await fixture.handle.db
+    .insertInto('workflows')
+    .values({
+      id: workflowId,
+      owner_id: fixture.ownerId,
+      name: `wf-${workflowId}`,
+      version: '1.0.0',
+      steps: toDbJson([]),
+    })
+    .execute();
+  await fixture.handle.db
+    .insertInto('workflow_runs')
+    .values({ id: runId, owner_id: fixture.ownerId, workflow_id: workflowId, status: 'running' })
+    .execute();
+  return runId;
+}

@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  claimTasks,
+  completeTasks,
+  failTask,
+  reclaimExpiredLeases,
+  releaseTasks,
+  renewLeases,
+  type FailedTask,
+} from '../../src/queue/index.js';
+import { DIALECTS } from '../helpers/databases.js';
+import {
+  assignmentsOf,
+  at,
+  closeQueueFixture,
+  emptyQueue,
+  enqueue,
+  later,
+  openQueueFixture,
+  taskRow,
+  type QueueFixture,
+} from './helpers.js';
+
+describe.each(DIALECTS)('leases on %s', (dialect) => {
+  let f: QueueFixture;
+  beforeAll(async () => {
+    f = await openQueueFixture(dialect);
+  });
+  afterAll(() => closeQueueFixture(f));
+  beforeEach(() => emptyQueue(f));
+
+  it('renewal keeps a task; a lease not held is reported lost', async () => {
+    const [id, other] = await enqueue(f, [{}, {}]);
+    const t0 = later();
+    const [task] = await claimTasks(f.handle, { workerId: 'w1', limit: 1, leaseMs: 1000, now: t0 });
+    expect(task!.id).toBe(id);
+
+    const renewal = await renewLeases(
+      f.handle,
+      'w1',
+      [
+        { id: id!, leaseEpoch: 1 },
+        { id: other!, leaseEpoch: 1 }, // never claimed
+      ],
+      1000,
+      at(t0, 800),
+    );
+    expect(renewal).toEqual({ renewed: [id], lost: [other] });
+    expect(await taskRow(f, id!)).toMatchObject({
+      locked_until: at(t0, 1800).toISOString(),
+      heartbeat_at: at(t0, 800).toISOString(),
+    });
+    expect((await assignmentsOf(f, id!))[0]!.heartbeat_at).toBe(at(t0, 800).toISOString());
+
+    // Past the first lease but within the renewed one, or exactly at its end: nothing to reclaim.
+    expect(await reclaimExpiredLeases(f.handle, at(t0, 1500))).toEqual([]);
+    expect(await reclaimExpiredLeases(f.handle, at(t0, 1800))).toEqual([]);
+    expect((await taskRow(f, id!)).status).toBe('RUNNING');
+
+    // Another worker, or a wrong epoch, renews nothing.
+    expect(await renewLeases(f.handle, 'w2', [{ id: id!, leaseEpoch: 1 }], 1000, at(t0, 900))).toEqual({
+      renewed: [],
+      lost: [id],
+    });
+    expect(await renewLeases(f.handle, 'w1', [{ id: id!, leaseEpoch: 0 }], 1000, at(t0, 900))).toEqual({
+      renewed: [],
+      lost: [id],
+    });
+    expect((await taskRow(f, id!)).locked_until).toBe(at(t0, 1800).toISOString());
+  });
+
+  it('fences a worker whose lease was reclaimed: only the new holder completes, once', async () => {
+    const [id] = await enqueue(f, [{ maxRetries: 3 }]);
+    const t0 = later();
+    const [a] = await claimTasks(f.handle, { workerId: 'A', limit: 1, leaseMs: 1000, now: t0 });
+    expect(a!.leaseEpoch).toBe(1);
+
+    // A stops renewing; its lease runs out and the task is taken back as a lost attempt.
+    expect(await reclaimExpiredLeases(f.handle, at(t0, 2000))).toEqual([id]);
+    expect(await taskRow(f, id!)).toMatchObject({
+      status: 'PENDING',
+      retry_count: 1,
+      lease_epoch: 1,
+      locked_by: null,
+      locked_until: null,
+      last_error: 'lease expired',
+    });
+    expect((await assignmentsOf(f, id!)).map((x) => x.status)).toEqual(['lost']);
+
+    const [b] = await claimTasks(f.handle, { workerId: 'B', limit: 1, leaseMs: 1000, now: at(t0, 2000) });
+    expect(b).toMatchObject({ id, leaseEpoch: 2, attempt: 2 });
+
+    // A wakes up: its heartbeat, completion and failure are all refused.
+    expect(await renewLeases(f.handle, 'A', [{ id: id!, leaseEpoch: 1 }], 1000, at(t0, 2100))).toEqual({
+      renewed: [],
+      lost: [id],
+    });
+    const completions: string[] = [];
+    const hooks = {
+      onCompleted: async (_trx: unknown, task: { id: string }) => {
+        completions.push(task.id);
+      },
+    };
+    expect(await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: 'from A' }], hooks)).toEqual({
+      completed: [],
+      rejected: [id],
+    });
+    expect(await failTask(f.handle, { id: id!, leaseEpoch: 1, error: 'A failed' })).toBe('rejected');
+    expect(await taskRow(f, id!)).toMatchObject({ status: 'RUNNING', locked_by: 'B', lease_epoch: 2 });
+
+    expect(
+      await completeTasks(f.handle, [{ id: id!, leaseEpoch: 2, output: 'from B', durationMs: 12 }], hooks),
+    ).toEqual({ completed: [id], rejected: [] });
+    // A's late retry of its completion changes nothing either.
+    expect(
+      (await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: 'from A' }], hooks)).rejected,
+    ).toEqual([id]);
+    expect(
+      (await completeTasks(f.handle, [{ id: id!, leaseEpoch: 2, output: 'again' }], hooks)).rejected,
+    ).toEqual([id]);
+
+    expect(completions).toEqual([id]);
+    const row = await taskRow(f, id!);
+    expect(row).toMatchObject({ status: 'COMPLETED', locked_by: null, locked_until: null, duration_ms: 12 });
+    expect(JSON.parse(row.result_data!)).toBe('from B');
+    expect(
+      (await assignmentsOf(f, id!)).map((x) => ({
+        worker: x.worker_id,
+        epoch: x.lease_epoch,
+        status: x.status,
+      })),
+    ).toEqual([
+      { worker: 'A', epoch: 1, status: 'lost' },
+      { worker: 'B', epoch: 2, status: 'completed' },
+    ]);
+  });
+
+  it('ends a task TIMEOUT when a lost lease was its last attempt, calling onFailed', async () => {
+    const [id, spare] = await enqueue(f, [{ maxRetries: 0 }, { maxRetries: 1 }]);
+    const t0 = later();
+    await claimTasks(f.handle, { workerId: 'A', limit: 2, leaseMs: 1000, now: t0 });
+    const failed: FailedTask[] = [];
+    const reclaimed = await reclaimExpiredLeases(f.handle, at(t0, 1001), {
+      onFailed: async (trx, task) => {
+        // Inside the reclaim's transaction: the task already reads as ended.
+        const row = await trx
+          .selectFrom('tasks')
+          .select('status')
+          .where('id', '=', task.id)
+          .executeTakeFirstOrThrow();
+        expect(row.status).toBe('TIMEOUT');
+        failed.push(task);
+      },
+    });
+    expect(new Set(reclaimed)).toEqual(new Set([id, spare]));
+    expect(failed).toEqual([
+      expect.objectContaining({
+        id,
+        status: 'TIMEOUT',
+        error: 'lease expired',
+        attempt: 1,
+        ownerId: f.ownerId,
+      }),
+    ]);
+    expect(await taskRow(f, id!)).toMatchObject({
+      status: 'TIMEOUT',
+      retry_count: 0,
+      error_message: 'lease expired',
+      completed_at: at(t0, 1001).toISOString(),
+      locked_by: null,
+    });
+    expect(await taskRow(f, spare!)).toMatchObject({ status: 'PENDING', retry_count: 1 });
+    // Both leases are settled: a later pass finds nothing.
+    expect(await reclaimExpiredLeases(f.handle, at(t0, 5000))).toEqual([]);
+  });
+
+  it('releases claimed tasks back to the queue without counting an attempt', async () => {
+    const ids = await enqueue(f, [{}, {}, {}]);
+    const t0 = later();
+    const claimed = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 10_000, now: t0 });
+    expect(claimed).toHaveLength(3);
+
+    // Only what this worker holds is released.
+    expect(await releaseTasks(f.handle, 'other', [ids[0]!])).toEqual([]);
+    const released = await releaseTasks(f.handle, 'w', [ids[0]!, ids[1]!]);
+    expect(new Set(released)).toEqual(new Set([ids[0], ids[1]]));
+    expect(await taskRow(f, ids[0]!)).toMatchObject({
+      status: 'PENDING',
+      retry_count: 0,
+      lease_epoch: 1,
+      locked_by: null,
+      locked_until: null,
+    });
+    expect((await assignmentsOf(f, ids[0]!)).map((x) => x.status)).toEqual(['released']);
+    expect((await assignmentsOf(f, ids[2]!)).map((x) => x.status)).toEqual(['running']);
+
+    const again = await claimTasks(f.handle, { workerId: 'v', limit: 3, leaseMs: 10_000, now: at(t0, 1) });
+    expect(again.map((t) => t.id)).toEqual([ids[0], ids[1]]);
+    expect(again.map((t) => [t.attempt, t.leaseEpoch])).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
+    // The old claim's epoch no longer completes.
+    expect((await completeTasks(f.handle, [{ id: ids[0]!, leaseEpoch: 1, output: null }])).rejected).toEqual([
+      ids[0],
+    ]);
+  });
+});
