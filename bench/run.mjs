@@ -1,0 +1,253 @@
+// `npm run bench [-- --quick] [-- --jobs N] [-- --only NAME,...] [-- --timeout S]`
+// Runs every system module in bench/systems/ (each row in its own child process, on a fresh
+// database or flushed Redis db), then the machine-limit reference, prints a table and writes
+// bench/results/<date>-peers.json. See bench/README.md for the system-module interface.
+import { fork } from 'node:child_process';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { getMachineInfo, ensureRedis, redisCommand } from './machine.mjs';
+import { withDatabase } from './lib.mjs';
+import { printReport } from './report.mjs';
+
+/**
+ * @typedef {object} SystemInfo
+ * @property {string} name        row label, e.g. 'graphile-worker'
+ * @property {'postgres' | 'redis' | 'none'} backend  what the harness prepares fresh for each row
+ * @property {string | null} package  npm package whose version is reported (null: the module sets `version`)
+ * @property {string} [version]
+ *
+ * @typedef {object} RunOptions
+ * @property {number} jobs       N no-op jobs to enqueue and then drain
+ * @property {number} batchSize  jobs per bulk-enqueue call (same for every system)
+ * @property {string} config     key of the module's `configs`
+ * @property {string} pgUrl      a fresh, empty database of its own (backend 'postgres')
+ * @property {string} redisUrl   a flushed Redis db (backend 'redis')
+ * @property {string} tmpDir     a fresh empty directory, removed afterwards (e.g. for SQLite files)
+ * @property {(partial: { enqueuePerSec?: number }) => void} progress  report what is known so far
+ *
+ * @typedef {object} RunResult
+ * @property {number} enqueuePerSec  N / time of all bulk-enqueue calls
+ * @property {number} processPerSec  N / (first handler start → store confirms the last completion)
+ * @property {number} [peakRssMb]    only if work ran outside this process; else the child's maxRSS
+ * @property {Record<string, unknown>} [details]  anything else worth keeping in the JSON
+ */
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const started = Date.now();
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    jobs: { type: 'string' },
+    only: { type: 'string' },
+    timeout: { type: 'string', default: '120' },
+    repeat: { type: 'string' },
+    pg: {
+      type: 'string',
+      default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
+    redis: { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/15' },
+  },
+});
+const jobs = Number(args.jobs ?? (args.quick ? 2000 : 20000));
+const repeats = Number(args.repeat ?? (args.quick ? 1 : 3));
+const timeoutMs = Number(args.timeout) * 1000;
+const only = args.only?.split(',').map((s) => s.trim().toLowerCase());
+const BATCH_SIZE = 1000;
+const LIMIT = { seconds: args.quick ? 2 : 5, connections: [1, 4] };
+if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs must be a positive integer');
+
+// Swarm first (it is the subject), then the peers in a fixed order, then anything else added.
+const ORDER = ['swarm', 'graphile-worker', 'pg-boss', 'bullmq'];
+const files = (await readdir(path.join(here, 'systems'))).filter((f) => f.endsWith('.mjs'));
+const rank = (/** @type {string} */ f) => {
+  const i = ORDER.indexOf(f.replace(/\.mjs$/, ''));
+  return i === -1 ? ORDER.length : i;
+};
+files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+
+const machine = await getMachineInfo(args.pg, await ensureRedis(args.redis));
+console.log(
+  `bench: ${jobs} jobs per system, enqueued in batches of ${BATCH_SIZE}; ` +
+    `${machine.cpuModel} × ${machine.cores}, ${machine.memoryGb} GB, node ${machine.node}, ` +
+    `PostgreSQL ${machine.postgres ?? 'unavailable'}, Redis ${machine.redis ?? 'unavailable'}`,
+);
+
+/** @type {object[]} */
+const rows = [];
+for (const file of files) {
+  const modulePath = path.join(here, 'systems', file);
+  const mod = await import(pathToFileURL(modulePath).href);
+  /** @type {SystemInfo} */
+  const system = mod.system;
+  if (only && !only.some((o) => system.name.toLowerCase().includes(o))) continue;
+  const version = system.version ?? (system.package ? await packageVersion(system.package) : 'unknown');
+  for (const [config, spec] of Object.entries(mod.configs)) {
+    const label = `${system.name} (${config})`;
+    process.stdout.write(`  ${label} … `);
+    const backend = spec.backend ?? system.backend;
+    const row = { system: system.name, version, config, description: spec.description, backend };
+    // Each repeat is a fresh process on a fresh database; the row keeps the median of each figure
+    // (on 2 shared cores single runs vary by ±20%) and all samples for the JSON.
+    /** @type {Record<string, any>[]} */
+    const samples = [];
+    let status = 'ok';
+    for (let r = 0; r < repeats && status === 'ok'; r++) {
+      const outcome = await measure(modulePath, backend, `${system.name}_${config}`, {
+        jobs,
+        batchSize: BATCH_SIZE,
+        config,
+      });
+      status = outcome.status;
+      samples.push({ ...(outcome.result ?? outcome.partial), seconds: outcome.seconds });
+      process.stdout.write(status === 'ok' ? `${outcome.result.processPerSec} ` : `${status} `);
+    }
+    const figures = status === 'ok' ? medians(samples) : (samples.at(-1) ?? {});
+    rows.push({ ...row, status, ...figures, samples: samples.length > 1 ? samples : undefined });
+    console.log(status !== 'ok' ? '' : repeats > 1 ? `jobs/s → median ${figures.processPerSec}` : 'jobs/s');
+  }
+}
+
+/** @type {{ txPerSec: Record<string, number>, pgbenchTxPerSec: Record<string, number> | null } | null} */
+let limit = null;
+if (!only || only.some((o) => 'machine limit'.includes(o))) {
+  process.stdout.write(`  machine limit (pg insert+claim+delete, ${LIMIT.seconds} s per figure) … `);
+  const out = await measure(path.join(here, 'reference', 'pg-limit.mjs'), 'postgres', 'limit', LIMIT);
+  limit =
+    out.status === 'ok'
+      ? { txPerSec: out.result.txPerSec, pgbenchTxPerSec: out.result.pgbenchTxPerSec }
+      : null;
+  console.log(limit ? 'done' : out.status);
+}
+
+const wallSeconds = Math.round((Date.now() - started) / 100) / 10;
+const report = {
+  date: machine.date,
+  jobs,
+  batchSize: BATCH_SIZE,
+  repeats,
+  wallSeconds,
+  machine,
+  rows,
+  limit,
+};
+printReport(report, { swarmPresent: files.includes('swarm.mjs') });
+
+// The standard full run is kept (small, commit-friendly); quick, partial (--only) and other
+// variants go to a .tmp file, which .gitignore ignores.
+const standard = !args.quick && !only && jobs === 20000 && repeats === 3;
+const name = `${machine.date.slice(0, 10)}-peers.${standard ? 'json' : 'tmp'}`;
+await mkdir(path.join(here, 'results'), { recursive: true });
+await writeFile(path.join(here, 'results', name), JSON.stringify(report, null, 2) + '\n');
+console.log(`\nwrote bench/results/${name} (wall time ${wallSeconds} s)`);
+
+/**
+ * Run one module in a child process against a freshly prepared backend, bounded by the timeout.
+ * @param {string} modulePath
+ * @param {string} backend
+ * @param {string} key  names the database
+ * @param {object} options
+ */
+async function measure(modulePath, backend, key, options) {
+  const dbName = `bench_${key.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`;
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'swarm-bench-'));
+  const full = { ...options, pgUrl: withDatabase(args.pg, dbName), redisUrl: args.redis, tmpDir };
+  const t0 = Date.now();
+  try {
+    if (backend === 'postgres') {
+      if (!machine.postgres) return { status: 'skipped: PostgreSQL unreachable' };
+      await recreateDatabase(dbName);
+    } else if (backend === 'redis') {
+      if (!machine.redis) return { status: 'skipped: Redis unreachable' };
+      await redisCommand(args.redis, ['flushdb']);
+    }
+    const out = await runChild(modulePath, full);
+    return { ...out, seconds: Math.round((Date.now() - t0) / 100) / 10 };
+  } finally {
+    if (backend === 'postgres' && machine.postgres) await dropDatabase(dbName).catch(() => {});
+    if (backend === 'redis' && machine.redis) await redisCommand(args.redis, ['flushdb']).catch(() => {});
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * @param {string} modulePath
+ * @param {object} options
+ * @returns {Promise<Record<string, any>>}
+ */
+function runChild(modulePath, options) {
+  return new Promise((resolve) => {
+    const child = fork(path.join(here, 'child.mjs'), [modulePath, JSON.stringify(options)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    /** @type {Record<string, any>} */
+    const partial = {};
+    /** @type {Record<string, any> | null} */
+    let final = null;
+    // Past the limit the system is reported as timed out, with whatever it reported so far.
+    const timer = setTimeout(() => {
+      final = { status: `timeout after ${timeoutMs / 1000} s`, partial };
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('message', (/** @type {any} */ msg) => {
+      const { type, ...body } = msg;
+      if (type === 'progress') Object.assign(partial, body);
+      if (type === 'result') final ??= { status: 'ok', result: body.result };
+      if (type === 'error') final ??= { status: `error: ${String(body.message).split('\n')[0]}`, partial };
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(final ?? { status: `crashed (${signal ?? `exit ${code}`})`, partial });
+    });
+  });
+}
+
+/** @param {string} name */
+async function recreateDatabase(name) {
+  await dropDatabase(name);
+  await adminQuery(`create database ${name}`);
+}
+
+/** @param {string} name  FORCE: a killed child may leave connections behind. */
+async function dropDatabase(name) {
+  await adminQuery(`drop database if exists ${name} with (force)`);
+}
+
+/** @param {string} sql */
+async function adminQuery(sql) {
+  const c = new pg.Client({ connectionString: args.pg });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Median of each numeric figure across samples (peak RSS: the largest, it is a peak).
+ * @param {Record<string, any>[]} samples
+ */
+function medians(samples) {
+  /** @type {Record<string, number>} */
+  const out = {};
+  for (const key of Object.keys(samples[0] ?? {})) {
+    const values = samples
+      .map((s) => s[key])
+      .filter((v) => typeof v === 'number')
+      .sort((a, b) => a - b);
+    if (values.length === 0) continue;
+    out[key] = key === 'peakRssMb' ? (values.at(-1) ?? 0) : (values[Math.floor(values.length / 2)] ?? 0);
+  }
+  return out;
+}
+
+/** @param {string} pkg */
+async function packageVersion(pkg) {
+  const file = path.join(here, '..', 'node_modules', pkg, 'package.json');
+  return JSON.parse(await readFile(file, 'utf8')).version;
+}
