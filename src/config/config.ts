@@ -19,6 +19,14 @@ export interface Config {
   readonly apiKey: string | undefined;
   /** Register the example agents and workflows on a store's first start. @default true */
   readonly examples: boolean;
+  /** Run a worker inside `swarm start`. @default true */
+  readonly worker: boolean;
+  /** Tasks a worker runs at once. @default 16 */
+  readonly workerConcurrency: number;
+  /** How long a claimed task's lease lasts without a heartbeat. @default 30000 */
+  readonly leaseMs: number;
+  /** Let builtin/http_request reach private, loopback and link-local addresses. @default false */
+  readonly allowPrivateNetworks: boolean;
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -50,6 +58,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     serverUrl,
     apiKey: nonEmpty(env.SWARM_API_KEY),
     examples: parseBoolean('SWARM_EXAMPLES', env.SWARM_EXAMPLES, true),
+    worker: parseBoolean('SWARM_WORKER', env.SWARM_WORKER, true),
+    workerConcurrency: parseInteger('SWARM_WORKER_CONCURRENCY', env.SWARM_WORKER_CONCURRENCY, 16, 1, 1024),
+    leaseMs: parseInteger('SWARM_LEASE_MS', env.SWARM_LEASE_MS, 30_000, 100, 3_600_000),
+    allowPrivateNetworks: parseBoolean(
+      'SWARM_ALLOW_PRIVATE_NETWORKS',
+      env.SWARM_ALLOW_PRIVATE_NETWORKS,
+      false,
+    ),
   });
 }
 
@@ -63,6 +79,21 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
   if (['0', 'false', 'no', 'off'].includes(value)) return false;
   throw new InputError(name, `must be true or false, got "${raw}"`);
+}
+
+function parseInteger(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (nonEmpty(raw) === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InputError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
 }
 
 function parsePort(raw: string | undefined): number {

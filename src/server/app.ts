@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { Authenticator } from '../auth/index.js';
+import { Engine } from '../engine/index.js';
 import { parseDocument, Registry } from '../registry/index.js';
 import { SwarmError } from '../errors/index.js';
 import type { Store } from '../storage/index.js';
@@ -12,6 +13,7 @@ import { healthRoutes } from './routes/health.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { runRoutes, runSchema } from './routes/runs.js';
 import { workflowRoutes, workflowSchema } from './routes/workflows.js';
 import { SWARM_VERSION } from './version.js';
 
@@ -21,6 +23,10 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** Largest accepted request body. @default 1 MiB */
   readonly bodyLimit?: number;
+  /** Starts runs; one is made for the store when not given. */
+  readonly engine?: Engine;
+  /** Called when a run was started, so an in-process worker looks for its tasks at once. */
+  readonly onRunStarted?: () => void;
 }
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
@@ -49,7 +55,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     refResolver: { buildLocalReference: (json) => String(json.$id) },
   });
-  for (const schema of [problemSchema, userSchema, apiKeySchema, agentSchema, workflowSchema])
+  for (const schema of [problemSchema, userSchema, apiKeySchema, agentSchema, workflowSchema, runSchema])
     app.addSchema(schema);
   // Definitions may be sent as YAML, as they are usually written.
   app.addContentTypeParser(
@@ -81,5 +87,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const registry = new Registry(options.store);
   agentRoutes(app, registry);
   workflowRoutes(app, registry);
+  runRoutes(app, registry, options.engine ?? new Engine(options.store), options.onRunStarted ?? (() => {}));
   return app;
 }

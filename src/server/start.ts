@@ -2,7 +2,9 @@ import pino, { type Logger } from 'pino';
 import { bootstrapAdmin, type Bootstrapped } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { registerExamples, Registry, type ExamplesReport } from '../registry/index.js';
+import { Engine } from '../engine/index.js';
 import { Store } from '../storage/index.js';
+import { createWorker, type Worker } from '../worker/index.js';
 import { buildApp } from './app.js';
 
 export interface RunningServer {
@@ -24,7 +26,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   const store = await Store.open(config.databaseUrl);
   try {
-    const app = await buildApp({ store, logger });
+    const engine = new Engine(store);
+    // `swarm start` is server, worker and (later) scheduler in one process by default.
+    const worker: Worker | null = config.worker ? createWorker(store, engine, config, logger) : null;
+    const app = await buildApp({ store, logger, engine, onRunStarted: () => worker?.notify() });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -38,6 +43,7 @@ export async function startServer(
             userId: bootstrapped.user.id,
             role: bootstrapped.user.role,
           });
+    worker?.start();
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -47,6 +53,8 @@ export async function startServer(
       close() {
         closing ??= (async () => {
           await app.close();
+          // Running tasks get a grace period; what is left is handed back for other workers.
+          await worker?.stop(10_000);
           await store.close();
         })();
         return closing;

@@ -266,6 +266,14 @@ export const FIXTURE: readonly Spec[] = [
       conversation_log: pick(v, toDbJson(bigJson()), null),
     }),
   ],
+  [
+    'events',
+    (v, ref) => ({
+      owner_id: ref('users'),
+      run_id: maybe(v, ref, 'workflow_runs'),
+      status: pick(v, 'dispatched', 'pending'),
+    }),
+  ],
   ['webhooks', (_v, ref) => ({ owner_id: ref('users') })],
   [
     'webhook_deliveries',

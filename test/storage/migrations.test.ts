@@ -41,6 +41,7 @@ const EXPECTED_TABLES = [
   'worker_assignments',
   'execution_artifacts',
   'execution_history',
+  'events',
   'swarm_migrations',
 ];
 

@@ -4,9 +4,10 @@ import { registry } from './0002-registry.js';
 import { runs } from './0003-runs.js';
 import { queue } from './0004-queue.js';
 import { records } from './0005-records.js';
+import { events } from './0006-events.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
-export const MIGRATIONS: readonly Migration[] = [identity, registry, runs, queue, records];
+export const MIGRATIONS: readonly Migration[] = [identity, registry, runs, queue, records, events];
 
 export type { Migration } from './ddl.js';
 export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.js';

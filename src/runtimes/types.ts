@@ -1,0 +1,72 @@
+/**
+ * The contract between the worker and whatever runs an agent. The worker resolves a task to an
+ * invocation, hands it to the Runtime for the agent's `runtime.type`, and records the output
+ * (or the error) itself: runtimes never touch the task row. Process, remote (http) and LLM
+ * runtimes plug in behind the same interface.
+ */
+
+/** One attempt of one task, as the worker claimed it. */
+export interface AgentInvocation {
+  taskId: string;
+  /** null for a task submitted on its own, outside any run. */
+  runId: string | null;
+  stepId: string | null;
+  /** Whose task it is: everything the agent writes (events…) belongs to this user. */
+  ownerId: string;
+  /** 1 for the first attempt; retries count up. */
+  attempt: number;
+  agent: { name: string; version: string; runtime: { type: string; name?: string } };
+  /** The step's resolved input (JSON). */
+  input: unknown;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+
+/** What the worker lends a runtime for one invocation. */
+export interface RuntimeContext {
+  /**
+   * Aborted by the worker on timeout, cancellation or lease loss. A runtime then rejects
+   * promptly with `signal.reason`, so the worker can tell its own reasons apart.
+   */
+  signal: AbortSignal;
+  events: EventSink;
+  /** Into the run's execution log. Never pass secrets, headers or full URLs with queries. */
+  log(level: LogLevel, message: string, metadata?: Record<string, unknown>): void;
+}
+
+export interface Runtime {
+  /** Resolves to the agent's output (JSON), or rejects with a RuntimeError (or signal.reason). */
+  execute(invocation: AgentInvocation, context: RuntimeContext): Promise<unknown>;
+}
+
+export interface EmittedEvent {
+  ownerId: string;
+  source: string;
+  type: string;
+  payload: unknown;
+  runId?: string | null;
+  taskId?: string;
+  /**
+   * Publishing twice with the same key (per owner) stores one event and returns its id both
+   * times: a retried attempt of the emitting task must not start the subscribed workflows again.
+   */
+  idempotencyKey?: string;
+}
+
+/** Where emitted events go; they are dispatched to event triggers later, not by the publisher. */
+export interface EventSink {
+  /** Stores the event durably and resolves to its id. */
+  publish(event: EmittedEvent): Promise<string>;
+}
+
+/** What builtin/http_request may reach. Comes from the worker's configuration, not from input. */
+export interface HttpPolicy {
+  /** Lets requests reach loopback, private, link-local… addresses (development, tests). */
+  allowPrivateNetworks: boolean;
+  /** Host names (or IP literals) exempt from the address check, compared case-insensitively. */
+  allowedHosts?: string[];
+  /** The whole request, every redirect hop and the body included. */
+  timeoutMs: number;
+  /** Largest response body accepted (after decompression). */
+  maxResponseBytes: number;
+}

@@ -1,0 +1,2 @@
+export { Worker, type WorkerOptions } from './worker.js';
+export { createWorker } from './create.js';

@@ -1,0 +1,276 @@
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { Engine } from '../engine/index.js';
+import { isSwarmError } from '../errors/index.js';
+import {
+  claimTasks,
+  completeTasks,
+  failTask,
+  reclaimExpiredLeases,
+  releaseTasks,
+  renewLeases,
+  type ClaimedTask,
+} from '../queue/index.js';
+import type { EventSink, Runtime } from '../runtimes/index.js';
+import { newId, type Store } from '../storage/index.js';
+import { AgentLookup } from './agents.js';
+
+export interface WorkerOptions {
+  readonly store: Store;
+  readonly engine: Engine;
+  /** Runs builtin agents; process, remote and LLM runtimes plug in behind the same interface. */
+  readonly runtime: Runtime;
+  readonly events: EventSink;
+  readonly logger: Logger;
+  /** @default `<hostname>:<pid>:<random>` */
+  readonly workerId?: string;
+  /** Tasks run at once. @default 16 */
+  readonly concurrency?: number;
+  /** How long a claim holds without a heartbeat. @default 30000 */
+  readonly leaseMs?: number;
+  /** How often an idle worker looks for work when nothing wakes it. @default 250 */
+  readonly pollMs?: number;
+}
+
+interface InFlight {
+  readonly task: ClaimedTask;
+  readonly controller: AbortController;
+  readonly started: number;
+}
+
+/**
+ * Claims tasks, runs them, and reports the outcome through the queue with the engine's hooks,
+ * so a step's result and the release of what follows it commit together. Heartbeats renew the
+ * leases (a lease found lost aborts its attempt: that is how cancellation reaches a running
+ * task); expired leases of dead workers are reclaimed.
+ */
+export class Worker {
+  readonly workerId: string;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly agents: AgentLookup;
+  private readonly inFlight = new Map<string, InFlight>();
+  private readonly completions: Array<{
+    id: string;
+    leaseEpoch: number;
+    output: unknown;
+    durationMs: number;
+  }> = [];
+  private flushing: Promise<void> | null = null;
+  private flushScheduled = false;
+  private running = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly options: WorkerOptions) {
+    this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${newId().slice(-8)}`;
+    this.concurrency = options.concurrency ?? 16;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 250;
+    this.agents = new AgentLookup(options.store);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const hooks = this.hooks();
+    this.timers.push(setInterval(() => void this.heartbeat(), Math.max(50, this.leaseMs / 3)));
+    this.timers.push(
+      setInterval(
+        () => {
+          reclaimExpiredLeases(this.options.store.handle, new Date(), hooks).then(
+            (ids) => ids.length > 0 && this.notify(),
+            (error: unknown) => this.options.logger.error({ err: error }, 'reclaiming leases failed'),
+          );
+        },
+        Math.max(100, this.leaseMs / 2),
+      ),
+    );
+    this.loop = this.claimLoop();
+  }
+
+  /** Work may be waiting: look now instead of at the next poll. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops claiming, lets running tasks finish for `graceMs`, then hands the rest back. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.notify();
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
+    const left = [...this.inFlight.values()];
+    for (const entry of left) entry.controller.abort(new Error('worker stopping'));
+    await this.flush();
+    if (left.length > 0)
+      await releaseTasks(
+        this.options.store.handle,
+        this.workerId,
+        left.map((e) => e.task.id),
+      );
+    this.inFlight.clear();
+  }
+
+  private hooks() {
+    return { onCompleted: this.options.engine.onTaskCompleted, onFailed: this.options.engine.onTaskFailed };
+  }
+
+  private async claimLoop(): Promise<void> {
+    while (this.running) {
+      const room = this.concurrency - this.inFlight.size;
+      let claimed: ClaimedTask[] = [];
+      // Claim in batches: wait until half the slots are free rather than claiming one task per
+      // finished task, which would turn one round trip per batch into one per task.
+      if (room > 0 && (this.inFlight.size === 0 || room >= Math.ceil(this.concurrency / 2))) {
+        try {
+          claimed = await claimTasks(this.options.store.handle, {
+            workerId: this.workerId,
+            limit: room,
+            leaseMs: this.leaseMs,
+            hostname: os.hostname(),
+            pid: process.pid,
+          });
+        } catch (error) {
+          this.options.logger.error({ err: error }, 'claiming tasks failed');
+        }
+      }
+      for (const task of claimed) this.run(task);
+      if (claimed.length === 0 || claimed.length === room || room < Math.ceil(this.concurrency / 2)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(
+            resolve,
+            claimed.length === 0 && this.inFlight.size === 0 ? this.pollMs : 5,
+          );
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
+      }
+    }
+  }
+
+  private run(task: ClaimedTask): void {
+    const controller = new AbortController();
+    this.inFlight.set(task.id, { task, controller, started: Date.now() });
+    void this.execute(task, controller).finally(() => {
+      this.inFlight.delete(task.id);
+      this.notify();
+    });
+  }
+
+  private async execute(task: ClaimedTask, controller: AbortController): Promise<void> {
+    const started = Date.now();
+    const fail = (error: string, retryable: boolean, timedOut = false) =>
+      failTask(
+        this.options.store.handle,
+        { id: task.id, leaseEpoch: task.leaseEpoch, error, retryable, timedOut },
+        this.hooks(),
+      ).catch((e: unknown) =>
+        this.options.logger.error({ err: e, task: task.id }, 'recording a failure failed'),
+      );
+    const agent =
+      task.agent === null ? null : await this.agents.find(task.ownerId, task.agent.name, task.agent.version);
+    if (agent === null) {
+      await fail(
+        task.agent === null
+          ? 'the task names no agent (capability routing arrives with the agent runtimes)'
+          : `agent ${task.agent.name}@${task.agent.version ?? '?'} not found`,
+        false,
+      );
+      return;
+    }
+    const timeoutMs = (task.timeoutSeconds ?? agent.timeoutSeconds) * 1000;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([controller.signal, timeout]);
+    try {
+      const output = await this.options.runtime.execute(
+        {
+          taskId: task.id,
+          runId: task.runId,
+          stepId: task.stepId,
+          ownerId: task.ownerId,
+          attempt: task.attempt,
+          agent: { name: agent.name, version: agent.version, runtime: agent.runtime },
+          input: task.input,
+        },
+        {
+          signal,
+          events: this.options.events,
+          log: (level, message, metadata) =>
+            this.options.logger[level === 'warning' ? 'warn' : level](
+              { task: task.id, ...metadata },
+              message,
+            ),
+        },
+      );
+      if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway
+      this.completions.push({
+        id: task.id,
+        leaseEpoch: task.leaseEpoch,
+        output,
+        durationMs: Date.now() - started,
+      });
+      this.scheduleFlush();
+    } catch (error) {
+      if (timeout.aborted) await fail(`TIMEOUT: attempt exceeded ${timeoutMs} ms`, true, true);
+      else if (controller.signal.aborted) return;
+      else await fail((error as Error).message, isSwarmError(error) ? error.retryable : true);
+    }
+  }
+
+  /** Coalesces the completions of one turn of the event loop into one flush. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /**
+   * Completions go to the database in batches: whatever finished while the previous batch was
+   * being written goes in the next one, in one transaction.
+   */
+  private async flush(): Promise<void> {
+    while (this.flushing !== null) await this.flushing;
+    if (this.completions.length === 0) return;
+    const batch = this.completions.splice(0, this.completions.length);
+    this.flushing = completeTasks(this.options.store.handle, batch, this.hooks())
+      .then(({ rejected }) => {
+        if (rejected.length > 0)
+          this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
+        this.notify();
+      })
+      .catch((error: unknown) => this.options.logger.error({ err: error }, 'recording completions failed'))
+      .finally(() => {
+        this.flushing = null;
+      });
+    await this.flushing;
+  }
+
+  private async heartbeat(): Promise<void> {
+    const leases = [...this.inFlight.values()].map((e) => ({ id: e.task.id, leaseEpoch: e.task.leaseEpoch }));
+    if (leases.length === 0) return;
+    try {
+      const { lost } = await renewLeases(this.options.store.handle, this.workerId, leases, this.leaseMs);
+      for (const id of lost)
+        this.inFlight.get(id)?.controller.abort(new Error('lease lost or task cancelled'));
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'renewing leases failed');
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,275 @@
+import jsonata from 'jsonata';
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_AGENTS } from '../../src/registry/index.js';
+import { BuiltinRuntime, isTruthy, RuntimeError } from '../../src/runtimes/index.js';
+import {
+  expectRuntimeError,
+  expectValidOutput,
+  invocation,
+  LOOSE_POLICY,
+  makeContext,
+  MemoryEventSink,
+  runtime,
+} from './helpers.js';
+
+describe('builtin/noop and builtin/transform', () => {
+  it('noop outputs {} whatever its input', async () => {
+    const output = await runtime().execute(invocation('noop', { anything: [1, 2] }), makeContext());
+    expect(expectValidOutput('noop', output)).toEqual({});
+  });
+
+  it.each([[{ a: { b: [1, 'x', null] } }], [[1, 2, 3]], ['text'], [42], [null], [true]])(
+    'transform outputs its input unchanged: %j',
+    async (input) => {
+      const output = await runtime().execute(invocation('transform', input), makeContext());
+      expect(expectValidOutput('transform', output)).toEqual(input);
+    },
+  );
+});
+
+describe('builtin/delay', () => {
+  it('waits and reports the wait', async () => {
+    const started = Date.now();
+    const output = await runtime().execute(invocation('delay', { ms: 30 }), makeContext());
+    expect(expectValidOutput('delay', output)).toEqual({ waited_ms: 30 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+  });
+
+  it('stops when the worker aborts, rejecting with the abort reason', async () => {
+    const controller = new AbortController();
+    const reason = new Error('cancelled by the user');
+    const pending = runtime().execute(
+      invocation('delay', { ms: 60_000 }),
+      makeContext({ signal: controller.signal }),
+    );
+    setTimeout(() => controller.abort(reason), 20);
+    const started = Date.now();
+    await expect(pending).rejects.toBe(reason);
+    // Generous: the point is "long before 60 s", not a timing benchmark.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('does not start when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('lease lost'));
+    await expect(
+      runtime().execute(invocation('delay', { ms: 10 }), makeContext({ signal: controller.signal })),
+    ).rejects.toThrow('lease lost');
+  });
+
+  it.each([[{ ms: -1 }], [{ ms: 1.5 }], [{}], [{ ms: '10' }], [{ ms: 86_400_001 }]])(
+    'refuses the input %j as invalid, not retryable',
+    async (input) => {
+      await expectRuntimeError(
+        runtime().execute(invocation('delay', input), makeContext()),
+        'INPUT_INVALID',
+        false,
+        /input\.ms/,
+      );
+    },
+  );
+});
+
+describe('builtin/condition', () => {
+  // JSONata's $boolean decides, so a `when` on the same value agrees with this step.
+  const TABLE: [unknown, boolean][] = [
+    [true, true],
+    [false, false],
+    [0, false],
+    [1, true],
+    [-0.5, true],
+    ['', false],
+    ['false', true],
+    ['0', true],
+    [null, false],
+    [[], false],
+    [[0], false],
+    [[0, '', false], false],
+    [[0, 1], true],
+    [[[], [[0]]], false],
+    [{}, false],
+    [{ a: 0 }, true],
+  ];
+
+  it.each(TABLE)('%j is %s, as JSONata $boolean says', async (value, expected) => {
+    const output = await runtime().execute(invocation('condition', { value }), makeContext());
+    expect(expectValidOutput('condition', output)).toEqual({ result: expected });
+    expect(await jsonata('$boolean(v)').evaluate({ v: value })).toBe(expected);
+  });
+
+  it('treats a missing value as false, and requires the property', async () => {
+    expect(isTruthy(undefined)).toBe(false);
+    await expectRuntimeError(
+      runtime().execute(invocation('condition', {}), makeContext()),
+      'INPUT_INVALID',
+      false,
+      /input\.value: is required/,
+    );
+  });
+});
+
+describe('builtin/emit_event (with a sink)', () => {
+  it('publishes the event under the task owner and outputs its id', async () => {
+    const sink = new MemoryEventSink();
+    const output = await runtime().execute(
+      invocation(
+        'emit_event',
+        { source: 'billing', type: 'invoice.paid', payload: { id: 7 } },
+        { runId: 'run-1' },
+      ),
+      makeContext({ events: sink }),
+    );
+    expect(expectValidOutput('emit_event', output)).toEqual({ event_id: 'evt-1' });
+    expect(sink.events).toEqual([
+      {
+        id: 'evt-1',
+        ownerId: 'owner-1',
+        source: 'billing',
+        type: 'invoice.paid',
+        payload: { id: 7 },
+        runId: 'run-1',
+        taskId: 'task-1',
+        idempotencyKey: 'task:task-1',
+      },
+    ]);
+  });
+
+  it('refuses an empty source or type', async () => {
+    await expectRuntimeError(
+      runtime().execute(invocation('emit_event', { source: '', type: 't' }), makeContext()),
+      'INPUT_INVALID',
+      false,
+      /input\.source/,
+    );
+  });
+});
+
+describe('what the builtin runtime refuses', () => {
+  it.each(['send_email', 'approval'])(
+    'refuses builtin/%s honestly: not available yet, not retryable',
+    async (name) => {
+      const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;
+      expect(manifest).toBeDefined();
+      const error = await expectRuntimeError(
+        runtime().execute(invocation(name, { prompt: 'ok?', approvers: ['a'] }), makeContext()),
+        'INTERNAL',
+        false,
+        /is not available/,
+      );
+      expect(error.status).toBe(501);
+    },
+  );
+
+  it('refuses an unknown builtin and a non-builtin agent', async () => {
+    await expectRuntimeError(
+      runtime().execute(invocation('nope', {}), makeContext()),
+      'INPUT_INVALID',
+      false,
+    );
+    await expectRuntimeError(
+      runtime().execute(invocation('toString', {}), makeContext()),
+      'INPUT_INVALID',
+      false,
+    );
+    const llm = invocation('noop', {});
+    llm.agent.runtime = { type: 'llm' };
+    await expectRuntimeError(runtime().execute(llm, makeContext()), 'INTERNAL', false);
+  });
+
+  it('finds the builtin by agent name when the runtime omits it', async () => {
+    const inv = invocation('transform', { x: 1 });
+    inv.agent.runtime = { type: 'builtin' };
+    expect(await runtime().execute(inv, makeContext())).toEqual({ x: 1 });
+  });
+
+  it('refuses a policy without limits', () => {
+    expect(() => new BuiltinRuntime({ http: { ...LOOSE_POLICY, timeoutMs: 0 } })).toThrow(RuntimeError);
+  });
+});
+
+describe('builtin/consensus (voting)', () => {
+  const run = (input: unknown) => runtime().execute(invocation('consensus', input), makeContext());
+
+  it('decides by majority and reports every vote', async () => {
+    const output = expectValidOutput(
+      'consensus',
+      await run({ strategy: 'voting', results: ['yes', 'no', 'yes'] }),
+    );
+    expect(output).toEqual({
+      decision: 'yes',
+      reached: true,
+      agreement: 2 / 3,
+      votes: [
+        { value: 'yes', count: 2 },
+        { value: 'no', count: 1 },
+      ],
+    });
+  });
+
+  it('compares objects canonically, whatever their key order', async () => {
+    const output = expectValidOutput(
+      'consensus',
+      await run({
+        strategy: 'voting',
+        results: [
+          { label: 'spam', score: { a: 1, b: 2 } },
+          { score: { b: 2, a: 1 }, label: 'spam' },
+          { label: 'ham' },
+        ],
+      }),
+    );
+    expect(output.decision).toEqual({ label: 'spam', score: { a: 1, b: 2 } });
+    expect(output.votes).toHaveLength(2);
+    expect(output.reached).toBe(true);
+  });
+
+  it('on a tie, decides for the earliest member but does not reach a majority', async () => {
+    const output = expectValidOutput(
+      'consensus',
+      await run({ strategy: 'voting', results: ['b', 'a', 'a', 'b'] }),
+    );
+    expect(output).toMatchObject({ decision: 'b', reached: false, agreement: 0.5 });
+  });
+
+  it('reports a quorum that is not reached, and one that is', async () => {
+    const input = { strategy: 'voting', results: [1, 1, 1, 2, 3] };
+    expect(expectValidOutput('consensus', await run({ ...input, quorum: 4 }))).toMatchObject({
+      decision: 1,
+      reached: false,
+      agreement: 0.6,
+    });
+    expect(await run({ ...input, quorum: 3 })).toMatchObject({ reached: true });
+    expect(await run(input)).toMatchObject({ reached: true }); // strict majority of 5 is 3
+  });
+
+  it('a single member is unanimous', async () => {
+    expect(expectValidOutput('consensus', await run({ strategy: 'voting', results: [null] }))).toEqual({
+      decision: null,
+      reached: true,
+      agreement: 1,
+      votes: [{ value: null, count: 1 }],
+    });
+  });
+
+  it.each(['judge_based', 'mixture_of_agents'])(
+    'refuses %s: the judge agent decides those',
+    async (strategy) => {
+      await expectRuntimeError(run({ strategy, results: ['a'] }), 'INPUT_INVALID', false, /judge agent/);
+    },
+  );
+
+  it('refuses no results and an unknown strategy', async () => {
+    await expectRuntimeError(
+      run({ strategy: 'voting', results: [] }),
+      'INPUT_INVALID',
+      false,
+      /input\.results/,
+    );
+    await expectRuntimeError(
+      run({ strategy: 'loudest', results: [1] }),
+      'INPUT_INVALID',
+      false,
+      /input\.strategy/,
+    );
+  });
+});

@@ -1,0 +1,177 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { completeTasks } from '../../src/queue/index.js';
+import { createWorker, type Worker } from '../../src/worker/index.js';
+import { DIALECTS } from '../helpers/databases.js';
+import { engineFixture, type EngineFixture } from '../engine/helpers.js';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe.each(DIALECTS)('workers on %s', (dialect) => {
+  let fx: EngineFixture;
+  let worker: Worker | undefined;
+  beforeEach(async () => {
+    fx = await engineFixture(dialect);
+  });
+  afterEach(async () => {
+    await worker?.stop(1000);
+    worker = undefined;
+    await fx.close();
+  });
+
+  function startWorker(leaseMs = 30_000): Worker {
+    const config = loadConfig({ DATABASE_URL: fx.testDb.url, SWARM_HOME: fx.testDb.dir });
+    worker = createWorker(fx.store, fx.engine, config, pino({ level: 'silent' }), {
+      leaseMs,
+      concurrency: 4,
+    });
+    worker.start();
+    return worker;
+  }
+
+  async function startRun(steps: Array<Record<string, unknown>>, input: unknown = {}): Promise<string> {
+    const { workflows, agents } = fx.registry.as(fx.caller);
+    const { workflow } = await workflows.apply({
+      name: `w${Math.random().toString(36).slice(2, 8)}`,
+      version: '1.0.0',
+      steps,
+    });
+    return fx.engine.startRun(fx.caller, workflow, agents, { input });
+  }
+
+  const finished = (id: string) =>
+    until(`run ${id} to end`, async () => {
+      const run = await fx.engine.getRun(fx.caller, id);
+      return ['completed', 'failed', 'cancelled', 'timeout'].includes(run.status) ? run : undefined;
+    });
+
+  it('runs a three-step chain of builtin agents to completion', async () => {
+    startWorker();
+    const id = await startRun(
+      [
+        { id: 'a', agent: 'builtin/transform', input: { text: '{{ trigger.text }}' } },
+        {
+          id: 'b',
+          agent: 'builtin/condition',
+          needs: ['a'],
+          input: { value: '{{ $length(steps.a.output.text) > 3 }}' },
+        },
+        {
+          id: 'c',
+          agent: 'builtin/transform',
+          needs: ['b'],
+          input: { long: '{{ steps.b.output.result }}', text: '{{ steps.a.output.text }}' },
+        },
+      ],
+      { text: 'hello' },
+    );
+    worker!.notify();
+    const run = await finished(id);
+    expect(run).toMatchObject({ status: 'completed', result: { c: { long: true, text: 'hello' } } });
+  });
+
+  it('times out an attempt that runs too long and records TIMEOUT', async () => {
+    startWorker();
+    const id = await startRun([
+      { id: 'slow', agent: 'builtin/delay', timeout_seconds: 1, input: { ms: 60_000 } },
+    ]);
+    const run = await finished(id);
+    expect(run.status).toBe('failed');
+    const task = await fx.store.handle.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(task.status).toBe('TIMEOUT');
+    expect(task.error_message).toMatch(/TIMEOUT/);
+  });
+
+  it('reclaims the task of a worker killed with SIGKILL; the run completes, the step is recorded once, the dead lease is refused', async () => {
+    const id = await startRun([
+      {
+        id: 'slow',
+        agent: 'builtin/delay',
+        retry: { max_attempts: 3, initial_delay_ms: 0, jitter: false },
+        input: { ms: 1500 },
+      },
+      {
+        id: 'after',
+        agent: 'builtin/transform',
+        needs: ['slow'],
+        input: { waited: '{{ steps.slow.output.waited_ms }}' },
+      },
+    ]);
+    const child = spawn(process.execPath, [MAIN, 'worker', '--lease-ms', '1000', '--concurrency', '1'], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: fx.testDb.url,
+        SWARM_HOME: fx.testDb.dir,
+        SWARM_LOG_LEVEL: 'silent',
+      },
+      stdio: 'ignore',
+    });
+    const held = await until('the child worker to hold the task', async () =>
+      fx.store.handle.db
+        .selectFrom('tasks')
+        .selectAll()
+        .where('run_id', '=', id)
+        .where('status', '=', 'RUNNING')
+        .executeTakeFirst(),
+    );
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+
+    startWorker(1000);
+    const run = await finished(id);
+    expect(run).toMatchObject({ status: 'completed', result: { after: { waited: 1500 } } });
+
+    const tasks = await fx.store.handle.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', id)
+      .where('step_id', '=', 'slow')
+      .execute();
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({ status: 'COMPLETED', retry_count: 1 });
+    expect(tasks[0]!.lease_epoch).toBeGreaterThan(held.lease_epoch);
+    const assignments = await fx.store.handle.db
+      .selectFrom('worker_assignments')
+      .selectAll()
+      .where('task_id', '=', held.id)
+      .orderBy('assigned_at')
+      .execute();
+    expect(assignments.map((a) => a.status)).toEqual(['lost', 'completed']);
+    expect(assignments[0]!.worker_id).toBe(held.locked_by);
+
+    // The dead worker's late completion, under its old lease, is refused and changes nothing.
+    const late = await completeTasks(
+      fx.store.handle,
+      [{ id: held.id, leaseEpoch: held.lease_epoch, output: { forged: true } }],
+      {
+        onCompleted: fx.engine.onTaskCompleted,
+      },
+    );
+    expect(late).toEqual({ completed: [], rejected: [held.id] });
+    const after = await fx.engine.getRun(fx.caller, id);
+    expect(after.steps.slow!.output).toEqual({ waited_ms: 1500 });
+    expect(after.result).toEqual({ after: { waited: 1500 } });
+  });
+});
