@@ -47,6 +47,28 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
     expect(workflow.stdout).toMatch(/^report\s+builtin\/transform/m);
   });
 
+  it('runs the builtin-only hello example to completion with the in-process worker', async () => {
+    const key = JSON.parse(fs.readFileSync(path.join(env.SWARM_HOME!, 'credentials'), 'utf8'))
+      .apiKey as string;
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const started = await fetch(`${server.url}/api/v1/workflows/hello/runs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ input: { name: 'Grace Hopper' } }),
+    });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    let run: { status: string; result: unknown } = { status: 'running', result: null };
+    for (let i = 0; i < 400 && run.status === 'running'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      run = (await (await fetch(`${server.url}/api/v1/runs/${id}`, { headers })).json()) as typeof run;
+    }
+    expect(run).toMatchObject({
+      status: 'completed',
+      result: { answer: { message: 'Hello, Grace Hopper!', long_name: true } },
+    });
+  });
+
   it('registers an agent folder, and says unchanged the second time', async () => {
     const folder = path.join(testDb.dir, 'shout');
     fs.mkdirSync(folder);
@@ -63,13 +85,13 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
     const good = path.join(testDb.dir, 'good.yaml');
     fs.writeFileSync(
       good,
-      'name: hello\nversion: 1.0.0\nsteps:\n  - id: greet\n    agent: greeter@^1.0.0\n    input:\n      name: World\n',
+      'name: hi-there\nversion: 1.0.0\nsteps:\n  - id: greet\n    agent: greeter@^1.0.0\n    input:\n      name: World\n',
     );
     expect((await cli(['workflow', 'validate', good], env)).stdout.trim()).toBe(
-      'valid: hello@1.0.0 (1 steps)',
+      'valid: hi-there@1.0.0 (1 steps)',
     );
-    expect((await cli(['workflow', 'apply', good], env)).stdout.trim()).toBe('applied hello@1.0.0');
-    expect((await cli(['workflow', 'apply', good], env)).stdout.trim()).toBe('unchanged hello@1.0.0');
+    expect((await cli(['workflow', 'apply', good], env)).stdout.trim()).toBe('applied hi-there@1.0.0');
+    expect((await cli(['workflow', 'apply', good], env)).stdout.trim()).toBe('unchanged hi-there@1.0.0');
 
     const bad = path.join(testDb.dir, 'bad.yaml');
     fs.writeFileSync(

@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { bootstrapAdmin, generateApiKey } from '../../src/auth/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { buildApp } from '../../src/server/index.js';
+import { Store } from '../../src/storage/index.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+
+describe.each(DIALECTS)('runs API on %s', (dialect) => {
+  let testDb: TestDatabase;
+  let store: Store;
+  let app: FastifyInstance;
+  let key: string;
+  let started = 0;
+
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect);
+    store = await Store.open(testDb.url);
+    key = (await bootstrapAdmin(store, testDb.dir, 'http://x'))!.key;
+    started = 0;
+    app = await buildApp({ store, engine: new Engine(store), onRunStarted: () => void started++ });
+    const workflow = { name: 'hello', version: '1.0.0', steps: [{ id: 'a', agent: 'builtin/transform', input: { who: '{{ trigger.who }}' } }] };
+    expect((await call('POST', '/api/v1/workflows', workflow)).statusCode).toBe(201);
+  });
+  afterEach(async () => {
+    await app.close();
+    await store.close();
+    await testDb.drop();
+  });
+
+  function call(method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown, asKey = key) {
+    return app.inject({ method, url, headers: { authorization: `Bearer ${asKey}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  }
+
+  it('starts a run with input, answers 202 with its id, and wakes the worker', async () => {
+    const res = await call('POST', '/api/v1/workflows/hello/runs', { input: { who: 'Ada' } });
+    expect(res.statusCode).toBe(202);
+    const { id, run } = res.json();
+    expect(run).toMatchObject({ id, workflow: 'hello', version: '1.0.0', status: 'running', steps: { a: { status: 'running' } } });
+    expect(started).toBe(1);
+    const task = await store.handle.db.selectFrom('tasks').selectAll().where('run_id', '=', id).executeTakeFirstOrThrow();
+    expect(JSON.parse(task.input_data)).toEqual({ who: 'Ada' });
+    expect((await call('GET', `/api/v1/runs/${id}`)).json()).toMatchObject({ id, status: 'running' });
+  });
+
+  it('refuses unknown workflows, versions and fields, and a disabled workflow', async () => {
+    expect((await call('POST', '/api/v1/workflows/nope/runs', {})).statusCode).toBe(404);
+    expect((await call('POST', '/api/v1/workflows/hello/runs', { version: '9.9.9' })).statusCode).toBe(404);
+    const extra = await call('POST', '/api/v1/workflows/hello/runs', { inputs: {} });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().errors).toEqual([expect.objectContaining({ field: 'body.inputs' })]);
+    await call('PATCH', '/api/v1/workflows/hello', { enabled: false });
+    const disabled = await call('POST', '/api/v1/workflows/hello/runs', {});
+    expect(disabled.statusCode).toBe(409);
+    expect(disabled.json().detail).toMatch(/disabled/);
+    expect(await store.handle.db.selectFrom('workflow_runs').selectAll().execute()).toEqual([]);
+  });
+
+  it("keeps one user's runs from another's key", async () => {
+    const { id } = (await call('POST', '/api/v1/workflows/hello/runs', {})).json();
+    const other = (await store.system.insertUserIfAbsent({ name: 'O', email: 'o@example.com', role: 'member' }))!;
+    const generated = generateApiKey();
+    await store.as({ userId: other.id, role: 'member' }).apiKeys.create({ name: 'o', prefix: generated.prefix, hash: generated.hash, scopes: [] });
+    expect((await call('GET', `/api/v1/runs/${id}`, undefined, generated.key)).statusCode).toBe(404);
+    expect((await call('POST', '/api/v1/workflows/hello/runs', {}, generated.key)).statusCode).toBe(404);
+  });
+});
