@@ -19,7 +19,11 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
     key = (await bootstrapAdmin(store, testDb.dir, 'http://x'))!.key;
     started = 0;
     app = await buildApp({ store, engine: new Engine(store), onRunStarted: () => void started++ });
-    const workflow = { name: 'hello', version: '1.0.0', steps: [{ id: 'a', agent: 'builtin/transform', input: { who: '{{ trigger.who }}' } }] };
+    const workflow = {
+      name: 'hello',
+      version: '1.0.0',
+      steps: [{ id: 'a', agent: 'builtin/transform', input: { who: '{{ trigger.who }}' } }],
+    };
     expect((await call('POST', '/api/v1/workflows', workflow)).statusCode).toBe(201);
   });
   afterEach(async () => {
@@ -29,16 +33,31 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
   });
 
   function call(method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown, asKey = key) {
-    return app.inject({ method, url, headers: { authorization: `Bearer ${asKey}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+    return app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${asKey}` },
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
   }
 
   it('starts a run with input, answers 202 with its id, and wakes the worker', async () => {
     const res = await call('POST', '/api/v1/workflows/hello/runs', { input: { who: 'Ada' } });
     expect(res.statusCode).toBe(202);
     const { id, run } = res.json();
-    expect(run).toMatchObject({ id, workflow: 'hello', version: '1.0.0', status: 'running', steps: { a: { status: 'running' } } });
+    expect(run).toMatchObject({
+      id,
+      workflow: 'hello',
+      version: '1.0.0',
+      status: 'running',
+      steps: { a: { status: 'running' } },
+    });
     expect(started).toBe(1);
-    const task = await store.handle.db.selectFrom('tasks').selectAll().where('run_id', '=', id).executeTakeFirstOrThrow();
+    const task = await store.handle.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(JSON.parse(task.input_data)).toEqual({ who: 'Ada' });
     expect((await call('GET', `/api/v1/runs/${id}`)).json()).toMatchObject({ id, status: 'running' });
   });
@@ -58,9 +77,15 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
 
   it("keeps one user's runs from another's key", async () => {
     const { id } = (await call('POST', '/api/v1/workflows/hello/runs', {})).json();
-    const other = (await store.system.insertUserIfAbsent({ name: 'O', email: 'o@example.com', role: 'member' }))!;
+    const other = (await store.system.insertUserIfAbsent({
+      name: 'O',
+      email: 'o@example.com',
+      role: 'member',
+    }))!;
     const generated = generateApiKey();
-    await store.as({ userId: other.id, role: 'member' }).apiKeys.create({ name: 'o', prefix: generated.prefix, hash: generated.hash, scopes: [] });
+    await store
+      .as({ userId: other.id, role: 'member' })
+      .apiKeys.create({ name: 'o', prefix: generated.prefix, hash: generated.hash, scopes: [] });
     expect((await call('GET', `/api/v1/runs/${id}`, undefined, generated.key)).statusCode).toBe(404);
     expect((await call('POST', '/api/v1/workflows/hello/runs', {}, generated.key)).statusCode).toBe(404);
   });
