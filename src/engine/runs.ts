@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
 import {
@@ -9,6 +9,7 @@ import {
   type DialectAdapter,
   type Store,
   type SwarmDatabase,
+  type WorkflowRunsTable,
 } from '../storage/index.js';
 import { releaseReadySteps, type RunFrame, type RunOutcome } from './advance.js';
 import type { RunSteps } from './plan.js';
@@ -233,6 +234,130 @@ export class Engine {
     await saveRun(trx, frame, { status: 'failed', error, step: task.stepId }, row.started_at);
   };
 
+  /**
+   * Cancels a run: the run ends `cancelled` with who and why, and its pending and running tasks
+   * are cancelled (their lease epoch moves on, so a running attempt's heartbeat finds its lease
+   * lost and the worker aborts it; its late completion is refused).
+   */
+  async cancelRun(caller: Caller, runId: string, reason = 'cancelled by user'): Promise<RunView> {
+    const { db, dialect } = this.store.handle;
+    await dialect.writeTransaction(db, async (trx) => {
+      const row = await lockRun(trx, dialect, runId);
+      if (row === undefined || row.owner_id !== caller.userId) throw new NotFoundError('run', runId);
+      if (row.status !== 'running' && row.status !== 'pending') {
+        throw new SwarmError(
+          'CONFLICT',
+          `run ${runId} is ${row.status}; only a pending or running run can be cancelled`,
+        );
+      }
+      const now = new Date().toISOString();
+      await trx
+        .updateTable('workflow_runs')
+        .set({
+          status: 'cancelled',
+          cancelled_by: caller.userId,
+          cancellation_reason: reason,
+          completed_at: now,
+          updated_at: now,
+        })
+        .where('id', '=', runId)
+        .execute();
+      await trx
+        .updateTable('tasks')
+        .set((eb) => ({
+          status: 'CANCELLED',
+          cancelled_at: now,
+          cancelled_by: caller.userId,
+          cancellation_reason: reason,
+          lease_epoch: eb('lease_epoch', '+', 1),
+          locked_by: null,
+          locked_until: null,
+        }))
+        .where('run_id', '=', runId)
+        .where('status', 'in', ['PENDING', 'RUNNING'])
+        .execute();
+    });
+    return this.getRun(caller, runId);
+  }
+
+  /**
+   * Retries a failed (or cancelled) run from where it stopped: completed steps keep their
+   * outputs; failed steps and the steps never reached run again, as attempt n+1 of the run.
+   */
+  async retryRun(caller: Caller, runId: string): Promise<RunView> {
+    const { db, dialect } = this.store.handle;
+    await dialect.writeTransaction(db, async (trx) => {
+      const row = await lockRun(trx, dialect, runId);
+      if (row === undefined || row.owner_id !== caller.userId) throw new NotFoundError('run', runId);
+      if (row.status !== 'failed' && row.status !== 'cancelled' && row.status !== 'timeout') {
+        throw new SwarmError(
+          'CONFLICT',
+          `run ${runId} is ${row.status}; only a failed, cancelled or timed-out run can be retried`,
+        );
+      }
+      const frame = await frameOf(trx, row);
+      const reset: string[] = [];
+      for (const [stepId, state] of Object.entries(frame.steps)) {
+        if (state.status === 'failed' || state.status === 'running') {
+          reset.push(stepId);
+          delete state.error;
+          delete state.output;
+          delete state.items;
+          delete state.completed_at;
+          state.status = 'pending';
+        }
+      }
+      const retried: RunFrame = { ...frame, attempt: row.attempt + 1 };
+      const now = new Date().toISOString();
+      await trx
+        .updateTable('workflow_runs')
+        .set({
+          status: 'running',
+          attempt: retried.attempt,
+          error: null,
+          error_step: null,
+          completed_at: null,
+          cancelled_by: null,
+          cancellation_reason: null,
+          result: null,
+          updated_at: now,
+        })
+        .where('id', '=', runId)
+        .execute();
+      // The reset steps run afresh. Their earlier tasks stay as the record of attempt n, renamed
+      // `<step>@<n>` ('@' cannot occur in a step id) so a fan-in does not gather them again.
+      if (reset.length > 0) {
+        await trx
+          .updateTable('tasks')
+          .set({ step_id: sql<string>`step_id || ${`@${row.attempt}`}` })
+          .where('run_id', '=', runId)
+          .where('step_id', 'in', reset)
+          .execute();
+      }
+      await saveRun(trx, retried, await releaseReadySteps(trx, dialect, retried), row.started_at);
+    });
+    return this.getRun(caller, runId);
+  }
+
+  /** The caller's runs, newest first. */
+  async listRuns(
+    caller: Caller,
+    filters: { workflow?: string; status?: string; limit?: number } = {},
+  ): Promise<RunView[]> {
+    let query = this.store.handle.db
+      .selectFrom('workflow_runs')
+      .selectAll()
+      .where('owner_id', '=', caller.userId);
+    if (filters.workflow !== undefined) query = query.where('workflow_name', '=', filters.workflow);
+    if (filters.status !== undefined) query = query.where('status', '=', filters.status);
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filters.limit ?? 50)
+      .execute();
+    return rows.map(viewOfRun);
+  }
+
   /** A run with its steps, if the caller owns it. */
   async getRun(caller: Caller, runId: string): Promise<RunView> {
     const row = await this.store.handle.db
@@ -242,20 +367,25 @@ export class Engine {
       .where('owner_id', '=', caller.userId)
       .executeTakeFirst();
     if (row === undefined) throw new NotFoundError('run', runId);
-    return {
-      id: row.id,
-      workflow: row.workflow_name ?? '',
-      version: row.workflow_version ?? '',
-      status: row.status,
-      steps: fromDbJson<RunSteps>(row.step_results) ?? {},
-      result: fromDbJson(row.result),
-      error: row.error,
-      errorStep: row.error_step,
-      startedAt: row.started_at,
-      completedAt: row.completed_at,
-      durationMs: row.duration_ms,
-    };
+    return viewOfRun(row);
   }
+}
+
+function viewOfRun(row: Selectable<WorkflowRunsTable>): RunView {
+  return {
+    id: row.id,
+    workflow: row.workflow_name ?? '',
+    version: row.workflow_version ?? '',
+    status: row.status,
+    attempt: row.attempt,
+    steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+    result: fromDbJson(row.result),
+    error: row.error,
+    errorStep: row.error_step,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    durationMs: row.duration_ms,
+  };
 }
 
 export interface RunView {
@@ -263,6 +393,7 @@ export interface RunView {
   readonly workflow: string;
   readonly version: string;
   readonly status: string;
+  readonly attempt: number;
   readonly steps: RunSteps;
   readonly result: unknown;
   readonly error: string | null;

@@ -76,7 +76,11 @@ export class Worker {
     if (this.running) return;
     this.running = true;
     const hooks = this.hooks();
-    this.timers.push(setInterval(() => void this.heartbeat(), Math.max(50, this.leaseMs / 3)));
+    // At least every second: a cancelled task's lease epoch moves on, and the heartbeat is how a
+    // running attempt learns it and is aborted.
+    this.timers.push(
+      setInterval(() => void this.heartbeat(), Math.max(50, Math.min(1000, this.leaseMs / 3))),
+    );
     this.timers.push(
       setInterval(
         () => {

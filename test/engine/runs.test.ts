@@ -177,6 +177,63 @@ describe.each(DIALECTS)('runs on %s', (dialect) => {
     expect(statuses.find((s) => s.step_id === 'bad')!.status).toBe('FAILED');
   });
 
+  it('retries a failed run from its failed step, keeping completed outputs', async () => {
+    const workflow = await apply([
+      t('first', { input: { n: '{{ trigger.n }}' } }),
+      t('each', { needs: ['first'], for_each: '[1, 2, 3]', input: { v: '{{ item }}' } }),
+      t('last', {
+        needs: ['each'],
+        input: { n: '{{ steps.first.output.n }}', vs: '{{ steps.each.output.v }}' },
+      }),
+    ]);
+    const id = await start(workflow, { n: 7 });
+    let firstRuns = 0;
+    await drain(fx, (task) => {
+      if (task.stepId === 'first') firstRuns++;
+      return task.stepId === 'each' && task.itemIndex === 1
+        ? { error: 'item 1 broke', retryable: false }
+        : { output: task.input };
+    });
+    expect(await run(id)).toMatchObject({ status: 'failed', errorStep: 'each', attempt: 1 });
+
+    const retried = await fx.engine.retryRun(fx.caller, id);
+    expect(retried).toMatchObject({ status: 'running', attempt: 2, error: null });
+    expect(retried.steps.first).toMatchObject({ status: 'completed', output: { n: 7 } });
+    await drain(fx, (task) => {
+      if (task.stepId === 'first') firstRuns++;
+      return { output: task.input };
+    });
+    const done = await run(id);
+    expect(done).toMatchObject({
+      status: 'completed',
+      attempt: 2,
+      result: { last: { n: 7, vs: [1, 2, 3] } },
+    });
+    expect(firstRuns).toBe(1);
+    const old = await fx.store.handle.db
+      .selectFrom('tasks')
+      .select(['step_id', 'status'])
+      .where('run_id', '=', id)
+      .where('step_id', '=', 'each@1')
+      .execute();
+    expect(old.length).toBeGreaterThan(0);
+    await expect(fx.engine.retryRun(fx.caller, id)).rejects.toThrow(/is completed; only a failed/);
+  });
+
+  it('cancels a run: its tasks are cancelled and it cannot be cancelled twice', async () => {
+    const workflow = await apply([t('a'), t('b', { needs: ['a'] })]);
+    const id = await start(workflow);
+    const cancelled = await fx.engine.cancelRun(fx.caller, id, 'changed my mind');
+    expect(cancelled.status).toBe('cancelled');
+    const tasks = await fx.store.handle.db.selectFrom('tasks').selectAll().where('run_id', '=', id).execute();
+    expect(tasks.map((x) => [x.status, x.cancellation_reason])).toEqual([['CANCELLED', 'changed my mind']]);
+    expect(await drain(fx)).toEqual([]);
+    await expect(fx.engine.cancelRun(fx.caller, id)).rejects.toThrow(
+      /is cancelled; only a pending or running run/,
+    );
+    await expect(fx.engine.cancelRun({ userId: 'x', role: 'member' }, id)).rejects.toThrow(/run not found/);
+  });
+
   it('fails the run when for_each is not a list at run time', async () => {
     const workflow = await apply([t('each', { for_each: 'trigger.items' })]);
     const id = await start(workflow, { items: 'nope' });

@@ -75,6 +75,21 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
     expect(await store.handle.db.selectFrom('workflow_runs').selectAll().execute()).toEqual([]);
   });
 
+  it('lists, cancels and retries runs, refusing what does not apply', async () => {
+    const { id } = (await call('POST', '/api/v1/workflows/hello/runs', { input: { who: 'A' } })).json();
+    const list = await call('GET', '/api/v1/runs?workflow=hello&status=running&limit=5');
+    expect(list.json().items.map((r: { id: string }) => r.id)).toEqual([id]);
+    expect((await call('GET', '/api/v1/runs?status=sleeping')).statusCode).toBe(400);
+    expect((await call('GET', '/api/v1/runs?limit=0')).statusCode).toBe(400);
+    expect((await call('POST', `/api/v1/runs/${id}/retry`)).statusCode).toBe(409);
+    const cancelled = await call('POST', `/api/v1/runs/${id}/cancel`, { reason: 'test' });
+    expect(cancelled.json()).toMatchObject({ id, status: 'cancelled' });
+    expect((await call('POST', `/api/v1/runs/${id}/cancel`, {})).statusCode).toBe(409);
+    const retried = await call('POST', `/api/v1/runs/${id}/retry`);
+    expect(retried.json()).toMatchObject({ id, status: 'running', attempt: 2 });
+    expect((await call('POST', '/api/v1/runs/nope/cancel', {})).statusCode).toBe(404);
+  });
+
   it("keeps one user's runs from another's key", async () => {
     const { id } = (await call('POST', '/api/v1/workflows/hello/runs', {})).json();
     const other = (await store.system.insertUserIfAbsent({

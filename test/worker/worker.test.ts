@@ -104,6 +104,38 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     expect(task.error_message).toMatch(/TIMEOUT/);
   });
 
+  it('stops a running attempt when its run is cancelled', async () => {
+    const w = startWorker();
+    const id = await startRun([{ id: 'long', agent: 'builtin/delay', input: { ms: 60_000 } }]);
+    w.notify();
+    await until('the task to run', async () =>
+      fx.store.handle.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('run_id', '=', id)
+        .where('status', '=', 'RUNNING')
+        .executeTakeFirst(),
+    );
+    await fx.engine.cancelRun(fx.caller, id, 'too slow');
+    // The worker's heartbeat (at least every second) finds the lease gone and aborts the
+    // attempt, freeing its slot long before the 60 s delay would end. Not timed: waited for.
+    await until(
+      'the attempt to stop',
+      async () => (w as unknown as { inFlight: Map<string, unknown> }).inFlight.size === 0,
+    );
+    const task = await fx.store.handle.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(task).toMatchObject({
+      status: 'CANCELLED',
+      cancellation_reason: 'too slow',
+      cancelled_by: fx.caller.userId,
+    });
+    expect((await fx.engine.getRun(fx.caller, id)).status).toBe('cancelled');
+  });
+
   it('reclaims the task of a worker killed with SIGKILL; the run completes, the step is recorded once, the dead lease is refused', async () => {
     const id = await startRun([
       {

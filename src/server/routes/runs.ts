@@ -13,6 +13,7 @@ export const runSchema = {
     workflow: { type: 'string' },
     version: { type: 'string' },
     status: { type: 'string', enum: [...RUN_STATUSES] },
+    attempt: { type: 'integer' },
     steps: {
       type: 'object',
       additionalProperties: true,
@@ -88,5 +89,78 @@ export function runRoutes(
       },
     },
     async (request) => engine.getRun(callerOf(request), request.params.id),
+  );
+
+  app.get<{ Querystring: { workflow?: string; status?: string; limit?: number } }>(
+    '/api/v1/runs',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: "The caller's runs, newest first",
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            workflow: { type: 'string', minLength: 1 },
+            status: { type: 'string', enum: [...RUN_STATUSES] },
+            limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$', description: '1–999, default 50' },
+          },
+        },
+        response: {
+          200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Run#' } } } },
+          400: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request) => {
+      const { workflow, status, limit } = request.query;
+      return {
+        items: await engine.listRuns(callerOf(request), {
+          ...(workflow === undefined ? {} : { workflow }),
+          ...(status === undefined ? {} : { status }),
+          ...(limit === undefined ? {} : { limit: Number(limit) }),
+        }),
+      };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { reason?: string } }>(
+    '/api/v1/runs/:id/cancel',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Cancel a pending or running run; running attempts are stopped within about a second',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } },
+        },
+        response: {
+          200: { $ref: 'Run#' },
+          400: { $ref: 'Problem#' },
+          404: { $ref: 'Problem#' },
+          409: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request) => engine.cancelRun(callerOf(request), request.params.id, request.body?.reason),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/v1/runs/:id/retry',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: 'Retry a failed or cancelled run from its failed step, keeping completed outputs',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+        response: { 200: { $ref: 'Run#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } },
+      },
+    },
+    async (request) => {
+      const run = await engine.retryRun(callerOf(request), request.params.id);
+      onRunStarted();
+      return run;
+    },
   );
 }
