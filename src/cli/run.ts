@@ -5,6 +5,7 @@ import { registerAgentCommands } from './commands/agent.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
 import { registerStart } from './commands/start.js';
+import { registerRunCommands } from './commands/run.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { processIo, type CliIo } from './io.js';
@@ -29,6 +30,7 @@ export function buildProgram(io: CliIo): Command {
   registerAgentCommands(program, io);
   registerWorkflowCommands(program, io);
   registerWorker(program, io);
+  registerRunCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   COPY_VERIFY_FAILED: { status: 500, title: 'Copy verification failed', retryable: false },
   REGISTRY_NOT_FOUND: { status: 404, title: 'Registry file not found', retryable: false },
   REGISTRY_INVALID: { status: 400, title: 'Not a Swarm Runtime registry', retryable: false },
+  RUN_NOT_COMPLETED: { status: 409, title: 'Run did not complete', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Swarm server unreachable', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: false },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;

@@ -69,6 +69,43 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
     });
   });
 
+  it('swarm run --wait follows a run to completion, and exits 1 when a run fails', async () => {
+    const ok = await cli(['run', 'hello', '--input', '{"name":"Ada Lovelace"}', '--wait'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^run \S+ of hello$/m);
+    expect(ok.stdout).toMatch(/^ {2}completed +answer$/m);
+    expect(ok.stdout).toMatch(/^completed in \d+ ms$/m);
+
+    const inputFile = path.join(testDb.dir, 'input.json');
+    fs.writeFileSync(inputFile, '{"name":"Al"}');
+    const json = await cli(['run', 'hello', '--input', `@${inputFile}`, '--wait', '--json'], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 'completed',
+      result: { answer: { long_name: false } },
+    });
+
+    const mail = path.join(testDb.dir, 'mail.yaml');
+    fs.writeFileSync(
+      mail,
+      'name: mail\nversion: 1.0.0\nsteps:\n  - id: send\n    agent: builtin/send_email\n    input: { connector: smtp, to: a@example.com, subject: hi, body: hello }\n',
+    );
+    expect((await cli(['workflow', 'apply', mail], env)).code).toBe(0);
+    const failed = await cli(['run', 'mail', '--wait'], env);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^ {2}failed +send — /m);
+    expect(failed.stderr).toMatch(/^swarm: run \S+ ended failed at step send \[RUN_NOT_COMPLETED\]$/m);
+
+    const listed = await cli(['runs', 'list', '--workflow', 'hello', '--json'], env);
+    expect(JSON.parse(listed.stdout)).toHaveLength(2);
+    const id = JSON.parse(listed.stdout)[0].id as string;
+    expect((await cli(['runs', 'show', id], env)).stdout).toMatch(/— completed \(attempt 1\)/);
+    const cancel = await cli(['runs', 'cancel', id], env);
+    expect(cancel.code).toBe(1);
+    expect(cancel.stderr).toMatch(/only a pending or running run can be cancelled \[CONFLICT\]/);
+    expect((await cli(['run', 'hello', '--input', 'nope'], env)).stderr).toMatch(/^swarm: --input: not JSON/);
+    expect((await cli(['run', 'ghost'], env)).stderr).toMatch(/workflow not found: ghost \[NOT_FOUND\]/);
+  });
+
   it('registers an agent folder, and says unchanged the second time', async () => {
     const folder = path.join(testDb.dir, 'shout');
     fs.mkdirSync(folder);

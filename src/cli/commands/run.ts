@@ -1,0 +1,164 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.js';
+import type { RunView } from '../../engine/index.js';
+import { InputError, SwarmError } from '../../errors/index.js';
+import { ApiClient } from '../client.js';
+import { formatTable, type CliIo } from '../io.js';
+
+const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout']);
+
+/** `--input '{"a":1}'` or `--input @file.json`. */
+function parseInput(raw: string | undefined, cwd: string): unknown {
+  if (raw === undefined) return {};
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = fs.readFileSync(path.resolve(cwd, raw.slice(1)), 'utf8');
+    } catch {
+      throw new InputError('--input', `cannot read ${raw.slice(1)}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError('--input', `not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** One line per step whose state changed; a bar for fan-outs. */
+function progressLines(run: RunView, seen: Map<string, string>): string[] {
+  const lines: string[] = [];
+  for (const [id, step] of Object.entries(run.steps)) {
+    const items =
+      step.items === undefined
+        ? ''
+        : ` ${bar(step.items.done, step.items.total)} ${step.items.done}/${step.items.total}`;
+    const line = `  ${step.status.padEnd(9)} ${id}${items}${step.error ? ` — ${step.error}` : ''}`;
+    if (seen.get(id) !== line && step.status !== 'pending') lines.push(line);
+    seen.set(id, line);
+  }
+  return lines;
+}
+
+function bar(done: number, total: number, width = 20): string {
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+export function registerRunCommands(program: Command, io: CliIo): void {
+  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+
+  program
+    .command('run')
+    .description('Start a run of a workflow; with --wait, follow it and exit 0 only if it completed')
+    .argument('<workflow>', 'workflow name (the latest version), or name@version')
+    .option('-i, --input <json|@file>', 'the run input, as JSON or @file.json')
+    .option('-w, --wait', 'follow the run until it ends')
+    .option('--json', 'machine-readable output (the final run with --wait)')
+    .action(async (ref: string, options: { input?: string; wait?: boolean; json?: boolean }) => {
+      const input = parseInput(options.input, io.cwd);
+      const at = ref.lastIndexOf('@');
+      const [name, version] = at > 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
+      const api = client();
+      const { id } = await api.request<{ id: string; run: RunView }>(
+        'POST',
+        `/api/v1/workflows/${encodeURIComponent(name)}/runs`,
+        {
+          input,
+          ...(version === undefined ? {} : { version }),
+        },
+      );
+      if (!options.wait) return io.out(options.json ? JSON.stringify({ id }) : id);
+      if (!options.json) io.out(`run ${id} of ${ref}`);
+      const seen = new Map<string, string>();
+      let run = await api.request<RunView>('GET', `/api/v1/runs/${id}`);
+      for (;;) {
+        if (!options.json) for (const line of progressLines(run, seen)) io.out(line);
+        if (ENDED.has(run.status)) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        run = await api.request<RunView>('GET', `/api/v1/runs/${id}`);
+      }
+      if (options.json) io.out(JSON.stringify(run));
+      else
+        io.out(
+          `${run.status}${run.durationMs === null ? '' : ` in ${run.durationMs} ms`}${run.error ? `: ${run.error}` : ''}`,
+        );
+      if (run.status !== 'completed') {
+        throw new SwarmError(
+          'RUN_NOT_COMPLETED',
+          `run ${id} ended ${run.status}${run.errorStep ? ` at step ${run.errorStep}` : ''}`,
+        );
+      }
+    });
+
+  const runs = program.command('runs').description('List and manage runs');
+  runs
+    .command('list')
+    .description('Your runs, newest first')
+    .option('--workflow <name>', 'only runs of this workflow')
+    .option('--status <status>', 'pending, running, completed, failed, cancelled, timeout')
+    .option('--limit <n>', 'at most this many (1–999)', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { workflow?: string; status?: string; limit: string; json?: boolean }) => {
+      const params = new URLSearchParams({ limit: options.limit });
+      if (options.workflow) params.set('workflow', options.workflow);
+      if (options.status) params.set('status', options.status);
+      const { items } = await client().request<{ items: RunView[] }>('GET', `/api/v1/runs?${params}`);
+      if (options.json) return io.out(JSON.stringify(items));
+      io.out(
+        formatTable(
+          ['ID', 'WORKFLOW', 'STATUS', 'ATTEMPT', 'STARTED', 'MS'],
+          items.map((r) => [
+            r.id,
+            `${r.workflow}@${r.version}`,
+            r.status,
+            r.attempt,
+            r.startedAt ?? '-',
+            r.durationMs ?? '-',
+          ]),
+        ),
+      );
+    });
+  runs
+    .command('show')
+    .description('One run with its steps')
+    .argument('<id>', 'the run id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const run = await client().request<RunView>('GET', `/api/v1/runs/${encodeURIComponent(id)}`);
+      if (options.json) return io.out(JSON.stringify(run));
+      io.out(
+        `${run.id} ${run.workflow}@${run.version} — ${run.status} (attempt ${run.attempt})${run.error ? `: ${run.error}` : ''}`,
+      );
+      io.out(
+        formatTable(
+          ['STEP', 'STATUS', 'OUTPUT'],
+          Object.entries(run.steps).map(([s, st]) => [
+            s,
+            st.status,
+            st.output === undefined ? '-' : JSON.stringify(st.output).slice(0, 80),
+          ]),
+        ),
+      );
+    });
+  for (const [action, summary] of [
+    ['cancel', 'Cancel a pending or running run'],
+    ['retry', 'Retry a failed or cancelled run from its failed step'],
+  ] as const) {
+    runs
+      .command(action)
+      .description(summary)
+      .argument('<id>', 'the run id')
+      .option('--json', 'machine-readable output')
+      .action(async (id: string, options: { json?: boolean }) => {
+        const run = await client().request<RunView>(
+          'POST',
+          `/api/v1/runs/${encodeURIComponent(id)}/${action}`,
+          {},
+        );
+        io.out(options.json ? JSON.stringify(run) : `${run.id}: ${run.status}`);
+      });
+  }
+}
