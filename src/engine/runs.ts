@@ -13,6 +13,7 @@ import {
 } from '../storage/index.js';
 import { releaseReadySteps, type RunFrame, type RunOutcome } from './advance.js';
 import type { RunSteps } from './plan.js';
+import { writeLogs, writeStepMetric, type LogEntry } from './records.js';
 
 export interface StartRunOptions {
   /** The run's input; for a manual run it is also its trigger data. */
@@ -29,6 +30,7 @@ export interface FinishedTask {
   readonly itemIndex: number | null;
   readonly output?: unknown;
   readonly error?: string;
+  readonly durationMs?: number | null;
 }
 
 /** Reads a run under a lock for the rest of the transaction (PostgreSQL row lock; SQLite's single writer). */
@@ -72,8 +74,32 @@ async function saveRun(
   frame: RunFrame,
   outcome: RunOutcome,
   startedAt: string | null,
+  before: Record<string, string> = {},
 ): Promise<void> {
   const now = new Date().toISOString();
+  // A log line for every step whose state changed in this transaction, and for the run's end.
+  const logs: LogEntry[] = Object.entries(frame.steps)
+    .filter(([id, s]) => before[id] !== s.status && s.status !== 'pending')
+    .map(([id, s]) => ({
+      ownerId: frame.ownerId,
+      runId: frame.id,
+      stepId: id,
+      level: s.status === 'failed' ? 'error' : 'info',
+      eventType: s.status === 'failed' ? 'error' : 'state_change',
+      message: `step ${id} ${s.status}${s.items !== undefined && s.status === 'running' ? ` (${s.items.total} items)` : ''}${s.error ? `: ${s.error}` : ''}`,
+    }));
+  if (outcome.status !== 'running') {
+    logs.push({
+      ownerId: frame.ownerId,
+      runId: frame.id,
+      level: outcome.status === 'failed' ? 'error' : 'info',
+      message:
+        outcome.status === 'failed'
+          ? `run failed at step ${outcome.step}: ${outcome.error}`
+          : 'run completed',
+    });
+  }
+  await writeLogs(trx, logs);
   const running = Object.entries(frame.steps).find(([, s]) => s.status === 'running')?.[0] ?? null;
   const ended = outcome.status !== 'running';
   await trx
@@ -112,6 +138,10 @@ async function saveRun(
       .where('status', 'in', ['PENDING', 'RUNNING'])
       .execute();
   }
+}
+
+function statusesOf(steps: RunSteps): Record<string, string> {
+  return Object.fromEntries(Object.entries(steps).map(([id, s]) => [id, s.status]));
 }
 
 /** Starts runs and moves them forward as their tasks finish. */
@@ -182,6 +212,13 @@ export class Engine {
         workflow: normalized,
         steps,
       };
+      await writeLogs(trx, [
+        {
+          ownerId: caller.userId,
+          runId,
+          message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
+        },
+      ]);
       await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), now);
     });
     return runId;
@@ -196,6 +233,15 @@ export class Engine {
     const frame = await frameOf(trx, row);
     const state = frame.steps[task.stepId];
     if (state === undefined || state.status !== 'running') return;
+    const before = statusesOf(frame.steps);
+    await writeStepMetric(trx, {
+      ownerId: frame.ownerId,
+      runId: frame.id,
+      taskId: task.id,
+      stepId: task.stepId,
+      durationMs: task.durationMs ?? null,
+      success: true,
+    });
     const now = new Date().toISOString();
     if (state.items === undefined) {
       Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
@@ -218,7 +264,7 @@ export class Engine {
         });
       }
     }
-    await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), row.started_at);
+    await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), row.started_at, before);
   };
 
   /** The queue's final-failure hook (retries exhausted, timeout): the step and the run fail. */
@@ -229,9 +275,18 @@ export class Engine {
     const frame = await frameOf(trx, row);
     const state = frame.steps[task.stepId];
     if (state === undefined) return;
+    const before = statusesOf(frame.steps);
+    await writeStepMetric(trx, {
+      ownerId: frame.ownerId,
+      runId: frame.id,
+      taskId: task.id,
+      stepId: task.stepId,
+      durationMs: null,
+      success: false,
+    });
     const error = `step ${task.stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
     Object.assign(state, { status: 'failed', error, completed_at: new Date().toISOString() });
-    await saveRun(trx, frame, { status: 'failed', error, step: task.stepId }, row.started_at);
+    await saveRun(trx, frame, { status: 'failed', error, step: task.stepId }, row.started_at, before);
   };
 
   /**

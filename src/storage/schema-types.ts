@@ -255,7 +255,38 @@ export interface ExecutionArtifactsTable {
   created_at: WithDefault<Timestamp>;
 }
 
+export interface ExecutionLogsTable {
+  id: string;
+  owner_id: string;
+  run_id: string | null;
+  task_id: string | null;
+  step_id: string | null;
+  agent_id: string | null;
+  event_type: WithDefault<string>;
+  level: WithDefault<string>;
+  message: string;
+  metadata: WithDefault<JsonText>;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface MetricsTable {
+  id: string;
+  owner_id: string;
+  agent_id: string | null;
+  run_id: string | null;
+  task_id: string | null;
+  name: WithDefault<string>;
+  execution_time_ms: number | null;
+  token_usage: number | null;
+  estimated_cost: number | null;
+  success_flag: ColumnType<boolean | number | null, 0 | 1 | null, 0 | 1 | null>;
+  labels: WithDefault<JsonText>;
+  created_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
+  execution_logs: ExecutionLogsTable;
+  metrics: MetricsTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
   audit_logs: AuditLogsTable;

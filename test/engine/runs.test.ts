@@ -63,6 +63,28 @@ describe.each(DIALECTS)('runs on %s', (dialect) => {
     });
     expect(Object.values(done.steps).every((s) => s.status === 'completed')).toBe(true);
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
+
+    // The records: a log line per state change, committed with it, and a metric per attempt.
+    const logs = await fx.store.handle.db
+      .selectFrom('execution_logs')
+      .selectAll()
+      .where('run_id', '=', id)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    const messages = logs.map((l) => l.message);
+    expect(messages[0]).toMatch(/^run started: wf-\w+@1\.0\.0 \(manual\)$/);
+    expect(messages).toEqual(
+      expect.arrayContaining(['step a running', 'step a completed', 'step d completed', 'run completed']),
+    );
+    expect(messages.at(-1)).toBe('run completed');
+    const metrics = await fx.store.handle.db
+      .selectFrom('metrics')
+      .selectAll()
+      .where('run_id', '=', id)
+      .execute();
+    expect(metrics).toHaveLength(4);
+    expect(metrics.every((m) => m.success_flag === true || m.success_flag === 1)).toBe(true);
   });
 
   it('skips a step whose when is false, and what depends only on skipped steps', async () => {
