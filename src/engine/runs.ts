@@ -123,21 +123,32 @@ async function saveRun(
     .execute();
   if (outcome.status === 'failed') {
     // The run is over: its other tasks must not run, and a late completion must be refused.
-    await trx
-      .updateTable('tasks')
-      .set((eb) => ({
-        status: 'CANCELLED',
-        cancelled_at: now,
-        cancelled_by: 'engine',
-        cancellation_reason: `run failed at step ${outcome.step}`,
-        lease_epoch: eb('lease_epoch', '+', 1),
-        locked_by: null,
-        locked_until: null,
-      }))
-      .where('run_id', '=', frame.id)
-      .where('status', 'in', ['PENDING', 'RUNNING'])
-      .execute();
+    await cancelRunTasks(trx, frame.id, 'engine', `run failed at step ${outcome.step}`, now);
   }
+}
+
+/** Cancels a run's pending and running tasks; the bumped lease epoch refuses late completions. */
+async function cancelRunTasks(
+  trx: Kysely<SwarmDatabase>,
+  runId: string,
+  by: string,
+  reason: string,
+  now: string,
+): Promise<void> {
+  await trx
+    .updateTable('tasks')
+    .set((eb) => ({
+      status: 'CANCELLED',
+      cancelled_at: now,
+      cancelled_by: by,
+      cancellation_reason: reason,
+      lease_epoch: eb('lease_epoch', '+', 1),
+      locked_by: null,
+      locked_until: null,
+    }))
+    .where('run_id', '=', runId)
+    .where('status', 'in', ['PENDING', 'RUNNING'])
+    .execute();
 }
 
 function statusesOf(steps: RunSteps): Record<string, string> {
@@ -224,15 +235,17 @@ export class Engine {
     return runId;
   }
 
-  /** The queue's completion hook: records the step's output once and releases what follows. */
-  readonly onTaskCompleted = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
-    if (task.runId === null || task.stepId === null) return;
-    const { dialect } = this.store.handle;
-    const row = await lockRun(trx, dialect, task.runId);
-    if (row === undefined || row.status !== 'running') return;
+  /**
+   * Opens the run of a finished task under its lock, with the step's state and a metric of the
+   * attempt; null when there is nothing to do (a standalone task, a run already over).
+   */
+  private async finishedStep(trx: Kysely<SwarmDatabase>, task: FinishedTask, success: boolean) {
+    if (task.runId === null || task.stepId === null) return null;
+    const row = await lockRun(trx, this.store.handle.dialect, task.runId);
+    if (row === undefined || row.status !== 'running') return null;
     const frame = await frameOf(trx, row);
     const state = frame.steps[task.stepId];
-    if (state === undefined || state.status !== 'running') return;
+    if (state === undefined || state.status !== 'running') return null;
     const before = statusesOf(frame.steps);
     await writeStepMetric(trx, {
       ownerId: frame.ownerId,
@@ -240,8 +253,16 @@ export class Engine {
       taskId: task.id,
       stepId: task.stepId,
       durationMs: task.durationMs ?? null,
-      success: true,
+      success,
     });
+    return { row, frame, state, stepId: task.stepId, runId: task.runId, before };
+  }
+
+  /** The queue's completion hook: records the step's output once and releases what follows. */
+  readonly onTaskCompleted = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
+    const found = await this.finishedStep(trx, task, true);
+    if (found === null) return;
+    const { row, frame, state, stepId, runId, before } = found;
     const now = new Date().toISOString();
     if (state.items === undefined) {
       Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
@@ -252,8 +273,8 @@ export class Engine {
         const items = await trx
           .selectFrom('tasks')
           .select(['result_data'])
-          .where('run_id', '=', task.runId)
-          .where('step_id', '=', task.stepId)
+          .where('run_id', '=', runId)
+          .where('step_id', '=', stepId)
           .where('status', '=', 'COMPLETED')
           .orderBy('item_index')
           .execute();
@@ -264,29 +285,23 @@ export class Engine {
         });
       }
     }
-    await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), row.started_at, before);
+    await saveRun(
+      trx,
+      frame,
+      await releaseReadySteps(trx, this.store.handle.dialect, frame),
+      row.started_at,
+      before,
+    );
   };
 
   /** The queue's final-failure hook (retries exhausted, timeout): the step and the run fail. */
   readonly onTaskFailed = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
-    if (task.runId === null || task.stepId === null) return;
-    const row = await lockRun(trx, this.store.handle.dialect, task.runId);
-    if (row === undefined || row.status !== 'running') return;
-    const frame = await frameOf(trx, row);
-    const state = frame.steps[task.stepId];
-    if (state === undefined) return;
-    const before = statusesOf(frame.steps);
-    await writeStepMetric(trx, {
-      ownerId: frame.ownerId,
-      runId: frame.id,
-      taskId: task.id,
-      stepId: task.stepId,
-      durationMs: null,
-      success: false,
-    });
-    const error = `step ${task.stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
+    const found = await this.finishedStep(trx, task, false);
+    if (found === null) return;
+    const { row, frame, state, stepId, before } = found;
+    const error = `step ${stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
     Object.assign(state, { status: 'failed', error, completed_at: new Date().toISOString() });
-    await saveRun(trx, frame, { status: 'failed', error, step: task.stepId }, row.started_at, before);
+    await saveRun(trx, frame, { status: 'failed', error, step: stepId }, row.started_at, before);
   };
 
   /**
@@ -317,20 +332,7 @@ export class Engine {
         })
         .where('id', '=', runId)
         .execute();
-      await trx
-        .updateTable('tasks')
-        .set((eb) => ({
-          status: 'CANCELLED',
-          cancelled_at: now,
-          cancelled_by: caller.userId,
-          cancellation_reason: reason,
-          lease_epoch: eb('lease_epoch', '+', 1),
-          locked_by: null,
-          locked_until: null,
-        }))
-        .where('run_id', '=', runId)
-        .where('status', 'in', ['PENDING', 'RUNNING'])
-        .execute();
+      await cancelRunTasks(trx, runId, caller.userId, reason, now);
     });
     return this.getRun(caller, runId);
   }
