@@ -24,6 +24,9 @@ const PARAMS_PER_ROW = 19;
  * A task whose idempotency key its owner already used is not inserted again; its id is the
  * existing task's.
  */
+/** Where new tasks are announced, so idle workers wake at once (PostgreSQL LISTEN/NOTIFY). */
+export const TASKS_CHANNEL = 'swarm_tasks';
+
 export async function enqueueTasks(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
@@ -47,6 +50,7 @@ export async function enqueueTasks(
     }
     for (const row of await insert.returning('id').execute()) inserted.add(row.id);
   }
+  if (inserted.size > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
   if (inserted.size === rows.length) return rows.map((row) => row.id);
   return resolveDuplicates(db, dialect, rows, inserted);
 }

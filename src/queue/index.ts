@@ -18,7 +18,7 @@ export {
   type FailureHooks,
 } from './types.js';
 export { computeBackoffMs } from './backoff.js';
-export { enqueueTasks } from './enqueue.js';
+export { enqueueTasks, TASKS_CHANNEL } from './enqueue.js';
 export { claimTasks, type ClaimOptions } from './claim.js';
 export { renewLeases, type RenewResult } from './renew.js';
 export { completeTasks, type Completion, type CompleteResult } from './complete.js';

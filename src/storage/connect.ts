@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type pg from 'pg';
 import { SwarmError } from '../errors/index.js';
 import type { DialectAdapter } from './dialect/dialect.js';
 import { openPostgres, postgresAdapter } from './dialect/postgres.js';
@@ -13,6 +14,12 @@ export interface DatabaseHandle {
   readonly target: DatabaseTarget;
   /** Where it points, without credentials. */
   readonly description: string;
+  /**
+   * Calls `onNotify` whenever `channel` is notified (PostgreSQL LISTEN on a connection of its
+   * own), so processes wake each other instead of polling; null where the dialect has no
+   * cross-process notifications (SQLite: one process, in-process signals). Returns a stop function.
+   */
+  listen(channel: string, onNotify: () => void): Promise<(() => Promise<void>) | null>;
   close(): Promise<void>;
 }
 
@@ -29,6 +36,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   const target = parseDatabaseUrl(url, options.cwd);
   let db: Kysely<SwarmDatabase>;
   let dialect: DialectAdapter;
+  let pool: pg.Pool | null = null;
   if (target.dialect === 'sqlite') {
     db = openSqlite<SwarmDatabase>({
       file: target.file,
@@ -38,10 +46,10 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     });
     dialect = sqliteAdapter;
   } else {
-    db = openPostgres<SwarmDatabase>({
+    ({ db, pool } = openPostgres<SwarmDatabase>({
       connectionString: target.connectionString,
       poolSize: options.poolSize ?? 10,
-    }).db;
+    }));
     dialect = postgresAdapter;
   }
   const description = describeTarget(target);
@@ -58,15 +66,37 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     );
   }
   let closed = false;
+  const listeners = new Set<pg.PoolClient>();
   return {
     db,
     dialect,
     target,
     description,
+    async listen(channel, onNotify) {
+      if (pool === null) return null;
+      const client = await pool.connect();
+      listeners.add(client);
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify();
+      });
+      await client.query(`LISTEN ${pgIdentifier(channel)}`);
+      return async () => {
+        if (!listeners.delete(client)) return;
+        await client.query(`UNLISTEN ${pgIdentifier(channel)}`).catch(() => {});
+        client.release();
+      };
+    },
     async close() {
       if (closed) return;
       closed = true;
+      for (const client of listeners) client.release();
+      listeners.clear();
       await db.destroy();
     },
   };
+}
+
+/** Channel names are ours (constants), but quote them as identifiers all the same. */
+function pgIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }

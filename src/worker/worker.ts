@@ -9,6 +9,7 @@ import {
   reclaimExpiredLeases,
   releaseTasks,
   renewLeases,
+  TASKS_CHANNEL,
   type ClaimedTask,
 } from '../queue/index.js';
 import type { EventSink, Runtime } from '../runtimes/index.js';
@@ -63,6 +64,7 @@ export class Worker {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
+  private unlisten: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
 
   constructor(private readonly options: WorkerOptions) {
     this.workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${newId().slice(-8)}`;
@@ -93,6 +95,13 @@ export class Worker {
       ),
     );
     this.loop = this.claimLoop();
+    // Other processes' enqueues wake this worker at once on PostgreSQL; polling stays as the fallback.
+    this.unlisten = this.options.store.handle
+      .listen(TASKS_CHANNEL, () => this.notify())
+      .catch((error: unknown) => {
+        this.options.logger.warn({ err: error }, 'LISTEN failed; falling back to polling');
+        return null;
+      });
   }
 
   /** Work may be waiting: look now instead of at the next poll. */
@@ -107,6 +116,9 @@ export class Worker {
     this.notify();
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    await (
+      await this.unlisten
+    )?.();
     await this.loop;
     const deadline = Date.now() + graceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);

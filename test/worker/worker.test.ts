@@ -4,8 +4,11 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { completeTasks } from '../../src/queue/index.js';
-import { createWorker, type Worker } from '../../src/worker/index.js';
+import { completeTasks, enqueueTasks } from '../../src/queue/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { BuiltinRuntime, DatabaseEventSink } from '../../src/runtimes/index.js';
+import { Store } from '../../src/storage/index.js';
+import { createWorker, Worker } from '../../src/worker/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';
 
@@ -135,6 +138,50 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     });
     expect((await fx.engine.getRun(fx.caller, id)).status).toBe('cancelled');
   });
+
+  // Two handles stand for two processes: only PostgreSQL carries notifications between them.
+  it.runIf(dialect === 'postgres')(
+    'wakes an idle worker in another process through LISTEN/NOTIFY, not polling',
+    async () => {
+      const other = await Store.open(fx.testDb.url, { migrate: false });
+      const idle = new Worker({
+        store: other,
+        engine: new Engine(other),
+        runtime: new BuiltinRuntime({
+          http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
+        }),
+        events: new DatabaseEventSink(other),
+        logger: pino({ level: 'silent' }),
+        // An hour between polls: a task done within the wait below was announced, not found.
+        pollMs: 3_600_000,
+      });
+      try {
+        idle.start();
+        await new Promise((resolve) => setTimeout(resolve, 300)); // its first (empty) claim and LISTEN
+        const [taskId] = await enqueueTasks(fx.store.handle.db, fx.store.handle.dialect, [
+          {
+            ownerId: fx.caller.userId,
+            taskType: 'noop',
+            agentName: 'builtin/noop',
+            agentVersion: '1.0.0',
+            input: {},
+          },
+        ]);
+        const done = await until('the idle worker to run the task', async () =>
+          fx.store.handle.db
+            .selectFrom('tasks')
+            .selectAll()
+            .where('id', '=', taskId!)
+            .where('status', '=', 'COMPLETED')
+            .executeTakeFirst(),
+        );
+        expect(done.worker_id).toBe(idle.workerId);
+      } finally {
+        await idle.stop(1000);
+        await other.close();
+      }
+    },
+  );
 
   it('reclaims the task of a worker killed with SIGKILL; the run completes, the step is recorded once, the dead lease is refused', async () => {
     const id = await startRun([

@@ -67,6 +67,11 @@ export interface DialectAdapter {
    * PostgreSQL `@>`, which the GIN indexes serve).
    */
   jsonArrayContains(column: string, value: string): RawBuilder<boolean>;
+  /**
+   * Notifies `channel` when the transaction commits (PostgreSQL NOTIFY); a no-op where the
+   * dialect has no cross-process notifications.
+   */
+  notify(db: Kysely<unknown>, channel: string): Promise<void>;
   /** Serialises schema migrations across processes for the rest of the transaction. */
   lockForMigration(trx: Kysely<unknown> | Transaction<unknown>): Promise<void>;
   /** Postpones foreign-key checks to commit, so a bulk copy may insert in any order. */

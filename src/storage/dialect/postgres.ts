@@ -102,6 +102,11 @@ export const postgresAdapter: DialectAdapter = {
 
   jsonArrayContains: (column, value) => sql<boolean>`${sql.ref(column)} @> jsonb_build_array(${value}::text)`,
 
+  async notify(db, channel) {
+    // Delivered at commit, so a listener never wakes before the rows it is told about exist.
+    await sql`SELECT pg_notify(${channel}, '')`.execute(db);
+  },
+
   async lockForMigration(trx) {
     await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx as Kysely<unknown>);
   },

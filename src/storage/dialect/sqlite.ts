@@ -98,6 +98,10 @@ export const sqliteAdapter: DialectAdapter = {
   jsonArrayContains: (column, value) =>
     sql<boolean>`EXISTS (SELECT 1 FROM json_each(${sql.ref(column)}) WHERE json_each.value = ${value})`,
 
+  async notify() {
+    // One process owns a SQLite file: the worker is woken in-process instead.
+  },
+
   async lockForMigration() {
     // BEGIN IMMEDIATE (writeTransaction) already holds the database's single write lock.
   },
