@@ -62,6 +62,7 @@ export class Worker {
   private flushScheduled = false;
   private running = false;
   private wake: (() => void) | null = null;
+  private woken = false;
   private loop: Promise<void> | null = null;
   private timers: NodeJS.Timeout[] = [];
   private unlisten: Promise<(() => Promise<void>) | null> = Promise.resolve(null);
@@ -106,7 +107,15 @@ export class Worker {
 
   /** Work may be waiting: look now instead of at the next poll. */
   notify(): void {
+    // A wake-up that arrives while a claim is in flight must not be lost: remember it, and the
+    // loop skips its next sleep.
+    this.woken = true;
     this.wake?.();
+  }
+
+  /** Resolves once this worker listens for new-task notifications (or knows it cannot). */
+  async listening(): Promise<void> {
+    await this.unlisten;
   }
 
   /** Stops claiming, lets running tasks finish for `graceMs`, then hands the rest back. */
@@ -158,7 +167,9 @@ export class Worker {
         }
       }
       for (const task of claimed) this.run(task);
-      if (claimed.length === 0 || claimed.length === room || room < Math.ceil(this.concurrency / 2)) {
+      const wantsSleep =
+        claimed.length === 0 || claimed.length === room || room < Math.ceil(this.concurrency / 2);
+      if (wantsSleep && !this.woken) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(
             resolve,
@@ -171,6 +182,7 @@ export class Worker {
         });
         this.wake = null;
       }
+      this.woken = false;
     }
   }
 

@@ -157,7 +157,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
       });
       try {
         idle.start();
-        await new Promise((resolve) => setTimeout(resolve, 300)); // its first (empty) claim and LISTEN
+        await idle.listening();
         const [taskId] = await enqueueTasks(fx.store.handle.db, fx.store.handle.dialect, [
           {
             ownerId: fx.caller.userId,
