@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { toDbTimestamp, type ColumnInfo } from '../storage/index.js';
+import { byCodeUnits, canonicalJson, toDbTimestamp, type ColumnInfo } from '../storage/index.js';
 
 /**
  * One canonical text per row, equal on SQLite and PostgreSQL whenever the data is the same:
@@ -8,21 +8,8 @@ import { toDbTimestamp, type ColumnInfo } from '../storage/index.js';
  * normalised by its column's logical type before hashing.
  */
 
-/** JSON text with object keys sorted (by UTF-16 code units, never by locale) at every depth. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record).sort(byCodeUnits);
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
-  }
-  // Numbers: JSON.parse already reduced 1.0, 1e2 and jsonb's 100 to the same double.
-  return JSON.stringify(value) ?? 'null';
-}
-
-export function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+// One canonical JSON for the whole project: the storage layer's.
+export { canonicalJson, byCodeUnits };
 
 /** A number as a JSON literal; non-finite ones (JSON has none) as tagged strings, never as null. */
 function numberLiteral(value: number): string {

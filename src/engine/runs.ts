@@ -51,19 +51,27 @@ async function frameOf(
     trigger_data: string | null;
     step_results: string;
   },
+  definitions: Map<string, NormalizedWorkflow>,
 ): Promise<RunFrame> {
-  const workflow = await trx
-    .selectFrom('workflows')
-    .select('steps')
-    .where('id', '=', row.workflow_id)
-    .executeTakeFirstOrThrow();
+  // A stored workflow version never changes, so its DAG is read and parsed once per process,
+  // not on every task completion.
+  let workflow = definitions.get(row.workflow_id);
+  if (workflow === undefined) {
+    const stored = await trx
+      .selectFrom('workflows')
+      .select('steps')
+      .where('id', '=', row.workflow_id)
+      .executeTakeFirstOrThrow();
+    workflow = fromDbJson<NormalizedWorkflow>(stored.steps)!;
+    definitions.set(row.workflow_id, workflow);
+  }
   return {
     id: row.id,
     ownerId: row.owner_id,
     workflowName: row.workflow_name ?? '',
     attempt: row.attempt,
     trigger: fromDbJson(row.trigger_data),
-    workflow: fromDbJson<NormalizedWorkflow>(workflow.steps)!,
+    workflow,
     steps: fromDbJson<RunSteps>(row.step_results) ?? {},
   };
 }
@@ -157,6 +165,8 @@ function statusesOf(steps: RunSteps): Record<string, string> {
 
 /** Starts runs and moves them forward as their tasks finish. */
 export class Engine {
+  private readonly definitions = new Map<string, NormalizedWorkflow>();
+
   constructor(private readonly store: Store) {}
 
   /**
@@ -243,7 +253,7 @@ export class Engine {
     if (task.runId === null || task.stepId === null) return null;
     const row = await lockRun(trx, this.store.handle.dialect, task.runId);
     if (row === undefined || row.status !== 'running') return null;
-    const frame = await frameOf(trx, row);
+    const frame = await frameOf(trx, row, this.definitions);
     const state = frame.steps[task.stepId];
     if (state === undefined || state.status !== 'running') return null;
     const before = statusesOf(frame.steps);
@@ -352,7 +362,7 @@ export class Engine {
           `run ${runId} is ${row.status}; only a failed, cancelled or timed-out run can be retried`,
         );
       }
-      const frame = await frameOf(trx, row);
+      const frame = await frameOf(trx, row, this.definitions);
       const reset: string[] = [];
       for (const [stepId, state] of Object.entries(frame.steps)) {
         if (state.status === 'failed' || state.status === 'running') {

@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import type { CallerStore, WorkflowRecord } from '../storage/index.js';
 import type { AgentRegistry } from './agents.js';
@@ -126,7 +127,7 @@ export class WorkflowRegistry {
   async versions(name: string): Promise<WorkflowView[]> {
     const versions = await this.scoped.workflows.versions(name);
     if (versions.length === 0) throw new NotFoundError('workflow', name);
-    return versions.map(viewOf).sort((a, b) => (a.version === b.version ? 0 : latest([a, b]) === a ? 1 : -1));
+    return versions.map(viewOf).sort((a, b) => semver.compare(a.version, b.version));
   }
 
   async setState(name: string, state: { enabled?: boolean; status?: WorkflowState }): Promise<WorkflowView> {

@@ -29,7 +29,17 @@ export {
   type DialectAdapter,
   type DialectName,
 } from './dialect/dialect.js';
-export { newId, toDbJson, fromDbJson, toDbBool, fromDbBool, toDbTimestamp, nowTimestamp } from './values.js';
+export {
+  canonicalJson,
+  byCodeUnits,
+  newId,
+  toDbJson,
+  fromDbJson,
+  toDbBool,
+  fromDbBool,
+  toDbTimestamp,
+  nowTimestamp,
+} from './values.js';
 export type { User, NewUser } from './repositories/users.js';
 export type { ApiKey, NewApiKey, KeyOwner } from './repositories/api-keys.js';
 export type { AuditEntry, AuditRecord } from './repositories/audit-logs.js';

@@ -67,3 +67,23 @@ export function toDbTimestamp(value: Date | string, field = 'timestamp'): string
 export function nowTimestamp(): string {
   return new Date().toISOString();
 }
+
+/**
+ * JSON text with object keys sorted by UTF-16 code units (never by locale, and not in
+ * JavaScript's own order, which puts integer-like keys first) at every depth: equal content
+ * gives equal text, whatever the key order it was written in.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record).sort(byCodeUnits);
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  }
+  // Numbers: JSON.parse already reduced 1.0, 1e2 and jsonb's 100 to the same double.
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { bootstrapAdmin, generateApiKey, hashApiKey } from '../../src/auth/index.js';
+import { bootstrapAdmin, hashApiKey } from '../../src/auth/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { MIGRATIONS, Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { memberWithKey } from '../helpers/users.js';
 
 describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
   let testDb: TestDatabase;
@@ -195,16 +196,12 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
   });
 
   it("scopes keys to their owner: another user's key is not found", async () => {
-    const other = (await store.system.insertUserIfAbsent({
-      name: 'Member',
-      email: 'member@example.com',
-      role: 'member',
-    }))!;
-    const generated = generateApiKey();
-    const otherKey = await store
-      .as({ userId: other.id, role: 'member' })
-      .apiKeys.create({ name: 'm', prefix: generated.prefix, hash: generated.hash, scopes: [] });
-    const list = await app.inject({ method: 'GET', url: '/api/v1/keys', headers: auth(generated.key) });
+    const { key: otherSecret, apiKey: otherKey } = await memberWithKey(
+      store,
+      { name: 'Member', email: 'member@example.com' },
+      'm',
+    );
+    const list = await app.inject({ method: 'GET', url: '/api/v1/keys', headers: auth(otherSecret) });
     expect(list.json().items.map((k: { id: string }) => k.id)).toEqual([otherKey.id]);
     const res = await app.inject({
       method: 'DELETE',
@@ -213,7 +210,7 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
     });
     expect(res.statusCode).toBe(404);
     expect(
-      (await app.inject({ method: 'GET', url: '/api/v1/me', headers: auth(generated.key) })).json().email,
+      (await app.inject({ method: 'GET', url: '/api/v1/me', headers: auth(otherSecret) })).json().email,
     ).toBe('member@example.com');
   });
 });

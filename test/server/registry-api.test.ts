@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { bootstrapAdmin, generateApiKey } from '../../src/auth/index.js';
+import { bootstrapAdmin } from '../../src/auth/index.js';
 import { EXAMPLES_DIR, loadAgentManifest, parseDocument, formatOf } from '../../src/registry/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { memberWithKey } from '../helpers/users.js';
 
 const exampleAgents = fs.readdirSync(path.join(EXAMPLES_DIR, 'agents')).sort();
 const exampleWorkflows = fs
@@ -201,16 +202,7 @@ describe.each(DIALECTS)('registry API on %s', (dialect) => {
   it("hides one user's agents and workflows from another user's key", async () => {
     await registerExamples();
     await call('POST', '/api/v1/workflows', readWorkflow('text-report.yaml'));
-    const other = (await store.system.insertUserIfAbsent({
-      name: 'O',
-      email: 'o@example.com',
-      role: 'member',
-    }))!;
-    const generated = generateApiKey();
-    await store
-      .as({ userId: other.id, role: 'member' })
-      .apiKeys.create({ name: 'o', prefix: generated.prefix, hash: generated.hash, scopes: [] });
-    const theirs = generated.key;
+    const { key: theirs } = await memberWithKey(store, { name: 'O', email: 'o@example.com' }, 'o');
     expect((await call('GET', '/api/v1/agents?builtin=false', undefined, theirs)).json().items).toEqual([]);
     expect((await call('GET', '/api/v1/agents/echo', undefined, theirs)).statusCode).toBe(404);
     expect((await call('GET', '/api/v1/workflows', undefined, theirs)).json().items).toEqual([]);

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { bootstrapAdmin, generateApiKey } from '../../src/auth/index.js';
+import { bootstrapAdmin } from '../../src/auth/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { memberWithKey } from '../helpers/users.js';
 
 describe.each(DIALECTS)('runs API on %s', (dialect) => {
   let testDb: TestDatabase;
@@ -92,15 +93,7 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
 
   it("keeps one user's runs from another's key", async () => {
     const { id } = (await call('POST', '/api/v1/workflows/hello/runs', {})).json();
-    const other = (await store.system.insertUserIfAbsent({
-      name: 'O',
-      email: 'o@example.com',
-      role: 'member',
-    }))!;
-    const generated = generateApiKey();
-    await store
-      .as({ userId: other.id, role: 'member' })
-      .apiKeys.create({ name: 'o', prefix: generated.prefix, hash: generated.hash, scopes: [] });
+    const generated = await memberWithKey(store, { name: 'O', email: 'o@example.com' }, 'o');
     expect((await call('GET', `/api/v1/runs/${id}`, undefined, generated.key)).statusCode).toBe(404);
     expect((await call('POST', '/api/v1/workflows/hello/runs', {}, generated.key)).statusCode).toBe(404);
   });
