@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
 import {
@@ -6,14 +6,22 @@ import {
   newId,
   toDbJson,
   type Caller,
-  type DialectAdapter,
   type Store,
   type SwarmDatabase,
-  type WorkflowRunsTable,
 } from '../storage/index.js';
-import { releaseReadySteps, type RunFrame, type RunOutcome } from './advance.js';
+import { releaseReadySteps } from './advance.js';
+import { handlerStepId, parseHandlerStepId, pinHandlers, type HandlerState } from './handlers.js';
 import type { RunSteps } from './plan.js';
-import { writeLogs, writeStepMetric, type LogEntry } from './records.js';
+import { writeLogs, writeStepMetric } from './records.js';
+import {
+  cancelRunTasks,
+  frameOf,
+  lockRun,
+  saveRun,
+  statusesOf,
+  type RunRow,
+  type StoredRun,
+} from './run-state.js';
 
 export interface StartRunOptions {
   /** The run's input; for a manual run it is also its trigger data. */
@@ -33,135 +41,10 @@ export interface FinishedTask {
   readonly durationMs?: number | null;
 }
 
-/** Reads a run under a lock for the rest of the transaction (PostgreSQL row lock; SQLite's single writer). */
-async function lockRun(trx: Kysely<SwarmDatabase>, dialect: DialectAdapter, runId: string) {
-  let query = trx.selectFrom('workflow_runs').selectAll().where('id', '=', runId);
-  if (dialect.capabilities.skipLocked) query = query.forUpdate();
-  return query.executeTakeFirst();
-}
-
-async function frameOf(
-  trx: Kysely<SwarmDatabase>,
-  row: {
-    id: string;
-    owner_id: string;
-    workflow_id: string;
-    workflow_name: string | null;
-    attempt: number;
-    trigger_data: string | null;
-    step_results: string;
-  },
-  definitions: Map<string, NormalizedWorkflow>,
-): Promise<RunFrame> {
-  // A stored workflow version never changes, so its DAG is read and parsed once per process,
-  // not on every task completion.
-  let workflow = definitions.get(row.workflow_id);
-  if (workflow === undefined) {
-    const stored = await trx
-      .selectFrom('workflows')
-      .select('steps')
-      .where('id', '=', row.workflow_id)
-      .executeTakeFirstOrThrow();
-    workflow = fromDbJson<NormalizedWorkflow>(stored.steps)!;
-    definitions.set(row.workflow_id, workflow);
-  }
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    workflowName: row.workflow_name ?? '',
-    attempt: row.attempt,
-    trigger: fromDbJson(row.trigger_data),
-    workflow,
-    steps: fromDbJson<RunSteps>(row.step_results) ?? {},
-  };
-}
-
-/** Writes the steps' states and, when the run has ended, its outcome; a failure cancels the rest. */
-async function saveRun(
-  trx: Kysely<SwarmDatabase>,
-  frame: RunFrame,
-  outcome: RunOutcome,
-  startedAt: string | null,
-  before: Record<string, string> = {},
-): Promise<void> {
-  const now = new Date().toISOString();
-  // A log line for every step whose state changed in this transaction, and for the run's end.
-  const logs: LogEntry[] = Object.entries(frame.steps)
-    .filter(([id, s]) => before[id] !== s.status && s.status !== 'pending')
-    .map(([id, s]) => ({
-      ownerId: frame.ownerId,
-      runId: frame.id,
-      stepId: id,
-      level: s.status === 'failed' ? 'error' : 'info',
-      eventType: s.status === 'failed' ? 'error' : 'state_change',
-      message: `step ${id} ${s.status}${s.items !== undefined && s.status === 'running' ? ` (${s.items.total} items)` : ''}${s.error ? `: ${s.error}` : ''}`,
-    }));
-  if (outcome.status !== 'running') {
-    logs.push({
-      ownerId: frame.ownerId,
-      runId: frame.id,
-      level: outcome.status === 'failed' ? 'error' : 'info',
-      message:
-        outcome.status === 'failed'
-          ? `run failed at step ${outcome.step}: ${outcome.error}`
-          : 'run completed',
-    });
-  }
-  await writeLogs(trx, logs);
-  const running = Object.entries(frame.steps).find(([, s]) => s.status === 'running')?.[0] ?? null;
-  const ended = outcome.status !== 'running';
-  await trx
-    .updateTable('workflow_runs')
-    .set({
-      step_results: toDbJson(frame.steps),
-      current_step: running,
-      updated_at: now,
-      ...(outcome.status === 'completed' ? { status: 'completed', result: toDbJson(outcome.result) } : {}),
-      ...(outcome.status === 'failed'
-        ? { status: 'failed', error: outcome.error, error_step: outcome.step }
-        : {}),
-      ...(ended
-        ? {
-            completed_at: now,
-            duration_ms: startedAt === null ? null : Date.parse(now) - Date.parse(startedAt),
-          }
-        : {}),
-    })
-    .where('id', '=', frame.id)
-    .execute();
-  if (outcome.status === 'failed') {
-    // The run is over: its other tasks must not run, and a late completion must be refused.
-    await cancelRunTasks(trx, frame.id, 'engine', `run failed at step ${outcome.step}`, now);
-  }
-}
-
-/** Cancels a run's pending and running tasks; the bumped lease epoch refuses late completions. */
-async function cancelRunTasks(
-  trx: Kysely<SwarmDatabase>,
-  runId: string,
-  by: string,
-  reason: string,
-  now: string,
-): Promise<void> {
-  await trx
-    .updateTable('tasks')
-    .set((eb) => ({
-      status: 'CANCELLED',
-      cancelled_at: now,
-      cancelled_by: by,
-      cancellation_reason: reason,
-      lease_epoch: eb('lease_epoch', '+', 1),
-      locked_by: null,
-      locked_until: null,
-    }))
-    .where('run_id', '=', runId)
-    .where('status', 'in', ['PENDING', 'RUNNING'])
-    .execute();
-}
-
-function statusesOf(steps: RunSteps): Record<string, string> {
-  return Object.fromEntries(Object.entries(steps).map(([id, s]) => [id, s.status]));
-}
+const deadline = (workflow: NormalizedWorkflow, from: string): string | null =>
+  workflow.timeout_seconds === undefined
+    ? null
+    : new Date(Date.parse(from) + workflow.timeout_seconds * 1000).toISOString();
 
 /** Starts runs and moves them forward as their tasks finish. */
 export class Engine {
@@ -171,7 +54,7 @@ export class Engine {
 
   /**
    * Creates a run of one workflow version and the tasks of the steps that can start, in one
-   * transaction. Agent ranges are pinned to the versions they resolve to now.
+   * transaction. Agent ranges (of steps and handlers) are pinned to the versions they resolve to now.
    */
   async startRun(
     caller: Caller,
@@ -202,6 +85,7 @@ export class Engine {
         ...(resolved === null ? {} : { agent_version: resolved.version }),
       };
     }
+    const handlers = await pinHandlers(normalized, agents);
     const runId = newId();
     const now = new Date().toISOString();
     const triggerData = options.triggerData ?? options.input ?? {};
@@ -220,11 +104,13 @@ export class Engine {
           trigger_data: toDbJson(triggerData),
           input: toDbJson(options.input ?? {}),
           step_results: toDbJson(steps),
+          handlers: handlers === null ? null : toDbJson(handlers),
           started_by: caller.userId,
           started_at: now,
+          timeout_at: deadline(normalized, now),
         })
         .execute();
-      const frame: RunFrame = {
+      const run: StoredRun = {
         id: runId,
         ownerId: caller.userId,
         workflowName: workflow.name,
@@ -232,6 +118,8 @@ export class Engine {
         trigger: triggerData,
         workflow: normalized,
         steps,
+        handlers,
+        startedAt: now,
       };
       await writeLogs(trx, [
         {
@@ -240,7 +128,7 @@ export class Engine {
           message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
         },
       ]);
-      await saveRun(trx, frame, await releaseReadySteps(trx, dialect, frame), now);
+      await saveRun(trx, dialect, run, await releaseReadySteps(trx, dialect, run));
     });
     return runId;
   }
@@ -253,26 +141,66 @@ export class Engine {
     if (task.runId === null || task.stepId === null) return null;
     const row = await lockRun(trx, this.store.handle.dialect, task.runId);
     if (row === undefined || row.status !== 'running') return null;
-    const frame = await frameOf(trx, row, this.definitions);
-    const state = frame.steps[task.stepId];
+    const run = await frameOf(trx, row, this.definitions);
+    const state = run.steps[task.stepId];
     if (state === undefined || state.status !== 'running') return null;
-    const before = statusesOf(frame.steps);
+    const before = statusesOf(run.steps);
     await writeStepMetric(trx, {
-      ownerId: frame.ownerId,
-      runId: frame.id,
+      ownerId: run.ownerId,
+      runId: run.id,
       taskId: task.id,
       stepId: task.stepId,
       durationMs: task.durationMs ?? null,
       success,
     });
-    return { row, frame, state, stepId: task.stepId, runId: task.runId, before };
+    return { run, state, stepId: task.stepId, runId: task.runId, before };
+  }
+
+  /** A handler's task ended (the run itself is over by then): its state and a log line. */
+  private async finishedHandler(
+    trx: Kysely<SwarmDatabase>,
+    task: FinishedTask,
+    outcome: { output: unknown } | { error: string },
+  ): Promise<boolean> {
+    const which = task.runId === null || task.stepId === null ? null : parseHandlerStepId(task.stepId);
+    if (which === null) return false;
+    const row = await lockRun(trx, this.store.handle.dialect, task.runId!);
+    const handlers = fromDbJson<HandlerState[]>(row?.handlers ?? null);
+    const handler = handlers?.find((h) => h.kind === which.kind && h.index === which.index);
+    if (row === undefined || handlers === null || handler === undefined || handler.status !== 'running')
+      return true;
+    const now = new Date().toISOString();
+    Object.assign(
+      handler,
+      'error' in outcome
+        ? { status: 'failed', error: outcome.error, completed_at: now }
+        : { status: 'completed', output: outcome.output ?? null, completed_at: now },
+    );
+    await trx
+      .updateTable('workflow_runs')
+      .set({ handlers: toDbJson(handlers), updated_at: now })
+      .where('id', '=', row.id)
+      .execute();
+    await writeLogs(trx, [
+      {
+        ownerId: row.owner_id,
+        runId: row.id,
+        stepId: task.stepId,
+        taskId: task.id,
+        level: 'error' in outcome ? 'error' : 'info',
+        eventType: 'error' in outcome ? 'error' : 'state_change',
+        message: `handler ${task.stepId} ${handler.status}${'error' in outcome ? `: ${outcome.error}` : ''}`,
+      },
+    ]);
+    return true;
   }
 
   /** The queue's completion hook: records the step's output once and releases what follows. */
   readonly onTaskCompleted = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
+    if (await this.finishedHandler(trx, task, { output: task.output })) return;
     const found = await this.finishedStep(trx, task, true);
     if (found === null) return;
-    const { row, frame, state, stepId, runId, before } = found;
+    const { run, state, stepId, runId, before } = found;
     const now = new Date().toISOString();
     if (state.items === undefined) {
       Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
@@ -295,29 +223,71 @@ export class Engine {
         });
       }
     }
-    await saveRun(
-      trx,
-      frame,
-      await releaseReadySteps(trx, this.store.handle.dialect, frame),
-      row.started_at,
-      before,
-    );
+    const { dialect } = this.store.handle;
+    await saveRun(trx, dialect, run, await releaseReadySteps(trx, dialect, run), before);
   };
 
   /** The queue's final-failure hook (retries exhausted, timeout): the step and the run fail. */
   readonly onTaskFailed = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
+    if (await this.finishedHandler(trx, task, { error: task.error ?? 'unknown error' })) return;
     const found = await this.finishedStep(trx, task, false);
     if (found === null) return;
-    const { row, frame, state, stepId, before } = found;
+    const { run, state, stepId, before } = found;
     const error = `step ${stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
     Object.assign(state, { status: 'failed', error, completed_at: new Date().toISOString() });
-    await saveRun(trx, frame, { status: 'failed', error, step: stepId }, row.started_at, before);
+    await saveRun(trx, this.store.handle.dialect, run, { status: 'failed', error, step: stepId }, before);
   };
+
+  /**
+   * Ends the running runs whose deadline (`timeout_seconds` of the workflow) has passed: they
+   * end `timeout`, their running steps fail, their tasks are cancelled (so running attempts are
+   * aborted at their next heartbeat) and their on_error handlers run. Any number of processes
+   * may sweep at once: on PostgreSQL each takes the runs others have not locked.
+   * Returns how many runs timed out.
+   */
+  async timeOutRuns(now = new Date(), limit = 100): Promise<number> {
+    const { db, dialect } = this.store.handle;
+    return dialect.writeTransaction(db, async (trx) => {
+      let query = trx
+        .selectFrom('workflow_runs')
+        .selectAll()
+        .where('status', '=', 'running')
+        .where('timeout_at', 'is not', null)
+        .where('timeout_at', '<=', now.toISOString())
+        .orderBy('timeout_at')
+        .limit(limit);
+      if (dialect.capabilities.skipLocked) query = query.forUpdate().skipLocked();
+      const rows = await query.execute();
+      for (const row of rows) {
+        const run = await frameOf(trx, row, this.definitions);
+        const before = statusesOf(run.steps);
+        const seconds = run.workflow.timeout_seconds ?? 0;
+        const at = new Date().toISOString();
+        for (const state of Object.values(run.steps)) {
+          if (state.status === 'running')
+            Object.assign(state, { status: 'failed', error: 'run timed out', completed_at: at });
+        }
+        await saveRun(
+          trx,
+          dialect,
+          run,
+          {
+            status: 'timeout',
+            error: `run timed out after ${seconds} s`,
+            step: row.current_step,
+          },
+          before,
+        );
+      }
+      return rows.length;
+    });
+  }
 
   /**
    * Cancels a run: the run ends `cancelled` with who and why, and its pending and running tasks
    * are cancelled (their lease epoch moves on, so a running attempt's heartbeat finds its lease
-   * lost and the worker aborts it; its late completion is refused).
+   * lost and the worker aborts it; its late completion is refused). Handlers do not run for a
+   * cancelled run.
    */
   async cancelRun(caller: Caller, runId: string, reason = 'cancelled by user'): Promise<RunView> {
     const { db, dialect } = this.store.handle;
@@ -331,6 +301,9 @@ export class Engine {
         );
       }
       const now = new Date().toISOString();
+      const handlers = fromDbJson<HandlerState[]>(row.handlers);
+      for (const h of handlers ?? [])
+        if (h.status === 'waiting') Object.assign(h, { status: 'skipped', completed_at: now });
       await trx
         .updateTable('workflow_runs')
         .set({
@@ -339,19 +312,30 @@ export class Engine {
           cancellation_reason: reason,
           completed_at: now,
           updated_at: now,
+          ...(handlers === null ? {} : { handlers: toDbJson(handlers) }),
         })
         .where('id', '=', runId)
         .execute();
       await cancelRunTasks(trx, runId, caller.userId, reason, now);
+      await writeLogs(trx, [
+        {
+          ownerId: row.owner_id,
+          runId,
+          level: 'warning',
+          message: `run cancelled by ${caller.userId}: ${reason}`,
+        },
+      ]);
     });
     return this.getRun(caller, runId);
   }
 
   /**
-   * Retries a failed (or cancelled) run from where it stopped: completed steps keep their
-   * outputs; failed steps and the steps never reached run again, as attempt n+1 of the run.
+   * Retries a failed (or cancelled, or timed-out) run as attempt n+1 of the same run. With
+   * `fromFailed`, completed steps keep their outputs and only the failed steps and those never
+   * reached run again; without it, every step runs again from the start. Handlers run again at
+   * the end, and the run's deadline starts over.
    */
-  async retryRun(caller: Caller, runId: string): Promise<RunView> {
+  async retryRun(caller: Caller, runId: string, options: { fromFailed?: boolean } = {}): Promise<RunView> {
     const { db, dialect } = this.store.handle;
     await dialect.writeTransaction(db, async (trx) => {
       const row = await lockRun(trx, dialect, runId);
@@ -362,19 +346,28 @@ export class Engine {
           `run ${runId} is ${row.status}; only a failed, cancelled or timed-out run can be retried`,
         );
       }
-      const frame = await frameOf(trx, row, this.definitions);
+      const run = await frameOf(trx, row, this.definitions);
       const reset: string[] = [];
-      for (const [stepId, state] of Object.entries(frame.steps)) {
-        if (state.status === 'failed' || state.status === 'running') {
+      for (const [stepId, state] of Object.entries(run.steps)) {
+        if (state.status === 'pending') continue;
+        if (!options.fromFailed || state.status === 'failed' || state.status === 'running') {
           reset.push(stepId);
-          delete state.error;
-          delete state.output;
-          delete state.items;
-          delete state.completed_at;
+          for (const key of ['error', 'output', 'items', 'started_at', 'completed_at'] as const)
+            delete state[key];
           state.status = 'pending';
         }
       }
-      const retried: RunFrame = { ...frame, attempt: row.attempt + 1 };
+      const handlers = run.handlers?.map((h): HandlerState => ({
+        kind: h.kind,
+        index: h.index,
+        agent: h.agent,
+        version: h.version,
+        status: 'waiting',
+      }));
+      // Tasks of the reset steps and of the handlers stay as the record of attempt n, renamed
+      // `<step>@<n>` ('@' cannot occur in a step id) so a fan-in does not gather them again.
+      const renamed = [...reset, ...(handlers ?? []).map((h) => handlerStepId(h.kind, h.index))];
+      const retried: StoredRun = { ...run, attempt: row.attempt + 1, handlers: handlers ?? null };
       const now = new Date().toISOString();
       await trx
         .updateTable('workflow_runs')
@@ -388,20 +381,27 @@ export class Engine {
           cancellation_reason: null,
           result: null,
           updated_at: now,
+          timeout_at: deadline(run.workflow, now),
+          ...(handlers === undefined ? {} : { handlers: toDbJson(handlers) }),
         })
         .where('id', '=', runId)
         .execute();
-      // The reset steps run afresh. Their earlier tasks stay as the record of attempt n, renamed
-      // `<step>@<n>` ('@' cannot occur in a step id) so a fan-in does not gather them again.
-      if (reset.length > 0) {
+      if (renamed.length > 0) {
         await trx
           .updateTable('tasks')
           .set({ step_id: sql<string>`step_id || ${`@${row.attempt}`}` })
           .where('run_id', '=', runId)
-          .where('step_id', 'in', reset)
+          .where('step_id', 'in', renamed)
           .execute();
       }
-      await saveRun(trx, retried, await releaseReadySteps(trx, dialect, retried), row.started_at);
+      await writeLogs(trx, [
+        {
+          ownerId: row.owner_id,
+          runId,
+          message: `run retried as attempt ${retried.attempt}${options.fromFailed ? ' from its failed step' : ' from the start'}`,
+        },
+      ]);
+      await saveRun(trx, dialect, retried, await releaseReadySteps(trx, dialect, retried));
     });
     return this.getRun(caller, runId);
   }
@@ -438,7 +438,7 @@ export class Engine {
   }
 }
 
-function viewOfRun(row: Selectable<WorkflowRunsTable>): RunView {
+function viewOfRun(row: RunRow): RunView {
   return {
     id: row.id,
     workflow: row.workflow_name ?? '',
@@ -452,6 +452,8 @@ function viewOfRun(row: Selectable<WorkflowRunsTable>): RunView {
     startedAt: row.started_at,
     completedAt: row.completed_at,
     durationMs: row.duration_ms,
+    timeoutAt: row.timeout_at,
+    handlers: fromDbJson<HandlerState[]>(row.handlers) ?? [],
   };
 }
 
@@ -468,4 +470,8 @@ export interface RunView {
   readonly startedAt: string | null;
   readonly completedAt: string | null;
   readonly durationMs: number | null;
+  /** The run's deadline, if its workflow sets `timeout_seconds`. */
+  readonly timeoutAt: string | null;
+  /** Its on_error / on_success handlers and how they went. */
+  readonly handlers: readonly HandlerState[];
 }

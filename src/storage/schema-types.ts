@@ -143,6 +143,9 @@ export interface WorkflowRunsTable {
   error_step: string | null;
   started_at: Timestamp | null;
   completed_at: Timestamp | null;
+  timeout_at: Timestamp | null;
+  /** Migration 0007: the run's on_error / on_success handlers, pinned, with their states. */
+  handlers: JsonText | null;
   total_vm_time_ms: WithDefault<number>;
   total_api_tokens: WithDefault<number>;
   created_at: WithDefault<Timestamp>;

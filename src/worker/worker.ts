@@ -95,6 +95,15 @@ export class Worker {
         Math.max(100, this.leaseMs / 2),
       ),
     );
+    // Run deadlines: every worker sweeps, each run is timed out once (the sweep locks it).
+    this.timers.push(
+      setInterval(() => {
+        this.options.engine.timeOutRuns().then(
+          (n) => n > 0 && this.notify(),
+          (error: unknown) => this.options.logger.error({ err: error }, 'timing out runs failed'),
+        );
+      }, 500),
+    );
     this.loop = this.claimLoop();
     // Other processes' enqueues wake this worker at once on PostgreSQL; polling stays as the fallback.
     this.unlisten = this.options.store.handle

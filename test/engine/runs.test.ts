@@ -218,7 +218,7 @@ describe.each(DIALECTS)('runs on %s', (dialect) => {
     });
     expect(await run(id)).toMatchObject({ status: 'failed', errorStep: 'each', attempt: 1 });
 
-    const retried = await fx.engine.retryRun(fx.caller, id);
+    const retried = await fx.engine.retryRun(fx.caller, id, { fromFailed: true });
     expect(retried).toMatchObject({ status: 'running', attempt: 2, error: null });
     expect(retried.steps.first).toMatchObject({ status: 'completed', output: { n: 7 } });
     await drain(fx, (task) => {

@@ -139,6 +139,33 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     expect((await fx.engine.getRun(fx.caller, id)).status).toBe('cancelled');
   });
 
+  it('times out a run at its deadline and stops its running attempt; on_error handlers run', async () => {
+    const w = startWorker();
+    const { workflows, agents } = fx.registry.as(fx.caller);
+    const { workflow } = await workflows.apply({
+      name: 'deadline',
+      version: '1.0.0',
+      timeout_seconds: 1,
+      steps: [{ id: 'long', agent: 'builtin/delay', input: { ms: 60_000 } }],
+      on_error: { agent: 'builtin/transform', input: { why: '{{ run.error }}' } },
+    });
+    const id = await fx.engine.startRun(fx.caller, workflow, agents, {});
+    w.notify();
+    const ended = await finished(id);
+    expect(ended).toMatchObject({ status: 'timeout', error: 'run timed out after 1 s', errorStep: 'long' });
+    // The heartbeat finds the cancelled lease and aborts the 60 s delay; the handler runs.
+    await until(
+      'the handler to complete',
+      async () => (await fx.engine.getRun(fx.caller, id)).handlers[0]?.status === 'completed',
+    );
+    await until(
+      'the attempt to stop',
+      async () => (w as unknown as { inFlight: Map<string, unknown> }).inFlight.size === 0,
+    );
+    const handler = (await fx.engine.getRun(fx.caller, id)).handlers[0]!;
+    expect(handler.output).toEqual({ why: 'run timed out after 1 s' });
+  });
+
   // Two handles stand for two processes: only PostgreSQL carries notifications between them.
   it.runIf(dialect === 'postgres')(
     'wakes an idle worker in another process through LISTEN/NOTIFY, not polling',

@@ -87,6 +87,8 @@ const common = {
   description: { type: 'string' },
   trigger,
   variables: { type: 'object' },
+  // The whole run's deadline: past it the run ends `timeout` and its running attempts stop.
+  timeout_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000 },
   tags: { type: 'array', uniqueItems: true, items: str },
 };
 

@@ -108,6 +108,8 @@ export interface NormalizedWorkflow {
   readonly steps: readonly NormalizedStep[];
   readonly on_error?: readonly NormalizedHandler[];
   readonly on_success?: readonly NormalizedHandler[];
+  /** The run's deadline, counted from its start (and from each retry). */
+  readonly timeout_seconds?: number;
   readonly tags: readonly string[];
   /** Set when the whole workflow was written as one top-level pattern. */
   readonly pattern?: OrchestrationPattern;

@@ -114,6 +114,7 @@ export async function validateWorkflow(
     steps: topoSort(expanded),
     ...(onError ? { on_error: handlersOf(onError) } : {}),
     ...(onSuccess ? { on_success: handlersOf(onSuccess) } : {}),
+    ...(typeof doc.timeout_seconds === 'number' ? { timeout_seconds: doc.timeout_seconds } : {}),
     tags: Array.isArray(doc.tags) ? (doc.tags as string[]) : [],
     ...(!nodesForm && typeof doc.pattern === 'string'
       ? { pattern: doc.pattern as OrchestrationPattern }

@@ -5,9 +5,18 @@ import { runs } from './0003-runs.js';
 import { queue } from './0004-queue.js';
 import { records } from './0005-records.js';
 import { events } from './0006-events.js';
+import { runDeadlines } from './0007-run-deadlines.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
-export const MIGRATIONS: readonly Migration[] = [identity, registry, runs, queue, records, events];
+export const MIGRATIONS: readonly Migration[] = [
+  identity,
+  registry,
+  runs,
+  queue,
+  records,
+  events,
+  runDeadlines,
+];
 
 export type { Migration } from './ddl.js';
 export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.js';

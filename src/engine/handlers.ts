@@ -1,0 +1,131 @@
+import type { Kysely } from 'kysely';
+import { resolveInput, type AgentRegistry, type NormalizedWorkflow } from '../registry/index.js';
+import { enqueueTasks, type NewTask } from '../queue/index.js';
+import { SwarmError } from '../errors/index.js';
+import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
+import { expressionContext, type RunSteps } from './plan.js';
+
+export type HandlerKind = 'on_error' | 'on_success';
+
+/** One on_error / on_success handler of a run: its agent pinned at run start, and how it went. */
+export interface HandlerState {
+  readonly kind: HandlerKind;
+  readonly index: number;
+  readonly agent: string;
+  readonly version: string;
+  status: 'waiting' | 'running' | 'completed' | 'failed' | 'skipped';
+  output?: unknown;
+  error?: string;
+  completed_at?: string;
+}
+
+/** A handler's task carries this step id; `[` cannot occur in a step id, so none is mistaken for a step. */
+export function handlerStepId(kind: HandlerKind, index: number): string {
+  return `${kind}[${index}]`;
+}
+
+export function parseHandlerStepId(stepId: string): { kind: HandlerKind; index: number } | null {
+  const match = /^(on_error|on_success)\[(\d+)\]$/.exec(stepId);
+  return match === null ? null : { kind: match[1] as HandlerKind, index: Number(match[2]) };
+}
+
+/** Resolves the handlers' agent ranges when a run starts, as its steps' are: a run is pinned. */
+export async function pinHandlers(
+  workflow: NormalizedWorkflow,
+  agents: AgentRegistry,
+): Promise<HandlerState[] | null> {
+  const resolver = agents.resolver();
+  const states: HandlerState[] = [];
+  for (const kind of ['on_error', 'on_success'] as const) {
+    for (const [index, handler] of (workflow[kind] ?? []).entries()) {
+      const resolved = await resolver.resolve(handler.agent.name, handler.agent.range);
+      if (resolved === null)
+        throw new SwarmError(
+          'CONFLICT',
+          `${kind}[${index}]: no usable version of ${handler.agent.name} satisfies ${handler.agent.range} any more`,
+        );
+      states.push({ kind, index, agent: handler.agent.name, version: resolved.version, status: 'waiting' });
+    }
+  }
+  return states.length === 0 ? null : states;
+}
+
+/** How a run ended, as its handlers see it under `run`. */
+export interface RunEnding {
+  readonly status: 'completed' | 'failed' | 'timeout';
+  readonly error: string | null;
+  readonly errorStep: string | null;
+}
+
+/**
+ * When a run ends: on_success handlers run if it completed, on_error handlers if it failed or
+ * timed out; the others are skipped. Each runs as a task of the run (one attempt and two
+ * retries), in the transaction that ends the run. A handler whose input cannot be resolved
+ * fails at once; it never changes the run's own outcome.
+ */
+export async function releaseHandlers(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  run: {
+    id: string;
+    ownerId: string;
+    workflowName: string;
+    attempt: number;
+    trigger: unknown;
+    workflow: NormalizedWorkflow;
+    steps: RunSteps;
+  },
+  handlers: HandlerState[],
+  ending: RunEnding,
+  now: string,
+): Promise<void> {
+  const due: HandlerKind = ending.status === 'completed' ? 'on_success' : 'on_error';
+  const context = expressionContext(
+    {
+      id: run.id,
+      workflow: run.workflowName,
+      attempt: run.attempt,
+      trigger: run.trigger,
+      variables: run.workflow.variables,
+    },
+    run.steps,
+  );
+  context.run = {
+    ...(context.run as object),
+    status: ending.status,
+    error: ending.error,
+    error_step: ending.errorStep,
+  };
+  const tasks: NewTask[] = [];
+  for (const handler of handlers) {
+    if (handler.status !== 'waiting') continue;
+    if (handler.kind !== due) {
+      Object.assign(handler, { status: 'skipped', completed_at: now });
+      continue;
+    }
+    const spec = run.workflow[handler.kind]?.[handler.index];
+    try {
+      const input = await resolveInput(spec?.input ?? {}, context);
+      tasks.push({
+        ownerId: run.ownerId,
+        runId: run.id,
+        stepId: handlerStepId(handler.kind, handler.index),
+        agentName: handler.agent,
+        agentVersion: handler.version,
+        taskType: 'handler',
+        input,
+        runAt: now,
+        maxRetries: 2,
+        retryPolicy: { backoff: 'exponential', initialDelayMs: 1000, maxDelayMs: 30_000, jitter: true },
+      });
+      handler.status = 'running';
+    } catch (error) {
+      Object.assign(handler, {
+        status: 'failed',
+        error: `input of ${handlerStepId(handler.kind, handler.index)} failed: ${(error as Error).message}`,
+        completed_at: now,
+      });
+    }
+  }
+  if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
+}
