@@ -83,16 +83,26 @@ function taskOf(
 }
 
 /**
- * Releases every step whose needs are met: skips (by `when`, or because all its needs were
- * skipped), fans out `for_each` into one task per item, and enqueues the tasks — all in the
- * caller's transaction, so completing a task and releasing what follows it is one commit.
- * Mutates `frame.steps`; returns where the run now stands.
+ * Releases every step whose needs are met and enqueues their tasks in the caller's
+ * transaction, so completing a task and releasing what follows it is one commit.
  */
 export async function releaseReadySteps(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   frame: RunFrame,
 ): Promise<RunOutcome> {
+  const { outcome, tasks } = await planReadySteps(frame);
+  if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
+  return outcome;
+}
+
+/**
+ * Works out which steps' needs are met: skips them (by `when`, or because all their needs were
+ * skipped) or starts them, fanning `for_each` out into one task per item. Mutates `frame.steps`;
+ * returns where the run now stands and the tasks to enqueue (the caller enqueues them, so a
+ * batch of completions across many runs enqueues with one statement).
+ */
+export async function planReadySteps(frame: RunFrame): Promise<{ outcome: RunOutcome; tasks: NewTask[] }> {
   const now = new Date().toISOString();
   const run = {
     id: frame.id,
@@ -146,11 +156,11 @@ export async function releaseReadySteps(
   } catch (error) {
     if (!(error instanceof StepError)) throw error;
     Object.assign(frame.steps[error.step]!, { status: 'failed', error: error.message, completed_at: now });
-    return { status: 'failed', error: error.message, step: error.step };
+    // The run fails: none of the tasks released with the failing step may run.
+    return { outcome: { status: 'failed', error: error.message, step: error.step }, tasks: [] };
   }
-  if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
-  if (!allSettled(frame.steps)) return { status: 'running' };
-  return { status: 'completed', result: leafOutputs(frame) };
+  if (!allSettled(frame.steps)) return { outcome: { status: 'running' }, tasks };
+  return { outcome: { status: 'completed', result: leafOutputs(frame) }, tasks };
 }
 
 /** A finished run's result: the outputs of the steps nothing else needs (the DAG's leaves). */

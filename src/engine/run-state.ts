@@ -1,4 +1,5 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { chunksFor, typed, valuesList } from '../queue/index.js';
 import type { NormalizedWorkflow } from '../registry/index.js';
 import {
   fromDbJson,
@@ -76,11 +77,145 @@ function endMessage(end: Exclude<RunEnd, { status: 'running' }>): string {
   return `run failed at step ${end.step}: ${end.error}`;
 }
 
+/** A run changed in a transaction: how it ends up, and its step statuses as they were read. */
+export interface RunChange {
+  readonly run: StoredRun;
+  readonly end: RunEnd;
+  readonly before?: Record<string, string>;
+}
+
+interface ChangedRow {
+  id: string;
+  step_results: string;
+  current_step: string | null;
+  status: string;
+  result: string | null;
+  error: string | null;
+  error_step: string | null;
+  ended: number;
+  duration_ms: number | null;
+  handlers: string | null;
+}
+
 /**
- * Writes the steps' states and, when the run has ended, its outcome: a failure or a timeout
- * cancels the rest of its tasks, and the run's handlers are released — all in the caller's
- * transaction. `before` holds the step statuses read with the run, so only changes are logged.
+ * Writes the runs' step states and, for those that ended, their outcome: a failure or a
+ * timeout cancels the rest of the run's tasks, and ended runs' handlers are released — all in
+ * the caller's transaction, with one multi-row insert for the log lines of every change and one
+ * UPDATE for every run (a batch of completions touching hundreds of runs costs a few statements).
+ * `before` holds the step statuses read with the run, so only changes are logged.
  */
+export async function saveRuns(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  changes: readonly RunChange[],
+): Promise<void> {
+  if (changes.length === 0) return;
+  const now = new Date().toISOString();
+  const logs: LogEntry[] = [];
+  const rows: ChangedRow[] = [];
+  for (const { run, end, before = {} } of changes) {
+    for (const [id, s] of Object.entries(run.steps)) {
+      if (before[id] === s.status || s.status === 'pending') continue;
+      logs.push({
+        ownerId: run.ownerId,
+        runId: run.id,
+        stepId: id,
+        level: s.status === 'failed' ? 'error' : 'info',
+        eventType: s.status === 'failed' ? 'error' : 'state_change',
+        message: `step ${id} ${s.status}${s.items !== undefined && s.status === 'running' ? ` (${s.items.total} items)` : ''}${s.error ? `: ${s.error}` : ''}`,
+      });
+    }
+    const ended = end.status !== 'running';
+    if (end.status !== 'running') {
+      logs.push({
+        ownerId: run.ownerId,
+        runId: run.id,
+        level: end.status === 'completed' ? 'info' : 'error',
+        eventType: end.status === 'completed' ? 'state_change' : 'error',
+        message: endMessage(end),
+      });
+    }
+    if (end.status === 'failed' || end.status === 'timeout') {
+      // The run is over: its other tasks must not run, and a late completion must be refused.
+      const reason = end.status === 'timeout' ? end.error : `run failed at step ${end.step}`;
+      await cancelRunTasks(trx, run.id, 'engine', reason, now);
+    }
+    if (end.status !== 'running' && run.handlers !== null) {
+      await releaseHandlers(
+        trx,
+        dialect,
+        run,
+        run.handlers,
+        {
+          status: end.status,
+          error: end.status === 'completed' ? null : end.error,
+          errorStep: end.status === 'completed' ? null : end.step,
+        },
+        now,
+      );
+      for (const h of run.handlers.filter((h) => h.status === 'running'))
+        logs.push({
+          ownerId: run.ownerId,
+          runId: run.id,
+          stepId: `${h.kind}[${h.index}]`,
+          message: `handler ${h.kind}[${h.index}] started: ${h.agent}@${h.version}`,
+        });
+    }
+    rows.push({
+      id: run.id,
+      step_results: toDbJson(run.steps),
+      current_step: Object.entries(run.steps).find(([, s]) => s.status === 'running')?.[0] ?? null,
+      status: end.status,
+      result: end.status === 'completed' ? toDbJson(end.result) : null,
+      error: end.status === 'failed' || end.status === 'timeout' ? end.error : null,
+      error_step: end.status === 'failed' || end.status === 'timeout' ? end.step : null,
+      ended: ended ? 1 : 0,
+      duration_ms: ended && run.startedAt !== null ? Date.parse(now) - Date.parse(run.startedAt) : null,
+      handlers: run.handlers === null ? null : toDbJson(run.handlers),
+    });
+  }
+  await writeLogs(trx, logs);
+  for (const chunk of chunksFor(dialect, rows, 10)) {
+    const changed = valuesList<ChangedRow>(
+      chunk.map((r) => [
+        typed(dialect, r.id, 'text'),
+        typed(dialect, r.step_results, 'json'),
+        typed(dialect, r.current_step, 'text'),
+        typed(dialect, r.status, 'text'),
+        typed(dialect, r.result, 'json'),
+        typed(dialect, r.error, 'text'),
+        typed(dialect, r.error_step, 'text'),
+        typed(dialect, r.ended, 'integer'),
+        typed(dialect, r.duration_ms, 'bigint'),
+        typed(dialect, r.handlers, 'json'),
+      ]),
+    );
+    await trx
+      .with(
+        'changed(id, step_results, current_step, status, result, error, error_step, ended, duration_ms, handlers)',
+        () => changed,
+      )
+      .updateTable('workflow_runs')
+      .from('changed')
+      .set((eb) => ({
+        step_results: eb.ref('changed.step_results'),
+        current_step: eb.ref('changed.current_step'),
+        status: eb.ref('changed.status'),
+        // A running run keeps what it has; an ended one gets its outcome.
+        result: sql`CASE WHEN changed.ended = 1 THEN changed.result ELSE workflow_runs.result END`,
+        error: sql`CASE WHEN changed.ended = 1 THEN changed.error ELSE workflow_runs.error END`,
+        error_step: sql`CASE WHEN changed.ended = 1 THEN changed.error_step ELSE workflow_runs.error_step END`,
+        completed_at: sql`CASE WHEN changed.ended = 1 THEN ${now} ELSE workflow_runs.completed_at END`,
+        duration_ms: sql`CASE WHEN changed.ended = 1 THEN changed.duration_ms ELSE workflow_runs.duration_ms END`,
+        handlers: sql`COALESCE(changed.handlers, workflow_runs.handlers)`,
+        updated_at: now,
+      }))
+      .whereRef('workflow_runs.id', '=', 'changed.id')
+      .execute();
+  }
+}
+
+/** One run's change: see saveRuns. */
 export async function saveRun(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
@@ -88,80 +223,22 @@ export async function saveRun(
   end: RunEnd,
   before: Record<string, string> = {},
 ): Promise<void> {
-  const now = new Date().toISOString();
-  const logs: LogEntry[] = Object.entries(run.steps)
-    .filter(([id, s]) => before[id] !== s.status && s.status !== 'pending')
-    .map(([id, s]) => ({
-      ownerId: run.ownerId,
-      runId: run.id,
-      stepId: id,
-      level: s.status === 'failed' ? 'error' : 'info',
-      eventType: s.status === 'failed' ? 'error' : 'state_change',
-      message: `step ${id} ${s.status}${s.items !== undefined && s.status === 'running' ? ` (${s.items.total} items)` : ''}${s.error ? `: ${s.error}` : ''}`,
-    }));
-  const ended = end.status !== 'running';
-  if (ended) {
-    logs.push({
-      ownerId: run.ownerId,
-      runId: run.id,
-      level: end.status === 'completed' ? 'info' : 'error',
-      eventType: end.status === 'completed' ? 'state_change' : 'error',
-      message: endMessage(end),
-    });
+  await saveRuns(trx, dialect, [{ run, end, before }]);
+}
+
+/** Locks runs (in id order, so two transactions locking overlapping sets cannot deadlock). */
+export async function lockRuns(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  runIds: readonly string[],
+): Promise<RunRow[]> {
+  const rows: RunRow[] = [];
+  for (const chunk of chunksFor(dialect, [...runIds].sort(), 1)) {
+    let query = trx.selectFrom('workflow_runs').selectAll().where('id', 'in', chunk).orderBy('id');
+    if (dialect.capabilities.skipLocked) query = query.forUpdate();
+    rows.push(...(await query.execute()));
   }
-  if (end.status !== 'running' && end.status !== 'completed') {
-    // The run is over: its other tasks must not run, and a late completion must be refused.
-    await cancelRunTasks(
-      trx,
-      run.id,
-      'engine',
-      end.status === 'timeout' ? end.error : `run failed at step ${end.step}`,
-      now,
-    );
-  }
-  if (ended && run.handlers !== null) {
-    await releaseHandlers(
-      trx,
-      dialect,
-      run,
-      run.handlers,
-      {
-        status: end.status,
-        error: end.status === 'completed' ? null : end.error,
-        errorStep: end.status === 'completed' ? null : end.step,
-      },
-      now,
-    );
-    for (const h of run.handlers.filter((h) => h.status === 'running'))
-      logs.push({
-        ownerId: run.ownerId,
-        runId: run.id,
-        stepId: `${h.kind}[${h.index}]`,
-        message: `handler ${h.kind}[${h.index}] started: ${h.agent}@${h.version}`,
-      });
-  }
-  await writeLogs(trx, logs);
-  const running = Object.entries(run.steps).find(([, s]) => s.status === 'running')?.[0] ?? null;
-  await trx
-    .updateTable('workflow_runs')
-    .set({
-      step_results: toDbJson(run.steps),
-      current_step: running,
-      updated_at: now,
-      ...(end.status === 'completed' ? { status: 'completed', result: toDbJson(end.result) } : {}),
-      ...(end.status === 'failed' || end.status === 'timeout'
-        ? { status: end.status, error: end.error, error_step: end.step }
-        : {}),
-      ...(ended
-        ? {
-            completed_at: now,
-            duration_ms: run.startedAt === null ? null : Date.parse(now) - Date.parse(run.startedAt),
-            ...(run.handlers === null ? {} : { handlers: toDbJson(run.handlers) }),
-          }
-        : {}),
-    })
-    .where('id', '=', run.id)
-    .execute();
+  return rows;
 }
 
 /** Cancels a run's pending and running tasks; the bumped lease epoch refuses late completions. */

@@ -9,16 +9,20 @@ import {
   type Store,
   type SwarmDatabase,
 } from '../storage/index.js';
-import { releaseReadySteps } from './advance.js';
+import { planReadySteps, releaseReadySteps } from './advance.js';
+import { enqueueTasks, type NewTask } from '../queue/index.js';
 import { handlerStepId, parseHandlerStepId, pinHandlers, type HandlerState } from './handlers.js';
 import type { RunSteps } from './plan.js';
-import { writeLogs, writeStepMetric } from './records.js';
+import { writeLogs, writeStepMetrics, type StepMetric } from './records.js';
 import {
   cancelRunTasks,
   frameOf,
   lockRun,
+  lockRuns,
   saveRun,
+  saveRuns,
   statusesOf,
+  type RunChange,
   type RunRow,
   type StoredRun,
 } from './run-state.js';
@@ -145,14 +149,16 @@ export class Engine {
     const state = run.steps[task.stepId];
     if (state === undefined || state.status !== 'running') return null;
     const before = statusesOf(run.steps);
-    await writeStepMetric(trx, {
-      ownerId: run.ownerId,
-      runId: run.id,
-      taskId: task.id,
-      stepId: task.stepId,
-      durationMs: task.durationMs ?? null,
-      success,
-    });
+    await writeStepMetrics(trx, [
+      {
+        ownerId: run.ownerId,
+        runId: run.id,
+        taskId: task.id,
+        stepId: task.stepId,
+        durationMs: task.durationMs ?? null,
+        success,
+      },
+    ]);
     return { run, state, stepId: task.stepId, runId: task.runId, before };
   }
 
@@ -195,24 +201,57 @@ export class Engine {
     return true;
   }
 
-  /** The queue's completion hook: records the step's output once and releases what follows. */
-  readonly onTaskCompleted = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {
-    if (await this.finishedHandler(trx, task, { output: task.output })) return;
-    const found = await this.finishedStep(trx, task, true);
-    if (found === null) return;
-    const { run, state, stepId, runId, before } = found;
+  /**
+   * The queue's completion hook, for a whole batch of completions in the queue's transaction:
+   * each step's output is recorded once and what follows is released. The runs are locked
+   * together, and their metrics, log lines, new tasks and run rows are written with one
+   * statement each, however many runs the batch touches.
+   */
+  readonly onTasksCompleted = async (
+    trx: Kysely<SwarmDatabase>,
+    tasks: readonly FinishedTask[],
+  ): Promise<void> => {
+    const steps: FinishedTask[] = [];
+    for (const task of tasks) {
+      if (await this.finishedHandler(trx, task, { output: task.output })) continue;
+      if (task.runId !== null && task.stepId !== null) steps.push(task);
+    }
+    if (steps.length === 0) return;
+    const { dialect } = this.store.handle;
+    const runs = new Map<string, { run: StoredRun; before: Record<string, string> }>();
+    for (const row of await lockRuns(trx, dialect, [...new Set(steps.map((t) => t.runId!))])) {
+      if (row.status !== 'running') continue;
+      const run = await frameOf(trx, row, this.definitions);
+      runs.set(row.id, { run, before: statusesOf(run.steps) });
+    }
+    const metrics: StepMetric[] = [];
+    const touched = new Set<string>();
     const now = new Date().toISOString();
-    if (state.items === undefined) {
-      Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
-    } else {
+    for (const task of steps) {
+      const entry = runs.get(task.runId!);
+      const state = entry?.run.steps[task.stepId!];
+      if (entry === undefined || state === undefined || state.status !== 'running') continue;
+      touched.add(task.runId!);
+      metrics.push({
+        ownerId: entry.run.ownerId,
+        runId: task.runId!,
+        taskId: task.id,
+        stepId: task.stepId!,
+        durationMs: task.durationMs ?? null,
+        success: true,
+      });
+      if (state.items === undefined) {
+        Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
+        continue;
+      }
       state.items.done += 1;
       if (state.items.done === state.items.total) {
         // Fan-in: the item outputs, in item order, read from the tasks themselves.
         const items = await trx
           .selectFrom('tasks')
           .select(['result_data'])
-          .where('run_id', '=', runId)
-          .where('step_id', '=', stepId)
+          .where('run_id', '=', task.runId)
+          .where('step_id', '=', task.stepId)
           .where('status', '=', 'COMPLETED')
           .orderBy('item_index')
           .execute();
@@ -223,9 +262,22 @@ export class Engine {
         });
       }
     }
-    const { dialect } = this.store.handle;
-    await saveRun(trx, dialect, run, await releaseReadySteps(trx, dialect, run), before);
+    await writeStepMetrics(trx, metrics);
+    const changes: RunChange[] = [];
+    const released: NewTask[] = [];
+    for (const runId of touched) {
+      const { run, before } = runs.get(runId)!;
+      const { outcome, tasks: next } = await planReadySteps(run);
+      released.push(...next);
+      changes.push({ run, end: outcome, before });
+    }
+    if (released.length > 0) await enqueueTasks(trx, dialect, released);
+    await saveRuns(trx, dialect, changes);
   };
+
+  /** The completion hook for one task: see onTasksCompleted. */
+  readonly onTaskCompleted = (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> =>
+    this.onTasksCompleted(trx, [task]);
 
   /** The queue's final-failure hook (retries exhausted, timeout): the step and the run fail. */
   readonly onTaskFailed = async (trx: Kysely<SwarmDatabase>, task: FinishedTask): Promise<void> => {

@@ -98,22 +98,23 @@ export async function completeTasks(
       'completed',
       at,
     );
-    if (hooks.onCompleted !== undefined) {
+    if (hooks.onCompleted !== undefined || hooks.onCompletedBatch !== undefined) {
       // In completion order as given, so a hook sees a batch in the order the worker finished it.
       const order = new Map(unique.map((c, i) => [c.id, i]));
       rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-      for (const row of rows) {
-        await hooks.onCompleted(trx, {
-          id: row.id,
-          ownerId: row.owner_id,
-          runId: row.run_id,
-          stepId: row.step_id,
-          itemIndex: row.item_index,
-          attempt: row.retry_count + 1,
-          output: outputs.get(row.id) ?? null,
-          durationMs: row.duration_ms,
-        });
-      }
+      const done = rows.map((row) => ({
+        id: row.id,
+        ownerId: row.owner_id,
+        runId: row.run_id,
+        stepId: row.step_id,
+        itemIndex: row.item_index,
+        attempt: row.retry_count + 1,
+        output: outputs.get(row.id) ?? null,
+        durationMs: row.duration_ms,
+      }));
+      if (hooks.onCompletedBatch !== undefined) {
+        if (done.length > 0) await hooks.onCompletedBatch(trx, done);
+      } else for (const task of done) await hooks.onCompleted!(trx, task);
     }
     return new Set(rows.map((row) => row.id));
   });

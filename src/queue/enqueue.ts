@@ -1,4 +1,4 @@
-import type { Insertable, Kysely } from 'kysely';
+import type { Insertable, Kysely, RawBuilder } from 'kysely';
 import { InputError, type FieldIssue } from '../errors/index.js';
 import {
   newId,
@@ -6,6 +6,7 @@ import {
   toDbJson,
   toDbTimestamp,
   type DialectAdapter,
+  type LogicalType,
   type SwarmDatabase,
 } from '../storage/index.js';
 import { chunksFor } from './batch.js';
@@ -15,7 +16,30 @@ import { BACKOFF_KINDS, DEFAULT_RETRY_POLICY, type NewTask } from './types.js';
 type TaskInsert = Insertable<SwarmDatabase['tasks']>;
 
 // Every row binds the same columns: SQLite has no DEFAULT keyword inside a multi-row VALUES.
-const PARAMS_PER_ROW = 19;
+const TASK_COLUMNS = [
+  { name: 'id', type: 'text' },
+  { name: 'owner_id', type: 'text' },
+  { name: 'run_id', type: 'text' },
+  { name: 'step_id', type: 'text' },
+  { name: 'item_index', type: 'integer' },
+  { name: 'agent_name', type: 'text' },
+  { name: 'agent_version', type: 'text' },
+  { name: 'capability_required', type: 'text' },
+  { name: 'task_type', type: 'text' },
+  { name: 'input_data', type: 'json' },
+  { name: 'priority', type: 'integer' },
+  { name: 'run_at', type: 'timestamp' },
+  { name: 'max_retries', type: 'integer' },
+  { name: 'retry_policy', type: 'text' },
+  { name: 'retry_options', type: 'json' },
+  { name: 'timeout_seconds', type: 'integer' },
+  { name: 'expires_at', type: 'timestamp' },
+  { name: 'concurrency_key', type: 'text' },
+  { name: 'idempotency_key', type: 'text' },
+] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
+const PARAMS_PER_ROW = TASK_COLUMNS.length;
+// With array parameters a statement binds one array per column, whatever the row count.
+const ROWS_PER_ARRAY_INSERT = 5000;
 
 /**
  * Puts tasks on the queue with multi-row inserts, in the caller's transaction when `db` is one
@@ -40,8 +64,20 @@ export async function enqueueTasks(
   const rows = tasks.map((task, i) => toRow(task, `tasks[${i}]`, now));
   const keyed = rows.some((row) => row.idempotency_key !== null);
   const inserted = new Set<string>();
-  for (const chunk of chunksFor(dialect, rows, PARAMS_PER_ROW)) {
-    let insert = db.insertInto('tasks').values(chunk);
+  const chunks = !dialect.capabilities.arrayParameters
+    ? chunksFor(dialect, rows, PARAMS_PER_ROW)
+    : Array.from({ length: Math.ceil(rows.length / ROWS_PER_ARRAY_INSERT) }, (_, i) =>
+        rows.slice(i * ROWS_PER_ARRAY_INSERT, (i + 1) * ROWS_PER_ARRAY_INSERT),
+      );
+  for (const chunk of chunks) {
+    const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, chunk);
+    let insert =
+      asSelect === null
+        ? db.insertInto('tasks').values(chunk)
+        : db
+            .insertInto('tasks')
+            .columns(TASK_COLUMNS.map((c) => c.name))
+            .expression(asSelect as RawBuilder<never>);
     if (keyed) {
       // The conflict target names the partial unique index uq_tasks_idempotency, WHERE included.
       insert = insert.onConflict((oc) =>

@@ -133,6 +133,11 @@ export type TaskHook<T> = (trx: Kysely<SwarmDatabase>, task: T) => Promise<void>
 
 export interface CompletionHooks {
   readonly onCompleted?: TaskHook<CompletedTask>;
+  /**
+   * Instead of `onCompleted`: the whole batch at once, in the order the completions were given,
+   * so the hook can write what follows many tasks with a few statements.
+   */
+  readonly onCompletedBatch?: TaskHook<readonly CompletedTask[]>;
 }
 
 export interface FailureHooks {

@@ -153,7 +153,10 @@ export class Worker {
   }
 
   private hooks() {
-    return { onCompleted: this.options.engine.onTaskCompleted, onFailed: this.options.engine.onTaskFailed };
+    return {
+      onCompletedBatch: this.options.engine.onTasksCompleted,
+      onFailed: this.options.engine.onTaskFailed,
+    };
   }
 
   private async claimLoop(): Promise<void> {

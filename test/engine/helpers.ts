@@ -48,7 +48,7 @@ export async function drain(
   options: { order?: (tasks: ClaimedTask[]) => ClaimedTask[]; now?: () => Date; limit?: number } = {},
 ): Promise<ClaimedTask[]> {
   const claimed: ClaimedTask[] = [];
-  const hooks = { onCompleted: fx.engine.onTaskCompleted, onFailed: fx.engine.onTaskFailed };
+  const hooks = { onCompletedBatch: fx.engine.onTasksCompleted, onFailed: fx.engine.onTaskFailed };
   for (let round = 0; round < 1000; round++) {
     const now = options.now?.() ?? new Date();
     const batch = await claimTasks(fx.store.handle, {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { WorkflowView } from '../../src/registry/index.js';
+import { claimTasks, completeTasks } from '../../src/queue/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { drain, engineFixture, type EngineFixture } from './helpers.js';
 
@@ -132,6 +133,37 @@ describe.each(DIALECTS)('runs on %s', (dialect) => {
       { value: 'w', index: 3 },
     ]);
     expect(done.result).toEqual({ join: { values: ['x', 'y', 'z', 'w'], count: 4 } });
+  });
+
+  it('completes a batch of tasks across runs and fan-out items in one transaction', async () => {
+    const chain = await apply([t('a', { input: { n: '{{ trigger.n }}' } }), t('b', { needs: ['a'] })]);
+    const fan = await apply([
+      t('each', { for_each: '[1, 2, 3]', input: { v: '{{ item }}' } }),
+      t('join', { needs: ['each'], input: { vs: '{{ steps.each.output.v }}' } }),
+    ]);
+    const runs = [await start(chain, { n: 1 }), await start(chain, { n: 2 }), await start(fan)];
+    const hooks = { onCompletedBatch: fx.engine.onTasksCompleted };
+    for (;;) {
+      const batch = await claimTasks(fx.store.handle, { workerId: 'w', limit: 100, leaseMs: 60_000 });
+      if (batch.length === 0) break;
+      // Items out of order, all in one completion batch.
+      const ordered = [...batch].reverse();
+      const { completed } = await completeTasks(
+        fx.store.handle,
+        ordered.map((task) => ({ id: task.id, leaseEpoch: task.leaseEpoch, output: task.input })),
+        hooks,
+      );
+      expect(completed).toHaveLength(batch.length);
+    }
+    const [one, two, three] = await Promise.all(runs.map(run));
+    expect(one).toMatchObject({ status: 'completed', result: { b: { step: 'b' } } });
+    expect(two!.steps.a!.output).toEqual({ n: 2 });
+    expect(three).toMatchObject({ status: 'completed', result: { join: { vs: [1, 2, 3] } } });
+    const metrics = await fx.store.handle.db
+      .selectFrom('metrics')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(metrics.n)).toBe(2 + 2 + 4);
   });
 
   it('completes a for_each over an empty list at once', async () => {

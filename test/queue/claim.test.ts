@@ -27,7 +27,7 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     const [id] = await enqueue(f, [
       {
         taskType: 'summarize',
-        input: { text: 'hi', list: [1, null] },
+        input: { text: 'hi "there" \\ {a,b} NULL', list: [1, null], emoji: '✓' },
         agentName: 'sum',
         agentVersion: '1.2.0',
         capability: 'text:summarize',
@@ -59,7 +59,11 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
       lease_epoch: 0,
       locked_by: null,
     });
-    expect(JSON.parse(row.input_data)).toEqual({ text: 'hi', list: [1, null] });
+    expect(JSON.parse(row.input_data)).toEqual({
+      text: 'hi "there" \\ {a,b} NULL',
+      list: [1, null],
+      emoji: '✓',
+    });
     expect(JSON.parse(row.retry_options)).toEqual({ initialDelayMs: 250, maxDelayMs: 900, jitter: false });
   });
 

@@ -33,6 +33,8 @@ export interface DialectCapabilities {
   readonly listenNotify: boolean;
   /** Several processes on several machines may share the store. */
   readonly multiProcess: boolean;
+  /** Array parameters: `rowsAsSelect` returns a statement (PostgreSQL), else null. */
+  readonly arrayParameters: boolean;
 }
 
 /**
@@ -62,6 +64,16 @@ export interface DialectAdapter {
   readTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
   /** Most bound parameters one statement may carry. */
   readonly maxParameters: number;
+  /**
+   * Many rows as one `SELECT` binding one parameter per column, for `INSERT … SELECT` — where
+   * the dialect has array parameters (PostgreSQL `unnest($1::text[], …)`): parsing and binding
+   * a few arrays is far cheaper than a VALUES list of thousands of parameters. Null where the
+   * dialect has none; the caller then writes multi-row VALUES.
+   */
+  rowsAsSelect(
+    columns: readonly { readonly name: string; readonly type: LogicalType }[],
+    rows: readonly Record<string, unknown>[],
+  ): RawBuilder<unknown> | null;
   /**
    * A condition: the JSON array in `column` contains the string `value` (SQLite json_each;
    * PostgreSQL `@>`, which the GIN indexes serve).

@@ -79,7 +79,7 @@ const MIGRATION_LOCK_KEY = 0x5357_4152; // "SWAR"
 
 export const postgresAdapter: DialectAdapter = {
   name: 'postgres',
-  capabilities: { skipLocked: true, listenNotify: true, multiProcess: true },
+  capabilities: { skipLocked: true, listenNotify: true, multiProcess: true, arrayParameters: true },
   type: (logical) => sql.raw(PG_TYPES[logical]),
   nowDefault: sql`now()`,
   jsonDefault: (value) => sql.raw(`'${JSON.stringify(value).replaceAll("'", "''")}'::jsonb`),
@@ -99,6 +99,14 @@ export const postgresAdapter: DialectAdapter = {
 
   // The wire protocol's limit (a 16-bit count).
   maxParameters: 65_535,
+  rowsAsSelect(columns, rows) {
+    // Arrays of timestamps take the plain type: a typmod is no part of an array type's name.
+    const arrayType = (type: LogicalType) => (type === 'timestamp' ? 'timestamptz' : PG_TYPES[type]);
+    const arrays = columns.map(
+      (c) => sql`${rows.map((row) => row[c.name] ?? null)}::${sql.raw(arrayType(c.type))}[]`,
+    );
+    return sql`SELECT * FROM unnest(${sql.join(arrays)})`;
+  },
 
   jsonArrayContains: (column, value) => sql<boolean>`${sql.ref(column)} @> jsonb_build_array(${value}::text)`,
 

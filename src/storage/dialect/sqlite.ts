@@ -65,7 +65,7 @@ export function openSqlite<DB>(options: SqliteOptions): Kysely<DB> {
 
 export const sqliteAdapter: DialectAdapter = {
   name: 'sqlite',
-  capabilities: { skipLocked: false, listenNotify: false, multiProcess: false },
+  capabilities: { skipLocked: false, listenNotify: false, multiProcess: false, arrayParameters: false },
   type: (logical) => sql.raw(SQLITE_TYPES[logical]),
   nowDefault: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
   jsonDefault: (value) => sql.raw(`'${JSON.stringify(value).replaceAll("'", "''")}'`),
@@ -94,6 +94,9 @@ export const sqliteAdapter: DialectAdapter = {
 
   // SQLITE_MAX_VARIABLE_NUMBER in the SQLite better-sqlite3 bundles.
   maxParameters: 32_766,
+  rowsAsSelect() {
+    return null;
+  },
 
   jsonArrayContains: (column, value) =>
     sql<boolean>`EXISTS (SELECT 1 FROM json_each(${sql.ref(column)}) WHERE json_each.value = ${value})`,
