@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { chunksFor, typed, valuesList } from '../queue/index.js';
+import { chunksFor, inlineChunks, inlineRows, type InlineColumn } from '../queue/index.js';
 import type { NormalizedWorkflow } from '../registry/index.js';
 import {
   fromDbJson,
@@ -83,6 +83,19 @@ export interface RunChange {
   readonly end: RunEnd;
   readonly before?: Record<string, string>;
 }
+
+const CHANGED_COLUMNS: readonly InlineColumn[] = [
+  { name: 'id', type: 'text' },
+  { name: 'step_results', type: 'json' },
+  { name: 'current_step', type: 'text' },
+  { name: 'status', type: 'text' },
+  { name: 'result', type: 'json' },
+  { name: 'error', type: 'text' },
+  { name: 'error_step', type: 'text' },
+  { name: 'ended', type: 'integer' },
+  { name: 'duration_ms', type: 'bigint' },
+  { name: 'handlers', type: 'json' },
+];
 
 interface ChangedRow {
   id: string;
@@ -175,21 +188,8 @@ export async function saveRuns(
     });
   }
   await writeLogs(trx, logs);
-  for (const chunk of chunksFor(dialect, rows, 10)) {
-    const changed = valuesList<ChangedRow>(
-      chunk.map((r) => [
-        typed(dialect, r.id, 'text'),
-        typed(dialect, r.step_results, 'json'),
-        typed(dialect, r.current_step, 'text'),
-        typed(dialect, r.status, 'text'),
-        typed(dialect, r.result, 'json'),
-        typed(dialect, r.error, 'text'),
-        typed(dialect, r.error_step, 'text'),
-        typed(dialect, r.ended, 'integer'),
-        typed(dialect, r.duration_ms, 'bigint'),
-        typed(dialect, r.handlers, 'json'),
-      ]),
-    );
+  for (const chunk of inlineChunks(dialect, rows, CHANGED_COLUMNS)) {
+    const changed = inlineRows<ChangedRow>(dialect, CHANGED_COLUMNS, chunk);
     await trx
       .with(
         'changed(id, step_results, current_step, status, result, error, error_step, ended, duration_ms, handlers)',

@@ -1,6 +1,6 @@
 import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
-import { chunksFor, typed, uniqueById, valuesList } from './batch.js';
+import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import type { CompletionHooks, Lease } from './types.js';
 
 export interface Completion extends Lease {
@@ -14,6 +14,13 @@ export interface CompleteResult {
   /** Not completed: the lease was lost (reclaimed, cancelled, claimed again) or never held. */
   readonly rejected: string[];
 }
+
+const DONE_COLUMNS: readonly InlineColumn[] = [
+  { name: 'id', type: 'text' },
+  { name: 'lease_epoch', type: 'integer' },
+  { name: 'output', type: 'json' },
+  { name: 'duration_ms', type: 'bigint' },
+];
 
 interface DoneRow {
   id: string;
@@ -51,14 +58,16 @@ export async function completeTasks(
 
   const completed = await dialect.writeTransaction(db, async (trx) => {
     const rows = [];
-    for (const chunk of chunksFor(dialect, unique, 4)) {
-      const done = valuesList<DoneRow>(
-        chunk.map((c) => [
-          typed(dialect, c.id, 'text'),
-          typed(dialect, c.leaseEpoch, 'integer'),
-          typed(dialect, toDbJson(c.output ?? null), 'json'),
-          typed(dialect, c.durationMs === undefined ? null : Math.round(c.durationMs), 'bigint'),
-        ]),
+    for (const chunk of inlineChunks(dialect, unique, DONE_COLUMNS)) {
+      const done = inlineRows<DoneRow>(
+        dialect,
+        DONE_COLUMNS,
+        chunk.map((c) => ({
+          id: c.id,
+          lease_epoch: c.leaseEpoch,
+          output: toDbJson(c.output ?? null),
+          duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
+        })),
       );
       rows.push(
         ...(await trx

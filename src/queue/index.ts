@@ -26,4 +26,4 @@ export { failTask, type Failure, type FailOutcome, type FailOptions } from './fa
 export { reclaimExpiredLeases, LEASE_EXPIRED } from './reclaim.js';
 export { cancelTasks, type CancelFilter } from './cancel.js';
 export { releaseTasks } from './release.js';
-export { chunksFor, typed, valuesList } from './batch.js';
+export { chunksFor, inlineChunks, inlineRows, type InlineColumn } from './batch.js';
