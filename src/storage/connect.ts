@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { SwarmError } from '../errors/index.js';
 import type { DialectAdapter } from './dialect/dialect.js';
 import { openPostgres, postgresAdapter } from './dialect/postgres.js';
-import { openSqlite, sqliteAdapter } from './dialect/sqlite.js';
+import { inProcessSignals, openSqlite, sqliteAdapter } from './dialect/sqlite.js';
 import { describeTarget, parseDatabaseUrl, type DatabaseTarget } from './database-url.js';
 import type { SwarmDatabase } from './schema-types.js';
 
@@ -67,13 +67,22 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   }
   let closed = false;
   const listeners = new Set<pg.PoolClient>();
+  const signals = new Set<{ channel: string; onNotify: () => void }>();
   return {
     db,
     dialect,
     target,
     description,
     async listen(channel, onNotify) {
-      if (pool === null) return null;
+      if (pool === null) {
+        const signal = { channel, onNotify };
+        signals.add(signal);
+        inProcessSignals.on(channel, onNotify);
+        return async () => {
+          signals.delete(signal);
+          inProcessSignals.off(channel, onNotify);
+        };
+      }
       const client = await pool.connect();
       listeners.add(client);
       client.on('notification', (message) => {
@@ -91,6 +100,8 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
       closed = true;
       for (const client of listeners) client.release();
       listeners.clear();
+      for (const { channel, onNotify } of signals) inProcessSignals.off(channel, onNotify);
+      signals.clear();
       await db.destroy();
     },
   };

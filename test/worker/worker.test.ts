@@ -166,6 +166,42 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     expect(handler.output).toEqual({ why: 'run timed out after 1 s' });
   });
 
+  it('wakes an idle worker as soon as a task is enqueued (SQLite: in-process signal; PostgreSQL: NOTIFY)', async () => {
+    const idle = new Worker({
+      store: fx.store,
+      engine: fx.engine,
+      runtime: new BuiltinRuntime({
+        http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
+      }),
+      events: new DatabaseEventSink(fx.store),
+      logger: pino({ level: 'silent' }),
+      // An hour between polls: a task done within the wait below was announced, not found.
+      pollMs: 3_600_000,
+    });
+    worker = idle;
+    idle.start();
+    await idle.listening();
+    // Let the first (empty) claim pass, so the worker sleeps on its hour-long poll.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [taskId] = await enqueueTasks(fx.store.handle.db, fx.store.handle.dialect, [
+      {
+        ownerId: fx.caller.userId,
+        taskType: 'noop',
+        agentName: 'builtin/noop',
+        agentVersion: '1.0.0',
+        input: {},
+      },
+    ]);
+    await until('the idle worker to run the task', async () =>
+      fx.store.handle.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('id', '=', taskId!)
+        .where('status', '=', 'COMPLETED')
+        .executeTakeFirst(),
+    );
+  });
+
   // Two handles stand for two processes: only PostgreSQL carries notifications between them.
   it.runIf(dialect === 'postgres')(
     'wakes an idle worker in another process through LISTEN/NOTIFY, not polling',

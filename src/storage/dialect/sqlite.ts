@@ -1,9 +1,17 @@
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { SwarmError } from '../../errors/index.js';
 import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+
+/**
+ * In-process wake-ups: one process owns a SQLite file, so a NOTIFY is an event in this process.
+ * Handles of other files in the same process hear it too; for them it is one needless look at
+ * an empty queue, never a lost task.
+ */
+export const inProcessSignals = new EventEmitter().setMaxListeners(0);
 
 /**
  * SQLite declared types. They are chosen for their affinity as much as their name:
@@ -101,8 +109,10 @@ export const sqliteAdapter: DialectAdapter = {
   jsonArrayContains: (column, value) =>
     sql<boolean>`EXISTS (SELECT 1 FROM json_each(${sql.ref(column)}) WHERE json_each.value = ${value})`,
 
-  async notify() {
-    // One process owns a SQLite file: the worker is woken in-process instead.
+  async notify(_db, channel) {
+    // After the current turn: the notifying transaction has committed by then (one connection,
+    // so a woken claimer queues behind it in any case).
+    setImmediate(() => inProcessSignals.emit(channel));
   },
 
   async lockForMigration() {
