@@ -78,22 +78,27 @@ export class RunLogs {
   }
 
   /**
-   * Follows a run's log: each `next()` gives the lines not given before, oldest first. Ids are
-   * made by the writing process, so a line can commit after one with a higher id (another
-   * process in the same millisecond, a clock a little behind); the tail looks back a few
-   * seconds behind the newest line it gave and gives such late lines too, once.
+   * Follows a run's log: each `next()` gives the lines not given before. Ids are made by the
+   * writing process, so a line can commit after one with a higher id (another process in the
+   * same millisecond, a clock a little behind); besides the lines above the newest it gave, the
+   * tail looks for such late lines a little below it (ids only, then the few it lacks).
    */
   tail(caller: Caller, runId: string, options: { after?: string; lookbackMs?: number } = {}): LogTail {
-    return new LogTail(this, caller, runId, options.after, options.lookbackMs ?? 5_000);
+    return new LogTail(this, caller, runId, options.after, options.lookbackMs ?? 2_000);
   }
 
-  /** @internal Lines of a run above `floor`, oldest first, without the ownership check. */
-  async read(caller: Caller, runId: string, query: LogQuery): Promise<LogView[]> {
+  /** @internal A run's lines (no ownership check beyond the owner column), oldest first. */
+  async read(
+    caller: Caller,
+    runId: string,
+    query: LogQuery & { ids?: readonly string[] },
+  ): Promise<LogView[]> {
     let select = this.store.handle.db
       .selectFrom('execution_logs')
       .selectAll()
       .where('run_id', '=', runId)
       .where('owner_id', '=', caller.userId);
+    if (query.ids !== undefined) select = select.where('id', 'in', query.ids);
     if (query.after !== undefined) select = select.where('id', '>', query.after.toLowerCase());
     if (query.stepId !== undefined) select = select.where('step_id', '=', query.stepId);
     if (query.level !== undefined && query.level !== 'debug') {
@@ -104,6 +109,19 @@ export class RunLogs {
       .limit(query.limit ?? 100)
       .execute();
     return rows.map(viewOfLog);
+  }
+
+  /** @internal The ids of a run's lines strictly between two ids. */
+  async idsBetween(caller: Caller, runId: string, above: string, below: string): Promise<string[]> {
+    const rows = await this.store.handle.db
+      .selectFrom('execution_logs')
+      .select('id')
+      .where('run_id', '=', runId)
+      .where('owner_id', '=', caller.userId)
+      .where('id', '>', above)
+      .where('id', '<', below)
+      .execute();
+    return rows.map((r) => r.id);
   }
 }
 
@@ -132,28 +150,35 @@ export class LogTail {
     return this.cursor;
   }
 
-  /** The lines not given yet, oldest first (all of them, in pages of `pageSize`). */
+  /** The lines not given yet: late ones first, then the new ones oldest first (all, in pages of `pageSize`). */
   async next(pageSize = 500): Promise<LogView[]> {
-    // Never below the reader's own cursor: it has seen what lies there.
-    const lookback = this.cursor === undefined ? undefined : idFloor(idTime(this.cursor) - this.lookbackMs);
-    const start = this.after !== undefined && (lookback === undefined || this.after > lookback) ? this.after : lookback;
-    for (const id of this.given) if (start !== undefined && id <= start) this.given.delete(id);
     const fresh: LogView[] = [];
-    let from = start;
+    if (this.cursor !== undefined) {
+      // Never at or below the reader's own cursor: it has seen what lies there.
+      let floor = idFloor(idTime(this.cursor) - this.lookbackMs);
+      if (this.after !== undefined && this.after > floor) floor = this.after;
+      for (const id of this.given) if (id <= floor) this.given.delete(id);
+      const late = (await this.logs.idsBetween(this.caller, this.runId, floor, this.cursor)).filter(
+        (id) => !this.given.has(id),
+      );
+      if (late.length > 0) {
+        for (const line of await this.logs.read(this.caller, this.runId, { ids: late, limit: late.length })) {
+          this.given.add(line.id);
+          fresh.push(line);
+        }
+      }
+    }
     for (;;) {
       const page = await this.logs.read(this.caller, this.runId, {
-        ...(from === undefined ? {} : { after: from }),
+        ...(this.cursor === undefined ? {} : { after: this.cursor }),
         limit: pageSize,
       });
       for (const line of page) {
-        if (this.given.has(line.id)) continue;
         this.given.add(line.id);
         fresh.push(line);
-        if (this.cursor === undefined || line.id > this.cursor) this.cursor = line.id;
+        this.cursor = line.id;
       }
-      const last = page.at(-1);
-      if (page.length < pageSize || last === undefined) return fresh;
-      from = last.id;
+      if (page.length < pageSize) return fresh;
     }
   }
 }

@@ -409,6 +409,8 @@ export class Engine {
           state.status = 'pending';
         }
       }
+      // Kept steps are not logged again; reset ones are logged as they run.
+      const before = statusesOf(run.steps);
       const handlers = run.handlers?.map((h): HandlerState => ({
         kind: h.kind,
         index: h.index,
@@ -453,7 +455,7 @@ export class Engine {
           message: `run retried as attempt ${retried.attempt}${options.fromFailed ? ' from its failed step' : ' from the start'}`,
         },
       ]);
-      await saveRun(trx, dialect, retried, await releaseReadySteps(trx, dialect, retried));
+      await saveRun(trx, dialect, retried, await releaseReadySteps(trx, dialect, retried), before);
     });
     return this.getRun(caller, runId);
   }

@@ -87,6 +87,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const registry = new Registry(options.store);
   agentRoutes(app, registry);
   workflowRoutes(app, registry);
-  runRoutes(app, registry, options.engine ?? new Engine(options.store), options.onRunStarted ?? (() => {}));
+  runRoutes(
+    app,
+    registry,
+    options.engine ?? new Engine(options.store),
+    options.onRunStarted ?? (() => {}),
+    options.store,
+  );
   return app;
 }

@@ -86,8 +86,20 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
     const cancelled = await call('POST', `/api/v1/runs/${id}/cancel`, { reason: 'test' });
     expect(cancelled.json()).toMatchObject({ id, status: 'cancelled' });
     expect((await call('POST', `/api/v1/runs/${id}/cancel`, {})).statusCode).toBe(409);
+    const refused = await call('POST', `/api/v1/runs/${id}/retry`, { fromFailed: 1 });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().errors).toEqual([expect.objectContaining({ field: 'body.fromFailed' })]);
+    // No body: every step again, from the start (`{fromFailed: true}` keeps completed steps).
     const retried = await call('POST', `/api/v1/runs/${id}/retry`);
-    expect(retried.json()).toMatchObject({ id, status: 'running', attempt: 2 });
+    expect(retried.json()).toMatchObject({
+      id,
+      status: 'running',
+      attempt: 2,
+      steps: { a: { status: 'running' } },
+    });
+    await call('POST', `/api/v1/runs/${id}/cancel`, {});
+    const fromFailed = await call('POST', `/api/v1/runs/${id}/retry`, { fromFailed: true });
+    expect(fromFailed.json()).toMatchObject({ id, status: 'running', attempt: 3 });
     expect((await call('POST', '/api/v1/runs/nope/cancel', {})).statusCode).toBe(404);
   });
 

@@ -2,12 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
-import type { RunView } from '../../engine/index.js';
+import type { LogView, RunView } from '../../engine/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
-
-const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout']);
 
 /** `--input '{"a":1}'` or `--input @file.json`. */
 function parseInput(raw: string | undefined, cwd: string): unknown {
@@ -27,19 +25,39 @@ function parseInput(raw: string | undefined, cwd: string): unknown {
   }
 }
 
-/** One line per step whose state changed; a bar for fan-outs. */
+/** One line per step (and on_error/on_success handler) whose state changed; a bar for fan-outs. */
 function progressLines(run: RunView, seen: Map<string, string>): string[] {
   const lines: string[] = [];
-  for (const [id, step] of Object.entries(run.steps)) {
+  const states = [
+    ...Object.entries(run.steps),
+    ...(run.handlers ?? []).map((h) => [`${h.kind}[${h.index}]`, h] as const),
+  ];
+  for (const [id, step] of states) {
     const items =
-      step.items === undefined
+      !('items' in step) || step.items === undefined
         ? ''
         : ` ${bar(step.items.done, step.items.total)} ${step.items.done}/${step.items.total}`;
     const line = `  ${step.status.padEnd(9)} ${id}${items}${step.error ? ` — ${step.error}` : ''}`;
-    if (seen.get(id) !== line && step.status !== 'pending') lines.push(line);
+    if (seen.get(id) !== line && step.status !== 'pending' && step.status !== 'waiting') lines.push(line);
     seen.set(id, line);
   }
   return lines;
+}
+
+/** `time level step message`, on one line. */
+function logLine(line: LogView): string {
+  const message = line.message.replace(/\s*\n\s*/g, ' ').trim();
+  return `${line.time} ${line.level.padEnd(8)} ${line.stepId ?? '-'} ${message}`;
+}
+
+/** Exit 0 only for a completed run: the error `swarm run --wait` and `runs logs --follow` end with. */
+function requireCompleted(run: RunView): void {
+  if (run.status !== 'completed') {
+    throw new SwarmError(
+      'RUN_NOT_COMPLETED',
+      `run ${run.id} ended ${run.status}${run.errorStep ? ` at step ${run.errorStep}` : ''}`,
+    );
+  }
 }
 
 function bar(done: number, total: number, width = 20): string {
@@ -73,24 +91,18 @@ export function registerRunCommands(program: Command, io: CliIo): void {
       if (!options.wait) return io.out(options.json ? JSON.stringify({ id }) : id);
       if (!options.json) io.out(`run ${id} of ${ref}`);
       const seen = new Map<string, string>();
-      let run = await api.request<RunView>('GET', `/api/v1/runs/${id}`);
-      for (;;) {
-        if (!options.json) for (const line of progressLines(run, seen)) io.out(line);
-        if (ENDED.has(run.status)) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        run = await api.request<RunView>('GET', `/api/v1/runs/${id}`);
-      }
+      // Over the run's event stream (reconnecting, or polling if it must) until it is over.
+      const run = await api.followRun(id, {
+        run: (current) => {
+          if (!options.json) for (const line of progressLines(current, seen)) io.out(line);
+        },
+      });
       if (options.json) io.out(JSON.stringify(run));
       else
         io.out(
           `${run.status}${run.durationMs === null ? '' : ` in ${run.durationMs} ms`}${run.error ? `: ${run.error}` : ''}`,
         );
-      if (run.status !== 'completed') {
-        throw new SwarmError(
-          'RUN_NOT_COMPLETED',
-          `run ${id} ended ${run.status}${run.errorStep ? ` at step ${run.errorStep}` : ''}`,
-        );
-      }
+      requireCompleted(run);
     });
 
   const runs = program.command('runs').description('List and manage runs');
@@ -143,22 +155,53 @@ export function registerRunCommands(program: Command, io: CliIo): void {
         ),
       );
     });
-  for (const [action, summary] of [
-    ['cancel', 'Cancel a pending or running run'],
-    ['retry', 'Retry a failed or cancelled run from its failed step'],
-  ] as const) {
-    runs
-      .command(action)
-      .description(summary)
-      .argument('<id>', 'the run id')
-      .option('--json', 'machine-readable output')
-      .action(async (id: string, options: { json?: boolean }) => {
-        const run = await client().request<RunView>(
-          'POST',
-          `/api/v1/runs/${encodeURIComponent(id)}/${action}`,
-          {},
-        );
-        io.out(options.json ? JSON.stringify(run) : `${run.id}: ${run.status}`);
+  runs
+    .command('logs')
+    .description("A run's execution log, oldest first; with --follow, until the run is over")
+    .argument('<id>', 'the run id')
+    .option('-f, --follow', 'stream new lines until the run ends; exit 0 only if it completed')
+    .option('--step <id>', "only this step's lines")
+    .option('--json', 'one JSON object per line')
+    .action(async (id: string, options: { follow?: boolean; step?: string; json?: boolean }) => {
+      const api = client();
+      const print = (line: LogView) => {
+        if (options.step !== undefined && line.stepId !== options.step) return;
+        io.out(options.json ? JSON.stringify(line) : logLine(line));
+      };
+      if (!options.follow) {
+        await api.eachLog(id, options.step === undefined ? {} : { step: options.step }, print);
+        return;
+      }
+      requireCompleted(await api.followRun(id, { log: print }));
+    });
+  runs
+    .command('cancel')
+    .description('Cancel a pending or running run')
+    .argument('<id>', 'the run id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, options: { json?: boolean }) => {
+      const run = await client().request<RunView>(
+        'POST',
+        `/api/v1/runs/${encodeURIComponent(id)}/cancel`,
+        {},
+      );
+      io.out(options.json ? JSON.stringify(run) : `${run.id}: ${run.status}`);
+    });
+  runs
+    .command('retry')
+    .description(
+      'Retry a failed, cancelled or timed-out run as its next attempt: every step again, or only the failed and unreached ones with --from-failed',
+    )
+    .argument('<id>', 'the run id')
+    .option(
+      '--from-failed',
+      'keep the completed steps and their outputs; run the failed and unreached steps again',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, options: { fromFailed?: boolean; json?: boolean }) => {
+      const run = await client().request<RunView>('POST', `/api/v1/runs/${encodeURIComponent(id)}/retry`, {
+        fromFailed: options.fromFailed === true,
       });
-  }
+      io.out(options.json ? JSON.stringify(run) : `${run.id}: ${run.status} (attempt ${run.attempt})`);
+    });
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { Engine } from '../../engine/index.js';
+import { LOG_LEVELS, RunLogs, type Engine, type LogLevel } from '../../engine/index.js';
 import type { Registry } from '../../registry/index.js';
-import { RUN_STATUSES } from '../../storage/index.js';
+import { RUN_STATUSES, type Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
+import { LOG_ID_PATTERN, runEventRoutes, type EventStreamOptions } from './run-events.js';
 
 export const runSchema = {
   $id: 'Run',
@@ -25,6 +26,28 @@ export const runSchema = {
     startedAt: { type: ['string', 'null'] },
     completedAt: { type: ['string', 'null'] },
     durationMs: { type: ['number', 'null'] },
+    timeoutAt: { type: ['string', 'null'], description: "The run's deadline, if its workflow sets one" },
+    handlers: {
+      type: 'array',
+      description: 'Its on_error / on_success handlers and how they went',
+      items: { type: 'object', additionalProperties: true },
+    },
+  },
+} as const;
+
+export const logLineSchema = {
+  $id: 'LogLine',
+  type: 'object',
+  required: ['id', 'time', 'level', 'eventType', 'stepId', 'taskId', 'message', 'metadata'],
+  properties: {
+    id: { type: 'string', description: 'A UUIDv7: ids sort by time, so the last one seen is a cursor' },
+    time: { type: 'string' },
+    level: { type: 'string', enum: [...LOG_LEVELS] },
+    eventType: { type: 'string', enum: ['execution', 'decision', 'error', 'metric', 'state_change'] },
+    stepId: { type: ['string', 'null'] },
+    taskId: { type: ['string', 'null'] },
+    message: { type: 'string' },
+    metadata: { type: 'object', additionalProperties: true },
   },
 } as const;
 
@@ -33,7 +56,11 @@ export function runRoutes(
   registry: Registry,
   engine: Engine,
   onRunStarted: () => void,
+  store: Store,
+  events: EventStreamOptions = {},
 ): void {
+  const logs = new RunLogs(store);
+  app.addSchema(logLineSchema);
   app.post<{ Params: { name: string }; Body: { input?: unknown; version?: string } }>(
     '/api/v1/workflows/:name/runs',
     {
@@ -147,20 +174,93 @@ export function runRoutes(
     async (request) => engine.cancelRun(callerOf(request), request.params.id, request.body?.reason),
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post<{ Params: { id: string }; Body: { fromFailed?: boolean } | null | undefined }>(
     '/api/v1/runs/:id/retry',
     {
       schema: {
         tags: ['runs'],
-        summary: 'Retry a failed or cancelled run from its failed step, keeping completed outputs',
+        summary: 'Retry a failed, cancelled or timed-out run as its next attempt',
+        description:
+          'Every step runs again from the start; with `fromFailed: true`, completed steps keep their outputs and only the failed steps and those never reached run again.',
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
-        response: { 200: { $ref: 'Run#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } },
+        // Optional: no body at all is a retry from the start.
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: {
+            fromFailed: {
+              type: 'boolean',
+              default: false,
+              description: 'Keep completed steps; run the failed and unreached ones',
+            },
+          },
+        },
+        response: {
+          200: { $ref: 'Run#' },
+          400: { $ref: 'Problem#' },
+          404: { $ref: 'Problem#' },
+          409: { $ref: 'Problem#' },
+        },
       },
     },
     async (request) => {
-      const run = await engine.retryRun(callerOf(request), request.params.id);
+      const run = await engine.retryRun(callerOf(request), request.params.id, {
+        fromFailed: request.body?.fromFailed === true,
+      });
       onRunStarted();
       return run;
     },
   );
+
+  app.get<{
+    Params: { id: string };
+    Querystring: { after?: string; limit?: string; step?: string; level?: LogLevel };
+  }>(
+    '/api/v1/runs/:id/logs',
+    {
+      schema: {
+        tags: ['runs'],
+        summary: "A run's execution log, oldest first, a page at a time",
+        description:
+          'Pass the last `id` of a page as `after` for the next page; fewer than `limit` lines means there is nothing more yet.',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            after: { type: 'string', pattern: LOG_ID_PATTERN, description: 'Only lines after this log id' },
+            limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$', description: '1–999, default 100' },
+            step: { type: 'string', minLength: 1, maxLength: 200, description: "Only this step's lines" },
+            level: {
+              type: 'string',
+              enum: [...LOG_LEVELS],
+              description: 'Only lines of this level or a more severe one',
+            },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['items'],
+            properties: { items: { type: 'array', items: { $ref: 'LogLine#' } } },
+          },
+          400: { $ref: 'Problem#' },
+          404: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request) => {
+      const { after, limit, step, level } = request.query;
+      return {
+        items: await logs.list(callerOf(request), request.params.id, {
+          ...(after === undefined ? {} : { after }),
+          ...(limit === undefined ? {} : { limit: Number(limit) }),
+          ...(step === undefined ? {} : { stepId: step }),
+          ...(level === undefined ? {} : { level }),
+        }),
+      };
+    },
+  );
+
+  runEventRoutes(app, engine, logs, events);
 }
