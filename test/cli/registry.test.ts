@@ -106,6 +106,28 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
     expect((await cli(['run', 'ghost'], env)).stderr).toMatch(/workflow not found: ghost \[NOT_FOUND\]/);
   });
 
+  it('swarm run <file> applies the definition, then runs that version', async () => {
+    const file = path.join(testDb.dir, 'chain.yaml');
+    fs.writeFileSync(
+      file,
+      'name: chain\nversion: 2.1.0\nsteps:\n  - id: a\n    agent: builtin/transform\n    input: { n: "{{ trigger.n }}" }\n  - id: b\n    agent: builtin/transform\n    needs: [a]\n    input: { twice: "{{ steps.a.output.n * 2 }}" }\n',
+    );
+    const ran = await cli(['run', file, '--input', '{"n":21}', '--wait', '--json'], env);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(JSON.parse(ran.stdout)).toMatchObject({
+      workflow: 'chain',
+      version: '2.1.0',
+      status: 'completed',
+      result: { b: { twice: 42 } },
+    });
+    // A file that does not parse is refused before anything is stored or run.
+    const broken = path.join(testDb.dir, 'broken.yaml');
+    fs.writeFileSync(broken, 'name: [unclosed\n');
+    const refused = await cli(['run', broken], env);
+    expect(refused.code).toBe(1);
+    expect((await cli(['workflow', 'list', '--json'], env)).stdout).not.toMatch(/unclosed/);
+  });
+
   it('registers an agent folder, and says unchanged the second time', async () => {
     const folder = path.join(testDb.dir, 'shout');
     fs.mkdirSync(folder);

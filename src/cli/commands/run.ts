@@ -6,6 +6,7 @@ import type { LogView, RunView } from '../../engine/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
+import { readDefinition } from './workflow.js';
 
 /** `--input '{"a":1}'` or `--input @file.json`. */
 function parseInput(raw: string | undefined, cwd: string): unknown {
@@ -26,6 +27,16 @@ function parseInput(raw: string | undefined, cwd: string): unknown {
 }
 
 /** One line per step (and on_error/on_success handler) whose state changed; a bar for fan-outs. */
+/** `swarm run examples/workflows/hello.yaml`: a path to a definition rather than a name. */
+function isDefinitionFile(ref: string, cwd: string): boolean {
+  if (!/\.(ya?ml|json)$/i.test(ref)) return false;
+  try {
+    return fs.statSync(path.resolve(cwd, ref)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function progressLines(run: RunView, seen: Map<string, string>): string[] {
   const lines: string[] = [];
   const states = [
@@ -71,15 +82,28 @@ export function registerRunCommands(program: Command, io: CliIo): void {
   program
     .command('run')
     .description('Start a run of a workflow; with --wait, follow it and exit 0 only if it completed')
-    .argument('<workflow>', 'workflow name (the latest version), or name@version')
+    .argument(
+      '<workflow>',
+      'workflow name (the latest version), name@version, or a definition file to apply and run',
+    )
     .option('-i, --input <json|@file>', 'the run input, as JSON or @file.json')
     .option('-w, --wait', 'follow the run until it ends')
     .option('--json', 'machine-readable output (the final run with --wait)')
     .action(async (ref: string, options: { input?: string; wait?: boolean; json?: boolean }) => {
       const input = parseInput(options.input, io.cwd);
-      const at = ref.lastIndexOf('@');
-      const [name, version] = at > 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
       const api = client();
+      let [name, version]: [string, string | undefined] = [ref, undefined];
+      const at = ref.lastIndexOf('@');
+      if (at > 0) [name, version] = [ref.slice(0, at), ref.slice(at + 1)];
+      if (isDefinitionFile(ref, io.cwd)) {
+        // A definition file: applied first (the same version again changes nothing), then run.
+        const { workflow } = await api.request<{ workflow: { name: string; version: string } }>(
+          'POST',
+          '/api/v1/workflows',
+          readDefinition(ref, io.cwd),
+        );
+        [name, version] = [workflow.name, workflow.version];
+      }
       const { id } = await api.request<{ id: string; run: RunView }>(
         'POST',
         `/api/v1/workflows/${encodeURIComponent(name)}/runs`,

@@ -8,7 +8,8 @@ import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 import { splitRef } from './agent.js';
 
-function readDefinition(file: string, cwd: string): unknown {
+/** A workflow definition file, parsed (YAML or JSON by its extension). */
+export function readDefinition(file: string, cwd: string): unknown {
   const full = path.resolve(cwd, file);
   const format = formatOf(full);
   if (format === null) throw new InputError(file, 'a workflow file ends in .yaml, .yml or .json');
