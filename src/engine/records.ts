@@ -1,5 +1,12 @@
-import type { Kysely } from 'kysely';
-import { newId, toDbBool, toDbJson, type SwarmDatabase } from '../storage/index.js';
+import type { Kysely, RawBuilder } from 'kysely';
+import {
+  newId,
+  toDbBool,
+  toDbJson,
+  type DialectAdapter,
+  type LogicalType,
+  type SwarmDatabase,
+} from '../storage/index.js';
 
 export interface LogEntry {
   readonly ownerId: string;
@@ -16,31 +23,82 @@ export interface LogEntry {
 // 32,766 (and PostgreSQL's 65,535) bound parameters.
 const ROWS_PER_INSERT = 1000;
 
-function* chunks<T>(items: readonly T[]): Generator<readonly T[]> {
-  for (let i = 0; i < items.length; i += ROWS_PER_INSERT) yield items.slice(i, i + ROWS_PER_INSERT);
+type Column = { readonly name: string; readonly type: LogicalType };
+
+const LOG_COLUMNS = [
+  { name: 'id', type: 'text' },
+  { name: 'owner_id', type: 'text' },
+  { name: 'run_id', type: 'text' },
+  { name: 'step_id', type: 'text' },
+  { name: 'task_id', type: 'text' },
+  { name: 'level', type: 'text' },
+  { name: 'event_type', type: 'text' },
+  { name: 'message', type: 'text' },
+  { name: 'metadata', type: 'json' },
+] as const satisfies readonly Column[];
+
+const METRIC_COLUMNS = [
+  { name: 'id', type: 'text' },
+  { name: 'owner_id', type: 'text' },
+  { name: 'run_id', type: 'text' },
+  { name: 'task_id', type: 'text' },
+  { name: 'name', type: 'text' },
+  { name: 'execution_time_ms', type: 'bigint' },
+  { name: 'success_flag', type: 'boolean' },
+  { name: 'labels', type: 'json' },
+] as const satisfies readonly Column[];
+
+/**
+ * Many rows into a records table: one statement binding an array per column where the dialect
+ * has array parameters (PostgreSQL), else multi-row VALUES in chunks.
+ */
+async function insertMany<T extends 'execution_logs' | 'metrics'>(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  table: T,
+  columns: readonly Column[],
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const asSelect = dialect.rowsAsSelect(columns, rows);
+  if (asSelect !== null) {
+    await trx
+      .insertInto(table)
+      .columns(columns.map((c) => c.name) as never)
+      .expression(asSelect as RawBuilder<never>)
+      .execute();
+    return;
+  }
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+    await trx
+      .insertInto(table)
+      .values(rows.slice(i, i + ROWS_PER_INSERT) as never)
+      .execute();
 }
 
 /** Writes execution log lines in the caller's transaction: they commit with the state they describe. */
-export async function writeLogs(trx: Kysely<SwarmDatabase>, entries: readonly LogEntry[]): Promise<void> {
-  for (const chunk of chunks(entries)) {
-    await trx
-      .insertInto('execution_logs')
-      .values(
-        chunk.map((e) => ({
-          id: newId(),
-          owner_id: e.ownerId,
-          run_id: e.runId,
-          step_id: e.stepId ?? null,
-          task_id: e.taskId ?? null,
-          agent_id: null,
-          level: e.level ?? 'info',
-          event_type: e.eventType ?? 'state_change',
-          message: e.message,
-          metadata: toDbJson(e.metadata ?? {}),
-        })),
-      )
-      .execute();
-  }
+export async function writeLogs(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  entries: readonly LogEntry[],
+): Promise<void> {
+  await insertMany(
+    trx,
+    dialect,
+    'execution_logs',
+    LOG_COLUMNS,
+    entries.map((e) => ({
+      id: newId(),
+      owner_id: e.ownerId,
+      run_id: e.runId,
+      step_id: e.stepId ?? null,
+      task_id: e.taskId ?? null,
+      level: e.level ?? 'info',
+      event_type: e.eventType ?? 'state_change',
+      message: e.message,
+      metadata: toDbJson(e.metadata ?? {}),
+    })),
+  );
 }
 
 export interface StepMetric {
@@ -55,23 +113,23 @@ export interface StepMetric {
 /** One metrics row per finished attempt of a step: duration and success. */
 export async function writeStepMetrics(
   trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
   metrics: readonly StepMetric[],
 ): Promise<void> {
-  for (const chunk of chunks(metrics)) {
-    await trx
-      .insertInto('metrics')
-      .values(
-        chunk.map((metric) => ({
-          id: newId(),
-          owner_id: metric.ownerId,
-          run_id: metric.runId,
-          task_id: metric.taskId,
-          name: 'step',
-          execution_time_ms: metric.durationMs,
-          success_flag: toDbBool(metric.success),
-          labels: toDbJson({ step: metric.stepId }),
-        })),
-      )
-      .execute();
-  }
+  await insertMany(
+    trx,
+    dialect,
+    'metrics',
+    METRIC_COLUMNS,
+    metrics.map((metric) => ({
+      id: newId(),
+      owner_id: metric.ownerId,
+      run_id: metric.runId,
+      task_id: metric.taskId,
+      name: 'step',
+      execution_time_ms: metric.durationMs,
+      success_flag: toDbBool(metric.success),
+      labels: toDbJson({ step: metric.stepId }),
+    })),
+  );
 }

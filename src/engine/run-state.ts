@@ -187,7 +187,7 @@ export async function saveRuns(
       handlers: run.handlers === null ? null : toDbJson(run.handlers),
     });
   }
-  await writeLogs(trx, logs);
+  await writeLogs(trx, dialect, logs);
   for (const chunk of inlineChunks(dialect, rows, CHANGED_COLUMNS)) {
     const changed = inlineRows<ChangedRow>(dialect, CHANGED_COLUMNS, chunk);
     await trx

@@ -125,7 +125,7 @@ export class Engine {
         handlers,
         startedAt: now,
       };
-      await writeLogs(trx, [
+      await writeLogs(trx, this.store.handle.dialect, [
         {
           ownerId: caller.userId,
           runId,
@@ -149,7 +149,7 @@ export class Engine {
     const state = run.steps[task.stepId];
     if (state === undefined || state.status !== 'running') return null;
     const before = statusesOf(run.steps);
-    await writeStepMetrics(trx, [
+    await writeStepMetrics(trx, this.store.handle.dialect, [
       {
         ownerId: run.ownerId,
         runId: run.id,
@@ -187,7 +187,7 @@ export class Engine {
       .set({ handlers: toDbJson(handlers), updated_at: now })
       .where('id', '=', row.id)
       .execute();
-    await writeLogs(trx, [
+    await writeLogs(trx, this.store.handle.dialect, [
       {
         ownerId: row.owner_id,
         runId: row.id,
@@ -262,7 +262,7 @@ export class Engine {
         });
       }
     }
-    await writeStepMetrics(trx, metrics);
+    await writeStepMetrics(trx, dialect, metrics);
     const changes: RunChange[] = [];
     const released: NewTask[] = [];
     for (const runId of touched) {
@@ -369,7 +369,7 @@ export class Engine {
         .where('id', '=', runId)
         .execute();
       await cancelRunTasks(trx, runId, caller.userId, reason, now);
-      await writeLogs(trx, [
+      await writeLogs(trx, this.store.handle.dialect, [
         {
           ownerId: row.owner_id,
           runId,
@@ -448,7 +448,7 @@ export class Engine {
           .where('step_id', 'in', renamed)
           .execute();
       }
-      await writeLogs(trx, [
+      await writeLogs(trx, this.store.handle.dialect, [
         {
           ownerId: row.owner_id,
           runId,
