@@ -13,7 +13,26 @@ export type ExprNode = jsonata.ExprNode;
 
 /** Compiles a bare JSONata expression; throws jsonata's error (with `position`) when it does not parse. */
 export function compileExpression(text: string): Expression {
-  return jsonata(text);
+  const cached = compiledExpressions.get(text);
+  if (cached !== undefined) return cached;
+  const expression = jsonata(text);
+  remember(compiledExpressions, text, expression);
+  return expression;
+}
+
+/**
+ * Compiled templates by source text. A workflow's mappings are few and evaluated over and over
+ * (every item of a 10,000-item for_each resolves the same input), and a compiled JSONata
+ * expression may be evaluated any number of times, concurrently too: each evaluation gets its
+ * own frame. Bounded, oldest out first, so arbitrary definitions cannot grow it without end.
+ */
+const compiledTemplates = new Map<string, CompiledTemplate>();
+const compiledExpressions = new Map<string, Expression>();
+const MAX_COMPILED = 2000;
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): void {
+  if (cache.size >= MAX_COMPILED) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
 }
 
 /** compileExpression without the throw: the parse error as a one-line message. */
@@ -72,6 +91,14 @@ export type CompiledTemplate =
 
 /** Compiles a mapping string; throws when a template is malformed or does not parse. */
 export function compileTemplate(text: string): CompiledTemplate {
+  const cached = compiledTemplates.get(text);
+  if (cached !== undefined) return cached;
+  const compiled = compileTemplateUncached(text);
+  remember(compiledTemplates, text, compiled);
+  return compiled;
+}
+
+function compileTemplateUncached(text: string): CompiledTemplate {
   const scanned = scanTemplate(text);
   if (scanned.error !== undefined) throw new Error(`template ${scanned.error}`);
   const exprs = scanned.parts.filter((p) => typeof p !== 'string');
