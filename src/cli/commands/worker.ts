@@ -34,6 +34,10 @@ export function registerWorker(program: Command, io: CliIo): void {
       });
       worker.start();
       io.out(`worker ${worker.workerId} started on ${store.handle.description}`);
+      if (!store.handle.dialect.capabilities.multiProcess)
+        io.err(
+          'swarm: warning: a SQLite file serves worker processes on this machine only, and they find new work by polling (no wake-ups across processes); use PostgreSQL for workers on several machines',
+        );
       const signal = await shutdown;
       io.out(`${signal}: finishing running tasks, handing back the rest`);
       await worker.stop(10_000);
