@@ -1,7 +1,7 @@
 // One measurement in its own process, so peak RSS and CPU belong to that system alone.
 // Started by run.mjs with fork(child.mjs, [modulePath, optionsJson]); reports over IPC:
 //   { type: 'progress', ...partial }  when the module calls progress() (kept if it later times out)
-//   { type: 'result', result }        the module's result plus peakRssMb
+//   { type: 'result', result }        the module's result plus peakRssMb (this process's peak RSS)
 //   { type: 'error', message }
 import { pathToFileURL } from 'node:url';
 
@@ -21,7 +21,8 @@ try {
     ...options,
     progress: (/** @type {object} */ p) => void send({ type: 'progress', ...p }),
   });
-  // maxRSS is in kilobytes. A module that spreads work over several processes reports its own.
+  // maxRSS is in kilobytes. This process's own peak; a module that forks worker processes adds
+  // theirs as workerRssMb.
   const peakRssMb = result.peakRssMb ?? Math.round(process.resourceUsage().maxRSS / 1024);
   await send({ type: 'result', result: { ...result, peakRssMb } });
   // Exit explicitly: some clients keep sockets or timers open after close().

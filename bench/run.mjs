@@ -1,8 +1,11 @@
-// `npm run bench [-- --quick] [-- --jobs N] [-- --only NAME,...] [-- --timeout S]`
-// Runs every system module in bench/systems/ (each row in its own child process, on a fresh
-// database or flushed Redis db), then the machine-limit reference, prints a table and writes
-// bench/results/<date>-peers.json. See bench/README.md for the system-module interface.
-import { fork } from 'node:child_process';
+// `npm run bench [-- --quick] [-- --jobs N] [-- --only NAME,...] [-- --timeout S] [-- --repeat N]
+//   [-- --engine-repeat N] [-- --runs N] [-- --items N] [-- --samples N] [-- --profile DIR]`
+// Runs workload (a) for every system module in bench/systems/, then Swarm's engine workloads
+// (b)–(d) (engine.mjs), then the machine-limit reference — each row in its own child process, on
+// a fresh database, SQLite file or flushed Redis db — prints the tables, ratios and targets, and
+// writes bench/results/<date>-bench.json. See bench/README.md for the workloads and the
+// system-module interface.
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +15,7 @@ import pg from 'pg';
 import { getMachineInfo, ensureRedis, redisCommand } from './machine.mjs';
 import { withDatabase } from './lib.mjs';
 import { printReport } from './report.mjs';
+import { setups as ENGINE_SETUPS, workloads as ENGINE_WORKLOADS } from './engine.mjs';
 
 /**
  * @typedef {object} SystemInfo
@@ -28,11 +32,13 @@ import { printReport } from './report.mjs';
  * @property {string} redisUrl   a flushed Redis db (backend 'redis')
  * @property {string} tmpDir     a fresh empty directory, removed afterwards (e.g. for SQLite files)
  * @property {(partial: { enqueuePerSec?: number }) => void} progress  report what is known so far
+ * @property {string[]} execArgv  node flags for any process the module forks (--profile)
  *
  * @typedef {object} RunResult
  * @property {number} enqueuePerSec  N / time of all bulk-enqueue calls
  * @property {number} processPerSec  N / (first handler start → store confirms the last completion)
- * @property {number} [peakRssMb]    only if work ran outside this process; else the child's maxRSS
+ * @property {number} [peakRssMb]    the child's own maxRSS, filled in by child.mjs
+ * @property {number} [workerRssMb]  the largest peak RSS of the worker processes the module forked
  * @property {Record<string, unknown>} [details]  anything else worth keeping in the JSON
  */
 
@@ -46,6 +52,11 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     timeout: { type: 'string', default: '120' },
     repeat: { type: 'string' },
+    'engine-repeat': { type: 'string' },
+    runs: { type: 'string' },
+    items: { type: 'string' },
+    samples: { type: 'string' },
+    profile: { type: 'string' },
     pg: {
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -57,9 +68,32 @@ const jobs = Number(args.jobs ?? (args.quick ? 2000 : 20000));
 const repeats = Number(args.repeat ?? (args.quick ? 1 : 3));
 const timeoutMs = Number(args.timeout) * 1000;
 const only = args.only?.split(',').map((s) => s.trim().toLowerCase());
+/** A row runs when --only is absent or one of its words contains one of the --only words. */
+const selected = (/** @type {string[]} */ words) =>
+  !only || only.some((o) => words.some((w) => w.toLowerCase().includes(o)));
+// Engine rows run once each by default: every row is already an aggregate (thousands of steps,
+// 200 latency samples), and three repeats of the PostgreSQL fan-out do not fit in 10 minutes.
+const engineRepeats = Number(args['engine-repeat'] ?? 1);
+const sizes = args.quick ? 'quick' : 'size';
+const engineSize = {
+  runs: Number(args.runs ?? ENGINE_WORKLOADS.linear[sizes].runs),
+  idleRuns: ENGINE_WORKLOADS.linear[sizes].idleRuns,
+  items: Number(args.items ?? ENGINE_WORKLOADS.fanout[sizes].items),
+  samples: Number(args.samples ?? ENGINE_WORKLOADS.latency[sizes].samples),
+};
+// --profile DIR: every row's process and every worker process writes a V8 CPU profile there,
+// named <database>-<n>.cpuprofile (worker processes: <database>-<n>-worker<i>.cpuprofile).
+const profileDir = args.profile ? path.resolve(args.profile) : null;
+let profiles = 0;
 const BATCH_SIZE = 1000;
 const LIMIT = { seconds: args.quick ? 2 : 5, connections: [1, 4] };
-if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs must be a positive integer');
+for (const [flag, value] of Object.entries({
+  jobs,
+  repeat: repeats,
+  'engine-repeat': engineRepeats,
+  ...engineSize,
+}))
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`);
 
 // Swarm first (it is the subject), then the peers in a fixed order, then anything else added.
 const ORDER = ['swarm', 'graphile-worker', 'pg-boss', 'bullmq'];
@@ -72,7 +106,8 @@ files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 
 const machine = await getMachineInfo(args.pg, await ensureRedis(args.redis));
 console.log(
-  `bench: ${jobs} jobs per system, enqueued in batches of ${BATCH_SIZE}; ` +
+  `bench: (a) ${jobs} jobs per system, enqueued in batches of ${BATCH_SIZE}, ${repeats}× per row; ` +
+    `engine: (b) ${engineSize.runs} runs × 3 steps, (c) ${engineSize.items} items, (d) ${engineSize.samples} samples, ${engineRepeats}× per row; ` +
     `${machine.cpuModel} × ${machine.cores}, ${machine.memoryGb} GB, node ${machine.node}, ` +
     `PostgreSQL ${machine.postgres ?? 'unavailable'}, Redis ${machine.redis ?? 'unavailable'}`,
 );
@@ -84,13 +119,20 @@ for (const file of files) {
   const mod = await import(pathToFileURL(modulePath).href);
   /** @type {SystemInfo} */
   const system = mod.system;
-  if (only && !only.some((o) => system.name.toLowerCase().includes(o))) continue;
   const version = system.version ?? (system.package ? await packageVersion(system.package) : 'unknown');
   for (const [config, spec] of Object.entries(mod.configs)) {
+    if (!selected([system.name, config, 'queue'])) continue;
     const label = `${system.name} (${config})`;
     process.stdout.write(`  ${label} … `);
     const backend = spec.backend ?? system.backend;
-    const row = { system: system.name, version, config, description: spec.description, backend };
+    const row = {
+      system: system.name,
+      version,
+      config,
+      description: spec.description,
+      backend,
+      workerProcesses: spec.workers || undefined,
+    };
     // Each repeat is a fresh process on a fresh database; the row keeps the median of each figure
     // (on 2 shared cores single runs vary by ±20%) and all samples for the JSON.
     /** @type {Record<string, any>[]} */
@@ -112,9 +154,55 @@ for (const file of files) {
   }
 }
 
+// Swarm's engine workloads (b)–(d): every workload on every setup, each row on a fresh store.
+/** @type {object[]} */
+const engineRows = [];
+const headline = {
+  linear: (/** @type {any} */ r) => `${r.stepsPerSec} steps/s`,
+  fanout: (/** @type {any} */ r) => `${r.runSeconds} s`,
+  latency: (/** @type {any} */ r) => `p50 ${r.p50Ms} ms`,
+};
+for (const [workload, w] of Object.entries(ENGINE_WORKLOADS)) {
+  for (const [setup, spec] of Object.entries(ENGINE_SETUPS)) {
+    if (!selected(['swarm', 'engine', workload, setup])) continue;
+    process.stdout.write(`  swarm engine (${w.letter}) ${workload} (${setup}) … `);
+    /** @type {Record<string, any>[]} */
+    const samples = [];
+    let status = 'ok';
+    for (let r = 0; r < engineRepeats && status === 'ok'; r++) {
+      const outcome = await measure(
+        path.join(here, 'engine.mjs'),
+        spec.backend,
+        `engine_${workload}_${setup}`,
+        { workload, setup, ...engineSize },
+      );
+      status = outcome.status;
+      samples.push({ ...(outcome.result ?? outcome.partial), seconds: outcome.seconds });
+      const h = headline[/** @type {keyof typeof headline} */ (workload)];
+      process.stdout.write(status === 'ok' ? `${h(outcome.result)}; ` : `${status} `);
+    }
+    const figures = status === 'ok' ? medians(samples) : (samples.at(-1) ?? {});
+    engineRows.push({
+      workload,
+      letter: w.letter,
+      title: w.title,
+      setup,
+      description: spec.description,
+      backend: spec.backend,
+      workers: spec.workers,
+      status,
+      ...figures,
+      samples: samples.length > 1 ? samples : undefined,
+      // Per-sample details (latency samples) are kept from the first sample only.
+      details: samples[0]?.details,
+    });
+    console.log(status === 'ok' && engineRepeats > 1 ? '(medians)' : '');
+  }
+}
+
 /** @type {{ txPerSec: Record<string, number>, pgbenchTxPerSec: Record<string, number> | null } | null} */
 let limit = null;
-if (!only || only.some((o) => 'machine limit'.includes(o))) {
+if (selected(['machine limit', 'limit'])) {
   process.stdout.write(`  machine limit (pg insert+claim+delete, ${LIMIT.seconds} s per figure) … `);
   const out = await measure(path.join(here, 'reference', 'pg-limit.mjs'), 'postgres', 'limit', LIMIT);
   limit =
@@ -127,20 +215,32 @@ if (!only || only.some((o) => 'machine limit'.includes(o))) {
 const wallSeconds = Math.round((Date.now() - started) / 100) / 10;
 const report = {
   date: machine.date,
+  source: sourceVersion(),
   jobs,
   batchSize: BATCH_SIZE,
   repeats,
+  engine: { repeats: engineRepeats, ...engineSize },
   wallSeconds,
   machine,
   rows,
+  engineRows,
   limit,
 };
 printReport(report, { swarmPresent: files.includes('swarm.mjs') });
 
 // The standard full run is kept (small, commit-friendly); quick, partial (--only) and other
 // variants go to a .tmp file, which .gitignore ignores.
-const standard = !args.quick && !only && jobs === 20000 && repeats === 3;
-const name = `${machine.date.slice(0, 10)}-peers.${standard ? 'json' : 'tmp'}`;
+const standard =
+  !args.quick &&
+  !only &&
+  !profileDir &&
+  jobs === 20000 &&
+  repeats === 3 &&
+  engineRepeats === 1 &&
+  args.runs === undefined &&
+  args.items === undefined &&
+  args.samples === undefined;
+const name = `${machine.date.slice(0, 10)}-bench.${standard ? 'json' : 'tmp'}`;
 await mkdir(path.join(here, 'results'), { recursive: true });
 await writeFile(path.join(here, 'results', name), JSON.stringify(report, null, 2) + '\n');
 console.log(`\nwrote bench/results/${name} (wall time ${wallSeconds} s)`);
@@ -155,7 +255,10 @@ console.log(`\nwrote bench/results/${name} (wall time ${wallSeconds} s)`);
 async function measure(modulePath, backend, key, options) {
   const dbName = `bench_${key.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}`;
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'swarm-bench-'));
-  const full = { ...options, pgUrl: withDatabase(args.pg, dbName), redisUrl: args.redis, tmpDir };
+  const execArgv = profileDir
+    ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${dbName}-${++profiles}.cpuprofile`]
+    : [];
+  const full = { ...options, pgUrl: withDatabase(args.pg, dbName), redisUrl: args.redis, tmpDir, execArgv };
   const t0 = Date.now();
   try {
     if (backend === 'postgres') {
@@ -165,7 +268,7 @@ async function measure(modulePath, backend, key, options) {
       if (!machine.redis) return { status: 'skipped: Redis unreachable' };
       await redisCommand(args.redis, ['flushdb']);
     }
-    const out = await runChild(modulePath, full);
+    const out = await runChild(modulePath, full, execArgv);
     return { ...out, seconds: Math.round((Date.now() - t0) / 100) / 10 };
   } finally {
     if (backend === 'postgres' && machine.postgres) await dropDatabase(dbName).catch(() => {});
@@ -177,12 +280,14 @@ async function measure(modulePath, backend, key, options) {
 /**
  * @param {string} modulePath
  * @param {object} options
+ * @param {string[]} execArgv
  * @returns {Promise<Record<string, any>>}
  */
-function runChild(modulePath, options) {
+function runChild(modulePath, options, execArgv) {
   return new Promise((resolve) => {
     const child = fork(path.join(here, 'child.mjs'), [modulePath, JSON.stringify(options)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv,
     });
     /** @type {Record<string, any>} */
     const partial = {};
@@ -229,7 +334,7 @@ async function adminQuery(sql) {
 }
 
 /**
- * Median of each numeric figure across samples (peak RSS: the largest, it is a peak).
+ * Median of each numeric figure across samples (peak RSS figures: the largest, they are peaks).
  * @param {Record<string, any>[]} samples
  */
 function medians(samples) {
@@ -241,9 +346,26 @@ function medians(samples) {
       .filter((v) => typeof v === 'number')
       .sort((a, b) => a - b);
     if (values.length === 0) continue;
-    out[key] = key === 'peakRssMb' ? (values.at(-1) ?? 0) : (values[Math.floor(values.length / 2)] ?? 0);
+    out[key] = key.endsWith('RssMb') ? (values.at(-1) ?? 0) : (values[Math.floor(values.length / 2)] ?? 0);
   }
   return out;
+}
+
+/**
+ * The commit Swarm's rows measured (they run dist/, built from src/), and whether src/ differed
+ * from it; null outside a git checkout.
+ */
+function sourceVersion() {
+  try {
+    const git = (/** @type {string[]} */ argv) =>
+      execFileSync('git', argv, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return {
+      commit: git(['rev-parse', '--short', 'HEAD']),
+      srcModified: git(['status', '--porcelain', '--', '../src']) !== '',
+    };
+  } catch {
+    return null;
+  }
 }
 
 /** @param {string} pkg */
