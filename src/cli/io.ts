@@ -6,6 +6,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM); `start` waits on it. */
   waitForShutdown(): Promise<string>;
+  /** Standard input, for commands that read a value from it (`secrets set`). @default process.stdin */
+  readonly stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 export function processIo(): CliIo {

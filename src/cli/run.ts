@@ -6,6 +6,7 @@ import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
 import { registerStart } from './commands/start.js';
 import { registerRunCommands } from './commands/run.js';
+import { registerSecretCommands } from './commands/secrets.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { processIo, type CliIo } from './io.js';
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
   registerWorkflowCommands(program, io);
   registerWorker(program, io);
   registerRunCommands(program, io);
+  registerSecretCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());

@@ -27,7 +27,27 @@ export interface Config {
   readonly leaseMs: number;
   /** Let builtin/http_request reach private, loopback and link-local addresses. @default false */
   readonly allowPrivateNetworks: boolean;
+  /**
+   * The master keys that encrypt secrets, from `SWARM_MASTER_KEY` (one key, version 1) or
+   * `SWARM_MASTER_KEYS` (`v1:<key>,v2:<key>`, the highest version current); undefined when
+   * neither is set, and the key file `masterKeyFile` holds them instead.
+   */
+  readonly masterKeys: MasterKeys | undefined;
+  /** Where generated master keys live when no variable gives them. @default `home`/master.key */
+  readonly masterKeyFile: string;
 }
+
+/** Master keys by version. A Map, so the key bytes never show in `JSON.stringify(config)`. */
+export interface MasterKeys {
+  /** The variable they came from, for messages. */
+  readonly source: 'SWARM_MASTER_KEY' | 'SWARM_MASTER_KEYS';
+  /** The version new values are encrypted under: the highest. */
+  readonly current: number;
+  readonly keys: ReadonlyMap<number, Buffer>;
+}
+
+/** A master key is 32 bytes (AES-256), written as 64 hex digits or base64 (standard or URL-safe). */
+export const MASTER_KEY_BYTES = 32;
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -66,7 +86,57 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       env.SWARM_ALLOW_PRIVATE_NETWORKS,
       false,
     ),
+    masterKeys: parseMasterKeys(env),
+    masterKeyFile: path.resolve(home, nonEmpty(env.SWARM_MASTER_KEY_FILE) ?? 'master.key'),
   });
+}
+
+/** Decodes one master key; null when it is not 32 bytes of hex or base64. */
+export function decodeMasterKey(text: string): Buffer | null {
+  const value = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return null;
+  const bytes = Buffer.from(value.replaceAll('-', '+').replaceAll('_', '/'), 'base64');
+  return bytes.length === MASTER_KEY_BYTES ? bytes : null;
+}
+
+const KEY_FORMAT = `must be ${MASTER_KEY_BYTES} bytes as base64 (44 characters) or hex (64 digits); make one with \`openssl rand -base64 32\``;
+
+function parseMasterKeys(env: NodeJS.ProcessEnv): MasterKeys | undefined {
+  const single = nonEmpty(env.SWARM_MASTER_KEY);
+  const list = nonEmpty(env.SWARM_MASTER_KEYS);
+  if (single !== undefined && list !== undefined) {
+    throw new InputError(
+      'SWARM_MASTER_KEYS',
+      'set SWARM_MASTER_KEY (one key) or SWARM_MASTER_KEYS (versioned keys), not both',
+    );
+  }
+  if (single !== undefined) {
+    const key = decodeMasterKey(single);
+    // The message never repeats the value: it is a key, however malformed.
+    if (key === null)
+      throw new InputError('SWARM_MASTER_KEY', `${KEY_FORMAT} (got ${single.length} characters)`);
+    return { source: 'SWARM_MASTER_KEY', current: 1, keys: new Map([[1, key]]) };
+  }
+  if (list === undefined) return undefined;
+  const keys = new Map<number, Buffer>();
+  for (const [index, entry] of list.split(',').entries()) {
+    const item = entry.trim();
+    const match = /^v?(\d{1,9}):(.*)$/.exec(item);
+    if (match === null) {
+      throw new InputError(
+        'SWARM_MASTER_KEYS',
+        `entry ${index + 1} must be "v<version>:<key>", e.g. v1:<base64>,v2:<base64>`,
+      );
+    }
+    const version = Number(match[1]);
+    if (version < 1) throw new InputError('SWARM_MASTER_KEYS', `entry ${index + 1}: versions start at 1`);
+    if (keys.has(version)) throw new InputError('SWARM_MASTER_KEYS', `version ${version} is given twice`);
+    const key = decodeMasterKey(match[2] ?? '');
+    if (key === null) throw new InputError('SWARM_MASTER_KEYS', `v${version}: ${KEY_FORMAT}`);
+    keys.set(version, key);
+  }
+  return { source: 'SWARM_MASTER_KEYS', current: Math.max(...keys.keys()), keys };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

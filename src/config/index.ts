@@ -1,1 +1,1 @@
-export { loadConfig, type Config } from './config.js';
+export { loadConfig, decodeMasterKey, MASTER_KEY_BYTES, type Config, type MasterKeys } from './config.js';

@@ -5,6 +5,7 @@ import { Authenticator } from '../auth/index.js';
 import { Engine } from '../engine/index.js';
 import { parseDocument, Registry } from '../registry/index.js';
 import { SwarmError } from '../errors/index.js';
+import type { Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
 import { problemSchema, sendProblem } from './problem.js';
@@ -14,6 +15,7 @@ import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { runRoutes, runSchema } from './routes/runs.js';
+import { secretRoutes } from './routes/secrets.js';
 import { workflowRoutes, workflowSchema } from './routes/workflows.js';
 import { SWARM_VERSION } from './version.js';
 
@@ -27,6 +29,8 @@ export interface AppOptions {
   readonly engine?: Engine;
   /** Called when a run was started, so an in-process worker looks for its tasks at once. */
   readonly onRunStarted?: () => void;
+  /** The master keys for secrets; the environment's (SWARM_MASTER_KEY(S) or the key file) when not given. */
+  readonly keyring?: Keyring;
 }
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
@@ -94,5 +98,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.onRunStarted ?? (() => {}),
     options.store,
   );
+  secretRoutes(app, options.store, options.keyring);
   return app;
 }

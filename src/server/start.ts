@@ -3,6 +3,7 @@ import { bootstrapAdmin, type Bootstrapped } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { registerExamples, Registry, type ExamplesReport } from '../registry/index.js';
 import { Engine } from '../engine/index.js';
+import { openKeyring } from '../secrets/index.js';
 import { Store } from '../storage/index.js';
 import { createWorker, type Worker } from '../worker/index.js';
 import { buildApp } from './app.js';
@@ -29,7 +30,8 @@ export async function startServer(
     const engine = new Engine(store);
     // `swarm start` is server, worker and (later) scheduler in one process by default.
     const worker: Worker | null = config.worker ? createWorker(store, engine, config, logger) : null;
-    const app = await buildApp({ store, logger, engine, onRunStarted: () => worker?.notify() });
+    const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
+    const app = await buildApp({ store, logger, engine, keyring, onRunStarted: () => worker?.notify() });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -45,4 +45,5 @@ export type { ApiKey, NewApiKey, KeyOwner } from './repositories/api-keys.js';
 export type { AuditEntry, AuditRecord } from './repositories/audit-logs.js';
 export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
 export type { WorkflowRecord, NewWorkflow } from './repositories/workflows.js';
+export type { SecretRecord, SealedSecret, Seal, ReencryptReport } from './repositories/secrets.js';
 export type { SwarmDatabase, WorkflowRunsTable, TasksTable } from './schema-types.js';

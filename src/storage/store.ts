@@ -4,6 +4,7 @@ import { assertMigrated, migrate } from './migrator.js';
 import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
+import * as secrets from './repositories/secrets.js';
 import * as users from './repositories/users.js';
 import * as workflows from './repositories/workflows.js';
 
@@ -40,6 +41,10 @@ export class Store {
     findApiKeyByHash: (hash: string) => apiKeys.findApiKeyByHash(this.handle.db, hash),
     touchApiKey: (id: string, at: string) => apiKeys.touchApiKey(this.handle.db, id, at),
     recordAudit: (entry: audit.AuditEntry) => audit.recordAudit(this.handle.db, entry),
+    /** Master-key rotation: every owner's secrets, in one transaction. */
+    reencryptSecrets: (version: number, reseal: (secret: secrets.SealedSecret) => Buffer) =>
+      secrets.reencryptSecrets(this.handle.db, this.handle.dialect, version, reseal),
+    countSecretsByKeyVersion: () => secrets.countSecretsByKeyVersion(this.handle.db),
   };
 
   /** The operations a caller may perform, each scoped to rows the caller owns. */
@@ -67,6 +72,16 @@ export class Store {
         create: (key: apiKeys.NewApiKey) => apiKeys.createApiKey(db, caller, key),
         list: () => apiKeys.listApiKeys(db, caller),
         revoke: (id: string) => apiKeys.revokeApiKey(db, caller, id),
+      },
+      secrets: {
+        list: () => secrets.listSecrets(db, caller),
+        set: (target: { name: string; workflow?: string }, seal: secrets.Seal) =>
+          secrets.setSecret(db, dialect, caller, target, seal),
+        remove: (name: string, workflow?: string) =>
+          secrets.removeSecret(db, dialect, caller, name, workflow),
+        /** With their encrypted bytes, for decrypting only. */
+        sealed: (names: readonly string[], workflow?: string) =>
+          secrets.sealedSecrets(db, caller, names, workflow),
       },
       audit: {
         record: (entry: Omit<audit.AuditEntry, 'caller'>) => audit.recordAudit(db, { ...entry, caller }),
