@@ -1,9 +1,12 @@
 /**
- * Agent runtimes: what the worker calls to run one attempt of one task. Only `builtin` exists
- * so far; process, remote and LLM runtimes will implement the same Runtime interface.
+ * Agent runtimes: what the worker calls to run one attempt of one task. `builtin` runs Swarm's
+ * own agents in-process; `process` runs node, python and binary agents in a Sandbox; remote and
+ * LLM runtimes will implement the same Runtime interface. DispatchRuntime picks one per agent.
  */
 export type {
   AgentInvocation,
+  AgentReport,
+  InvokedAgent,
   RuntimeContext,
   Runtime,
   LogLevel,
@@ -17,3 +20,27 @@ export { RuntimeError, isRuntimeError } from './errors.js';
 export { isTruthy } from './basic.js';
 export { refusedAddressReason } from './address-policy.js';
 export { MAX_REDIRECTS } from './http-request.js';
+export { DispatchRuntime } from './dispatch.js';
+export {
+  ProcessRuntime,
+  ProcessSandbox,
+  PROCESS_KINDS,
+  DEFAULT_PROCESS_LIMITS,
+  DEFAULT_AGENT_PATH,
+  grantedSecrets,
+  parseLine,
+  LINE_TYPES,
+  isAlive,
+  listProcs,
+  type AgentLine,
+  type ProgramKind,
+  type Sandbox,
+  type SandboxRequest,
+  type SandboxedProcess,
+  type SandboxExit,
+  type ProcessSandboxOptions,
+  type MemoryEnforcement,
+  type MemoryMechanism,
+  type ProcessRuntimeOptions,
+  type ProcessLimits,
+} from './process/index.js';

@@ -15,9 +15,32 @@ export interface AgentInvocation {
   ownerId: string;
   /** 1 for the first attempt; retries count up. */
   attempt: number;
-  agent: { name: string; version: string; runtime: { type: string; name?: string } };
+  agent: InvokedAgent;
   /** The step's resolved input (JSON). */
   input: unknown;
+}
+
+/**
+ * The agent an invocation runs, as the worker found it. Only `name`, `version` and `runtime` are
+ * always there; the rest is what local (process) runtimes need and is filled in for registered
+ * agents.
+ */
+export interface InvokedAgent {
+  name: string;
+  version: string;
+  /** The manifest's runtime block: `{type: 'builtin', name}`, `{type: 'node', entry, args}`… */
+  runtime: { type: string; name?: string } & Record<string, unknown>;
+  /**
+   * The agent's code folder (node, python, binary), absolute, as recorded when the agent was
+   * registered from disk; null when it was registered without one.
+   */
+  folder?: string | null;
+  /** resources.memory_mb: a hard limit on the whole process tree. */
+  memoryMb?: number;
+  /** What the agent may touch (`secret:NAME`, `event:emit`, …). Nothing else is granted. */
+  permissions?: readonly string[];
+  inputSchema?: unknown;
+  outputSchema?: unknown;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -32,7 +55,42 @@ export interface RuntimeContext {
   events: EventSink;
   /** Into the run's execution log. Never pass secrets, headers or full URLs with queries. */
   log(level: LogLevel, message: string, metadata?: Record<string, unknown>): void;
+  /**
+   * The secrets granted to this agent, already resolved by the worker: only names the manifest
+   * grants with a `secret:NAME` permission. Absent means none. A runtime hands an agent only the
+   * names its permissions list, whatever else this holds.
+   */
+  secrets?: Readonly<Record<string, string>>;
+  /**
+   * Where usage, messages and artifacts an agent reports go, for the worker to record. Runtimes
+   * also write each to `log`, so nothing is lost while no recorder is attached.
+   */
+  report?(item: AgentReport): void;
 }
+
+/** What an agent reports besides its output (see docs/runtimes.md for the line formats). */
+export type AgentReport =
+  | {
+      kind: 'usage';
+      tokens: number;
+      inputTokens?: number;
+      outputTokens?: number;
+      cost: number;
+      model?: string;
+      provider?: string;
+    }
+  | { kind: 'message'; to: string | null; content: unknown }
+  | {
+      kind: 'artifact';
+      name: string;
+      contentType: string | null;
+      /** Inline content (text, or base64 when `encoding` is base64). */
+      content: string | null;
+      encoding: 'utf8' | 'base64' | null;
+      /** A file the agent wrote, relative to its working folder (removed after the attempt). */
+      path: string | null;
+      bytes: number | null;
+    };
 
 export interface Runtime {
   /** Resolves to the agent's output (JSON), or rejects with a RuntimeError (or signal.reason). */

@@ -1,4 +1,5 @@
 import { BUILTIN_AGENTS } from '../registry/index.js';
+import type { InvokedAgent } from '../runtimes/index.js';
 import type { Store } from '../storage/index.js';
 
 export interface AgentRuntimeInfo {
@@ -6,6 +7,29 @@ export interface AgentRuntimeInfo {
   readonly version: string;
   readonly runtime: { readonly type: string; readonly name?: string } & Record<string, unknown>;
   readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly permissions: readonly string[];
+  readonly inputSchema?: unknown;
+  readonly outputSchema?: unknown;
+  /**
+   * The code folder of a node, python or binary agent: the absolute path of the manifest's folder,
+   * recorded when the agent was registered from disk (`agents.path`). Null otherwise.
+   */
+  readonly folder: string | null;
+}
+
+/** What a runtime is told about the agent it runs. */
+export function invokedAgent(info: AgentRuntimeInfo): InvokedAgent {
+  return {
+    name: info.name,
+    version: info.version,
+    runtime: { ...info.runtime },
+    folder: info.folder,
+    memoryMb: info.memoryMb,
+    permissions: info.permissions,
+    inputSchema: info.inputSchema,
+    outputSchema: info.outputSchema,
+  };
 }
 
 /**
@@ -30,6 +54,10 @@ export class AgentLookup {
         version: builtin.version,
         runtime: { ...builtin.runtime },
         timeoutSeconds: builtin.resources.timeout_seconds,
+        memoryMb: builtin.resources.memory_mb,
+        permissions: builtin.permissions,
+        // The builtin runtime checks its own schemas.
+        folder: null,
       };
     } else if (version !== null) {
       const agent = await this.store.as({ userId: ownerId, role: 'member' }).agents.find(name, version);
@@ -39,6 +67,11 @@ export class AgentLookup {
           version,
           runtime: { type: agent.runtimeType, ...agent.runtimeConfig },
           timeoutSeconds: agent.timeoutSeconds,
+          memoryMb: agent.memoryMb,
+          permissions: agent.permissions,
+          inputSchema: agent.inputSchema ?? undefined,
+          outputSchema: agent.outputSchema ?? undefined,
+          folder: agent.path,
         };
       }
     }

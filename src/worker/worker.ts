@@ -14,12 +14,12 @@ import {
 } from '../queue/index.js';
 import type { EventSink, Runtime } from '../runtimes/index.js';
 import { newId, type Store } from '../storage/index.js';
-import { AgentLookup } from './agents.js';
+import { AgentLookup, invokedAgent } from './agents.js';
 
 export interface WorkerOptions {
   readonly store: Store;
   readonly engine: Engine;
-  /** Runs builtin agents; process, remote and LLM runtimes plug in behind the same interface. */
+  /** Runs the agents (createWorker's DispatchRuntime: builtin and process runtimes). */
   readonly runtime: Runtime;
   readonly events: EventSink;
   readonly logger: Logger;
@@ -239,7 +239,7 @@ export class Worker {
           stepId: task.stepId,
           ownerId: task.ownerId,
           attempt: task.attempt,
-          agent: { name: agent.name, version: agent.version, runtime: agent.runtime },
+          agent: invokedAgent(agent),
           input: task.input,
         },
         {

@@ -1,6 +1,6 @@
-// Worker protocol: one JSON message {input, context} on stdin (one line, or until end of input);
-// one JSON line on stdout, {"type":"output","output": ...} or {"type":"error","message": ...}
-// with exit 1.
+// Keyword sentiment, written with the swarm-agent helper (packages/swarm-agent-node), imported by
+// relative path so it runs from a fresh clone without an install.
+import { run } from '../../../packages/swarm-agent-node/index.js';
 
 const POSITIVE = new Set(
   'good great excellent love like happy nice wonderful amazing best fast thanks perfect'.split(' '),
@@ -30,34 +30,9 @@ function analyse(text) {
   return { label, score, matches };
 }
 
-function reply(line, code) {
-  process.stdout.write(`${JSON.stringify(line)}\n`);
-  process.exitCode = code;
-}
-
-let buffer = '';
-let done = false;
-
-function finish(text) {
-  if (done) return;
-  done = true;
-  // destroy, not pause: a paused pipe the worker keeps open would keep this process alive.
-  process.stdin.destroy();
-  let input;
-  try {
-    input = JSON.parse(text).input;
-  } catch (error) {
-    return reply({ type: 'error', message: `bad message on stdin: ${error.message}` }, 1);
-  }
-  if (typeof input?.text !== 'string')
-    return reply({ type: 'error', message: 'input.text must be a string' }, 1);
-  reply({ type: 'output', output: analyse(input.text) }, 0);
-}
-
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  buffer += chunk;
-  const newline = buffer.indexOf('\n');
-  if (newline >= 0) finish(buffer.slice(0, newline));
+// A thrown error becomes an error line and exit 1 (an AgentError can also say retryable: false).
+// The worker already checked the input against input_schema; this guards runs by hand.
+run((input) => {
+  if (typeof input?.text !== 'string') throw new Error('input.text must be a string');
+  return analyse(input.text);
 });
-process.stdin.on('end', () => finish(buffer));

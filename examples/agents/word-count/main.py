@@ -1,26 +1,26 @@
-"""Worker protocol: one JSON message {input, context} on stdin (one line, or until end of input);
-one JSON line on stdout, {"type": "output", "output": ...} or {"type": "error", "message": ...}
-with exit status 1. Standard library only."""
+"""Counts the words (whitespace-separated) and characters of a text, with the swarm-agent helper
+(packages/swarm-agent-python). Agents run with an empty environment, so the helper's folder is
+put on sys.path relative to this file: it runs from a fresh clone without an install."""
 
-import json
+import os
 import sys
 
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "packages", "swarm-agent-python")
+)
 
-def main() -> int:
-    try:
-        # Bytes, decoded as UTF-8: the locale's encoding is not necessarily UTF-8.
-        message = json.loads(sys.stdin.buffer.readline().decode("utf-8"))
-        text = message["input"]["text"]
-        if not isinstance(text, str):
-            raise TypeError("input.text must be a string")
-    except (ValueError, KeyError, TypeError) as error:
-        print(json.dumps({"type": "error", "message": f"bad input: {error}"}), flush=True)
-        return 1
+from swarm_agent import run  # noqa: E402
+
+
+def count(input, ctx):
+    # The worker already checked the input against input_schema; this guards runs by hand. An
+    # exception becomes an error line and exit status 1 (AgentError can also say retryable=False).
+    text = (input or {}).get("text")
+    if not isinstance(text, str):
+        raise TypeError("input.text must be a string")
     # len() counts code points, as JavaScript's [...text].length does, not UTF-16 units.
-    output = {"words": len(text.split()), "characters": len(text)}
-    print(json.dumps({"type": "output", "output": output}), flush=True)
-    return 0
+    return {"words": len(text.split()), "characters": len(text)}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(count)

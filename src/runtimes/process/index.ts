@@ -1,0 +1,22 @@
+/**
+ * Node, python and binary agents: the process runtime and the Sandbox it runs programs in.
+ * See docs/runtimes.md for the protocol, the rules of the environment and the limits.
+ */
+export type { ProgramKind, Sandbox, SandboxRequest, SandboxedProcess, SandboxExit } from './types.js';
+export {
+  ProcessSandbox,
+  DEFAULT_AGENT_PATH,
+  type ProcessSandboxOptions,
+  type MemoryEnforcement,
+  type MemoryMechanism,
+} from './sandbox.js';
+export {
+  ProcessRuntime,
+  PROCESS_KINDS,
+  DEFAULT_PROCESS_LIMITS,
+  grantedSecrets,
+  type ProcessRuntimeOptions,
+  type ProcessLimits,
+} from './runtime.js';
+export { parseLine, LINE_TYPES, type AgentLine } from './protocol.js';
+export { isAlive, listProcs } from './proc.js';
