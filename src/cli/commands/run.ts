@@ -113,7 +113,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
         },
       );
       if (!options.wait) return io.out(options.json ? JSON.stringify({ id }) : id);
-      if (!options.json) io.out(`run ${id} of ${ref}`);
+      if (!options.json) io.out(`run ${id} of ${isDefinitionFile(ref, io.cwd) ? `${name}@${version}` : ref}`);
       const seen = new Map<string, string>();
       // Over the run's event stream (reconnecting, or polling if it must) until it is over.
       const run = await api.followRun(id, {
