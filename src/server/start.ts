@@ -28,9 +28,12 @@ export async function startServer(
   const store = await Store.open(config.databaseUrl);
   try {
     const engine = new Engine(store);
-    // `swarm start` is server, worker and (later) scheduler in one process by default.
-    const worker: Worker | null = config.worker ? createWorker(store, engine, config, logger) : null;
+    // One keyring per process: the API encrypts with it, the worker decrypts granted secrets.
     const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
+    // `swarm start` is server, worker and (later) scheduler in one process by default.
+    const worker: Worker | null = config.worker
+      ? createWorker(store, engine, config, logger, { keyring })
+      : null;
     const app = await buildApp({ store, logger, engine, keyring, onRunStarted: () => worker?.notify() });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();

@@ -9,20 +9,34 @@ import {
   ProcessSandbox,
   type ProcessSandboxOptions,
 } from '../runtimes/index.js';
+import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
 import { Worker } from './worker.js';
+
+/** What createWorker takes besides the configuration. */
+export interface WorkerOverrides {
+  concurrency?: number;
+  leaseMs?: number;
+  sandbox?: ProcessSandboxOptions;
+  /**
+   * The master keys granted secrets are decrypted with: the process's one keyring (the server
+   * shares its own). @default openKeyring(config), warnings to `logger`
+   */
+  keyring?: Keyring;
+}
 
 /**
  * A worker as the configuration describes it, with the runtimes this version has: builtin agents
  * in-process; node, python and binary agents in a ProcessSandbox, with working folders under
- * `<SWARM_HOME>/work/`. Says once, at start-up, how agents' memory limits are enforced.
+ * `<SWARM_HOME>/work/`; granted secrets resolved with the keyring. Says once, at start-up, how
+ * agents' memory limits are enforced.
  */
 export function createWorker(
   store: Store,
   engine: Engine,
   config: Config,
   logger: Logger,
-  overrides: { concurrency?: number; leaseMs?: number; sandbox?: ProcessSandboxOptions } = {},
+  overrides: WorkerOverrides = {},
 ): Worker {
   const sandbox = new ProcessSandbox(overrides.sandbox);
   logger.info({ memoryLimit: sandbox.mechanism }, `agents run in a ${sandbox.describe()}`);
@@ -34,12 +48,14 @@ export function createWorker(
     },
   });
   const processes = new ProcessRuntime({ home: config.home, sandbox });
+  const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   return new Worker({
     store,
     engine,
     runtime: new DispatchRuntime({ builtin, node: processes, python: processes, binary: processes }),
     events: new DatabaseEventSink(store),
     logger,
+    secrets: new SecretsService(store, keyring),
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
   });

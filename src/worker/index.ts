@@ -1,2 +1,2 @@
 export { Worker, type WorkerOptions } from './worker.js';
-export { createWorker } from './create.js';
+export { createWorker, type WorkerOverrides } from './create.js';

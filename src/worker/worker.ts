@@ -12,9 +12,12 @@ import {
   TASKS_CHANNEL,
   type ClaimedTask,
 } from '../queue/index.js';
-import type { EventSink, Runtime } from '../runtimes/index.js';
+import type { EmittedEvent, EventSink, LogLevel, Runtime } from '../runtimes/index.js';
+import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
 import { AgentLookup, invokedAgent } from './agents.js';
+import { ExecutionLogWriter } from './logs.js';
+import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 
 export interface WorkerOptions {
   readonly store: Store;
@@ -23,6 +26,16 @@ export interface WorkerOptions {
   readonly runtime: Runtime;
   readonly events: EventSink;
   readonly logger: Logger;
+  /**
+   * Resolves the secrets an agent's `secret:NAME` permissions grant (createWorker builds it
+   * from the keyring). Without it, an attempt of an agent granted a secret fails.
+   */
+  readonly secrets?: SecretsService;
+  /**
+   * Lines a runtime logs for one attempt that go to the run's execution log; past this, one
+   * warning says the rest were not kept (they still reach the worker's logger). @default 10000
+   */
+  readonly maxLogLinesPerAttempt?: number;
   /** @default `<hostname>:<pid>:<random>` */
   readonly workerId?: string;
   /** Tasks run at once. @default 16 */
@@ -51,6 +64,9 @@ export class Worker {
   private readonly leaseMs: number;
   private readonly pollMs: number;
   private readonly agents: AgentLookup;
+  private readonly secrets: AttemptSecrets;
+  private readonly logs: ExecutionLogWriter;
+  private readonly maxLogLines: number;
   private readonly inFlight = new Map<string, InFlight>();
   private readonly completions: Array<{
     id: string;
@@ -73,6 +89,9 @@ export class Worker {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 250;
     this.agents = new AgentLookup(options.store);
+    this.secrets = new AttemptSecrets(options.store, options.secrets);
+    this.logs = new ExecutionLogWriter(options.store, options.logger);
+    this.maxLogLines = options.maxLogLinesPerAttempt ?? 10_000;
   }
 
   start(): void {
@@ -143,6 +162,7 @@ export class Worker {
     const left = [...this.inFlight.values()];
     for (const entry of left) entry.controller.abort(new Error('worker stopping'));
     await this.flush();
+    await this.logs.flush();
     if (left.length > 0)
       await releaseTasks(
         this.options.store.handle,
@@ -209,14 +229,19 @@ export class Worker {
 
   private async execute(task: ClaimedTask, controller: AbortController): Promise<void> {
     const started = Date.now();
-    const fail = (error: string, retryable: boolean, timedOut = false) =>
-      failTask(
+    // Built once the secrets are known: everything the attempt produces passes through it.
+    let redactor = Redactor.none;
+    const fail = async (error: string, retryable: boolean, timedOut = false) => {
+      // The attempt's log lines go ahead of the engine's "step … failed".
+      await this.logs.flush();
+      await failTask(
         this.options.store.handle,
-        { id: task.id, leaseEpoch: task.leaseEpoch, error, retryable, timedOut },
+        { id: task.id, leaseEpoch: task.leaseEpoch, error: redactor.redactText(error), retryable, timedOut },
         this.hooks(),
       ).catch((e: unknown) =>
         this.options.logger.error({ err: e, task: task.id }, 'recording a failure failed'),
       );
+    };
     const agent =
       task.agent === null ? null : await this.agents.find(task.ownerId, task.agent.name, task.agent.version);
     if (agent === null) {
@@ -228,6 +253,15 @@ export class Worker {
       );
       return;
     }
+    let secrets: Record<string, string>;
+    try {
+      secrets = await this.secrets.resolve(task, agent);
+    } catch (error) {
+      if (error instanceof SecretsUnavailable) await fail(error.message, error.retryable);
+      else await fail(`resolving secrets failed: ${(error as Error).message}`, true);
+      return;
+    }
+    if (Object.keys(secrets).length > 0) redactor = new Redactor(secrets);
     const timeoutMs = (task.timeoutSeconds ?? agent.timeoutSeconds) * 1000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([controller.signal, timeout]);
@@ -244,19 +278,16 @@ export class Worker {
         },
         {
           signal,
-          events: this.options.events,
-          log: (level, message, metadata) =>
-            this.options.logger[level === 'warning' ? 'warn' : level](
-              { task: task.id, ...metadata },
-              message,
-            ),
+          events: redactor.active ? redactedEvents(this.options.events, redactor) : this.options.events,
+          log: this.attemptLog(task, redactor),
+          ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
         },
       );
       if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway
       this.completions.push({
         id: task.id,
         leaseEpoch: task.leaseEpoch,
-        output,
+        output: redactor.redact(output),
         durationMs: Date.now() - started,
       });
       this.scheduleFlush();
@@ -265,6 +296,35 @@ export class Worker {
       else if (controller.signal.aborted) return;
       else await fail((error as Error).message, isSwarmError(error) ? error.retryable : true);
     }
+  }
+
+  /**
+   * An attempt's `context.log`: each line redacted, then to the worker's logger and, for a
+   * run's task, to the run's execution log (at most maxLogLines lines per attempt).
+   */
+  private attemptLog(
+    task: ClaimedTask,
+    redactor: Redactor,
+  ): (level: LogLevel, message: string, metadata?: Record<string, unknown>) => void {
+    let kept = 0;
+    return (level, message, metadata) => {
+      const text = redactor.redactText(message);
+      const data = metadata === undefined ? {} : redactor.redact(metadata);
+      this.options.logger[level === 'warning' ? 'warn' : level]({ task: task.id, ...data }, text);
+      if (task.runId === null) return;
+      const line = { ownerId: task.ownerId, runId: task.runId, stepId: task.stepId, taskId: task.id };
+      if (kept < this.maxLogLines) {
+        this.logs.push({ ...line, level, message: text, metadata: { ...data, attempt: task.attempt } });
+      } else if (kept === this.maxLogLines) {
+        this.logs.push({
+          ...line,
+          level: 'warning',
+          message: `more than ${this.maxLogLines} log lines: the rest of this attempt's lines are not kept`,
+          metadata: { attempt: task.attempt },
+        });
+      }
+      kept++;
+    };
   }
 
   /** Coalesces the completions of one turn of the event loop into one flush. */
@@ -285,7 +345,11 @@ export class Worker {
     while (this.flushing !== null) await this.flushing;
     if (this.completions.length === 0) return;
     const batch = this.completions.splice(0, this.completions.length);
-    this.flushing = completeTasks(this.options.store.handle, batch, this.hooks())
+    // Each attempt's log lines were pushed before its completion: they go in first, ahead of
+    // the engine's "step … completed".
+    this.flushing = this.logs
+      .flush()
+      .then(() => completeTasks(this.options.store.handle, batch, this.hooks()))
       .then(({ rejected }) => {
         if (rejected.length > 0)
           this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
@@ -313,4 +377,17 @@ export class Worker {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** An event sink that removes the attempt's secret values from what an agent emits. */
+function redactedEvents(sink: EventSink, redactor: Redactor): EventSink {
+  return {
+    publish: (event: EmittedEvent) =>
+      sink.publish({
+        ...event,
+        source: redactor.redactText(event.source),
+        type: redactor.redactText(event.type),
+        payload: redactor.redact(event.payload),
+      }),
+  };
 }

@@ -190,11 +190,13 @@ describe('the process runtime', () => {
     const agent = probe({ permissions: ['secret:API_TOKEN'] });
     const ctx = context({ secrets });
     await h.runtime.execute(invoke(agent, { mode: 'report' }), ctx);
-    expect(ctx.logs.find((l) => l.message.startsWith('token is'))?.message).toBe('token is ***');
+    expect(ctx.logs.find((l) => l.message.startsWith('token is'))?.message).toBe(
+      'token is [REDACTED:API_TOKEN]',
+    );
     const error = await failure(
       h.runtime.execute(invoke(agent, { mode: 'exit', code: 3, secret: 'tok-123456' }), context({ secrets })),
     );
-    expect(error.message).toContain('last words ***');
+    expect(error.message).toContain('last words [REDACTED:API_TOKEN]');
     expect(error.message).not.toContain('tok-123456');
   });
 

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../../config/index.js';
 import { Engine } from '../../engine/index.js';
 import { InputError } from '../../errors/index.js';
+import { openKeyring } from '../../secrets/index.js';
 import { Store } from '../../storage/index.js';
 import { createWorker } from '../../worker/index.js';
 import type { CliIo } from '../io.js';
@@ -28,7 +29,12 @@ export function registerWorker(program: Command, io: CliIo): void {
       const shutdown = io.waitForShutdown();
       // Workers never migrate: the server does, and a worker on an older schema must not run.
       const store = await Store.open(config.databaseUrl, { migrate: false });
-      const worker = createWorker(store, new Engine(store), config, pino({ level: config.logLevel }), {
+      const logger = pino({ level: config.logLevel });
+      // The same master keys as the server (SWARM_MASTER_KEY(S), else this machine's key file):
+      // granted secrets are decrypted here.
+      const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
+      const worker = createWorker(store, new Engine(store), config, logger, {
+        keyring,
         ...(concurrency === undefined ? {} : { concurrency }),
         ...(leaseMs === undefined ? {} : { leaseMs }),
       });

@@ -14,6 +14,7 @@ import { access, chmod, mkdir, readdir, realpath, rm, stat } from 'node:fs/promi
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { FieldIssue } from '../../errors/index.js';
+import { Redactor } from '../../secrets/index.js';
 import { RuntimeError } from '../errors.js';
 import type { AgentInvocation, AgentReport, InvokedAgent, Runtime, RuntimeContext } from '../types.js';
 import { LineSplitter } from './lines.js';
@@ -231,7 +232,7 @@ const TAIL_CHARS = 4096;
 /** One attempt's reading of stdout and stderr, and the verdict at the end. */
 class Session {
   private readonly stdout: LineSplitter;
-  private readonly redact: (text: string) => string;
+  private readonly redactor: Redactor;
   private outputs: unknown[] = [];
   private error: Extract<AgentLine, { type: 'error' }> | null = null;
   private failure: RuntimeError | null = null;
@@ -254,10 +255,9 @@ class Session {
     private readonly limits: ProcessLimits,
   ) {
     this.stdout = new LineSplitter(limits.lineBytes, limits.stdoutBytes);
-    const values = Object.values(secrets)
-      .filter((v) => v.length >= 4)
-      .sort((a, b) => b.length - a.length);
-    this.redact = (text) => values.reduce((t, v) => t.split(v).join('***'), text);
+    // The same Redactor the worker applies to everything an attempt produces: the granted
+    // values in all their forms, `[REDACTED:<NAME>]`, values under MIN_REDACTED_LENGTH kept.
+    this.redactor = new Redactor(secrets);
     this.stdoutEnded = new Promise((resolve) => {
       proc.stdout.on('data', (chunk: Buffer) => this.onStdout(chunk));
       proc.stdout.once('close', () => resolve());
@@ -305,13 +305,15 @@ class Session {
     if (line === null) return;
     const { context } = this;
     switch (line.type) {
-      case 'text':
-        if (line.why !== null) this.invalid.push(line.why);
-        context.log(line.why === null ? 'info' : 'warning', this.redact(line.text), {
+      case 'text': {
+        const why = line.why === null ? null : this.redact(line.why);
+        if (why !== null) this.invalid.push(why);
+        context.log(why === null ? 'info' : 'warning', this.redact(line.text), {
           stream: 'stdout',
-          ...(line.why === null ? {} : { protocol_error: line.why }),
+          ...(why === null ? {} : { protocol_error: why }),
         });
         return;
+      }
       case 'log':
         context.log(line.level, this.redact(line.message), {
           ...(line.data === null ? {} : (this.redactJson(line.data) as Record<string, unknown>)),
@@ -325,7 +327,7 @@ class Session {
         this.reportItem(
           { kind: 'message', to: line.to, content: line.content },
           `message${line.to === null ? '' : ` to ${line.to}`}`,
-          { to: line.to, content: this.redactJson(line.content) },
+          { to: line.to, content: line.content },
         );
         return;
       case 'usage':
@@ -384,7 +386,10 @@ class Session {
   }
 
   private reportItem(item: AgentReport, message: string, metadata: Record<string, unknown>): void {
-    this.context.log('info', `agent reported ${this.redact(message)}`, { report: item.kind, ...metadata });
+    this.context.log('info', `agent reported ${this.redact(message)}`, {
+      report: item.kind,
+      ...(this.redactJson(metadata) as Record<string, unknown>),
+    });
     this.context.report?.(item);
   }
 
@@ -436,7 +441,8 @@ class Session {
       this.stderrPartial = '';
     }
     for (const raw of lines) {
-      const line = raw.replace(/\r$/, '');
+      // Redacted before it is cut or kept: a value split by the cut would not be recognised.
+      const line = this.redact(raw.replace(/\r$/, ''));
       this.stderrTail = `${this.stderrTail}${line}\n`.slice(-TAIL_CHARS);
       if (line.trim() === '') continue;
       if (this.stderrLogged >= this.limits.stderrLogBytes) {
@@ -450,20 +456,24 @@ class Session {
       }
       const shown = line.length > STDERR_LINE_CHARS ? `${line.slice(0, STDERR_LINE_CHARS)}…` : line;
       this.stderrLogged += Buffer.byteLength(shown);
-      this.context.log('info', this.redact(shown), { stream: 'stderr' });
+      this.context.log('info', shown, { stream: 'stderr' });
     }
+  }
+
+  private redact(text: string): string {
+    return this.redactor.redactText(text);
   }
 
   private redactJson(value: unknown): unknown {
     if (value === undefined) return null;
-    return JSON.parse(this.redact(JSON.stringify(value))) as unknown;
+    return this.redactor.redact(value);
   }
 
   /** The last lines of stderr, for an error message. */
   private tail(): string {
     const lines = this.stderrTail.trim().split('\n').slice(-5).join(' | ');
     const short = lines.length > 1000 ? `…${lines.slice(-1000)}` : lines;
-    return short === '' ? '' : `; stderr: ${this.redact(short)}`;
+    return short === '' ? '' : `; stderr: ${short}`;
   }
 
   /** The attempt's outcome once everything is over: its output, or the reason it failed. */
@@ -477,7 +487,7 @@ class Session {
         { retryable: false },
       );
     }
-    if (this.failure !== null) throw this.failure;
+    if (this.failure !== null) throw this.redactor.redactError(this.failure);
     if (this.error !== null) {
       throw agentFailed(`agent error: ${this.redact(this.error.message)}`, {
         retryable: this.error.retryable ?? true,
