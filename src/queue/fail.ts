@@ -1,4 +1,4 @@
-import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { toDbText, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { computeBackoffMs } from './backoff.js';
 import { retryPolicyOf } from './rows.js';
@@ -82,7 +82,7 @@ export async function failTask(
           retry_count: attempt,
           run_at: next,
           next_retry_at: next,
-          last_error: failure.error,
+          last_error: toDbText(failure.error),
           error_code: code,
           locked_by: null,
           locked_until: null,
@@ -98,9 +98,9 @@ export async function failTask(
     const result = await fenced
       .set({
         status,
-        error_message: failure.error,
+        error_message: toDbText(failure.error),
         error_code: code,
-        last_error: failure.error,
+        last_error: toDbText(failure.error),
         completed_at: now,
         next_retry_at: null,
         locked_by: null,

@@ -34,6 +34,7 @@ export {
   byCodeUnits,
   newId,
   toDbJson,
+  toDbText,
   fromDbJson,
   toDbBool,
   fromDbBool,

@@ -8,7 +8,24 @@ export function newId(): string {
 
 /** JSON is stored as text on SQLite and JSONB on PostgreSQL; both read back as text. */
 export function toDbJson(value: unknown): string {
-  return JSON.stringify(value);
+  return JSON.stringify(value, cleanJsonStrings);
+}
+
+/**
+ * Text both databases accept: PostgreSQL refuses NUL in text and jsonb, and an unpaired UTF-16
+ * surrogate in jsonb. Agents write whatever they like, and one such string must not fail the
+ * batch of completions it travels in, so both become U+FFFD.
+ */
+export function toDbText(text: string): string {
+  return text.replaceAll('\u0000', '\uFFFD').toWellFormed();
+}
+
+function cleanJsonStrings(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return toDbText(value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  if (keys.every((k) => toDbText(k) === k)) return value;
+  return Object.fromEntries(keys.map((k) => [toDbText(k), (value as Record<string, unknown>)[k]]));
 }
 
 export function fromDbJson<T = unknown>(text: string | null): T | null {

@@ -181,6 +181,34 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
     },
   );
 
+  it('stores outputs and errors with NUL or unpaired surrogates, as U+FFFD, without failing the batch', async () => {
+    const [plain, odd, failing] = await enqueue(f, [{}, {}, {}]);
+    const claimed = await claimAll(later());
+    const lease = (id: string) => claimed.find((t) => t.id === id)!;
+    const { completed } = await completeTasks(f.handle, [
+      { id: plain!, leaseEpoch: lease(plain!).leaseEpoch, output: { ok: true } },
+      {
+        id: odd!,
+        leaseEpoch: lease(odd!).leaseEpoch,
+        output: { text: 'a\u0000b', half: 'x\ud800y', ['k\u0000']: 1, literal: 'back\\u0000slash' },
+      },
+    ]);
+    expect(completed.sort()).toEqual([plain!, odd!].sort());
+    expect(JSON.parse((await taskRow(f, odd!)).result_data!)).toEqual({
+      text: 'a\ufffdb',
+      half: 'x\ufffdy',
+      ['k\ufffd']: 1,
+      literal: 'back\\u0000slash',
+    });
+    await failTask(f.handle, {
+      id: failing!,
+      leaseEpoch: lease(failing!).leaseEpoch,
+      error: 'bad\u0000byte',
+      retryable: false,
+    });
+    expect((await taskRow(f, failing!)).error_message).toBe('bad\ufffdbyte');
+  });
+
   it('applies jitter from the given random source', async () => {
     const [id] = await enqueue(f, [{ maxRetries: 1, retryPolicy: policy('exponential', true) }]);
     const now = later();
