@@ -4,6 +4,7 @@ import { SWARM_VERSION } from '../server/index.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
+import { registerLlmCommands } from './commands/llm.js';
 import { registerStart } from './commands/start.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerWorker(program, io);
   registerRunCommands(program, io);
   registerSecretCommands(program, io);
+  registerLlmCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());

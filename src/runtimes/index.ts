@@ -44,3 +44,13 @@ export {
   type ProcessRuntimeOptions,
   type ProcessLimits,
 } from './process/index.js';
+export {
+  LlmRuntime,
+  createLlmRuntime,
+  storeLlmLookup,
+  checkProviderInput,
+  checkProviderName,
+  type LlmLookup,
+  type LlmRuntimeOptions,
+  type SecretResolver,
+} from './llm/index.js';

@@ -11,6 +11,7 @@ import { registerAuth } from './auth-hook.js';
 import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
 import { healthRoutes } from './routes/health.js';
+import { llmProviderRoutes } from './routes/llm-providers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
@@ -99,5 +100,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.store,
   );
   secretRoutes(app, options.store, options.keyring);
+  llmProviderRoutes(app, options.store);
   return app;
 }

@@ -47,4 +47,12 @@ export type { AuditEntry, AuditRecord } from './repositories/audit-logs.js';
 export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
 export type { WorkflowRecord, NewWorkflow } from './repositories/workflows.js';
 export type { SecretRecord, SealedSecret, Seal, ReencryptReport } from './repositories/secrets.js';
+export {
+  LLM_PROVIDER_KINDS,
+  type LlmProviderKind,
+  type LlmProviderRecord,
+  type NewLlmProvider,
+  type AgentConfigurationRecord,
+  type LlmUsage,
+} from './repositories/llm.js';
 export type { SwarmDatabase, WorkflowRunsTable, TasksTable } from './schema-types.js';

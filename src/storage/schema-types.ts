@@ -148,6 +148,7 @@ export interface WorkflowRunsTable {
   handlers: JsonText | null;
   total_vm_time_ms: WithDefault<number>;
   total_api_tokens: WithDefault<number>;
+  total_cost: WithDefault<number>;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
 }
@@ -281,13 +282,46 @@ export interface MetricsTable {
   name: WithDefault<string>;
   execution_time_ms: number | null;
   token_usage: number | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
   estimated_cost: number | null;
+  provider: string | null;
+  model: string | null;
   success_flag: ColumnType<boolean | number | null, 0 | 1 | null, 0 | 1 | null>;
   labels: WithDefault<JsonText>;
   created_at: WithDefault<Timestamp>;
 }
 
+export interface LlmProvidersTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  provider: string;
+  model: string | null;
+  api_key_secret_id: string | null;
+  base_url: string | null;
+  active: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  is_default: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  configuration: WithDefault<JsonText>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface AgentConfigurationsTable {
+  id: string;
+  owner_id: string;
+  agent_id: string;
+  workflow_id: string | null;
+  parameters: WithDefault<JsonText>;
+  llm_model: string | null;
+  system_prompt: string | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
+  llm_providers: LlmProvidersTable;
+  agent_configurations: AgentConfigurationsTable;
   execution_logs: ExecutionLogsTable;
   metrics: MetricsTable;
   users: UsersTable;

@@ -4,6 +4,7 @@ import { assertMigrated, migrate } from './migrator.js';
 import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
+import * as llm from './repositories/llm.js';
 import * as secrets from './repositories/secrets.js';
 import * as users from './repositories/users.js';
 import * as workflows from './repositories/workflows.js';
@@ -89,6 +90,17 @@ export class Store {
       },
       users: {
         me: () => users.findUserById(db, caller.userId),
+      },
+      llm: {
+        providers: () => llm.listProviders(db, caller),
+        provider: (name: string) => llm.findProvider(db, caller, name),
+        defaultProvider: () => llm.findDefaultProvider(db, caller),
+        setProvider: (provider: llm.NewLlmProvider) => llm.setProvider(db, dialect, caller, provider),
+        removeProvider: (name: string) => llm.removeProvider(db, dialect, caller, name),
+        /** The agent_configurations row that applies to the agent in the run's workflow. */
+        configuration: (agent: { name: string; version: string }, runId: string | null) =>
+          llm.findAgentConfiguration(db, caller, agent, runId),
+        recordUsage: (usage: llm.LlmUsage) => llm.recordLlmUsage(db, dialect, caller, usage),
       },
     };
   }

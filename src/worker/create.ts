@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
 import {
   BuiltinRuntime,
+  createLlmRuntime,
   DatabaseEventSink,
   DispatchRuntime,
   ProcessRuntime,
@@ -28,7 +29,8 @@ export interface WorkerOverrides {
 /**
  * A worker as the configuration describes it, with the runtimes this version has: builtin agents
  * in-process; node, python and binary agents in a ProcessSandbox, with working folders under
- * `<SWARM_HOME>/work/`; granted secrets resolved with the keyring. Says once, at start-up, how
+ * `<SWARM_HOME>/work/`; LLM agents through their owner's providers; granted secrets resolved
+ * with the keyring. Says once, at start-up, how
  * agents' memory limits are enforced.
  */
 export function createWorker(
@@ -49,13 +51,25 @@ export function createWorker(
   });
   const processes = new ProcessRuntime({ home: config.home, sandbox });
   const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
+  const secrets = new SecretsService(store, keyring);
+  const llm = createLlmRuntime({
+    store,
+    secrets,
+    http: { allowPrivateNetworks: config.allowPrivateNetworks },
+  });
   return new Worker({
     store,
     engine,
-    runtime: new DispatchRuntime({ builtin, node: processes, python: processes, binary: processes }),
+    runtime: new DispatchRuntime({
+      builtin,
+      node: processes,
+      python: processes,
+      binary: processes,
+      llm,
+    }),
     events: new DatabaseEventSink(store),
     logger,
-    secrets: new SecretsService(store, keyring),
+    secrets,
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
   });

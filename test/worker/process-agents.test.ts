@@ -161,7 +161,7 @@ describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
     await expectGone(JSON.parse(fs.readFileSync(pidFile, 'utf8')) as Record<string, number>);
   });
 
-  it('fails an agent the runtime cannot run yet at once, without retrying', async () => {
+  it('fails an LLM agent whose provider is not configured at once, without retrying', async () => {
     const { agents } = fx.registry.as(fx.caller);
     await registerExamples(fx.registry, fx.caller);
     expect((await agents.get('summarizer')).manifest.runtime.type).toBe('llm');
@@ -174,7 +174,7 @@ describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
     const ended = await run('w-llm', {});
     expect(ended.status).toBe('failed');
     const [task] = await tasksOf(ended.id);
-    expect(task!.error_message).toMatch(/LLM agents are not available yet/);
+    expect(task!.error_message).toMatch(/local-openai/);
     expect(task!.retry_count).toBe(0);
   });
 });

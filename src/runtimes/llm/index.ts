@@ -1,0 +1,32 @@
+/** The `llm` runtime: OpenAI, Anthropic, Ollama and OpenAI-compatible providers. */
+export {
+  LlmRuntime,
+  createLlmRuntime,
+  storeLlmLookup,
+  buildCall,
+  messagesOf,
+  costOf,
+  unfence,
+  type LlmLookup,
+  type LlmRuntimeOptions,
+  type SecretResolver,
+  type SecretsSource,
+} from './runtime.js';
+export {
+  buildRequest,
+  parseReply,
+  endpoint,
+  DEFAULT_BASE_URLS,
+  ANTHROPIC_VERSION,
+  ANTHROPIC_DEFAULT_MAX_TOKENS,
+  type LlmCall,
+  type ChatMessage,
+  type LlmReply,
+} from './wire.js';
+export {
+  checkProviderInput,
+  checkProviderName,
+  checkBaseUrl,
+  PROVIDER_NAME_PATTERN,
+  type ProviderInput,
+} from './providers.js';

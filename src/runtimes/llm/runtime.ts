@@ -1,0 +1,398 @@
+/**
+ * The `llm` runtime: one chat call to the provider an agent names, built from its system prompt,
+ * model and parameters (overridden by `agent_configurations` for the run's workflow) and the
+ * step's input; the reply becomes the step's output. Usage (tokens, cost) is recorded per call.
+ * See docs/runtimes.md § LLM agents.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import { SwarmError } from '../../errors/index.js';
+import { Redactor } from '../../secrets/index.js';
+import type { AgentConfigurationRecord, LlmProviderRecord, LlmUsage, Store } from '../../storage/index.js';
+import { RuntimeError } from '../errors.js';
+import type { AgentInvocation, HttpPolicy, Runtime, RuntimeContext } from '../types.js';
+import { describeUrl, postJson } from './transport.js';
+import {
+  buildRequest,
+  DEFAULT_BASE_URLS,
+  errorMessage,
+  parseReply,
+  type ChatMessage,
+  type LlmCall,
+} from './wire.js';
+
+/** Where the runtime finds providers and configurations, and records usage. */
+export interface LlmLookup {
+  /** The owner's provider `name`; with `name` undefined, the owner's default provider. */
+  provider(ownerId: string, name: string | undefined): Promise<LlmProviderRecord | null>;
+  configuration(
+    ownerId: string,
+    agent: { name: string; version: string },
+    runId: string | null,
+  ): Promise<AgentConfigurationRecord | null>;
+  /**
+   * Records a call's usage (a metrics row, the run's totals). Absent: usage goes to
+   * `context.report` instead, for the worker to record.
+   */
+  recordUsage?(ownerId: string, usage: LlmUsage): Promise<void>;
+}
+
+/** The value of the owner's (global) secret `name`: how a provider's API key is read. */
+export type SecretResolver = (ownerId: string, name: string) => Promise<string>;
+
+export interface LlmRuntimeOptions {
+  providers: LlmLookup;
+  secrets: SecretResolver;
+  /** Where providers may be reached (allowPrivateNetworks for local ones), timeout, response size. */
+  http: HttpPolicy;
+}
+
+/** Kinds that cannot be called without an API key. */
+const KEY_REQUIRED = new Set(['openai', 'anthropic']);
+const MAX_ERROR_TEXT = 500;
+
+export class LlmRuntime implements Runtime {
+  private readonly validators = new Map<string, ValidateFunction>();
+  // Formats and schema strictness were checked when the agent was registered.
+  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, logger: false });
+
+  constructor(private readonly options: LlmRuntimeOptions) {}
+
+  async execute(invocation: AgentInvocation, context: RuntimeContext): Promise<unknown> {
+    context.signal.throwIfAborted();
+    const { agent } = invocation;
+    const runtime = agent.runtime;
+    const who = `agent ${agent.name}@${agent.version}`;
+    const providerName =
+      typeof runtime.provider === 'string' && runtime.provider !== '' ? runtime.provider : undefined;
+    const provider = await this.options.providers.provider(invocation.ownerId, providerName);
+    if (provider === null) {
+      throw new RuntimeError(
+        'NOT_FOUND',
+        providerName === undefined
+          ? `${who}: names no LLM provider and no default provider is set`
+          : `${who}: no LLM provider named "${providerName}" (set it with \`swarm llm providers set ${providerName}\`)`,
+        { retryable: false, context: { provider: providerName ?? null } },
+      );
+    }
+    if (!provider.active) {
+      throw RuntimeError.forbidden(`LLM provider "${provider.name}" is inactive`, {
+        provider: provider.name,
+      });
+    }
+    const configuration = await this.options.providers.configuration(
+      invocation.ownerId,
+      { name: agent.name, version: agent.version },
+      invocation.runId,
+    );
+    const call = buildCall(invocation, provider, configuration);
+    const base = provider.baseUrl ?? DEFAULT_BASE_URLS[provider.provider];
+    if (base === null) {
+      throw new RuntimeError('CONFIG_INVALID', `LLM provider "${provider.name}" has no base_url`, {
+        retryable: false,
+      });
+    }
+    const apiKey = await this.apiKey(invocation.ownerId, provider);
+    const redactor =
+      apiKey === null ? Redactor.none : new Redactor({ [provider.apiKeySecret ?? 'api_key']: apiKey });
+    const request = buildRequest(provider.provider, base, apiKey, call);
+    const where = `LLM provider "${provider.name}" (${describeUrl(request.url)})`;
+    const started = Date.now();
+    const response = await postJson(
+      request.url,
+      request.headers,
+      request.body,
+      this.options.http,
+      context.signal,
+    );
+    const durationMs = Date.now() - started;
+    if (response.status < 200 || response.status > 299) {
+      throw httpError(where, response.status, response.headers, response.body, redactor);
+    }
+    const reply = parseReply(provider.provider, response.body);
+    if (reply === null) {
+      throw RuntimeError.unreachable(`${where}: the response is not a ${provider.provider} chat completion`, {
+        retryable: false,
+        context: { provider: provider.name, status: response.status },
+      });
+    }
+    const cost = costOf(provider, reply.inputTokens, reply.outputTokens);
+    const usage: LlmUsage = {
+      runId: invocation.runId,
+      taskId: invocation.taskId,
+      stepId: invocation.stepId,
+      agent: { name: agent.name, version: agent.version },
+      provider: provider.name,
+      model: call.model,
+      inputTokens: reply.inputTokens,
+      outputTokens: reply.outputTokens,
+      cost,
+      durationMs,
+    };
+    await this.recordUsage(invocation.ownerId, usage, context);
+    return this.output(agent.outputSchema, redactor.redactText(reply.text));
+  }
+
+  private async apiKey(ownerId: string, provider: LlmProviderRecord): Promise<string | null> {
+    if (provider.apiKeySecret === null) {
+      if (!KEY_REQUIRED.has(provider.provider)) return null;
+      throw RuntimeError.forbidden(
+        `LLM provider "${provider.name}" has no API key: its api_key_secret is not set or the secret was removed`,
+        { provider: provider.name },
+      );
+    }
+    try {
+      return await this.options.secrets(ownerId, provider.apiKeySecret);
+    } catch (error) {
+      if (error instanceof SwarmError) throw error;
+      throw RuntimeError.unreachable(
+        `reading the API key of LLM provider "${provider.name}" failed: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  private async recordUsage(ownerId: string, usage: LlmUsage, context: RuntimeContext): Promise<void> {
+    const tokens = usage.inputTokens + usage.outputTokens;
+    context.log(
+      'info',
+      `llm ${usage.provider} ${usage.model}: ${usage.inputTokens} input + ${usage.outputTokens} output tokens, cost ${usage.cost}`,
+      {
+        provider: usage.provider,
+        model: usage.model,
+        input_tokens: usage.inputTokens,
+        output_tokens: usage.outputTokens,
+        cost: usage.cost,
+        duration_ms: usage.durationMs,
+      },
+    );
+    const record = this.options.providers.recordUsage;
+    if (record === undefined) {
+      context.report?.({
+        kind: 'usage',
+        tokens,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cost: usage.cost,
+        model: usage.model,
+        provider: usage.provider,
+      });
+      return;
+    }
+    try {
+      await record.call(this.options.providers, ownerId, usage);
+    } catch (error) {
+      // The call happened and its answer is good: losing the record is not worth failing the step.
+      context.log('warning', `recording LLM usage failed: ${(error as Error).message}`);
+    }
+  }
+
+  /** `{text}`, or with an object output_schema the reply parsed as JSON and validated. */
+  private output(schema: unknown, text: string): unknown {
+    if (!isObjectSchema(schema)) return { text };
+    let value: unknown;
+    try {
+      value = JSON.parse(unfence(text)) as unknown;
+    } catch {
+      throw RuntimeError.invalidInput(
+        'output',
+        `the agent's output_schema wants a JSON object, and the model replied with text that is not JSON: ${excerpt(text)}`,
+      );
+    }
+    const key = JSON.stringify(schema);
+    let validate = this.validators.get(key);
+    if (validate === undefined) {
+      validate = this.ajv.compile(schema);
+      if (this.validators.size > 200) this.validators.clear();
+      this.validators.set(key, validate);
+    }
+    if (validate(value)) return value;
+    const issues = (validate.errors ?? []).map((error) => {
+      const missing = (error.params as { missingProperty?: string }).missingProperty;
+      const path = `${error.instancePath}${missing === undefined ? '' : `/${missing}`}`;
+      const field = `output${path
+        .split('/')
+        .filter(Boolean)
+        .map((p) => `.${p}`)
+        .join('')}`;
+      return { field, message: missing === undefined ? (error.message ?? 'is invalid') : 'is required' };
+    });
+    const first = issues[0] ?? { field: 'output', message: 'does not match the output_schema' };
+    throw RuntimeError.invalidInput(
+      first.field,
+      `${first.message} (the model's reply does not match the agent's output_schema)`,
+      issues.slice(1),
+    );
+  }
+}
+
+/** The call: agent defaults, then the workflow's configuration, then the input's messages. */
+export function buildCall(
+  invocation: AgentInvocation,
+  provider: LlmProviderRecord,
+  configuration: AgentConfigurationRecord | null,
+): LlmCall {
+  const runtime = invocation.agent.runtime;
+  const agentModel = typeof runtime.model === 'string' && runtime.model !== '' ? runtime.model : null;
+  const model = configuration?.llmModel ?? agentModel ?? provider.model;
+  if (model === null) {
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `agent ${invocation.agent.name}@${invocation.agent.version}: no model (the agent, its configuration and provider "${provider.name}" name none)`,
+      { retryable: false },
+    );
+  }
+  const agentPrompt = typeof runtime.system_prompt === 'string' ? runtime.system_prompt : undefined;
+  const agentParameters = isPlainObject(runtime.parameters) ? runtime.parameters : {};
+  const { system: inputSystem, messages } = messagesOf(invocation.input);
+  const prompts = [configuration?.systemPrompt ?? agentPrompt, inputSystem].filter(
+    (p): p is string => p !== undefined && p !== '',
+  );
+  return {
+    model,
+    system: prompts.length === 0 ? undefined : prompts.join('\n\n'),
+    messages,
+    parameters: { ...agentParameters, ...(configuration?.parameters ?? {}) },
+  };
+}
+
+/**
+ * What the model is sent as the conversation:
+ * - input `{messages: [{role, content}…]}` → those messages (`system` ones join the system prompt);
+ * - input `{prompt: "…"}` → one user message with that text;
+ * - a string input → one user message with it;
+ * - anything else → one user message with the input as JSON.
+ */
+export function messagesOf(input: unknown): { system: string | undefined; messages: ChatMessage[] } {
+  if (isPlainObject(input) && input.messages !== undefined) {
+    if (!Array.isArray(input.messages) || input.messages.length === 0) {
+      throw RuntimeError.invalidInput('input.messages', 'must be a non-empty array of {role, content}');
+    }
+    const system: string[] = [];
+    const messages: ChatMessage[] = [];
+    input.messages.forEach((message: unknown, index) => {
+      const field = `input.messages[${index}]`;
+      if (!isPlainObject(message) || typeof message.content !== 'string') {
+        throw RuntimeError.invalidInput(field, 'must be {role, content} with a string content');
+      }
+      if (message.role === 'system') system.push(message.content);
+      else if (message.role === 'user' || message.role === 'assistant')
+        messages.push({ role: message.role, content: message.content });
+      else throw RuntimeError.invalidInput(`${field}.role`, 'must be system, user or assistant');
+    });
+    if (messages.length === 0) throw RuntimeError.invalidInput('input.messages', 'holds no user message');
+    return { system: system.length === 0 ? undefined : system.join('\n\n'), messages };
+  }
+  if (isPlainObject(input) && typeof input.prompt === 'string') {
+    return { system: undefined, messages: [{ role: 'user', content: input.prompt }] };
+  }
+  if (typeof input === 'string') return { system: undefined, messages: [{ role: 'user', content: input }] };
+  return { system: undefined, messages: [{ role: 'user', content: JSON.stringify(input ?? null) }] };
+}
+
+/** Cost in the provider's currency: tokens × its configured price per 1000 tokens. */
+export function costOf(provider: LlmProviderRecord, inputTokens: number, outputTokens: number): number {
+  const price = (key: string) => {
+    const value = provider.configuration[key];
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
+  };
+  const cost =
+    (inputTokens / 1000) * price('input_cost_per_1k') + (outputTokens / 1000) * price('output_cost_per_1k');
+  return Math.round(cost * 1e9) / 1e9;
+}
+
+function httpError(
+  where: string,
+  status: number,
+  headers: Record<string, string>,
+  body: unknown,
+  redactor: Redactor,
+): RuntimeError {
+  const said = errorMessage(body);
+  const detail = said === null ? '' : `: ${excerpt(redactor.redactText(said))}`;
+  const context: Record<string, unknown> = { status };
+  const retryAfter = headers['retry-after'];
+  if (retryAfter !== undefined) context.retryAfter = retryAfter;
+  if (status === 429 || status === 408 || status >= 500) {
+    const why = status === 429 ? 'rate limited' : status === 408 ? 'request timeout' : 'server error';
+    return RuntimeError.unreachable(`${where} answered HTTP ${status} (${why})${detail}`, { context });
+  }
+  if (status === 401 || status === 403) {
+    return new RuntimeError(
+      'FORBIDDEN',
+      `${where} refused the request (HTTP ${status}): check its API key secret${detail}`,
+      {
+        retryable: false,
+        context,
+      },
+    );
+  }
+  if (status >= 300 && status < 400) {
+    return new RuntimeError(
+      'INTERNAL',
+      `${where} answered with a redirect (HTTP ${status}), which is not followed: check its base_url`,
+      {
+        retryable: false,
+        context,
+      },
+    );
+  }
+  return new RuntimeError('INPUT_INVALID', `${where} refused the request (HTTP ${status})${detail}`, {
+    retryable: false,
+    context,
+  });
+}
+
+function isObjectSchema(schema: unknown): schema is Record<string, unknown> {
+  return isPlainObject(schema) && schema.type === 'object';
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A reply's JSON without the Markdown fence models like to put around it. */
+export function unfence(text: string): string {
+  const fenced = /```(?:json|JSON)?[ \t]*\r?\n([\s\S]*?)\r?\n?```/.exec(text);
+  return (fenced?.[1] ?? text).trim();
+}
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > MAX_ERROR_TEXT ? `${flat.slice(0, MAX_ERROR_TEXT)}…` : flat;
+}
+
+/** The storage-backed lookup: providers, configurations and usage records of the task's owner. */
+export function storeLlmLookup(store: Store): LlmLookup {
+  const as = (ownerId: string) => store.as({ userId: ownerId, role: 'member' });
+  return {
+    provider: (ownerId, name) =>
+      name === undefined ? as(ownerId).llm.defaultProvider() : as(ownerId).llm.provider(name),
+    configuration: (ownerId, agent, runId) => as(ownerId).llm.configuration(agent, runId),
+    recordUsage: (ownerId, usage) => as(ownerId).llm.recordUsage(usage),
+  };
+}
+
+/** Something that resolves secrets by name the way SecretsService does. */
+export interface SecretsSource {
+  resolve(ownerId: string, names: readonly string[]): Promise<Record<string, string>>;
+}
+
+/**
+ * An LlmRuntime over the store and the secrets service: what createWorker wires as `llm`.
+ * `http` is the worker's HTTP policy; LLM calls are slow, so the request timeout defaults to
+ * 10 minutes (the agent's timeout_seconds still bounds the whole attempt).
+ */
+export function createLlmRuntime(options: {
+  store: Store;
+  secrets: SecretsSource;
+  http: Pick<HttpPolicy, 'allowPrivateNetworks'> & Partial<HttpPolicy>;
+}): LlmRuntime {
+  return new LlmRuntime({
+    providers: storeLlmLookup(options.store),
+    secrets: async (ownerId, name) => (await options.secrets.resolve(ownerId, [name]))[name]!,
+    http: {
+      timeoutMs: 600_000,
+      maxResponseBytes: 10 * 1024 * 1024,
+      ...options.http,
+    },
+  });
+}
