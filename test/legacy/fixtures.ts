@@ -5,8 +5,11 @@ import Database from 'better-sqlite3';
 
 export type Variant = '000' | '003';
 
-/** The seeds live next to the repository: /work/shared/seeds for /work/main. */
-const SEEDS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/seeds');
+/**
+ * Copies of the legacy registry schemas (seeds 000 and 003 of the product's shared seeds), kept
+ * in the repository so the tests run from any clone.
+ */
+const SEEDS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'seeds');
 
 /**
  * The CREATE TABLE / CREATE INDEX statements of a seed's ```sql blocks, exactly as the legacy
