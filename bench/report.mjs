@@ -97,6 +97,7 @@ export function printReport(report, { swarmPresent }) {
   }
 
   printEngine(engineRows, report.engine);
+  printProcess(report.processRows ?? []);
 
   if (limit) {
     const fmt = (/** @type {Record<string, number>} */ m) =>
@@ -123,6 +124,35 @@ export function printReport(report, { swarmPresent }) {
       `source: Swarm at ${report.source.commit}${report.source.srcModified ? ' with uncommitted changes in src/' : ''} (dist/ as last built)`,
     );
   }
+}
+
+/**
+ * (e) the process runtime: the spawn cost of a no-op node agent per task.
+ * @param {any[]} processRows
+ */
+function printProcess(processRows) {
+  if (processRows.length === 0) return;
+  const first = processRows[0];
+  console.log(
+    `\n(e) ${first.title}: ${num(first.tasks)} standalone tasks, worker concurrency ${num(first.concurrency)}, real ProcessRuntime + ProcessSandbox`,
+  );
+  table(
+    ['setup', 'tasks/s', 'ms per task', 'task p50 ms', 'task p99 ms', 'peak RSS MB', 'status'],
+    processRows.map((/** @type {any} */ r) => [
+      r.setup,
+      num(r.tasksPerSec),
+      ms(r.msPerTask),
+      ms(r.p50Ms),
+      ms(r.p99Ms),
+      num(r.peakRssMb),
+      r.status,
+    ]),
+    1,
+  );
+  console.log(
+    '  tasks/s: N / (enqueue → the store shows all N done); ms per task: the same span / N; task p50/p99: claim → completion recorded of each task (one node process each); peak RSS: the worker process (agents not included)',
+  );
+  for (const r of processRows) console.log(`  ${r.setup}: ${r.description}`);
 }
 
 /**

@@ -16,6 +16,7 @@ import { getMachineInfo, ensureRedis, redisCommand } from './machine.mjs';
 import { withDatabase } from './lib.mjs';
 import { printReport } from './report.mjs';
 import { setups as ENGINE_SETUPS, workloads as ENGINE_WORKLOADS } from './engine.mjs';
+import { setups as PROCESS_SETUPS, workload as PROCESS_WORKLOAD } from './process.mjs';
 
 /**
  * @typedef {object} SystemInfo
@@ -200,6 +201,36 @@ for (const [workload, w] of Object.entries(ENGINE_WORKLOADS)) {
   }
 }
 
+// Swarm's process runtime (e): N no-op node-agent tasks, one child process each (the spawn cost).
+/** @type {object[]} */
+const processRows = [];
+const processSize = PROCESS_WORKLOAD[sizes];
+for (const [setup, spec] of Object.entries(PROCESS_SETUPS)) {
+  if (!selected(['swarm', 'process', setup])) continue;
+  process.stdout.write(`  swarm process runtime (e) ${processSize.tasks} tasks (${setup}) … `);
+  const outcome = await measure(path.join(here, 'process.mjs'), spec.backend, `process_${setup}`, {
+    setup,
+    ...processSize,
+  });
+  const figures = outcome.result ?? outcome.partial ?? {};
+  processRows.push({
+    workload: 'process',
+    letter: PROCESS_WORKLOAD.letter,
+    title: PROCESS_WORKLOAD.title,
+    setup,
+    description: spec.description,
+    backend: spec.backend,
+    status: outcome.status,
+    ...figures,
+    seconds: outcome.seconds,
+  });
+  console.log(
+    outcome.status === 'ok'
+      ? `${outcome.result.tasksPerSec} tasks/s, p50 ${outcome.result.p50Ms} ms per task`
+      : outcome.status,
+  );
+}
+
 /** @type {{ txPerSec: Record<string, number>, pgbenchTxPerSec: Record<string, number> | null } | null} */
 let limit = null;
 if (selected(['machine limit', 'limit'])) {
@@ -224,6 +255,8 @@ const report = {
   machine,
   rows,
   engineRows,
+  process: processSize,
+  processRows,
   limit,
 };
 printReport(report, { swarmPresent: files.includes('swarm.mjs') });

@@ -87,9 +87,17 @@ export function createContext(context = {}) {
         ...(provider === undefined ? {} : { provider }),
       });
     },
-    /** A message to another agent (or to no one in particular: `to` null). */
-    message(to, content) {
-      send({ type: 'message', to: to ?? null, content });
+    /**
+     * A message to another agent (or to no one in particular: `to` null). `type`: request,
+     * response, status_update, error or broadcast (default: broadcast without `to`, else request).
+     */
+    message(to, content, { type } = {}) {
+      send({
+        type: 'message',
+        to: to ?? null,
+        content,
+        ...(type === undefined ? {} : { message_type: type }),
+      });
     },
     /** An artifact: inline `content` (text, or base64 with encoding 'base64') or a `path` it wrote. */
     artifact({ name, content, path, contentType, encoding } = {}) {

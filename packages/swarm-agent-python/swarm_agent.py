@@ -103,9 +103,14 @@ class Context:
             )
         )
 
-    def message(self, to, content):
-        """A message to another agent (or to no one in particular: to=None)."""
-        send({"type": "message", "to": to, "content": content})
+    def message(self, to, content, message_type=None):
+        """A message to another agent (or to no one in particular: to=None); message_type is
+        request, response, status_update, error or broadcast (default: broadcast without `to`,
+        request with one)."""
+        line = {"type": "message", "to": to, "content": content}
+        if message_type is not None:
+            line["message_type"] = message_type
+        send(line)
 
     def artifact(self, name, content=None, path=None, content_type=None, encoding=None):
         """An artifact: inline content (text, or base64 with encoding="base64") or a path it wrote."""

@@ -6,6 +6,7 @@ import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
 import { registerLlmCommands } from './commands/llm.js';
 import { registerStart } from './commands/start.js';
+import { registerTaskCommands } from './commands/task.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
 import { registerWorker } from './commands/worker.js';
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerWorkflowCommands(program, io);
   registerWorker(program, io);
   registerRunCommands(program, io);
+  registerTaskCommands(program, io);
   registerSecretCommands(program, io);
   registerLlmCommands(program, io);
   // Subcommands inherit the error handling and output settings.

@@ -28,6 +28,11 @@ export interface Config {
   /** Let builtin/http_request reach private, loopback and link-local addresses. @default false */
   readonly allowPrivateNetworks: boolean;
   /**
+   * Capability routing gives no work to agents whose trust score is below this, from
+   * `SWARM_TRUST_THRESHOLD` (a number from 0 to 1). @default 0.2
+   */
+  readonly trustThreshold: number;
+  /**
    * The master keys that encrypt secrets, from `SWARM_MASTER_KEY` (one key, version 1) or
    * `SWARM_MASTER_KEYS` (`v1:<key>,v2:<key>`, the highest version current); undefined when
    * neither is set, and the key file `masterKeyFile` holds them instead.
@@ -86,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       env.SWARM_ALLOW_PRIVATE_NETWORKS,
       false,
     ),
+    trustThreshold: parseFraction('SWARM_TRUST_THRESHOLD', env.SWARM_TRUST_THRESHOLD, 0.2),
     masterKeys: parseMasterKeys(env),
     masterKeyFile: path.resolve(home, nonEmpty(env.SWARM_MASTER_KEY_FILE) ?? 'master.key'),
   });
@@ -162,6 +168,16 @@ function parseInteger(
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new InputError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function parseFraction(name: string, raw: string | undefined, fallback: number): number {
+  const text = nonEmpty(raw);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^[0-9.eE+-]+$/.test(text) || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new InputError(name, `must be a number from 0 to 1, got "${raw}"`);
   }
   return value;
 }

@@ -66,7 +66,9 @@ function taskOf(
           agentName: step.agent.name,
           agentVersion: frame.steps[step.id]?.agent_version ?? step.agent.range,
         }),
-    ...(step.capability === undefined ? {} : { capability: step.capability.name }),
+    ...(step.capability === undefined
+      ? {}
+      : { capability: step.capability.name, routing: step.capability.routing }),
     taskType: 'step',
     input,
     priority: step.priority,

@@ -3,6 +3,7 @@ import { InputError, type FieldIssue } from '../errors/index.js';
 import {
   newId,
   nowTimestamp,
+  ROUTING_STRATEGIES,
   toDbJson,
   toDbTimestamp,
   type DialectAdapter,
@@ -25,6 +26,7 @@ const TASK_COLUMNS = [
   { name: 'agent_name', type: 'text' },
   { name: 'agent_version', type: 'text' },
   { name: 'capability_required', type: 'text' },
+  { name: 'routing_strategy', type: 'text' },
   { name: 'task_type', type: 'text' },
   { name: 'input_data', type: 'json' },
   { name: 'priority', type: 'integer' },
@@ -132,6 +134,11 @@ function issuesOf(task: NewTask, at: string): FieldIssue[] {
   check(typeof task.taskType === 'string' && task.taskType !== '', 'taskType', 'required');
   check(Number.isInteger(priority) && priority >= 1 && priority <= 10, 'priority', 'an integer from 1 to 10');
   check(Number.isInteger(maxRetries) && maxRetries >= 0, 'maxRetries', 'an integer of at least 0');
+  check(
+    task.routing === undefined || ROUTING_STRATEGIES.includes(task.routing),
+    'routing',
+    `one of ${ROUTING_STRATEGIES.join(', ')}`,
+  );
   check(BACKOFF_KINDS.includes(policy.backoff), 'retryPolicy.backoff', `one of ${BACKOFF_KINDS.join(', ')}`);
   check(
     Number.isFinite(policy.initialDelayMs) && policy.initialDelayMs >= 0,
@@ -176,6 +183,7 @@ function toRow(task: NewTask, at: string, now: string) {
     agent_name: task.agentName ?? null,
     agent_version: task.agentVersion ?? null,
     capability_required: task.capability ?? null,
+    routing_strategy: task.routing ?? 'round_robin',
     task_type: task.taskType,
     // undefined is no JSON value: store null rather than a NULL the column refuses.
     input_data: toDbJson(task.input ?? null),

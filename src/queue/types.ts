@@ -15,7 +15,7 @@
  *   task under which epoch and how it ended (running → completed | released | lost).
  */
 import type { Kysely } from 'kysely';
-import type { SwarmDatabase } from '../storage/index.js';
+import type { ROUTING_STRATEGIES, SwarmDatabase } from '../storage/index.js';
 
 export const BACKOFF_KINDS = ['fixed', 'linear', 'exponential'] as const;
 export type BackoffKind = (typeof BACKOFF_KINDS)[number];
@@ -51,6 +51,8 @@ export interface NewTask {
   readonly agentVersion?: string;
   /** The capability an agent must offer to run it (routing picks the agent). */
   readonly capability?: string;
+  /** How routing picks among the agents offering `capability` (see src/routing). @default round_robin */
+  readonly routing?: (typeof ROUTING_STRATEGIES)[number];
   readonly taskType: string;
   /** Any JSON value. */
   readonly input: unknown;

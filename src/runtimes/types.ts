@@ -79,7 +79,13 @@ export type AgentReport =
       model?: string;
       provider?: string;
     }
-  | { kind: 'message'; to: string | null; content: unknown }
+  | {
+      kind: 'message';
+      to: string | null;
+      /** request, response, status_update, error or broadcast (docs/runtimes.md). */
+      messageType: string;
+      content: unknown;
+    }
   | {
       kind: 'artifact';
       name: string;

@@ -10,6 +10,7 @@ import type { Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
 import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
+import { artifactRoutes } from './routes/artifacts.js';
 import { healthRoutes } from './routes/health.js';
 import { llmProviderRoutes } from './routes/llm-providers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
@@ -17,6 +18,7 @@ import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { runRoutes, runSchema } from './routes/runs.js';
 import { secretRoutes } from './routes/secrets.js';
+import { taskRoutes } from './routes/tasks.js';
 import { workflowRoutes, workflowSchema } from './routes/workflows.js';
 import { SWARM_VERSION } from './version.js';
 
@@ -32,6 +34,8 @@ export interface AppOptions {
   readonly onRunStarted?: () => void;
   /** The master keys for secrets; the environment's (SWARM_MASTER_KEY(S) or the key file) when not given. */
   readonly keyring?: Keyring;
+  /** SWARM_HOME, where larger artifacts are kept; without it their content cannot be read. */
+  readonly home?: string;
 }
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
@@ -99,7 +103,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.onRunStarted ?? (() => {}),
     options.store,
   );
+  taskRoutes(app, registry, options.store, options.onRunStarted);
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store);
+  artifactRoutes(app, options.store, options.home ?? null);
   return app;
 }

@@ -34,7 +34,14 @@ export async function startServer(
     const worker: Worker | null = config.worker
       ? createWorker(store, engine, config, logger, { keyring })
       : null;
-    const app = await buildApp({ store, logger, engine, keyring, onRunStarted: () => worker?.notify() });
+    const app = await buildApp({
+      store,
+      logger,
+      engine,
+      keyring,
+      home: config.home,
+      onRunStarted: () => worker?.notify(),
+    });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;

@@ -55,4 +55,13 @@ export {
   type AgentConfigurationRecord,
   type LlmUsage,
 } from './repositories/llm.js';
+export type {
+  ArtifactRecord,
+  ArtifactWithContent,
+  MessageRecord,
+  NewArtifact,
+  NewMessage,
+  NewUsage,
+  ReportBatch,
+} from './repositories/records.js';
 export type { SwarmDatabase, WorkflowRunsTable, TasksTable } from './schema-types.js';

@@ -91,7 +91,11 @@ export interface AgentsTable {
   health_score: WithDefault<number>;
   total_tasks_completed: WithDefault<number>;
   total_tasks_failed: WithDefault<number>;
+  success_rate: number | null;
+  avg_completion_time_seconds: number | null;
   last_seen_at: Timestamp | null;
+  last_assigned_at: Timestamp | null;
+  last_task_completed_at: Timestamp | null;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
 }
@@ -208,6 +212,37 @@ export interface TasksTable {
   updated_at: WithDefault<Timestamp>;
 }
 
+export interface TaskTemplatesTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  task_type: string;
+  capability_required: string;
+  default_input_data: WithDefault<JsonText>;
+  default_priority: WithDefault<number>;
+  default_timeout: WithDefault<number>;
+  default_max_retries: WithDefault<number>;
+  times_used: WithDefault<number>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface TaskChainsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  steps: JsonText;
+  current_step: WithDefault<number>;
+  status: WithDefault<string>;
+  step_results: WithDefault<JsonText>;
+  final_result: JsonText | null;
+  error_message: string | null;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+}
+
 export interface SecretsTable {
   id: string;
   owner_id: string;
@@ -319,7 +354,21 @@ export interface AgentConfigurationsTable {
   updated_at: WithDefault<Timestamp>;
 }
 
+export interface TrustRecordsTable {
+  id: string;
+  owner_id: string;
+  agent_id: string;
+  event_type: 'task_completed' | 'task_failed' | 'task_timeout' | 'manual_adjustment';
+  task_id: string | null;
+  trust_delta: number;
+  trust_score_before: number;
+  trust_score_after: number;
+  reason: string | null;
+  created_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
+  trust_records: TrustRecordsTable;
   llm_providers: LlmProvidersTable;
   agent_configurations: AgentConfigurationsTable;
   execution_logs: ExecutionLogsTable;
@@ -331,6 +380,8 @@ export interface SwarmDatabase {
   workflows: WorkflowsTable;
   workflow_runs: WorkflowRunsTable;
   tasks: TasksTable;
+  task_templates: TaskTemplatesTable;
+  task_chains: TaskChainsTable;
   secrets: SecretsTable;
   triggers: TriggersTable;
   worker_assignments: WorkerAssignmentsTable;

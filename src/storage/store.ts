@@ -5,6 +5,7 @@ import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
 import * as llm from './repositories/llm.js';
+import * as records from './repositories/records.js';
 import * as secrets from './repositories/secrets.js';
 import * as users from './repositories/users.js';
 import * as workflows from './repositories/workflows.js';
@@ -46,6 +47,9 @@ export class Store {
     reencryptSecrets: (version: number, reseal: (secret: secrets.SealedSecret) => Buffer) =>
       secrets.reencryptSecrets(this.handle.db, this.handle.dialect, version, reseal),
     countSecretsByKeyVersion: () => secrets.countSecretsByKeyVersion(this.handle.db),
+    /** The worker: artifacts, messages and usage agents reported, for their owners. */
+    insertReports: (batch: records.ReportBatch) =>
+      records.insertReports(this.handle.db, this.handle.dialect, batch),
   };
 
   /** The operations a caller may perform, each scoped to rows the caller owns. */
@@ -90,6 +94,12 @@ export class Store {
       },
       users: {
         me: () => users.findUserById(db, caller.userId),
+      },
+      records: {
+        ownsRun: (runId: string) => records.ownsRun(db, caller, runId),
+        runArtifacts: (runId: string) => records.listRunArtifacts(db, caller, runId),
+        artifact: (id: string) => records.findArtifact(db, caller, id),
+        runMessages: (runId: string) => records.listRunMessages(db, caller, runId),
       },
       llm: {
         providers: () => llm.listProviders(db, caller),

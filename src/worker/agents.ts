@@ -1,4 +1,6 @@
+import type { ClaimedTask } from '../queue/index.js';
 import { BUILTIN_AGENTS } from '../registry/index.js';
+import { chooseAgent, recordOutcome, type AttemptResult } from '../routing/index.js';
 import type { InvokedAgent } from '../runtimes/index.js';
 import type { Store } from '../storage/index.js';
 
@@ -39,7 +41,49 @@ export function invokedAgent(info: AgentRuntimeInfo): InvokedAgent {
 export class AgentLookup {
   private readonly cache = new Map<string, AgentRuntimeInfo | null>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly routing: { readonly trustThreshold?: number } = {},
+  ) {}
+
+  /**
+   * The agent that runs this attempt: the one the task names, or for a capability task the one
+   * routing chooses now (recorded as the task's `assigned_agent_id`). An error says why none
+   * runs; no eligible agent is retryable, so the task retries by its policy.
+   */
+  async forTask(
+    task: ClaimedTask,
+  ): Promise<{ agent: AgentRuntimeInfo } | { error: string; retryable: boolean }> {
+    if (task.agent !== null) {
+      const agent = await this.find(task.ownerId, task.agent.name, task.agent.version);
+      return agent !== null
+        ? { agent }
+        : { error: `agent ${task.agent.name}@${task.agent.version ?? '?'} not found`, retryable: false };
+    }
+    if (task.capability === null)
+      return { error: 'the task names neither an agent nor a capability', retryable: false };
+    const routed = await chooseAgent(this.store.handle, {
+      ownerId: task.ownerId,
+      capability: task.capability,
+      task: { id: task.id, leaseEpoch: task.leaseEpoch },
+      ...(this.routing.trustThreshold === undefined ? {} : { trustThreshold: this.routing.trustThreshold }),
+    });
+    if (routed.kind === 'lost') return { error: 'lease lost while routing', retryable: true };
+    if (routed.kind === 'none') return { error: routed.reason, retryable: true };
+    const agent = await this.find(task.ownerId, routed.agent.name, routed.agent.version);
+    return agent !== null
+      ? { agent }
+      : { error: `agent ${routed.agent.name}@${routed.agent.version} not found`, retryable: true };
+  }
+
+  /**
+   * After a failed or timed-out attempt of an agent that ran (the queue recorded it): the
+   * agent's trust and statistics, in a transaction of their own. Completions go through the
+   * completion hook instead (routing's withAgentOutcomes), in the completion's transaction.
+   */
+  async recordFailure(taskId: string, result: Exclude<AttemptResult, 'completed'>): Promise<void> {
+    await recordOutcome(this.store.handle, { taskId, result });
+  }
 
   async find(ownerId: string, name: string, version: string | null): Promise<AgentRuntimeInfo | null> {
     const key = `${ownerId}\u0000${name}\u0000${version ?? ''}`;

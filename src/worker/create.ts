@@ -70,7 +70,10 @@ export function createWorker(
     events: new DatabaseEventSink(store),
     logger,
     secrets,
+    // Artifacts over the inline limit go to files under <SWARM_HOME>/artifacts/.
+    reports: { home: config.home },
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
+    trustThreshold: config.trustThreshold,
   });
 }

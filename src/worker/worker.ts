@@ -15,8 +15,11 @@ import {
 import type { EmittedEvent, EventSink, LogLevel, Runtime } from '../runtimes/index.js';
 import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
+import { withAgentOutcomes } from '../routing/index.js';
+import { withTaskHooks } from '../tasks/index.js';
 import { AgentLookup, invokedAgent } from './agents.js';
 import { ExecutionLogWriter } from './logs.js';
+import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 
 export interface WorkerOptions {
@@ -36,6 +39,11 @@ export interface WorkerOptions {
    * warning says the rest were not kept (they still reach the worker's logger). @default 10000
    */
   readonly maxLogLinesPerAttempt?: number;
+  /**
+   * Where the artifacts agents report are kept (createWorker: `home` is SWARM_HOME) and their
+   * limits. @default no home: artifacts over the inline limit are refused
+   */
+  readonly reports?: Partial<ReportWriterOptions>;
   /** @default `<hostname>:<pid>:<random>` */
   readonly workerId?: string;
   /** Tasks run at once. @default 16 */
@@ -44,6 +52,8 @@ export interface WorkerOptions {
   readonly leaseMs?: number;
   /** How often an idle worker looks for work when nothing wakes it. @default 250 */
   readonly pollMs?: number;
+  /** Capability routing gives no work to agents trusted less than this. @default 0.2 */
+  readonly trustThreshold?: number;
 }
 
 interface InFlight {
@@ -66,6 +76,7 @@ export class Worker {
   private readonly agents: AgentLookup;
   private readonly secrets: AttemptSecrets;
   private readonly logs: ExecutionLogWriter;
+  private readonly reports: ReportWriter;
   private readonly maxLogLines: number;
   private readonly inFlight = new Map<string, InFlight>();
   private readonly completions: Array<{
@@ -88,9 +99,10 @@ export class Worker {
     this.concurrency = options.concurrency ?? 16;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.pollMs = options.pollMs ?? 250;
-    this.agents = new AgentLookup(options.store);
+    this.agents = new AgentLookup(options.store, { trustThreshold: options.trustThreshold });
     this.secrets = new AttemptSecrets(options.store, options.secrets);
     this.logs = new ExecutionLogWriter(options.store, options.logger);
+    this.reports = new ReportWriter(options.store, options.logger, { home: null, ...options.reports });
     this.maxLogLines = options.maxLogLinesPerAttempt ?? 10_000;
   }
 
@@ -163,6 +175,7 @@ export class Worker {
     for (const entry of left) entry.controller.abort(new Error('worker stopping'));
     await this.flush();
     await this.logs.flush();
+    await this.reports.flush();
     if (left.length > 0)
       await releaseTasks(
         this.options.store.handle,
@@ -173,10 +186,15 @@ export class Worker {
   }
 
   private hooks() {
-    return {
-      onCompletedBatch: this.options.engine.onTasksCompleted,
-      onFailed: this.options.engine.onTaskFailed,
-    };
+    // All in the outcome's transaction: the engine moves runs on, agents' trust and statistics
+    // move, and standalone tasks release their dependents and advance their chains.
+    return withTaskHooks(
+      {
+        onCompletedBatch: withAgentOutcomes(this.options.store.dialect, this.options.engine.onTasksCompleted),
+        onFailed: this.options.engine.onTaskFailed,
+      },
+      this.options.store.dialect,
+    );
   }
 
   private async claimLoop(): Promise<void> {
@@ -231,28 +249,36 @@ export class Worker {
     const started = Date.now();
     // Built once the secrets are known: everything the attempt produces passes through it.
     let redactor = Redactor.none;
+    let agentRan = false;
     const fail = async (error: string, retryable: boolean, timedOut = false) => {
-      // The attempt's log lines go ahead of the engine's "step … failed".
+      // The attempt's log lines (and reports) go ahead of the engine's "step … failed".
       await this.logs.flush();
-      await failTask(
+      await this.reports.flush();
+      const outcome = await failTask(
         this.options.store.handle,
         { id: task.id, leaseEpoch: task.leaseEpoch, error: redactor.redactText(error), retryable, timedOut },
         this.hooks(),
-      ).catch((e: unknown) =>
-        this.options.logger.error({ err: e, task: task.id }, 'recording a failure failed'),
-      );
+      ).catch((e: unknown) => {
+        this.options.logger.error({ err: e, task: task.id }, 'recording a failure failed');
+        return 'rejected' as const;
+      });
+      if (agentRan && outcome !== 'rejected')
+        await this.agents
+          .recordFailure(task.id, timedOut ? 'timeout' : 'failed')
+          .catch((e: unknown) =>
+            this.options.logger.error({ err: e, task: task.id }, 'recording agent trust failed'),
+          );
     };
-    const agent =
-      task.agent === null ? null : await this.agents.find(task.ownerId, task.agent.name, task.agent.version);
-    if (agent === null) {
-      await fail(
-        task.agent === null
-          ? 'the task names no agent (capability routing arrives with the agent runtimes)'
-          : `agent ${task.agent.name}@${task.agent.version ?? '?'} not found`,
-        false,
-      );
+    // The agent the task names, or the one capability routing picks for this attempt.
+    const resolved = await this.agents.forTask(task).catch((e: unknown) => ({
+      error: `routing failed: ${(e as Error).message}`,
+      retryable: true,
+    }));
+    if ('error' in resolved) {
+      await fail(resolved.error, resolved.retryable);
       return;
     }
+    const agent = resolved.agent;
     let secrets: Record<string, string>;
     try {
       secrets = await this.secrets.resolve(task, agent);
@@ -265,6 +291,8 @@ export class Worker {
     const timeoutMs = (task.timeoutSeconds ?? agent.timeoutSeconds) * 1000;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([controller.signal, timeout]);
+    const attemptLog = this.attemptLog(task, redactor);
+    agentRan = true;
     try {
       const output = await this.options.runtime.execute(
         {
@@ -279,7 +307,12 @@ export class Worker {
         {
           signal,
           events: redactor.active ? redactedEvents(this.options.events, redactor) : this.options.events,
-          log: this.attemptLog(task, redactor),
+          log: attemptLog,
+          report: this.reports.recorder(
+            { ...task, taskId: task.id, agent: { name: agent.name, version: agent.version } },
+            redactor,
+            attemptLog,
+          ),
           ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
         },
       );
@@ -349,6 +382,7 @@ export class Worker {
     // the engine's "step … completed".
     this.flushing = this.logs
       .flush()
+      .then(() => this.reports.flush())
       .then(() => completeTasks(this.options.store.handle, batch, this.hooks()))
       .then(({ rejected }) => {
         if (rejected.length > 0)

@@ -303,7 +303,7 @@ describe('the process runtime', () => {
     expect(ctx.reports).toEqual([
       { kind: 'usage', tokens: 15, inputTokens: 10, outputTokens: 5, cost: 0.25, model: 'm' },
       { kind: 'usage', tokens: 3, cost: 0.5 },
-      { kind: 'message', to: 'reviewer', content: { text: 'please check' } },
+      { kind: 'message', to: 'reviewer', messageType: 'request', content: { text: 'please check' } },
       {
         kind: 'artifact',
         name: 'report.txt',

@@ -8,7 +8,7 @@ import type { LogLevel } from '../types.js';
 export type AgentLine =
   | { type: 'log'; level: LogLevel; message: string; data: Record<string, unknown> | null }
   | { type: 'event'; name: string; source: string | null; payload: unknown; key: string | null }
-  | { type: 'message'; to: string | null; content: unknown }
+  | { type: 'message'; to: string | null; messageType: MessageType; content: unknown }
   | {
       type: 'usage';
       tokens: number;
@@ -30,6 +30,10 @@ export type AgentLine =
   | { type: 'error'; message: string; retryable: boolean | null }
   /** Not a protocol line: plain text, or JSON that is not one of the above (`why` says). */
   | { type: 'text'; text: string; why: string | null };
+
+/** What a `message` line's `message_type` may be (the `messages.message_type` values). */
+export const MESSAGE_TYPES = ['request', 'response', 'status_update', 'error', 'broadcast'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 export const LINE_TYPES = ['log', 'event', 'message', 'usage', 'artifact', 'output', 'error'] as const;
 
@@ -85,7 +89,11 @@ export function parseLine(text: string): AgentLine | null {
       if (!('content' in value)) return bad('content is required');
       const to = optionalString(value.to);
       if (to === undefined) return bad('to must be a string');
-      return { type: 'message', to, content: value.content };
+      // Without one: a message to no one is a broadcast, one to somebody a request.
+      const messageType = value.message_type ?? (to === null ? 'broadcast' : 'request');
+      if (!(MESSAGE_TYPES as readonly unknown[]).includes(messageType))
+        return bad(`message_type must be one of ${MESSAGE_TYPES.join(', ')}`);
+      return { type: 'message', to, messageType: messageType as MessageType, content: value.content };
     }
     case 'usage': {
       const tokens = count(value.tokens);

@@ -325,9 +325,9 @@ class Session {
         return;
       case 'message':
         this.reportItem(
-          { kind: 'message', to: line.to, content: line.content },
+          { kind: 'message', to: line.to, messageType: line.messageType, content: line.content },
           `message${line.to === null ? '' : ` to ${line.to}`}`,
-          { to: line.to, content: line.content },
+          { to: line.to, message_type: line.messageType, content: line.content },
         );
         return;
       case 'usage':
