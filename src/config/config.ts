@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { InputError } from '../errors/index.js';
 
@@ -40,6 +41,18 @@ export interface Config {
   readonly masterKeys: MasterKeys | undefined;
   /** Where generated master keys live when no variable gives them. @default `home`/master.key */
   readonly masterKeyFile: string;
+  /**
+   * Swarm's Ed25519 key that signs tasks sent to remote (http) agents, from `SWARM_SIGNING_KEY`
+   * (PKCS8 PEM); undefined when not set, and `signingKeyFile` holds it instead.
+   */
+  readonly signingKey: string | undefined;
+  /** Where the generated signing key lives when no variable gives it. @default `home`/signing.key */
+  readonly signingKeyFile: string;
+  /**
+   * Remote (http) agents not heard from (heartbeat) for this many seconds are marked inactive,
+   * from `SWARM_AGENT_SILENT_AFTER`. @default 90
+   */
+  readonly agentSilentAfterSeconds: number;
 }
 
 /** Master keys by version. A Map, so the key bytes never show in `JSON.stringify(config)`. */
@@ -94,6 +107,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     trustThreshold: parseFraction('SWARM_TRUST_THRESHOLD', env.SWARM_TRUST_THRESHOLD, 0.2),
     masterKeys: parseMasterKeys(env),
     masterKeyFile: path.resolve(home, nonEmpty(env.SWARM_MASTER_KEY_FILE) ?? 'master.key'),
+    signingKey: parseSigningKey(env.SWARM_SIGNING_KEY),
+    signingKeyFile: path.join(home, 'signing.key'),
+    agentSilentAfterSeconds: parseInteger(
+      'SWARM_AGENT_SILENT_AFTER',
+      env.SWARM_AGENT_SILENT_AFTER,
+      90,
+      1,
+      30 * 24 * 3600,
+    ),
   });
 }
 
@@ -143,6 +165,25 @@ function parseMasterKeys(env: NodeJS.ProcessEnv): MasterKeys | undefined {
     keys.set(version, key);
   }
   return { source: 'SWARM_MASTER_KEYS', current: Math.max(...keys.keys()), keys };
+}
+
+/** A PKCS8 PEM Ed25519 private key (newlines may be written as \\n in a .env file). */
+function parseSigningKey(raw: string | undefined): string | undefined {
+  const text = nonEmpty(raw)?.replaceAll('\\n', '\n');
+  if (text === undefined) return undefined;
+  let type: string | undefined;
+  try {
+    type = createPrivateKey({ key: text, format: 'pem' }).asymmetricKeyType;
+  } catch {
+    // The message never repeats the value: it is a private key, however malformed.
+    throw new InputError(
+      'SWARM_SIGNING_KEY',
+      'must be an Ed25519 private key in PKCS8 PEM ("-----BEGIN PRIVATE KEY-----"); make one with `openssl genpkey -algorithm ed25519`',
+    );
+  }
+  if (type !== 'ed25519')
+    throw new InputError('SWARM_SIGNING_KEY', `is a ${type ?? 'unknown'} key; an Ed25519 key is required`);
+  return text;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -2,7 +2,13 @@ export { Registry } from './registry.js';
 export { AgentRegistry, AGENT_STATES, type AgentView, type AgentState, type AgentQuery } from './agents.js';
 export { WorkflowRegistry, WORKFLOW_STATES, type WorkflowView, type WorkflowState } from './workflows.js';
 export { parseDocument, formatOf, type DocumentFormat } from './document.js';
-export { loadAgentManifest, validateAgentManifest, BUILTIN_AGENTS } from './agent/index.js';
+export {
+  loadAgentManifest,
+  validateAgentManifest,
+  BUILTIN_AGENTS,
+  parseEd25519PublicKey,
+  verifyEd25519,
+} from './agent/index.js';
 export {
   validateWorkflow,
   compileExpression,

@@ -30,3 +30,4 @@ export {
   type TrustPolicy,
   type AttemptResult,
 } from './policy.js';
+export { recordHeartbeat, markSilentAgents, type Heartbeat } from './heartbeats.js';

@@ -37,6 +37,16 @@ export async function readResponse(
   return { status: response.statusCode!, headers, body: parseBody(bytes, headers['content-type']) };
 }
 
+/** The body's bytes, decoded (gzip/deflate/br) and bounded, unparsed: for callers that verify it. */
+export function readRawBody(response: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    response.destroy();
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  return readBounded(decoded(response), maxBytes);
+}
+
 /** The body as sent before content-encoding; the size limit then applies to what is kept. */
 function decoded(response: IncomingMessage): Readable {
   const encoding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();

@@ -54,3 +54,14 @@ export {
   type LlmRuntimeOptions,
   type SecretResolver,
 } from './llm/index.js';
+export {
+  HttpAgentRuntime,
+  SigningKey,
+  openSigningKey,
+  parseSigningKeyPem,
+  signedPayload,
+  TIMESTAMP_HEADER,
+  SWARM_SIGNATURE_HEADER,
+  AGENT_SIGNATURE_HEADER,
+  type HttpAgentRuntimeOptions,
+} from './http-agent/index.js';

@@ -5,6 +5,7 @@ import { Authenticator } from '../auth/index.js';
 import { Engine } from '../engine/index.js';
 import { parseDocument, Registry } from '../registry/index.js';
 import { SwarmError } from '../errors/index.js';
+import type { SigningKey } from '../runtimes/index.js';
 import type { Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
@@ -16,6 +17,7 @@ import { llmProviderRoutes } from './routes/llm-providers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { remoteAgentRoutes } from './routes/remote-agents.js';
 import { runRoutes, runSchema } from './routes/runs.js';
 import { secretRoutes } from './routes/secrets.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -36,6 +38,8 @@ export interface AppOptions {
   readonly keyring?: Keyring;
   /** SWARM_HOME, where larger artifacts are kept; without it their content cannot be read. */
   readonly home?: string;
+  /** Swarm's signing key, served at GET /api/v1/signing-key; without it that route answers 404. */
+  readonly signingKey?: SigningKey;
 }
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
@@ -107,5 +111,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
+  remoteAgentRoutes(app, options.store, options.signingKey ?? null);
   return app;
 }

@@ -9,8 +9,11 @@ declare module 'fastify' {
   }
 }
 
-/** Public under /api/v1: the API's own description, which tools fetch before they have a key. */
-const PUBLIC_API_PATHS = new Set(['/api/v1/openapi.json']);
+/**
+ * Public under /api/v1: the API's own description, which tools fetch before they have a key, and
+ * Swarm's public signing key, which remote agents verify tasks with.
+ */
+const PUBLIC_API_PATHS = new Set(['/api/v1/openapi.json', '/api/v1/signing-key']);
 
 function requiresAuth(url: string): boolean {
   const path = url.split('?')[0] ?? url;

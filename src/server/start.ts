@@ -3,6 +3,7 @@ import { bootstrapAdmin, type Bootstrapped } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { registerExamples, Registry, type ExamplesReport } from '../registry/index.js';
 import { Engine } from '../engine/index.js';
+import { openSigningKey } from '../runtimes/index.js';
 import { openKeyring } from '../secrets/index.js';
 import { Store } from '../storage/index.js';
 import { createWorker, type Worker } from '../worker/index.js';
@@ -31,14 +32,16 @@ export async function startServer(
     // One keyring per process: the API encrypts with it, the worker decrypts granted secrets.
     const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
     // `swarm start` is server, worker and (later) scheduler in one process by default.
+    const signingKey = openSigningKey(config);
     const worker: Worker | null = config.worker
-      ? createWorker(store, engine, config, logger, { keyring })
+      ? createWorker(store, engine, config, logger, { keyring, signingKey })
       : null;
     const app = await buildApp({
       store,
       logger,
       engine,
       keyring,
+      signingKey,
       home: config.home,
       onRunStarted: () => worker?.notify(),
     });

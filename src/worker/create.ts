@@ -6,9 +6,12 @@ import {
   createLlmRuntime,
   DatabaseEventSink,
   DispatchRuntime,
+  HttpAgentRuntime,
+  openSigningKey,
   ProcessRuntime,
   ProcessSandbox,
   type ProcessSandboxOptions,
+  type SigningKey,
 } from '../runtimes/index.js';
 import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
@@ -24,6 +27,8 @@ export interface WorkerOverrides {
    * shares its own). @default openKeyring(config), warnings to `logger`
    */
   keyring?: Keyring;
+  /** Signs tasks sent to remote (http) agents. @default openSigningKey(config) */
+  signingKey?: SigningKey;
 }
 
 /**
@@ -66,6 +71,10 @@ export function createWorker(
       python: processes,
       binary: processes,
       llm,
+      http: new HttpAgentRuntime({
+        signingKey: overrides.signingKey ?? openSigningKey(config),
+        http: { allowPrivateNetworks: config.allowPrivateNetworks },
+      }),
     }),
     events: new DatabaseEventSink(store),
     logger,
@@ -75,5 +84,6 @@ export function createWorker(
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
     trustThreshold: config.trustThreshold,
+    agentSilentAfterSeconds: config.agentSilentAfterSeconds,
   });
 }

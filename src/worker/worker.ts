@@ -15,7 +15,7 @@ import {
 import type { EmittedEvent, EventSink, LogLevel, Runtime } from '../runtimes/index.js';
 import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
-import { withAgentOutcomes } from '../routing/index.js';
+import { markSilentAgents, withAgentOutcomes } from '../routing/index.js';
 import { withTaskHooks } from '../tasks/index.js';
 import { AgentLookup, invokedAgent } from './agents.js';
 import { ExecutionLogWriter } from './logs.js';
@@ -54,6 +54,11 @@ export interface WorkerOptions {
   readonly pollMs?: number;
   /** Capability routing gives no work to agents trusted less than this. @default 0.2 */
   readonly trustThreshold?: number;
+  /**
+   * Remote (http) agents silent for this many seconds are marked inactive by a sweep every 5 s.
+   * @default 90
+   */
+  readonly agentSilentAfterSeconds?: number;
 }
 
 interface InFlight {
@@ -134,6 +139,21 @@ export class Worker {
           (error: unknown) => this.options.logger.error({ err: error }, 'timing out runs failed'),
         );
       }, 500),
+    );
+    // Remote agents that stopped sending heartbeats leave routing (docs/runtimes.md).
+    this.timers.push(
+      setInterval(() => {
+        markSilentAgents(this.options.store, new Date(), this.options.agentSilentAfterSeconds ?? 90).then(
+          (marked) => {
+            for (const agent of marked)
+              this.options.logger.warn(
+                agent,
+                `agent ${agent.name}@${agent.version} is silent: marked inactive`,
+              );
+          },
+          (error: unknown) => this.options.logger.error({ err: error }, 'marking silent agents failed'),
+        );
+      }, 5000),
     );
     this.loop = this.claimLoop();
     // Other processes' enqueues wake this worker at once on PostgreSQL; polling stays as the fallback.

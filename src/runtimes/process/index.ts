@@ -20,3 +20,4 @@ export {
 } from './runtime.js';
 export { parseLine, LINE_TYPES, type AgentLine } from './protocol.js';
 export { isAlive, listProcs } from './proc.js';
+export { schemaIssues } from './schemas.js';
