@@ -22,6 +22,18 @@ export interface ClaimOptions {
   /** Recorded on the worker assignments, to find the process behind a worker id. */
   readonly hostname?: string;
   readonly pid?: number;
+  /** Only tasks of this owner (a pull agent sees its owner's tasks and no one else's). */
+  readonly ownerId?: string;
+  /**
+   * Only tasks one agent may run: those naming `agentName`, or naming no agent and requiring
+   * one of `capabilities`. Absent: every ready task (the in-process worker).
+   */
+  readonly only?: ClaimFilter;
+}
+
+export interface ClaimFilter {
+  readonly agentName?: string;
+  readonly capabilities?: readonly string[];
 }
 
 /**
@@ -42,6 +54,9 @@ export interface ClaimOptions {
  * LIMITed, locking select run exactly once (a subquery re-run by a nested loop could lock and
  * update more rows than asked for). SQLite has one writer: BEGIN IMMEDIATE serialises claimers.
  *
+ * `ownerId` and `only` narrow the select (a pull agent claiming over the API); without them the
+ * statement is exactly the one above.
+ *
  * Expiry is lazy: a task past `expires_at` is taken off the queue when it reaches the head of
  * it, turned EXPIRED in the same transaction, and not returned — so a claim may return fewer
  * tasks than are ready, and a claimer simply claims again. No sweep scans for expired tasks.
@@ -50,6 +65,13 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
   const { db, dialect } = handle;
   const limit = Math.floor(options.limit);
   if (!(limit > 0)) return [];
+  // A filter naming nothing matches nothing, not everything.
+  if (
+    options.only !== undefined &&
+    options.only.agentName === undefined &&
+    !options.only.capabilities?.length
+  )
+    return [];
   const nowDate = options.now ?? new Date();
   const now = toDbTimestamp(nowDate);
   const lockedUntil = toDbTimestamp(new Date(nowDate.getTime() + options.leaseMs));
@@ -64,6 +86,22 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
             .select('id')
             .where('status', '=', 'PENDING')
             .where('run_at', '<=', now)
+            .$if(options.ownerId !== undefined, (q) => q.where('owner_id', '=', options.ownerId!))
+            .$if(options.only !== undefined, (q) =>
+              q.where((eb) => {
+                const { agentName, capabilities = [] } = options.only!;
+                const either = [];
+                if (agentName !== undefined) either.push(eb('agent_name', '=', agentName));
+                if (capabilities.length > 0)
+                  either.push(
+                    eb.and([
+                      eb('agent_name', 'is', null),
+                      eb('capability_required', 'in', [...capabilities]),
+                    ]),
+                  );
+                return eb.or(either);
+              }),
+            )
             .orderBy('priority', 'desc')
             .orderBy('run_at')
             .orderBy('id')

@@ -19,7 +19,7 @@ export {
 } from './types.js';
 export { computeBackoffMs } from './backoff.js';
 export { enqueueTasks, TASKS_CHANNEL } from './enqueue.js';
-export { claimTasks, type ClaimOptions } from './claim.js';
+export { claimTasks, type ClaimOptions, type ClaimFilter } from './claim.js';
 export { renewLeases, type RenewResult } from './renew.js';
 export { completeTasks, type Completion, type CompleteResult } from './complete.js';
 export { failTask, type Failure, type FailOutcome, type FailOptions } from './fail.js';

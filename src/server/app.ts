@@ -100,17 +100,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const registry = new Registry(options.store);
   agentRoutes(app, registry);
   workflowRoutes(app, registry);
-  runRoutes(
-    app,
-    registry,
-    options.engine ?? new Engine(options.store),
-    options.onRunStarted ?? (() => {}),
-    options.store,
-  );
+  const engine = options.engine ?? new Engine(options.store);
+  runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
-  remoteAgentRoutes(app, options.store, options.signingKey ?? null);
+  remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
   return app;
 }

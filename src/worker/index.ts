@@ -1,2 +1,3 @@
 export { Worker, type WorkerOptions } from './worker.js';
 export { createWorker, type WorkerOverrides } from './create.js';
+export { outcomeHooks } from './hooks.js';

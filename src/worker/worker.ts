@@ -15,9 +15,9 @@ import {
 import type { EmittedEvent, EventSink, LogLevel, Runtime } from '../runtimes/index.js';
 import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
-import { markSilentAgents, withAgentOutcomes } from '../routing/index.js';
-import { withTaskHooks } from '../tasks/index.js';
+import { markSilentAgents } from '../routing/index.js';
 import { AgentLookup, invokedAgent } from './agents.js';
+import { outcomeHooks } from './hooks.js';
 import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
@@ -206,15 +206,7 @@ export class Worker {
   }
 
   private hooks() {
-    // All in the outcome's transaction: the engine moves runs on, agents' trust and statistics
-    // move, and standalone tasks release their dependents and advance their chains.
-    return withTaskHooks(
-      {
-        onCompletedBatch: withAgentOutcomes(this.options.store.dialect, this.options.engine.onTasksCompleted),
-        onFailed: this.options.engine.onTaskFailed,
-      },
-      this.options.store.dialect,
-    );
+    return outcomeHooks(this.options.store, this.options.engine);
   }
 
   private async claimLoop(): Promise<void> {

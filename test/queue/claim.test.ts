@@ -206,4 +206,80 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     // Same priority and run_at: id order, which is creation order (UUIDv7).
     expect(claimed.map((t) => t.id)).toEqual([...ids].sort());
   });
+  it('claims only what a filter allows: the agent named, or its capabilities when no agent is named, of one owner', async () => {
+    const other = (await f.store.system.insertUserIfAbsent({
+      name: 'Other',
+      email: 'other-claim@example.com',
+      role: 'member',
+    }))!;
+    const now = later();
+    const [named, byCap, otherName, otherCap, capButNamed, plain, low] = await enqueue(f, [
+      { agentName: 'puller', priority: 5 },
+      { capability: 'text:summarize', priority: 7 },
+      { agentName: 'someone-else', priority: 9 },
+      { capability: 'image:draw', priority: 9 },
+      { agentName: 'someone-else', capability: 'text:summarize', priority: 9 },
+      { priority: 9 },
+      { agentName: 'puller', priority: 1 },
+    ]);
+    const [foreign] = await enqueueTasks(f.handle.db, f.handle.dialect, [
+      { ownerId: other.id, taskType: 'test', input: {}, agentName: 'puller', priority: 10 },
+    ]);
+    const only = { agentName: 'puller', capabilities: ['text:summarize', 'x:unused'] };
+
+    const first = await claimTasks(f.handle, {
+      workerId: 'agent:puller',
+      limit: 2,
+      leaseMs: 1000,
+      now,
+      ownerId: f.ownerId,
+      only,
+    });
+    // Priority order within the filter: the capability task (7) before the named one (5).
+    expect(first.map((t) => t.id)).toEqual([byCap, named]);
+    const rest = await claimTasks(f.handle, {
+      workerId: 'agent:puller',
+      limit: 10,
+      leaseMs: 1000,
+      now,
+      ownerId: f.ownerId,
+      only,
+    });
+    expect(rest.map((t) => t.id)).toEqual([low]);
+    for (const id of [otherName, otherCap, capButNamed, plain, foreign])
+      expect((await taskRow(f, id!)).status).toBe('PENDING');
+
+    // Only the agent name; only capabilities; a filter naming nothing claims nothing.
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 10, leaseMs: 1000, now, only: {} })).toEqual(
+      [],
+    );
+    expect(
+      (
+        await claimTasks(f.handle, {
+          workerId: 'w',
+          limit: 10,
+          leaseMs: 1000,
+          now,
+          ownerId: f.ownerId,
+          only: { capabilities: ['image:draw'] },
+        })
+      ).map((t) => t.id),
+    ).toEqual([otherCap]);
+    // Without ownerId the other owner's task is claimable by name.
+    expect(
+      (
+        await claimTasks(f.handle, {
+          workerId: 'w',
+          limit: 10,
+          leaseMs: 1000,
+          now,
+          only: { agentName: 'puller' },
+        })
+      ).map((t) => t.id),
+    ).toEqual([foreign]);
+    // No filter: the rest, as before.
+    expect(
+      (await claimTasks(f.handle, { workerId: 'w', limit: 10, leaseMs: 1000, now })).map((t) => t.id).sort(),
+    ).toEqual([otherName, capButNamed, plain].sort());
+  });
 });
