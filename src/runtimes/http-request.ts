@@ -34,7 +34,8 @@ const MANAGED_HEADERS = new Set([
 // Credentials meant for one origin are not handed to another by a redirect.
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
-interface Hop {
+/** One request of a chain of redirects (or a single POST). */
+export interface Hop {
   url: URL;
   method: string;
   headers: Record<string, string>;
@@ -51,7 +52,7 @@ export async function httpRequest(
   const started = Date.now();
   try {
     for (let redirects = 0; ; redirects++) {
-      const response = await send(hop, policy, deadline.signal);
+      const response = await sendGuarded(hop, policy, deadline.signal);
       const location = response.headers.location;
       if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) {
         const output = await readResponse(response, hop.method, policy.maxResponseBytes);
@@ -134,7 +135,16 @@ function nextHop(hop: Hop, status: number, location: string): Hop {
   return { url, method: 'GET', headers, body: undefined };
 }
 
-async function send(hop: Hop, policy: HttpPolicy, signal: AbortSignal): Promise<IncomingMessage> {
+/**
+ * Sends one request through the address policy: the host is checked and the connection pinned
+ * to the checked address, with no pooled socket. Every outgoing call of the runtimes (builtin
+ * http_request, LLM providers, remote agents) goes through here.
+ */
+export async function sendGuarded(
+  hop: Hop,
+  policy: HttpPolicy,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
   signal.throwIfAborted();
   // The guard runs on every hop, so a redirect cannot lead anywhere the first URL could not.
   const lookup: LookupFunction | undefined = await checkHost(hop.url.hostname, policy, signal);

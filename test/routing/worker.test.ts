@@ -6,20 +6,7 @@ import { createWorker, Worker } from '../../src/worker/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';
 import { agentRow, agentWith, trustRecords } from './helpers.js';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from '../helpers/until.js';
 
 describe.each(DIALECTS)('routed capability steps in a worker on %s', (dialect) => {
   let fx: EngineFixture;

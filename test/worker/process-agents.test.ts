@@ -10,20 +10,7 @@ import { createWorker, type Worker } from '../../src/worker/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';
 import { expectGone, FIXTURES } from '../runtimes/process-helpers.js';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from '../helpers/until.js';
 
 describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
   let fx: EngineFixture;

@@ -21,20 +21,7 @@ import { Store, type Caller } from '../../src/storage/index.js';
 import { createWorker, type Worker } from '../../src/worker/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { validOf } from '../registry/agent/helpers.js';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from '../helpers/until.js';
 
 /** How the test agent answers. */
 type Mode = 'ok' | 'wrong-signature' | 'unsigned';

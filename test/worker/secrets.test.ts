@@ -11,20 +11,7 @@ import { createWorker, Worker } from '../../src/worker/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';
 import { FIXTURES } from '../runtimes/process-helpers.js';
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from '../helpers/until.js';
 
 // Characters that URL-encode, JSON-escape and base64 differently from the plain text.
 const TOKEN = `tok/${randomBytes(6).toString('hex')}+sec ret="x"&y=1`;

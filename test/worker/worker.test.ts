@@ -11,22 +11,9 @@ import { Store } from '../../src/storage/index.js';
 import { createWorker, Worker } from '../../src/worker/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';
+import { until } from '../helpers/until.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | null | false>,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe.each(DIALECTS)('workers on %s', (dialect) => {
   let fx: EngineFixture;

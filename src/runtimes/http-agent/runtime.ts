@@ -5,12 +5,10 @@
  * address checked, the connection pinned), redirects are not followed, and the answer is bounded.
  * See docs/runtimes.md, "Remote (http) agents", for the wire format.
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { SwarmError } from '../../errors/index.js';
 import { parseEd25519PublicKey, verifyEd25519 } from '../../registry/index.js';
 import { RuntimeError } from '../errors.js';
-import { bareHost, checkHost } from '../host-guard.js';
+import { sendGuarded } from '../http-request.js';
 import { readRawBody } from '../http-response.js';
 import { schemaIssues } from '../process/index.js';
 import { withTimeout } from '../signals.js';
@@ -103,7 +101,13 @@ export class HttpAgentRuntime implements Runtime {
     let signature: string | undefined;
     let raw: Buffer;
     try {
-      const response = await send(url, headers, body, this.policy, deadline.signal);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw RuntimeError.forbidden(`only http and https endpoints are called, not ${url.protocol}`);
+      const response = await sendGuarded(
+        { url, method: 'POST', headers: { ...headers, 'content-length': String(body.length) }, body },
+        this.policy,
+        deadline.signal,
+      );
       status = response.statusCode ?? 0;
       const header = response.headers[AGENT_SIGNATURE_HEADER];
       signature = Array.isArray(header) ? header[0] : header;
@@ -182,34 +186,4 @@ function agentFailed(
   context: Record<string, unknown> = {},
 ): RuntimeError {
   return new RuntimeError('INTERNAL', message, { status: 502, retryable, context });
-}
-
-async function send(
-  url: URL,
-  headers: Record<string, string>,
-  body: Buffer,
-  policy: HttpPolicy,
-  signal: AbortSignal,
-): Promise<IncomingMessage> {
-  signal.throwIfAborted();
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw RuntimeError.forbidden(`only http and https endpoints are called, not ${url.protocol}`);
-  const lookup = await checkHost(url.hostname, policy, signal);
-  const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<IncomingMessage>((resolve, reject) => {
-    const request = transport.request({
-      protocol: url.protocol,
-      hostname: bareHost(url.hostname),
-      port: url.port === '' ? undefined : Number(url.port),
-      path: `${url.pathname}${url.search}`,
-      method: 'POST',
-      headers: { ...headers, 'content-length': String(body.length) },
-      lookup,
-      signal,
-      agent: false,
-    });
-    request.once('response', resolve);
-    request.once('error', reject);
-    request.end(body);
-  });
 }

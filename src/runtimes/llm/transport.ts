@@ -4,11 +4,9 @@
  * them), the response bounded and decoded by the same reader. Redirects are not followed: an API
  * endpoint has no reason to redirect, and following one would carry the key elsewhere.
  */
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import { SwarmError } from '../../errors/index.js';
 import { RuntimeError } from '../errors.js';
-import { bareHost, checkHost } from '../host-guard.js';
+import { sendGuarded } from '../http-request.js';
 import { readResponse, type HttpRequestOutput } from '../http-response.js';
 import { withTimeout } from '../signals.js';
 import type { HttpPolicy } from '../types.js';
@@ -28,10 +26,14 @@ export async function postJson(
   const deadline = withTimeout(parent, policy.timeoutMs);
   const where = `POST ${describeUrl(url)}`;
   try {
-    const response = await send(
-      url,
-      headers,
-      Buffer.from(JSON.stringify(body), 'utf8'),
+    const payload = Buffer.from(JSON.stringify(body), 'utf8');
+    const response = await sendGuarded(
+      {
+        url,
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(payload.length) },
+        body: payload,
+      },
       policy,
       deadline.signal,
     );
@@ -56,32 +58,4 @@ export async function postJson(
   } finally {
     deadline.dispose();
   }
-}
-
-async function send(
-  url: URL,
-  headers: Record<string, string>,
-  body: Buffer,
-  policy: HttpPolicy,
-  signal: AbortSignal,
-): Promise<IncomingMessage> {
-  signal.throwIfAborted();
-  const lookup = await checkHost(url.hostname, policy, signal);
-  const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<IncomingMessage>((resolve, reject) => {
-    const request = transport.request({
-      protocol: url.protocol,
-      hostname: bareHost(url.hostname),
-      port: url.port === '' ? undefined : Number(url.port),
-      path: `${url.pathname}${url.search}`,
-      method: 'POST',
-      headers: { ...headers, 'content-length': String(body.length) },
-      lookup,
-      signal,
-      agent: false,
-    });
-    request.once('response', resolve);
-    request.once('error', reject);
-    request.end(body);
-  });
 }
