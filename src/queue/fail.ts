@@ -91,6 +91,7 @@ export async function failTask(
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) return 'rejected';
       await endAssignments(trx, dialect, [failure.id], 'completed', now);
+      await hooks.onAttemptFailed?.(trx, { id: failure.id, timedOut: failure.timedOut ?? false });
       return 'retrying';
     }
 
@@ -110,6 +111,7 @@ export async function failTask(
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return 'rejected';
     await endAssignments(trx, dialect, [failure.id], 'completed', now);
+    await hooks.onAttemptFailed?.(trx, { id: failure.id, timedOut: failure.timedOut ?? false });
     await hooks.onFailed?.(trx, {
       id: failure.id,
       ownerId: row.owner_id,

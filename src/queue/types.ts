@@ -144,4 +144,9 @@ export interface CompletionHooks {
 
 export interface FailureHooks {
   readonly onFailed?: TaskHook<FailedTask>;
+  /**
+   * Every failed attempt, retried or final, in the failure's transaction (the agent's trust
+   * moves per attempt, with the attempt's own outcome).
+   */
+  readonly onAttemptFailed?: TaskHook<{ readonly id: string; readonly timedOut: boolean }>;
 }

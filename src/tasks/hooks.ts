@@ -256,7 +256,7 @@ export function standaloneTaskHooks(dialect: DialectAdapter): {
 export function withTaskHooks(
   base: CompletionHooks & FailureHooks,
   dialect: DialectAdapter,
-): Required<Pick<CompletionHooks, 'onCompletedBatch'>> & Required<FailureHooks> {
+): Required<Pick<CompletionHooks, 'onCompletedBatch'>> & Required<Pick<FailureHooks, 'onFailed'>> {
   const tasks = standaloneTaskHooks(dialect);
   return {
     onCompletedBatch: async (trx, completed) => {

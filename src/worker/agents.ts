@@ -1,6 +1,6 @@
 import type { ClaimedTask } from '../queue/index.js';
 import { BUILTIN_AGENTS } from '../registry/index.js';
-import { chooseAgent, recordOutcome, type AttemptResult } from '../routing/index.js';
+import { chooseAgent } from '../routing/index.js';
 import type { InvokedAgent } from '../runtimes/index.js';
 import type { Store } from '../storage/index.js';
 
@@ -74,15 +74,6 @@ export class AgentLookup {
     return agent !== null
       ? { agent }
       : { error: `agent ${routed.agent.name}@${routed.agent.version} not found`, retryable: true };
-  }
-
-  /**
-   * After a failed or timed-out attempt of an agent that ran (the queue recorded it): the
-   * agent's trust and statistics, in a transaction of their own. Completions go through the
-   * completion hook instead (routing's withAgentOutcomes), in the completion's transaction.
-   */
-  async recordFailure(taskId: string, result: Exclude<AttemptResult, 'completed'>): Promise<void> {
-    await recordOutcome(this.store.handle, { taskId, result });
   }
 
   async find(ownerId: string, name: string, version: string | null): Promise<AgentRuntimeInfo | null> {

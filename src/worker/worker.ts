@@ -15,7 +15,7 @@ import {
 import type { EmittedEvent, EventSink, LogLevel, Runtime } from '../runtimes/index.js';
 import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
-import { markSilentAgents } from '../routing/index.js';
+import { markSilentAgents, recordOutcomes } from '../routing/index.js';
 import { AgentLookup, invokedAgent } from './agents.js';
 import { outcomeHooks } from './hooks.js';
 import { ExecutionLogWriter } from './logs.js';
@@ -266,20 +266,26 @@ export class Worker {
       // The attempt's log lines (and reports) go ahead of the engine's "step … failed".
       await this.logs.flush();
       await this.reports.flush();
-      const outcome = await failTask(
+      const { dialect } = this.options.store.handle;
+      await failTask(
         this.options.store.handle,
         { id: task.id, leaseEpoch: task.leaseEpoch, error: redactor.redactText(error), retryable, timedOut },
-        this.hooks(),
+        {
+          ...this.hooks(),
+          // The agent's trust moves in the failure's transaction, if the agent ran at all.
+          ...(agentRan
+            ? {
+                onAttemptFailed: async (trx) => {
+                  await recordOutcomes(trx, dialect, [
+                    { taskId: task.id, result: timedOut ? 'timeout' : 'failed' },
+                  ]);
+                },
+              }
+            : {}),
+        },
       ).catch((e: unknown) => {
         this.options.logger.error({ err: e, task: task.id }, 'recording a failure failed');
-        return 'rejected' as const;
       });
-      if (agentRan && outcome !== 'rejected')
-        await this.agents
-          .recordFailure(task.id, timedOut ? 'timeout' : 'failed')
-          .catch((e: unknown) =>
-            this.options.logger.error({ err: e, task: task.id }, 'recording agent trust failed'),
-          );
     };
     // The agent the task names, or the one capability routing picks for this attempt.
     const resolved = await this.agents.forTask(task).catch((e: unknown) => ({

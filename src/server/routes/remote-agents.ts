@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/index.js';
 import { SwarmError } from '../../errors/index.js';
 import { claimTasks, completeTasks, failTask, renewLeases } from '../../queue/index.js';
-import { recordHeartbeat, recordOutcome } from '../../routing/index.js';
+import { recordHeartbeat, recordOutcomes } from '../../routing/index.js';
 import type { SigningKey } from '../../runtimes/index.js';
 import { fromDbJson, type Caller, type Store } from '../../storage/index.js';
 import { outcomeHooks } from '../../worker/index.js';
@@ -286,10 +286,15 @@ export function remoteAgentRoutes(
             ...(body.code === undefined ? {} : { code: body.code }),
             retryable: body.retryable ?? true,
           },
-          hooks,
+          {
+            ...hooks,
+            // The agent's trust moves in the failure's transaction.
+            onAttemptFailed: async (trx) => {
+              await recordOutcomes(trx, store.handle.dialect, [{ taskId: task.id, result: 'failed' }]);
+            },
+          },
         );
         if (outcome === 'rejected') throw lost(task.id);
-        await recordOutcome(store.handle, { taskId: task.id, result: 'failed' });
         status = outcome === 'retrying' ? 'retrying' : 'failed';
       }
       await recordHeartbeat(store, caller, task.agentName).catch(() => undefined);
