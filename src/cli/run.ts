@@ -7,8 +7,11 @@ import { registerImportRegistry } from './commands/import-registry.js';
 import { registerLlmCommands } from './commands/llm.js';
 import { registerStart } from './commands/start.js';
 import { registerTaskCommands } from './commands/task.js';
+import { registerTriggerCommands } from './commands/triggers.js';
+import { registerEventCommands } from './commands/events.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { processIo, type CliIo } from './io.js';
@@ -37,6 +40,9 @@ export function buildProgram(io: CliIo): Command {
   registerTaskCommands(program, io);
   registerSecretCommands(program, io);
   registerLlmCommands(program, io);
+  registerWebhookCommands(program, io);
+  registerTriggerCommands(program, io);
+  registerEventCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());

@@ -53,6 +53,18 @@ export interface Config {
    * from `SWARM_AGENT_SILENT_AFTER`. @default 90
    */
   readonly agentSilentAfterSeconds: number;
+  /**
+   * Run the scheduler, the event dispatcher and outgoing webhook delivery in this server process,
+   * from `SWARM_TRIGGERS`. Several processes may all run them: ticks and events fire once. @default true
+   */
+  readonly triggers: boolean;
+  /** Largest body a webhook trigger accepts (bytes), from `SWARM_WEBHOOK_BODY_LIMIT`. @default 1 MiB */
+  readonly webhookBodyLimit: number;
+  /**
+   * How late a schedule tick may be (ms) and still fire as on time, from `SWARM_MISFIRE_GRACE_MS`;
+   * later ticks were missed and the schedule's misfire policy applies. @default 60000
+   */
+  readonly misfireGraceMs: number;
 }
 
 /** Master keys by version. A Map, so the key bytes never show in `JSON.stringify(config)`. */
@@ -116,6 +128,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       1,
       30 * 24 * 3600,
     ),
+    triggers: parseBoolean('SWARM_TRIGGERS', env.SWARM_TRIGGERS, true),
+    webhookBodyLimit: parseInteger(
+      'SWARM_WEBHOOK_BODY_LIMIT',
+      env.SWARM_WEBHOOK_BODY_LIMIT,
+      1024 * 1024,
+      1024,
+      64 * 1024 * 1024,
+    ),
+    misfireGraceMs: parseInteger('SWARM_MISFIRE_GRACE_MS', env.SWARM_MISFIRE_GRACE_MS, 60_000, 0, 86_400_000),
   });
 }
 

@@ -3,8 +3,11 @@ import { chunksFor, inlineChunks, inlineRows, type InlineColumn } from '../queue
 import type { NormalizedWorkflow } from '../registry/index.js';
 import {
   fromDbJson,
+  insertEvents,
+  SYSTEM_EVENT_SOURCE,
   toDbJson,
   type DialectAdapter,
+  type NewEvent,
   type SwarmDatabase,
   type WorkflowRunsTable,
 } from '../storage/index.js';
@@ -121,11 +124,14 @@ export async function saveRuns(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   changes: readonly RunChange[],
+  /** Log lines of the caller's, written in the same statement as the changes' own. */
+  extraLogs: readonly LogEntry[] = [],
 ): Promise<void> {
   if (changes.length === 0) return;
   const now = new Date().toISOString();
-  const logs: LogEntry[] = [];
+  const logs: LogEntry[] = [...extraLogs];
   const rows: ChangedRow[] = [];
+  const events: NewEvent[] = [];
   for (const { run, end, before = {} } of changes) {
     for (const [id, s] of Object.entries(run.steps)) {
       if (before[id] === s.status || s.status === 'pending') continue;
@@ -148,6 +154,7 @@ export async function saveRuns(
         message: endMessage(end),
       });
     }
+    if (end.status !== 'running') events.push(runEndedEvent(run, end));
     if (end.status === 'failed' || end.status === 'timeout') {
       // The run is over: its other tasks must not run, and a late completion must be refused.
       const reason = end.status === 'timeout' ? end.error : `run failed at step ${end.step}`;
@@ -188,6 +195,8 @@ export async function saveRuns(
     });
   }
   await writeLogs(trx, dialect, logs);
+  // Published with the run's end, in its transaction: subscribers hear of every end exactly once.
+  await insertEvents(trx, dialect, events);
   for (const chunk of inlineChunks(dialect, rows, CHANGED_COLUMNS)) {
     const changed = inlineRows<ChangedRow>(dialect, CHANGED_COLUMNS, chunk);
     await trx
@@ -215,6 +224,33 @@ export async function saveRuns(
   }
 }
 
+/**
+ * The system event of a run's end (`run.completed`, `run.failed`, `run.timeout`; cancelRun
+ * publishes `run.cancelled`): what event triggers and outgoing webhooks subscribe to.
+ */
+export function runEndedEvent(
+  run: Pick<RunFrame, 'id' | 'ownerId' | 'workflowName' | 'attempt'>,
+  end: { status: string; result?: unknown; error?: string | null; step?: string | null },
+): NewEvent {
+  return {
+    ownerId: run.ownerId,
+    source: SYSTEM_EVENT_SOURCE,
+    type: `run.${end.status}`,
+    runId: run.id,
+    idempotencyKey: `run.${end.status}:${run.id}:${run.attempt}`,
+    payload: {
+      run_id: run.id,
+      workflow: run.workflowName,
+      attempt: run.attempt,
+      status: end.status,
+      ...(end.status === 'completed' ? { result: end.result ?? null } : {}),
+      ...(end.error === undefined || end.error === null
+        ? {}
+        : { error: end.error, error_step: end.step ?? null }),
+    },
+  };
+}
+
 /** One run's change: see saveRuns. */
 export async function saveRun(
   trx: Kysely<SwarmDatabase>,
@@ -222,8 +258,9 @@ export async function saveRun(
   run: StoredRun,
   end: RunEnd,
   before: Record<string, string> = {},
+  extraLogs: readonly LogEntry[] = [],
 ): Promise<void> {
-  await saveRuns(trx, dialect, [{ run, end, before }]);
+  await saveRuns(trx, dialect, [{ run, end, before }], extraLogs);
 }
 
 /** Locks runs (in id order, so two transactions locking overlapping sets cannot deadlock). */

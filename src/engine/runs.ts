@@ -3,6 +3,7 @@ import { NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
 import {
   fromDbJson,
+  insertEvents,
   newId,
   toDbJson,
   type Caller,
@@ -19,6 +20,7 @@ import {
   frameOf,
   lockRun,
   lockRuns,
+  runEndedEvent,
   saveRun,
   saveRuns,
   statusesOf,
@@ -32,6 +34,20 @@ export interface StartRunOptions {
   readonly input?: unknown;
   readonly triggerType?: 'manual' | 'webhook' | 'schedule' | 'event';
   readonly triggerData?: unknown;
+  /** The trigger that started it (not for manual runs). */
+  readonly triggerId?: string;
+  /** Who started it: the caller by default; null for a run a trigger started on its own. */
+  readonly startedBy?: string | null;
+}
+
+/** A run ready to be written: its agents resolved and pinned, nothing stored yet. */
+export interface PreparedRun {
+  readonly id: string;
+  readonly caller: Caller;
+  readonly workflow: WorkflowView;
+  readonly steps: RunSteps;
+  readonly handlers: HandlerState[] | null;
+  readonly options: StartRunOptions;
 }
 
 /** What the queue tells the engine about a task that reached its end. */
@@ -66,6 +82,23 @@ export class Engine {
     agents: AgentRegistry,
     options: StartRunOptions = {},
   ): Promise<string> {
+    const prepared = await this.prepareRun(caller, workflow, agents, options);
+    const { db, dialect } = this.store.handle;
+    await dialect.writeTransaction(db, (trx) => this.insertRun(trx, prepared));
+    return prepared.id;
+  }
+
+  /**
+   * The reading half of startRun: checks the workflow can start and pins its agents. Triggers
+   * call it before their own transaction, then `insertRun` inside it, so the run is stored
+   * together with what made it start (a webhook's key, a schedule's tick, an event).
+   */
+  async prepareRun(
+    caller: Caller,
+    workflow: WorkflowView,
+    agents: AgentRegistry,
+    options: StartRunOptions = {},
+  ): Promise<PreparedRun> {
     if (!workflow.enabled || workflow.status !== 'active') {
       throw new SwarmError(
         'CONFLICT',
@@ -90,51 +123,53 @@ export class Engine {
       };
     }
     const handlers = await pinHandlers(normalized, agents);
-    const runId = newId();
+    return { id: newId(), caller, workflow, steps, handlers, options };
+  }
+
+  /** The writing half of startRun, in the caller's transaction: the run and its first tasks. */
+  async insertRun(trx: Kysely<SwarmDatabase>, prepared: PreparedRun): Promise<void> {
+    const { id: runId, caller, workflow, steps, handlers, options } = prepared;
+    const normalized = workflow.workflow;
     const now = new Date().toISOString();
     const triggerData = options.triggerData ?? options.input ?? {};
-    const { db, dialect } = this.store.handle;
-    await dialect.writeTransaction(db, async (trx) => {
-      await trx
-        .insertInto('workflow_runs')
-        .values({
-          id: runId,
-          owner_id: caller.userId,
-          workflow_id: workflow.id,
-          workflow_name: workflow.name,
-          workflow_version: workflow.version,
-          status: 'running',
-          trigger_type: options.triggerType ?? 'manual',
-          trigger_data: toDbJson(triggerData),
-          input: toDbJson(options.input ?? {}),
-          step_results: toDbJson(steps),
-          handlers: handlers === null ? null : toDbJson(handlers),
-          started_by: caller.userId,
-          started_at: now,
-          timeout_at: deadline(normalized, now),
-        })
-        .execute();
-      const run: StoredRun = {
+    const dialect = this.store.handle.dialect;
+    await trx
+      .insertInto('workflow_runs')
+      .values({
         id: runId,
-        ownerId: caller.userId,
-        workflowName: workflow.name,
-        attempt: 1,
-        trigger: triggerData,
-        workflow: normalized,
-        steps,
-        handlers,
-        startedAt: now,
-      };
-      await writeLogs(trx, this.store.handle.dialect, [
-        {
-          ownerId: caller.userId,
-          runId,
-          message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
-        },
-      ]);
-      await saveRun(trx, dialect, run, await releaseReadySteps(trx, dialect, run));
-    });
-    return runId;
+        owner_id: caller.userId,
+        workflow_id: workflow.id,
+        workflow_name: workflow.name,
+        workflow_version: workflow.version,
+        status: 'running',
+        trigger_type: options.triggerType ?? 'manual',
+        trigger_id: options.triggerId ?? null,
+        trigger_data: toDbJson(triggerData),
+        input: toDbJson(options.input ?? {}),
+        step_results: toDbJson(steps),
+        handlers: handlers === null ? null : toDbJson(handlers),
+        started_by: options.startedBy === undefined ? caller.userId : options.startedBy,
+        started_at: now,
+        timeout_at: deadline(normalized, now),
+      })
+      .execute();
+    const run: StoredRun = {
+      id: runId,
+      ownerId: caller.userId,
+      workflowName: workflow.name,
+      attempt: 1,
+      trigger: triggerData,
+      workflow: normalized,
+      steps,
+      handlers,
+      startedAt: now,
+    };
+    const started = {
+      ownerId: caller.userId,
+      runId,
+      message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
+    };
+    await saveRun(trx, dialect, run, await releaseReadySteps(trx, dialect, run), {}, [started]);
   }
 
   /**
@@ -377,6 +412,15 @@ export class Engine {
           message: `run cancelled by ${caller.userId}: ${reason}`,
         },
       ]);
+      const run = {
+        id: runId,
+        ownerId: row.owner_id,
+        workflowName: row.workflow_name ?? '',
+        attempt: row.attempt,
+      };
+      await insertEvents(trx, this.store.handle.dialect, [
+        runEndedEvent(run, { status: 'cancelled', error: reason }),
+      ]);
     });
     return this.getRun(caller, runId);
   }
@@ -508,6 +552,12 @@ function viewOfRun(row: RunRow): RunView {
     durationMs: row.duration_ms,
     timeoutAt: row.timeout_at,
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? [],
+    trigger: {
+      type: row.trigger_type ?? 'manual',
+      id: row.trigger_id,
+      startedBy: row.started_by,
+      data: fromDbJson(row.trigger_data),
+    },
   };
 }
 
@@ -528,4 +578,11 @@ export interface RunView {
   readonly timeoutAt: string | null;
   /** Its on_error / on_success handlers and how they went. */
   readonly handlers: readonly HandlerState[];
+  /** What started it: the trigger type and id, or (manual) the user who did; its trigger data. */
+  readonly trigger: {
+    readonly type: string;
+    readonly id: string | null;
+    readonly startedBy: string | null;
+    readonly data: unknown;
+  };
 }

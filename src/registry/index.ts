@@ -15,6 +15,9 @@ export {
   resolveInput,
   type NormalizedWorkflow,
   type NormalizedStep,
+  type TriggerSpec,
+  canonicalTimeZone,
+  cronProblem,
 } from './workflow/index.js';
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';

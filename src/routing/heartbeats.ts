@@ -5,7 +5,13 @@
  * they never sent one) `inactive`, which takes them out of routing, and the next heartbeat makes
  * them `active` again. Only silence sets `inactive`; deprecated or disabled agents stay so.
  */
-import { toDbTimestamp, type Caller, type Store } from '../storage/index.js';
+import {
+  insertEvents,
+  SYSTEM_EVENT_SOURCE,
+  toDbTimestamp,
+  type Caller,
+  type Store,
+} from '../storage/index.js';
 import { SwarmError } from '../errors/index.js';
 
 export interface Heartbeat {
@@ -76,7 +82,7 @@ export async function markSilentAgents(
   return db.transaction().execute(async (trx) => {
     const rows = await trx
       .selectFrom('agents')
-      .select(['id', 'owner_id', 'name', 'version'])
+      .select(['id', 'owner_id', 'name', 'version', 'last_seen_at', 'created_at'])
       .where('runtime_type', '=', 'http')
       .where('status', '=', 'active')
       .where((eb) =>
@@ -97,6 +103,23 @@ export async function markSilentAgents(
       )
       .where('status', '=', 'active')
       .execute();
+    // Keyed by when it was last heard of: two sweepers racing publish one event, not two.
+    await insertEvents(
+      trx,
+      store.handle.dialect,
+      rows.map((row) => ({
+        ownerId: row.owner_id,
+        source: SYSTEM_EVENT_SOURCE,
+        type: 'agent.inactive',
+        idempotencyKey: `agent.inactive:${row.id}:${row.last_seen_at ?? row.created_at}`,
+        payload: {
+          agent: row.name,
+          version: row.version,
+          last_seen_at: row.last_seen_at,
+          silent_after_seconds: silentAfterSeconds,
+        },
+      })),
+    );
     return rows.map((row) => ({ id: row.id, ownerId: row.owner_id, name: row.name, version: row.version }));
   });
 }

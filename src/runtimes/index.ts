@@ -15,10 +15,11 @@ export type {
   HttpPolicy,
 } from './types.js';
 export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';
-export { DatabaseEventSink, type EventsTable } from './events.js';
+export { DatabaseEventSink } from './events.js';
 export { RuntimeError, isRuntimeError } from './errors.js';
 export { isTruthy } from './basic.js';
 export { refusedAddressReason } from './address-policy.js';
+export { sendGuarded, type Hop } from './http-request.js';
 export { MAX_REDIRECTS } from './http-request.js';
 export { DispatchRuntime } from './dispatch.js';
 export {

@@ -66,3 +66,28 @@ export function decryptValue(key: Buffer, stored: Uint8Array, binding: SecretBin
     );
   }
 }
+
+/**
+ * A secret Swarm itself keeps in a text column (a webhook's signing secret), sealed under the
+ * keyring's current master key and bound to its row: `v<version>:<base64 of encryptValue>`.
+ */
+export function sealText(
+  keyring: { current(): { version: number; key: Buffer } },
+  plaintext: string,
+  binding: SecretBinding,
+): string {
+  const { version, key } = keyring.current();
+  return `v${version}:${encryptValue(key, plaintext, binding).toString('base64')}`;
+}
+
+/** What sealText sealed, for the same row; SECRET_UNREADABLE when it cannot be opened. */
+export function openText(
+  keyring: { key(version: number): Buffer },
+  sealed: string,
+  binding: SecretBinding,
+  what: string,
+): string {
+  const match = /^v(\d+):([A-Za-z0-9+/=]+)$/.exec(sealed);
+  if (match === null) throw new SwarmError('SECRET_UNREADABLE', `${what}: the stored value is not sealed`);
+  return decryptValue(keyring.key(Number(match[1])), Buffer.from(match[2]!, 'base64'), binding, what);
+}

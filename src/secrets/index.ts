@@ -24,6 +24,8 @@ export {
 export {
   encryptValue,
   decryptValue,
+  sealText,
+  openText,
   associatedData,
   NONCE_BYTES,
   TAG_BYTES,

@@ -1,6 +1,6 @@
 import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { Caller, SealedSecret, SecretRecord, Store } from '../storage/index.js';
-import { decryptValue, encryptValue } from './crypto.js';
+import { decryptValue, encryptValue, openText, sealText } from './crypto.js';
 import type { Keyring } from './keyring.js';
 
 /**
@@ -154,6 +154,8 @@ export interface RotationReport {
   readonly legacy: number;
   /** Set by someone else while the rotation ran: left as written. */
   readonly changedMeanwhile: number;
+  /** Webhook signing secrets (of triggers and outgoing webhooks) sealed again under the new version. */
+  readonly resealed: number;
   /** Each version still in the keyring or still used, with how many secrets use it now. */
   readonly versions: ReadonlyArray<{
     readonly version: number;
@@ -198,11 +200,28 @@ export async function rotateMasterKey(store: Store, keyring: Keyring): Promise<R
     const value = service.decrypt(secret);
     return encryptValue(target.key, value, { id: secret.id, ownerId: secret.ownerId });
   });
+  // Webhook signing secrets are sealed under the same keys: moved over too, before any is dropped.
+  const resealed = await store.system.resealTexts((sealed, binding) =>
+    sealed.startsWith(`v${target.version}:`) || !/^v\d+:/.test(sealed)
+      ? null
+      : sealText(
+          { current: () => target },
+          openText(keyring, sealed, binding, 'a webhook signing secret'),
+          binding,
+        ),
+  );
   const counts = await store.system.countSecretsByKeyVersion();
+  const sealedCounts = await store.system.countSealedTextsByKeyVersion();
   const removedVersions: number[] = [];
   if (keyring.writable) {
     for (const version of keyring.versions()) {
-      if (version === target.version || version === previous || (counts.get(version) ?? 0) > 0) continue;
+      if (
+        version === target.version ||
+        version === previous ||
+        (counts.get(version) ?? 0) > 0 ||
+        (sealedCounts.get(version) ?? 0) > 0
+      )
+        continue;
       removedVersions.push(version);
     }
     if (removedVersions.length > 0) keyring.removeVersions(removedVersions);
@@ -217,6 +236,7 @@ export async function rotateMasterKey(store: Store, keyring: Keyring): Promise<R
     version: target.version,
     added,
     ...result,
+    resealed,
     versions,
     removedVersions,
   };

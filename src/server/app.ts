@@ -6,7 +6,8 @@ import { Engine } from '../engine/index.js';
 import { parseDocument, Registry } from '../registry/index.js';
 import { SwarmError } from '../errors/index.js';
 import type { SigningKey } from '../runtimes/index.js';
-import type { Keyring } from '../secrets/index.js';
+import { openKeyring, type Keyring } from '../secrets/index.js';
+import { loadConfig } from '../config/index.js';
 import type { Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
 import { problemSchema, sendProblem } from './problem.js';
@@ -22,6 +23,12 @@ import { runRoutes, runSchema } from './routes/runs.js';
 import { secretRoutes } from './routes/secrets.js';
 import { taskRoutes } from './routes/tasks.js';
 import { workflowRoutes, workflowSchema } from './routes/workflows.js';
+import type { RouteDeps } from './routes/deps.js';
+import { eventRoutes } from './routes/events.js';
+import { hookRoutes } from './routes/hooks.js';
+import { scheduledTaskRoutes } from './routes/scheduled-tasks.js';
+import { triggerRoutes } from './routes/triggers.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { SWARM_VERSION } from './version.js';
 
 export interface AppOptions {
@@ -40,6 +47,8 @@ export interface AppOptions {
   readonly home?: string;
   /** Swarm's signing key, served at GET /api/v1/signing-key; without it that route answers 404. */
   readonly signingKey?: SigningKey;
+  /** Largest body a webhook trigger (`POST /hooks/<path>`) accepts; larger get 413. @default 1 MiB */
+  readonly webhookBodyLimit?: number;
 }
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
@@ -99,7 +108,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   keyRoutes(app, options.store);
   const registry = new Registry(options.store);
   agentRoutes(app, registry);
-  workflowRoutes(app, registry);
+  workflowRoutes(app, registry, () => deps);
   const engine = options.engine ?? new Engine(options.store);
   runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
@@ -107,5 +116,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   llmProviderRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
+  let keyring = options.keyring;
+  const deps: RouteDeps = {
+    store: options.store,
+    registry,
+    engine,
+    keyring: () => (keyring ??= openKeyring(loadConfig(), { warn: (message) => app.log.warn(message) })),
+    onRunStarted: options.onRunStarted ?? (() => {}),
+    webhookBodyLimit: options.webhookBodyLimit ?? 1024 * 1024,
+  };
+  hookRoutes(app, deps);
+  triggerRoutes(app, deps);
+  eventRoutes(app, deps);
+  scheduledTaskRoutes(app, deps);
+  webhookRoutes(app, deps);
   return app;
 }

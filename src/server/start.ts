@@ -6,6 +6,9 @@ import { Engine } from '../engine/index.js';
 import { openSigningKey } from '../runtimes/index.js';
 import { openKeyring } from '../secrets/index.js';
 import { Store } from '../storage/index.js';
+import { enqueueScheduledTask } from '../tasks/index.js';
+import { syncAllTriggers, TriggerDaemon, type EventSubscriber } from '../triggers/index.js';
+import { createDeliveries, DeliveryWorker, subscribedEventIds } from '../webhooks/index.js';
 import { createWorker, type Worker } from '../worker/index.js';
 import { buildApp } from './app.js';
 
@@ -31,7 +34,7 @@ export async function startServer(
     const engine = new Engine(store);
     // One keyring per process: the API encrypts with it, the worker decrypts granted secrets.
     const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
-    // `swarm start` is server, worker and (later) scheduler in one process by default.
+    // `swarm start` is server, worker and scheduler in one process by default.
     const signingKey = openSigningKey(config);
     const worker: Worker | null = config.worker
       ? createWorker(store, engine, config, logger, { keyring, signingKey })
@@ -44,6 +47,7 @@ export async function startServer(
       signingKey,
       home: config.home,
       onRunStarted: () => worker?.notify(),
+      webhookBodyLimit: config.webhookBodyLimit,
     });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
@@ -58,7 +62,30 @@ export async function startServer(
             userId: bootstrapped.user.id,
             role: bootstrapped.user.role,
           });
+    // Workflows stored without the API (examples, imports, copies) get their triggers here.
+    await syncAllTriggers(store, keyring);
+    // Every dispatched event also queues deliveries to the outgoing webhooks subscribed to it.
+    const deliveriesFor: EventSubscriber = {
+      wants: (db, events) => subscribedEventIds(db, events),
+      take: (trx, dialect, event) => createDeliveries(trx, dialect, event),
+    };
+    const triggers = config.triggers
+      ? new TriggerDaemon({
+          store,
+          engine,
+          logger,
+          subscribers: [deliveriesFor],
+          enqueueScheduledTask,
+          misfireGraceMs: config.misfireGraceMs,
+          onStarted: () => worker?.notify(),
+        })
+      : null;
+    const deliveries = config.triggers
+      ? new DeliveryWorker({ store, keyring, logger, allowPrivateNetworks: config.allowPrivateNetworks })
+      : null;
     worker?.start();
+    triggers?.start();
+    deliveries?.start();
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -68,6 +95,8 @@ export async function startServer(
       close() {
         closing ??= (async () => {
           await app.close();
+          await triggers?.stop();
+          await deliveries?.stop();
           // Running tasks get a grace period; what is left is handed back for other workers.
           await worker?.stop(10_000);
           await store.close();

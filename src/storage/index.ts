@@ -64,4 +64,15 @@ export type {
   NewUsage,
   ReportBatch,
 } from './repositories/records.js';
-export type { SwarmDatabase, WorkflowRunsTable, TasksTable } from './schema-types.js';
+export { insertEvents, EVENTS_CHANNEL, SYSTEM_EVENT_SOURCE, type NewEvent } from './repositories/events.js';
+export type {
+  SwarmDatabase,
+  WorkflowRunsTable,
+  TasksTable,
+  TriggersTable,
+  ScheduledTasksTable,
+  EventsTable,
+  WebhooksTable,
+  WebhookDeliveriesTable,
+  WebhookDeliveryAttemptsTable,
+} from './schema-types.js';

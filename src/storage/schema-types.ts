@@ -135,6 +135,7 @@ export interface WorkflowRunsTable {
   current_step: string | null;
   trigger_type: string | null;
   trigger_data: JsonText | null;
+  trigger_id: string | null;
   step_results: WithDefault<JsonText>;
   input: JsonText | null;
   result: JsonText | null;
@@ -259,16 +260,120 @@ export interface TriggersTable {
   id: string;
   owner_id: string;
   workflow_id: string;
+  workflow_name: string | null;
   type: string;
   webhook_path: string | null;
+  /** Sealed with the keyring (see secrets/sealText); never shown after it is made. */
   webhook_secret: string | null;
+  webhook_secret_previous: string | null;
+  webhook_secret_previous_until: Timestamp | null;
   cron_expression: string | null;
+  timezone: WithDefault<string>;
+  misfire_policy: WithDefault<string>;
+  catch_up_limit: WithDefault<number>;
   next_run_at: Timestamp | null;
+  last_run_at: Timestamp | null;
   event_source: string | null;
   event_type: string | null;
+  config: WithDefault<JsonText>;
   enabled: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
+}
+
+export interface TriggerFiringsTable {
+  id: string;
+  owner_id: string;
+  trigger_id: string;
+  fire_key: string;
+  run_id: string | null;
+  status: 'started' | 'skipped' | 'failed';
+  error: string | null;
+  scheduled_for: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface EventsTable {
+  id: string;
+  owner_id: string;
+  source: string;
+  type: string;
+  payload: JsonText;
+  run_id: string | null;
+  task_id: string | null;
+  idempotency_key: string | null;
+  status: WithDefault<'pending' | 'dispatched' | 'failed'>;
+  dispatched_at: Timestamp | null;
+  attempts: WithDefault<number>;
+  last_error: string | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface ScheduledTasksTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  cron_expression: string;
+  timezone: WithDefault<string>;
+  task_type: string;
+  capability_required: string;
+  input_data: WithDefault<JsonText>;
+  priority: WithDefault<number>;
+  timeout_seconds: WithDefault<number>;
+  active: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  misfire_policy: WithDefault<string>;
+  catch_up_limit: WithDefault<number>;
+  last_run_at: Timestamp | null;
+  next_run_at: Timestamp | null;
+  total_runs: WithDefault<number>;
+  successful_runs: WithDefault<number>;
+  failed_runs: WithDefault<number>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WebhooksTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  url: string;
+  /** Sealed with the keyring (see secrets/sealText). */
+  secret: string;
+  event_types: WithDefault<JsonText>;
+  active: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  description: string | null;
+  failure_count: WithDefault<number>;
+  last_delivery_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  owner_id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  payload: JsonText;
+  status: WithDefault<'pending' | 'delivering' | 'succeeded' | 'failed'>;
+  attempt_count: WithDefault<number>;
+  next_attempt_at: Timestamp | null;
+  last_status_code: number | null;
+  last_latency_ms: number | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+export interface WebhookDeliveryAttemptsTable {
+  id: string;
+  owner_id: string;
+  delivery_id: string;
+  attempt: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  created_at: WithDefault<Timestamp>;
 }
 
 export interface WorkerAssignmentsTable {
@@ -384,6 +489,12 @@ export interface SwarmDatabase {
   task_chains: TaskChainsTable;
   secrets: SecretsTable;
   triggers: TriggersTable;
+  trigger_firings: TriggerFiringsTable;
+  events: EventsTable;
+  scheduled_tasks: ScheduledTasksTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   worker_assignments: WorkerAssignmentsTable;
   execution_artifacts: ExecutionArtifactsTable;
 }

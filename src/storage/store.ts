@@ -47,6 +47,10 @@ export class Store {
     reencryptSecrets: (version: number, reseal: (secret: secrets.SealedSecret) => Buffer) =>
       secrets.reencryptSecrets(this.handle.db, this.handle.dialect, version, reseal),
     countSecretsByKeyVersion: () => secrets.countSecretsByKeyVersion(this.handle.db),
+    /** Master-key rotation of the sealed text columns (webhook signing secrets). */
+    resealTexts: (reseal: (sealed: string, binding: { id: string; ownerId: string }) => string | null) =>
+      secrets.resealTexts(this.handle.db, this.handle.dialect, reseal),
+    countSealedTextsByKeyVersion: () => secrets.countSealedTextsByKeyVersion(this.handle.db),
     /** The worker: artifacts, messages and usage agents reported, for their owners. */
     insertReports: (batch: records.ReportBatch) =>
       records.insertReports(this.handle.db, this.handle.dialect, batch),

@@ -17,6 +17,7 @@ import {
   type SwarmDatabase,
 } from '../storage/index.js';
 import { inputAfter, insertTask, type PreparedTask } from './prepare.js';
+import { countScheduledOutcomes } from './scheduled.js';
 import type { ChainStepResult } from './types.js';
 
 /** A chain step as stored in `task_chains.steps`: prepared, with its own input kept apart. */
@@ -228,7 +229,11 @@ export async function endChains(
   }
 }
 
-/** The queue hooks of standalone tasks: dependencies released or failed, chains moved on. */
+/**
+ * The queue hooks of standalone tasks: dependencies released or failed, chains moved on, and the
+ * counters of the schedules that submitted them (a failure counts only after its last attempt,
+ * which is when the queue calls `onFailed`; a timeout is such a failure).
+ */
 export function standaloneTaskHooks(dialect: DialectAdapter): {
   onCompletedBatch: TaskHook<readonly CompletedTask[]>;
   onFailed: TaskHook<FailedTask>;
@@ -239,11 +244,17 @@ export function standaloneTaskHooks(dialect: DialectAdapter): {
       if (standalone.length === 0) return;
       await releaseDependents(trx, dialect, standalone);
       await advanceChains(trx, dialect, standalone);
+      await countScheduledOutcomes(
+        trx,
+        standalone.map((t) => t.id),
+        'successful',
+      );
     },
     onFailed: async (trx, task) => {
       if (task.runId !== null) return;
       await failDependents(trx, dialect, [task]);
       await endChains(trx, dialect, [task]);
+      await countScheduledOutcomes(trx, [task.id], 'failed');
     },
   };
 }

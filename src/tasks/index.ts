@@ -16,3 +16,17 @@ export {
 } from './hooks.js';
 export { HELD_UNTIL, DEFAULT_TASK_TYPE, inputAfter, splitAgentRef } from './prepare.js';
 export * from './types.js';
+export {
+  ScheduledTaskService,
+  enqueueScheduledTask,
+  countScheduledOutcomes,
+  scheduledTaskView,
+  scheduledTaskKey,
+  MISFIRE_POLICIES,
+  SCHEDULED_TASK_NAME_PATTERN,
+  type MisfirePolicy,
+  type ScheduleTaskInput,
+  type ScheduleTaskChanges,
+  type ScheduledTaskView,
+  type ScheduledTaskRow,
+} from './scheduled.js';

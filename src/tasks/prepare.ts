@@ -108,6 +108,8 @@ export interface InsertExtras {
   readonly idempotencyKey?: string;
   readonly chainId?: string;
   readonly templateId?: string;
+  /** The schedule that submitted it (scheduled.ts). */
+  readonly scheduledTaskId?: string;
   readonly dependsOn?: readonly string[];
   /** The dependencies not completed yet: non-empty holds the task back. */
   readonly blockedBy?: readonly string[];
@@ -143,6 +145,7 @@ export async function insertTask(
       routing_strategy: routingStrategy,
       chain_id: extras.chainId ?? null,
       template_id: extras.templateId ?? null,
+      ...(extras.scheduledTaskId === undefined ? {} : { scheduled_task_id: extras.scheduledTaskId }),
       depends_on: toDbJson(extras.dependsOn ?? []),
       blocked_by: toDbJson(extras.blockedBy ?? []),
       is_blocked: toDbBool(blocked),

@@ -165,6 +165,7 @@ export const FIXTURE: readonly Spec[] = [
       workflow_id: ref('workflows'),
       type: pick(v, 'schedule', 'manual'),
       misfire_policy: pick(v, 'catch_up', 'skip'),
+      workflow_name: pick(v, 'nightly', null),
     }),
   ],
   [
@@ -274,6 +275,15 @@ export const FIXTURE: readonly Spec[] = [
       status: pick(v, 'dispatched', 'pending'),
     }),
   ],
+  [
+    'trigger_firings',
+    (v, ref) => ({
+      owner_id: ref('users'),
+      trigger_id: ref('triggers'),
+      run_id: maybe(v, ref, 'workflow_runs'),
+      status: pick(v, 'started', 'skipped'),
+    }),
+  ],
   ['webhooks', (_v, ref) => ({ owner_id: ref('users') })],
   [
     'webhook_deliveries',
@@ -282,6 +292,10 @@ export const FIXTURE: readonly Spec[] = [
       webhook_id: ref('webhooks'),
       status: pick(v, 'succeeded', 'pending'),
     }),
+  ],
+  [
+    'webhook_delivery_attempts',
+    (_v, ref) => ({ owner_id: ref('users'), delivery_id: ref('webhook_deliveries') }),
   ],
 ];
 

@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseEventSink, type EventsTable } from '../../src/runtimes/index.js';
+import { DatabaseEventSink } from '../../src/runtimes/index.js';
+import type { EventsTable } from '../../src/storage/schema-types.js';
 import { fromDbJson, newId, Store, toDbJson } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { expectRuntimeError, expectValidOutput, invocation, makeContext, runtime } from './helpers.js';

@@ -6,11 +6,15 @@ import { loadConfig } from '../../src/config/index.js';
 import {
   grantedSecretNames,
   openKeyring,
+  openText,
   rotateMasterKey,
   SecretsService,
   type Keyring,
 } from '../../src/secrets/index.js';
 import { Store, type Caller, type NewWorkflow } from '../../src/storage/index.js';
+import { Registry } from '../../src/registry/index.js';
+import { syncTriggers, webhookSecrets } from '../../src/triggers/index.js';
+import { WebhookService } from '../../src/webhooks/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 
 const workflow = (name: string, version: string): NewWorkflow => ({
@@ -288,6 +292,39 @@ describe.each(DIALECTS)('secrets storage and encryption on %s', (dialect) => {
     expect(Object.keys(JSON.parse(fs.readFileSync(config.masterKeyFile, 'utf8')).keys)).toEqual(['2', '3']);
     expect(await again.resolve(alice.userId, ['A1'])).toEqual({ A1: 'alice-one' });
     expect(fs.statSync(config.masterKeyFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('rotates webhook signing secrets (triggers and outgoing webhooks) too, so no version they use is dropped', async () => {
+    const config = loadConfig({ SWARM_HOME: testDb.dir });
+    const keyring = openKeyring(config, { warn: () => {} });
+    const { workflow: hook } = await new Registry(store).as(alice).workflows.apply({
+      name: 'hook',
+      version: '1.0.0',
+      trigger: { type: 'webhook', path: 'in' },
+      steps: [{ id: 'a', agent: 'builtin/transform', input: {} }],
+    });
+    const [trigger] = await syncTriggers(store, keyring, alice, [hook]);
+    const outgoing = await new WebhookService(store, keyring).create(bob, {
+      name: 'out',
+      url: 'https://example.com/hook',
+      eventTypes: ['run.*'],
+    });
+    const first = await rotateMasterKey(store, keyring);
+    expect(first).toMatchObject({ version: 2, resealed: 2, removedVersions: [] });
+    const second = await rotateMasterKey(store, keyring);
+    // Version 1 sealed nothing any more: dropped, and both secrets still open under the new keys.
+    expect(second).toMatchObject({ version: 3, resealed: 2, removedVersions: [1] });
+    const fresh = openKeyring(config, { warn: () => {} });
+    const row = await store.handle.db.selectFrom('triggers').selectAll().executeTakeFirstOrThrow();
+    expect(row.webhook_secret).toMatch(/^v3:/);
+    expect(webhookSecrets(fresh, row)).toEqual([trigger!.secret]);
+    const sealed = await store.handle.db
+      .selectFrom('webhooks')
+      .select(['id', 'owner_id', 'secret'])
+      .executeTakeFirstOrThrow();
+    expect(openText(fresh, sealed.secret, { id: sealed.id, ownerId: sealed.owner_id }, 'secret')).toBe(
+      outgoing.secret,
+    );
   });
 
   it('rotates onto the newest SWARM_MASTER_KEYS version; old versions stay readable until then', async () => {

@@ -4,6 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../../src/auth/index.js';
 import { EXAMPLES_DIR, loadAgentManifest, parseDocument, formatOf } from '../../src/registry/index.js';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config/index.js';
+import { openKeyring } from '../../src/secrets/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
@@ -30,7 +33,9 @@ describe.each(DIALECTS)('registry API on %s', (dialect) => {
     testDb = await createTestDatabase(dialect);
     store = await Store.open(testDb.url);
     key = (await bootstrapAdmin(store, testDb.dir, 'http://x'))!.key;
-    app = await buildApp({ store });
+    // Applying the webhook example seals its new secret: with a key of the test's own.
+    const keyring = openKeyring(loadConfig({ SWARM_MASTER_KEY: randomBytes(32).toString('base64') }));
+    app = await buildApp({ store, keyring });
   });
   afterEach(async () => {
     await app.close();

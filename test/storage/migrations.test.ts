@@ -20,6 +20,8 @@ const EXPECTED_TABLES = [
   'workflow_runs',
   'tasks',
   'triggers',
+  'trigger_firings',
+  'webhook_delivery_attempts',
   'secrets',
   'connectors',
   'llm_providers',

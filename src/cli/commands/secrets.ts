@@ -188,7 +188,10 @@ function printRotation(io: CliIo, report: RotationReport): void {
   const where = report.keySource === 'file' ? `key file ${report.keys}` : report.keys;
   io.out(
     `re-encrypted ${report.reencrypted} secret${report.reencrypted === 1 ? '' : 's'} under master key version ${report.version}` +
-      ` (${report.added ? 'new, ' : ''}${where}); ${report.alreadyCurrent} already used it`,
+      ` (${report.added ? 'new, ' : ''}${where}); ${report.alreadyCurrent} already used it` +
+      (report.resealed > 0
+        ? `; resealed ${report.resealed} webhook signing secret${report.resealed === 1 ? '' : 's'}`
+        : ''),
   );
   io.out(
     formatTable(

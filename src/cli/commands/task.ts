@@ -3,7 +3,13 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
-import { ENDED_TASK_STATUSES, type SubmitTask, type TaskView } from '../../tasks/index.js';
+import {
+  ENDED_TASK_STATUSES,
+  type ScheduledTaskView,
+  type ScheduleTaskInput,
+  type SubmitTask,
+  type TaskView,
+} from '../../tasks/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 
@@ -169,6 +175,99 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
           ]),
         ),
       );
+    });
+
+  task
+    .command('schedule')
+    .description('Submit a task with this capability on a cron schedule (one task per tick)')
+    .argument('<name>', 'a name for the schedule')
+    .requiredOption('--cron <expression>', '5 fields (minute first), 6 (seconds first) or @daily etc.')
+    .requiredOption('-c, --capability <capability>', 'the capability each task asks for')
+    .option('-i, --input <json|@file>', 'the input, as JSON or @file.json (an object gets scheduled_for)')
+    .option('--timezone <zone>', 'IANA time zone of the expression (default UTC)')
+    .option('--misfire <policy>', 'ticks missed while no scheduler ran: skip (default) or catch_up')
+    .option('--catch-up-limit <n>', 'with catch_up: how many missed ticks fire (1–1000, default 10)')
+    .option('-t, --type <type>', 'the task type (default: task)')
+    .option('-p, --priority <n>', '1 (lowest) to 10 (default 5)')
+    .option('--timeout <seconds>', 'time limit of one attempt (default 300)')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        name: string,
+        options: {
+          cron: string;
+          capability: string;
+          input?: string;
+          timezone?: string;
+          misfire?: string;
+          catchUpLimit?: string;
+          type?: string;
+          priority?: string;
+          timeout?: string;
+          json?: boolean;
+        },
+      ) => {
+        if (options.misfire !== undefined && !['skip', 'catch_up'].includes(options.misfire))
+          throw new InputError('--misfire', `skip or catch_up, got "${options.misfire}"`);
+        const priority = integer(options.priority, '--priority', 1, 10);
+        const timeout = integer(options.timeout, '--timeout', 1, 86_400);
+        const limit = integer(options.catchUpLimit, '--catch-up-limit', 1, 1000);
+        const body: ScheduleTaskInput = {
+          name,
+          cron: options.cron,
+          capability: options.capability,
+          ...(options.input === undefined ? {} : { input: parseInput(options.input, io.cwd) }),
+          ...(options.timezone === undefined ? {} : { timezone: options.timezone }),
+          ...(options.misfire === undefined ? {} : { misfire: options.misfire as 'skip' | 'catch_up' }),
+          ...(limit === undefined ? {} : { catchUpLimit: limit }),
+          ...(options.type === undefined ? {} : { taskType: options.type }),
+          ...(priority === undefined ? {} : { priority }),
+          ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
+        };
+        const created = await client().request<ScheduledTaskView>('POST', '/api/v1/scheduled-tasks', body);
+        if (options.json) return io.out(JSON.stringify(created));
+        io.out(`scheduled ${created.name} (${created.id}): ${created.cron} ${created.timezone}`);
+        io.out(`  next ${created.nextRunAt ?? 'never'}`);
+      },
+    );
+
+  task
+    .command('schedules')
+    .description('Your scheduled tasks, with their next tick and counters')
+    .option('--json', 'machine-readable output')
+    .action(async (options: { json?: boolean }) => {
+      const { items } = await client().request<{ items: ScheduledTaskView[] }>(
+        'GET',
+        '/api/v1/scheduled-tasks',
+      );
+      if (options.json) return io.out(JSON.stringify(items));
+      if (items.length === 0) return io.out('no scheduled tasks');
+      io.out(
+        formatTable(
+          ['ID', 'NAME', 'CRON', 'TIMEZONE', 'CAPABILITY', 'ACTIVE', 'NEXT', 'RUNS', 'OK', 'FAILED'],
+          items.map((s) => [
+            s.id,
+            s.name,
+            s.cron,
+            s.timezone,
+            s.capability,
+            s.active ? 'yes' : 'no',
+            s.nextRunAt ?? '-',
+            s.totalRuns,
+            s.successfulRuns,
+            s.failedRuns,
+          ]),
+        ),
+      );
+    });
+
+  task
+    .command('unschedule')
+    .description('Remove a scheduled task (the tasks it submitted stay)')
+    .argument('<id>', 'its id (or name)')
+    .action(async (id: string) => {
+      await client().request('DELETE', `/api/v1/scheduled-tasks/${encodeURIComponent(id)}`);
+      io.out(`removed scheduled task ${id}`);
     });
 
   task

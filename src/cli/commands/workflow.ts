@@ -22,6 +22,15 @@ export function readDefinition(file: string, cwd: string): unknown {
   return parseDocument(text, format, file);
 }
 
+/** The trigger `POST /api/v1/workflows` reports; the secret only when the webhook was created now. */
+interface AppliedTrigger {
+  readonly type: 'webhook' | 'schedule' | 'event';
+  readonly id: string;
+  readonly path?: string;
+  readonly url?: string;
+  readonly secret?: string;
+}
+
 export function registerWorkflowCommands(program: Command, io: CliIo): void {
   const workflow = program.command('workflow').description('Validate, apply and inspect workflows');
   const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
@@ -47,15 +56,22 @@ export function registerWorkflowCommands(program: Command, io: CliIo): void {
     .argument('<file>', 'a .yaml, .yml or .json definition')
     .option('--json', 'machine-readable output')
     .action(async (file: string, options: { json?: boolean }) => {
-      const result = await client().request<{ created: boolean; workflow: WorkflowView }>(
-        'POST',
-        '/api/v1/workflows',
-        readDefinition(file, io.cwd),
-      );
+      const config = loadConfig(io.env, io.cwd);
+      const result = await ApiClient.fromConfig(config).request<{
+        created: boolean;
+        workflow: WorkflowView;
+        trigger: AppliedTrigger | null;
+      }>('POST', '/api/v1/workflows', readDefinition(file, io.cwd));
       if (options.json) return io.out(JSON.stringify(result));
       io.out(
         `${result.created ? 'applied' : 'unchanged'} ${result.workflow.name}@${result.workflow.version}`,
       );
+      const trigger = result.trigger;
+      if (trigger?.url !== undefined) io.out(`webhook: POST ${config.serverUrl}${trigger.url}`);
+      if (trigger?.secret !== undefined) {
+        io.out('signing secret (store it now; it is not shown again):');
+        io.out(`  ${trigger.secret}`);
+      }
     });
 
   workflow

@@ -22,6 +22,7 @@ const trigger = {
     cron: str,
     timezone: str,
     misfire: { enum: ['skip', 'catch_up'] },
+    catch_up_limit: { type: 'integer', minimum: 1, maximum: 1000 },
     source: str,
     event_type: str,
   },

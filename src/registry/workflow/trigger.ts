@@ -13,11 +13,11 @@ import type { TriggerSpec } from './types.js';
 const FIELDS: Record<TriggerSpec['type'], { required: readonly string[]; allowed: readonly string[] }> = {
   manual: { required: [], allowed: [] },
   webhook: { required: [], allowed: ['path'] },
-  schedule: { required: ['cron'], allowed: ['cron', 'timezone', 'misfire'] },
+  schedule: { required: ['cron'], allowed: ['cron', 'timezone', 'misfire', 'catch_up_limit'] },
   event: { required: ['source', 'event_type'], allowed: ['source', 'event_type'] },
 };
 
-const TYPED_KEYS = ['path', 'cron', 'timezone', 'misfire', 'source', 'event_type'];
+const TYPED_KEYS = ['path', 'cron', 'timezone', 'misfire', 'catch_up_limit', 'source', 'event_type'];
 
 /** @-nicknames croner knows; everything else must be 5 fields (minute first) or 6 (second first). */
 const NICKNAMES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly']);
@@ -90,7 +90,8 @@ export function readTrigger(value: unknown, issues: FieldIssue[]): TriggerSpec {
       const problem = cron === '' ? null : cronProblem(cron, timezone ?? 'UTC');
       if (problem !== null) issues.push({ field: 'trigger.cron', message: problem });
       const misfire = str(value.misfire) === 'catch_up' ? 'catch_up' : 'skip';
-      return { type, cron: cron.trim(), timezone: timezone ?? 'UTC', misfire };
+      const limit = typeof value.catch_up_limit === 'number' ? value.catch_up_limit : 10;
+      return { type, cron: cron.trim(), timezone: timezone ?? 'UTC', misfire, catch_up_limit: limit };
     }
     case 'event':
       return { type, source: str(value.source) ?? '', event_type: str(value.event_type) ?? '' };

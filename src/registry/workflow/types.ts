@@ -50,6 +50,8 @@ export type TriggerSpec =
       readonly timezone: string;
       /** What to do with ticks missed while no scheduler ran (default skip). */
       readonly misfire: 'skip' | 'catch_up';
+      /** With `catch_up`: how many of the newest missed ticks fire (default 10). */
+      readonly catch_up_limit: number;
     }
   | { readonly type: 'event'; readonly source: string; readonly event_type: string };
 

@@ -32,6 +32,18 @@ export const runSchema = {
       description: 'Its on_error / on_success handlers and how they went',
       items: { type: 'object', additionalProperties: true },
     },
+    trigger: {
+      type: 'object',
+      description:
+        'What started it: the trigger type and id, or (manual) the user who did, and its trigger data',
+      required: ['type', 'id', 'startedBy'],
+      properties: {
+        type: { type: 'string', enum: ['manual', 'webhook', 'schedule', 'event'] },
+        id: { type: ['string', 'null'] },
+        startedBy: { type: ['string', 'null'] },
+        data: {},
+      },
+    },
   },
 } as const;
 

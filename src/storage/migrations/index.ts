@@ -6,6 +6,7 @@ import { queue } from './0004-queue.js';
 import { records } from './0005-records.js';
 import { events } from './0006-events.js';
 import { runDeadlines } from './0007-run-deadlines.js';
+import { triggers } from './0008-triggers.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -16,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   records,
   events,
   runDeadlines,
+  triggers,
 ];
 
 export type { Migration } from './ddl.js';

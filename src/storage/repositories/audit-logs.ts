@@ -9,6 +9,8 @@ export interface AuditEntry {
   readonly success: boolean;
   /** The caller, when known; failed authentication has none. */
   readonly caller?: Caller;
+  /** Whose log it belongs in when there is no caller (a rejected webhook: its trigger's owner). */
+  readonly ownerId?: string;
   readonly resourceType?: string;
   readonly resourceId?: string;
   readonly ipAddress?: string;
@@ -22,7 +24,7 @@ export async function recordAudit(db: Kysely<SwarmDatabase>, entry: AuditEntry):
     .insertInto('audit_logs')
     .values({
       id: newId(),
-      owner_id: entry.caller?.userId ?? null,
+      owner_id: entry.caller?.userId ?? entry.ownerId ?? null,
       actor_id: entry.caller?.userId ?? null,
       key_id: entry.caller?.keyId ?? null,
       event_type: entry.eventType,

@@ -312,3 +312,60 @@ export async function countSecretsByKeyVersion(db: Db): Promise<Map<number, numb
     .execute();
   return new Map(rows.map((r) => [Number(r.key_version), Number(r.n)]));
 }
+
+/** Text columns holding values sealed with `sealText` (`v<version>:<base64>`), bound to their row. */
+const SEALED_TEXT_COLUMNS = [
+  ['triggers', 'webhook_secret'],
+  ['triggers', 'webhook_secret_previous'],
+  ['webhooks', 'secret'],
+] as const;
+
+interface SealedTextRow {
+  id: string;
+  owner_id: string;
+  value: string;
+}
+
+async function sealedTexts(db: Db, table: string, column: string): Promise<SealedTextRow[]> {
+  const result = await sql<SealedTextRow>`SELECT id, owner_id, ${sql.ref(column)} AS value FROM ${sql.table(
+    table,
+  )} WHERE ${sql.ref(column)} IS NOT NULL`.execute(db);
+  return result.rows;
+}
+
+/**
+ * Master-key rotation, for the sealed text columns (webhook signing secrets): `reseal` returns the
+ * value sealed under the new key, or null to leave it. One transaction; returns how many changed.
+ */
+export async function resealTexts(
+  db: Db,
+  dialect: DialectAdapter,
+  reseal: (sealed: string, binding: { id: string; ownerId: string }) => string | null,
+): Promise<number> {
+  return dialect.writeTransaction(db, async (trx) => {
+    let changed = 0;
+    for (const [table, column] of SEALED_TEXT_COLUMNS) {
+      for (const row of await sealedTexts(trx, table, column)) {
+        const fresh = reseal(row.value, { id: row.id, ownerId: row.owner_id });
+        if (fresh === null) continue;
+        await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column)} = ${fresh} WHERE id = ${row.id}`.execute(
+          trx,
+        );
+        changed++;
+      }
+    }
+    return changed;
+  });
+}
+
+/** How many sealed text values each master-key version seals (so a used version is kept). */
+export async function countSealedTextsByKeyVersion(db: Db): Promise<Map<number, number>> {
+  const counts = new Map<number, number>();
+  for (const [table, column] of SEALED_TEXT_COLUMNS) {
+    for (const row of await sealedTexts(db, table, column)) {
+      const version = /^v(\d+):/.exec(row.value)?.[1];
+      if (version !== undefined) counts.set(Number(version), (counts.get(Number(version)) ?? 0) + 1);
+    }
+  }
+  return counts;
+}

@@ -26,7 +26,13 @@ const seed = {
 describe('seed 004 nodes/edges form', () => {
   it('normalises to the same DAG model: type → agent or capability, config → input, edges → needs', async () => {
     const wf = await valid(seed);
-    expect(wf.trigger).toEqual({ type: 'schedule', cron: '0 8 * * *', timezone: 'UTC', misfire: 'skip' });
+    expect(wf.trigger).toEqual({
+      type: 'schedule',
+      cron: '0 8 * * *',
+      timezone: 'UTC',
+      misfire: 'skip',
+      catch_up_limit: 10,
+    });
     expect(wf.steps).toEqual([
       {
         id: 'n1',

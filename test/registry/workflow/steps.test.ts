@@ -170,6 +170,7 @@ describe('steps form: good definitions normalise to the DAG', () => {
       cron: '*/5 * * * *',
       timezone: 'UTC',
       misfire: 'skip',
+      catch_up_limit: 10,
     });
     expect(
       (
@@ -181,10 +182,17 @@ describe('steps form: good definitions normalise to the DAG', () => {
             cron: '0 0 9 * * MON-FRI',
             timezone: 'europe/paris',
             misfire: 'catch_up',
+            catch_up_limit: 3,
           },
         })
       ).trigger,
-    ).toEqual({ type: 'schedule', cron: '0 0 9 * * MON-FRI', timezone: 'Europe/Paris', misfire: 'catch_up' });
+    ).toEqual({
+      type: 'schedule',
+      cron: '0 0 9 * * MON-FRI',
+      timezone: 'Europe/Paris',
+      misfire: 'catch_up',
+      catch_up_limit: 3,
+    });
     expect(
       (await valid({ ...base, steps, trigger: { type: 'event', source: 'crm', event_type: 'lead.created' } }))
         .trigger,

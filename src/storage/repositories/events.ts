@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import type { DialectAdapter } from '../dialect/dialect.js';
+import type { SwarmDatabase } from '../schema-types.js';
+import { newId, toDbJson } from '../values.js';
+
+/** An event `{source, type, payload}` as it is published; dispatched to subscribers later. */
+export interface NewEvent {
+  readonly ownerId: string;
+  readonly source: string;
+  readonly type: string;
+  readonly payload: unknown;
+  readonly runId?: string | null;
+  readonly taskId?: string | null;
+  /** Publishing the same key twice stores one event (a retried attempt of the emitting task). */
+  readonly idempotencyKey?: string | null;
+}
+
+/** The system's own events use this source. */
+export const SYSTEM_EVENT_SOURCE = 'swarm';
+
+/**
+ * Stores events as pending, in the caller's transaction (so a run's end and its `run.completed`
+ * event commit together), and wakes the dispatchers. Returns the stored ids in order; a keyed
+ * event that was already published returns the first one's id.
+ */
+export async function insertEvents(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  events: readonly NewEvent[],
+): Promise<string[]> {
+  if (events.length === 0) return [];
+  const rows = events.map((event) => ({
+    id: newId(),
+    owner_id: event.ownerId,
+    source: event.source,
+    type: event.type,
+    payload: toDbJson(event.payload === undefined ? null : event.payload),
+    run_id: event.runId ?? null,
+    task_id: event.taskId ?? null,
+    idempotency_key: event.idempotencyKey ?? null,
+  }));
+  const size = Math.floor((dialect.maxParameters - 200) / 8);
+  for (let i = 0; i < rows.length; i += size) {
+    await db
+      .insertInto('events')
+      .values(rows.slice(i, i + size))
+      // Both dialects speak ON CONFLICT; the unique index is (owner_id, idempotency_key).
+      .onConflict((oc) => oc.columns(['owner_id', 'idempotency_key']).doNothing())
+      .execute();
+  }
+  const ids = await Promise.all(
+    rows.map(async (row) => {
+      if (row.idempotency_key === null) return row.id;
+      const stored = await db
+        .selectFrom('events')
+        .select('id')
+        .where('owner_id', '=', row.owner_id)
+        .where('idempotency_key', '=', row.idempotency_key)
+        .executeTakeFirstOrThrow();
+      return stored.id;
+    }),
+  );
+  await dialect.notify(db as Kysely<unknown>, EVENTS_CHANNEL);
+  return ids;
+}
+
+/** The channel a publish notifies, so idle dispatchers look at once instead of at their next poll. */
+export const EVENTS_CHANNEL = 'swarm_events';

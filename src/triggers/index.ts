@@ -1,0 +1,56 @@
+/**
+ * Triggers: workflows that start on their own — webhooks, schedules and events — each firing
+ * exactly once (see fire.ts), and their management. See docs/triggers.md.
+ */
+export {
+  syncTriggers,
+  syncAllTriggers,
+  assertPathFree,
+  newWebhookSecret,
+  type SyncedTrigger,
+} from './sync.js';
+export {
+  TriggerService,
+  webhookSecrets,
+  findWebhookTrigger,
+  DEFAULT_ROTATION_GRACE_SECONDS,
+} from './service.js';
+export { prepareFiring, recordFiring, again, ownerOf, firingError, type FiringOutcome } from './fire.js';
+export { nextTicks, nextTick, ticksBetween, planTicks } from './schedule.js';
+export {
+  viewOfTrigger,
+  type FiringStats,
+  type TriggerView,
+  type TriggerRow,
+  type FiringView,
+} from './types.js';
+export {
+  verifySignature,
+  signPayload,
+  receiveWebhook,
+  parseWebhookBody,
+  deliveryKey,
+  SIGNATURE_HEADER,
+  DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
+  DELIVERY_ID_HEADERS,
+  MAX_DELIVERY_ID_LENGTH,
+  type SignatureCheck,
+  type SignatureFailure,
+  type WebhookDeps,
+  type WebhookRequest,
+  type WebhookReceipt,
+} from './webhook.js';
+export {
+  EventDispatcher,
+  MAX_DISPATCH_ATTEMPTS,
+  type DispatchedEvent,
+  type EventSubscriber,
+  type DispatchReport,
+} from './dispatch.js';
+export {
+  Scheduler,
+  type SchedulerOptions,
+  type EnqueueScheduledTask,
+  type ScheduledTaskRow,
+} from './scheduler.js';
+export { TriggerDaemon, type TriggerDaemonOptions } from './daemon.js';

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import { SwarmError } from '../errors/index.js';
+import { Registry, type TriggerSpec, type WorkflowView } from '../registry/index.js';
+import { sealText, type Keyring } from '../secrets/index.js';
+import { newId, toDbTimestamp, type Caller, type Store } from '../storage/index.js';
+import { nextTick } from './schedule.js';
+import type { TriggerRow } from './types.js';
+
+/** A new webhook signing secret: 32 random bytes, prefixed so it is recognisable in a vault. */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64url')}`;
+}
+
+export interface SyncedTrigger {
+  readonly id: string;
+  readonly workflow: string;
+  readonly type: 'webhook' | 'schedule' | 'event';
+  /** Only when a webhook trigger was created now: its secret, shown this once. */
+  readonly secret?: string;
+  readonly path?: string;
+}
+
+/**
+ * Makes the triggers table say what the latest version of each of the caller's workflows says
+ * (or of one workflow): a workflow has at most one trigger row, whatever its version. Manual
+ * workflows have none. A webhook keeps its path (unless the definition names another) and its
+ * secret; a schedule keeps its next tick unless its cron or time zone changed. Idempotent.
+ */
+export async function syncTriggers(
+  store: Store,
+  keyring: Keyring,
+  caller: Caller,
+  workflows: readonly WorkflowView[],
+): Promise<SyncedTrigger[]> {
+  const synced: SyncedTrigger[] = [];
+  for (const workflow of workflows) {
+    const result = await syncOne(store, keyring, caller, workflow);
+    if (result !== null) synced.push(result);
+  }
+  return synced;
+}
+
+/** A webhook path another trigger already has (another workflow's, or another owner's). */
+export async function assertPathFree(
+  store: Store,
+  caller: Caller,
+  workflow: string,
+  path: string,
+): Promise<void> {
+  const taken = await store.handle.db
+    .selectFrom('triggers')
+    .select(['owner_id', 'workflow_name'])
+    .where('webhook_path', '=', path)
+    .executeTakeFirst();
+  if (taken !== undefined && (taken.owner_id !== caller.userId || taken.workflow_name !== workflow)) {
+    throw new SwarmError(
+      'CONFLICT',
+      `webhook path "${path}" is taken by another trigger; choose another trigger.path`,
+      {
+        context: { field: 'trigger.path' },
+      },
+    );
+  }
+}
+
+async function syncOne(
+  store: Store,
+  keyring: Keyring,
+  caller: Caller,
+  workflow: WorkflowView,
+): Promise<SyncedTrigger | null> {
+  const spec = workflow.workflow.trigger as TriggerSpec;
+  const db = store.handle.db;
+  const existing =
+    (await db
+      .selectFrom('triggers')
+      .selectAll()
+      .where('owner_id', '=', caller.userId)
+      .where('workflow_name', '=', workflow.name)
+      .executeTakeFirst()) ?? (await adoptImported(store, keyring, caller, workflow));
+  if (spec.type === 'manual') {
+    if (existing !== undefined) await db.deleteFrom('triggers').where('id', '=', existing.id).execute();
+    return null;
+  }
+  if (existing !== undefined && existing.type !== spec.type) {
+    await db.deleteFrom('triggers').where('id', '=', existing.id).execute();
+    return syncOne(store, keyring, caller, workflow);
+  }
+  const now = new Date();
+  const base = { workflow_id: workflow.id, config: JSON.stringify(spec), updated_at: toDbTimestamp(now) };
+  if (existing === undefined) {
+    const id = newId();
+    let secret: string | undefined;
+    let path: string | undefined;
+    const row: Record<string, unknown> = {
+      id,
+      owner_id: caller.userId,
+      workflow_name: workflow.name,
+      type: spec.type,
+      ...base,
+    };
+    if (spec.type === 'webhook') {
+      const chosen = spec.path ?? `${workflow.name}-${randomBytes(6).toString('hex')}`;
+      await assertPathFree(store, caller, workflow.name, chosen);
+      path = chosen;
+      secret = newWebhookSecret();
+      Object.assign(row, {
+        webhook_path: path,
+        webhook_secret: sealText(keyring, secret, { id, ownerId: caller.userId }),
+      });
+    } else if (spec.type === 'schedule') {
+      Object.assign(row, scheduleColumns(spec, now));
+    } else {
+      Object.assign(row, { event_source: spec.source, event_type: spec.event_type });
+    }
+    const inserted = await db
+      .insertInto('triggers')
+      .values(row as never)
+      .onConflict((oc) => oc.columns(['owner_id', 'workflow_name']).doNothing())
+      .executeTakeFirst();
+    // Another process synced the same workflow at the same moment: its row stands.
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0)
+      return syncOne(store, keyring, caller, workflow);
+    return {
+      id,
+      workflow: workflow.name,
+      type: spec.type,
+      ...(secret === undefined ? {} : { secret }),
+      ...(path === undefined ? {} : { path }),
+    };
+  }
+  const changes: Record<string, unknown> = { ...base };
+  if (spec.type === 'webhook' && spec.path !== undefined && spec.path !== existing.webhook_path) {
+    await assertPathFree(store, caller, workflow.name, spec.path);
+    changes.webhook_path = spec.path;
+  }
+  if (spec.type === 'schedule') {
+    const changed =
+      existing.cron_expression !== spec.cron ||
+      existing.timezone !== spec.timezone ||
+      existing.next_run_at === null;
+    Object.assign(changes, { misfire_policy: spec.misfire, catch_up_limit: spec.catch_up_limit });
+    if (changed) Object.assign(changes, scheduleColumns(spec, now));
+  }
+  if (spec.type === 'event')
+    Object.assign(changes, { event_source: spec.source, event_type: spec.event_type });
+  await db.updateTable('triggers').set(changes).where('id', '=', existing.id).execute();
+  return {
+    id: existing.id,
+    workflow: workflow.name,
+    type: spec.type,
+    ...(spec.type === 'webhook'
+      ? { path: (changes.webhook_path as string | undefined) ?? existing.webhook_path ?? '' }
+      : {}),
+  };
+}
+
+/**
+ * A trigger imported from a legacy registry names a workflow version, not a workflow, and may
+ * hold its webhook secret in the clear: the first one of the workflow's versions becomes the
+ * workflow's trigger, its secret sealed. Others stay unattached and never fire.
+ */
+async function adoptImported(
+  store: Store,
+  keyring: Keyring,
+  caller: Caller,
+  workflow: WorkflowView,
+): Promise<TriggerRow | undefined> {
+  const db = store.handle.db;
+  const row = await db
+    .selectFrom('triggers')
+    .selectAll()
+    .where('owner_id', '=', caller.userId)
+    .where('workflow_name', 'is', null)
+    .where('workflow_id', 'in', (eb) =>
+      eb
+        .selectFrom('workflows')
+        .select('id')
+        .where('owner_id', '=', caller.userId)
+        .where('name', '=', workflow.name),
+    )
+    .orderBy('created_at')
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  const secret =
+    row.webhook_secret === null || /^v\d+:/.test(row.webhook_secret)
+      ? row.webhook_secret
+      : sealText(keyring, row.webhook_secret, { id: row.id, ownerId: row.owner_id });
+  await db
+    .updateTable('triggers')
+    .set({ workflow_name: workflow.name, webhook_secret: secret })
+    .where('id', '=', row.id)
+    .execute();
+  return { ...row, workflow_name: workflow.name, webhook_secret: secret };
+}
+
+function scheduleColumns(spec: Extract<TriggerSpec, { type: 'schedule' }>, now: Date): Partial<TriggerRow> {
+  const next = nextTick(spec.cron, spec.timezone, now);
+  return {
+    cron_expression: spec.cron,
+    timezone: spec.timezone,
+    misfire_policy: spec.misfire,
+    catch_up_limit: spec.catch_up_limit,
+    next_run_at: next === null ? null : toDbTimestamp(next),
+  };
+}
+
+/**
+ * Syncs every owner's workflows: at server start, so workflows stored without going through the
+ * API (the examples, a legacy import, `db copy`) get their triggers. Returns the new webhook
+ * triggers (whose secrets are then only available by rotating them).
+ */
+export async function syncAllTriggers(store: Store, keyring: Keyring): Promise<SyncedTrigger[]> {
+  const owners = await store.handle.db.selectFrom('workflows').select('owner_id').distinct().execute();
+  const synced: SyncedTrigger[] = [];
+  for (const { owner_id } of owners) {
+    const caller: Caller = { userId: owner_id, role: 'member' };
+    const latest = await new Registry(store).as(caller).workflows.list();
+    synced.push(...(await syncTriggers(store, keyring, caller, latest)));
+  }
+  return synced;
+}
