@@ -65,6 +65,13 @@ export interface Config {
    * later ticks were missed and the schedule's misfire policy applies. @default 60000
    */
   readonly misfireGraceMs: number;
+  /** Days dispatched events are kept, from `SWARM_EVENT_RETENTION_DAYS`. @default 7 */
+  readonly eventRetentionDays: number;
+  /**
+   * Days trigger firings are kept, from `SWARM_FIRING_RETENTION_DAYS`: a webhook's delivery id
+   * is recognised as a resend this long. @default 30
+   */
+  readonly firingRetentionDays: number;
 }
 
 /** Master keys by version. A Map, so the key bytes never show in `JSON.stringify(config)`. */
@@ -137,6 +144,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       64 * 1024 * 1024,
     ),
     misfireGraceMs: parseInteger('SWARM_MISFIRE_GRACE_MS', env.SWARM_MISFIRE_GRACE_MS, 60_000, 0, 86_400_000),
+    eventRetentionDays: parseInteger(
+      'SWARM_EVENT_RETENTION_DAYS',
+      env.SWARM_EVENT_RETENTION_DAYS,
+      7,
+      1,
+      3650,
+    ),
+    firingRetentionDays: parseInteger(
+      'SWARM_FIRING_RETENTION_DAYS',
+      env.SWARM_FIRING_RETENTION_DAYS,
+      30,
+      1,
+      3650,
+    ),
   });
 }
 

@@ -237,7 +237,7 @@ export function runEndedEvent(
     source: SYSTEM_EVENT_SOURCE,
     type: `run.${end.status}`,
     runId: run.id,
-    idempotencyKey: `run.${end.status}:${run.id}:${run.attempt}`,
+    // No idempotency key: the run's end is written once, under the run's lock, with this event.
     payload: {
       run_id: run.id,
       workflow: run.workflowName,

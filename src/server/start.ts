@@ -77,6 +77,7 @@ export async function startServer(
           subscribers: [deliveriesFor],
           enqueueScheduledTask,
           misfireGraceMs: config.misfireGraceMs,
+          retention: { eventsDays: config.eventRetentionDays, firingsDays: config.firingRetentionDays },
           onStarted: () => worker?.notify(),
         })
       : null;

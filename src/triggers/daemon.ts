@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Engine } from '../engine/index.js';
 import { EVENTS_CHANNEL, type Store } from '../storage/index.js';
 import { EventDispatcher, type EventSubscriber } from './dispatch.js';
+import { pruneTriggerRecords, type Retention } from './prune.js';
 import { Scheduler, type EnqueueScheduledTask } from './scheduler.js';
 
 export interface TriggerDaemonOptions {
@@ -16,6 +17,8 @@ export interface TriggerDaemonOptions {
   /** How often pending events are looked for when no publish woke the dispatcher. @default 1000 */
   readonly eventIntervalMs?: number;
   readonly misfireGraceMs?: number;
+  /** How long dispatched events and firings are kept (pruned every minute). @default 7 and 30 days */
+  readonly retention?: Retention;
   /** Called after runs or tasks were started, so an in-process worker looks at once. */
   readonly onStarted?: () => void;
 }
@@ -54,6 +57,7 @@ export class TriggerDaemon {
     this.running = true;
     this.timers.push(setInterval(() => this.tickSchedules(), this.options.scheduleIntervalMs ?? 250));
     this.timers.push(setInterval(() => this.dispatchEvents(), this.options.eventIntervalMs ?? 1000));
+    this.timers.push(setInterval(() => this.prune(), 60_000));
     // Events published anywhere (another process on PostgreSQL) wake the dispatcher at once.
     this.unlisten = this.options.store.handle
       .listen(EVENTS_CHANNEL, () => this.dispatchEvents())
@@ -75,6 +79,17 @@ export class TriggerDaemon {
     )?.();
     await this.busy.schedule;
     await this.busy.events;
+  }
+
+  private prune(): void {
+    const retention = this.options.retention ?? { eventsDays: 7, firingsDays: 30 };
+    pruneTriggerRecords(this.options.store, retention).then(
+      (pruned) => {
+        if (pruned.events + pruned.firings > 0)
+          this.options.logger.debug(pruned, 'pruned events and firings');
+      },
+      (error: unknown) => this.options.logger.warn({ err: error }, 'pruning events and firings failed'),
+    );
   }
 
   /** One pass at a time: a slow pass is not overlapped by the next timer tick. */

@@ -54,3 +54,4 @@ export {
   type ScheduledTaskRow,
 } from './scheduler.js';
 export { TriggerDaemon, type TriggerDaemonOptions } from './daemon.js';
+export { pruneTriggerRecords, type Retention } from './prune.js';

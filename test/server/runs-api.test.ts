@@ -53,6 +53,9 @@ describe.each(DIALECTS)('runs API on %s', (dialect) => {
       status: 'running',
       steps: { a: { status: 'running' } },
     });
+    // A manual run records who started it.
+    const me = (await call('GET', '/api/v1/me')).json();
+    expect(run.trigger).toEqual({ type: 'manual', id: null, startedBy: me.id, data: { who: 'Ada' } });
     expect(started).toBe(1);
     const task = await store.handle.db
       .selectFrom('tasks')

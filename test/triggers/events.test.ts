@@ -4,7 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { openKeyring } from '../../src/secrets/index.js';
 import { insertEvents } from '../../src/storage/index.js';
-import { EventDispatcher, syncTriggers, TriggerDaemon } from '../../src/triggers/index.js';
+import {
+  EventDispatcher,
+  pruneTriggerRecords,
+  syncTriggers,
+  TriggerDaemon,
+} from '../../src/triggers/index.js';
 import {
   createDeliveries,
   DeliveryWorker,
@@ -242,5 +247,62 @@ describe.each(DIALECTS)('event triggers on %s', (dialect) => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it('prunes dispatched events and firings past their retention, never pending events', async () => {
+    const { db, dialect: adapter } = fx.store.handle;
+    const [oldDone, oldPending, recent] = await insertEvents(db, adapter, [
+      { ownerId: fx.caller.userId, source: 'crm', type: 'a', payload: {} },
+      { ownerId: fx.caller.userId, source: 'crm', type: 'b', payload: {} },
+      { ownerId: fx.caller.userId, source: 'crm', type: 'c', payload: {} },
+    ]);
+    const longAgo = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    await db
+      .updateTable('events')
+      .set({ created_at: longAgo })
+      .where('id', 'in', [oldDone!, oldPending!])
+      .execute();
+    await db
+      .updateTable('events')
+      .set({ status: 'dispatched' })
+      .where('id', 'in', [oldDone!, recent!])
+      .execute();
+    const trigger = (
+      await apply({
+        name: 'kept',
+        trigger: { type: 'event', source: 'crm', event_type: 'z' },
+        steps: [{ id: 'a', agent: 'builtin/transform', input: {} }],
+      })
+    ).name;
+    const row = await db
+      .selectFrom('triggers')
+      .select('id')
+      .where('workflow_name', '=', trigger)
+      .executeTakeFirstOrThrow();
+    for (const [key, at] of [
+      ['old', longAgo],
+      ['new', new Date().toISOString()],
+    ] as const) {
+      await db
+        .insertInto('trigger_firings')
+        .values({
+          id: `${key}-firing`,
+          owner_id: fx.caller.userId,
+          trigger_id: row.id,
+          fire_key: key,
+          status: 'skipped',
+          created_at: at,
+        })
+        .execute();
+    }
+    expect(await pruneTriggerRecords(fx.store, { eventsDays: 7, firingsDays: 30 })).toEqual({
+      events: 1,
+      firings: 1,
+    });
+    const left = await db.selectFrom('events').select('id').orderBy('id').execute();
+    expect(left.map((e) => e.id).sort()).toEqual([oldPending!, recent!].sort());
+    expect(await db.selectFrom('trigger_firings').select('fire_key').execute()).toEqual([
+      { fire_key: 'new' },
+    ]);
   });
 });

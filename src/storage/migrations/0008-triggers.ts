@@ -45,6 +45,8 @@ export const triggers: Migration = {
       ['attempts', 'integer', 0],
       ['last_error', 'text'],
     ]);
+    // Pruning reads the oldest dispatched events (every run's end is one).
+    await createIndex(db, dialect, 'idx_events_created', 'events', ['created_at']);
 
     await table(db, dialect, 'trigger_firings')
       .id()
@@ -64,6 +66,7 @@ export const triggers: Migration = {
       'trigger_id',
       'created_at desc',
     ]);
+    await createIndex(db, dialect, 'idx_trigger_firings_created', 'trigger_firings', ['created_at']);
 
     await table(db, dialect, 'webhook_delivery_attempts')
       .id()

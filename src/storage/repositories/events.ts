@@ -48,17 +48,22 @@ export async function insertEvents(
       .onConflict((oc) => oc.columns(['owner_id', 'idempotency_key']).doNothing())
       .execute();
   }
-  const ids = await Promise.all(
-    rows.map(async (row) => {
-      if (row.idempotency_key === null) return row.id;
-      const stored = await db
-        .selectFrom('events')
-        .select('id')
-        .where('owner_id', '=', row.owner_id)
-        .where('idempotency_key', '=', row.idempotency_key)
-        .executeTakeFirstOrThrow();
-      return stored.id;
-    }),
+  // A keyed event published before keeps its first id: read back in one query per owner.
+  const stored = new Map<string, string>();
+  for (const owner of new Set(rows.filter((r) => r.idempotency_key !== null).map((r) => r.owner_id))) {
+    const keys = rows
+      .filter((r) => r.owner_id === owner && r.idempotency_key !== null)
+      .map((r) => r.idempotency_key!);
+    const found = await db
+      .selectFrom('events')
+      .select(['id', 'idempotency_key'])
+      .where('owner_id', '=', owner)
+      .where('idempotency_key', 'in', keys)
+      .execute();
+    for (const row of found) stored.set(`${owner}\0${row.idempotency_key}`, row.id);
+  }
+  const ids = rows.map((row) =>
+    row.idempotency_key === null ? row.id : (stored.get(`${row.owner_id}\0${row.idempotency_key}`) ?? row.id),
   );
   await dialect.notify(db as Kysely<unknown>, EVENTS_CHANNEL);
   return ids;
