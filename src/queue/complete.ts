@@ -96,6 +96,7 @@ export async function completeTasks(
             'tasks.item_index',
             'tasks.retry_count',
             'tasks.duration_ms',
+            'tasks.scheduled_task_id',
           ])
           .execute()),
       );
@@ -120,6 +121,7 @@ export async function completeTasks(
         attempt: row.retry_count + 1,
         output: outputs.get(row.id) ?? null,
         durationMs: row.duration_ms,
+        scheduledTaskId: row.scheduled_task_id,
       }));
       if (hooks.onCompletedBatch !== undefined) {
         if (done.length > 0) await hooks.onCompletedBatch(trx, done);

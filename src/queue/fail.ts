@@ -60,6 +60,7 @@ export async function failTask(
         'max_retries',
         'retry_policy',
         'retry_options',
+        'scheduled_task_id',
       ])
       .where('id', '=', failure.id)
       .where('status', '=', 'RUNNING')
@@ -122,6 +123,7 @@ export async function failTask(
       status,
       error: failure.error,
       code,
+      scheduledTaskId: row.scheduled_task_id,
     });
     return status === 'TIMEOUT' ? 'timeout' : 'failed';
   });

@@ -43,7 +43,7 @@ export async function reclaimExpiredLeases(
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
       .whereRef('retry_count', '>=', 'max_retries')
-      .returning(['id', 'owner_id', 'run_id', 'step_id', 'item_index', 'retry_count'])
+      .returning(['id', 'owner_id', 'run_id', 'step_id', 'item_index', 'retry_count', 'scheduled_task_id'])
       .execute();
 
     const requeued = await trx
@@ -78,6 +78,7 @@ export async function reclaimExpiredLeases(
           status: 'TIMEOUT',
           error: LEASE_EXPIRED,
           code: 'LEASE_EXPIRED',
+          scheduledTaskId: row.scheduled_task_id,
         });
       }
     }

@@ -112,6 +112,8 @@ export interface CompletedTask {
   readonly attempt: number;
   readonly output: unknown;
   readonly durationMs: number | null;
+  /** The schedule that submitted it (a standalone scheduled task), if one did. */
+  readonly scheduledTaskId: string | null;
 }
 
 /** What the final-failure hook learns about a task that will not run again. */
@@ -125,6 +127,8 @@ export interface FailedTask {
   readonly status: 'FAILED' | 'TIMEOUT';
   readonly error: string;
   readonly code: string | null;
+  /** The schedule that submitted it (a standalone scheduled task), if one did. */
+  readonly scheduledTaskId: string | null;
 }
 
 /**

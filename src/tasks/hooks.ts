@@ -244,17 +244,13 @@ export function standaloneTaskHooks(dialect: DialectAdapter): {
       if (standalone.length === 0) return;
       await releaseDependents(trx, dialect, standalone);
       await advanceChains(trx, dialect, standalone);
-      await countScheduledOutcomes(
-        trx,
-        standalone.map((t) => t.id),
-        'successful',
-      );
+      await countScheduledOutcomes(trx, standalone, 'successful');
     },
     onFailed: async (trx, task) => {
       if (task.runId !== null) return;
       await failDependents(trx, dialect, [task]);
       await endChains(trx, dialect, [task]);
-      await countScheduledOutcomes(trx, [task.id], 'failed');
+      await countScheduledOutcomes(trx, [task], 'failed');
     },
   };
 }

@@ -365,22 +365,16 @@ export async function enqueueScheduledTask(
 
 /**
  * Counts the end of tasks a schedule submitted: `successful_runs` or `failed_runs` of each
- * schedule grows by its tasks among `taskIds`. Runs in the transaction that ended the tasks.
+ * schedule grows by its tasks among `tasks` (the queue says which schedule each came from, so
+ * the common case — no schedule — costs no statement). Runs in the transaction that ended them.
  */
 export async function countScheduledOutcomes(
   trx: Db,
-  taskIds: readonly string[],
+  tasks: readonly { scheduledTaskId: string | null }[],
   outcome: 'successful' | 'failed',
 ): Promise<void> {
-  if (taskIds.length === 0) return;
-  const rows = await trx
-    .selectFrom('tasks')
-    .select('scheduled_task_id')
-    .where('id', 'in', [...taskIds])
-    .where('scheduled_task_id', 'is not', null)
-    .execute();
   const counts = new Map<string, number>();
-  for (const r of rows) counts.set(r.scheduled_task_id!, (counts.get(r.scheduled_task_id!) ?? 0) + 1);
+  for (const { scheduledTaskId: id } of tasks) if (id !== null) counts.set(id, (counts.get(id) ?? 0) + 1);
   const column = outcome === 'successful' ? 'successful_runs' : 'failed_runs';
   for (const [id, n] of counts) {
     await trx

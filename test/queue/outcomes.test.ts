@@ -170,6 +170,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
           status: 'FAILED',
           error: 'final',
           code: null,
+          scheduledTaskId: null,
         },
       ]);
       expect((await assignmentsOf(f, id!)).map((x) => [x.lease_epoch, x.status])).toEqual([
