@@ -97,6 +97,7 @@ export async function completeTasks(
             'tasks.retry_count',
             'tasks.duration_ms',
             'tasks.scheduled_task_id',
+            'tasks.chain_id',
           ])
           .execute()),
       );
@@ -122,6 +123,7 @@ export async function completeTasks(
         output: outputs.get(row.id) ?? null,
         durationMs: row.duration_ms,
         scheduledTaskId: row.scheduled_task_id,
+        chainId: row.chain_id,
       }));
       if (hooks.onCompletedBatch !== undefined) {
         if (done.length > 0) await hooks.onCompletedBatch(trx, done);

@@ -61,6 +61,7 @@ export async function failTask(
         'retry_policy',
         'retry_options',
         'scheduled_task_id',
+        'chain_id',
       ])
       .where('id', '=', failure.id)
       .where('status', '=', 'RUNNING')
@@ -124,6 +125,7 @@ export async function failTask(
       error: failure.error,
       code,
       scheduledTaskId: row.scheduled_task_id,
+      chainId: row.chain_id,
     });
     return status === 'TIMEOUT' ? 'timeout' : 'failed';
   });

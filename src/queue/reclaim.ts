@@ -43,7 +43,16 @@ export async function reclaimExpiredLeases(
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
       .whereRef('retry_count', '>=', 'max_retries')
-      .returning(['id', 'owner_id', 'run_id', 'step_id', 'item_index', 'retry_count', 'scheduled_task_id'])
+      .returning([
+        'id',
+        'owner_id',
+        'run_id',
+        'step_id',
+        'item_index',
+        'retry_count',
+        'scheduled_task_id',
+        'chain_id',
+      ])
       .execute();
 
     const requeued = await trx
@@ -79,6 +88,7 @@ export async function reclaimExpiredLeases(
           error: LEASE_EXPIRED,
           code: 'LEASE_EXPIRED',
           scheduledTaskId: row.scheduled_task_id,
+          chainId: row.chain_id,
         });
       }
     }

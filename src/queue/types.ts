@@ -114,6 +114,8 @@ export interface CompletedTask {
   readonly durationMs: number | null;
   /** The schedule that submitted it (a standalone scheduled task), if one did. */
   readonly scheduledTaskId: string | null;
+  /** The task chain it is a step of, if any. */
+  readonly chainId: string | null;
 }
 
 /** What the final-failure hook learns about a task that will not run again. */
@@ -129,6 +131,8 @@ export interface FailedTask {
   readonly code: string | null;
   /** The schedule that submitted it (a standalone scheduled task), if one did. */
   readonly scheduledTaskId: string | null;
+  /** The task chain it is a step of, if any. */
+  readonly chainId: string | null;
 }
 
 /**

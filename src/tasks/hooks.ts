@@ -49,6 +49,18 @@ async function waitingOn(trx: Db, dialect: DialectAdapter, ownerId: string, task
   return query.execute();
 }
 
+/** Whether any owner of these tasks has a blocked task (one look in idx_tasks_owner_blocked). */
+async function anyBlocked(trx: Db, tasks: readonly { ownerId: string }[]): Promise<boolean> {
+  const found = await trx
+    .selectFrom('tasks')
+    .select('id')
+    .where('owner_id', 'in', [...new Set(tasks.map((t) => t.ownerId))])
+    .where('is_blocked', '=', toDbBool(true))
+    .limit(1)
+    .executeTakeFirst();
+  return found !== undefined;
+}
+
 /**
  * Releases the tasks that waited for these completed tasks: each completed dependency leaves
  * `blocked_by`; a task with none left is unblocked and becomes claimable now. Returns the ids
@@ -239,17 +251,20 @@ export function standaloneTaskHooks(dialect: DialectAdapter): {
   onFailed: TaskHook<FailedTask>;
 } {
   return {
+    // Each step costs a statement only when it has something to do: a batch of plain tasks
+    // (no dependents, no chain, no schedule) costs one indexed look for blocked tasks.
     onCompletedBatch: async (trx, tasks) => {
       const standalone = tasks.filter((t) => t.runId === null);
       if (standalone.length === 0) return;
-      await releaseDependents(trx, dialect, standalone);
-      await advanceChains(trx, dialect, standalone);
+      if (await anyBlocked(trx, standalone)) await releaseDependents(trx, dialect, standalone);
+      const chained = standalone.filter((t) => t.chainId !== null);
+      if (chained.length > 0) await advanceChains(trx, dialect, chained);
       await countScheduledOutcomes(trx, standalone, 'successful');
     },
     onFailed: async (trx, task) => {
       if (task.runId !== null) return;
-      await failDependents(trx, dialect, [task]);
-      await endChains(trx, dialect, [task]);
+      if (await anyBlocked(trx, [task])) await failDependents(trx, dialect, [task]);
+      if (task.chainId !== null) await endChains(trx, dialect, [task]);
       await countScheduledOutcomes(trx, [task], 'failed');
     },
   };

@@ -171,6 +171,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
           error: 'final',
           code: null,
           scheduledTaskId: null,
+          chainId: null,
         },
       ]);
       expect((await assignmentsOf(f, id!)).map((x) => [x.lease_epoch, x.status])).toEqual([

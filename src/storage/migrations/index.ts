@@ -7,6 +7,7 @@ import { records } from './0005-records.js';
 import { events } from './0006-events.js';
 import { runDeadlines } from './0007-run-deadlines.js';
 import { triggers } from './0008-triggers.js';
+import { blockedTasks } from './0009-blocked-tasks.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   events,
   runDeadlines,
   triggers,
+  blockedTasks,
 ];
 
 export type { Migration } from './ddl.js';
