@@ -79,7 +79,8 @@ describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
     await registerExamples(fx.registry, fx.caller);
     startWorker();
     // Shell metacharacters in the input reach both agents as plain text.
-    const marker = path.join(os.tmpdir(), `swarm-pwned-${randomBytes(4).toString('hex')}`);
+    // Digits only: hex letters could spell a keyword ("bad") and change the sentiment.
+    const marker = path.join(os.tmpdir(), `swarm-pwned-${randomBytes(4).readUInt32BE()}`);
     const text = `I love it; not bad $(touch ${marker}) \`touch ${marker}\``;
     const report = await run('text-report', { text });
     expect(report).toMatchObject({
