@@ -3,7 +3,7 @@
  * later by the dispatcher, which reads pending rows. Publishing is only the durable write: an
  * event is never lost between being emitted and reaching the workflows subscribed to it.
  */
-import { insertEvents, type DatabaseHandle, type Store } from '../storage/index.js';
+import { insertEvents, SYSTEM_EVENT_SOURCE, type DatabaseHandle, type Store } from '../storage/index.js';
 import { RuntimeError } from './errors.js';
 import type { EmittedEvent, EventSink } from './types.js';
 
@@ -19,6 +19,12 @@ export class DatabaseEventSink implements EventSink {
       if (typeof event[field] !== 'string' || event[field] === '')
         throw RuntimeError.invalidInput(`event.${field}`, 'must be a non-empty string');
     }
+    // Only Swarm itself says what runs and agents did: an agent cannot forge `run.failed`.
+    if (event.source.toLowerCase() === SYSTEM_EVENT_SOURCE)
+      throw RuntimeError.invalidInput(
+        'event.source',
+        `"${SYSTEM_EVENT_SOURCE}" is reserved for Swarm's own events`,
+      );
     try {
       JSON.stringify(event.payload ?? null);
     } catch (error) {

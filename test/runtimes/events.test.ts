@@ -100,7 +100,7 @@ describe.each(DIALECTS)('builtin/emit_event on %s', (dialect) => {
     expect(rows.filter((r) => r.type === 'tick')).toHaveLength(2);
   });
 
-  it('refuses an event with no source or a payload that is not JSON', async () => {
+  it('refuses an event with no source, the reserved source, or a payload that is not JSON', async () => {
     const sink = new DatabaseEventSink(store);
     await expectRuntimeError(
       sink.publish({ ownerId, source: '', type: 't', payload: null }),
@@ -109,6 +109,12 @@ describe.each(DIALECTS)('builtin/emit_event on %s', (dialect) => {
     );
     await expectRuntimeError(
       sink.publish({ ownerId, source: 's', type: 't', payload: { n: 1n } }),
+      'INPUT_INVALID',
+      false,
+    );
+    // The system's own source cannot be forged by an agent.
+    await expectRuntimeError(
+      sink.publish({ ownerId, source: 'Swarm', type: 'run.failed', payload: {} }),
       'INPUT_INVALID',
       false,
     );
