@@ -63,7 +63,9 @@ export async function startServer(
             role: bootstrapped.user.role,
           });
     // Workflows stored without the API (examples, imports, copies) get their triggers here.
-    await syncAllTriggers(store, keyring);
+    await syncAllTriggers(store, keyring, (workflow, error) =>
+      logger.warn({ err: error, workflow }, `the trigger of workflow ${workflow} was not synced`),
+    );
     // Every dispatched event also queues deliveries to the outgoing webhooks subscribed to it.
     const deliveriesFor: EventSubscriber = {
       wants: (db, events) => subscribedEventIds(db, events),

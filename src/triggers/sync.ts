@@ -210,13 +210,24 @@ function scheduleColumns(spec: Extract<TriggerSpec, { type: 'schedule' }>, now: 
  * API (the examples, a legacy import, `db copy`) get their triggers. Returns the new webhook
  * triggers (whose secrets are then only available by rotating them).
  */
-export async function syncAllTriggers(store: Store, keyring: Keyring): Promise<SyncedTrigger[]> {
+export async function syncAllTriggers(
+  store: Store,
+  keyring: Keyring,
+  onError: (workflow: string, error: unknown) => void = () => {},
+): Promise<SyncedTrigger[]> {
   const owners = await store.handle.db.selectFrom('workflows').select('owner_id').distinct().execute();
   const synced: SyncedTrigger[] = [];
   for (const { owner_id } of owners) {
     const caller: Caller = { userId: owner_id, role: 'member' };
-    const latest = await new Registry(store).as(caller).workflows.list();
-    synced.push(...(await syncTriggers(store, keyring, caller, latest)));
+    for (const workflow of await new Registry(store).as(caller).workflows.list()) {
+      // One workflow that cannot have its trigger (an imported path another owner holds) must
+      // not keep the server from starting: it is reported, and the others are synced.
+      try {
+        synced.push(...(await syncTriggers(store, keyring, caller, [workflow])));
+      } catch (error) {
+        onError(workflow.name, error);
+      }
+    }
   }
   return synced;
 }

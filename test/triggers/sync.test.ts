@@ -109,4 +109,32 @@ describe.each(DIALECTS)('trigger sync on %s', (dialect) => {
     expect(row!.webhook_secret).toMatch(/^v1:/);
     expect(webhookSecrets(keyring, row!)).toEqual(['plain-legacy-secret']);
   });
+
+  it('at start-up, a workflow whose trigger cannot be made is reported and the others are synced', async () => {
+    await syncTriggers(fx.store, keyring, fx.caller, [
+      await apply({ name: 'first', version: '1.0.0', trigger: { type: 'webhook', path: 'taken' } }),
+    ]);
+    const other = (await fx.store.system.insertUserIfAbsent({
+      name: 'O',
+      email: 'o@example.com',
+      role: 'member',
+    }))!;
+    const workflows = fx.registry.as({ userId: other.id, role: 'member' }).workflows;
+    await workflows.apply({
+      name: 'clash',
+      version: '1.0.0',
+      trigger: { type: 'webhook', path: 'taken' },
+      steps: step,
+    });
+    await workflows.apply({
+      name: 'fine',
+      version: '1.0.0',
+      trigger: { type: 'schedule', cron: '0 * * * *' },
+      steps: step,
+    });
+    const failed: string[] = [];
+    const synced = await syncAllTriggers(fx.store, keyring, (workflow) => failed.push(workflow));
+    expect(failed).toEqual(['clash']);
+    expect(synced.map((t) => t.workflow).sort()).toEqual(['fine', 'first']);
+  });
 });
