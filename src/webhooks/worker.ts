@@ -85,6 +85,11 @@ export class DeliveryWorker {
       });
   }
 
+  /** Resolves once this worker listens for new-delivery notifications (or knows it cannot). */
+  async listening(): Promise<void> {
+    await this.unlisten;
+  }
+
   /** Deliveries may be due: look now rather than at the next poll. */
   notify(): void {
     this.woken = true;

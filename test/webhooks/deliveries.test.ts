@@ -282,6 +282,8 @@ describe.each(DIALECTS)('webhook deliveries on %s', (dialect) => {
     await service.create(ada, { name: 'w', url: receiver.url, eventTypes: ['*'] });
     const running = worker({ pollMs: 60_000 });
     running.start();
+    // On PostgreSQL the wake-up is a NOTIFY: one sent before LISTEN is set up is not heard.
+    await running.listening();
     try {
       await publish(ada.userId);
       const deadline = Date.now() + 5000;
