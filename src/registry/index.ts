@@ -18,6 +18,9 @@ export {
   type TriggerSpec,
   canonicalTimeZone,
   cronProblem,
+  nextTick,
+  nextTicks,
+  ticksBetween,
 } from './workflow/index.js';
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';

@@ -6,7 +6,6 @@ import { Engine } from '../engine/index.js';
 import { openSigningKey } from '../runtimes/index.js';
 import { openKeyring } from '../secrets/index.js';
 import { Store } from '../storage/index.js';
-import { enqueueScheduledTask } from '../tasks/index.js';
 import { syncAllTriggers, TriggerDaemon, type EventSubscriber } from '../triggers/index.js';
 import { createDeliveries, DeliveryWorker, subscribedEventIds } from '../webhooks/index.js';
 import { createWorker, type Worker } from '../worker/index.js';
@@ -77,7 +76,6 @@ export async function startServer(
           engine,
           logger,
           subscribers: [deliveriesFor],
-          enqueueScheduledTask,
           misfireGraceMs: config.misfireGraceMs,
           retention: { eventsDays: config.eventRetentionDays, firingsDays: config.firingRetentionDays },
           onStarted: () => worker?.notify(),

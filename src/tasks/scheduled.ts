@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import { InputError, NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
-import { canonicalTimeZone, cronProblem } from '../registry/index.js';
+import { canonicalTimeZone, cronProblem, nextTick } from '../registry/index.js';
 import {
   fromDbBool,
   fromDbJson,
@@ -13,7 +13,6 @@ import {
   type Store,
   type SwarmDatabase,
 } from '../storage/index.js';
-import { nextTick } from '../triggers/index.js';
 import { DEFAULT_TASK_TYPE, insertTask, type PreparedTask } from './prepare.js';
 
 /**

@@ -3,7 +3,7 @@ import type { Engine } from '../engine/index.js';
 import { EVENTS_CHANNEL, type Store } from '../storage/index.js';
 import { EventDispatcher, type EventSubscriber } from './dispatch.js';
 import { pruneTriggerRecords, type Retention } from './prune.js';
-import { Scheduler, type EnqueueScheduledTask } from './scheduler.js';
+import { Scheduler } from './scheduler.js';
 
 export interface TriggerDaemonOptions {
   readonly store: Store;
@@ -11,7 +11,6 @@ export interface TriggerDaemonOptions {
   readonly logger: Logger;
   /** Outgoing webhooks and the like: they hear of every event as it is dispatched. */
   readonly subscribers?: readonly EventSubscriber[];
-  readonly enqueueScheduledTask?: EnqueueScheduledTask;
   /** How often schedules are looked at: well under a second, for seconds-level cron. @default 250 */
   readonly scheduleIntervalMs?: number;
   /** How often pending events are looked for when no publish woke the dispatcher. @default 1000 */
@@ -40,9 +39,6 @@ export class TriggerDaemon {
     this.scheduler = new Scheduler(options.store, options.engine, {
       logger: options.logger,
       ...(options.misfireGraceMs === undefined ? {} : { misfireGraceMs: options.misfireGraceMs }),
-      ...(options.enqueueScheduledTask === undefined
-        ? {}
-        : { enqueueScheduledTask: options.enqueueScheduledTask }),
     });
     this.dispatcher = new EventDispatcher(
       options.store,

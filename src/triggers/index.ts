@@ -16,7 +16,7 @@ export {
   DEFAULT_ROTATION_GRACE_SECONDS,
 } from './service.js';
 export { prepareFiring, recordFiring, again, ownerOf, firingError, type FiringOutcome } from './fire.js';
-export { nextTicks, nextTick, ticksBetween, planTicks } from './schedule.js';
+export { planTicks } from './schedule.js';
 export {
   viewOfTrigger,
   type FiringStats,
@@ -47,11 +47,6 @@ export {
   type EventSubscriber,
   type DispatchReport,
 } from './dispatch.js';
-export {
-  Scheduler,
-  type SchedulerOptions,
-  type EnqueueScheduledTask,
-  type ScheduledTaskRow,
-} from './scheduler.js';
+export { Scheduler, type SchedulerOptions } from './scheduler.js';
 export { TriggerDaemon, type TriggerDaemonOptions } from './daemon.js';
 export { pruneTriggerRecords, type Retention } from './prune.js';

@@ -1,27 +1,12 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Engine, PreparedRun } from '../engine/index.js';
-import {
-  toDbBool,
-  toDbTimestamp,
-  type DialectAdapter,
-  type ScheduledTasksTable,
-  type Store,
-  type SwarmDatabase,
-} from '../storage/index.js';
+import { nextTick, ticksBetween } from '../registry/index.js';
+import { toDbBool, toDbTimestamp, type Store, type SwarmDatabase } from '../storage/index.js';
+import { enqueueScheduledTask, type ScheduledTaskRow } from '../tasks/index.js';
 import { again, firingError, prepareFiring, recordFiring } from './fire.js';
-import { nextTick, planTicks, ticksBetween } from './schedule.js';
+import { planTicks } from './schedule.js';
 import type { TriggerRow } from './types.js';
-
-export type ScheduledTaskRow = Selectable<ScheduledTasksTable>;
-
-/** Enqueues one tick of a standalone scheduled task in the scheduler's transaction. */
-export type EnqueueScheduledTask = (
-  trx: Kysely<SwarmDatabase>,
-  dialect: DialectAdapter,
-  row: ScheduledTaskRow,
-  scheduledFor: Date,
-) => Promise<string>;
 
 export interface SchedulerOptions {
   /**
@@ -29,8 +14,6 @@ export interface SchedulerOptions {
    * ran): the misfire policy decides. @default 60 000 ms
    */
   readonly misfireGraceMs?: number;
-  /** Standalone scheduled tasks; without it only workflow schedules fire. */
-  readonly enqueueScheduledTask?: EnqueueScheduledTask;
   readonly logger?: Logger;
 }
 
@@ -106,24 +89,19 @@ export class Scheduler {
         this.options.logger?.error({ err: error, trigger: trigger.id }, 'firing a schedule failed');
       }
     }
-    if (this.options.enqueueScheduledTask !== undefined) {
-      const tasks = await db
-        .selectFrom('scheduled_tasks')
-        .selectAll()
-        .where('active', '=', toDbBool(true))
-        .where('next_run_at', '<=', toDbTimestamp(now))
-        .orderBy('next_run_at')
-        .limit(100)
-        .execute();
-      for (const task of tasks) {
-        try {
-          fired += await this.fireScheduledTask(task, now, this.options.enqueueScheduledTask);
-        } catch (error) {
-          this.options.logger?.error(
-            { err: error, scheduledTask: task.id },
-            'firing a scheduled task failed',
-          );
-        }
+    const tasks = await db
+      .selectFrom('scheduled_tasks')
+      .selectAll()
+      .where('active', '=', toDbBool(true))
+      .where('next_run_at', '<=', toDbTimestamp(now))
+      .orderBy('next_run_at')
+      .limit(100)
+      .execute();
+    for (const task of tasks) {
+      try {
+        fired += await this.fireScheduledTask(task, now);
+      } catch (error) {
+        this.options.logger?.error({ err: error, scheduledTask: task.id }, 'firing a scheduled task failed');
       }
     }
     return fired;
@@ -191,11 +169,7 @@ export class Scheduler {
     });
   }
 
-  private async fireScheduledTask(
-    row: ScheduledTaskRow,
-    now: Date,
-    enqueue: EnqueueScheduledTask,
-  ): Promise<number> {
+  private async fireScheduledTask(row: ScheduledTaskRow, now: Date): Promise<number> {
     if (row.next_run_at === null) return 0;
     const ticks = plan(
       row.cron_expression,
@@ -209,7 +183,7 @@ export class Scheduler {
     const { db, dialect } = this.store.handle;
     const fired = await dialect.writeTransaction(db, async (trx) => {
       if (!(await claim(trx, 'scheduled_tasks', row.id, row.next_run_at!, ticks.next))) return null;
-      for (const tick of ticks.fire) await enqueue(trx, dialect, row, tick);
+      for (const tick of ticks.fire) await enqueueScheduledTask(trx, dialect, row, tick);
       return ticks.fire.length;
     });
     if (fired === null) return 0;

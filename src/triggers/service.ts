@@ -1,8 +1,7 @@
 import { NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
-import { invalidDefinition } from '../registry/index.js';
+import { invalidDefinition, nextTick, nextTicks } from '../registry/index.js';
 import { openText, sealText, type Keyring } from '../secrets/index.js';
 import { toDbTimestamp, type Caller, type Store } from '../storage/index.js';
-import { nextTicks } from './schedule.js';
 import { newWebhookSecret } from './sync.js';
 import { viewOfTrigger, type FiringView, type TriggerRow, type TriggerView } from './types.js';
 
@@ -85,8 +84,8 @@ export class TriggerService {
     const changes: Record<string, unknown> = { enabled: enabled ? 1 : 0, updated_at: toDbTimestamp(now) };
     // A schedule enabled again starts from now: the ticks it slept through are not misfires.
     if (enabled && !row.enabled && row.type === 'schedule' && row.cron_expression !== null) {
-      const next = nextTicks(row.cron_expression, row.timezone, now, 1)[0];
-      changes.next_run_at = next === undefined ? null : toDbTimestamp(next);
+      const next = nextTick(row.cron_expression, row.timezone, now);
+      changes.next_run_at = next === null ? null : toDbTimestamp(next);
     }
     await this.store.handle.db
       .updateTable('triggers')

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { SwarmError } from '../errors/index.js';
-import { Registry, type TriggerSpec, type WorkflowView } from '../registry/index.js';
+import { nextTick, Registry, type TriggerSpec, type WorkflowView } from '../registry/index.js';
 import { sealText, type Keyring } from '../secrets/index.js';
 import { newId, toDbTimestamp, type Caller, type Store } from '../storage/index.js';
-import { nextTick } from './schedule.js';
 import type { TriggerRow } from './types.js';
 
 /** A new webhook signing secret: 32 random bytes, prefixed so it is recognisable in a vault. */

@@ -235,14 +235,16 @@ export function parseWebhookBody(contentType: string | undefined, rawBody: Buffe
  */
 export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest): Promise<WebhookReceipt> {
   const { store, engine } = deps;
-  // The delivery id, if it is a valid one, is looked up with the trigger (one query, not two).
-  let earlyKey: string | null = null;
+  // Read once: a valid delivery id is looked up with the trigger (one query, not two); an invalid
+  // one is refused only once the signature has been checked.
+  let key: string | null = null;
+  let keyError: unknown = null;
   try {
-    earlyKey = deliveryKey(request.headers);
-  } catch {
-    // Refused below, once the signature has been checked.
+    key = deliveryKey(request.headers);
+  } catch (error) {
+    keyError = error;
   }
-  const found = await findWebhookTrigger(store, request.path, earlyKey === null ? null : `idem:${earlyKey}`);
+  const found = await findWebhookTrigger(store, request.path, key === null ? null : `idem:${key}`);
   if (found === undefined || !found.trigger.enabled)
     throw new SwarmError('NOT_FOUND', `no webhook at /hooks/${request.path}`);
   const { trigger } = found;
@@ -275,7 +277,7 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
 
   // Only a signed body is parsed: an unsigned sender cannot make the server parse anything.
   const data = parseWebhookBody(request.contentType, request.rawBody);
-  const key = deliveryKey(request.headers);
+  if (keyError !== null) throw keyError;
   const fireKey = key === null ? `req:${newId()}` : `idem:${key}`;
 
   // A resend usually comes after the first delivery committed: answer it without preparing a run.

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { LogLevel } from '../runtimes/index.js';
 import { newId, toDbJson, type LogicalType, type Store } from '../storage/index.js';
+import { BatchedWriter } from './batched-writer.js';
 
 /** One line a runtime logged for an attempt of a run's task (already redacted). */
 export interface AttemptLogLine {
@@ -79,74 +80,32 @@ function rowOf(line: AttemptLogLine): Row {
  * dropped: logging never fails an attempt.
  */
 export class ExecutionLogWriter {
-  private readonly delayMs: number;
-  private readonly batchRows: number;
-  private readonly maxPending: number;
-  private pending: Row[] = [];
-  private dropped = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private draining: Promise<void> | null = null;
+  private readonly batches: BatchedWriter<Row>;
 
   constructor(
     private readonly store: Store,
-    private readonly logger: Logger,
+    logger: Logger,
     options: ExecutionLogWriterOptions = {},
   ) {
-    this.delayMs = options.delayMs ?? 100;
-    this.batchRows = options.batchRows ?? 1000;
-    this.maxPending = options.maxPending ?? 50_000;
+    this.batches = new BatchedWriter<Row>({
+      delayMs: options.delayMs ?? 100,
+      batchRows: options.batchRows ?? 1000,
+      maxPending: options.maxPending ?? 50_000,
+      logger,
+      write: (rows) => this.insert(rows),
+      failed: (row, error) =>
+        logger.error({ err: error, task: row.task_id }, 'writing an execution log line failed'),
+      droppedMessage: 'execution log lines dropped: the database fell behind the agents logging',
+    });
   }
 
   push(line: AttemptLogLine): void {
-    if (this.pending.length >= this.maxPending) {
-      this.dropped++;
-      return;
-    }
-    this.pending.push(rowOf(line));
-    if (this.pending.length >= this.batchRows) void this.flush();
-    else if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        void this.flush();
-      }, this.delayMs);
-      this.timer.unref();
-    }
+    this.batches.push(rowOf(line));
   }
 
   /** Resolves once every line pushed so far is written (or given up on). Never rejects. */
   flush(): Promise<void> {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    this.draining ??= this.drain().finally(() => {
-      this.draining = null;
-    });
-    return this.draining;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0) await this.write(this.pending.splice(0, this.batchRows));
-    if (this.dropped > 0) {
-      this.logger.warn(
-        { dropped: this.dropped },
-        'execution log lines dropped: the database fell behind the agents logging',
-      );
-      this.dropped = 0;
-    }
-  }
-
-  private async write(rows: Row[]): Promise<void> {
-    try {
-      await this.insert(rows);
-    } catch (error) {
-      if (rows.length === 1) {
-        this.logger.error({ err: error, task: rows[0]!.task_id }, 'writing an execution log line failed');
-        return;
-      }
-      // One bad row must not lose the others.
-      for (const row of rows) await this.write([row]);
-    }
+    return this.batches.flush();
   }
 
   private async insert(rows: Row[]): Promise<void> {

@@ -11,9 +11,9 @@ import {
   type NewArtifact,
   type NewMessage,
   type NewUsage,
-  type ReportBatch,
   type Store,
 } from '../storage/index.js';
+import { BatchedWriter } from './batched-writer.js';
 
 /** The `messages.message_type` values. */
 export const MESSAGE_TYPES: readonly string[] = [
@@ -80,14 +80,8 @@ function utf8(bytes: Buffer): string | null {
 export class ReportWriter {
   private readonly maxInline: number;
   private readonly maxAttemptBytes: number;
-  private readonly delayMs: number;
-  private readonly batchRows: number;
-  private readonly maxPending: number;
-  private pending: Pending[] = [];
+  private readonly batches: BatchedWriter<Pending>;
   private readonly writingFiles = new Set<Promise<void>>();
-  private dropped = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private draining: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -96,9 +90,21 @@ export class ReportWriter {
   ) {
     this.maxInline = options.maxInlineBytes ?? 256 * 1024;
     this.maxAttemptBytes = options.maxAttemptBytes ?? 100 * 1000 * 1000;
-    this.delayMs = options.delayMs ?? 100;
-    this.batchRows = options.batchRows ?? 100;
-    this.maxPending = options.maxPending ?? 10_000;
+    this.batches = new BatchedWriter<Pending>({
+      delayMs: options.delayMs ?? 100,
+      batchRows: options.batchRows ?? 100,
+      maxPending: options.maxPending ?? 10_000,
+      logger,
+      write: (items) => this.insert(items),
+      failed: async (item, error) => {
+        logger.error({ err: error, task: item.row.taskId }, `recording an agent's ${item.kind} failed`);
+        if (item.kind === 'artifact' && item.file !== null) await this.removeFile(item.file);
+      },
+      dropped: (item) => {
+        if (item.kind === 'artifact' && item.file !== null) void this.removeFile(item.file);
+      },
+      droppedMessage: 'agent reports dropped: the database fell behind the agents reporting',
+    });
   }
 
   /** An attempt's `RuntimeContext.report`; `log` is its execution log (for refusals). */
@@ -237,14 +243,7 @@ export class ReportWriter {
   /** Resolves once every report handed over so far is written (or given up on). Never rejects. */
   async flush(): Promise<void> {
     while (this.writingFiles.size > 0) await Promise.all([...this.writingFiles]);
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    this.draining ??= this.drain().finally(() => {
-      this.draining = null;
-    });
-    await this.draining;
+    await this.batches.flush();
   }
 
   private writeFile(relative: string, bytes: Buffer, item: Pending): void {
@@ -265,51 +264,15 @@ export class ReportWriter {
   }
 
   private push(item: Pending): void {
-    if (this.pending.length >= this.maxPending) {
-      this.dropped++;
-      if (item.kind === 'artifact' && item.file !== null) void this.removeFile(item.file);
-      return;
-    }
-    this.pending.push(item);
-    if (this.pending.length >= this.batchRows) void this.flush();
-    else if (this.timer === null) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        void this.flush();
-      }, this.delayMs);
-      this.timer.unref();
-    }
+    this.batches.push(item);
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0) await this.write(this.pending.splice(0, this.batchRows));
-    if (this.dropped > 0) {
-      this.logger.warn(
-        { dropped: this.dropped },
-        'agent reports dropped: the database fell behind the agents reporting',
-      );
-      this.dropped = 0;
-    }
-  }
-
-  private async write(items: Pending[]): Promise<void> {
-    const batch: ReportBatch = {
+  private async insert(items: Pending[]): Promise<void> {
+    await this.store.system.insertReports({
       artifacts: items.flatMap((i) => (i.kind === 'artifact' ? [i.row] : [])),
       messages: items.flatMap((i) => (i.kind === 'message' ? [i.row] : [])),
       usage: items.flatMap((i) => (i.kind === 'usage' ? [i.row] : [])),
-    };
-    try {
-      await this.store.system.insertReports(batch);
-    } catch (error) {
-      if (items.length > 1) {
-        // One bad row must not lose the others.
-        for (const item of items) await this.write([item]);
-        return;
-      }
-      const [item] = items as [Pending];
-      this.logger.error({ err: error, task: item.row.taskId }, `recording an agent's ${item.kind} failed`);
-      if (item.kind === 'artifact' && item.file !== null) await this.removeFile(item.file);
-    }
+    });
   }
 
   private async removeFile(relative: string): Promise<void> {

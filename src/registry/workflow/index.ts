@@ -17,6 +17,7 @@ export {
 } from './expressions.js';
 export { parseAgentRef, refText, DEFAULT_RETRY, STEP_ID } from './refs.js';
 export { canonicalTimeZone, cronProblem } from './trigger.js';
+export { nextTick, nextTicks, ticksBetween } from './cron.js';
 export {
   ROUTING_STRATEGIES,
   ORCHESTRATION_PATTERNS,
