@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors/index.js';
 /** Where a CLI run reads and writes: the process by default, buffers in tests. */
 export interface CliIo {
   out(text: string): void;
@@ -41,4 +44,21 @@ export function formatTable(headers: string[], rows: Array<Array<string | number
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** A JSON flag's value: `--input '{"a":1}'` or `--input @file.json`; errors name the flag. */
+export function readJsonOption(raw: string, flag: string, cwd: string): unknown {
+  let text = raw;
+  if (raw.startsWith('@')) {
+    try {
+      text = fs.readFileSync(path.resolve(cwd, raw.slice(1)), 'utf8');
+    } catch {
+      throw new InputError(flag, `cannot read ${raw.slice(1)}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InputError(flag, `not JSON: ${(error as Error).message}`);
+  }
 }

@@ -1,10 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
-import { InputError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
-import { formatTable, type CliIo } from '../io.js';
+import { formatTable, readJsonOption, type CliIo } from '../io.js';
 import { integerFlag } from './triggers.js';
 
 interface EventView {
@@ -18,23 +15,6 @@ interface EventView {
   runId: string | null;
   createdAt: string;
   dispatchedAt: string | null;
-}
-
-/** `--payload '{"a":1}'` or `--payload @file.json`. */
-function parsePayload(raw: string, cwd: string): unknown {
-  let text = raw;
-  if (raw.startsWith('@')) {
-    try {
-      text = fs.readFileSync(path.resolve(cwd, raw.slice(1)), 'utf8');
-    } catch {
-      throw new InputError('--payload', `cannot read ${raw.slice(1)}`);
-    }
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new InputError('--payload', `not JSON: ${(error as Error).message}`);
-  }
 }
 
 export function registerEventCommands(program: Command, io: CliIo): void {
@@ -56,7 +36,9 @@ export function registerEventCommands(program: Command, io: CliIo): void {
         const body = {
           source,
           type,
-          ...(options.payload === undefined ? {} : { payload: parsePayload(options.payload, io.cwd) }),
+          ...(options.payload === undefined
+            ? {}
+            : { payload: readJsonOption(options.payload, '--payload', io.cwd) }),
           ...(options.key === undefined ? {} : { idempotencyKey: options.key }),
         };
         const { id } = await client().request<{ id: string }>('POST', '/api/v1/events', body);

@@ -3,28 +3,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import type { LogView, RunView } from '../../engine/index.js';
-import { InputError, SwarmError } from '../../errors/index.js';
+import { SwarmError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
-import { formatTable, type CliIo } from '../io.js';
+import { formatTable, readJsonOption, type CliIo } from '../io.js';
 import { readDefinition } from './workflow.js';
-
-/** `--input '{"a":1}'` or `--input @file.json`. */
-function parseInput(raw: string | undefined, cwd: string): unknown {
-  if (raw === undefined) return {};
-  let text = raw;
-  if (raw.startsWith('@')) {
-    try {
-      text = fs.readFileSync(path.resolve(cwd, raw.slice(1)), 'utf8');
-    } catch {
-      throw new InputError('--input', `cannot read ${raw.slice(1)}`);
-    }
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new InputError('--input', `not JSON: ${(error as Error).message}`);
-  }
-}
 
 /** One line per step (and on_error/on_success handler) whose state changed; a bar for fan-outs. */
 /** `swarm run examples/workflows/hello.yaml`: a path to a definition rather than a name. */
@@ -90,7 +72,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     .option('-w, --wait', 'follow the run until it ends')
     .option('--json', 'machine-readable output (the final run with --wait)')
     .action(async (ref: string, options: { input?: string; wait?: boolean; json?: boolean }) => {
-      const input = parseInput(options.input, io.cwd);
+      const input = options.input === undefined ? {} : readJsonOption(options.input, '--input', io.cwd);
       const api = client();
       let [name, version]: [string, string | undefined] = [ref, undefined];
       const at = ref.lastIndexOf('@');

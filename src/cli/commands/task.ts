@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
@@ -11,7 +9,7 @@ import {
   type TaskView,
 } from '../../tasks/index.js';
 import { ApiClient } from '../client.js';
-import { formatTable, type CliIo } from '../io.js';
+import { formatTable, readJsonOption, type CliIo } from '../io.js';
 
 interface SubmitOptions {
   agent?: string;
@@ -27,23 +25,6 @@ interface SubmitOptions {
   idempotencyKey?: string;
   wait?: boolean;
   json?: boolean;
-}
-
-/** `--input '{"a":1}'` or `--input @file.json`. */
-function parseInput(raw: string, cwd: string): unknown {
-  let text = raw;
-  if (raw.startsWith('@')) {
-    try {
-      text = fs.readFileSync(path.resolve(cwd, raw.slice(1)), 'utf8');
-    } catch {
-      throw new InputError('--input', `cannot read ${raw.slice(1)}`);
-    }
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new InputError('--input', `not JSON: ${(error as Error).message}`);
-  }
 }
 
 function integer(raw: string | undefined, flag: string, min: number, max: number): number | undefined {
@@ -69,7 +50,7 @@ export function submitBody(options: SubmitOptions, cwd: string): SubmitTask {
     ...(options.agent === undefined ? {} : { agent: options.agent }),
     ...(options.capability === undefined ? {} : { capability: options.capability }),
     ...(options.type === undefined ? {} : { type: options.type }),
-    ...(options.input === undefined ? {} : { input: parseInput(options.input, cwd) }),
+    ...(options.input === undefined ? {} : { input: readJsonOption(options.input, '--input', cwd) }),
     ...(priority === undefined ? {} : { priority }),
     ...(timeout === undefined ? {} : { timeout_seconds: timeout }),
     ...(maxRetries === undefined ? {} : { max_retries: maxRetries }),
@@ -216,7 +197,7 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
           name,
           cron: options.cron,
           capability: options.capability,
-          ...(options.input === undefined ? {} : { input: parseInput(options.input, io.cwd) }),
+          ...(options.input === undefined ? {} : { input: readJsonOption(options.input, '--input', io.cwd) }),
           ...(options.timezone === undefined ? {} : { timezone: options.timezone }),
           ...(options.misfire === undefined ? {} : { misfire: options.misfire as 'skip' | 'catch_up' }),
           ...(limit === undefined ? {} : { catchUpLimit: limit }),
