@@ -33,8 +33,14 @@ describe('configuration', () => {
     [{ SWARM_PORT: '1.5' }, /^SWARM_PORT: /],
     [{ SWARM_LOG_LEVEL: 'loud' }, /^SWARM_LOG_LEVEL: /],
     [{ SWARM_URL: 'not a url' }, /^SWARM_URL: /],
+    [{ SWARM_MAX_EVENT_DEPTH: '0' }, /^SWARM_MAX_EVENT_DEPTH: must be an integer from 1/],
   ])('names the bad variable in %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads the event loop limit SWARM_MAX_EVENT_DEPTH (default 8)', () => {
+    expect(loadConfig({}).maxEventDepth).toBe(8);
+    expect(loadConfig({ SWARM_MAX_EVENT_DEPTH: '3' }).maxEventDepth).toBe(3);
   });
 
   it('parses the database URL forms', () => {

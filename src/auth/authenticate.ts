@@ -1,6 +1,7 @@
 import { SwarmError } from '../errors/index.js';
 import type { Caller, Store } from '../storage/index.js';
-import { hashApiKey } from './api-key.js';
+import { API_KEY_PREFIX_LENGTH, hashApiKey } from './api-key.js';
+import type { AuthFailureSink } from './failures.js';
 
 export interface RequestInfo {
   readonly ipAddress?: string;
@@ -10,18 +11,25 @@ export interface RequestInfo {
 /** How often `last_used_at` is written per key: not on every request. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-/** Resolves `Authorization: Bearer <key>` to a caller, or throws UNAUTHENTICATED (audited). */
+/** Resolves `Authorization: Bearer <key>` to a caller, or throws UNAUTHENTICATED (counted). */
 export class Authenticator {
   private readonly lastTouched = new Map<string, number>();
 
-  constructor(private readonly store: Store) {}
+  /** `failures` counts refused keys per window and source (not an audit row per request). */
+  constructor(
+    private readonly store: Store,
+    private readonly failures: AuthFailureSink,
+  ) {}
 
   async authenticate(authorization: string | undefined, request: RequestInfo = {}): Promise<Caller> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (match === null) {
-      throw new SwarmError('UNAUTHENTICATED', 'missing Authorization header: expected "Bearer <api key>"');
+      const reason = 'missing Authorization header';
+      this.fail(reason, request);
+      throw new SwarmError('UNAUTHENTICATED', `${reason}: expected "Bearer <api key>"`);
     }
-    const found = await this.store.system.findApiKeyByHash(hashApiKey(match[1]!));
+    const sent = match[1]!;
+    const found = await this.store.system.findApiKeyByHash(hashApiKey(sent));
     const reason =
       found === null
         ? 'unknown API key'
@@ -33,22 +41,24 @@ export class Authenticator {
               ? 'user disabled'
               : null;
     if (reason !== null) {
-      await this.store.system.recordAudit({
-        eventType: 'authentication',
-        action: 'api_key',
-        success: false,
-        errorMessage: reason,
-        ...(found === null
-          ? {}
-          : { caller: { userId: found.user.id, role: found.user.role, keyId: found.key.id } }),
-        ...(request.ipAddress === undefined ? {} : { ipAddress: request.ipAddress }),
-        ...(request.userAgent === undefined ? {} : { userAgent: request.userAgent }),
-      });
+      // As long as the prefix stored with every key: enough to tell which key, never the key.
+      this.fail(reason, request, sent.slice(0, API_KEY_PREFIX_LENGTH), found?.user.id ?? null);
       throw new SwarmError('UNAUTHENTICATED', reason);
     }
     const { key, user } = found!;
     await this.touch(key.id);
     return { userId: user.id, role: user.role, keyId: key.id };
+  }
+
+  private fail(reason: string, request: RequestInfo, keyPrefix = '', ownerId: string | null = null): void {
+    this.failures.record({
+      kind: 'api_key',
+      reason,
+      keyPrefix,
+      ownerId,
+      ...(request.ipAddress === undefined ? {} : { ipAddress: request.ipAddress }),
+      ...(request.userAgent === undefined ? {} : { userAgent: request.userAgent }),
+    });
   }
 
   private async touch(keyId: string): Promise<void> {

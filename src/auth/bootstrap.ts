@@ -1,6 +1,6 @@
 import type { ApiKey, Store, User } from '../storage/index.js';
-import { generateApiKey } from './api-key.js';
-import { writeCredentials } from './credentials.js';
+import { generateApiKey, hashApiKey } from './api-key.js';
+import { databaseIdentity, noteServerStarted, saveCredential } from './credentials.js';
 
 export const ADMIN_EMAIL = 'admin@localhost';
 
@@ -10,12 +10,15 @@ export interface Bootstrapped {
   /** The key itself: print it once, then it exists only in the credentials file. */
   readonly key: string;
   readonly credentialsFile: string;
+  /** The name the key is saved under in that file (`--credential`, `SWARM_CREDENTIAL`). */
+  readonly credentialName: string;
 }
 
 /**
  * On a store's first start: creates the admin user and an admin API key, and saves the key for
- * the local CLI. Returns null when an admin already exists — several servers starting at once
- * on one database create it exactly once (the email is unique).
+ * the local CLI beside any other database's (never over one). Returns null when an admin
+ * already exists — several servers starting at once on one database create it exactly once
+ * (the email is unique).
  */
 export async function bootstrapAdmin(
   store: Store,
@@ -45,6 +48,23 @@ export async function bootstrapAdmin(
     resourceType: 'api_key',
     resourceId: apiKey.id,
   });
-  const credentialsFile = writeCredentials(home, { apiKey: generated.key, url: serverUrl });
-  return { user, apiKey, key: generated.key, credentialsFile };
+  const saved = await saveCredential(home, {
+    apiKey: generated.key,
+    database: databaseIdentity(store.handle.description),
+    url: serverUrl,
+  });
+  return { user, apiKey, key: generated.key, credentialsFile: saved.file, credentialName: saved.name };
+}
+
+/**
+ * On every later start: the CLI's saved credential for this database learns where its server
+ * now listens (the port may have changed). A credential saved before credentials named their
+ * database is claimed by the database that holds its key.
+ */
+export async function rememberServer(store: Store, home: string, serverUrl: string): Promise<void> {
+  await noteServerStarted(
+    home,
+    { database: databaseIdentity(store.handle.description), url: serverUrl },
+    async (key) => (await store.system.findApiKeyByHash(hashApiKey(key))) !== null,
+  );
 }

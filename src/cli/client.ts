@@ -1,7 +1,8 @@
-import { readCredentials } from '../auth/index.js';
-import type { Config } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
 import type { LogView, RunView } from '../engine/index.js';
 import { ERROR_CODES, SwarmError, isSwarmError, type ErrorCode, type FieldIssue } from '../errors/index.js';
+import type { CliIo } from './io.js';
+import { resolveTarget } from './target.js';
 
 /** One server-sent event. `id` is the stream's last event id when it was dispatched. */
 export interface ServerSentEvent {
@@ -91,21 +92,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The CLI's view of the HTTP API: JSON in, JSON out, problem+json turned back into SwarmErrors. */
 export class ApiClient {
   constructor(
-    private readonly baseUrl: string,
+    /** The server's URL, e.g. `http://127.0.0.1:7373`. */
+    readonly baseUrl: string,
     private readonly apiKey: string,
+    /** Where the URL came from, named when no server answers there. */
+    private readonly urlFrom?: string,
   ) {}
 
-  /** The server and key from SWARM_URL / SWARM_API_KEY, else $SWARM_HOME/credentials. */
-  static fromConfig(config: Config): ApiClient {
-    const saved = readCredentials(config.home);
-    const apiKey = config.apiKey ?? saved?.apiKey;
-    if (apiKey === undefined) {
-      throw new SwarmError(
-        'UNAUTHENTICATED',
-        `no API key: set SWARM_API_KEY, or run \`swarm start\` once to create ${config.home}/credentials`,
-      );
-    }
-    return new ApiClient(config.serverUrl, apiKey);
+  /**
+   * The server and key of the saved credential the environment picks (see `resolveTarget`):
+   * SWARM_URL / SWARM_PORT and SWARM_API_KEY override it. `warn` hears which credential was
+   * taken when that was a guess among several.
+   */
+  static fromConfig(config: Config, cwd = process.cwd(), warn?: (text: string) => void): ApiClient {
+    const target = resolveTarget(config, cwd);
+    if (target.note !== null) warn?.(target.note);
+    return new ApiClient(target.url, target.apiKey, target.urlFrom);
+  }
+
+  /** The client of a CLI command, from its environment. */
+  static forCli(io: CliIo): ApiClient {
+    return ApiClient.fromConfig(loadConfig(io.env, io.cwd), io.cwd, (text) => io.err(text));
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -254,7 +261,7 @@ export class ApiClient {
   private unreachable(error: unknown): SwarmError {
     return new SwarmError(
       'SERVER_UNREACHABLE',
-      `no Swarm server answers at ${this.baseUrl} (${causeOf(error)}); start one with \`swarm start\` or set SWARM_URL`,
+      `no Swarm server answers at ${this.baseUrl}${this.urlFrom === undefined ? '' : ` (from ${this.urlFrom})`}: ${causeOf(error)}; start one (\`npm start\` in the clone, or \`swarm start\`), or point SWARM_URL or --credential at a running one`,
       { cause: error },
     );
   }

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { isSwarmError } from '../errors/index.js';
-import { SWARM_VERSION } from '../server/index.js';
+// The version file alone: the server's modules load only for the commands that run one.
+import { SWARM_VERSION } from '../server/version.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerCredentialCommands } from './commands/credentials.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
 import { registerLlmCommands } from './commands/llm.js';
@@ -19,7 +21,10 @@ import { processIo, type CliIo } from './io.js';
 /** Exit codes: 0 success, 1 a failed operation, 2 a usage error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(given: CliIo): Command {
+  // `--credential` reaches the commands as SWARM_CREDENTIAL, in a copy of the environment.
+  const env: NodeJS.ProcessEnv = { ...given.env };
+  const io: CliIo = { ...given, env };
   const program = new Command('swarm')
     .description('Swarm: run swarms of agents — registry, workflows, triggers, a durable task queue')
     .version(SWARM_VERSION, '-V, --version')
@@ -29,7 +34,15 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (s) => io.err(s),
       outputError: (s, write) => write(`swarm: ${s.replace(/^error: /, '')}`),
     })
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    .option(
+      '--credential <name>',
+      'the saved credential to use, by name, database or server URL (default: SWARM_CREDENTIAL; see `swarm credentials list`)',
+    )
+    .hook('preAction', () => {
+      const { credential } = program.opts<{ credential?: string }>();
+      if (credential !== undefined) env.SWARM_CREDENTIAL = credential;
+    });
   registerStart(program, io);
   registerDbCommands(program, io);
   registerImportRegistry(program, io);
@@ -43,6 +56,7 @@ export function buildProgram(io: CliIo): Command {
   registerWebhookCommands(program, io);
   registerTriggerCommands(program, io);
   registerEventCommands(program, io);
+  registerCredentialCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());

@@ -1,6 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { InputError } from '../errors/index.js';
+import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits } from '../expressions/index.js';
 
 /** Everything Swarm reads from its environment, validated once and frozen. */
 export interface Config {
@@ -14,8 +15,20 @@ export interface Config {
   readonly host: string;
   /** pino level. @default info */
   readonly logLevel: string;
+  /**
+   * The server's and workers' console log, from `SWARM_LOG_FORMAT`: `json` lines, `pretty`
+   * short lines, or `auto` (pretty on a terminal, JSON otherwise). @default auto
+   */
+  readonly logFormat: 'auto' | 'json' | 'pretty';
   /** Base URL the CLI talks to. @default http://127.0.0.1:<port> */
   readonly serverUrl: string;
+  /**
+   * What gave `serverUrl`. When neither SWARM_URL nor SWARM_PORT did (`default`), the CLI uses
+   * the URL saved with its credential: where that database's server last listened.
+   */
+  readonly serverUrlFrom: 'SWARM_URL' | 'SWARM_PORT' | 'default';
+  /** The saved credential the CLI uses, by name, database or server URL (`SWARM_CREDENTIAL`, `--credential`). */
+  readonly credential: string | undefined;
   /** API key for the CLI; otherwise read from `home`/credentials. */
   readonly apiKey: string | undefined;
   /** Register the example agents and workflows on a store's first start. @default true */
@@ -26,8 +39,20 @@ export interface Config {
   readonly workerConcurrency: number;
   /** How long a claimed task's lease lasts without a heartbeat. @default 30000 */
   readonly leaseMs: number;
+  /**
+   * Times a task's lease may expire under it (its worker died or stalled) before the task fails,
+   * from `SWARM_MAX_LEASE_LOSSES`. Lost leases are retried without consuming the step's attempts.
+   * @default 3
+   */
+  readonly maxLeaseLosses: number;
   /** Let builtin/http_request reach private, loopback and link-local addresses. @default false */
   readonly allowPrivateNetworks: boolean;
+  /**
+   * Origins (`http://127.0.0.1:11434`) that LLM providers may reach although they are private or
+   * loopback addresses, from `SWARM_LLM_ALLOWED_URLS` (comma-separated): a local Ollama without
+   * opening every private network to builtin/http_request. @default none
+   */
+  readonly llmAllowedUrls: readonly string[];
   /**
    * Capability routing gives no work to agents whose trust score is below this, from
    * `SWARM_TRUST_THRESHOLD` (a number from 0 to 1). @default 0.2
@@ -60,6 +85,21 @@ export interface Config {
   readonly triggers: boolean;
   /** Largest body a webhook trigger accepts (bytes), from `SWARM_WEBHOOK_BODY_LIMIT`. @default 1 MiB */
   readonly webhookBodyLimit: number;
+  /** Largest API request body (bytes), from `SWARM_BODY_LIMIT`; larger get 413. @default 1 MiB */
+  readonly bodyLimit: number;
+  /**
+   * Deepest nesting of objects/arrays in a request or webhook body, from `SWARM_BODY_MAX_DEPTH`;
+   * deeper get 400 before anything parses them further. @default 64
+   */
+  readonly bodyMaxDepth: number;
+  /**
+   * Failed authentications (bad API keys, bad webhook signatures) are counted per source address
+   * and key prefix in windows of this many seconds, one row per window, from
+   * `SWARM_AUTH_FAILURE_WINDOW_SECONDS`. @default 60
+   */
+  readonly authFailureWindowSeconds: number;
+  /** Days those counts are kept, from `SWARM_AUTH_FAILURE_RETENTION_DAYS`. @default 30 */
+  readonly authFailureRetentionDays: number;
   /**
    * How late a schedule tick may be (ms) and still fire as on time, from `SWARM_MISFIRE_GRACE_MS`;
    * later ticks were missed and the schedule's misfire policy applies. @default 60000
@@ -67,6 +107,23 @@ export interface Config {
   readonly misfireGraceMs: number;
   /** Days dispatched events are kept, from `SWARM_EVENT_RETENTION_DAYS`. @default 7 */
   readonly eventRetentionDays: number;
+  /**
+   * Limits on every JSONata evaluation, from `SWARM_EXPR_TIMEOUT_MS` (@default 1000),
+   * `SWARM_EXPR_MAX_DEPTH` (nested evaluation frames, @default 500) and
+   * `SWARM_EXPR_MAX_RESULT_BYTES` (@default 16 MiB). Going past one fails the step.
+   */
+  readonly expressionLimits: ExpressionLimits;
+  /**
+   * Event triggers start no run for an event this deep in its causation chain (an event a run
+   * caused is one deeper than the event that started the run), from `SWARM_MAX_EVENT_DEPTH`:
+   * the firing is recorded as refused, so event loops end. @default 8
+   */
+  readonly maxEventDepth: number;
+  /**
+   * The most items one `for_each` may fan out to, from `SWARM_MAX_FAN_OUT`: a longer list fails
+   * its step (or, at a run's start, the request with 400). @default 100000
+   */
+  readonly maxFanOut: number;
   /**
    * Days trigger firings are kept, from `SWARM_FIRING_RETENTION_DAYS`: a webhook's delivery id
    * is recognised as a resend this long. @default 30
@@ -112,17 +169,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     port,
     host,
     logLevel,
+    logFormat: parseLogFormat(env.SWARM_LOG_FORMAT),
     serverUrl,
+    serverUrlFrom: nonEmpty(env.SWARM_URL) ? 'SWARM_URL' : nonEmpty(env.SWARM_PORT) ? 'SWARM_PORT' : 'default',
+    credential: nonEmpty(env.SWARM_CREDENTIAL),
     apiKey: nonEmpty(env.SWARM_API_KEY),
     examples: parseBoolean('SWARM_EXAMPLES', env.SWARM_EXAMPLES, true),
     worker: parseBoolean('SWARM_WORKER', env.SWARM_WORKER, true),
     workerConcurrency: parseInteger('SWARM_WORKER_CONCURRENCY', env.SWARM_WORKER_CONCURRENCY, 16, 1, 1024),
     leaseMs: parseInteger('SWARM_LEASE_MS', env.SWARM_LEASE_MS, 30_000, 100, 3_600_000),
+    maxLeaseLosses: parseInteger('SWARM_MAX_LEASE_LOSSES', env.SWARM_MAX_LEASE_LOSSES, 3, 1, 1000),
     allowPrivateNetworks: parseBoolean(
       'SWARM_ALLOW_PRIVATE_NETWORKS',
       env.SWARM_ALLOW_PRIVATE_NETWORKS,
       false,
     ),
+    llmAllowedUrls: parseOrigins('SWARM_LLM_ALLOWED_URLS', env.SWARM_LLM_ALLOWED_URLS),
     trustThreshold: parseFraction('SWARM_TRUST_THRESHOLD', env.SWARM_TRUST_THRESHOLD, 0.2),
     masterKeys: parseMasterKeys(env),
     masterKeyFile: path.resolve(home, nonEmpty(env.SWARM_MASTER_KEY_FILE) ?? 'master.key'),
@@ -143,6 +205,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       1024,
       64 * 1024 * 1024,
     ),
+    bodyLimit: parseInteger('SWARM_BODY_LIMIT', env.SWARM_BODY_LIMIT, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    bodyMaxDepth: parseInteger('SWARM_BODY_MAX_DEPTH', env.SWARM_BODY_MAX_DEPTH, 64, 2, 512),
+    authFailureWindowSeconds: parseInteger(
+      'SWARM_AUTH_FAILURE_WINDOW_SECONDS',
+      env.SWARM_AUTH_FAILURE_WINDOW_SECONDS,
+      60,
+      1,
+      86_400,
+    ),
+    authFailureRetentionDays: parseInteger(
+      'SWARM_AUTH_FAILURE_RETENTION_DAYS',
+      env.SWARM_AUTH_FAILURE_RETENTION_DAYS,
+      30,
+      1,
+      3650,
+    ),
     misfireGraceMs: parseInteger('SWARM_MISFIRE_GRACE_MS', env.SWARM_MISFIRE_GRACE_MS, 60_000, 0, 86_400_000),
     eventRetentionDays: parseInteger(
       'SWARM_EVENT_RETENTION_DAYS',
@@ -151,6 +229,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       1,
       3650,
     ),
+    expressionLimits: parseExpressionLimits(env),
+    maxEventDepth: parseInteger('SWARM_MAX_EVENT_DEPTH', env.SWARM_MAX_EVENT_DEPTH, 8, 1, 1000),
+    maxFanOut: parseInteger('SWARM_MAX_FAN_OUT', env.SWARM_MAX_FAN_OUT, 100_000, 1, 10_000_000),
     firingRetentionDays: parseInteger(
       'SWARM_FIRING_RETENTION_DAYS',
       env.SWARM_FIRING_RETENTION_DAYS,
@@ -228,8 +309,51 @@ function parseSigningKey(raw: string | undefined): string | undefined {
   return text;
 }
 
+function parseLogFormat(raw: string | undefined): Config['logFormat'] {
+  const value = nonEmpty(raw)?.toLowerCase() ?? 'auto';
+  if (value === 'auto' || value === 'json' || value === 'pretty') return value;
+  throw new InputError('SWARM_LOG_FORMAT', `must be auto, json or pretty, got "${raw}"`);
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parseExpressionLimits(env: NodeJS.ProcessEnv): ExpressionLimits {
+  const defaults = DEFAULT_EXPRESSION_LIMITS;
+  return Object.freeze({
+    timeoutMs: parseInteger('SWARM_EXPR_TIMEOUT_MS', env.SWARM_EXPR_TIMEOUT_MS, defaults.timeoutMs, 10, 600_000),
+    maxDepth: parseInteger('SWARM_EXPR_MAX_DEPTH', env.SWARM_EXPR_MAX_DEPTH, defaults.maxDepth, 10, 100_000),
+    maxResultBytes: parseInteger(
+      'SWARM_EXPR_MAX_RESULT_BYTES',
+      env.SWARM_EXPR_MAX_RESULT_BYTES,
+      defaults.maxResultBytes,
+      1024,
+      1024 * 1024 * 1024,
+    ),
+  });
+}
+
+/** Comma-separated http(s) origins; each given as a bare origin (no path, query or credentials). */
+function parseOrigins(name: string, raw: string | undefined): readonly string[] {
+  const origins: string[] = [];
+  for (const part of (raw ?? '').split(',')) {
+    const value = part.trim();
+    if (value === '') continue;
+    const url = URL.canParse(value) ? new URL(value) : null;
+    if (
+      url === null ||
+      (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+      url.username !== '' ||
+      url.password !== '' ||
+      url.pathname.replace(/\/+$/, '') !== '' ||
+      url.search !== '' ||
+      url.hash !== ''
+    )
+      throw new InputError(name, `"${value}" is not an origin like http://127.0.0.1:11434`);
+    origins.push(url.origin);
+  }
+  return Object.freeze(origins);
 }
 
 function parseBoolean(name: string, raw: string | undefined, fallback: boolean): boolean {

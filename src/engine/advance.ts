@@ -5,7 +5,7 @@ import {
   type NormalizedStep,
   type NormalizedWorkflow,
 } from '../registry/index.js';
-import { enqueueTasks, type NewTask } from '../queue/index.js';
+import { enqueueTasks, messageOf, type NewTask } from '../queue/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
 import { allSettled, expressionContext, readySteps, type RunSteps } from './plan.js';
 
@@ -25,41 +25,59 @@ export type RunOutcome =
   | { status: 'completed'; result: Record<string, unknown> }
   | { status: 'failed'; error: string; step: string };
 
+/** The most items a `for_each` fans out to unless configured otherwise (SWARM_MAX_FAN_OUT). */
+export const DEFAULT_MAX_FAN_OUT = 100_000;
+
+/** What bounds the release of steps. */
+export interface PlanLimits {
+  /** The most items one `for_each` may fan out to; more fails the step. */
+  readonly maxFanOut: number;
+}
+
+/** The field of a step whose evaluation failed. */
+export type StepField = 'input' | 'when' | 'for_each';
+
+/**
+ * Why a step could not be released: which step, which of its fields, and what went wrong.
+ * `message` is `<field> of step "<id>" <reason>`, as the run records it.
+ */
+export interface StepFailure {
+  readonly step: string;
+  readonly field: StepField;
+  readonly reason: string;
+  readonly message: string;
+}
+
 /** A step failed while being released (an expression that throws, a for_each that is no list). */
 class StepError extends Error {
   constructor(
     readonly step: string,
-    message: string,
+    readonly field: StepField,
+    readonly reason: string,
   ) {
-    super(message);
+    super(`${field} of step "${step}" ${reason}`);
   }
 }
 
-async function evaluate(
-  expression: string,
-  context: Record<string, unknown>,
-  step: string,
-  what: string,
-): Promise<unknown> {
+/** Evaluates one of a step's expressions: any error (jsonata's, a limit's) fails the step. */
+async function evaluate<T>(step: string, field: StepField, evaluation: () => Promise<T>): Promise<T> {
   try {
-    return await compileExpression(expression).evaluate(context);
+    return await evaluation();
   } catch (error) {
-    throw new StepError(step, `${what} of step "${step}" failed: ${(error as Error).message}`);
+    throw new StepError(step, field, `failed: ${messageOf(error)}`);
   }
 }
 
-function taskOf(
-  frame: RunFrame,
-  step: NormalizedStep,
-  input: unknown,
-  itemIndex: number | null,
-  now: string,
-): NewTask {
+/** A step's resolved input (an object: a mapping is one, whatever its templates give). */
+const stepInput = (step: NormalizedStep, context: Record<string, unknown>): Promise<unknown> =>
+  evaluate(step.id, 'input', () => resolveInput(step.input, context));
+
+/** What every task of a step shares; each task adds its input (and an item its index). */
+function taskBase(frame: RunFrame, step: NormalizedStep, now: string): Omit<NewTask, 'input'> {
   return {
     ownerId: frame.ownerId,
     runId: frame.id,
     stepId: step.id,
-    ...(itemIndex === null ? {} : { itemIndex }),
     ...(step.agent === undefined
       ? {}
       : {
@@ -70,7 +88,6 @@ function taskOf(
       ? {}
       : { capability: step.capability.name, routing: step.capability.routing }),
     taskType: 'step',
-    input,
     priority: step.priority,
     runAt: now,
     maxRetries: step.retry.max_attempts - 1,
@@ -92,8 +109,9 @@ export async function releaseReadySteps(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   frame: RunFrame,
+  limits: PlanLimits,
 ): Promise<RunOutcome> {
-  const { outcome, tasks } = await planReadySteps(frame);
+  const { outcome, tasks } = await planReadySteps(frame, limits);
   if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
   return outcome;
 }
@@ -103,8 +121,16 @@ export async function releaseReadySteps(
  * skipped) or starts them, fanning `for_each` out into one task per item. Mutates `frame.steps`;
  * returns where the run now stands and the tasks to enqueue (the caller enqueues them, so a
  * batch of completions across many runs enqueues with one statement).
+ *
+ * Never throws: whatever goes wrong while working out a step (an expression's error or limit,
+ * a for_each that is no list or has more than `limits.maxFanOut` items, anything unforeseen)
+ * fails that step and the run, and `failure` names the step and field. One run's trouble must
+ * stay that run's: this runs in the completion hook of a batch holding other owners' tasks.
  */
-export async function planReadySteps(frame: RunFrame): Promise<{ outcome: RunOutcome; tasks: NewTask[] }> {
+export async function planReadySteps(
+  frame: RunFrame,
+  limits: PlanLimits,
+): Promise<{ outcome: RunOutcome; tasks: NewTask[]; failure?: StepFailure }> {
   const now = new Date().toISOString();
   const run = {
     id: frame.id,
@@ -114,6 +140,8 @@ export async function planReadySteps(frame: RunFrame): Promise<{ outcome: RunOut
     variables: frame.workflow.variables,
   };
   const tasks: NewTask[] = [];
+  // The step and field being worked out: what an unforeseen error is blamed on.
+  let at: { step: string; field: StepField } | null = null;
   try {
     for (
       let ready = readySteps(frame.workflow, frame.steps);
@@ -123,21 +151,38 @@ export async function planReadySteps(frame: RunFrame): Promise<{ outcome: RunOut
       for (const { step, skip } of ready) {
         const state = frame.steps[step.id]!;
         const context = expressionContext(run, frame.steps);
-        if (skip || (step.when !== undefined && !(await evaluate(step.when, context, step.id, 'when')))) {
+        const when = step.when;
+        at = { step: step.id, field: 'when' };
+        if (
+          skip ||
+          (when !== undefined &&
+            !(await evaluate(step.id, 'when', () => compileExpression(when).evaluate(context))))
+        ) {
           Object.assign(state, { status: 'skipped', completed_at: now });
           continue;
         }
         state.started_at = now;
-        if (step.for_each === undefined) {
-          tasks.push(taskOf(frame, step, await resolveInput(step.input, context), null, now));
+        const base = taskBase(frame, step, now);
+        const forEach = step.for_each;
+        if (forEach === undefined) {
+          at = { step: step.id, field: 'input' };
+          tasks.push({ ...base, input: await stepInput(step, context) });
           state.status = 'running';
           continue;
         }
-        const list = await evaluate(step.for_each, context, step.id, 'for_each');
+        at = { step: step.id, field: 'for_each' };
+        const list = await evaluate(step.id, 'for_each', () => compileExpression(forEach).evaluate(context));
         if (!Array.isArray(list))
           throw new StepError(
             step.id,
-            `for_each of step "${step.id}" is not a list (got ${list === undefined ? 'nothing' : typeof list})`,
+            'for_each',
+            `is not a list (got ${list === undefined ? 'nothing' : typeof list})`,
+          );
+        if (list.length > limits.maxFanOut)
+          throw new StepError(
+            step.id,
+            'for_each',
+            `has ${list.length} items, more than SWARM_MAX_FAN_OUT (${limits.maxFanOut})`,
           );
         if (list.length === 0) {
           Object.assign(state, {
@@ -148,18 +193,32 @@ export async function planReadySteps(frame: RunFrame): Promise<{ outcome: RunOut
           });
           continue;
         }
-        for (const [index, item] of list.entries()) {
-          const itemContext = expressionContext(run, frame.steps, { item, index });
-          tasks.push(taskOf(frame, step, await resolveInput(step.input, itemContext), index, now));
+        at = { step: step.id, field: 'input' };
+        // One plain loop: nothing recurses or spreads over the list, so any length the cap
+        // allows costs memory in proportion to it, never stack.
+        for (let index = 0; index < list.length; index++) {
+          const itemContext = { ...context, item: list[index], index };
+          tasks.push({ ...base, itemIndex: index, input: await stepInput(step, itemContext) });
         }
         Object.assign(state, { status: 'running', items: { total: list.length, done: 0 } });
       }
     }
   } catch (error) {
-    if (!(error instanceof StepError)) throw error;
-    Object.assign(frame.steps[error.step]!, { status: 'failed', error: error.message, completed_at: now });
+    const failed =
+      error instanceof StepError
+        ? error
+        : new StepError(at?.step ?? '?', at?.field ?? 'input', `failed: ${messageOf(error)}`);
+    const failure = {
+      step: failed.step,
+      field: failed.field,
+      reason: failed.reason,
+      message: failed.message,
+    };
+    const state = frame.steps[failed.step];
+    if (state !== undefined)
+      Object.assign(state, { status: 'failed', error: failed.message, completed_at: now });
     // The run fails: none of the tasks released with the failing step may run.
-    return { outcome: { status: 'failed', error: error.message, step: error.step }, tasks: [] };
+    return { outcome: { status: 'failed', error: failed.message, step: failed.step }, tasks: [], failure };
   }
   if (!allSettled(frame.steps)) return { outcome: { status: 'running' }, tasks };
   return { outcome: { status: 'completed', result: leafOutputs(frame) }, tasks };

@@ -15,6 +15,7 @@ import type { RunFrame, RunOutcome } from './advance.js';
 import { releaseHandlers, type HandlerState } from './handlers.js';
 import type { RunSteps } from './plan.js';
 import { writeLogs, type LogEntry } from './records.js';
+import { inStepOrder } from './step-order.js';
 
 export type RunRow = Selectable<WorkflowRunsTable>;
 
@@ -64,7 +65,7 @@ export async function frameOf(
     attempt: row.attempt,
     trigger: fromDbJson(row.trigger_data),
     workflow,
-    steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+    steps: inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow),
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? null,
     startedAt: row.started_at,
   };
@@ -133,8 +134,12 @@ export async function saveRuns(
   const rows: ChangedRow[] = [];
   const events: NewEvent[] = [];
   for (const { run, end, before = {} } of changes) {
-    for (const [id, s] of Object.entries(run.steps)) {
-      if (before[id] === s.status || s.status === 'pending') continue;
+    // In the steps' order, the steps that ended before those they released: as it happened.
+    const changed = Object.entries(run.steps).filter(
+      ([id, s]) => before[id] !== s.status && s.status !== 'pending',
+    );
+    const released = changed.filter(([, s]) => s.status === 'running');
+    for (const [id, s] of [...changed.filter(([, s]) => s.status !== 'running'), ...released]) {
       logs.push({
         ownerId: run.ownerId,
         runId: run.id,

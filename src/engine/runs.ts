@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { NotFoundError, SwarmError } from '../errors/index.js';
+import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
 import {
   fromDbJson,
@@ -10,10 +10,18 @@ import {
   type Store,
   type SwarmDatabase,
 } from '../storage/index.js';
-import { planReadySteps, releaseReadySteps } from './advance.js';
-import { enqueueTasks, type NewTask } from '../queue/index.js';
+import {
+  DEFAULT_MAX_FAN_OUT,
+  planReadySteps,
+  releaseReadySteps,
+  type PlanLimits,
+  type RunOutcome,
+} from './advance.js';
+import { readItemOutputs } from './fan-in.js';
+import { enqueueTasks, type LostLease, type NewTask } from '../queue/index.js';
 import { handlerStepId, parseHandlerStepId, pinHandlers, type HandlerState } from './handlers.js';
 import type { RunSteps } from './plan.js';
+import { inStepOrder } from './step-order.js';
 import { writeLogs, writeStepMetrics, type StepMetric } from './records.js';
 import {
   cancelRunTasks,
@@ -38,16 +46,29 @@ export interface StartRunOptions {
   readonly triggerId?: string;
   /** Who started it: the caller by default; null for a run a trigger started on its own. */
   readonly startedBy?: string | null;
+  /** The depth of the event that started it (event triggers); the events it causes are one deeper. */
+  readonly eventDepth?: number;
 }
 
-/** A run ready to be written: its agents resolved and pinned, nothing stored yet. */
+/**
+ * A run ready to be written: its agents resolved and pinned, its first steps worked out (their
+ * expressions evaluated, their tasks built), nothing stored yet.
+ */
 export interface PreparedRun {
   readonly id: string;
   readonly caller: Caller;
   readonly workflow: WorkflowView;
+  /** The steps' states once the first ready steps were released. */
   readonly steps: RunSteps;
   readonly handlers: HandlerState[] | null;
   readonly options: StartRunOptions;
+  /** Where the run stands at its start, and the tasks of the steps released. */
+  readonly start: { readonly outcome: RunOutcome; readonly tasks: readonly NewTask[] };
+}
+
+export interface EngineOptions {
+  /** The most items one `for_each` may fan out to (SWARM_MAX_FAN_OUT). @default 100000 */
+  readonly maxFanOut?: number;
 }
 
 /** What the queue tells the engine about a task that reached its end. */
@@ -61,6 +82,9 @@ export interface FinishedTask {
   readonly durationMs?: number | null;
 }
 
+/** What a run's expressions see as `trigger`: the trigger's data, or a manual run's input. */
+const triggerDataOf = (options: StartRunOptions): unknown => options.triggerData ?? options.input ?? {};
+
 const deadline = (workflow: NormalizedWorkflow, from: string): string | null =>
   workflow.timeout_seconds === undefined
     ? null
@@ -69,8 +93,14 @@ const deadline = (workflow: NormalizedWorkflow, from: string): string | null =>
 /** Starts runs and moves them forward as their tasks finish. */
 export class Engine {
   private readonly definitions = new Map<string, NormalizedWorkflow>();
+  private readonly limits: PlanLimits;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    options: EngineOptions = {},
+  ) {
+    this.limits = { maxFanOut: options.maxFanOut ?? DEFAULT_MAX_FAN_OUT };
+  }
 
   /**
    * Creates a run of one workflow version and the tasks of the steps that can start, in one
@@ -89,9 +119,12 @@ export class Engine {
   }
 
   /**
-   * The reading half of startRun: checks the workflow can start and pins its agents. Triggers
-   * call it before their own transaction, then `insertRun` inside it, so the run is stored
-   * together with what made it start (a webhook's key, a schedule's tick, an event).
+   * The reading half of startRun: checks the workflow can start, pins its agents and works out
+   * its first steps. Triggers call it before their own transaction, then `insertRun` inside it,
+   * so the run is stored together with what made it start (a webhook's key, a schedule's tick,
+   * an event). A first step whose expression fails (input, when, for_each) or whose for_each is
+   * no list or too long is the starter's bad input: an InputError naming the step and field
+   * (`steps.greet.input`), and nothing is stored.
    */
   async prepareRun(
     caller: Caller,
@@ -123,7 +156,46 @@ export class Engine {
       };
     }
     const handlers = await pinHandlers(normalized, agents);
-    return { id: newId(), caller, workflow, steps, handlers, options };
+    return this.planStart(newId(), caller, workflow, steps, handlers, options);
+  }
+
+  /**
+   * The same prepared run again (the same pinned agents) under a new id with other trigger
+   * data, its first steps worked out anew for that data: one per schedule tick. Throws as
+   * prepareRun does.
+   */
+  async again(prepared: PreparedRun, triggerData: unknown): Promise<PreparedRun> {
+    const pinned: RunSteps = {};
+    for (const [id, state] of Object.entries(prepared.steps))
+      pinned[id] = {
+        status: 'pending',
+        ...(state.agent_version === undefined ? {} : { agent_version: state.agent_version }),
+      };
+    const options = { ...prepared.options, input: triggerData, triggerData };
+    return this.planStart(newId(), prepared.caller, prepared.workflow, pinned, prepared.handlers, options);
+  }
+
+  private async planStart(
+    id: string,
+    caller: Caller,
+    workflow: WorkflowView,
+    steps: RunSteps,
+    handlers: HandlerState[] | null,
+    options: StartRunOptions,
+  ): Promise<PreparedRun> {
+    const frame = {
+      id,
+      ownerId: caller.userId,
+      workflowName: workflow.name,
+      attempt: 1,
+      trigger: triggerDataOf(options),
+      workflow: workflow.workflow,
+      steps,
+    };
+    const { outcome, tasks, failure } = await planReadySteps(frame, this.limits);
+    if (failure !== undefined)
+      throw new InputError(`steps.${failure.step}.${failure.field}`, failure.message);
+    return { id, caller, workflow, steps, handlers, options, start: { outcome, tasks } };
   }
 
   /** The writing half of startRun, in the caller's transaction: the run and its first tasks. */
@@ -131,7 +203,7 @@ export class Engine {
     const { id: runId, caller, workflow, steps, handlers, options } = prepared;
     const normalized = workflow.workflow;
     const now = new Date().toISOString();
-    const triggerData = options.triggerData ?? options.input ?? {};
+    const triggerData = triggerDataOf(options);
     const dialect = this.store.handle.dialect;
     await trx
       .insertInto('workflow_runs')
@@ -151,6 +223,7 @@ export class Engine {
         started_by: options.startedBy === undefined ? caller.userId : options.startedBy,
         started_at: now,
         timeout_at: deadline(normalized, now),
+        event_depth: options.eventDepth ?? 0,
       })
       .execute();
     const run: StoredRun = {
@@ -169,7 +242,8 @@ export class Engine {
       runId,
       message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
     };
-    await saveRun(trx, dialect, run, await releaseReadySteps(trx, dialect, run), {}, [started]);
+    if (prepared.start.tasks.length > 0) await enqueueTasks(trx, dialect, prepared.start.tasks);
+    await saveRun(trx, dialect, run, prepared.start.outcome, {}, [started]);
   }
 
   /**
@@ -282,17 +356,9 @@ export class Engine {
       state.items.done += 1;
       if (state.items.done === state.items.total) {
         // Fan-in: the item outputs, in item order, read from the tasks themselves.
-        const items = await trx
-          .selectFrom('tasks')
-          .select(['result_data'])
-          .where('run_id', '=', task.runId)
-          .where('step_id', '=', task.stepId)
-          .where('status', '=', 'COMPLETED')
-          .orderBy('item_index')
-          .execute();
         Object.assign(state, {
           status: 'completed',
-          output: items.map((i) => fromDbJson(i.result_data)),
+          output: await readItemOutputs(trx, task.runId!, task.stepId!),
           completed_at: now,
         });
       }
@@ -302,8 +368,10 @@ export class Engine {
     const released: NewTask[] = [];
     for (const runId of touched) {
       const { run, before } = runs.get(runId)!;
-      const { outcome, tasks: next } = await planReadySteps(run);
-      released.push(...next);
+      // Never throws for the run's own trouble (an expression that fails): the run fails instead.
+      const { outcome, tasks: next } = await planReadySteps(run, this.limits);
+      // One push per task: a fan-out's tasks are far too many to spread as arguments.
+      for (const task of next) released.push(task);
       changes.push({ run, end: outcome, before });
     }
     if (released.length > 0) await enqueueTasks(trx, dialect, released);
@@ -323,6 +391,36 @@ export class Engine {
     const error = `step ${stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
     Object.assign(state, { status: 'failed', error, completed_at: new Date().toISOString() });
     await saveRun(trx, this.store.handle.dialect, run, { status: 'failed', error, step: stepId }, before);
+  };
+
+  /**
+   * The queue's lease-loss hook: a run's task whose worker died or stalled goes round again as
+   * the same attempt; its run's log says so (the step's state is unchanged: it is still running).
+   */
+  readonly onLeasesLost = async (trx: Kysely<SwarmDatabase>, tasks: readonly LostLease[]): Promise<void> => {
+    await writeLogs(
+      trx,
+      this.store.handle.dialect,
+      tasks.flatMap((task) =>
+        task.runId === null
+          ? []
+          : [
+              {
+                ownerId: task.ownerId,
+                runId: task.runId,
+                stepId: task.stepId,
+                taskId: task.id,
+                level: 'warning' as const,
+                message: `step ${task.stepId ?? '?'}${task.itemIndex === null ? '' : `[${task.itemIndex}]`}: lease lost (worker died or stalled), retrying attempt ${task.attempt} (lease loss ${task.leaseLosses} of ${task.maxLeaseLosses})`,
+                metadata: {
+                  attempt: task.attempt,
+                  lease_losses: task.leaseLosses,
+                  max_lease_losses: task.maxLeaseLosses,
+                },
+              },
+            ],
+      ),
+    );
   };
 
   /**
@@ -499,7 +597,13 @@ export class Engine {
           message: `run retried as attempt ${retried.attempt}${options.fromFailed ? ' from its failed step' : ' from the start'}`,
         },
       ]);
-      await saveRun(trx, dialect, retried, await releaseReadySteps(trx, dialect, retried), before);
+      await saveRun(
+        trx,
+        dialect,
+        retried,
+        await releaseReadySteps(trx, dialect, retried, this.limits),
+        before,
+      );
     });
     return this.getRun(caller, runId);
   }
@@ -520,7 +624,23 @@ export class Engine {
       .orderBy('id', 'desc')
       .limit(filters.limit ?? 50)
       .execute();
-    return rows.map(viewOfRun);
+    await this.loadDefinitions(rows.map((r) => r.workflow_id));
+    return rows.map((row) => viewOfRun(row, this.definitions.get(row.workflow_id)));
+  }
+
+  /** Reads the definitions not cached yet (a stored version never changes), in one query. */
+  private async loadDefinitions(workflowIds: readonly string[]): Promise<void> {
+    const missing = [...new Set(workflowIds)].filter((id) => !this.definitions.has(id));
+    if (missing.length === 0) return;
+    const rows = await this.store.handle.db
+      .selectFrom('workflows')
+      .select(['id', 'steps'])
+      .where('id', 'in', missing)
+      .execute();
+    for (const row of rows) {
+      const workflow = fromDbJson<NormalizedWorkflow>(row.steps);
+      if (workflow !== null) this.definitions.set(row.id, workflow);
+    }
   }
 
   /** A run with its steps, if the caller owns it. */
@@ -532,18 +652,20 @@ export class Engine {
       .where('owner_id', '=', caller.userId)
       .executeTakeFirst();
     if (row === undefined) throw new NotFoundError('run', runId);
-    return viewOfRun(row);
+    await this.loadDefinitions([row.workflow_id]);
+    return viewOfRun(row, this.definitions.get(row.workflow_id));
   }
 }
 
-function viewOfRun(row: RunRow): RunView {
+/** A run as the API shows it, its steps in the definition's order (see `inStepOrder`). */
+function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined): RunView {
   return {
     id: row.id,
     workflow: row.workflow_name ?? '',
     version: row.workflow_version ?? '',
     status: row.status,
     attempt: row.attempt,
-    steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+    steps: inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow),
     result: fromDbJson(row.result),
     error: row.error,
     errorStep: row.error_step,

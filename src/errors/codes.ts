@@ -21,10 +21,13 @@ export const ERROR_CODES = {
   REGISTRY_NOT_FOUND: { status: 404, title: 'Registry file not found', retryable: false },
   REGISTRY_INVALID: { status: 400, title: 'Not a Swarm Runtime registry', retryable: false },
   RUN_NOT_COMPLETED: { status: 409, title: 'Run did not complete', retryable: false },
+  EXPRESSION_LIMIT: { status: 400, title: 'Expression limit exceeded', retryable: false },
+  TASK_NOT_COMPLETED: { status: 409, title: 'Task did not complete', retryable: false },
   SECRET_UNREADABLE: { status: 500, title: 'Secret cannot be decrypted', retryable: false },
   MASTER_KEY_MISSING: { status: 500, title: 'Master key not configured', retryable: false },
   MASTER_KEY_READONLY: { status: 409, title: 'Master keys are managed outside Swarm', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Swarm server unreachable', retryable: true },
+  PORT_IN_USE: { status: 409, title: 'Port in use', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: false },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

@@ -1,2 +1,10 @@
 export { ERROR_CODES, type ErrorCode } from './codes.js';
-export { SwarmError, InputError, NotFoundError, isSwarmError, type FieldIssue } from './swarm-error.js';
+export {
+  SwarmError,
+  InputError,
+  NotFoundError,
+  isSwarmError,
+  MAX_ISSUES,
+  moreIssues,
+  type FieldIssue,
+} from './swarm-error.js';

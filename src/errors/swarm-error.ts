@@ -7,6 +7,22 @@ export interface FieldIssue {
 }
 
 /**
+ * The most issues an error carries. One input can be wrong in 200,000 places (an array of wrong
+ * items); the first ones say what is wrong, and one more issue counts the rest.
+ */
+export const MAX_ISSUES = 50;
+
+/** The last issue of a bounded list: it stands for `count` more that are left out. */
+export function moreIssues(count: number): FieldIssue {
+  return { field: '(more)', message: `and ${count} more problem${count === 1 ? '' : 's'}` };
+}
+
+function boundedIssues(issues: readonly FieldIssue[]): FieldIssue[] {
+  if (issues.length <= MAX_ISSUES) return [...issues];
+  return [...issues.slice(0, MAX_ISSUES - 1), moreIssues(issues.length - (MAX_ISSUES - 1))];
+}
+
+/**
  * The base of every domain error. The API maps it to problem+json, the CLI to a one-line
  * message and a non-zero exit.
  */
@@ -33,7 +49,7 @@ export class SwarmError extends Error {
     this.code = code;
     this.status = options.status ?? ERROR_CODES[code].status;
     this.retryable = ERROR_CODES[code].retryable;
-    this.issues = Object.freeze([...(options.issues ?? [])]);
+    this.issues = Object.freeze(boundedIssues(options.issues ?? []));
     this.context = Object.freeze({ ...(options.context ?? {}) });
   }
 }

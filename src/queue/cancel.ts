@@ -55,7 +55,8 @@ export async function cancelTasks(
         .$if(filter.runId !== undefined, (qb) => qb.where('run_id', '=', filter.runId!))
         .returning('id')
         .execute();
-      cancelled.push(...rows.map((row) => row.id));
+      // One push per row: a run's tasks may be too many to spread as arguments.
+      for (const row of rows) cancelled.push(row.id);
     }
     await endAssignments(trx, dialect, cancelled, 'released', at);
     return cancelled;

@@ -126,8 +126,12 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
       .returning(CLAIM_COLUMNS)
       .execute();
 
+    // A task resuming from a sleep has started already: `expires_at` no longer applies to it.
     const expired = claimed.filter(
-      (row) => row.expires_at !== null && Date.parse(row.expires_at) <= nowDate.getTime(),
+      (row) =>
+        row.expires_at !== null &&
+        row.resume_state === null &&
+        Date.parse(row.expires_at) <= nowDate.getTime(),
     );
     await expire(
       trx,

@@ -1,7 +1,9 @@
 import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
-import type { CompletionHooks, Lease } from './types.js';
+import { failTask, type FailOutcome } from './fail.js';
+import { bisectFailures, messageOf } from './split.js';
+import type { CompletionHooks, FailureHooks, Lease } from './types.js';
 
 export interface Completion extends Lease {
   /** Any JSON value; `undefined` is stored as null. */
@@ -13,7 +15,18 @@ export interface CompleteResult {
   readonly completed: string[];
   /** Not completed: the lease was lost (reclaimed, cancelled, claimed again) or never held. */
   readonly rejected: string[];
+  /**
+   * Not completed: recording the completion threw even on its own (an output the database
+   * cannot store, a hook's error), so the attempt was failed with that error instead — it is
+   * retried if it has attempts left, else the task fails (and its run with it). `outcome` is
+   * failTask's, or `unrecorded` when failing it threw too: the task then stays RUNNING until its
+   * lease expires and is reclaimed.
+   */
+  readonly failed: Array<{ id: string; error: string; outcome: FailOutcome | 'unrecorded' }>;
 }
+
+/** The error code of a task whose completion could not be recorded. */
+export const COMPLETION_FAILED = 'COMPLETION_FAILED';
 
 const DONE_COLUMNS: readonly InlineColumn[] = [
   { name: 'id', type: 'text' },
@@ -40,23 +53,58 @@ interface DoneRow {
  *
  * then `onCompleted` for each completed task, in the same transaction. The epoch condition is
  * the fence: a worker whose lease was taken away cannot complete, so a task's result is
- * recorded once, by its current holder. If a hook throws, the whole batch rolls back — tasks
- * stay RUNNING under the same lease, and the error reaches the caller, who may complete them
- * again (one by one, to isolate the failing one).
+ * recorded once, by its current holder.
+ *
+ * One bad completion never sinks the others: if the batch's transaction throws (a hook's
+ * error, an output the database refuses), it rolls back and each half is completed on its own,
+ * down to single tasks (bisectFailures). A completion that throws even alone is failed with its
+ * own error through failTask and `hooks` (see CompleteResult.failed); every other one commits.
  */
 export async function completeTasks(
   handle: DatabaseHandle,
   completions: readonly Completion[],
-  hooks: CompletionHooks = {},
+  hooks: CompletionHooks & FailureHooks = {},
   now: Date = new Date(),
 ): Promise<CompleteResult> {
-  const { db, dialect } = handle;
   const { unique, duplicates } = uniqueById(completions);
-  if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id) };
+  if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id), failed: [] };
+  const { results, failed } = await bisectFailures(unique, (batch) =>
+    completeBatch(handle, batch, hooks, now),
+  );
+  const completed = new Set<string>();
+  for (const ids of results) for (const id of ids) completed.add(id);
+  const unrecorded: CompleteResult['failed'] = [];
+  for (const { item, error } of failed) {
+    const message = `recording the result failed: ${messageOf(error)}`;
+    const outcome = await failTask(
+      handle,
+      { id: item.id, leaseEpoch: item.leaseEpoch, error: message, code: COMPLETION_FAILED },
+      { ...(hooks.onFailed === undefined ? {} : { onFailed: hooks.onFailed }) },
+      { now },
+    ).catch((): 'unrecorded' => 'unrecorded');
+    unrecorded.push({ id: item.id, error: message, outcome });
+  }
+  const failedIds = new Set(unrecorded.map((f) => f.id));
+  return {
+    completed: unique.filter((c) => completed.has(c.id)).map((c) => c.id),
+    rejected: [...unique.filter((c) => !completed.has(c.id) && !failedIds.has(c.id)), ...duplicates].map(
+      (c) => c.id,
+    ),
+    failed: unrecorded,
+  };
+}
+
+/** One transaction: completes the batch and runs the hooks; throws (rolled back) on any error. */
+async function completeBatch(
+  handle: DatabaseHandle,
+  unique: readonly Completion[],
+  hooks: CompletionHooks,
+  now: Date,
+): Promise<Set<string>> {
+  const { db, dialect } = handle;
   const at = toDbTimestamp(now);
   const outputs = new Map(unique.map((c) => [c.id, c.output]));
-
-  const completed = await dialect.writeTransaction(db, async (trx) => {
+  return dialect.writeTransaction(db, async (trx) => {
     const rows = [];
     for (const chunk of inlineChunks(dialect, unique, DONE_COLUMNS)) {
       const done = inlineRows<DoneRow>(
@@ -69,38 +117,37 @@ export async function completeTasks(
           duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
         })),
       );
-      rows.push(
-        ...(await trx
-          .with('done(id, lease_epoch, output, duration_ms)', () => done)
-          .updateTable('tasks')
-          .from('done')
-          .set((eb) => ({
-            status: 'COMPLETED',
-            result_data: eb.ref('done.output'),
-            duration_ms: eb.ref('done.duration_ms'),
-            completed_at: at,
-            updated_at: at,
-            error_message: null,
-            error_code: null,
-            locked_by: null,
-            locked_until: null,
-          }))
-          .whereRef('tasks.id', '=', 'done.id')
-          .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
-          .where('tasks.status', '=', 'RUNNING')
-          .returning([
-            'tasks.id',
-            'tasks.owner_id',
-            'tasks.run_id',
-            'tasks.step_id',
-            'tasks.item_index',
-            'tasks.retry_count',
-            'tasks.duration_ms',
-            'tasks.scheduled_task_id',
-            'tasks.chain_id',
-          ])
-          .execute()),
-      );
+      const updated = await trx
+        .with('done(id, lease_epoch, output, duration_ms)', () => done)
+        .updateTable('tasks')
+        .from('done')
+        .set((eb) => ({
+          status: 'COMPLETED',
+          result_data: eb.ref('done.output'),
+          duration_ms: eb.ref('done.duration_ms'),
+          completed_at: at,
+          updated_at: at,
+          error_message: null,
+          error_code: null,
+          locked_by: null,
+          locked_until: null,
+        }))
+        .whereRef('tasks.id', '=', 'done.id')
+        .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
+        .where('tasks.status', '=', 'RUNNING')
+        .returning([
+          'tasks.id',
+          'tasks.owner_id',
+          'tasks.run_id',
+          'tasks.step_id',
+          'tasks.item_index',
+          'tasks.retry_count',
+          'tasks.duration_ms',
+          'tasks.scheduled_task_id',
+          'tasks.chain_id',
+        ])
+        .execute();
+      for (const row of updated) rows.push(row);
     }
     await endAssignments(
       trx,
@@ -131,9 +178,4 @@ export async function completeTasks(
     }
     return new Set(rows.map((row) => row.id));
   });
-
-  return {
-    completed: unique.filter((c) => completed.has(c.id)).map((c) => c.id),
-    rejected: [...unique.filter((c) => !completed.has(c.id)), ...duplicates].map((c) => c.id),
-  };
 }

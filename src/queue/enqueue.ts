@@ -43,16 +43,19 @@ const PARAMS_PER_ROW = TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
 const ROWS_PER_ARRAY_INSERT = 5000;
 
+/** Where new tasks are announced, so idle workers wake at once (PostgreSQL LISTEN/NOTIFY). */
+export const TASKS_CHANNEL = 'swarm_tasks';
+
 /**
  * Puts tasks on the queue with multi-row inserts, in the caller's transaction when `db` is one
  * (the engine enqueues a run's next steps in the transaction that completes the previous one).
  * Returns the ids in the order given. Every task is checked first: one bad task writes nothing.
  * A task whose idempotency key its owner already used is not inserted again; its id is the
  * existing task's.
+ *
+ * Rows are built a chunk at a time, just before their statement: a fan-out of a million tasks
+ * holds one chunk of rows at once, not a million.
  */
-/** Where new tasks are announced, so idle workers wake at once (PostgreSQL LISTEN/NOTIFY). */
-export const TASKS_CHANNEL = 'swarm_tasks';
-
 export async function enqueueTasks(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
@@ -60,22 +63,22 @@ export async function enqueueTasks(
 ): Promise<string[]> {
   if (tasks.length === 0) return [];
   const now = nowTimestamp();
-  const issues = tasks.flatMap((task, i) => issuesOf(task, `tasks[${i}]`));
-  const [first, ...more] = issues;
+  const issues: FieldIssue[] = [];
+  for (let i = 0; i < tasks.length; i++)
+    for (const issue of issuesOf(tasks[i]!, `tasks[${i}]`)) issues.push(issue);
+  const [first, ...more] = issues.slice(0, 100);
   if (first !== undefined) throw new InputError(first.field, first.message, more);
-  const rows = tasks.map((task, i) => toRow(task, `tasks[${i}]`, now));
-  const keyed = rows.some((row) => row.idempotency_key !== null);
-  const inserted = new Set<string>();
-  const chunks = !dialect.capabilities.arrayParameters
-    ? chunksFor(dialect, rows, PARAMS_PER_ROW)
-    : Array.from({ length: Math.ceil(rows.length / ROWS_PER_ARRAY_INSERT) }, (_, i) =>
-        rows.slice(i * ROWS_PER_ARRAY_INSERT, (i + 1) * ROWS_PER_ARRAY_INSERT),
-      );
-  for (const chunk of chunks) {
-    const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, chunk);
+  const keyed = tasks.some((task) => task.idempotencyKey !== undefined);
+  const ids: string[] = [];
+  // Rows whose idempotency key was taken: their position, to put the existing task's id there.
+  const taken: Array<{ index: number; owner_id: string; idempotency_key: string }> = [];
+  let inserted = 0;
+  for (const chunk of taskChunks(dialect, tasks)) {
+    const rows = chunk.map((task, j) => toRow(task, `tasks[${ids.length + j}]`, now));
+    const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, rows);
     let insert =
       asSelect === null
-        ? db.insertInto('tasks').values(chunk)
+        ? db.insertInto('tasks').values(rows)
         : db
             .insertInto('tasks')
             .columns(TASK_COLUMNS.map((c) => c.name))
@@ -86,23 +89,38 @@ export async function enqueueTasks(
         oc.columns(['owner_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
       );
     }
-    for (const row of await insert.returning('id').execute()) inserted.add(row.id);
+    const returned = await insert.returning('id').execute();
+    inserted += returned.length;
+    const here = keyed && returned.length < rows.length ? new Set(returned.map((row) => row.id)) : null;
+    for (const row of rows) {
+      if (here !== null && !here.has(row.id))
+        taken.push({ index: ids.length, owner_id: row.owner_id, idempotency_key: row.idempotency_key! });
+      ids.push(row.id);
+    }
   }
-  if (inserted.size > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
-  if (inserted.size === rows.length) return rows.map((row) => row.id);
-  return resolveDuplicates(db, dialect, rows, inserted);
+  if (inserted > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
+  if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
+  return ids;
 }
 
-/** The ids of tasks that were not inserted because their idempotency key was taken. */
+/** The tasks in chunks of one insert each: the dialect's parameter limit, or array parameters. */
+function taskChunks(dialect: DialectAdapter, tasks: readonly NewTask[]): NewTask[][] {
+  if (!dialect.capabilities.arrayParameters) return chunksFor(dialect, tasks, PARAMS_PER_ROW);
+  const chunks: NewTask[][] = [];
+  for (let i = 0; i < tasks.length; i += ROWS_PER_ARRAY_INSERT)
+    chunks.push(tasks.slice(i, i + ROWS_PER_ARRAY_INSERT));
+  return chunks;
+}
+
+/** Puts the existing task's id in `ids` where a task was not inserted because its key was taken. */
 async function resolveDuplicates(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
-  rows: readonly (TaskInsert & { id: string; owner_id: string; idempotency_key: string | null })[],
-  inserted: ReadonlySet<string>,
-): Promise<string[]> {
-  const missing = rows.filter((row) => !inserted.has(row.id));
+  ids: string[],
+  taken: readonly { index: number; owner_id: string; idempotency_key: string }[],
+): Promise<void> {
   const existing = new Map<string, string>();
-  for (const chunk of chunksFor(dialect, missing, 2)) {
+  for (const chunk of chunksFor(dialect, taken, 2)) {
     const found = await db
       .selectFrom('tasks')
       .select(['id', 'owner_id', 'idempotency_key'])
@@ -116,9 +134,10 @@ async function resolveDuplicates(
       .execute();
     for (const row of found) existing.set(`${row.owner_id}\u0000${row.idempotency_key}`, row.id);
   }
-  return rows.map((row) =>
-    inserted.has(row.id) ? row.id : (existing.get(`${row.owner_id}\u0000${row.idempotency_key}`) ?? row.id),
-  );
+  for (const row of taken) {
+    const id = existing.get(`${row.owner_id}\u0000${row.idempotency_key}`);
+    if (id !== undefined) ids[row.index] = id;
+  }
 }
 
 /** Every problem of one task, each naming its field (`tasks[2].priority`). */

@@ -16,14 +16,23 @@ export {
   type TaskHook,
   type CompletionHooks,
   type FailureHooks,
+  type LeaseHooks,
+  type LostLease,
 } from './types.js';
 export { computeBackoffMs } from './backoff.js';
 export { enqueueTasks, TASKS_CHANNEL } from './enqueue.js';
 export { claimTasks, type ClaimOptions, type ClaimFilter } from './claim.js';
 export { renewLeases, type RenewResult } from './renew.js';
-export { completeTasks, type Completion, type CompleteResult } from './complete.js';
+export { completeTasks, COMPLETION_FAILED, type Completion, type CompleteResult } from './complete.js';
 export { failTask, type Failure, type FailOutcome, type FailOptions } from './fail.js';
-export { reclaimExpiredLeases, LEASE_EXPIRED } from './reclaim.js';
+export {
+  reclaimExpiredLeases,
+  leaseLostMessage,
+  LEASE_EXPIRED,
+  DEFAULT_MAX_LEASE_LOSSES,
+} from './reclaim.js';
 export { cancelTasks, type CancelFilter } from './cancel.js';
 export { releaseTasks } from './release.js';
+export { sleepTask, type SleepRequest } from './sleep.js';
 export { chunksFor, inlineChunks, inlineRows, type InlineColumn } from './batch.js';
+export { bisectFailures, messageOf, type FailedItem } from './split.js';

@@ -1,16 +1,28 @@
+import { sql } from 'kysely';
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
-import type { FailureHooks } from './types.js';
+import type { FailureHooks, LeaseHooks } from './types.js';
 
 /** The error a task carries when its holder stopped renewing (died, hung, cut off). */
 export const LEASE_EXPIRED = 'lease expired';
 
+/** How many times a task's lease may expire under it before it fails (SWARM_MAX_LEASE_LOSSES). */
+export const DEFAULT_MAX_LEASE_LOSSES = 3;
+
+/** Why a task whose leases kept expiring failed: `lease lost 3 times (…; SWARM_MAX_LEASE_LOSSES=3)`. */
+export function leaseLostMessage(losses: number, maxLosses: number): string {
+  return `lease lost ${losses} times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${maxLosses})`;
+}
+
 /**
  * Takes back the tasks whose lease ran out (`locked_until` < now: the holder stopped
- * renewing) and returns their ids. Each lost lease counts as an attempt: with retries left the
- * task goes back to PENDING, claimable at once (its `run_at` unchanged, so it keeps its age),
- * its retry_count one higher; without, it ends
- * TIMEOUT and `onFailed` runs in the same transaction, so a run does not wait on it forever.
+ * renewing) and returns their ids. A lost lease is the platform's fault (the worker died or
+ * stalled), not the step's, so it does not consume an attempt: the task goes back to PENDING,
+ * claimable at once (its `run_at` unchanged, so it keeps its age), its `retry_count` as it was
+ * and its `lease_losses` one higher, and `onLeaseLost` runs in the same transaction (the engine
+ * writes the retry in the run's log). The `maxLeaseLosses`-th loss ends the task TIMEOUT with
+ * `leaseLostMessage` instead, and `onFailed` runs, so a task that kills every worker taking it
+ * does not go round for ever and its run does not wait on it.
  *
  * The lease epoch is left as it is: the next claim increments it, and that is what fences the
  * old holder — should it wake up, its renewals report the lease lost and its completion is
@@ -23,26 +35,31 @@ export const LEASE_EXPIRED = 'lease expired';
 export async function reclaimExpiredLeases(
   handle: DatabaseHandle,
   now: Date = new Date(),
-  hooks: FailureHooks = {},
+  hooks: FailureHooks & LeaseHooks = {},
+  maxLeaseLosses: number = DEFAULT_MAX_LEASE_LOSSES,
 ): Promise<string[]> {
   const { db, dialect } = handle;
   const at = toDbTimestamp(now);
+  const max = Math.max(1, Math.floor(maxLeaseLosses));
+  // Per row, so the count is right even for a task that lost more leases under a higher limit.
+  const message = sql<string>`cast(${`lease lost `} as text) || cast(lease_losses + 1 as text) || cast(${` times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${max})`} as text)`;
   return dialect.writeTransaction(db, async (trx) => {
     const timedOut = await trx
       .updateTable('tasks')
-      .set({
+      .set((eb) => ({
         status: 'TIMEOUT',
-        error_message: LEASE_EXPIRED,
+        error_message: message,
         error_code: 'LEASE_EXPIRED',
-        last_error: LEASE_EXPIRED,
+        last_error: message,
+        lease_losses: eb('lease_losses', '+', 1),
         completed_at: at,
         locked_by: null,
         locked_until: null,
         updated_at: at,
-      })
+      }))
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
-      .whereRef('retry_count', '>=', 'max_retries')
+      .where('lease_losses', '>=', max - 1)
       .returning([
         'id',
         'owner_id',
@@ -50,6 +67,7 @@ export async function reclaimExpiredLeases(
         'step_id',
         'item_index',
         'retry_count',
+        'lease_losses',
         'scheduled_task_id',
         'chain_id',
       ])
@@ -59,7 +77,7 @@ export async function reclaimExpiredLeases(
       .updateTable('tasks')
       .set((eb) => ({
         status: 'PENDING',
-        retry_count: eb('retry_count', '+', 1),
+        lease_losses: eb('lease_losses', '+', 1),
         // run_at stays: the task is claimable at once and keeps its place among its equals.
         next_retry_at: at,
         last_error: LEASE_EXPIRED,
@@ -70,11 +88,26 @@ export async function reclaimExpiredLeases(
       }))
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
-      .returning('id')
+      .returning(['id', 'owner_id', 'run_id', 'step_id', 'item_index', 'retry_count', 'lease_losses'])
       .execute();
 
     const ids = [...timedOut, ...requeued].map((row) => row.id);
     await endAssignments(trx, dialect, ids, 'lost', at);
+    if (hooks.onLeaseLost !== undefined && requeued.length > 0) {
+      await hooks.onLeaseLost(
+        trx,
+        requeued.map((row) => ({
+          id: row.id,
+          ownerId: row.owner_id,
+          runId: row.run_id,
+          stepId: row.step_id,
+          itemIndex: row.item_index,
+          attempt: row.retry_count + 1,
+          leaseLosses: row.lease_losses,
+          maxLeaseLosses: max,
+        })),
+      );
+    }
     if (hooks.onFailed !== undefined) {
       for (const row of timedOut) {
         await hooks.onFailed(trx, {
@@ -85,7 +118,7 @@ export async function reclaimExpiredLeases(
           itemIndex: row.item_index,
           attempt: row.retry_count + 1,
           status: 'TIMEOUT',
-          error: LEASE_EXPIRED,
+          error: leaseLostMessage(row.lease_losses, max),
           code: 'LEASE_EXPIRED',
           scheduledTaskId: row.scheduled_task_id,
           chainId: row.chain_id,

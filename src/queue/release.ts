@@ -1,12 +1,17 @@
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
+import { bisectFailures, messageOf } from './split.js';
 
 /**
  * Graceful shutdown: a worker hands back tasks it claimed and will not run. They go back to
  * PENDING as they were — same attempt count (nothing was tried), same `run_at` (they keep
  * their place) — and the next claim bumps the epoch as usual. Only tasks this worker still
  * holds are released; returns their ids. Their worker assignments end as `released`.
+ *
+ * A batch that fails is released in halves, down to single tasks (bisectFailures), so every
+ * task that can be released is; if some could not be even alone, one error names them after
+ * the others committed (those wait for their lease to expire and are reclaimed).
  */
 export async function releaseTasks(
   handle: DatabaseHandle,
@@ -14,8 +19,30 @@ export async function releaseTasks(
   ids: readonly string[],
   now: Date = new Date(),
 ): Promise<string[]> {
-  const { db, dialect } = handle;
   if (ids.length === 0) return [];
+  const { results, failed } = await bisectFailures(ids, (batch) =>
+    releaseBatch(handle, workerId, batch, now),
+  );
+  const released: string[] = [];
+  for (const batch of results) for (const id of batch) released.push(id);
+  if (failed.length > 0) {
+    const first = failed[0]!;
+    throw new Error(
+      `releasing ${failed.length} of ${ids.length} tasks failed (the others were released); ` +
+        `task ${first.item}: ${messageOf(first.error)}`,
+      { cause: first.error },
+    );
+  }
+  return released;
+}
+
+async function releaseBatch(
+  handle: DatabaseHandle,
+  workerId: string,
+  ids: readonly string[],
+  now: Date,
+): Promise<string[]> {
+  const { db, dialect } = handle;
   const at = toDbTimestamp(now);
   return dialect.writeTransaction(db, async (trx) => {
     const released: string[] = [];
@@ -35,7 +62,7 @@ export async function releaseTasks(
         .where('locked_by', '=', workerId)
         .returning('id')
         .execute();
-      released.push(...rows.map((row) => row.id));
+      for (const row of rows) released.push(row.id);
     }
     await endAssignments(trx, dialect, released, 'released', at);
     return released;

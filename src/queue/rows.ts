@@ -59,6 +59,7 @@ export const CLAIM_COLUMNS = [
   'concurrency_key',
   'lease_epoch',
   'locked_until',
+  'resume_state',
 ] as const;
 
 export interface ClaimRow {
@@ -83,6 +84,7 @@ export interface ClaimRow {
   concurrency_key: string | null;
   lease_epoch: number;
   locked_until: string | null;
+  resume_state: string | null;
 }
 
 export function toClaimedTask(row: ClaimRow): ClaimedTask {
@@ -104,6 +106,7 @@ export function toClaimedTask(row: ClaimRow): ClaimedTask {
     concurrencyKey: row.concurrency_key,
     leaseEpoch: row.lease_epoch,
     lockedUntil: row.locked_until ?? '',
+    ...(row.resume_state === null ? {} : { resumeState: fromDbJson(row.resume_state) }),
   };
 }
 

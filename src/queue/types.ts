@@ -9,8 +9,14 @@
  *   token: completing or failing a task names the epoch it was claimed under, and the database
  *   refuses the write when the epoch moved on, so a worker that lost its lease (paused, cut off,
  *   presumed dead) can never record a result over the next holder's.
- * - **attempt**: `retry_count + 1`. A failure with retries left, or a lease that ran out, moves
- *   the task back to PENDING as the next attempt.
+ * - **attempt**: `retry_count + 1`. A failure with retries left moves the task back to PENDING
+ *   as the next attempt.
+ * - **lease loss**: a lease that ran out (the worker died or stalled). The task goes back to
+ *   PENDING as the same attempt — the platform lost it, the step did not fail — and
+ *   `lease_losses` counts up; at the limit (SWARM_MAX_LEASE_LOSSES) the task fails.
+ * - **sleep**: a runtime's answer "not done yet, resume me at T" (builtin/delay): the task goes
+ *   back to PENDING with `run_at` T and the runtime's `resume_state`, holding no worker slot,
+ *   as the same attempt.
  * - **worker assignment**: one row of `worker_assignments` per claim, recording who held which
  *   task under which epoch and how it ended (running → completed | released | lost).
  */
@@ -94,6 +100,8 @@ export interface ClaimedTask {
   /** The fencing token: pass it back to renew, complete or fail. */
   readonly leaseEpoch: number;
   readonly lockedUntil: string;
+  /** What the runtime left when it last put this task to sleep (`sleepTask`); absent if it never slept. */
+  readonly resumeState?: unknown;
 }
 
 /** A lease as a worker names it: which task, claimed under which epoch. */
@@ -148,6 +156,26 @@ export interface CompletionHooks {
    * so the hook can write what follows many tasks with a few statements.
    */
   readonly onCompletedBatch?: TaskHook<readonly CompletedTask[]>;
+}
+
+/** What the lease-loss hook learns about a task put back on the queue after its lease ran out. */
+export interface LostLease {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly runId: string | null;
+  readonly stepId: string | null;
+  readonly itemIndex: number | null;
+  /** The attempt that was interrupted and will run again (not consumed). */
+  readonly attempt: number;
+  /** Leases lost so far, this one included. */
+  readonly leaseLosses: number;
+  /** At this many the task fails instead. */
+  readonly maxLeaseLosses: number;
+}
+
+export interface LeaseHooks {
+  /** The tasks a reclaim put back on the queue, in its transaction (a run's log records each). */
+  readonly onLeaseLost?: TaskHook<readonly LostLease[]>;
 }
 
 export interface FailureHooks {

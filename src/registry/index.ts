@@ -8,6 +8,7 @@ export {
   BUILTIN_AGENTS,
   parseEd25519PublicKey,
   verifyEd25519,
+  schemaIssues,
 } from './agent/index.js';
 export {
   validateWorkflow,

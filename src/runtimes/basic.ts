@@ -1,5 +1,4 @@
-/** The small builtins: noop, transform, delay, condition, emit_event. */
-import { sleep } from './signals.js';
+/** The small builtins: noop, transform, condition, emit_event (delay has its own file). */
 import type { AgentInvocation, RuntimeContext } from './types.js';
 
 export function noop(): Record<string, never> {
@@ -9,11 +8,6 @@ export function noop(): Record<string, never> {
 /** The step's input mapping did the work; the output is the resolved input itself. */
 export function transform(input: unknown): unknown {
   return input;
-}
-
-export async function delay(input: { ms: number }, signal: AbortSignal): Promise<{ waited_ms: number }> {
-  await sleep(input.ms, signal);
-  return { waited_ms: input.ms };
 }
 
 /**

@@ -5,11 +5,12 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { BUILTIN_AGENTS } from '../registry/index.js';
-import { condition, delay, emitEvent, noop, transform } from './basic.js';
+import { condition, emitEvent, noop, transform } from './basic.js';
 import { consensus, type ConsensusInput } from './consensus.js';
+import { delay, type DelayInput } from './delay.js';
 import { RuntimeError } from './errors.js';
 import { httpRequest, type HttpRequestInput } from './http-request.js';
-import type { AgentInvocation, HttpPolicy, Runtime, RuntimeContext } from './types.js';
+import { Sleep, type AgentInvocation, type HttpPolicy, type Runtime, type RuntimeContext } from './types.js';
 
 type Handler = (input: never, invocation: AgentInvocation, context: RuntimeContext) => unknown;
 
@@ -65,7 +66,8 @@ export class BuiltinRuntime implements Runtime {
     this.handlers = {
       noop: () => noop(),
       transform: (input: unknown) => transform(input),
-      delay: (input: { ms: number }, _inv, context) => delay(input, context.signal),
+      // Holds no worker: answers Sleep until due (see delay.ts).
+      delay: (input: DelayInput, invocation, context) => delay(input, invocation, context.log),
       condition: (input: { value?: unknown }) => condition(input),
       emit_event: (input: { source: string; type: string; payload?: unknown }, invocation, context) =>
         emitEvent(input, invocation, context),
@@ -97,6 +99,7 @@ export class BuiltinRuntime implements Runtime {
     context.signal.throwIfAborted();
     if (!schemas.input(invocation.input)) throw inputError(schemas.input.errors ?? []);
     const output = await handler(invocation.input as never, invocation, context);
+    if (output instanceof Sleep) return output;
     if (!schemas.output(output)) {
       // A builtin breaking its own contract is a bug in Swarm, not in the workflow.
       throw new RuntimeError('INTERNAL', `builtin/${name} produced output that fails its output_schema`, {

@@ -1,10 +1,16 @@
 /**
  * The worker's one Runtime: picks the runtime for each agent's `runtime.type`. Types this version
- * cannot run yet (remote `http`, `llm`) fail at once with a clear, non-retryable error rather
- * than waiting for a runtime that is not there.
+ * cannot run yet fail at once with a clear, non-retryable error rather than waiting for a runtime
+ * that is not there.
+ *
+ * The agent's declared input_schema and output_schema are checked here, for every runtime, so no
+ * runtime can forget them (a user agent on a builtin runtime once skipped its own schemas): the
+ * input because a step's input is resolved at run time from expressions the validator could not
+ * evaluate, the output because it is what the next steps will read.
  */
+import { schemaIssues } from '../registry/index.js';
 import { RuntimeError } from './errors.js';
-import type { AgentInvocation, Runtime, RuntimeContext } from './types.js';
+import { Sleep, type AgentInvocation, type Runtime, type RuntimeContext } from './types.js';
 
 const NOT_YET: Readonly<Record<string, string>> = {
   http: 'remote (http) agents are not available yet in this version of Swarm',
@@ -32,6 +38,24 @@ export class DispatchRuntime implements Runtime {
         }),
       );
     }
-    return runtime.execute(invocation, context);
+    const inputIssues = schemaIssues(invocation.agent.inputSchema, invocation.input, 'input');
+    const [first, ...more] = inputIssues;
+    if (first !== undefined) return Promise.reject(RuntimeError.invalidInput(first.field, first.message, more));
+    return runtime.execute(invocation, context).then((output) => checkedOutput(invocation, output));
   }
+}
+
+function checkedOutput(invocation: AgentInvocation, output: unknown): unknown {
+  // Not an output: the task carries on later (builtin/delay), and that attempt's output is checked.
+  if (output instanceof Sleep) return output;
+  const issues = schemaIssues(invocation.agent.outputSchema, output, 'output');
+  const [first] = issues;
+  if (first === undefined) return output;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  // 502: the agent, not Swarm, failed; retrying the same agent gives the same shape.
+  throw new RuntimeError(
+    'INTERNAL',
+    `${first.field}: ${first.message}${more}: the agent's output does not match its output_schema`,
+    { status: 502, retryable: false, issues },
+  );
 }

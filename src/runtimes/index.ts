@@ -14,6 +14,7 @@ export type {
   EmittedEvent,
   HttpPolicy,
 } from './types.js';
+export { Sleep } from './types.js';
 export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';
 export { DatabaseEventSink } from './events.js';
 export { RuntimeError, isRuntimeError } from './errors.js';

@@ -18,6 +18,11 @@ export interface AgentInvocation {
   agent: InvokedAgent;
   /** The step's resolved input (JSON). */
   input: unknown;
+  /**
+   * Present when this attempt resumes a task the runtime put to sleep (it resolved to a
+   * `Sleep`): the `state` it gave then. Absent on a task that never slept.
+   */
+  resumeState?: unknown;
 }
 
 /**
@@ -99,8 +104,25 @@ export type AgentReport =
     };
 
 export interface Runtime {
-  /** Resolves to the agent's output (JSON), or rejects with a RuntimeError (or signal.reason). */
+  /**
+   * Resolves to the agent's output (JSON) or a `Sleep`, or rejects with a RuntimeError (or
+   * signal.reason).
+   */
   execute(invocation: AgentInvocation, context: RuntimeContext): Promise<unknown>;
+}
+
+/**
+ * What a runtime resolves to instead of an output when the task is not done and should carry on
+ * later without holding a worker meanwhile (builtin/delay). The worker puts the task back on
+ * the queue, claimable from `until` and keeping `state` (JSON) in the task row; the attempt that
+ * resumes it — on any worker, after any restart — gets `state` as `invocation.resumeState`.
+ * Sleeping consumes no attempt. A class, not JSON, so no agent's output can be taken for one.
+ */
+export class Sleep {
+  constructor(
+    readonly until: Date,
+    readonly state: unknown,
+  ) {}
 }
 
 export interface EmittedEvent {

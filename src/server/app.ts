@@ -1,18 +1,22 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import { Authenticator } from '../auth/index.js';
+import { AuthFailureCounter, Authenticator } from '../auth/index.js';
 import { Engine } from '../engine/index.js';
 import { parseDocument, Registry } from '../registry/index.js';
-import { SwarmError } from '../errors/index.js';
+import { InputError, SwarmError } from '../errors/index.js';
 import type { SigningKey } from '../runtimes/index.js';
 import { openKeyring, type Keyring } from '../secrets/index.js';
 import { loadConfig } from '../config/index.js';
-import type { Store } from '../storage/index.js';
+import { depthMessage, findJsonProblem, type Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
+import { answerClientError } from './client-error.js';
+import { HTTP_SERVER_OPTIONS, registerHostCheck } from './host-header.js';
+import { BODY_DEPTH_SETTING, registerInputGuard, setSecurityHeaders, yamlTextTooDeep } from './input-guard.js';
 import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
 import { llmProviderRoutes } from './routes/llm-providers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
@@ -49,6 +53,26 @@ export interface AppOptions {
   readonly signingKey?: SigningKey;
   /** Largest body a webhook trigger (`POST /hooks/<path>`) accepts; larger get 413. @default 1 MiB */
   readonly webhookBodyLimit?: number;
+  /** Deepest nesting of a request or webhook body; deeper get 400. @default 64 */
+  readonly bodyMaxDepth?: number;
+  /**
+   * Where LLM providers may point (SWARM_ALLOW_PRIVATE_NETWORKS, SWARM_LLM_ALLOWED_URLS); the
+   * environment's when not given.
+   */
+  readonly providerUrls?: { readonly allowPrivateNetworks: boolean; readonly allowedUrls: readonly string[] };
+  /** Failed authentications are counted in windows of this many seconds. @default 60 */
+  readonly authFailureWindowSeconds?: number;
+  /** Days those counts are kept. @default 30 */
+  readonly authFailureRetentionDays?: number;
+  /** Counts failed authentications; one is made (from the two options above) when not given. */
+  readonly authFailures?: AuthFailureCounter;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Failed authentications, counted per window; `flush()` writes the counts gathered so far. */
+    authFailures: AuthFailureCounter;
+  }
 }
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
@@ -60,7 +84,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // Requests refused before routing (a path that is not valid percent-encoded UTF-8, a path
+    // parameter too long) get problem+json and the security headers like every other answer.
+    frameworkErrors: (error, request, reply) => {
+      setSecurityHeaders(reply);
+      void sendProblem(request, reply, error);
+    },
+    clientErrorHandler: answerClientError,
+    http: HTTP_SERVER_OPTIONS,
   }) as unknown as FastifyInstance;
+  const bodyMaxDepth = options.bodyMaxDepth ?? 64;
+  // First: every later hook, parser and route sees only input that passed it.
+  registerInputGuard(app, { maxDepth: bodyMaxDepth });
+  registerHostCheck(app);
 
   await app.register(swagger, {
     openapi: {
@@ -85,7 +121,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     { parseAs: 'string' },
     (_request, body, done) => {
       try {
-        done(null, parseDocument(body as string, 'yaml', 'body'));
+        // The YAML parser recurses: deep text is refused before it parses (see yamlTextTooDeep).
+        if (yamlTextTooDeep(body as string, bodyMaxDepth))
+          throw new InputError('body', depthMessage(bodyMaxDepth, BODY_DEPTH_SETTING));
+        const value = parseDocument(body as string, 'yaml', 'body');
+        const problem = findJsonProblem(value, 'body', { maxDepth: bodyMaxDepth, rejectNul: true });
+        if (problem !== null) throw new InputError(problem.field, problem.message);
+        done(null, value);
       } catch (error) {
         done(error as Error, undefined);
       }
@@ -101,7 +143,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ),
   );
 
-  registerAuth(app, new Authenticator(options.store));
+  const failures = (
+    options.authFailures ??
+    new AuthFailureCounter(options.store, {
+      windowSeconds: options.authFailureWindowSeconds ?? 60,
+      retentionDays: options.authFailureRetentionDays ?? 30,
+      onError: (error) => app.log.error({ err: error }, 'recording failed authentications failed'),
+    })
+  ).start();
+  // After in-flight requests: the counts they made are written before the store closes.
+  app.addHook('onClose', () => failures.close());
+  app.decorate('authFailures', failures);
+  registerAuth(app, new Authenticator(options.store, failures));
   healthRoutes(app, options.store);
   openApiRoutes(app);
   meRoutes(app, options.store);
@@ -113,7 +166,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
   secretRoutes(app, options.store, options.keyring);
-  llmProviderRoutes(app, options.store);
+  llmProviderRoutes(app, options.store, options.providerUrls);
+  authFailureRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
   let keyring = options.keyring;
@@ -124,6 +178,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     keyring: () => (keyring ??= openKeyring(loadConfig(), { warn: (message) => app.log.warn(message) })),
     onRunStarted: options.onRunStarted ?? (() => {}),
     webhookBodyLimit: options.webhookBodyLimit ?? 1024 * 1024,
+    bodyMaxDepth,
+    failures,
   };
   hookRoutes(app, deps);
   triggerRoutes(app, deps);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CODES, SwarmError, type FieldIssue } from '../errors/index.js';
+import { isDatabaseUnavailable } from '../storage/index.js';
 
 /** RFC 9457 problem details, with Swarm's stable `code` and per-field `errors`. */
 export interface Problem {
@@ -70,16 +71,54 @@ function fromValidation(error: FastifyError): SwarmError {
   });
 }
 
-export function toSwarmError(error: unknown): SwarmError {
+/** Clearer words for Fastify's own client errors, by code: the field and what is wrong with it. */
+const FASTIFY_MESSAGES: Record<string, (request: FastifyRequest | undefined) => [string, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (request) => [
+    'body',
+    `is larger than ${request?.routeOptions.bodyLimit ?? 'the'} bytes this route accepts (${
+      request?.routeOptions.config.bodyLimitSetting ?? 'SWARM_BODY_LIMIT'
+    })`,
+  ],
+  FST_ERR_CTP_INVALID_JSON_BODY: () => ['body', 'is not valid JSON'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => ['body', 'is empty, but the content type says JSON'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ['headers.content-length', 'does not match the body sent'],
+  FST_ERR_BAD_URL: () => ['url', 'is not a valid URL path (bad percent-encoding, or not UTF-8)'],
+  FST_ERR_MAX_PARAM_LENGTH: () => ['url', 'has a path parameter that is too long'],
+};
+
+/**
+ * Any error as the SwarmError to answer with. Fastify's own client errors (validation, body too
+ * large, unsupported media type, malformed JSON, a bad URL) and any other error that carries a
+ * 4xx status become that 4xx; everything else is a defect and becomes INTERNAL (500).
+ */
+export function toSwarmError(error: unknown, request?: FastifyRequest): SwarmError {
   if (error instanceof SwarmError) return error;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) return fromValidation(fastifyError);
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    // Fastify's own client errors: malformed JSON, body too large, unsupported media type.
-    const code = status === 404 ? 'NOT_FOUND' : status === 401 ? 'UNAUTHENTICATED' : 'INPUT_INVALID';
-    return new SwarmError(code, fastifyError.message, { status });
+    const describe = FASTIFY_MESSAGES[fastifyError.code];
+    if (describe !== undefined) {
+      const [field, message] = describe(request);
+      return new SwarmError('INPUT_INVALID', `${field}: ${message}`, {
+        status,
+        issues: [{ field, message }],
+        cause: error,
+      });
+    }
+    const code =
+      status === 404
+        ? 'NOT_FOUND'
+        : status === 401
+          ? 'UNAUTHENTICATED'
+          : status === 403
+            ? 'FORBIDDEN'
+            : 'INPUT_INVALID';
+    return new SwarmError(code, fastifyError.message, { status, cause: error });
   }
+  // The database went away (a restart, a failover): the request may be sent again, not a defect.
+  if (isDatabaseUnavailable(error))
+    return new SwarmError('DB_UNREACHABLE', 'the database is unavailable; try again shortly', { cause: error });
   return new SwarmError('INTERNAL', 'internal error', { cause: error });
 }
 
@@ -88,7 +127,7 @@ export async function sendProblem(
   reply: FastifyReply,
   error: unknown,
 ): Promise<void> {
-  const swarmError = toSwarmError(error);
+  const swarmError = toSwarmError(error, request);
   if (swarmError.status >= 500) request.log.error({ err: error }, 'request failed');
   await reply
     .code(swarmError.status)

@@ -1,15 +1,19 @@
-import pino, { type Logger } from 'pino';
-import { bootstrapAdmin, type Bootstrapped } from '../auth/index.js';
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { bootstrapAdmin, rememberServer, type Bootstrapped } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { registerExamples, Registry, type ExamplesReport } from '../registry/index.js';
 import { Engine } from '../engine/index.js';
+import { configureExpressionLimits } from '../expressions/index.js';
 import { openSigningKey } from '../runtimes/index.js';
 import { openKeyring } from '../secrets/index.js';
 import { Store } from '../storage/index.js';
 import { syncAllTriggers, TriggerDaemon, type EventSubscriber } from '../triggers/index.js';
 import { createDeliveries, DeliveryWorker, subscribedEventIds } from '../webhooks/index.js';
 import { createWorker, type Worker } from '../worker/index.js';
+import { SwarmError } from '../errors/index.js';
 import { buildApp } from './app.js';
+import { consoleLogger } from './console-log.js';
 
 export interface RunningServer {
   /** The URL the server listens on (with the real port when 0 was asked for). */
@@ -26,11 +30,18 @@ export interface RunningServer {
 /** Migrates, bootstraps the admin on first start, and listens. */
 export async function startServer(
   config: Config,
-  logger: Logger = pino({ level: config.logLevel }),
+  logger: Logger = consoleLogger({ level: config.logLevel, format: config.logFormat }),
 ): Promise<RunningServer> {
+  // Process-wide: the API (run starts), the worker and the triggers all evaluate expressions.
+  configureExpressionLimits(config.expressionLimits);
+  // SWARM_HOME holds the database, keys and artifacts: made private (0700) before anything in it.
+  fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const store = await Store.open(config.databaseUrl);
+  // Closed too if starting fails after it listens (the database went away mid-start): a listener
+  // left open kept the process alive, answering 500 on a closed store, instead of exiting.
+  let listening: { close(): Promise<unknown> } | null = null;
   try {
-    const engine = new Engine(store);
+    const engine = new Engine(store, { maxFanOut: config.maxFanOut });
     // One keyring per process: the API encrypts with it, the worker decrypts granted secrets.
     const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
     // `swarm start` is server, worker and scheduler in one process by default.
@@ -47,12 +58,29 @@ export async function startServer(
       home: config.home,
       onRunStarted: () => worker?.notify(),
       webhookBodyLimit: config.webhookBodyLimit,
+      providerUrls: { allowPrivateNetworks: config.allowPrivateNetworks, allowedUrls: config.llmAllowedUrls },
+      bodyLimit: config.bodyLimit,
+      bodyMaxDepth: config.bodyMaxDepth,
+      authFailureWindowSeconds: config.authFailureWindowSeconds,
+      authFailureRetentionDays: config.authFailureRetentionDays,
     });
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host }).catch(async (error: NodeJS.ErrnoException) => {
+      // Its timers (and hooks) stop before the store closes below.
+      await app.close();
+      if (error.code !== 'EADDRINUSE') throw error;
+      throw new SwarmError(
+        'PORT_IN_USE',
+        `port ${config.port} on ${config.host} is in use (another Swarm?): stop that process, or choose another port with SWARM_PORT (or --port)`,
+        { cause: error },
+      );
+    });
+    listening = app;
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     const bootstrapped = await bootstrapAdmin(store, config.home, url);
+    // The CLI finds this database's server where it listens now, whatever port it had before.
+    if (bootstrapped === null) await rememberServer(store, config.home, url);
     // A newcomer sees working definitions at once; later starts leave the registry alone.
     const examples =
       bootstrapped === null || !config.examples
@@ -77,6 +105,7 @@ export async function startServer(
           logger,
           subscribers: [deliveriesFor],
           misfireGraceMs: config.misfireGraceMs,
+          maxEventDepth: config.maxEventDepth,
           retention: { eventsDays: config.eventRetentionDays, firingsDays: config.firingRetentionDays },
           onStarted: () => worker?.notify(),
         })
@@ -106,6 +135,7 @@ export async function startServer(
       },
     };
   } catch (error) {
+    await listening?.close().catch(() => {});
     await store.close();
     throw error;
   }

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type pg from 'pg';
 import { SwarmError } from '../errors/index.js';
 import type { DialectAdapter } from './dialect/dialect.js';
+import { listenWithReconnect, type PgListener } from './dialect/pg-listen.js';
 import { openPostgres, postgresAdapter } from './dialect/postgres.js';
 import { inProcessSignals, openSqlite, sqliteAdapter } from './dialect/sqlite.js';
 import { describeTarget, parseDatabaseUrl, type DatabaseTarget } from './database-url.js';
@@ -66,7 +67,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     );
   }
   let closed = false;
-  const listeners = new Set<pg.PoolClient>();
+  const listeners = new Set<PgListener>();
   const signals = new Set<{ channel: string; onNotify: () => void }>();
   return {
     db,
@@ -83,31 +84,22 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
           inProcessSignals.off(channel, onNotify);
         };
       }
-      const client = await pool.connect();
-      listeners.add(client);
-      client.on('notification', (message) => {
-        if (message.channel === channel) onNotify();
-      });
-      await client.query(`LISTEN ${pgIdentifier(channel)}`);
+      // Re-LISTENs on a new connection when PostgreSQL restarts (see pg-listen.ts).
+      const listener = await listenWithReconnect(pool, channel, onNotify);
+      listeners.add(listener);
       return async () => {
-        if (!listeners.delete(client)) return;
-        await client.query(`UNLISTEN ${pgIdentifier(channel)}`).catch(() => {});
-        client.release();
+        if (!listeners.delete(listener)) return;
+        await listener.stop();
       };
     },
     async close() {
       if (closed) return;
       closed = true;
-      for (const client of listeners) client.release();
+      for (const listener of listeners) listener.discard();
       listeners.clear();
       for (const { channel, onNotify } of signals) inProcessSignals.off(channel, onNotify);
       signals.clear();
       await db.destroy();
     },
   };
-}
-
-/** Channel names are ours (constants), but quote them as identifiers all the same. */
-function pgIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

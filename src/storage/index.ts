@@ -1,6 +1,7 @@
 export { Store, type CallerStore } from './store.js';
 export type { Caller } from './caller.js';
 export { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
+export { isDatabaseUnavailable } from './unavailable.js';
 export { parseDatabaseUrl, redactDatabaseUrl, describeTarget, type DatabaseTarget } from './database-url.js';
 export {
   migrate,
@@ -21,6 +22,9 @@ export {
   RUNTIME_TYPES,
   TRIGGER_TYPES,
   WORKFLOW_STATUSES,
+  FIRING_STATUSES,
+  REFUSAL_REASONS,
+  AUTH_FAILURE_KINDS,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
@@ -30,6 +34,15 @@ export {
   type DialectName,
 } from './dialect/dialect.js';
 export {
+  findJsonProblem,
+  jsonTextTooDeep,
+  depthMessage,
+  NUL_MESSAGE,
+  type JsonProblem,
+  type JsonGuardOptions,
+} from './json-guard.js';
+export {
+  MAX_STORED_JSON_DEPTH,
   canonicalJson,
   byCodeUnits,
   newId,
@@ -44,6 +57,7 @@ export {
 export type { User, NewUser } from './repositories/users.js';
 export type { ApiKey, NewApiKey, KeyOwner } from './repositories/api-keys.js';
 export type { AuditEntry, AuditRecord } from './repositories/audit-logs.js';
+export type { AuthFailureCount, AuthFailureFilters } from './repositories/auth-failures.js';
 export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
 export type { WorkflowRecord, NewWorkflow } from './repositories/workflows.js';
 export type { SecretRecord, SealedSecret, Seal, ReencryptReport } from './repositories/secrets.js';

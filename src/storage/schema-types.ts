@@ -59,6 +59,22 @@ export interface AuditLogsTable {
   created_at: WithDefault<Timestamp>;
 }
 
+/** Migration 0012: failed authentications, counted per window (src/auth/failures.ts). */
+export interface AuthFailuresTable {
+  id: string;
+  owner_id: string | null;
+  kind: 'api_key' | 'webhook';
+  window_start: Timestamp;
+  ip_address: string;
+  key_prefix: string;
+  resource_id: string;
+  reason: string;
+  attempts: number;
+  first_at: Timestamp;
+  last_at: Timestamp;
+  user_agent: string | null;
+}
+
 export interface AgentsTable {
   id: string;
   owner_id: string;
@@ -156,6 +172,8 @@ export interface WorkflowRunsTable {
   total_cost: WithDefault<number>;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
+  /** Migration 0010: the depth of the event that started the run; 0 when no event did. */
+  event_depth: WithDefault<number>;
 }
 
 export interface TasksTable {
@@ -211,6 +229,10 @@ export interface TasksTable {
   cost: WithDefault<number>;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
+  /** Migration 0011: leases that expired under the task (its worker died or stalled). */
+  lease_losses: WithDefault<number>;
+  /** Migration 0011: what a runtime that slept (builtin/delay) left for the attempt resuming it. */
+  resume_state: JsonText | null;
 }
 
 export interface TaskTemplatesTable {
@@ -287,10 +309,12 @@ export interface TriggerFiringsTable {
   trigger_id: string;
   fire_key: string;
   run_id: string | null;
-  status: 'started' | 'skipped' | 'failed';
+  /** `refused` and `reason`: migration 0010 (the event loop guard). */
+  status: 'started' | 'skipped' | 'failed' | 'refused';
   error: string | null;
   scheduled_for: Timestamp | null;
   created_at: WithDefault<Timestamp>;
+  reason: 'depth-limit' | 'self-triggered' | null;
 }
 
 export interface EventsTable {
@@ -307,6 +331,8 @@ export interface EventsTable {
   attempts: WithDefault<number>;
   last_error: string | null;
   created_at: WithDefault<Timestamp>;
+  /** Migration 0010: 0 unless a run caused it; then one more than that run's `event_depth`. */
+  depth: WithDefault<number>;
 }
 
 export interface ScheduledTasksTable {
@@ -481,6 +507,7 @@ export interface SwarmDatabase {
   users: UsersTable;
   api_keys: ApiKeysTable;
   audit_logs: AuditLogsTable;
+  auth_failures: AuthFailuresTable;
   agents: AgentsTable;
   workflows: WorkflowsTable;
   workflow_runs: WorkflowRunsTable;

@@ -4,6 +4,7 @@ import { assertMigrated, migrate } from './migrator.js';
 import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
+import * as authFailures from './repositories/auth-failures.js';
 import * as llm from './repositories/llm.js';
 import * as records from './repositories/records.js';
 import * as secrets from './repositories/secrets.js';
@@ -43,6 +44,10 @@ export class Store {
     findApiKeyByHash: (hash: string) => apiKeys.findApiKeyByHash(this.handle.db, hash),
     touchApiKey: (id: string, at: string) => apiKeys.touchApiKey(this.handle.db, id, at),
     recordAudit: (entry: audit.AuditEntry) => audit.recordAudit(this.handle.db, entry),
+    /** Failed authentications, added to their window's counts (src/auth/failures.ts). */
+    addAuthFailures: (counts: readonly authFailures.AuthFailureCount[]) =>
+      authFailures.addAuthFailures(this.handle.db, this.handle.dialect, counts),
+    pruneAuthFailures: (before: string) => authFailures.pruneAuthFailures(this.handle.db, before),
     /** Master-key rotation: every owner's secrets, in one transaction. */
     reencryptSecrets: (version: number, reseal: (secret: secrets.SealedSecret) => Buffer) =>
       secrets.reencryptSecrets(this.handle.db, this.handle.dialect, version, reseal),
@@ -95,6 +100,9 @@ export class Store {
       audit: {
         record: (entry: Omit<audit.AuditEntry, 'caller'>) => audit.recordAudit(db, { ...entry, caller }),
         list: (limit?: number) => audit.listAudit(db, caller, limit),
+        /** Failed authentications counted per window: all for admins, their own for members. */
+        authFailures: (filters?: authFailures.AuthFailureFilters) =>
+          authFailures.listAuthFailures(db, caller, filters),
       },
       users: {
         me: () => users.findUserById(db, caller.userId),

@@ -1,14 +1,34 @@
 import { v7 as uuidv7 } from 'uuid';
 import { InputError } from '../errors/index.js';
+import { depthMessage, measureJson } from './json-guard.js';
 
 /** A new row id: UUIDv7, so ids sort by creation time and index pages fill in order. */
 export function newId(): string {
   return uuidv7();
 }
 
-/** JSON is stored as text on SQLite and JSONB on PostgreSQL; both read back as text. */
-export function toDbJson(value: unknown): string {
-  return JSON.stringify(value, cleanJsonStrings);
+/**
+ * The deepest JSON Swarm stores. JSON.stringify recurses, and overflows the stack somewhere past
+ * 2,500 levels (less with a replacer, or when called deep in a stack already): below that, with
+ * room to spare. Request bodies are held to far less (SWARM_BODY_MAX_DEPTH); this bounds what
+ * agents and expressions produce.
+ */
+export const MAX_STORED_JSON_DEPTH = 1000;
+
+/**
+ * JSON is stored as text on SQLite and JSONB on PostgreSQL; both read back as text. A value
+ * nested deeper than MAX_STORED_JSON_DEPTH is refused with an error naming `field`, instead of
+ * a stack overflow. One iterative pass measures the depth and looks for text to clean; only a
+ * value that has some pays for the replacer.
+ */
+export function toDbJson(value: unknown, field = 'value'): string {
+  const { tooDeep, dirty } = measureJson(value, MAX_STORED_JSON_DEPTH, needsCleaning);
+  if (tooDeep) throw new InputError(field, depthMessage(MAX_STORED_JSON_DEPTH));
+  return dirty ? JSON.stringify(value, cleanJsonStrings) : JSON.stringify(value);
+}
+
+function needsCleaning(text: string): boolean {
+  return text.includes('\u0000') || !text.isWellFormed();
 }
 
 /**
@@ -91,15 +111,45 @@ export function nowTimestamp(): string {
  * gives equal text, whatever the key order it was written in.
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record).sort(byCodeUnits);
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  // Iterative, so no depth of input can overflow the stack: a stack of what is left to write,
+  // each either text as it is (`Literal`) or a value to serialise.
+  const out: string[] = [];
+  const todo: unknown[] = [value];
+  while (todo.length > 0) {
+    const item = todo.pop();
+    if (item instanceof Literal) {
+      out.push(item.text);
+    } else if (Array.isArray(item)) {
+      todo.push(CLOSE_ARRAY);
+      for (let i = item.length - 1; i >= 0; i--) {
+        todo.push(item[i]);
+        if (i > 0) todo.push(COMMA);
+      }
+      out.push('[');
+    } else if (item !== null && typeof item === 'object') {
+      const record = item as Record<string, unknown>;
+      const keys = Object.keys(record).sort(byCodeUnits);
+      todo.push(CLOSE_OBJECT);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        todo.push(record[keys[i]!], new Literal(`${JSON.stringify(keys[i])}:`));
+        if (i > 0) todo.push(COMMA);
+      }
+      out.push('{');
+    } else {
+      // Numbers: JSON.parse already reduced 1.0, 1e2 and jsonb's 100 to the same double.
+      out.push(JSON.stringify(item) ?? 'null');
+    }
   }
-  // Numbers: JSON.parse already reduced 1.0, 1e2 and jsonb's 100 to the same double.
-  return JSON.stringify(value) ?? 'null';
+  return out.join('');
 }
+
+/** Text canonicalJson writes as it is, told apart from string values by its class. */
+class Literal {
+  constructor(readonly text: string) {}
+}
+const COMMA = new Literal(',');
+const CLOSE_ARRAY = new Literal(']');
+const CLOSE_OBJECT = new Literal('}');
 
 export function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { InputError, type FieldIssue } from '../errors/index.js';
 import { DEFAULT_RETRY_POLICY, enqueueTasks, type NewTask, type RetryPolicy } from '../queue/index.js';
-import type { AgentResolver } from '../registry/index.js';
+import { schemaIssues, type AgentResolver } from '../registry/index.js';
 import { toDbBool, toDbJson, type DialectAdapter, type SwarmDatabase } from '../storage/index.js';
 import type { RoutingStrategy, TaskFields } from './types.js';
 
@@ -33,12 +33,16 @@ export function splitAgentRef(ref: string): [string, string | undefined] {
 /**
  * Checks one task's fields and pins its agent. `at` prefixes the field names of the issues
  * (`steps[1].`), which are collected rather than thrown so a chain reports all its steps.
+ * `finalInput`: the input is what the agent will get (not a template's defaults, nor a chain
+ * step's that the previous output completes), so it is checked against the agent's input_schema
+ * now, and a task that could only fail is refused before it is queued.
  */
 export async function prepareTask(
   fields: TaskFields,
   resolver: AgentResolver,
   at: string,
   issues: FieldIssue[],
+  options: { readonly finalInput: boolean } = { finalInput: true },
 ): Promise<PreparedTask | null> {
   const before = issues.length;
   const hasAgent = fields.agent !== undefined;
@@ -67,6 +71,9 @@ export async function prepareTask(
     } else {
       agentName = resolved.name;
       agentVersion = resolved.version;
+      if (options.finalInput)
+        // A loop, not push(...): an input can break its schema in more places than a call takes arguments.
+        for (const issue of schemaIssues(resolved.input_schema, fields.input ?? {}, `${at}input`)) issues.push(issue);
     }
   }
   const policy = fields.retry_policy;

@@ -200,7 +200,9 @@ export class TaskService {
     const resolver = this.registry.as(caller).agents.resolver();
     const steps: StoredChainStep[] = [];
     for (const [i, step] of body.steps.entries()) {
-      const prepared = await prepareTask(step, resolver, `steps[${i}].`, issues);
+      const prepared = await prepareTask(step, resolver, `steps[${i}].`, issues, {
+        finalInput: step.use_previous_output !== true,
+      });
       if (step.use_previous_output === true && i === 0)
         issues.push({
           field: 'steps[0].use_previous_output',
@@ -303,7 +305,7 @@ export class TaskService {
     body: TemplateInput,
   ): Promise<{ template: TemplateView; created: boolean }> {
     const issues: FieldIssue[] = [];
-    await prepareTask(body, this.registry.as(caller).agents.resolver(), '', issues);
+    await prepareTask(body, this.registry.as(caller).agents.resolver(), '', issues, { finalInput: false });
     throwIssues(issues);
     const { db, dialect } = this.store.handle;
     const now = nowTimestamp();

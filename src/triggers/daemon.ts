@@ -16,6 +16,8 @@ export interface TriggerDaemonOptions {
   /** How often pending events are looked for when no publish woke the dispatcher. @default 1000 */
   readonly eventIntervalMs?: number;
   readonly misfireGraceMs?: number;
+  /** Events this deep in their causation chain start no run (`SWARM_MAX_EVENT_DEPTH`). @default 8 */
+  readonly maxEventDepth?: number;
   /** How long dispatched events and firings are kept (pruned every minute). @default 7 and 30 days */
   readonly retention?: Retention;
   /** Called after runs or tasks were started, so an in-process worker looks at once. */
@@ -45,6 +47,7 @@ export class TriggerDaemon {
       options.engine,
       options.subscribers ?? [],
       options.logger,
+      options.maxEventDepth === undefined ? {} : { maxEventDepth: options.maxEventDepth },
     );
   }
 

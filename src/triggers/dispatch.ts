@@ -9,7 +9,7 @@ import {
   type Store,
   type SwarmDatabase,
 } from '../storage/index.js';
-import { firingError, prepareFiring, recordFiring } from './fire.js';
+import { firingError, prepareFiring, recordFiring, type Refusal } from './fire.js';
 import type { TriggerRow } from './types.js';
 
 /** An event as subscribers see it, once, in the transaction that dispatches it. */
@@ -19,7 +19,10 @@ export interface DispatchedEvent {
   readonly source: string;
   readonly type: string;
   readonly payload: unknown;
+  /** The run that caused it (emitted it, or that it is about); null when no run did. */
   readonly runId: string | null;
+  /** Its place in the causation chain: 0 when no run caused it, else one past its run's depth. */
+  readonly depth: number;
   readonly createdAt: string;
 }
 
@@ -34,6 +37,14 @@ export interface EventSubscriber {
 /** After this many failed dispatch attempts an event is marked `failed` and left for a person. */
 export const MAX_DISPATCH_ATTEMPTS = 5;
 
+/** Events this deep in their causation chain start no run (`SWARM_MAX_EVENT_DEPTH`). */
+export const DEFAULT_MAX_EVENT_DEPTH = 8;
+
+export interface DispatcherOptions {
+  /** @default DEFAULT_MAX_EVENT_DEPTH */
+  readonly maxEventDepth?: number;
+}
+
 export interface DispatchReport {
   readonly dispatched: number;
   readonly runsStarted: number;
@@ -45,14 +56,23 @@ export interface DispatchReport {
  * locked (others skip it), each matching trigger fires under the key `event:<id>` (a repeat
  * starts nothing), subscribers run, and the event is marked dispatched — all or nothing, so an
  * event published before a crash is dispatched after it, once.
+ *
+ * The loop guard: a trigger is refused (a `refused` firing, no run) for an event at depth
+ * `maxEventDepth` or deeper, and for an event a run of its own workflow caused unless the
+ * trigger says `allow_self`. Every chain of event-started runs therefore ends.
  */
 export class EventDispatcher {
+  private readonly maxEventDepth: number;
+
   constructor(
     private readonly store: Store,
     private readonly engine: Engine,
     private readonly subscribers: readonly EventSubscriber[] = [],
     private readonly logger?: Logger,
-  ) {}
+    options: DispatcherOptions = {},
+  ) {
+    this.maxEventDepth = options.maxEventDepth ?? DEFAULT_MAX_EVENT_DEPTH;
+  }
 
   async dispatchPending(limit = 100): Promise<DispatchReport> {
     const { db } = this.store.handle;
@@ -72,6 +92,7 @@ export class EventDispatcher {
       type: row.type,
       payload: fromDbJson(row.payload),
       runId: row.run_id,
+      depth: Number(row.depth),
       createdAt: row.created_at,
     }));
     // Most events (every run's end) start nothing and go nowhere: they are marked in one statement.
@@ -94,11 +115,13 @@ export class EventDispatcher {
         .executeTakeFirst();
       dispatched += Number(result.numUpdatedRows);
     }
+    const causes = await this.causingWorkflows(events.filter((e) => matching(e).length > 0));
     for (const event of events) {
       if (idle.includes(event)) continue;
       const subscribers = this.subscribers.filter((_, i) => wanted[i]!.has(event.id));
       try {
-        const started = await this.dispatchOne(event, matching(event), subscribers);
+        const cause = event.runId === null ? null : (causes.get(event.runId) ?? null);
+        const started = await this.dispatchOne(event, matching(event), subscribers, cause);
         if (started !== null) {
           dispatched++;
           runsStarted += started;
@@ -122,11 +145,41 @@ export class EventDispatcher {
       .execute();
   }
 
+  /** The workflow of each run that caused one of these events, in one query. */
+  private async causingWorkflows(events: readonly DispatchedEvent[]): Promise<Map<string, string>> {
+    const runIds = [...new Set(events.flatMap((e) => (e.runId === null ? [] : [e.runId])))];
+    if (runIds.length === 0) return new Map();
+    const rows = await this.store.handle.db
+      .selectFrom('workflow_runs')
+      .select(['id', 'workflow_name'])
+      .where('id', 'in', runIds)
+      .execute();
+    return new Map(rows.flatMap((r) => (r.workflow_name === null ? [] : [[r.id, r.workflow_name] as const])));
+  }
+
+  /** Why `trigger` must not start a run for `event` (caused by a run of `cause`), or null. */
+  private refusal(trigger: TriggerRow, event: DispatchedEvent, cause: string | null): Refusal | null {
+    if (cause !== null && cause === trigger.workflow_name && !allowsSelf(trigger)) {
+      return {
+        reason: 'self-triggered',
+        message: `event ${event.source}/${event.type} was caused by run ${event.runId} of ${cause} itself; a workflow is not started by its own events unless its trigger sets allow_self: true`,
+      };
+    }
+    if (event.depth >= this.maxEventDepth) {
+      return {
+        reason: 'depth-limit',
+        message: `event ${event.source}/${event.type} is at depth ${event.depth} of its causation chain (caused by run ${event.runId}); SWARM_MAX_EVENT_DEPTH is ${this.maxEventDepth}`,
+      };
+    }
+    return null;
+  }
+
   /** Runs started for the event, or null when another dispatcher had it. */
   private async dispatchOne(
     event: DispatchedEvent,
     triggers: readonly TriggerRow[],
     subscribers: readonly EventSubscriber[],
+    cause: string | null,
   ): Promise<number | null> {
     const { db, dialect } = this.store.handle;
     const triggerData = {
@@ -135,13 +188,22 @@ export class EventDispatcher {
       type: event.type,
       payload: event.payload,
       run_id: event.runId,
+      depth: event.depth,
       created_at: event.createdAt,
     };
     // Reading and pinning happen before the transaction, which then only writes.
-    const prepared = new Map<string, PreparedRun | { failed: string }>();
+    const prepared = new Map<string, PreparedRun | { failed: string } | { refused: Refusal }>();
     for (const trigger of triggers) {
+      const refused = this.refusal(trigger, event, cause);
+      if (refused !== null) {
+        prepared.set(trigger.id, { refused });
+        continue;
+      }
       try {
-        prepared.set(trigger.id, await prepareFiring(this.store, this.engine, trigger, triggerData));
+        prepared.set(
+          trigger.id,
+          await prepareFiring(this.store, this.engine, trigger, triggerData, event.depth),
+        );
       } catch (error) {
         prepared.set(trigger.id, { failed: firingError(error) });
       }
@@ -162,13 +224,25 @@ export class EventDispatcher {
           this.engine,
           trigger,
           `event:${event.id}`,
-          'failed' in what ? what : { run: what },
+          'failed' in what || 'refused' in what ? what : { run: what },
         );
-        if (outcome.status === 'started' && !outcome.duplicate) started++;
+        if (outcome.duplicate) continue;
+        if (outcome.status === 'started') started++;
         else if (outcome.status === 'failed')
           this.logger?.warn(
             { event: event.id, trigger: trigger.id },
             `event ${event.type} did not start ${trigger.workflow_name}`,
+          );
+        else if ('refused' in what)
+          this.logger?.warn(
+            {
+              event: event.id,
+              trigger: trigger.id,
+              depth: event.depth,
+              causationRun: event.runId,
+              reason: what.refused.reason,
+            },
+            `event loop guard: ${trigger.workflow_name} not started (${what.refused.reason}): ${what.refused.message}`,
           );
       }
       for (const subscriber of subscribers) await subscriber.take(trx, dialect, event);
@@ -196,6 +270,19 @@ export class EventDispatcher {
       .where('status', '=', 'pending')
       .execute();
   }
+}
+
+/** The trigger's `allow_self`, from the definition it was synced from. */
+function allowsSelf(trigger: TriggerRow): boolean {
+  let config: unknown;
+  try {
+    config = fromDbJson(trigger.config);
+  } catch {
+    return false; // Not written by a sync (a legacy import): no opt-in.
+  }
+  return (
+    typeof config === 'object' && config !== null && (config as { allow_self?: unknown }).allow_self === true
+  );
 }
 
 /** A trigger's source and type each equal the event's, or are `*`. */

@@ -22,6 +22,8 @@ export async function prepareFiring(
   engine: Engine,
   trigger: TriggerRow,
   triggerData: unknown,
+  /** The depth of the event that fires an event trigger; 0 for webhooks and schedules. */
+  eventDepth = 0,
 ): Promise<PreparedRun> {
   const caller = ownerOf(trigger);
   const { agents, workflows } = new Registry(store).as(caller);
@@ -32,12 +34,22 @@ export async function prepareFiring(
     triggerType: trigger.type as TriggerKind,
     triggerId: trigger.id,
     startedBy: null,
+    eventDepth,
   });
 }
 
-/** The same prepared run again under a new id, with other trigger data (one per schedule tick). */
-export function again(prepared: PreparedRun, triggerData: unknown): PreparedRun {
-  return { ...prepared, id: newId(), options: { ...prepared.options, input: triggerData, triggerData } };
+/**
+ * The same prepared run again under a new id, with other trigger data (one per schedule tick):
+ * its first steps are worked out anew for that data, so this throws as prepareFiring does.
+ */
+export function again(engine: Engine, prepared: PreparedRun, triggerData: unknown): Promise<PreparedRun> {
+  return engine.again(prepared, triggerData);
+}
+
+/** Why the event loop guard refused a firing: a machine-readable reason and a message. */
+export interface Refusal {
+  readonly reason: 'depth-limit' | 'self-triggered';
+  readonly message: string;
 }
 
 export interface FiringOutcome {
@@ -45,7 +57,7 @@ export interface FiringOutcome {
   readonly runId: string | null;
   /** True when the key had fired before: nothing new was started. */
   readonly duplicate: boolean;
-  readonly status: 'started' | 'skipped' | 'failed';
+  readonly status: 'started' | 'skipped' | 'failed' | 'refused';
 }
 
 /**
@@ -59,10 +71,11 @@ export async function recordFiring(
   engine: Engine,
   trigger: TriggerRow,
   fireKey: string,
-  what: { run: PreparedRun } | { skipped: string } | { failed: string },
+  what: { run: PreparedRun } | { skipped: string } | { failed: string } | { refused: Refusal },
   scheduledFor: Date | null = null,
 ): Promise<FiringOutcome> {
-  const status = 'run' in what ? 'started' : 'skipped' in what ? 'skipped' : 'failed';
+  const status =
+    'run' in what ? 'started' : 'skipped' in what ? 'skipped' : 'refused' in what ? 'refused' : 'failed';
   const firingId = newId();
   const inserted = await trx
     .insertInto('trigger_firings')
@@ -73,7 +86,15 @@ export async function recordFiring(
       fire_key: fireKey,
       run_id: 'run' in what ? what.run.id : null,
       status,
-      error: 'skipped' in what ? what.skipped : 'failed' in what ? what.failed.slice(0, 2000) : null,
+      error:
+        'skipped' in what
+          ? what.skipped
+          : 'failed' in what
+            ? what.failed.slice(0, 2000)
+            : 'refused' in what
+              ? what.refused.message.slice(0, 2000)
+              : null,
+      reason: 'refused' in what ? what.refused.reason : null,
       scheduled_for: scheduledFor === null ? null : toDbTimestamp(scheduledFor),
     })
     .onConflict((oc) => oc.columns(['trigger_id', 'fire_key']).doNothing())

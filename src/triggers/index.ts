@@ -43,6 +43,8 @@ export {
 export {
   EventDispatcher,
   MAX_DISPATCH_ATTEMPTS,
+  DEFAULT_MAX_EVENT_DEPTH,
+  type DispatcherOptions,
   type DispatchedEvent,
   type EventSubscriber,
   type DispatchReport,

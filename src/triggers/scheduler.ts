@@ -119,28 +119,30 @@ export class Scheduler {
       trigger.catch_up_limit,
       this.graceMs,
     );
-    let prepared: PreparedRun | { failed: string } = { failed: 'nothing to fire' };
-    if (ticks.fire.length > 0) {
+    // Every tick's run is worked out before the transaction, which then only writes: a tick
+    // whose first step's expression fails is recorded as a failed firing, the others start.
+    // The first tick resolves the workflow and pins its agents; later ticks reuse the pins.
+    let first: PreparedRun | { failed: string } | null = null;
+    const whats: Array<{ run: PreparedRun } | { failed: string }> = [];
+    for (const tick of ticks.fire) {
+      const data = tickData(tick, cron, trigger.timezone, now);
       try {
-        prepared = await prepareFiring(
-          this.store,
-          this.engine,
-          trigger,
-          tickData(ticks.fire[0]!, cron, trigger.timezone, now),
-        );
+        if (first === null) {
+          first = await prepareFiring(this.store, this.engine, trigger, data);
+          whats.push({ run: first });
+        } else whats.push('failed' in first ? first : { run: await again(this.engine, first, data) });
       } catch (error) {
-        prepared = { failed: firingError(error) };
+        const failed = { failed: firingError(error) };
+        first ??= failed;
+        whats.push(failed);
       }
     }
     const { db, dialect } = this.store.handle;
     return dialect.writeTransaction(db, async (trx) => {
       if (!(await claim(trx, 'triggers', trigger.id, trigger.next_run_at!, ticks.next))) return 0;
       let started = 0;
-      for (const tick of ticks.fire) {
-        const what =
-          'failed' in prepared
-            ? prepared
-            : { run: again(prepared, tickData(tick, cron, trigger.timezone, now)) };
+      for (const [i, tick] of ticks.fire.entries()) {
+        const what = whats[i]!;
         const outcome = await recordFiring(
           trx,
           this.engine,

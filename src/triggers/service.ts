@@ -174,6 +174,7 @@ export class TriggerService {
       status: r.status,
       runId: r.run_id,
       error: r.error,
+      reason: r.reason,
       scheduledFor: r.scheduled_for,
       createdAt: r.created_at,
     }));

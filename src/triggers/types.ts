@@ -63,9 +63,11 @@ export function viewOfTrigger(
 export interface FiringView {
   readonly id: string;
   readonly key: string;
-  readonly status: 'started' | 'skipped' | 'failed';
+  readonly status: 'started' | 'skipped' | 'failed' | 'refused';
   readonly runId: string | null;
   readonly error: string | null;
+  /** Why the event loop guard refused it: `depth-limit` or `self-triggered`; else null. */
+  readonly reason: 'depth-limit' | 'self-triggered' | null;
   readonly scheduledFor: string | null;
   readonly createdAt: string;
 }

@@ -2,7 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Engine } from '../engine/index.js';
 import { SwarmError } from '../errors/index.js';
 import type { Keyring } from '../secrets/index.js';
-import { newId, type Store } from '../storage/index.js';
+import type { AuthFailureSink } from '../auth/index.js';
+import { depthMessage, jsonTextTooDeep, newId, type Store } from '../storage/index.js';
 import { prepareFiring, recordFiring } from './fire.js';
 import { findWebhookTrigger, webhookSecrets } from './service.js';
 
@@ -17,8 +18,8 @@ import { findWebhookTrigger, webhookSecrets } from './service.js';
  *   cannot be replayed later.
  * - Unknown path, or a disabled trigger: 404, the same answer for both, so an unsigned caller
  *   learns nothing about which paths exist but are switched off. Nothing is stored.
- * - Bad signature: 401 UNAUTHENTICATED and an audit entry (`webhook.rejected`, with the reason);
- *   nothing else is stored.
+ * - Bad signature: 401 UNAUTHENTICATED, counted in `auth_failures` (per minute, address and
+ *   reason, for the trigger's owner to see); nothing else is stored.
  * - Body: `application/json` or any `+json` type is parsed; `application/x-www-form-urlencoded`
  *   becomes an object (a repeated field an array); `text/plain` becomes `{text}`. Any other type:
  *   415. The body is decoded as UTF-8.
@@ -39,6 +40,9 @@ export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 
 /** Delivery-id headers, in the order they are looked at (lower case, as Node gives them). */
 export const DELIVERY_ID_HEADERS = ['idempotency-key', 'webhook-id', 'x-github-delivery'] as const;
+
+/** The default of SWARM_BODY_MAX_DEPTH, for callers that do not pass the configured one. */
+export const DEFAULT_BODY_MAX_DEPTH = 64;
 
 /** Longest accepted delivery id: the fire key is stored and indexed. */
 export const MAX_DELIVERY_ID_LENGTH = 200;
@@ -149,6 +153,10 @@ export interface WebhookDeps {
   readonly store: Store;
   readonly engine: Engine;
   readonly keyring: Keyring;
+  /** Counts rejected signatures per window and source (src/auth/failures.ts), not a row each. */
+  readonly failures: AuthFailureSink;
+  /** Deepest nesting a JSON body may have (SWARM_BODY_MAX_DEPTH). @default 64 */
+  readonly maxBodyDepth?: number;
   /** The clock signatures are checked against. @default the system clock */
   readonly now?: () => Date;
   readonly toleranceSeconds?: number;
@@ -203,10 +211,21 @@ function unsupportedType(contentType: string | undefined): SwarmError {
 }
 
 /** The body as trigger data, by its content type. */
-export function parseWebhookBody(contentType: string | undefined, rawBody: Buffer): unknown {
+export function parseWebhookBody(
+  contentType: string | undefined,
+  rawBody: Buffer,
+  maxDepth = DEFAULT_BODY_MAX_DEPTH,
+): unknown {
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const text = rawBody.toString('utf8');
   if (mediaType === 'application/json' || /^[a-z0-9!#$&^_.-]+\/[a-z0-9!#$&^_.+-]+\+json$/.test(mediaType)) {
+    // Before parsing: what is stored and evaluated later walks the data, and must not overflow.
+    // (NUL in a sender's strings is not refused: like agent output, it is stored as U+FFFD.)
+    if (jsonTextTooDeep(text, maxDepth)) {
+      throw new SwarmError('INPUT_INVALID', `body: ${depthMessage(maxDepth, 'SWARM_BODY_MAX_DEPTH')}`, {
+        issues: [{ field: 'body', message: depthMessage(maxDepth, 'SWARM_BODY_MAX_DEPTH') }],
+      });
+    }
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
@@ -257,16 +276,13 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
     deps.toleranceSeconds ?? DEFAULT_SIGNATURE_TOLERANCE_SECONDS,
   );
   if (!check.ok) {
-    await store.system.recordAudit({
-      eventType: 'webhook',
-      action: 'webhook.rejected',
-      success: false,
-      resourceType: 'trigger',
+    // Counted per window, address and reason: the owner sees rejected deliveries; a sender
+    // cannot grow the database by a row per request.
+    deps.failures.record({
+      kind: 'webhook',
+      reason: check.reason,
       resourceId: trigger.id,
-      // The owner sees rejected deliveries in their audit log; the sender stays unknown.
       ownerId: trigger.owner_id,
-      errorMessage: check.message,
-      metadata: { path: request.path, reason: check.reason },
       ...(request.ip === undefined ? {} : { ipAddress: request.ip }),
       ...(request.userAgent === undefined ? {} : { userAgent: request.userAgent }),
     });
@@ -276,7 +292,7 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
   }
 
   // Only a signed body is parsed: an unsigned sender cannot make the server parse anything.
-  const data = parseWebhookBody(request.contentType, request.rawBody);
+  const data = parseWebhookBody(request.contentType, request.rawBody, deps.maxBodyDepth);
   if (keyError !== null) throw keyError;
   const fireKey = key === null ? `req:${newId()}` : `idem:${key}`;
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { bisectFailures } from '../queue/index.js';
 
 export interface BatchedWriterOptions<T> {
   /** How long an item may wait for others to share its write. */
@@ -8,7 +9,7 @@ export interface BatchedWriterOptions<T> {
   /** Items waiting at most; beyond it new ones are dropped (and counted). */
   readonly maxPending: number;
   readonly logger: Logger;
-  /** Writes a batch; a rejection makes each item of it be written alone. */
+  /** Writes a batch; a rejection makes its halves be written on their own, down to single items. */
   readonly write: (items: T[]) => Promise<void>;
   /** An item that could not be written even alone: it is given up on. */
   readonly failed: (item: T, error: unknown) => void | Promise<void>;
@@ -70,15 +71,8 @@ export class BatchedWriter<T> {
   }
 
   private async write(items: T[]): Promise<void> {
-    try {
-      await this.options.write(items);
-    } catch (error) {
-      if (items.length === 1) {
-        await this.options.failed(items[0]!, error);
-        return;
-      }
-      // One bad item must not lose the others.
-      for (const item of items) await this.write([item]);
-    }
+    // One bad item must not lose the others: a failed write is retried in halves.
+    const { failed } = await bisectFailures(items, this.options.write);
+    for (const { item, error } of failed) await this.options.failed(item, error);
   }
 }

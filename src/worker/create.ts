@@ -15,7 +15,7 @@ import {
 } from '../runtimes/index.js';
 import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
-import { Worker } from './worker.js';
+import { Worker, type WorkerOptions } from './worker.js';
 
 /** What createWorker takes besides the configuration. */
 export interface WorkerOverrides {
@@ -29,6 +29,8 @@ export interface WorkerOverrides {
   keyring?: Keyring;
   /** Signs tasks sent to remote (http) agents. @default openSigningKey(config) */
   signingKey?: SigningKey;
+  /** Hears how each attempt ended (`swarm worker` prints a line per task). */
+  onAttemptEnded?: WorkerOptions['onAttemptEnded'];
 }
 
 /**
@@ -61,6 +63,7 @@ export function createWorker(
     store,
     secrets,
     http: { allowPrivateNetworks: config.allowPrivateNetworks },
+    allowedUrls: config.llmAllowedUrls,
   });
   return new Worker({
     store,
@@ -83,7 +86,9 @@ export function createWorker(
     reports: { home: config.home },
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
+    maxLeaseLosses: config.maxLeaseLosses,
     trustThreshold: config.trustThreshold,
     agentSilentAfterSeconds: config.agentSilentAfterSeconds,
+    ...(overrides.onAttemptEnded === undefined ? {} : { onAttemptEnded: overrides.onAttemptEnded }),
   });
 }

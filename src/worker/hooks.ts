@@ -1,5 +1,5 @@
 import type { Engine } from '../engine/index.js';
-import type { CompletionHooks, FailureHooks } from '../queue/index.js';
+import type { CompletionHooks, FailureHooks, LeaseHooks } from '../queue/index.js';
 import { withAgentOutcomes } from '../routing/index.js';
 import type { Store } from '../storage/index.js';
 import { withTaskHooks } from '../tasks/index.js';
@@ -10,12 +10,16 @@ import { withTaskHooks } from '../tasks/index.js';
  * agents' trust and statistics move, and standalone tasks release their dependents and advance
  * their chains.
  */
-export function outcomeHooks(store: Store, engine: Engine): CompletionHooks & FailureHooks {
-  return withTaskHooks(
-    {
-      onCompletedBatch: withAgentOutcomes(store.dialect, engine.onTasksCompleted),
-      onFailed: engine.onTaskFailed,
-    },
-    store.dialect,
-  );
+export function outcomeHooks(store: Store, engine: Engine): CompletionHooks & FailureHooks & LeaseHooks {
+  return {
+    ...withTaskHooks(
+      {
+        onCompletedBatch: withAgentOutcomes(store.dialect, engine.onTasksCompleted),
+        onFailed: engine.onTaskFailed,
+      },
+      store.dialect,
+    ),
+    // A lost lease is retried as the same attempt: the run's log records it.
+    onLeaseLost: engine.onLeasesLost,
+  };
 }

@@ -9,10 +9,11 @@ import {
   reclaimExpiredLeases,
   releaseTasks,
   renewLeases,
+  sleepTask,
   TASKS_CHANNEL,
   type ClaimedTask,
 } from '../queue/index.js';
-import type { EmittedEvent, EventSink, LogLevel, Runtime } from '../runtimes/index.js';
+import { Sleep, type EmittedEvent, type EventSink, type LogLevel, type Runtime } from '../runtimes/index.js';
 import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
 import { markSilentAgents, recordOutcomes } from '../routing/index.js';
@@ -21,6 +22,7 @@ import { outcomeHooks } from './hooks.js';
 import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
+import { agentLabel, type AttemptEnd } from './attempt-end.js';
 
 export interface WorkerOptions {
   readonly store: Store;
@@ -50,6 +52,8 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   /** How long a claim holds without a heartbeat. @default 30000 */
   readonly leaseMs?: number;
+  /** Leases a task may lose (its worker died or stalled) before it fails. @default 3 */
+  readonly maxLeaseLosses?: number;
   /** How often an idle worker looks for work when nothing wakes it. @default 250 */
   readonly pollMs?: number;
   /** Capability routing gives no work to agents trusted less than this. @default 0.2 */
@@ -59,6 +63,8 @@ export interface WorkerOptions {
    * @default 90
    */
   readonly agentSilentAfterSeconds?: number;
+  /** Hears how each attempt ended (`swarm worker` prints a line per task). */
+  readonly onAttemptEnded?: (end: AttemptEnd) => void;
 }
 
 interface InFlight {
@@ -120,13 +126,26 @@ export class Worker {
     this.timers.push(
       setInterval(() => void this.heartbeat(), Math.max(50, Math.min(1000, this.leaseMs / 3))),
     );
+    // Renewing first: a process that stalled (a long GC, a blocked event loop) does not take
+    // its own live tasks away from itself when it wakes — only a worker that is gone loses them.
     this.timers.push(
       setInterval(
         () => {
-          reclaimExpiredLeases(this.options.store.handle, new Date(), hooks).then(
-            (ids) => ids.length > 0 && this.notify(),
-            (error: unknown) => this.options.logger.error({ err: error }, 'reclaiming leases failed'),
-          );
+          this.heartbeat()
+            .then(() =>
+              this.running
+                ? reclaimExpiredLeases(
+                    this.options.store.handle,
+                    new Date(),
+                    hooks,
+                    this.options.maxLeaseLosses,
+                  )
+                : [],
+            )
+            .then(
+              (ids) => ids.length > 0 && this.notify(),
+              (error: unknown) => this.options.logger.error({ err: error }, 'reclaiming leases failed'),
+            );
         },
         Math.max(100, this.leaseMs / 2),
       ),
@@ -262,7 +281,22 @@ export class Worker {
     // Built once the secrets are known: everything the attempt produces passes through it.
     let redactor = Redactor.none;
     let agentRan = false;
+    let ranAgent: { name: string; version: string } | null = null;
+    const ended = (status: AttemptEnd['status'], failure?: { error: string; retryable: boolean }) =>
+      this.options.onAttemptEnded?.({
+        taskId: task.id,
+        runId: task.runId,
+        stepId: task.stepId,
+        agent: agentLabel(ranAgent, task),
+        attempt: task.attempt,
+        status,
+        durationMs: Date.now() - started,
+        ...(failure === undefined
+          ? {}
+          : { error: redactor.redactText(failure.error), retryable: failure.retryable }),
+      });
     const fail = async (error: string, retryable: boolean, timedOut = false) => {
+      ended('failed', { error, retryable });
       // The attempt's log lines (and reports) go ahead of the engine's "step … failed".
       await this.logs.flush();
       await this.reports.flush();
@@ -297,6 +331,7 @@ export class Worker {
       return;
     }
     const agent = resolved.agent;
+    ranAgent = agent;
     let secrets: Record<string, string>;
     try {
       secrets = await this.secrets.resolve(task, agent);
@@ -321,6 +356,7 @@ export class Worker {
           attempt: task.attempt,
           agent: invokedAgent(agent),
           input: task.input,
+          ...(task.resumeState === undefined ? {} : { resumeState: task.resumeState }),
         },
         {
           signal,
@@ -335,6 +371,12 @@ export class Worker {
         },
       );
       if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway
+      if (output instanceof Sleep) {
+        ended('sleeping');
+        await this.sleep(task, output, redactor);
+        return;
+      }
+      ended('completed');
       this.completions.push({
         id: task.id,
         leaseEpoch: task.leaseEpoch,
@@ -378,6 +420,25 @@ export class Worker {
     };
   }
 
+  /**
+   * The runtime asked to carry on later (builtin/delay): the task goes back on the queue until
+   * then, and this attempt's slot is free as soon as this returns.
+   */
+  private async sleep(task: ClaimedTask, request: Sleep, redactor: Redactor): Promise<void> {
+    await sleepTask(this.options.store.handle, {
+      id: task.id,
+      leaseEpoch: task.leaseEpoch,
+      until: request.until,
+      state: redactor.redact(request.state),
+    }).then(
+      (held) => {
+        if (!held) this.options.logger.warn({ task: task.id }, 'sleep refused: lease lost or task cancelled');
+      },
+      (error: unknown) =>
+        this.options.logger.error({ err: error, task: task.id }, 'putting a task to sleep failed'),
+    );
+  }
+
   /** Coalesces the completions of one turn of the event loop into one flush. */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
@@ -402,11 +463,15 @@ export class Worker {
       .flush()
       .then(() => this.reports.flush())
       .then(() => completeTasks(this.options.store.handle, batch, this.hooks()))
-      .then(({ rejected }) => {
+      .then(({ rejected, failed }) => {
         if (rejected.length > 0)
           this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
+        // completeTasks isolates a completion that cannot be recorded and fails that task alone.
+        for (const f of failed)
+          this.options.logger.error({ task: f.id, outcome: f.outcome }, `completion not recorded: ${f.error}`);
         this.notify();
       })
+      // Not for one task's sake (completeTasks isolates and fails that task): an unexpected error.
       .catch((error: unknown) => this.options.logger.error({ err: error }, 'recording completions failed'))
       .finally(() => {
         this.flushing = null;

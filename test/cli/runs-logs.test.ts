@@ -55,7 +55,10 @@ describe.each(DIALECTS)('swarm runs logs / run --wait / runs retry against a ser
     expect(ok.code, ok.stderr).toBe(0);
     const lines = ok.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^run \S+ of hello$/);
-    expect(lines.at(-1)).toMatch(/^completed in \d+ ms$/);
+    // The status line, then the run's result, whole.
+    const end = lines.findIndex((l) => /^completed in \d+ ms$/.test(l));
+    expect(end).toBeGreaterThan(0);
+    expect(lines[end + 1]).toMatch(/^result: /);
     // Each step's change once, in the order they happened.
     for (const step of ['greet', 'check', 'answer'])
       expect(lines.filter((l) => new RegExp(`^ {2}completed +${step}$`).test(l))).toHaveLength(1);

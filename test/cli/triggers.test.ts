@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { cli } from '../helpers/cli.js';
+import { until } from '../helpers/until.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 
 describe.each(DIALECTS)('swarm triggers against a running server on %s', (dialect) => {
@@ -116,6 +117,42 @@ describe.each(DIALECTS)('swarm triggers against a running server on %s', (dialec
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/not found: nope \[NOT_FOUND\]/);
     expect((await cli(['triggers', 'rotate-secret', 'tick'], env)).stderr).toMatch(/\[CONFLICT\]/);
+  });
+
+  it('shows the causation and depth of events, and the firing the loop guard refused', async () => {
+    const file = path.join(dir, 'everything.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'everything',
+        version: '1.0.0',
+        trigger: { type: 'event', source: '*', event_type: '*' },
+        steps: [{ id: 'a', agent: 'builtin/noop' }],
+      }),
+    );
+    expect((await cli(['workflow', 'apply', file], env)).code).toBe(0);
+    const published = (await cli(['events', 'publish', 'shop', 'order.created'], env)).stdout.trim();
+    // The published event starts one run; its run.completed would start the workflow again.
+    type Listed = { id: string; type: string; runId: string | null; depth: number; status: string };
+    const listed = await until('both events dispatched', async () => {
+      const items = JSON.parse((await cli(['events', 'list', '--json'], env)).stdout) as Listed[];
+      return items.length === 2 && items.every((e) => e.status === 'dispatched') ? items : undefined;
+    });
+    const ended = listed.find((e) => e.type === 'run.completed')!;
+    expect(listed.find((e) => e.id === published)).toMatchObject({ runId: null, depth: 0 });
+    expect(ended).toMatchObject({ runId: expect.any(String), depth: 1 });
+    const table = (await cli(['events', 'list'], env)).stdout;
+    expect(table).toMatch(/^ID\s+SOURCE\s+TYPE\s+STATUS\s+DEPTH\s+CAUSED BY RUN/);
+    expect(table).toMatch(new RegExp(`run\\.completed\\s+dispatched\\s+1\\s+${ended.runId}`));
+
+    const firings = JSON.parse((await cli(['triggers', 'firings', 'everything', '--json'], env)).stdout);
+    expect(firings).toMatchObject([
+      { key: `event:${ended.id}`, status: 'refused', reason: 'self-triggered', runId: null },
+      { key: `event:${published}`, status: 'started', reason: null, runId: ended.runId },
+    ]);
+    const text = (await cli(['triggers', 'firings', 'everything'], env)).stdout;
+    expect(text).toMatch(/refused \(self-triggered\)\s+-\s+event:/);
+    expect(text).toContain('allow_self: true');
   });
 
   it('publishes and lists events, and schedules tasks', async () => {

@@ -107,6 +107,16 @@ export const FIXTURE: readonly Spec[] = [
     }),
   ],
   [
+    'auth_failures',
+    (v, ref) => ({
+      owner_id: maybe(v, ref, 'users'),
+      kind: pick(v, 'api_key', 'webhook'),
+      // The bucket columns are unique together: the two rows differ in the window.
+      window_start: pick(v, '2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z'),
+      attempts: pick(v, 1000, 1),
+    }),
+  ],
+  [
     'agents',
     (v, ref) => ({
       owner_id: ref('users'),

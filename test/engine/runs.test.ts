@@ -288,11 +288,27 @@ describe.each(DIALECTS)('runs on %s', (dialect) => {
     await expect(fx.engine.cancelRun({ userId: 'x', role: 'member' }, id)).rejects.toThrow(/run not found/);
   });
 
-  it('fails the run when for_each is not a list at run time', async () => {
-    const workflow = await apply([t('each', { for_each: 'trigger.items' })]);
+  it('fails the run when for_each is not a list at run time; at its start that is bad input and nothing is stored', async () => {
+    const workflow = await apply([
+      t('a', { input: { items: '{{ trigger.items }}' } }),
+      t('each', { needs: ['a'], for_each: 'steps.a.output.items' }),
+    ]);
     const id = await start(workflow, { items: 'nope' });
+    await drain(fx);
     expect(await run(id)).toMatchObject({ status: 'failed', errorStep: 'each' });
     expect((await run(id)).error).toMatch(/for_each of step "each" is not a list/);
+
+    const first = await apply([t('each', { for_each: 'trigger.items' })]);
+    await expect(start(first, { items: 'nope' })).rejects.toMatchObject({
+      code: 'INPUT_INVALID',
+      message: 'steps.each.for_each: for_each of step "each" is not a list (got string)',
+    });
+    const stored = await fx.store.handle.db
+      .selectFrom('workflow_runs')
+      .select('id')
+      .where('workflow_name', '=', first.name)
+      .execute();
+    expect(stored).toEqual([]);
   });
 
   it('claims higher-priority steps first across runs', async () => {

@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   claimTasks,
@@ -7,7 +8,9 @@ import {
   releaseTasks,
   renewLeases,
   type FailedTask,
+  type LostLease,
 } from '../../src/queue/index.js';
+import type { SwarmDatabase } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import {
   assignmentsOf,
@@ -75,11 +78,12 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
     const [a] = await claimTasks(f.handle, { workerId: 'A', limit: 1, leaseMs: 1000, now: t0 });
     expect(a!.leaseEpoch).toBe(1);
 
-    // A stops renewing; its lease runs out and the task is taken back as a lost attempt.
+    // A stops renewing; its lease runs out and the task is taken back, the attempt not spent.
     expect(await reclaimExpiredLeases(f.handle, at(t0, 2000))).toEqual([id]);
     expect(await taskRow(f, id!)).toMatchObject({
       status: 'PENDING',
-      retry_count: 1,
+      retry_count: 0,
+      lease_losses: 1,
       lease_epoch: 1,
       locked_by: null,
       locked_until: null,
@@ -88,7 +92,7 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
     expect((await assignmentsOf(f, id!)).map((x) => x.status)).toEqual(['lost']);
 
     const [b] = await claimTasks(f.handle, { workerId: 'B', limit: 1, leaseMs: 1000, now: at(t0, 2000) });
-    expect(b).toMatchObject({ id, leaseEpoch: 2, attempt: 2 });
+    expect(b).toMatchObject({ id, leaseEpoch: 2, attempt: 1 });
 
     // A wakes up: its heartbeat, completion and failure are all refused.
     expect(await renewLeases(f.handle, 'A', [{ id: id!, leaseEpoch: 1 }], 1000, at(t0, 2100))).toEqual({
@@ -104,13 +108,14 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
     expect(await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: 'from A' }], hooks)).toEqual({
       completed: [],
       rejected: [id],
+      failed: [],
     });
     expect(await failTask(f.handle, { id: id!, leaseEpoch: 1, error: 'A failed' })).toBe('rejected');
     expect(await taskRow(f, id!)).toMatchObject({ status: 'RUNNING', locked_by: 'B', lease_epoch: 2 });
 
     expect(
       await completeTasks(f.handle, [{ id: id!, leaseEpoch: 2, output: 'from B', durationMs: 12 }], hooks),
-    ).toEqual({ completed: [id], rejected: [] });
+    ).toEqual({ completed: [id], rejected: [], failed: [] });
     // A's late retry of its completion changes nothing either.
     expect(
       (await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: 'from A' }], hooks)).rejected,
@@ -135,13 +140,15 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
     ]);
   });
 
-  it('ends a task TIMEOUT when a lost lease was its last attempt, calling onFailed', async () => {
-    const [id, spare] = await enqueue(f, [{ maxRetries: 0 }, { maxRetries: 1 }]);
-    const t0 = later();
-    await claimTasks(f.handle, { workerId: 'A', limit: 2, leaseMs: 1000, now: t0 });
+  it('retries a lost lease without spending an attempt; the third loss ends the task TIMEOUT saying so', async () => {
+    const [id] = await enqueue(f, [{ maxRetries: 0 }]);
+    const lost: LostLease[] = [];
     const failed: FailedTask[] = [];
-    const reclaimed = await reclaimExpiredLeases(f.handle, at(t0, 1001), {
-      onFailed: async (trx, task) => {
+    const hooks = {
+      onLeaseLost: async (_trx: unknown, tasks: readonly LostLease[]) => {
+        lost.push(...tasks);
+      },
+      onFailed: async (trx: Kysely<SwarmDatabase>, task: FailedTask) => {
         // Inside the reclaim's transaction: the task already reads as ended.
         const row = await trx
           .selectFrom('tasks')
@@ -151,27 +158,71 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
         expect(row.status).toBe('TIMEOUT');
         failed.push(task);
       },
-    });
-    expect(new Set(reclaimed)).toEqual(new Set([id, spare]));
+    };
+    let t = later();
+    // Three workers in turn claim the task and die (stop renewing): max_retries 0 does not matter.
+    for (const [n, worker] of ['A', 'B', 'C'].entries()) {
+      const [task] = await claimTasks(f.handle, { workerId: worker, limit: 1, leaseMs: 1000, now: t });
+      expect(task).toMatchObject({ id, attempt: 1, leaseEpoch: n + 1 });
+      t = at(t, 1001);
+      expect(await reclaimExpiredLeases(f.handle, t, hooks)).toEqual([id]);
+      if (n < 2)
+        expect(await taskRow(f, id!)).toMatchObject({
+          status: 'PENDING',
+          retry_count: 0,
+          lease_losses: n + 1,
+        });
+    }
+    expect(lost.map((x) => [x.attempt, x.leaseLosses, x.maxLeaseLosses])).toEqual([
+      [1, 1, 3],
+      [1, 2, 3],
+    ]);
+    expect(lost[0]).toMatchObject({ id, ownerId: f.ownerId, runId: null });
+    const message = 'lease lost 3 times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=3)';
     expect(failed).toEqual([
-      expect.objectContaining({
-        id,
-        status: 'TIMEOUT',
-        error: 'lease expired',
-        attempt: 1,
-        ownerId: f.ownerId,
-      }),
+      expect.objectContaining({ id, status: 'TIMEOUT', error: message, code: 'LEASE_EXPIRED', attempt: 1 }),
     ]);
     expect(await taskRow(f, id!)).toMatchObject({
       status: 'TIMEOUT',
       retry_count: 0,
-      error_message: 'lease expired',
-      completed_at: at(t0, 1001).toISOString(),
+      lease_losses: 3,
+      error_message: message,
+      error_code: 'LEASE_EXPIRED',
+      completed_at: t.toISOString(),
       locked_by: null,
     });
-    expect(await taskRow(f, spare!)).toMatchObject({ status: 'PENDING', retry_count: 1 });
-    // Both leases are settled: a later pass finds nothing.
-    expect(await reclaimExpiredLeases(f.handle, at(t0, 5000))).toEqual([]);
+    expect((await assignmentsOf(f, id!)).map((x) => x.status)).toEqual(['lost', 'lost', 'lost']);
+    // Settled: a later pass finds nothing, and the last dead holder's completion is refused.
+    expect(await reclaimExpiredLeases(f.handle, at(t, 5000))).toEqual([]);
+    expect((await completeTasks(f.handle, [{ id: id!, leaseEpoch: 3, output: 'late' }])).rejected).toEqual([
+      id,
+    ]);
+  });
+
+  it('keeps the step its attempts after lost leases, and honours a lower limit', async () => {
+    const [id, other] = await enqueue(f, [{ maxRetries: 1 }, { maxRetries: 5 }]);
+    let t = later();
+    await claimTasks(f.handle, { workerId: 'A', limit: 2, leaseMs: 1000, now: t });
+    t = at(t, 1001);
+    // A limit of 2: the first loss is retried.
+    expect(new Set(await reclaimExpiredLeases(f.handle, t, {}, 2))).toEqual(new Set([id, other]));
+    const claimed = await claimTasks(f.handle, { workerId: 'B', limit: 2, leaseMs: 1000, now: t });
+    const mine = claimed.find((x) => x.id === id)!;
+    expect(mine.attempt).toBe(1);
+    // The step's own failure then spends its attempts as before: one retry, then the end.
+    expect(await failTask(f.handle, { id: id!, leaseEpoch: mine.leaseEpoch, error: 'boom' })).toBe(
+      'retrying',
+    );
+    expect(await taskRow(f, id!)).toMatchObject({ status: 'PENDING', retry_count: 1, lease_losses: 1 });
+    // The other task loses its second lease: with the limit at 2 it ends, its retries unspent.
+    t = at(t, 1001);
+    expect(await reclaimExpiredLeases(f.handle, t, {}, 2)).toEqual([other]);
+    expect(await taskRow(f, other!)).toMatchObject({
+      status: 'TIMEOUT',
+      retry_count: 0,
+      lease_losses: 2,
+      error_message: 'lease lost 2 times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=2)',
+    });
   });
 
   it('releases claimed tasks back to the queue without counting an attempt', async () => {

@@ -42,7 +42,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
   const claimAll = (now: Date, workerId = 'w') =>
     claimTasks(f.handle, { workerId, limit: 100, leaseMs: 60_000, now });
 
-  it('completes a batch in one transaction with the hook, and rolls all back if the hook throws', async () => {
+  it('completes a batch in one transaction with the hook', async () => {
     const runId = await createRun(f);
     const ids = await enqueue(f, [
       { runId, stepId: 'a' },
@@ -56,24 +56,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
       output: { step: t.stepId },
     }));
 
-    // The hook writes, then throws: neither its write nor any completion of the batch stays.
-    const boom = completeTasks(f.handle, completions, {
-      onCompleted: async (trx, task) => {
-        await trx
-          .insertInto('audit_logs')
-          .values({ id: newId(), event_type: 'test', action: `hook ${task.id}`, success: 1 })
-          .execute();
-        if (task.itemIndex === 1) throw new Error('hook failed');
-      },
-    });
-    await expect(boom).rejects.toThrow('hook failed');
-    for (const id of ids) {
-      expect(await taskRow(f, id)).toMatchObject({ status: 'RUNNING', locked_by: 'w', result_data: null });
-      expect((await assignmentsOf(f, id)).map((x) => x.status)).toEqual(['running']);
-    }
-    expect(await f.handle.db.selectFrom('audit_logs').select('id').execute()).toEqual([]);
-
-    // The same batch completes once the hook succeeds; the hook reads the completion in its transaction.
+    // The hook reads the completion in its transaction.
     const seen: CompletedTask[] = [];
     const result = await completeTasks(f.handle, [...completions, completions[0]!], {
       onCompleted: async (trx, task) => {
@@ -91,7 +74,11 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
       },
     });
     // A task named twice in one batch is completed once; the second mention is rejected.
-    expect(result).toEqual({ completed: completions.map((c) => c.id), rejected: [completions[0]!.id] });
+    expect(result).toEqual({
+      completed: completions.map((c) => c.id),
+      rejected: [completions[0]!.id],
+      failed: [],
+    });
     expect(seen.map((t) => [t.runId, t.stepId, t.itemIndex, t.attempt, t.output])).toEqual(
       claimed.map((t) => [runId, t.stepId, t.itemIndex, 1, { step: t.stepId }]),
     );
@@ -102,6 +89,68 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
       expect(row.completed_at).not.toBeNull();
       expect((await assignmentsOf(f, id)).map((x) => x.status)).toEqual(['completed']);
     }
+  });
+
+  it('fails alone, with its own error, the one task of a batch whose hook throws; the others commit', async () => {
+    const runId = await createRun(f);
+    const ids = await enqueue(f, [
+      { runId, stepId: 'a' },
+      { runId, stepId: 'b', itemIndex: 0 },
+      { runId, stepId: 'b', itemIndex: 1 },
+      { runId, stepId: 'c' },
+    ]);
+    const claimed = await claimAll(later());
+    const poison = claimed.find((t) => t.itemIndex === 1)!;
+    const failed: FailedTask[] = [];
+    // The hook writes, then throws for one task: its write and its completion roll back.
+    const result = await completeTasks(
+      f.handle,
+      claimed.map((t) => ({ id: t.id, leaseEpoch: t.leaseEpoch, output: { step: t.stepId } })),
+      {
+        onCompleted: async (trx, task) => {
+          await trx
+            .insertInto('audit_logs')
+            .values({ id: newId(), event_type: 'test', action: `hook ${task.id}`, success: 1 })
+            .execute();
+          if (task.itemIndex === 1) throw new Error('hook failed');
+        },
+        onFailed: async (_trx, task) => {
+          failed.push(task);
+        },
+      },
+      later(),
+    );
+    expect(result.completed.sort()).toEqual(ids.filter((id) => id !== poison.id).sort());
+    expect(result.rejected).toEqual([]);
+    // Retries are left (maxRetries 3): the attempt failed, the task goes round again.
+    expect(result.failed).toEqual([
+      { id: poison.id, error: 'recording the result failed: hook failed', outcome: 'retrying' },
+    ]);
+    expect(await taskRow(f, poison.id)).toMatchObject({
+      status: 'PENDING',
+      result_data: null,
+      retry_count: 1,
+      last_error: 'recording the result failed: hook failed',
+      error_code: 'COMPLETION_FAILED',
+    });
+    expect(failed).toEqual([]);
+    const audit = await f.handle.db
+      .selectFrom('audit_logs')
+      .select('action')
+      .where(
+        'action',
+        'in',
+        ids.map((id) => `hook ${id}`),
+      )
+      .execute();
+    expect(audit.map((a) => a.action).sort()).toEqual(
+      ids
+        .filter((id) => id !== poison.id)
+        .map((id) => `hook ${id}`)
+        .sort(),
+    );
+    for (const id of ids.filter((id) => id !== poison.id))
+      expect(await taskRow(f, id)).toMatchObject({ status: 'COMPLETED', result_data: expect.anything() });
   });
 
   it.each([
@@ -300,6 +349,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
     expect(await completeTasks(f.handle, [{ id: running!, leaseEpoch: 1, output: 'late' }])).toEqual({
       completed: [],
       rejected: [running],
+      failed: [],
     });
     expect(await failTask(f.handle, { id: running!, leaseEpoch: 1, error: 'late' })).toBe('rejected');
     expect(await taskRow(f, running!)).toMatchObject({ status: 'CANCELLED', result_data: null });

@@ -38,4 +38,14 @@ describe('the README', () => {
     const result = await validateWorkflow(parseDocument(workflow!, 'yaml', 'README'), resolver);
     expect(result.ok ? [] : result.issues).toEqual([]);
   });
+
+  it('shows the example files it names as they are', () => {
+    const named = yamlBlocks.filter((b) => b.startsWith('# examples/'));
+    expect(named.length).toBeGreaterThanOrEqual(2);
+    for (const block of named) {
+      const file = block.slice(2, block.indexOf('\n')).trim();
+      const onDisk = fs.readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+      expect(parseDocument(block, 'yaml', 'README'), file).toEqual(parseDocument(onDisk, 'yaml', file));
+    }
+  });
 });

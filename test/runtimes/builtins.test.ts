@@ -1,7 +1,7 @@
 import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_AGENTS } from '../../src/registry/index.js';
-import { BuiltinRuntime, isTruthy, RuntimeError } from '../../src/runtimes/index.js';
+import { BuiltinRuntime, isTruthy, RuntimeError, Sleep } from '../../src/runtimes/index.js';
 import {
   expectRuntimeError,
   expectValidOutput,
@@ -28,46 +28,79 @@ describe('builtin/noop and builtin/transform', () => {
 });
 
 describe('builtin/delay', () => {
-  it('waits and reports the wait', async () => {
+  it('answers Sleep until it is due, with the due time as state; a resumed attempt then completes', async () => {
     const started = Date.now();
-    const output = await runtime().execute(invocation('delay', { ms: 30 }), makeContext());
-    expect(expectValidOutput('delay', output)).toEqual({ waited_ms: 30 });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
-  });
-
-  it('stops when the worker aborts, rejecting with the abort reason', async () => {
-    const controller = new AbortController();
-    const reason = new Error('cancelled by the user');
-    const pending = runtime().execute(
-      invocation('delay', { ms: 60_000 }),
-      makeContext({ signal: controller.signal }),
-    );
-    setTimeout(() => controller.abort(reason), 20);
-    const started = Date.now();
-    await expect(pending).rejects.toBe(reason);
-    // Generous: the point is "long before 60 s", not a timing benchmark.
+    const context = makeContext();
+    const first = await runtime().execute(invocation('delay', { ms: 60_000 }), context);
+    // At once: the wait happens on the queue, not in the worker.
     expect(Date.now() - started).toBeLessThan(5_000);
+    expect(first).toBeInstanceOf(Sleep);
+    const sleep = first as Sleep;
+    expect(sleep.until.getTime()).toBeGreaterThanOrEqual(started + 60_000);
+    expect(sleep.state).toEqual({ delay_due: sleep.until.toISOString(), waited_ms: 60_000 });
+    expect(context.logs.map((l) => l.message)).toEqual([`waiting until ${sleep.until.toISOString()}`]);
+
+    // Resumed before it is due (a clock behind): sleeps again to the same moment.
+    const early = await runtime().execute(
+      invocation('delay', { ms: 60_000 }, { resumeState: sleep.state }),
+      makeContext(),
+    );
+    expect((early as Sleep).until).toEqual(sleep.until);
+
+    // Resumed once due: completes with the planned wait, whatever the input says now.
+    const due = { delay_due: new Date(Date.now() - 10).toISOString(), waited_ms: 60_000 };
+    const output = await runtime().execute(
+      invocation('delay', { ms: 5 }, { resumeState: due }),
+      makeContext(),
+    );
+    expect(expectValidOutput('delay', output)).toEqual({ waited_ms: 60_000, until: due.delay_due });
   });
 
-  it('does not start when the signal is already aborted', async () => {
-    const controller = new AbortController();
-    controller.abort(new Error('lease lost'));
-    await expect(
-      runtime().execute(invocation('delay', { ms: 10 }), makeContext({ signal: controller.signal })),
-    ).rejects.toThrow('lease lost');
+  it('completes at once for ms 0 and for a sleep_until already past', async () => {
+    const zero = await runtime().execute(invocation('delay', { ms: 0 }), makeContext());
+    expect(expectValidOutput('delay', zero)).toMatchObject({ waited_ms: 0 });
+    const past = await runtime().execute(
+      invocation('delay', { sleep_until: '2001-02-03T04:05:06+01:00' }),
+      makeContext(),
+    );
+    expect(expectValidOutput('delay', past)).toEqual({ waited_ms: 0, until: '2001-02-03T03:05:06.000Z' });
   });
 
-  it.each([[{ ms: -1 }], [{ ms: 1.5 }], [{}], [{ ms: '10' }], [{ ms: 86_400_001 }]])(
-    'refuses the input %j as invalid, not retryable',
-    async (input) => {
-      await expectRuntimeError(
-        runtime().execute(invocation('delay', input), makeContext()),
-        'INPUT_INVALID',
-        false,
-        /input\.ms/,
-      );
-    },
-  );
+  it.each([
+    ['2100-01-01T00:00:00Z', '2100-01-01T00:00:00.000Z'],
+    ['2100-01-01T09:30:00.250+02:00', '2100-01-01T07:30:00.250Z'],
+    ['2100-01-01 09:30Z', '2100-01-01T09:30:00.000Z'],
+    ['2100-01-01T09:30:00-0130', '2100-01-01T11:00:00.000Z'],
+    ['2100-02-28', '2100-02-28T00:00:00.000Z'],
+  ])('sleeps until sleep_until %s', async (text, iso) => {
+    const result = await runtime().execute(invocation('delay', { sleep_until: text }), makeContext());
+    expect(result).toBeInstanceOf(Sleep);
+    expect((result as Sleep).until.toISOString()).toBe(iso);
+  });
+
+  it.each([
+    [{ sleep_until: 'tomorrow' }, /input\.sleep_until: must be an ISO 8601 timestamp/],
+    [{ sleep_until: '' }, /input\.sleep_until: must be an ISO 8601 timestamp/],
+    [{ sleep_until: '2030-01-01T09:00:00' }, /input\.sleep_until: must give its time zone/],
+    [{ sleep_until: '2030-02-30T09:00:00Z' }, /input\.sleep_until: is not a calendar date/],
+    [{ sleep_until: '2030-01-01T24:00:00Z' }, /input\.sleep_until: is not a time of day/],
+    [{ sleep_until: '2030-01-01T09:00:00+25:00' }, /input\.sleep_until: has no such time zone/],
+    [{ sleep_until: '+275761-01-01T00:00:00Z' }, /input\.sleep_until/],
+    [{ sleep_until: 1_900_000_000 }, /input\.sleep_until/],
+    [{ ms: 10, sleep_until: '2030-01-01T00:00:00Z' }, /input\.sleep_until: give either ms or sleep_until/],
+    [{ ms: -1 }, /input\.ms/],
+    [{ ms: 1.5 }, /input\.ms/],
+    [{}, /input\.ms: is required/],
+    [{ ms: '10' }, /input\.ms/],
+    [{ ms: 86_400_001 }, /input\.ms/],
+  ])('refuses the input %j as invalid, not retryable', async (input, message) => {
+    await expectRuntimeError(
+      runtime().execute(invocation('delay', input), makeContext()),
+      'INPUT_INVALID',
+      false,
+      message,
+    );
+  });
 });
 
 describe('builtin/condition', () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { HttpAgentRuntime, openSigningKey, SigningKey } from '../../src/runtimes/index.js';
+import { DispatchRuntime, HttpAgentRuntime, openSigningKey, SigningKey } from '../../src/runtimes/index.js';
 import { expectRuntimeError, invocation, makeContext } from './helpers.js';
 
 type Handler = (raw: Buffer, timestamp: string, res: ServerResponse) => void;
@@ -121,11 +121,11 @@ describe('HttpAgentRuntime', () => {
     server.listen(0, '127.0.0.1'); // for afterEach
   });
 
-  it('checks the output against output_schema', async () => {
+  it('checks the output against output_schema (behind dispatch, as the worker runs it)', async () => {
     handler = answer({ output: { count: 'x' } });
     const schema = { type: 'object', properties: { count: { type: 'integer' } }, required: ['count'] };
     await expectRuntimeError(
-      call({}, { outputSchema: schema }),
+      call({}, { outputSchema: schema }, new DispatchRuntime({ http: runtime() }) as unknown as HttpAgentRuntime),
       'INTERNAL',
       false,
       /output.count: must be integer/,

@@ -309,9 +309,32 @@ describe.each(DIALECTS)('the llm runtime on %s', (dialect) => {
       {
         code: 'FORBIDDEN',
         retryable: false,
+        // The provider and the setting that allows it, not builtin/http_request's wording.
+        message: expect.stringMatching(
+          new RegExp(`^LLM provider "oa" .*loopback address; .*SWARM_LLM_ALLOWED_URLS=${new URL(fake.url).origin}`),
+        ),
       },
     );
     expect(fake.requests).toEqual([]);
+    // The provider's origin on the allow-list opens that origin alone, not private networks.
+    const allowed = createLlmRuntime({
+      store: fx.store,
+      secrets,
+      http: { ...HTTP, allowPrivateNetworks: false },
+      allowedUrls: [new URL(fake.url).origin],
+    });
+    expect(await allowed.execute(invocation(agent('oa'), { text: 'x' }), makeContext())).toEqual({
+      text: 'Hello from the fake model.',
+    });
+    const otherPort = createLlmRuntime({
+      store: fx.store,
+      secrets,
+      http: { ...HTTP, allowPrivateNetworks: false },
+      allowedUrls: ['http://127.0.0.1:1'],
+    });
+    await expect(otherPort.execute(invocation(agent('oa'), { text: 'x' }), makeContext())).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
   });
 
   it('fails without retry for an unknown provider, and reports usage when no recorder is given', async () => {

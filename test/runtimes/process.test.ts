@@ -27,6 +27,11 @@ import {
   type Harness,
 } from './process-helpers.js';
 
+/** The process runtime as the worker sees it: behind dispatch, which checks the agent's schemas. */
+function checked(runtime: Runtime): Runtime {
+  return new DispatchRuntime({ node: runtime, python: runtime, binary: runtime });
+}
+
 async function failure(promise: Promise<unknown>): Promise<RuntimeError> {
   const error = await promise.then(
     (value) => {
@@ -216,7 +221,7 @@ describe('the process runtime', () => {
     expect(fs.existsSync(marker)).toBe(false);
   });
 
-  it('fails an output that does not match output_schema, naming the path, without retry', async () => {
+  it('fails an output that does not match output_schema, naming the path, without retry (checked by dispatch)', async () => {
     const outputSchema = {
       type: 'object',
       required: ['count', 'items'],
@@ -230,27 +235,27 @@ describe('the process runtime', () => {
     };
     const agent = probe({ outputSchema });
     const error = await failure(
-      h.runtime.execute(invoke(agent, { mode: 'output', output: { count: 'three', items: [] } }), context()),
+      checked(h.runtime).execute(invoke(agent, { mode: 'output', output: { count: 'three', items: [] } }), context()),
     );
     expect(error.message).toMatch(/^output\.count: must be integer/);
     expect(error.retryable).toBe(false);
     const nested = await failure(
-      h.runtime.execute(
+      checked(h.runtime).execute(
         invoke(agent, { mode: 'output', output: { count: 1, items: [{ n: 1 }, {}] } }),
         context(),
       ),
     );
     expect(nested.message).toMatch(/^output\.items\[1\]\.n: is required/);
     expect(
-      await h.runtime.execute(invoke(agent, { mode: 'output', output: { count: 1, items: [] } }), context()),
+      await checked(h.runtime).execute(invoke(agent, { mode: 'output', output: { count: 1, items: [] } }), context()),
     ).toEqual({ count: 1, items: [] });
   });
 
-  it('checks the input against input_schema before starting anything', async () => {
+  it('checks the input against input_schema before starting anything (checked by dispatch)', async () => {
     const agent = probe({
       inputSchema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
     });
-    const error = await failure(h.runtime.execute(invoke(agent, { mode: 'echo', text: 5 }), context()));
+    const error = await failure(checked(h.runtime).execute(invoke(agent, { mode: 'echo', text: 5 }), context()));
     expect(error).toMatchObject({
       code: 'INPUT_INVALID',
       retryable: false,
@@ -446,5 +451,23 @@ describe('the dispatch runtime', () => {
     } finally {
       h.close();
     }
+  });
+
+  it("checks a user agent's own schemas whatever its runtime, builtin ones included", async () => {
+    const runtime: Runtime = new DispatchRuntime({ builtin: new BuiltinRuntime({ http: LOOSE_POLICY }) });
+    // The example greeter: builtin transform under a schema that requires a name.
+    const greeter = {
+      name: 'greeter',
+      version: '1.0.0',
+      runtime: { type: 'builtin', name: 'transform' },
+      inputSchema: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+      outputSchema: { type: 'object', required: ['name'], properties: { greeting: { type: 'string' } } },
+    };
+    const missing = await failure(runtime.execute(invoke(greeter, {}), context()));
+    expect(missing).toMatchObject({ code: 'INPUT_INVALID', retryable: false, message: 'input.name: is required' });
+    const badOutput = await failure(runtime.execute(invoke(greeter, { name: 'Ada', greeting: 5 }), context()));
+    expect(badOutput.message).toMatch(/^output\.greeting: must be string: the agent's output does not match/);
+    expect(badOutput.retryable).toBe(false);
+    expect(await runtime.execute(invoke(greeter, { name: 'Ada' }), context())).toEqual({ name: 'Ada' });
   });
 });

@@ -91,16 +91,15 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
     expect(problem.detail).toMatch(detail);
   });
 
-  it('audits a rejected key', async () => {
+  it('counts a rejected key (test/server/auth-failures.test.ts: per window, not a row each)', async () => {
     const before = await count('audit_logs');
     await app.inject({ method: 'GET', url: '/api/v1/me', headers: auth('swarm_wrong') });
-    const rows = await store.handle.db
-      .selectFrom('audit_logs')
-      .selectAll()
-      .where('event_type', '=', 'authentication')
-      .execute();
-    expect(await count('audit_logs')).toBe(before + 1);
-    expect(rows[0]).toMatchObject({ action: 'api_key', error_message: 'unknown API key' });
+    await app.authFailures.flush();
+    expect(await count('audit_logs')).toBe(before);
+    const rows = await store.handle.db.selectFrom('auth_failures').selectAll().execute();
+    expect(rows).toMatchObject([
+      { kind: 'api_key', key_prefix: 'swarm_wrong', reason: 'unknown API key', attempts: 1 },
+    ]);
   });
 
   it('protects unknown /api/v1 paths too, and 404s unknown routes with a problem', async () => {

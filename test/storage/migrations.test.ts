@@ -37,6 +37,7 @@ const EXPECTED_TABLES = [
   'trust_records',
   'consensus_results',
   'audit_logs',
+  'auth_failures',
   'rate_limit_tracker',
   'webhooks',
   'webhook_deliveries',
@@ -83,7 +84,8 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
         const total = results
           .flat()
           .map((m) => m.version)
-          .sort();
+          // Numerically: a plain sort puts 10 before 2.
+          .sort((a, b) => a - b);
         expect(total).toEqual(MIGRATIONS.map((m) => m.version));
       } finally {
         await Promise.all(others.map((h) => h.close()));

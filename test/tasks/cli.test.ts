@@ -91,4 +91,17 @@ describe.each(DIALECTS)('swarm task against a running server on %s', (dialect) =
     expect(unknown.code).toBe(2);
     expect((await cli(['task', 'show', 'nope'], env)).code).toBe(1);
   });
+
+  it("refuses input that fails the agent's input_schema before queueing it, whatever its runtime", async () => {
+    // greeter is an example agent on the builtin transform runtime that requires a name.
+    const refused = await cli(['task', 'submit', '--agent', 'greeter', '--input', '{}', '--wait'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toBe('swarm: input.name: is required [INPUT_INVALID]');
+    const wrongType = await cli(['task', 'submit', '--agent', 'greeter', '--input', '{"name": 5}'], env);
+    expect(wrongType.stderr.trim()).toBe('swarm: input.name: must be string [INPUT_INVALID]');
+    expect(JSON.parse((await cli(['task', 'list', '--json'], env)).stdout)).toEqual([]);
+    const ok = await cli(['task', 'submit', '--agent', 'greeter', '--input', '{"name": "Ada"}', '--wait'], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^COMPLETED in \d+ ms: \{"name":"Ada"\}$/m);
+  });
 });

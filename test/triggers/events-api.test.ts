@@ -58,6 +58,8 @@ describe.each(DIALECTS)('events API on %s', (dialect) => {
       attempts: 0,
       lastError: null,
       runId: null,
+      // Published through the API: no run caused it, the start of a causation chain.
+      depth: 0,
       dispatchedAt: null,
     });
     expect(['pending', 'dispatched', 'failed']).toContain(pushed.status);

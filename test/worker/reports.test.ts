@@ -147,6 +147,9 @@ describe.each(DIALECTS)('agent reports recorded by the worker on %s', (dialect) 
     expect(large.content_blob).toBeNull();
     expect(large.storage_path).toBe(path.join('artifacts', fx.caller.userId, ended.id, large.id));
     const file = fs.readFileSync(path.join(fx.testDb.dir, large.storage_path!));
+    // Readable by Swarm's user only, and so is every folder made for it.
+    expect(fs.statSync(path.join(fx.testDb.dir, large.storage_path!)).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(fx.testDb.dir, 'artifacts')).mode & 0o777).toBe(0o700);
     expect(file.equals(Buffer.from('L'.repeat(300_000)))).toBe(true);
     expect(Number(large.size_bytes)).toBe(300_000);
     expect(large.sha256).toBe(sha256(file));

@@ -12,6 +12,7 @@ import { createWorker, Worker } from '../../src/worker/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';
 import { until } from '../helpers/until.js';
+import { FIXTURES } from '../runtimes/process-helpers.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
@@ -35,6 +36,20 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     });
     worker.start();
     return worker;
+  }
+
+  /** A slow or worker-killing agent (test/runtimes/fixtures/probe): builtin/delay holds no worker. */
+  async function registerProbe(): Promise<void> {
+    await fx.registry.as(fx.caller).agents.register(
+      {
+        name: 'probe',
+        version: '1.0.0',
+        type: 'execution',
+        capabilities: ['test:probe'],
+        runtime: { type: 'node', entry: 'probe.js' },
+      },
+      { path: path.join(FIXTURES, 'probe') },
+    );
   }
 
   async function startRun(steps: Array<Record<string, unknown>>, input: unknown = {}): Promise<string> {
@@ -79,9 +94,10 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
   });
 
   it('times out an attempt that runs too long and records TIMEOUT', async () => {
+    await registerProbe();
     startWorker();
     const id = await startRun([
-      { id: 'slow', agent: 'builtin/delay', timeout_seconds: 1, input: { ms: 60_000 } },
+      { id: 'slow', agent: 'probe@1.0.0', timeout_seconds: 1, input: { mode: 'wait', ms: 60_000 } },
     ]);
     const run = await finished(id);
     expect(run.status).toBe('failed');
@@ -95,8 +111,9 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
   });
 
   it('stops a running attempt when its run is cancelled', async () => {
+    await registerProbe();
     const w = startWorker();
-    const id = await startRun([{ id: 'long', agent: 'builtin/delay', input: { ms: 60_000 } }]);
+    const id = await startRun([{ id: 'long', agent: 'probe@1.0.0', input: { mode: 'wait', ms: 60_000 } }]);
     w.notify();
     await until('the task to run', async () =>
       fx.store.handle.db
@@ -127,20 +144,21 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
   });
 
   it('times out a run at its deadline and stops its running attempt; on_error handlers run', async () => {
+    await registerProbe();
     const w = startWorker();
     const { workflows, agents } = fx.registry.as(fx.caller);
     const { workflow } = await workflows.apply({
       name: 'deadline',
       version: '1.0.0',
       timeout_seconds: 1,
-      steps: [{ id: 'long', agent: 'builtin/delay', input: { ms: 60_000 } }],
+      steps: [{ id: 'long', agent: 'probe@1.0.0', input: { mode: 'wait', ms: 60_000 } }],
       on_error: { agent: 'builtin/transform', input: { why: '{{ run.error }}' } },
     });
     const id = await fx.engine.startRun(fx.caller, workflow, agents, {});
     w.notify();
     const ended = await finished(id);
     expect(ended).toMatchObject({ status: 'timeout', error: 'run timed out after 1 s', errorStep: 'long' });
-    // The heartbeat finds the cancelled lease and aborts the 60 s delay; the handler runs.
+    // The heartbeat finds the cancelled lease and aborts the 60 s wait; the handler runs.
     await until(
       'the handler to complete',
       async () => (await fx.engine.getRun(fx.caller, id)).handlers[0]?.status === 'completed',
@@ -233,14 +251,33 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     },
   );
 
-  it('reclaims the task of a worker killed with SIGKILL; the run completes, the step is recorded once, the dead lease is refused', async () => {
-    const id = await startRun([
-      {
-        id: 'slow',
-        agent: 'builtin/delay',
-        retry: { max_attempts: 3, initial_delay_ms: 0, jitter: false },
-        input: { ms: 1500 },
+  /** A standalone worker process (dist/), as `swarm worker` runs it. */
+  function spawnWorker(env: Record<string, string> = {}) {
+    return spawn(process.execPath, [MAIN, 'worker', '--lease-ms', '1000', '--concurrency', '1'], {
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: fx.testDb.url,
+        SWARM_HOME: fx.testDb.dir,
+        SWARM_LOG_LEVEL: 'silent',
+        ...env,
       },
+      stdio: 'ignore',
+    });
+  }
+
+  const logsOf = (runId: string) =>
+    fx.store.handle.db
+      .selectFrom('execution_logs')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .orderBy('id')
+      .execute();
+
+  it('retries the task of a worker killed with SIGKILL without spending an attempt: with max_attempts 1 the run completes, the step is recorded once, the dead lease is refused', async () => {
+    await registerProbe();
+    const id = await startRun([
+      // The default retry policy: one attempt. Losing the worker is not the step failing.
+      { id: 'slow', agent: 'probe@1.0.0', input: { mode: 'wait', ms: 1500 } },
       {
         id: 'after',
         agent: 'builtin/transform',
@@ -248,15 +285,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
         input: { waited: '{{ steps.slow.output.waited_ms }}' },
       },
     ]);
-    const child = spawn(process.execPath, [MAIN, 'worker', '--lease-ms', '1000', '--concurrency', '1'], {
-      env: {
-        PATH: process.env.PATH,
-        DATABASE_URL: fx.testDb.url,
-        SWARM_HOME: fx.testDb.dir,
-        SWARM_LOG_LEVEL: 'silent',
-      },
-      stdio: 'ignore',
-    });
+    const child = spawnWorker();
     const held = await until('the child worker to hold the task', async () =>
       fx.store.handle.db
         .selectFrom('tasks')
@@ -265,6 +294,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
         .where('status', '=', 'RUNNING')
         .executeTakeFirst(),
     );
+    expect(held.max_retries).toBe(0);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
 
@@ -279,7 +309,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
       .where('step_id', '=', 'slow')
       .execute();
     expect(tasks).toHaveLength(1);
-    expect(tasks[0]).toMatchObject({ status: 'COMPLETED', retry_count: 1 });
+    expect(tasks[0]).toMatchObject({ status: 'COMPLETED', retry_count: 0, lease_losses: 1 });
     expect(tasks[0]!.lease_epoch).toBeGreaterThan(held.lease_epoch);
     const assignments = await fx.store.handle.db
       .selectFrom('worker_assignments')
@@ -289,6 +319,10 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
       .execute();
     expect(assignments.map((a) => a.status)).toEqual(['lost', 'completed']);
     expect(assignments[0]!.worker_id).toBe(held.locked_by);
+    // The run's log says what happened to the step.
+    expect((await logsOf(id)).map((l) => l.message)).toContain(
+      'step slow: lease lost (worker died or stalled), retrying attempt 1 (lease loss 1 of 3)',
+    );
 
     // The dead worker's late completion, under its old lease, is refused and changes nothing.
     const late = await completeTasks(
@@ -298,9 +332,94 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
         onCompleted: fx.engine.onTaskCompleted,
       },
     );
-    expect(late).toEqual({ completed: [], rejected: [held.id] });
+    expect(late.completed).toEqual([]);
+    expect(late.rejected).toEqual([held.id]);
     const after = await fx.engine.getRun(fx.caller, id);
     expect(after.steps.slow!.output).toEqual({ waited_ms: 1500 });
     expect(after.result).toEqual({ after: { waited: 1500 } });
+  }, 120_000);
+
+  it('does not take its own live tasks away from itself after its process stalled past their leases', async () => {
+    await registerProbe();
+    const w = startWorker(300);
+    const id = await startRun([{ id: 'slow', agent: 'probe@1.0.0', input: { mode: 'wait', ms: 1500 } }]);
+    w.notify();
+    await until('the task to run', async () =>
+      fx.store.handle.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('run_id', '=', id)
+        .where('status', '=', 'RUNNING')
+        .executeTakeFirst(),
+    );
+    // The whole process stops (a long GC, a blocked event loop) for three leases: when it wakes,
+    // its reclaim timer and its heartbeat are both due. It renews first, so nothing is lost.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+    const run = await finished(id);
+    expect(run.status).toBe('completed');
+    const task = await fx.store.handle.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(task).toMatchObject({ status: 'COMPLETED', lease_losses: 0, retry_count: 0 });
   });
+
+  it('fails a step whose worker keeps dying after SWARM_MAX_LEASE_LOSSES lost leases, saying so, its attempts unspent', async () => {
+    await registerProbe();
+    // Each worker that takes this step is killed by it.
+    const id = await startRun([
+      { id: 'deadly', agent: 'probe@1.0.0', retry: { max_attempts: 5 }, input: { mode: 'killworker' } },
+    ]);
+    const env = { SWARM_MAX_LEASE_LOSSES: '2' };
+    // Workers one after the other: each reclaims the lease its dead predecessor lost, takes the
+    // task and dies on it, until one reclaims the second lost lease — the last one allowed.
+    const ended = async () => {
+      const view = await fx.engine.getRun(fx.caller, id);
+      return ['completed', 'failed', 'cancelled', 'timeout'].includes(view.status) ? view : undefined;
+    };
+    let run = await ended();
+    for (let spawned = 0; run === undefined; spawned++) {
+      expect(spawned, 'workers spawned').toBeLessThan(5);
+      const child = spawnWorker(env);
+      try {
+        await until(
+          'the worker to die or the run to end',
+          async () => child.exitCode !== null || child.signalCode !== null || (run = await ended()),
+          90_000,
+        );
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL');
+          await new Promise((resolve) => child.once('exit', resolve));
+        }
+      }
+    }
+    const message = 'lease lost 2 times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=2)';
+    expect(run).toMatchObject({ status: 'failed', error: `step deadly failed: ${message}` });
+    const kills = await fx.store.handle.db
+      .selectFrom('worker_assignments')
+      .select('status')
+      .where('run_id', '=', id)
+      .execute();
+    expect(kills.map((a) => a.status)).toEqual(['lost', 'lost']);
+    const task = await fx.store.handle.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('run_id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(task).toMatchObject({
+      status: 'TIMEOUT',
+      error_message: message,
+      lease_losses: 2,
+      retry_count: 0,
+      max_retries: 4,
+    });
+    expect((await logsOf(id)).map((l) => l.message)).toEqual(
+      expect.arrayContaining([
+        'step deadly: lease lost (worker died or stalled), retrying attempt 1 (lease loss 1 of 2)',
+        expect.stringContaining(`run failed at step deadly: step deadly failed: ${message}`),
+      ]),
+    );
+  }, 180_000);
 });

@@ -2,11 +2,19 @@
 // relative path so it runs from a fresh clone without an install.
 import { run } from '../../../packages/swarm-agent-node/index.js';
 
+// Common English opinion words (a small lexicon in the spirit of Hu & Liu's): enough for the
+// examples' sentences to come out as a person would label them.
 const POSITIVE = new Set(
-  'good great excellent love like happy nice wonderful amazing best fast thanks perfect'.split(' '),
+  `good great excellent love loved loves lovely like liked likes happy glad nice wonderful amazing
+  awesome best better fast thanks thank perfect beautiful brilliant sunny bright pleasant enjoy
+  enjoyed fantastic fun helpful superb delightful cheerful calm clean easy fine smooth solid win
+  works working fixed success successful well warm friendly impressive recommend`.split(/\s+/),
 );
 const NEGATIVE = new Set(
-  'bad terrible awful hate dislike sad poor worst slow broken angry bug fail'.split(' '),
+  `bad terrible awful hate hated hates dislike sad poor worst worse slow broken angry bug bugs fail
+  failed fails failing failure horrible ugly annoying annoyed disappointing disappointed useless
+  wrong crash crashed crashes error errors rainy gloomy boring confusing difficult hard painful
+  problem problems slowly unhappy upset waste expensive late lost missing flaky`.split(/\s+/),
 );
 const NEGATORS = new Set("not no never don't isn't wasn't doesn't".split(' '));
 

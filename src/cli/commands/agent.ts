@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
-import { loadAgentManifest, type AgentView } from '../../registry/index.js';
+import type { AgentView } from '../../registry/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 
@@ -11,7 +10,7 @@ function splitRef(ref: string): { name: string; version?: string } {
 
 export function registerAgentCommands(program: Command, io: CliIo): void {
   const agent = program.command('agent').description('Register and inspect agents');
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   agent
     .command('register')
@@ -20,6 +19,8 @@ export function registerAgentCommands(program: Command, io: CliIo): void {
     .option('--json', 'machine-readable output')
     .action(async (target: string, options: { json?: boolean }) => {
       // Checked here first, so mistakes show before anything is sent, with the file named.
+      // Loaded here, not at start: the manifest checks are not light, and only this command needs them.
+      const { loadAgentManifest } = await import('../../registry/agent/load.js');
       const { manifest, folder } = await loadAgentManifest(target);
       const query = folder === null ? '' : `?path=${encodeURIComponent(folder)}`;
       const result = await client().request<{ created: boolean; agent: AgentView }>(

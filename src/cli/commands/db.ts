@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
-import { copyDatabase } from '../../datamove/index.js';
-import { migrate, openDatabase, schemaStatus } from '../../storage/index.js';
 import { formatTable, type CliIo } from '../io.js';
 
 interface DbOptions {
@@ -26,6 +24,8 @@ export function registerDbCommands(program: Command, io: CliIo): void {
     )
     .option('--json', 'machine-readable output')
     .action(async (options: DbOptions) => {
+      // Storage loads with the commands that use it, so the others start fast.
+      const { migrate, openDatabase, schemaStatus } = await import('../../storage/index.js');
       const handle = await openDatabase(databaseUrl(io, options), { cwd: io.cwd });
       try {
         const applied = await migrate(handle);
@@ -51,6 +51,7 @@ export function registerDbCommands(program: Command, io: CliIo): void {
     )
     .option('--json', 'machine-readable output')
     .action(async (options: DbOptions) => {
+      const { openDatabase, schemaStatus } = await import('../../storage/index.js');
       const handle = await openDatabase(databaseUrl(io, options), { cwd: io.cwd });
       try {
         const status = await schemaStatus(handle);
@@ -77,6 +78,7 @@ export function registerDbCommands(program: Command, io: CliIo): void {
     .option('--overwrite', 'delete the rows already in the target first')
     .option('--json', 'machine-readable output')
     .action(async (options: { from: string; to: string; overwrite?: boolean; json?: boolean }) => {
+      const { copyDatabase } = await import('../../datamove/index.js');
       const report = await copyDatabase({
         from: options.from,
         to: options.to,

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, readJsonOption, type CliIo } from '../io.js';
 import { integerFlag } from './triggers.js';
@@ -13,6 +12,7 @@ interface EventView {
   attempts: number;
   lastError: string | null;
   runId: string | null;
+  depth: number;
   createdAt: string;
   dispatchedAt: string | null;
 }
@@ -21,7 +21,7 @@ export function registerEventCommands(program: Command, io: CliIo): void {
   const events = program
     .command('events')
     .description('Publish events (workflows with a matching event trigger start) and list yours');
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   events
     .command('publish')
@@ -66,8 +66,18 @@ export function registerEventCommands(program: Command, io: CliIo): void {
         if (items.length === 0) return io.out('no events');
         io.out(
           formatTable(
-            ['ID', 'SOURCE', 'TYPE', 'STATUS', 'ATTEMPTS', 'CREATED', 'ERROR'],
-            items.map((e) => [e.id, e.source, e.type, e.status, e.attempts, e.createdAt, e.lastError ?? '-']),
+            ['ID', 'SOURCE', 'TYPE', 'STATUS', 'DEPTH', 'CAUSED BY RUN', 'ATTEMPTS', 'CREATED', 'ERROR'],
+            items.map((e) => [
+              e.id,
+              e.source,
+              e.type,
+              e.status,
+              e.depth,
+              e.runId ?? '-',
+              e.attempts,
+              e.createdAt,
+              e.lastError ?? '-',
+            ]),
           ),
         );
       },

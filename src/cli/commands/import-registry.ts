@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
-import { importRegistry } from '../../legacy/index.js';
 import { formatTable, type CliIo } from '../io.js';
 
 export function registerImportRegistry(program: Command, io: CliIo): void {
@@ -15,6 +14,7 @@ export function registerImportRegistry(program: Command, io: CliIo): void {
     .option('--owner <email>', 'user who will own the imported rows (default: the first admin)')
     .option('--json', 'machine-readable output')
     .action(async (file: string, options: { databaseUrl?: string; owner?: string; json?: boolean }) => {
+      const { importRegistry } = await import('../../legacy/index.js');
       const report = await importRegistry({
         file,
         databaseUrl: options.databaseUrl ?? loadConfig(io.env, io.cwd).databaseUrl,

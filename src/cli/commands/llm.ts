@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { InputError } from '../../errors/index.js';
-import { checkProviderName } from '../../runtimes/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
+
+/** The name checked here, before anything is sent; the check loads with the commands using it. */
+async function checkName(name: string): Promise<void> {
+  const { checkProviderName } = await import('../../runtimes/llm/providers.js');
+  checkProviderName(name, 'NAME');
+}
 
 interface ProviderView {
   name: string;
@@ -66,7 +70,7 @@ export function registerLlmCommands(program: Command, io: CliIo): void {
   const providers = llm
     .command('providers')
     .description('LLM providers: where llm agents send their calls, with the secret holding the API key');
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   providers
     .command('set')
@@ -88,7 +92,7 @@ export function registerLlmCommands(program: Command, io: CliIo): void {
     .option('--configuration <json>', 'the whole configuration as a JSON object')
     .option('--json', 'machine-readable output')
     .action(async (name: string, options: SetOptions) => {
-      checkProviderName(name, 'NAME');
+      await checkName(name);
       const configuration = configurationOf(options);
       const body = {
         provider: options.provider,
@@ -140,7 +144,7 @@ export function registerLlmCommands(program: Command, io: CliIo): void {
     .description('Remove a provider (the secret holding its key stays)')
     .argument('<NAME>', 'the provider')
     .action(async (name: string) => {
-      checkProviderName(name, 'NAME');
+      await checkName(name);
       await client().request('DELETE', `/api/v1/llm-providers/${encodeURIComponent(name)}`);
       io.out(`removed LLM provider ${name}`);
     });

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import type { LogView, RunView } from '../../engine/index.js';
 import { SwarmError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
@@ -53,13 +52,24 @@ function requireCompleted(run: RunView): void {
   }
 }
 
+/** A value as JSON on one line, cut at `width` characters (with `…`) unless `width` is undefined. */
+function oneLineJson(value: unknown, width?: number): string {
+  const text = JSON.stringify(value) ?? 'null';
+  return width === undefined || text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}
+
+/** A value as indented JSON, each line after the first indented by `indent` more. */
+function blockJson(value: unknown, indent = ''): string {
+  return (JSON.stringify(value, null, 2) ?? 'null').replace(/\n/g, `\n${indent}`);
+}
+
 function bar(done: number, total: number, width = 20): string {
   const filled = total === 0 ? width : Math.round((done / total) * width);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
 export function registerRunCommands(program: Command, io: CliIo): void {
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   program
     .command('run')
@@ -82,7 +92,7 @@ export function registerRunCommands(program: Command, io: CliIo): void {
         const { workflow } = await api.request<{ workflow: { name: string; version: string } }>(
           'POST',
           '/api/v1/workflows',
-          readDefinition(ref, io.cwd),
+          await readDefinition(ref, io.cwd),
         );
         [name, version] = [workflow.name, workflow.version];
       }
@@ -104,10 +114,13 @@ export function registerRunCommands(program: Command, io: CliIo): void {
         },
       });
       if (options.json) io.out(JSON.stringify(run));
-      else
+      else {
         io.out(
           `${run.status}${run.durationMs === null ? '' : ` in ${run.durationMs} ms`}${run.error ? `: ${run.error}` : ''}`,
         );
+        // What the run was for: its result, whole.
+        if (run.status === 'completed') io.out(`result: ${blockJson(run.result)}`);
+      }
       requireCompleted(run);
     });
 
@@ -141,25 +154,44 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     });
   runs
     .command('show')
-    .description('One run with its steps')
+    .description('One run with its steps, in the order of its definition; outputs cut to a line unless --full')
     .argument('<id>', 'the run id')
-    .option('--json', 'machine-readable output')
-    .action(async (id: string, options: { json?: boolean }) => {
+    .option('--full', "every step's output and the result whole, as indented JSON")
+    .option('--json', 'machine-readable output (the whole run)')
+    .action(async (id: string, options: { full?: boolean; json?: boolean }) => {
       const run = await client().request<RunView>('GET', `/api/v1/runs/${encodeURIComponent(id)}`);
       if (options.json) return io.out(JSON.stringify(run));
       io.out(
-        `${run.id} ${run.workflow}@${run.version} — ${run.status} (attempt ${run.attempt})${run.error ? `: ${run.error}` : ''}`,
+        `${run.id} ${run.workflow}@${run.version} — ${run.status} (attempt ${run.attempt})${run.durationMs === null ? '' : ` in ${run.durationMs} ms`}${run.error ? `: ${run.error}` : ''}`,
       );
+      const steps = Object.entries(run.steps);
+      if (options.full) {
+        for (const [s, st] of steps) {
+          io.out(`${s}: ${st.status}${st.error ? ` — ${st.error}` : ''}`);
+          if (st.output !== undefined) io.out(`  ${blockJson(st.output, '  ')}`);
+        }
+        if (run.status === 'completed') io.out(`result: ${blockJson(run.result)}`);
+        return;
+      }
+      const width = 80;
+      let cut = false;
+      const shown = (value: unknown) => {
+        const text = oneLineJson(value, width);
+        cut ||= text.endsWith('…') && (JSON.stringify(value) ?? '').length > width;
+        return text;
+      };
       io.out(
         formatTable(
           ['STEP', 'STATUS', 'OUTPUT'],
-          Object.entries(run.steps).map(([s, st]) => [
+          steps.map(([s, st]) => [
             s,
             st.status,
-            st.output === undefined ? '-' : JSON.stringify(st.output).slice(0, 80),
+            st.output === undefined ? (st.error === undefined ? '-' : `error: ${st.error}`) : shown(st.output),
           ]),
         ),
       );
+      if (run.status === 'completed') io.out(`result: ${shown(run.result)}`);
+      if (cut) io.out(`(cut at ${width} characters: --full shows every output whole, --json the whole run)`);
     });
   runs
     .command('logs')

@@ -3,15 +3,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
-import {
-  checkSecretName,
-  checkSecretValue,
-  openKeyring,
-  rotateMasterKey,
-  type RotationReport,
-  type SecretRecord,
-} from '../../secrets/index.js';
-import { Store } from '../../storage/index.js';
+import type { RotationReport, SecretRecord } from '../../secrets/index.js';
+// The checks alone; the keyring and storage load for `rotate-key`, the one command using them.
+import { checkSecretName, checkSecretValue } from '../../secrets/service.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 
@@ -65,7 +59,7 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
   const secrets = program
     .command('secrets')
     .description('Encrypted secrets for agents (values are never shown)');
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   secrets
     .command('set')
@@ -168,6 +162,10 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
     .option('--json', 'machine-readable output')
     .action(async (options: { databaseUrl?: string; json?: boolean }) => {
       const config = loadConfig(io.env, io.cwd);
+      const [{ openKeyring, rotateMasterKey }, { Store }] = await Promise.all([
+        import('../../secrets/index.js'),
+        import('../../storage/index.js'),
+      ]);
       const keyring = openKeyring(config, { warn: (message) => io.err(message) });
       const store = await Store.open(options.databaseUrl ?? config.databaseUrl, {
         cwd: io.cwd,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { InputError } from '../../errors/index.js';
-import { startServer, SWARM_VERSION } from '../../server/index.js';
+import { SWARM_VERSION } from '../../server/version.js';
 import type { CliIo } from '../io.js';
 
 export function registerStart(program: Command, io: CliIo): void {
@@ -21,19 +21,23 @@ export function registerStart(program: Command, io: CliIo): void {
       const config = loadConfig(env, io.cwd);
       // Listen for signals before anything starts, so an early SIGTERM still shuts down cleanly.
       const shutdown = io.waitForShutdown();
+      // The server's modules load here, so the other commands start without them.
+      const { startServer } = await import('../../server/start.js');
       const server = await startServer(config);
       io.out(
         `Swarm ${SWARM_VERSION} listening on ${server.url} (database: ${server.store.handle.description})`,
       );
       if (server.bootstrapped !== null) {
-        const { user, key, credentialsFile } = server.bootstrapped;
+        const { user, key, credentialsFile, credentialName } = server.bootstrapped;
         io.out(`First start: created admin user ${user.email} and an API key. It is shown once:`);
         io.out(`  ${key}`);
-        io.out(`Saved to ${credentialsFile} (mode 0600), where the swarm CLI finds it.`);
+        io.out(
+          `Saved as credential "${credentialName}" in ${credentialsFile} (mode 0600), beside any other database's; the CLI (\`./swarm\` in the clone) finds it there with this server's URL.`,
+        );
       }
       if (server.examples !== null) {
         io.out(
-          `Registered ${server.examples.agents.length} example agents and ${server.examples.workflows.length} example workflows: try \`swarm workflow list\`.`,
+          `Registered ${server.examples.agents.length} example agents and ${server.examples.workflows.length} example workflows: try \`./swarm workflow list\` in another shell.`,
         );
       }
       const signal = await shutdown;

@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
-import {
-  ENDED_TASK_STATUSES,
-  type ScheduledTaskView,
-  type ScheduleTaskInput,
-  type SubmitTask,
-  type TaskView,
-} from '../../tasks/index.js';
+import type { ScheduledTaskView, ScheduleTaskInput, SubmitTask, TaskView } from '../../tasks/index.js';
+// The types module alone: the task service's modules are the server's, not the CLI's.
+import { ENDED_TASK_STATUSES } from '../../tasks/types.js';
 import { ApiClient } from '../client.js';
 import { formatTable, readJsonOption, type CliIo } from '../io.js';
 
@@ -72,7 +67,7 @@ function summary(task: TaskView): string {
 }
 
 export function registerTaskCommands(program: Command, io: CliIo): void {
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
   const task = program.command('task').description('Submit and manage standalone tasks');
 
   task
@@ -110,7 +105,7 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
         );
       if (current.status !== 'COMPLETED')
         throw new SwarmError(
-          'CONFLICT',
+          'TASK_NOT_COMPLETED',
           `task ${current.id} ended ${current.status}${current.error ? `: ${current.error}` : ''}`,
         );
     });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { InputError } from '../../errors/index.js';
 import type { FiringView, TriggerView } from '../../triggers/index.js';
 import { ApiClient } from '../client.js';
@@ -42,8 +41,7 @@ export function registerTriggerCommands(program: Command, io: CliIo): void {
   const triggers = program
     .command('triggers')
     .description('The triggers of your workflows: webhooks, schedules and events');
-  const config = () => loadConfig(io.env, io.cwd);
-  const client = () => ApiClient.fromConfig(config());
+  const client = () => ApiClient.forCli(io);
 
   triggers
     .command('list')
@@ -54,10 +52,11 @@ export function registerTriggerCommands(program: Command, io: CliIo): void {
       if (options.type !== undefined && !['webhook', 'schedule', 'event'].includes(options.type))
         throw new InputError('--type', `webhook, schedule or event, got "${options.type}"`);
       const query = options.type === undefined ? '' : `?type=${encodeURIComponent(options.type)}`;
-      const { items } = await client().request<{ items: Trigger[] }>('GET', `/api/v1/triggers${query}`);
+      const api = client();
+      const { items } = await api.request<{ items: Trigger[] }>('GET', `/api/v1/triggers${query}`);
       if (options.json) return io.out(JSON.stringify(items));
       if (items.length === 0) return io.out('no triggers');
-      const serverUrl = config().serverUrl;
+      const serverUrl = api.baseUrl;
       io.out(
         formatTable(
           ['WORKFLOW', 'TYPE', 'ENABLED', 'ON', 'NEXT', 'FIRED'],
@@ -79,10 +78,11 @@ export function registerTriggerCommands(program: Command, io: CliIo): void {
     .argument('<workflow>', 'the workflow')
     .option('--json', 'machine-readable output')
     .action(async (ref: string, options: { json?: boolean }) => {
-      const t = await client().request<Trigger>('GET', route(ref));
+      const api = client();
+      const t = await api.request<Trigger>('GET', route(ref));
       if (options.json) return io.out(JSON.stringify(t));
       io.out(`${t.workflow}: ${t.type} trigger ${t.id} — ${t.enabled ? 'enabled' : 'disabled'}`);
-      io.out(`  on ${what(t, config().serverUrl)}`);
+      io.out(`  on ${what(t, api.baseUrl)}`);
       if (t.previousSecretValidUntil !== null)
         io.out(`  previous secret accepted until ${t.previousSecretValidUntil}`);
       if (t.nextRunAt !== null) io.out(`  next ${t.nextRunAt}`);
@@ -169,7 +169,13 @@ export function registerTriggerCommands(program: Command, io: CliIo): void {
       io.out(
         formatTable(
           ['WHEN', 'STATUS', 'RUN', 'KEY', 'ERROR'],
-          items.map((f) => [f.createdAt, f.status, f.runId ?? '-', f.key, f.error ?? '-']),
+          items.map((f) => [
+            f.createdAt,
+            f.reason === null ? f.status : `${f.status} (${f.reason})`,
+            f.runId ?? '-',
+            f.key,
+            f.error ?? '-',
+          ]),
         ),
       );
     });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { InputError } from '../../errors/index.js';
 import type { DeliveryDetail, DeliveryView, WebhookView } from '../../webhooks/index.js';
 import { ApiClient } from '../client.js';
@@ -46,7 +45,7 @@ export function registerWebhookCommands(program: Command, io: CliIo): void {
   const webhooks = program
     .command('webhooks')
     .description('Outgoing webhooks: signed deliveries of events to your URLs, retried with back-off');
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   webhooks
     .command('create')

@@ -1,12 +1,29 @@
 import type { Command } from 'commander';
-import pino from 'pino';
 import { loadConfig } from '../../config/index.js';
-import { Engine } from '../../engine/index.js';
 import { InputError } from '../../errors/index.js';
-import { openKeyring } from '../../secrets/index.js';
-import { Store } from '../../storage/index.js';
-import { createWorker } from '../../worker/index.js';
 import type { CliIo } from '../io.js';
+
+/** The worker's modules, loaded when `swarm worker` runs: the other commands start without them. */
+async function workerModules() {
+  const [engine, expressions, secrets, storage, worker, console, attempts] = await Promise.all([
+    import('../../engine/index.js'),
+    import('../../expressions/index.js'),
+    import('../../secrets/index.js'),
+    import('../../storage/index.js'),
+    import('../../worker/index.js'),
+    import('../../server/console-log.js'),
+    import('../../worker/attempt-end.js'),
+  ]);
+  return {
+    Engine: engine.Engine,
+    configureExpressionLimits: expressions.configureExpressionLimits,
+    openKeyring: secrets.openKeyring,
+    Store: storage.Store,
+    createWorker: worker.createWorker,
+    consoleLogger: console.consoleLogger,
+    formatAttemptEnd: attempts.formatAttemptEnd,
+  };
+}
 
 function integer(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -26,17 +43,22 @@ export function registerWorker(program: Command, io: CliIo): void {
       const concurrency = integer('--concurrency', options.concurrency, 1, 1024);
       const leaseMs = integer('--lease-ms', options.leaseMs, 100, 3_600_000);
       const config = loadConfig(io.env, io.cwd);
+      const { Engine, configureExpressionLimits, openKeyring, Store, createWorker, consoleLogger, formatAttemptEnd } =
+        await workerModules();
+      configureExpressionLimits(config.expressionLimits);
       const shutdown = io.waitForShutdown();
       // Workers never migrate: the server does, and a worker on an older schema must not run.
       const store = await Store.open(config.databaseUrl, { migrate: false });
-      const logger = pino({ level: config.logLevel });
+      const logger = consoleLogger({ level: config.logLevel, format: config.logFormat });
       // The same master keys as the server (SWARM_MASTER_KEY(S), else this machine's key file):
       // granted secrets are decrypted here.
       const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
-      const worker = createWorker(store, new Engine(store), config, logger, {
+      const worker = createWorker(store, new Engine(store, { maxFanOut: config.maxFanOut }), config, logger, {
         keyring,
         ...(concurrency === undefined ? {} : { concurrency }),
         ...(leaseMs === undefined ? {} : { leaseMs }),
+        // One line per attempt on the console: which task, agent and step, how it ended, how long.
+        onAttemptEnded: (end) => io.out(formatAttemptEnd(end)),
       });
       worker.start();
       io.out(`worker ${worker.workerId} started on ${store.handle.description}`);

@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
 import { InputError } from '../../errors/index.js';
-import { formatOf, parseDocument, type WorkflowView } from '../../registry/index.js';
+import type { WorkflowView } from '../../registry/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 import { splitRef } from './agent.js';
 
 /** A workflow definition file, parsed (YAML or JSON by its extension). */
-export function readDefinition(file: string, cwd: string): unknown {
+export async function readDefinition(file: string, cwd: string): Promise<unknown> {
+  // The YAML parser loads only for the commands that read a file.
+  const { formatOf, parseDocument } = await import('../../registry/document.js');
   const full = path.resolve(cwd, file);
   const format = formatOf(full);
   if (format === null) throw new InputError(file, 'a workflow file ends in .yaml, .yml or .json');
@@ -33,7 +34,7 @@ interface AppliedTrigger {
 
 export function registerWorkflowCommands(program: Command, io: CliIo): void {
   const workflow = program.command('workflow').description('Validate, apply and inspect workflows');
-  const client = () => ApiClient.fromConfig(loadConfig(io.env, io.cwd));
+  const client = () => ApiClient.forCli(io);
 
   workflow
     .command('validate')
@@ -43,7 +44,7 @@ export function registerWorkflowCommands(program: Command, io: CliIo): void {
     .action(async (file: string, options: { json?: boolean }) => {
       const result = await client().request<{
         workflow: { name: string; version: string; steps: unknown[] };
-      }>('POST', '/api/v1/workflows/validate', readDefinition(file, io.cwd));
+      }>('POST', '/api/v1/workflows/validate', await readDefinition(file, io.cwd));
       if (options.json) return io.out(JSON.stringify(result));
       io.out(
         `valid: ${result.workflow.name}@${result.workflow.version} (${result.workflow.steps.length} steps)`,
@@ -56,18 +57,18 @@ export function registerWorkflowCommands(program: Command, io: CliIo): void {
     .argument('<file>', 'a .yaml, .yml or .json definition')
     .option('--json', 'machine-readable output')
     .action(async (file: string, options: { json?: boolean }) => {
-      const config = loadConfig(io.env, io.cwd);
-      const result = await ApiClient.fromConfig(config).request<{
+      const api = client();
+      const result = await api.request<{
         created: boolean;
         workflow: WorkflowView;
         trigger: AppliedTrigger | null;
-      }>('POST', '/api/v1/workflows', readDefinition(file, io.cwd));
+      }>('POST', '/api/v1/workflows', await readDefinition(file, io.cwd));
       if (options.json) return io.out(JSON.stringify(result));
       io.out(
         `${result.created ? 'applied' : 'unchanged'} ${result.workflow.name}@${result.workflow.version}`,
       );
       const trigger = result.trigger;
-      if (trigger?.url !== undefined) io.out(`webhook: POST ${config.serverUrl}${trigger.url}`);
+      if (trigger?.url !== undefined) io.out(`webhook: POST ${api.baseUrl}${trigger.url}`);
       if (trigger?.secret !== undefined) {
         io.out('signing secret (store it now; it is not shown again):');
         io.out(`  ${trigger.secret}`);

@@ -12,7 +12,7 @@ interface BuiltinSpec {
   readonly permissions?: readonly string[];
   readonly input_schema: JsonSchema;
   readonly output_schema: JsonSchema;
-  /** Agents that wait (delay, approval) get the longest timeout allowed. */
+  /** Agents that wait in an attempt (approval) get the longest timeout allowed. */
   readonly timeout_seconds?: number;
 }
 
@@ -63,10 +63,20 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
     ),
   },
   delay: {
-    description: 'Waits `ms` milliseconds (durably: a worker restart does not restart the wait).',
-    input_schema: object({ ms: { type: 'integer', minimum: 0, maximum: 86_400_000 } }, ['ms']),
-    output_schema: object({ waited_ms: { type: 'integer', minimum: 0 } }, ['waited_ms']),
-    timeout_seconds: 86_400,
+    description:
+      'Waits `ms` milliseconds, or until `sleep_until` (an ISO 8601 timestamp), holding no worker: the task sleeps on the queue, so restarts of any process do not restart the wait.',
+    // Exactly one of the two; the runtime says which is missing (a schema's oneOf would not).
+    input_schema: object({
+      ms: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+      sleep_until: { type: 'string', description: 'e.g. "2030-01-31T09:00:00Z": with a time zone' },
+    }),
+    output_schema: object(
+      {
+        waited_ms: { type: 'integer', minimum: 0 },
+        until: { type: 'string', description: 'when the wait was due (UTC)' },
+      },
+      ['waited_ms', 'until'],
+    ),
   },
   condition: {
     description: "Outputs whether `value` is truthy (JSONata's rules): the branch point for `when`.",

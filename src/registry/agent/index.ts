@@ -9,3 +9,4 @@ export { BUILTIN_AGENTS, isBuiltinName } from './builtins.js';
 export { BUILTIN_NAMES, BUILTIN_PREFIX, FIXED_PERMISSIONS, type BuiltinName } from './rules.js';
 export { createSchemaAjv, SCHEMA_AJV_OPTIONS, DRAFT_07 } from './json-schema.js';
 export { parseEd25519PublicKey, verifyEd25519 } from './signature.js';
+export { schemaIssues, fieldPath } from './instance-schemas.js';

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { Ajv, MissingRefError, type ErrorObject, type Format, type Options } from 'ajv';
-import type { FieldIssue } from '../../errors/index.js';
+import { MAX_ISSUES, moreIssues, type FieldIssue } from '../../errors/index.js';
 import { describe, isPlainObject } from './rules.js';
 
 export const DRAFT_07 = 'http://json-schema.org/draft-07/schema#';
@@ -78,12 +78,21 @@ export function checkJsonSchema(schema: unknown, field: string): FieldIssue[] {
   return [];
 }
 
-/** One issue per location; anyOf's "must match a schema in anyOf" only when nothing better. */
+/**
+ * One issue per location; anyOf's "must match a schema in anyOf" only when nothing better. Only
+ * the first locations become issues (MAX_ISSUES, as an error reports): a schema can be wrong in
+ * 200,000 places (`required` of numbers), and the rest are counted.
+ */
 function metaIssues(field: string, errors: readonly ErrorObject[]): FieldIssue[] {
   const byPath = new Map<string, ErrorObject[]>();
-  for (const error of errors)
-    byPath.set(error.instancePath, [...(byPath.get(error.instancePath) ?? []), error]);
-  return [...byPath].map(([path, group]) => {
+  const skipped = new Set<string>();
+  for (const error of errors) {
+    const group = byPath.get(error.instancePath);
+    if (group !== undefined) group.push(error);
+    else if (byPath.size < MAX_ISSUES - 1) byPath.set(error.instancePath, [error]);
+    else skipped.add(error.instancePath);
+  }
+  const issues = [...byPath].map(([path, group]) => {
     // Errors from inside anyOf/oneOf branches explain why each alternative failed: noise when a
     // direct error (such as the enum of type names) says it plainly.
     const direct = group.filter((e) => !/\/(anyOf|oneOf)(\/|$)/.test(e.schemaPath));
@@ -95,6 +104,7 @@ function metaIssues(field: string, errors: readonly ErrorObject[]): FieldIssue[]
     });
     return { field, message: `not a valid JSON Schema at #${path}: ${[...new Set(texts)].join('; ')}` };
   });
+  return skipped.size === 0 ? issues : [...issues, moreIssues(skipped.size)];
 }
 
 function compileMessage(schema: unknown, error: unknown): string {

@@ -193,7 +193,7 @@ function optionalString(value: unknown, field: string, issues: FieldIssue[]): st
 function optionalSchema(value: unknown, field: string, issues: FieldIssue[]): JsonSchema | undefined {
   if (value === undefined) return undefined;
   const problems = checkJsonSchema(value, field);
-  issues.push(...problems);
+  for (const problem of problems) issues.push(problem);
   return problems.length === 0 ? structuredClone(value as JsonSchema) : undefined;
 }
 

@@ -1,21 +1,21 @@
-import jsonata from 'jsonata';
+import { Expression, type ExprNode } from '../../expressions/index.js';
 
 /**
  * Expressions are JSONata, never JavaScript. Input mappings use `{{ expr }}` templates: a string
  * that is exactly one template (surrounding whitespace ignored) takes the expression's value, of
  * any JSON type; templates inside longer text interpolate as text; every other value is a
  * literal. `when` and `for_each` are bare expressions. Validation and the engine share these
- * helpers so "parses" means the same thing in both.
+ * helpers so "parses" means the same thing in both. Every evaluation is bounded (time, depth,
+ * result size: see src/expressions/).
  */
 
-export type Expression = jsonata.Expression;
-export type ExprNode = jsonata.ExprNode;
+export { Expression, type ExprNode };
 
 /** Compiles a bare JSONata expression; throws jsonata's error (with `position`) when it does not parse. */
 export function compileExpression(text: string): Expression {
   const cached = compiledExpressions.get(text);
   if (cached !== undefined) return cached;
-  const expression = jsonata(text);
+  const expression = new Expression(text);
   remember(compiledExpressions, text, expression);
   return expression;
 }
@@ -40,7 +40,7 @@ export function parseExpression(
   text: string,
 ): { ok: true; expression: Expression } | { ok: false; message: string } {
   try {
-    return { ok: true, expression: jsonata(text) };
+    return { ok: true, expression: compileExpression(text) };
   } catch (error) {
     const e = error as { message?: string; position?: number };
     const at = typeof e.position === 'number' ? ` (at character ${e.position})` : '';
@@ -128,7 +128,7 @@ export async function resolveInput(value: unknown, context: Record<string, unkno
   if (typeof value === 'string') {
     const template = compileTemplate(value);
     if (template.kind === 'literal') return template.value;
-    if (template.kind === 'value') return (await template.expression.evaluate(context)) as unknown;
+    if (template.kind === 'value') return template.expression.evaluate(context);
     const texts = await Promise.all(
       template.parts.map(async (p) => (typeof p === 'string' ? p : asText(await p.evaluate(context)))),
     );

@@ -27,7 +27,7 @@ export function graphIssues(steps: readonly SourceStep[], noun: string): FieldIs
         issues.push({ field: need.field, message: `unknown ${noun} "${need.value}"` });
     }
   }
-  issues.push(...cycleIssues([...first.values()], first));
+  for (const issue of cycleIssues([...first.values()], first)) issues.push(issue);
   return issues;
 }
 

@@ -25,6 +25,7 @@ const trigger = {
     catch_up_limit: { type: 'integer', minimum: 1, maximum: 1000 },
     source: str,
     event_type: str,
+    allow_self: { type: 'boolean' },
   },
 };
 const retry = {

@@ -14,10 +14,19 @@ const FIELDS: Record<TriggerSpec['type'], { required: readonly string[]; allowed
   manual: { required: [], allowed: [] },
   webhook: { required: [], allowed: ['path'] },
   schedule: { required: ['cron'], allowed: ['cron', 'timezone', 'misfire', 'catch_up_limit'] },
-  event: { required: ['source', 'event_type'], allowed: ['source', 'event_type'] },
+  event: { required: ['source', 'event_type'], allowed: ['source', 'event_type', 'allow_self'] },
 };
 
-const TYPED_KEYS = ['path', 'cron', 'timezone', 'misfire', 'catch_up_limit', 'source', 'event_type'];
+const TYPED_KEYS = [
+  'path',
+  'cron',
+  'timezone',
+  'misfire',
+  'catch_up_limit',
+  'source',
+  'event_type',
+  'allow_self',
+];
 
 /** @-nicknames croner knows; everything else must be 5 fields (minute first) or 6 (second first). */
 const NICKNAMES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly']);
@@ -94,6 +103,11 @@ export function readTrigger(value: unknown, issues: FieldIssue[]): TriggerSpec {
       return { type, cron: cron.trim(), timezone: timezone ?? 'UTC', misfire, catch_up_limit: limit };
     }
     case 'event':
-      return { type, source: str(value.source) ?? '', event_type: str(value.event_type) ?? '' };
+      return {
+        type,
+        source: str(value.source) ?? '',
+        event_type: str(value.event_type) ?? '',
+        allow_self: value.allow_self === true,
+      };
   }
 }

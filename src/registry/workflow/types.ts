@@ -53,7 +53,16 @@ export type TriggerSpec =
       /** With `catch_up`: how many of the newest missed ticks fire (default 10). */
       readonly catch_up_limit: number;
     }
-  | { readonly type: 'event'; readonly source: string; readonly event_type: string };
+  | {
+      readonly type: 'event';
+      readonly source: string;
+      readonly event_type: string;
+      /**
+       * Whether events its own runs caused (their `run.*`, what their steps emit) may start it
+       * again; the depth limit still ends such a loop (default false).
+       */
+      readonly allow_self: boolean;
+    };
 
 /** Which part a generated step plays in its expansion (for the dashboard and the run records). */
 export type StepRole = 'member' | 'join' | 'plan' | 'worker' | 'synthesis' | 'turn' | 'aggregate' | 'node';

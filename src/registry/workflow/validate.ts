@@ -75,9 +75,17 @@ export async function validateWorkflow(
       ok: false,
       issues: [{ field: '(document)', message: 'must be an object (a workflow definition)' }],
     };
-  const issues: FieldIssue[] = shapeIssues(doc);
   const nodesForm = 'nodes' in doc;
   const noun = nodesForm ? 'node' : 'step';
+  // Every step (node) written expands to one or more: past MAX_STEPS the definition is refused
+  // at once. The passes below grow faster than the number of steps (a chain of 10,000 took
+  // minutes, with the event loop blocked) and recurse along needs.
+  const written = nodesForm ? doc.nodes : doc.steps;
+  if (Array.isArray(written) && written.length > MAX_STEPS) {
+    const field = nodesForm ? 'nodes' : 'steps';
+    return { ok: false, issues: [{ field, message: `has ${written.length} ${noun}s; at most ${MAX_STEPS} are allowed` }] };
+  }
+  const issues: FieldIssue[] = shapeIssues(doc);
 
   const version = str(doc.version);
   if (version !== undefined && semver.valid(version) !== version) {
@@ -90,9 +98,11 @@ export async function validateWorkflow(
   const handlers = [...(onError ?? []), ...(onSuccess ?? [])];
   const variables = obj(doc.variables);
 
-  issues.push(...graphIssues(steps, noun));
-  issues.push(...expressionIssues(steps, handlers, variables, noun));
-  issues.push(...(await agentIssues(steps, handlers, resolver)));
+  // Loops, not push(...): a definition can have tens of thousands of issues, past the
+  // number of arguments a call can take.
+  for (const issue of graphIssues(steps, noun)) issues.push(issue);
+  for (const issue of expressionIssues(steps, handlers, variables, noun)) issues.push(issue);
+  for (const issue of await agentIssues(steps, handlers, resolver)) issues.push(issue);
   if (issues.length > 0) return { ok: false, issues: inDocumentOrder(doc, dedupe(issues)) };
 
   const expanded = steps.flatMap(expandStep);

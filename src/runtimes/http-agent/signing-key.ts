@@ -64,7 +64,7 @@ export function openSigningKey(config: Pick<Config, 'signingKey' | 'signingKeyFi
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     try {
       fs.writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
     } catch (raced) {

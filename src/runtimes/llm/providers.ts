@@ -56,11 +56,28 @@ export function checkProviderName(name: unknown, field = 'name'): string {
   return name;
 }
 
-export function checkBaseUrl(
-  value: string,
-  policy: Pick<HttpPolicy, 'allowPrivateNetworks' | 'allowedHosts'>,
-  field = 'base_url',
-): string {
+/** Where LLM providers may be reached: the worker's HTTP policy plus the allowed provider origins. */
+export interface ProviderUrlPolicy extends Pick<HttpPolicy, 'allowPrivateNetworks' | 'allowedHosts'> {
+  /** SWARM_LLM_ALLOWED_URLS: origins a provider may reach although they are private. */
+  readonly allowedUrls?: readonly string[];
+}
+
+/** Whether the policy lets a provider at `url` reach a private or loopback address. */
+export function providerUrlExempt(url: URL, policy: ProviderUrlPolicy): boolean {
+  const host = bareHost(url.hostname).toLowerCase();
+  return (
+    policy.allowPrivateNetworks ||
+    (policy.allowedUrls ?? []).includes(url.origin) ||
+    (policy.allowedHosts ?? []).some((allowed) => bareHost(allowed.trim().toLowerCase()) === host)
+  );
+}
+
+/** How to allow a provider's private origin: named in every refusal, at set-up and at run time. */
+export function allowProviderHint(url: URL): string {
+  return `LLM providers reach only public addresses unless SWARM_LLM_ALLOWED_URLS lists the origin (SWARM_LLM_ALLOWED_URLS=${url.origin}) or SWARM_ALLOW_PRIVATE_NETWORKS=true`;
+}
+
+export function checkBaseUrl(value: string, policy: ProviderUrlPolicy, field = 'base_url', what = ''): string {
   if (!URL.canParse(value)) throw new InputError(field, `"${value}" is not a URL`);
   const url = new URL(value);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
@@ -72,17 +89,11 @@ export function checkBaseUrl(
     );
   if (url.search !== '' || url.hash !== '') throw new InputError(field, 'must not have a query or fragment');
   const host = bareHost(url.hostname).toLowerCase();
-  const exempt =
-    policy.allowPrivateNetworks ||
-    (policy.allowedHosts ?? []).some((allowed) => bareHost(allowed.trim().toLowerCase()) === host);
-  if (!exempt) {
+  if (!providerUrlExempt(url, policy)) {
     const literal = host === 'localhost' || host.endsWith('.localhost') ? '127.0.0.1' : host;
     const reason = refusedAddressReason(literal);
     if (reason !== null && reason !== 'not an IP address') {
-      throw new InputError(
-        field,
-        `${host} is a ${reason} address; LLM providers, like http_request, reach only public addresses unless SWARM_ALLOW_PRIVATE_NETWORKS=true`,
-      );
+      throw new InputError(field, `${url.origin}${what} is a ${reason} address; ${allowProviderHint(url)}`);
     }
   }
   return url.toString().replace(/\/+$/, '');
@@ -92,7 +103,7 @@ export function checkBaseUrl(
 export function checkProviderInput(
   name: unknown,
   body: unknown,
-  policy: Pick<HttpPolicy, 'allowPrivateNetworks' | 'allowedHosts'>,
+  policy: ProviderUrlPolicy,
 ): ProviderInput {
   const checkedName = checkProviderName(name);
   if (!isPlainObject(body)) throw new InputError('body', 'must be a JSON object');
@@ -134,14 +145,21 @@ export function checkProviderInput(
     if (price !== undefined && !(typeof price === 'number' && Number.isFinite(price) && price >= 0))
       throw new InputError(`configuration.${key}`, 'must be a number ≥ 0 (price per 1000 tokens)');
   }
+  const isDefault = optionalBoolean(body, 'is_default', false);
+  const active = optionalBoolean(body, 'active', true);
+  // The default URL is checked too: a local ollama is refused now, naming the setting, rather
+  // than accepted here and refused at its first run.
+  const defaultBase = DEFAULT_BASE_URLS[kind];
+  if (rawBase === null && defaultBase !== null)
+    checkBaseUrl(defaultBase, policy, 'base_url', ` (the ${kind} default base_url)`);
   return {
     name: checkedName,
     provider: kind,
     model,
     baseUrl,
     apiKeySecret,
-    isDefault: optionalBoolean(body, 'is_default', false),
-    active: optionalBoolean(body, 'active', true),
+    isDefault,
+    active,
     configuration,
   };
 }

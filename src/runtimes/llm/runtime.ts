@@ -10,6 +10,8 @@ import { Redactor } from '../../secrets/index.js';
 import type { AgentConfigurationRecord, LlmProviderRecord, LlmUsage, Store } from '../../storage/index.js';
 import { RuntimeError } from '../errors.js';
 import type { AgentInvocation, HttpPolicy, Runtime, RuntimeContext } from '../types.js';
+import { bareHost } from '../host-guard.js';
+import { allowProviderHint } from './providers.js';
 import { describeUrl, postJson } from './transport.js';
 import {
   buildRequest,
@@ -44,6 +46,8 @@ export interface LlmRuntimeOptions {
   secrets: SecretResolver;
   /** Where providers may be reached (allowPrivateNetworks for local ones), timeout, response size. */
   http: HttpPolicy;
+  /** SWARM_LLM_ALLOWED_URLS: provider origins that may be private (a local ollama). */
+  allowedUrls?: readonly string[];
 }
 
 /** Kinds that cannot be called without an API key. */
@@ -97,13 +101,7 @@ export class LlmRuntime implements Runtime {
     const request = buildRequest(provider.provider, base, apiKey, call);
     const where = `LLM provider "${provider.name}" (${describeUrl(request.url)})`;
     const started = Date.now();
-    const response = await postJson(
-      request.url,
-      request.headers,
-      request.body,
-      this.options.http,
-      context.signal,
-    );
+    const response = await this.post(request, where, context.signal);
     const durationMs = Date.now() - started;
     if (response.status < 200 || response.status > 299) {
       throw httpError(where, response.status, response.headers, response.body, redactor);
@@ -130,6 +128,34 @@ export class LlmRuntime implements Runtime {
     };
     await this.recordUsage(invocation.ownerId, usage, context);
     return this.output(agent.outputSchema, redactor.redactText(reply.text));
+  }
+
+  /**
+   * The provider call under the worker's HTTP policy; an allowed provider origin is exempt from
+   * the private-address check for this call only, and a refusal names the provider and the
+   * setting that allows it (not builtin/http_request's).
+   */
+  private async post(
+    request: ReturnType<typeof buildRequest>,
+    where: string,
+    signal: AbortSignal,
+  ): Promise<Awaited<ReturnType<typeof postJson>>> {
+    const { http, allowedUrls = [] } = this.options;
+    const exempt = allowedUrls.includes(request.url.origin);
+    const policy = exempt
+      ? { ...http, allowedHosts: [...(http.allowedHosts ?? []), bareHost(request.url.hostname)] }
+      : http;
+    try {
+      return await postJson(request.url, request.headers, request.body, policy, signal);
+    } catch (error) {
+      if (error instanceof RuntimeError && error.code === 'FORBIDDEN' && error.context.reason !== undefined) {
+        throw RuntimeError.forbidden(
+          `${where}: refused to contact ${String(error.context.address)}, a ${String(error.context.reason)} address; ${allowProviderHint(request.url)}`,
+          { ...error.context },
+        );
+      }
+      throw error;
+    }
   }
 
   private async apiKey(ownerId: string, provider: LlmProviderRecord): Promise<string | null> {
@@ -385,8 +411,10 @@ export function createLlmRuntime(options: {
   store: Store;
   secrets: SecretsSource;
   http: Pick<HttpPolicy, 'allowPrivateNetworks'> & Partial<HttpPolicy>;
+  allowedUrls?: readonly string[];
 }): LlmRuntime {
   return new LlmRuntime({
+    ...(options.allowedUrls === undefined ? {} : { allowedUrls: options.allowedUrls }),
     providers: storeLlmLookup(options.store),
     secrets: async (ownerId, name) => (await options.secrets.resolve(ownerId, [name]))[name]!,
     http: {

@@ -20,4 +20,3 @@ export {
 } from './runtime.js';
 export { parseLine, LINE_TYPES, type AgentLine } from './protocol.js';
 export { isAlive, listProcs } from './proc.js';
-export { schemaIssues } from './schemas.js';

@@ -20,7 +20,6 @@ import type { AgentInvocation, AgentReport, InvokedAgent, Runtime, RuntimeContex
 import { LineSplitter } from './lines.js';
 import { parseLine, type AgentLine } from './protocol.js';
 import { ProcessSandbox } from './sandbox.js';
-import { schemaIssues } from './schemas.js';
 import type { ProgramKind, Sandbox, SandboxedProcess, SandboxExit } from './types.js';
 
 export const PROCESS_KINDS: readonly ProgramKind[] = ['node', 'python', 'binary'];
@@ -80,9 +79,6 @@ export class ProcessRuntime implements Runtime {
     }
     context.signal.throwIfAborted();
     const program = await locate(agent);
-    const inputIssues = schemaIssues(agent.inputSchema, invocation.input, 'input');
-    const [first, ...more] = inputIssues;
-    if (first !== undefined) throw RuntimeError.invalidInput(first.field, first.message, more);
     const permissions = agent.permissions ?? [];
     const secrets = grantedSecrets(permissions, context.secrets ?? {});
     const memoryMb = agent.memoryMb ?? 128;
@@ -511,18 +507,6 @@ class Session {
       });
     }
     const output = this.outputs[0] ?? null;
-    const issues = schemaIssues(agent.outputSchema, output, 'output');
-    const [first] = issues;
-    if (first !== undefined) {
-      const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-      throw agentFailed(
-        `${first.field}: ${first.message}${more}: the agent's output does not match its output_schema`,
-        {
-          retryable: false,
-          issues,
-        },
-      );
-    }
     if (this.usage.reports > 0) {
       this.context.log('info', `usage in all: ${this.usage.tokens} tokens, cost ${this.usage.cost}`, {
         report: 'usage-total',

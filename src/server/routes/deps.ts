@@ -1,3 +1,4 @@
+import type { AuthFailureSink } from '../../auth/index.js';
 import type { Engine } from '../../engine/index.js';
 import type { Registry } from '../../registry/index.js';
 import type { Keyring } from '../../secrets/index.js';
@@ -14,4 +15,8 @@ export interface RouteDeps {
   readonly onRunStarted: () => void;
   /** Largest body `POST /hooks/<path>` accepts; larger ones get 413. */
   readonly webhookBodyLimit: number;
+  /** Deepest nesting a body may have (SWARM_BODY_MAX_DEPTH). */
+  readonly bodyMaxDepth: number;
+  /** Where failed authentications (bad webhook signatures) are counted. */
+  readonly failures: AuthFailureSink;
 }

@@ -11,7 +11,7 @@ export const EVENT_STATUSES = ['pending', 'dispatched', 'failed'] as const;
 export const eventSchema = {
   $id: 'Event',
   type: 'object',
-  required: ['id', 'source', 'type', 'status', 'attempts', 'createdAt'],
+  required: ['id', 'source', 'type', 'status', 'attempts', 'depth', 'createdAt'],
   properties: {
     id: { type: 'string' },
     source: { type: 'string' },
@@ -24,7 +24,16 @@ export const eventSchema = {
     },
     attempts: { type: 'integer', description: 'Dispatch attempts so far' },
     lastError: { type: ['string', 'null'] },
-    runId: { type: ['string', 'null'], description: 'The run that emitted it (system events)' },
+    runId: {
+      type: ['string', 'null'],
+      description:
+        'The run that caused it: its step emitted the event, or the event is about it (run.*); null for events published through the API',
+    },
+    depth: {
+      type: 'integer',
+      description:
+        'Its place in the causation chain: 0 when no run caused it, else one more than the depth of the event that started runId (0 for a run started otherwise)',
+    },
     createdAt: { type: 'string' },
     dispatchedAt: { type: ['string', 'null'] },
   },
@@ -153,6 +162,7 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
           attempts: Number(row.attempts),
           lastError: row.last_error,
           runId: row.run_id,
+          depth: Number(row.depth),
           createdAt: row.created_at,
           dispatchedAt: row.dispatched_at,
         })),

@@ -30,6 +30,8 @@ export function hookRoutes(app: FastifyInstance, deps: RouteDeps): void {
     scope.post<{ Params: { '*': string } }>(
       '/hooks/*',
       {
+        bodyLimit: deps.webhookBodyLimit,
+        config: { bodyLimitSetting: 'SWARM_WEBHOOK_BODY_LIMIT' },
         schema: {
           tags: ['triggers'],
           summary: 'Deliver a webhook: starts the workflow of the trigger at this path',
@@ -62,7 +64,13 @@ export function hookRoutes(app: FastifyInstance, deps: RouteDeps): void {
       async (request, reply) => {
         const userAgent = request.headers['user-agent'];
         const receipt = await receiveWebhook(
-          { store: deps.store, engine: deps.engine, keyring: deps.keyring() },
+          {
+            store: deps.store,
+            engine: deps.engine,
+            keyring: deps.keyring(),
+            failures: deps.failures,
+            maxBodyDepth: deps.bodyMaxDepth,
+          },
           {
             path: request.params['*'],
             rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),

@@ -73,7 +73,11 @@ const nameParams = {
  * first with `PUT /api/v1/secrets/{name}`. Base URLs pass the worker's address policy
  * (SWARM_ALLOW_PRIVATE_NETWORKS).
  */
-export function llmProviderRoutes(app: FastifyInstance, store: Store): void {
+export function llmProviderRoutes(
+  app: FastifyInstance,
+  store: Store,
+  urls?: { readonly allowPrivateNetworks: boolean; readonly allowedUrls: readonly string[] },
+): void {
   app.addSchema(llmProviderSchema);
   const saved = {
     type: 'object',
@@ -107,10 +111,9 @@ export function llmProviderRoutes(app: FastifyInstance, store: Store): void {
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      const config = loadConfig();
-      const input = checkProviderInput(request.params.name, request.body, {
-        allowPrivateNetworks: config.allowPrivateNetworks,
-      });
+      // The server's own settings; an app built without them (tests) reads the environment.
+      const policy = urls ?? envUrls();
+      const input = checkProviderInput(request.params.name, request.body, policy);
       const scoped = store.as(caller);
       let apiKeySecretId: string | null = null;
       if (input.apiKeySecret !== null) {
@@ -208,4 +211,9 @@ export function llmProviderRoutes(app: FastifyInstance, store: Store): void {
       return reply.code(204).send();
     },
   );
+}
+
+function envUrls(): { allowPrivateNetworks: boolean; allowedUrls: readonly string[] } {
+  const config = loadConfig();
+  return { allowPrivateNetworks: config.allowPrivateNetworks, allowedUrls: config.llmAllowedUrls };
 }

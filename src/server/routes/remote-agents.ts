@@ -231,6 +231,8 @@ export function remoteAgentRoutes(
   }>(
     '/api/v1/tasks/:id/result',
     {
+      // An agent's output, like every runtime's: NUL in it is stored as U+FFFD, not refused.
+      config: { nulInBody: 'replace' },
       schema: {
         tags: ['agents'],
         summary: "Pull model: a pull agent reports a claimed task's output, or its error",

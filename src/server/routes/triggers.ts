@@ -45,9 +45,18 @@ export const firingSchema = {
       type: 'string',
       description: 'What makes it once: the idempotency key, the tick, or the event id',
     },
-    status: { type: 'string', enum: ['started', 'skipped', 'failed'] },
+    status: {
+      type: 'string',
+      enum: ['started', 'skipped', 'failed', 'refused'],
+      description: 'refused: the event loop guard stopped it (see reason)',
+    },
     runId: { type: ['string', 'null'] },
     error: { type: ['string', 'null'] },
+    reason: {
+      type: ['string', 'null'],
+      description:
+        'Why a firing was refused: `depth-limit` (the event is SWARM_MAX_EVENT_DEPTH deep) or `self-triggered` (a run of the same workflow caused it); null otherwise',
+    },
     scheduledFor: { type: ['string', 'null'] },
     createdAt: { type: 'string' },
   },

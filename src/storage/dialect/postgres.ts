@@ -71,6 +71,11 @@ export function openPostgres<DB>(options: PostgresOptions): { db: Kysely<DB>; po
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  // Nor a checked-out client's: the pool only listens while a client is idle, and a connection
+  // cut between two statements of a transaction (or under a LISTEN) is emitted as 'error' on the
+  // client — unhandled, it killed every Swarm process on a PostgreSQL restart. The client is then
+  // unqueryable: its next query fails (the caller's error path), and the pool discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
 }
 

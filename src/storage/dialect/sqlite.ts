@@ -45,9 +45,7 @@ export interface SqliteOptions {
 }
 
 export function openSqlite<DB>(options: SqliteOptions): Kysely<DB> {
-  if (options.file !== ':memory:' && !options.readonly) {
-    fs.mkdirSync(path.dirname(options.file), { recursive: true });
-  }
+  if (options.file !== ':memory:' && !options.readonly) createPrivately(options.file);
   let database: Database.Database;
   try {
     database = new Database(options.file, {
@@ -69,6 +67,18 @@ export function openSqlite<DB>(options: SqliteOptions): Kysely<DB> {
     );
   }
   return new Kysely<DB>({ dialect: new SqliteDialect({ database }) });
+}
+
+/**
+ * The database holds every run's data: its folder is made 0700 and the file 0600 before SQLite
+ * opens it, so it is never readable by others, not even for a moment (a chmod after would leave
+ * a window). SQLite gives `-wal`, `-shm` and `-journal` the mode of the database file. An
+ * existing folder or file keeps the mode its owner gave it.
+ */
+function createPrivately(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // O_CREAT without O_TRUNC or O_EXCL: creates the file if missing, leaves an existing one alone.
+  fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
 }
 
 export const sqliteAdapter: DialectAdapter = {

@@ -8,6 +8,9 @@ import { events } from './0006-events.js';
 import { runDeadlines } from './0007-run-deadlines.js';
 import { triggers } from './0008-triggers.js';
 import { blockedTasks } from './0009-blocked-tasks.js';
+import { eventCausation } from './0010-event-causation.js';
+import { leaseLosses } from './0011-lease-losses.js';
+import { authFailures } from './0012-auth-failures.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -20,11 +23,16 @@ export const MIGRATIONS: readonly Migration[] = [
   runDeadlines,
   triggers,
   blockedTasks,
+  eventCausation,
+  leaseLosses,
+  authFailures,
 ];
 
 export type { Migration } from './ddl.js';
 export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.js';
 export { RUN_STATUSES } from './0003-runs.js';
+export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
+export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export {
   AGENT_TYPES,
   AGENT_STATUSES,

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase } from '../schema-types.js';
 import { newId, toDbJson } from '../values.js';
@@ -9,6 +9,10 @@ export interface NewEvent {
   readonly source: string;
   readonly type: string;
   readonly payload: unknown;
+  /**
+   * The run that caused it (a step of it emitted the event, or the event is about it): the event
+   * is one deeper than that run in the causation chain (see migration 0010).
+   */
   readonly runId?: string | null;
   readonly taskId?: string | null;
   /** Publishing the same key twice stores one event (a retried attempt of the emitting task). */
@@ -38,8 +42,14 @@ export async function insertEvents(
     run_id: event.runId ?? null,
     task_id: event.taskId ?? null,
     idempotency_key: event.idempotencyKey ?? null,
+    // The causation chain: read from the causing run in the insert itself, never from the
+    // publisher, so an agent cannot reset it (and no extra round trip is made for it).
+    depth:
+      event.runId === undefined || event.runId === null
+        ? 0
+        : sql<number>`COALESCE((SELECT event_depth + 1 FROM workflow_runs WHERE id = ${event.runId}), 0)`,
   }));
-  const size = Math.floor((dialect.maxParameters - 200) / 8);
+  const size = Math.floor((dialect.maxParameters - 200) / 9);
   for (let i = 0; i < rows.length; i += size) {
     await db
       .insertInto('events')

@@ -233,6 +233,17 @@ describe('triggers', () => {
     expect(await issues({ ...base, steps, trigger: { type: 'webhook', path: '../etc' } })).toEqual([
       { field: 'trigger.path', message: expect.stringContaining('invalid webhook path "../etc"') },
     ]);
+    // allow_self (the event loop guard's opt-in) is a boolean, and only event triggers have it.
+    expect(await issues({ ...base, steps, trigger: { type: 'webhook', allow_self: true } })).toEqual([
+      { field: 'trigger.allow_self', message: 'not allowed on webhook triggers' },
+    ]);
+    expect(
+      await issues({
+        ...base,
+        steps,
+        trigger: { type: 'event', source: 'a', event_type: 'b', allow_self: 'yes' },
+      }),
+    ).toEqual([{ field: 'trigger.allow_self', message: expect.stringMatching(/boolean/) }]);
     expect(await issues({ ...base, steps, trigger: { type: 'pubsub' } })).toEqual([
       { field: 'trigger.type', message: 'must be one of: manual, webhook, schedule, cron, event' },
     ]);

@@ -200,6 +200,7 @@ describe('steps form: good definitions normalise to the DAG', () => {
       type: 'event',
       source: 'crm',
       event_type: 'lead.created',
+      allow_self: false,
     });
   });
 

@@ -4,7 +4,7 @@
  * will read. Problems name the place in JSON-path style: `output.items[2].count: must be integer`.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { FieldIssue } from '../../errors/index.js';
+import { MAX_ISSUES, moreIssues, type FieldIssue } from '../../errors/index.js';
 
 // Formats are not checked here (unknown ones were refused at registration); strictness about
 // the schema itself belongs to registration too, which already accepted these.
@@ -27,7 +27,10 @@ export function schemaIssues(schema: unknown, value: unknown, root: string): Fie
   if (typeof schema !== 'object') return [];
   const validate = validatorOf(schema);
   if (validate(value)) return [];
-  return (validate.errors ?? []).map((error) => issueOf(error, value, root));
+  // Only as many as an error reports (MAX_ISSUES): an input can break its schema 100,000 times.
+  const errors = validate.errors ?? [];
+  const shown = errors.slice(0, MAX_ISSUES - 1).map((error) => issueOf(error, value, root));
+  return errors.length < MAX_ISSUES ? shown : [...shown, moreIssues(errors.length - shown.length)];
 }
 
 function issueOf(error: ErrorObject, value: unknown, root: string): FieldIssue {

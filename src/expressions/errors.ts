@@ -1,0 +1,49 @@
+import { SwarmError } from '../errors/index.js';
+import { threadHeapMb, type ExpressionLimits } from './limits.js';
+
+export type ExpressionLimit = 'time' | 'depth' | 'result' | 'memory' | 'queue';
+
+/** The longest part of an expression's source an error message quotes. */
+const QUOTED = 80;
+
+function quote(source: string): string {
+  const text = source.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(text.length > QUOTED ? `${text.slice(0, QUOTED - 1)}…` : text);
+}
+
+function describe(limit: ExpressionLimit, limits: ExpressionLimits): string {
+  switch (limit) {
+    case 'time':
+      return `exceeded its time limit of ${limits.timeoutMs} ms (SWARM_EXPR_TIMEOUT_MS)`;
+    case 'depth':
+      return `exceeded its depth limit of ${limits.maxDepth} frames (SWARM_EXPR_MAX_DEPTH); a recursive function that never ends?`;
+    case 'result':
+      return `exceeded its result size limit of ${limits.maxResultBytes} bytes (SWARM_EXPR_MAX_RESULT_BYTES)`;
+    case 'memory':
+      return `exceeded its memory limit of ${threadHeapMb(limits)} MiB (derived from SWARM_EXPR_MAX_RESULT_BYTES)`;
+    case 'queue':
+      return `waited over ${queueWaitMs(limits)} ms for a free evaluator thread (10 × SWARM_EXPR_TIMEOUT_MS, at least 10 s): other expressions are using them up`;
+  }
+}
+
+/** How long an evaluation may wait for a free evaluator thread before it fails. */
+export function queueWaitMs(limits: ExpressionLimits): number {
+  return Math.max(10_000, limits.timeoutMs * 10);
+}
+
+/**
+ * An expression went past one of its limits. Never retryable: the same expression on the same
+ * data goes past it again. The engine fails the step whose expression it was.
+ */
+export class ExpressionLimitError extends SwarmError {
+  constructor(
+    readonly limit: ExpressionLimit,
+    source: string,
+    limits: ExpressionLimits,
+  ) {
+    super('EXPRESSION_LIMIT', `expression ${quote(source)} ${describe(limit, limits)}`, {
+      context: { limit, expression: source.slice(0, 1000) },
+    });
+    this.name = 'ExpressionLimitError';
+  }
+}

@@ -1,0 +1,51 @@
+import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { endAssignments } from './assignments.js';
+import type { Lease } from './types.js';
+
+export interface SleepRequest extends Lease {
+  /** When the task is claimable again. */
+  readonly until: Date;
+  /** Any JSON value: handed to the attempt that resumes the task (`ClaimedTask.resumeState`). */
+  readonly state: unknown;
+}
+
+/**
+ * Puts a running task to sleep: it goes back to PENDING, claimable from `until`, with `state`
+ * kept in `resume_state` for the attempt that resumes it. Nothing was tried and nothing failed,
+ * so the attempt count stays; the worker's slot is free at once, however long the sleep (a
+ * builtin/delay of an hour holds no worker meanwhile). Being a row, the sleep survives restarts
+ * of every process.
+ *
+ * Fenced by the lease epoch like a completion: a holder that lost its lease cannot reschedule
+ * the task. The next claim bumps the epoch as usual. The worker assignment ends `released`.
+ * Returns false when the lease was not held.
+ */
+export async function sleepTask(
+  handle: DatabaseHandle,
+  request: SleepRequest,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const { db, dialect } = handle;
+  const at = toDbTimestamp(now);
+  return dialect.writeTransaction(db, async (trx) => {
+    const result = await trx
+      .updateTable('tasks')
+      .set({
+        status: 'PENDING',
+        run_at: toDbTimestamp(request.until),
+        resume_state: toDbJson(request.state ?? null),
+        locked_by: null,
+        locked_until: null,
+        started_at: null,
+        heartbeat_at: null,
+        updated_at: at,
+      })
+      .where('id', '=', request.id)
+      .where('status', '=', 'RUNNING')
+      .where('lease_epoch', '=', request.leaseEpoch)
+      .executeTakeFirst();
+    if (result.numUpdatedRows === 0n) return false;
+    await endAssignments(trx, dialect, [request.id], 'released', at);
+    return true;
+  });
+}

@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { EXAMPLES_DIR } from '../../src/registry/index.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { until } from '../helpers/until.js';
+import { startFakeLlm, type FakeLlm } from '../runtimes/llm-server.js';
+
+interface RunView {
+  id: string;
+  status: string;
+  error: string | null;
+  result: Record<string, unknown> | null;
+  steps: Record<string, { status: string; output?: unknown }>;
+}
+
+/**
+ * Every example workflow, run by a real server (its worker, its trigger daemon) the way the
+ * README runs them, checked against what its description promises. A new example without a
+ * check here fails the last test: an example nobody checks drifts from what it says.
+ */
+describe.each(DIALECTS)('the example workflows on %s do what their descriptions say', (dialect) => {
+  let llm: FakeLlm;
+  let testDb: TestDatabase;
+  let server: RunningServer;
+  let key: string;
+  const checked = new Set<string>();
+
+  beforeAll(async () => {
+    llm = await startFakeLlm();
+  });
+  afterAll(async () => {
+    await llm.close();
+  });
+  beforeEach(async () => {
+    testDb = await createTestDatabase(dialect);
+    server = await startServer(
+      loadConfig({
+        DATABASE_URL: testDb.url,
+        SWARM_HOME: path.join(testDb.dir, 'home'),
+        SWARM_PORT: '0',
+        SWARM_LOG_LEVEL: 'silent',
+        // The scripted model stands in for a local one: its origin alone is allowed.
+        SWARM_LLM_ALLOWED_URLS: new URL(llm.url).origin,
+      }),
+    );
+    key = server.bootstrapped!.key;
+  });
+  afterEach(async () => {
+    await server.close();
+    await testDb.drop();
+  });
+
+  async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${server.url}${url}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    expect(response.status, `${method} ${url}: ${text}`).toBeLessThan(300);
+    return JSON.parse(text) as T;
+  }
+
+  const ended = (id: string) =>
+    until(
+      `run ${id} to end`,
+      async () => {
+        const run = await api<RunView>('GET', `/api/v1/runs/${id}`);
+        return ['completed', 'failed', 'cancelled', 'timeout'].includes(run.status) ? run : undefined;
+      },
+      60_000,
+    );
+
+  async function run(workflow: string, input: unknown): Promise<RunView> {
+    checked.add(workflow);
+    const { id } = await api<{ id: string }>('POST', `/api/v1/workflows/${workflow}/runs`, { input });
+    const view = await ended(id);
+    expect(view.error, `${workflow} failed`).toBeNull();
+    expect(view.status).toBe('completed');
+    return view;
+  }
+
+  /** The first run of `workflow` that a trigger started, once it ended. */
+  async function triggered(workflow: string): Promise<RunView> {
+    checked.add(workflow);
+    const first = await until(
+      `a run of ${workflow}`,
+      async () => (await api<{ items: { id: string }[] }>('GET', `/api/v1/runs?workflow=${workflow}`)).items[0],
+      60_000,
+    );
+    return ended(first.id);
+  }
+
+  it('runs every example as described', async () => {
+    // hello: greet someone, decide whether the name is long, put the answer together.
+    expect((await run('hello', { name: 'Alexandra' })).result).toEqual({
+      answer: { message: 'Hello, Alexandra!', long_name: true },
+    });
+    expect((await run('hello', {})).result).toEqual({ answer: { message: 'Hello, world!', long_name: false } });
+
+    // text-report: count the words, classify the sentiment, assemble a short report.
+    expect((await run('text-report', { text: 'What a lovely, sunny day' })).result).toEqual({
+      report: { title: 'Text report', words: 5, sentiment: 'positive', summary: '5 words, positive' },
+    });
+
+    // count-each: count the words of every document in parallel and add them up.
+    expect((await run('count-each', { documents: ['one two', 'three', 'four five six'] })).result).toEqual({
+      total: { documents: 3, words: 6 },
+    });
+
+    // sentiment-vote: three classifications, the majority label.
+    const vote = await run('sentiment-vote', { text: 'this is terrible' });
+    expect(vote.result).toMatchObject({ vote: { decision: { label: 'negative' }, reached: true } });
+
+    // review-pipeline: word count and sentiment at the same time, joined by agent name.
+    expect((await run('review-pipeline', { text: 'I love this great tool' })).result).toMatchObject({
+      review: { 'word-count': { words: 5, characters: 22 }, sentiment: { label: 'positive' } },
+    });
+
+    // greet-and-echo (nodes and edges): greet someone, then echo the greeting.
+    expect((await run('greet-and-echo', { name: 'Ada' })).result).toEqual({
+      echo: { message: 'Hello, Ada!' },
+    });
+
+    // feedback-triage escalates only negative feedback, as an event that starts
+    // negative-feedback-alert, which turns it into an alert record.
+    const calm = await run('feedback-triage', { text: 'Works well, thanks' });
+    expect(calm.steps.escalate?.status).toBe('skipped');
+    const angry = await run('feedback-triage', { text: 'The app is broken and slow' });
+    expect(angry.steps.escalate?.status).toBe('completed');
+    const alert = await triggered('negative-feedback-alert');
+    expect(alert.status).toBe('completed');
+    expect(alert.result).toMatchObject({
+      alert: { alert: 'Negative feedback (score -1)', text: 'The app is broken and slow' },
+    });
+    // Only the negative one escalated.
+    expect(
+      (await api<{ items: unknown[] }>('GET', '/api/v1/runs?workflow=negative-feedback-alert')).items,
+    ).toHaveLength(1);
+
+    // morning-digest: summarise the notes (an LLM agent, routed by capability) and announce it.
+    await api('PUT', '/api/v1/llm-providers/local-openai', { provider: 'custom', base_url: llm.url });
+    llm.reply = JSON.stringify({ summary: 'A good deploy, two tests fixed, planning on Thursday.' });
+    const digest = await run('morning-digest', {});
+    expect(digest.steps.summarise?.output).toEqual({
+      summary: 'A good deploy, two tests fixed, planning on Thursday.',
+    });
+    const sent = JSON.stringify(llm.requests.at(-1)?.body);
+    expect(sent).toContain('Deploy went well. Two flaky tests fixed.');
+    const events = await api<{ items: { type: string; payload: unknown }[] }>(
+      'GET',
+      '/api/v1/events?type=digest.ready',
+    );
+    expect(events.items.map((e) => e.payload)).toEqual([
+      { summary: 'A good deploy, two tests fixed, planning on Thursday.' },
+    ]);
+
+    const definitions = fs
+      .readdirSync(path.join(EXAMPLES_DIR, 'workflows'))
+      .map((file) => {
+        const text = fs.readFileSync(path.join(EXAMPLES_DIR, 'workflows', file), 'utf8');
+        return /^\s*"?name"?\s*:\s*"?([\w-]+)"?/m.exec(text)![1]!;
+      })
+      .sort();
+    expect([...checked].sort()).toEqual(definitions);
+  });
+});

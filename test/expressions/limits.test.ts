@@ -1,0 +1,267 @@
+import jsonata from 'jsonata';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { isSwarmError } from '../../src/errors/index.js';
+import {
+  closeExpressionThreads,
+  configureExpressionLimits,
+  DEFAULT_EXPRESSION_LIMITS,
+  Expression,
+  ExpressionLimitError,
+  expressionThreadStats,
+} from '../../src/expressions/index.js';
+import { resolveInput } from '../../src/registry/workflow/index.js';
+import { until } from '../helpers/until.js';
+
+/** The expression's error, or a failure when it evaluates. */
+async function limitOf(source: string, context: Record<string, unknown> = {}): Promise<ExpressionLimitError> {
+  try {
+    await new Expression(source).evaluate(context);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ExpressionLimitError);
+    return error as ExpressionLimitError;
+  }
+  throw new Error(`${source} evaluated within its limits`);
+}
+
+/**
+ * Runs `work` while a 10 ms timer measures the event loop: the longest the timer was late.
+ * An evaluation that held the main thread would show here as its full duration.
+ */
+async function longestStall(work: () => Promise<unknown>): Promise<number> {
+  let longest = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last - 10);
+    last = now;
+  }, 10);
+  try {
+    await work().catch(() => {});
+  } finally {
+    clearInterval(timer);
+  }
+  return longest;
+}
+
+afterEach(() => {
+  configureExpressionLimits();
+});
+afterAll(async () => {
+  await closeExpressionThreads();
+});
+
+describe('bounded expressions: the hostile ones of issue 12', () => {
+  const hostile = [
+    { source: '($f := function($x){ $f($x+1) }; $f(0))', limit: 'time' },
+    { source: '($f := function($x){ $x + $f($x+1) }; $f(0))', limit: 'depth' },
+    { source: '$sum([1..9999999])', limit: 'time' },
+    { source: '$pad("", 2e7)', limit: 'time' },
+    { source: '$contains("aaaaaaaaaaaaaaaaaaaaaaaaaa!", /^(a|a)*$/)', limit: 'time' },
+  ] as const;
+
+  it.each(hostile)(
+    '$source fails with its $limit limit, quickly, without stalling the main thread',
+    async ({ source, limit }) => {
+      configureExpressionLimits({ timeoutMs: 300 });
+      const started = performance.now();
+      let error: ExpressionLimitError | undefined;
+      const stall = await longestStall(async () => {
+        error = await limitOf(source);
+      });
+      expect(error!.limit).toBe(limit);
+      expect(error!.code).toBe('EXPRESSION_LIMIT');
+      expect(error!.status).toBe(400);
+      expect(error!.retryable).toBe(false);
+      expect(error!.message).toMatch(
+        limit === 'time'
+          ? /^expression ".+" exceeded its time limit of 300 ms \(SWARM_EXPR_TIMEOUT_MS\)$/
+          : /^expression ".+" exceeded its depth limit of 500 frames \(SWARM_EXPR_MAX_DEPTH\)/,
+      );
+      // Without bounds these took 2 s to forever; generous for a loaded machine (a thread start).
+      expect(performance.now() - started).toBeLessThan(8000);
+      expect(stall).toBeLessThan(1000);
+    },
+  );
+
+  it('names the default time limit', async () => {
+    const error = await limitOf('($f := function($x){ $f($x+1) }; $f(0))');
+    expect(error.message).toMatch(/exceeded its time limit of 1000 ms \(SWARM_EXPR_TIMEOUT_MS\)$/);
+  });
+});
+
+describe('bounded expressions: what still works', () => {
+  const context = {
+    trigger: { n: 3, name: 'Ada', tags: ['a', 'b'], items: [{ v: 1 }, { v: 5 }, { v: 9 }] },
+    variables: { greeting: 'Hi' },
+    steps: { a: { output: { score: 0.7, list: [3, 1, 2] }, status: 'completed' } },
+    item: { id: 7 },
+    index: 2,
+  };
+  const cases: [string, boolean][] = [
+    ['item', true],
+    ['item.id', true],
+    ['index + 1', true],
+    ['steps.a.output', true],
+    ['steps.a.output.score > 0.5 and trigger.n = 3', true],
+    ['$count(steps.a.output.list)', true],
+    ['variables.greeting & ", " & trigger.name', true],
+    ['{ "n": trigger.n * 2, "tags": [trigger.tags, "c"] }', true],
+    ['trigger.items[v > 2].v', true],
+    ['trigger.n > 2 ? "big" : "small"', true],
+    ['$join(trigger.tags, ", ")', true],
+    ['$sum(trigger.items.v)', true],
+    ['trigger.missing ?? "none"', true],
+    ['$.trigger.name', true],
+    ['$map(trigger.items, function($i){ $i.v * 2 })', false],
+    ['$sort(steps.a.output.list)', false],
+    ['[1..5]', false],
+    ['$uppercase($substring(trigger.name, 0, 1)) & $pad("", 2, "!")', false],
+    ['trigger.items.($$.trigger.n)', false],
+    ['$join(trigger.tags, trigger.name)', false],
+    ['$match(trigger.name, /d/).match', false],
+    ['($x := 2; $x * trigger.n)', false],
+    ['trigger.items@$i.$i.v', false],
+    ['**.v', false],
+    ['$eval("1 + 1")', false],
+  ];
+
+  it.each(cases)('%s (inline: %s) gives what jsonata gives', async (source, inline) => {
+    const expression = new Expression(source);
+    expect(expression.inline).toBe(inline);
+    const expected: unknown = await jsonata(source).evaluate(context);
+    // Compared as JSON: a thread's result comes back as JSON (no sequence markers).
+    expect(JSON.parse(JSON.stringify((await expression.evaluate(context)) ?? null))).toEqual(
+      JSON.parse(JSON.stringify(expected ?? null)),
+    );
+  });
+
+  it('keeps jsonata errors as they were (not limits), inline and in the thread', async () => {
+    await expect(new Expression('1 + "a"').evaluate({})).rejects.toMatchObject({ code: 'T2002' });
+    await expect(new Expression('$map([1], function($v){ $v + "a" })').evaluate({})).rejects.toMatchObject({
+      code: 'T2002',
+      message: expect.stringMatching(/must evaluate to a number/),
+    });
+    await expect(new Expression('$error("poison")').evaluate({})).rejects.toMatchObject({
+      message: 'poison',
+    });
+  });
+
+  it('resolves input mappings through the same bounds', async () => {
+    configureExpressionLimits({ timeoutMs: 200 });
+    expect(
+      await resolveInput({ a: '{{ item.id }}', b: 'x{{ $map([1,2], function($v){ $v }) }}' }, context),
+    ).toEqual({
+      a: 7,
+      b: 'x[1,2]',
+    });
+    await expect(resolveInput({ a: ['{{ $sum([1..9999999]) }}'] }, context)).rejects.toThrow(
+      /time limit of 200 ms/,
+    );
+  });
+});
+
+describe('bounded expressions: each limit', () => {
+  it('limits the result size, inline and in the thread', async () => {
+    configureExpressionLimits({ maxResultBytes: 1024 });
+    const big = { trigger: { text: 'x'.repeat(2000), small: 'y'.repeat(500) } };
+    const inline = await limitOf('trigger.text', big);
+    expect(inline.message).toMatch(
+      /exceeded its result size limit of 1024 bytes \(SWARM_EXPR_MAX_RESULT_BYTES\)$/,
+    );
+    expect(await new Expression('trigger.small').evaluate(big)).toHaveLength(500);
+    expect((await limitOf('$pad("", 5000)')).limit).toBe('result');
+    expect((await limitOf('[1..1000]')).limit).toBe('result');
+    expect(await new Expression('$pad("", 100)').evaluate({})).toHaveLength(100);
+  });
+
+  it('limits memory: a thread that outgrows its heap fails that evaluation only', async () => {
+    // A small result limit gives the smallest heap (256 MiB); time enough to fill it.
+    configureExpressionLimits({ maxResultBytes: 1024, timeoutMs: 60_000 });
+    const error = await limitOf('$count($zip([1..9999999], [1..9999999]))');
+    expect(error.message).toMatch(
+      /exceeded its memory limit of 256 MiB \(derived from SWARM_EXPR_MAX_RESULT_BYTES\)$/,
+    );
+    expect(await new Expression('$map([1, 2], function($v){ $v + 1 })').evaluate({})).toEqual([2, 3]);
+  }, 120_000);
+
+  it('limits the depth: recursion that ends is fine under the limit, fails over it', async () => {
+    const countdown = '($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(trigger.n))';
+    expect(await new Expression(countdown).evaluate({ trigger: { n: 20 } })).toBe(20);
+    configureExpressionLimits({ maxDepth: 50 });
+    const error = await limitOf(countdown, { trigger: { n: 20 } });
+    expect(error.message).toMatch(/exceeded its depth limit of 50 frames \(SWARM_EXPR_MAX_DEPTH\)/);
+    // Inline expressions are bounded by the same depth.
+    const nested = `${'['.repeat(60)}1${']'.repeat(60)}`;
+    expect(new Expression(nested).inline).toBe(true);
+    expect((await limitOf(nested)).limit).toBe('depth');
+  });
+
+  it('hands an inline expression that outlives its inline budget to a thread, under the time limit', async () => {
+    const items = Array.from({ length: 4000 }, (_, i) => i);
+    // Every item compares the whole list with itself: quadratic, interruptible between items.
+    const quadratic = 'trigger.items[$$.trigger.items = $$.trigger.items]';
+    expect(new Expression(quadratic).inline).toBe(true);
+    configureExpressionLimits({ timeoutMs: 100 });
+    const stall = await longestStall(async () => {
+      expect((await limitOf(quadratic, { trigger: { items } })).limit).toBe('time');
+    });
+    expect(stall).toBeLessThan(1000);
+  });
+
+  it('takes the limits from the configuration', async () => {
+    const config = loadConfig({
+      SWARM_EXPR_TIMEOUT_MS: '250',
+      SWARM_EXPR_MAX_DEPTH: '40',
+      SWARM_EXPR_MAX_RESULT_BYTES: '2048',
+    });
+    expect(config.expressionLimits).toEqual({ timeoutMs: 250, maxDepth: 40, maxResultBytes: 2048 });
+    expect(loadConfig({}).expressionLimits).toEqual(DEFAULT_EXPRESSION_LIMITS);
+    configureExpressionLimits(config.expressionLimits);
+    expect((await limitOf('$sum([1..9999999])')).message).toMatch(/time limit of 250 ms/);
+    expect((await limitOf('$pad("", 3000)')).message).toMatch(/size limit of 2048 bytes/);
+    for (const [name, value] of [
+      ['SWARM_EXPR_TIMEOUT_MS', '0'],
+      ['SWARM_EXPR_MAX_DEPTH', 'deep'],
+      ['SWARM_EXPR_MAX_RESULT_BYTES', '-1'],
+    ] as const) {
+      let error: unknown;
+      try {
+        loadConfig({ [name]: value });
+      } catch (e) {
+        error = e;
+      }
+      expect(isSwarmError(error) && error.code).toBe('INPUT_INVALID');
+      expect((error as Error).message).toMatch(new RegExp(`^${name}: must be an integer`));
+    }
+  });
+});
+
+describe('bounded expressions: the evaluator threads', () => {
+  it('replaces a thread stopped at the time limit, and later evaluations work', async () => {
+    configureExpressionLimits({ timeoutMs: 200 });
+    const double = new Expression('$map(trigger.list, function($v){ $v * 2 })');
+    expect(await double.evaluate({ trigger: { list: [1, 2] } })).toEqual([2, 4]);
+    const before = expressionThreadStats();
+    // A single native call: only terminating the thread stops it.
+    expect((await limitOf('$pad("", 2e7)')).limit).toBe('time');
+    expect(expressionThreadStats().stopped).toBe(before.stopped + 1);
+    // Replaced (once the stopped thread's native call has returned, if two are still dying).
+    await until(
+      'the stopped thread to be replaced',
+      async () => expressionThreadStats().threads === before.threads,
+    );
+    expect(expressionThreadStats().started).toBeGreaterThan(before.started);
+    expect(await double.evaluate({ trigger: { list: [3, 4] } })).toEqual([6, 8]);
+    // Several at once share the threads, first come first served, each with its own outcome.
+    const outcomes = await Promise.allSettled([
+      new Expression('$sum([1..9999999])').evaluate({}),
+      double.evaluate({ trigger: { list: [1, 2] } }),
+      new Expression('($f := function($x){ $f($x+1) }; $f(0))').evaluate({}),
+      double.evaluate({ trigger: { list: [2, 3] } }),
+    ]);
+    expect(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as ExpressionLimitError).limit)),
+    ).toEqual(['time', [2, 4], 'time', [4, 6]]);
+  });
+});
