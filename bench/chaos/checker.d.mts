@@ -62,8 +62,17 @@ export interface ChaosResult {
   wrongOutput: Array<{ runId: string; step: string; problem: string }>;
   indeterminate: { api: number; apiWithRun: number; hooks: number; hooksWithRun: number };
   tasks: number;
-  reclaim: { kill: Latency & { notReclaimed: number }; stall: Latency & { notReclaimed: number }; all: Latency };
+  reclaim: {
+    kill: Latency & { notReclaimed: number };
+    stall: Latency & { notReclaimed: number };
+    all: Latency;
+  };
 }
 
-export function check(history: ChaosHistory, db: ChaosDatabase, faults: ChaosFault[], leaseMs: number): ChaosResult;
+export function check(
+  history: ChaosHistory,
+  db: ChaosDatabase,
+  faults: ChaosFault[],
+  leaseMs: number,
+): ChaosResult;
 export function percentile(values: number[], p: number): number | null;

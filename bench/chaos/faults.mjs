@@ -93,9 +93,16 @@ export class FaultInjector {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
+  /**
+   * A random running worker, or null when taking it would leave none running: the faults test
+   * recovery, and with every worker down (restarts are slow on a loaded machine) the one that
+   * comes back takes the whole backlog — including every task just taken back — and the next
+   * fault takes it all again.
+   */
   pickWorker() {
     const up = this.o.workers.filter((w) => w.state === 'up');
-    return up.length === 0 ? null : up[Math.floor(this.o.random() * up.length)];
+    if (up.length === 0 || (up.length === 1 && this.o.workers.length > 1)) return null;
+    return up[Math.floor(this.o.random() * up.length)];
   }
 
   workerId(worker) {
@@ -105,7 +112,11 @@ export class FaultInjector {
   async kill() {
     const worker = this.pickWorker();
     if (worker === null)
-      return void this.done.push({ type: 'kill', at: Date.now(), skipped: 'no worker up' });
+      return void this.done.push({
+        type: 'kill',
+        at: Date.now(),
+        skipped: 'it would leave no worker running',
+      });
     const record = {
       type: 'kill',
       target: worker.o.name,
@@ -123,7 +134,11 @@ export class FaultInjector {
   async stall() {
     const worker = this.pickWorker();
     if (worker === null)
-      return void this.done.push({ type: 'stall', at: Date.now(), skipped: 'no worker up' });
+      return void this.done.push({
+        type: 'stall',
+        at: Date.now(),
+        skipped: 'it would leave no worker running',
+      });
     const record = {
       type: 'stall',
       target: worker.o.name,

@@ -159,7 +159,6 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   });
 }
 
-
 await adminQuery(`CREATE DATABASE ${dbName}`);
 say(
   `seed ${seed}; database ${dbName}; ${workerCount} workers (concurrency ${concurrency}, lease ${leaseMs} ms); ${minutes} min at ${rate} runs/s; logs in ${logDir}`,

@@ -42,6 +42,10 @@ export function printReport(r) {
   const hooksAccepted = originals.filter((h) => acceptedAnswer(h) !== null).length;
   const hooksRetried = originals.filter((h) => h.answers.length > 1).length;
   const count = (type) => faults.filter((f) => f.type === type && !f.skipped && !f.error).length;
+  const skipped = (type) => {
+    const n = faults.filter((f) => f.type === type && f.skipped).length;
+    return n === 0 ? '' : `; ${n} skipped: it would have left no worker running`;
+  };
   const pg = faults.filter((f) => f.type === 'pg-restart' && f.tookMs !== undefined);
   const srv = faults.filter((f) => f.type === 'server-kill' && f.restartedAt !== undefined);
   const kills = faults.filter((f) => f.type === 'kill' && f.restartedAt !== undefined);
@@ -137,9 +141,9 @@ export function printReport(r) {
             kills.map((k) => k.restartedAt - k.at),
             50,
           ),
-        )} (p50)`,
+        )} (p50)${skipped('kill')}`,
       ],
-      ['worker SIGSTOP past the lease', count('stall'), 'then SIGCONT'],
+      ['worker SIGSTOP past the lease', count('stall'), `then SIGCONT${skipped('stall')}`],
       ['PostgreSQL restart', count('pg-restart'), pg.map((p) => `${p.tookMs} ms`).join(', ')],
       [
         'server kill -9 during webhooks',

@@ -159,6 +159,12 @@ export function generateCase(seed, index, routes, fixtures) {
         param.name,
         encodeSegment(String(validValue(param.schema, rng, param.name, fixtures.components))),
       );
+  for (const param of route.params.filter((p) => p.in === 'header'))
+    if (param.required || rng.chance(0.3))
+      draft.headers.push([
+        param.name,
+        String(validValue(param.schema, rng, param.name, fixtures.components)),
+      ]);
   if (!route.isPublic) draft.headers.push(['authorization', `Bearer ${fixtures.apiKey}`]);
   if (route.bodySchema !== null || route.template === '/hooks/{*}') {
     draft.json = baseBody(route, fixtures, rng, index);

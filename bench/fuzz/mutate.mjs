@@ -306,7 +306,15 @@ export const MUTATIONS = [
     name: 'header',
     weight: 6,
     applies: () => true,
-    apply(d, { rng }) {
+    apply(d, { route, rng }) {
+      // The route's own header parameters (Last-Event-ID) first, half the time.
+      const declared = route.params.filter((p) => p.in === 'header').map((p) => p.name);
+      if (declared.length > 0 && rng.chance(0.5)) {
+        const name = rng.pick(declared);
+        const value = rng.chance(0.5) ? hostileString(rng, 5000) : String(rng.pick(NUMBERS));
+        setHeader(d, name, value.replace(/[\r\n]/g, ' '));
+        return `header ${preview(name)}: ${preview(value)}`;
+      }
       /** @type {[string, string][]} */
       const options = [
         ['x-fuzz', 'a'.repeat(rng.pick([8000, 17_000, 70_000]))],

@@ -108,7 +108,10 @@ export function validValue(input, rng, name, components, depth = 0) {
       if (depth > 6) return out;
       const required = new Set(Array.isArray(schema.required) ? schema.required : []);
       for (const [key, sub] of Object.entries(schema.properties ?? {}))
-        if (required.has(key) || rng.chance(0.5)) out[key] = validValue(sub, rng, key, components, depth + 1);
+        // A URL the server might call is always there, as DEAD_URL: left out, a default (an LLM
+        // provider's public API) would take its place, and the fuzzer reaches nothing but 127.0.0.1.
+        if (required.has(key) || /url/i.test(key) || rng.chance(0.5))
+          out[key] = validValue(sub, rng, key, components, depth + 1);
       return out;
     }
     default:

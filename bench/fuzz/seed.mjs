@@ -120,10 +120,11 @@ export async function seedFixtures(target, apiKey, doc) {
 
   await api('PUT', '/api/v1/secrets/FUZZ_SECRET', { value: 'fuzz-value' });
   add('secrets.name', 'FUZZ_SECRET');
-  // No base_url (loopback ones are refused); nothing calls it anyway.
+  // At the dead URL, which the fuzzer's own server allows: never a provider's public default.
   await api('PUT', '/api/v1/llm-providers/fuzz', {
     provider: 'openai',
     model: 'fuzz',
+    base_url: DEAD_URL,
     api_key_secret: 'FUZZ_SECRET',
   });
   add('llm-providers.name', 'fuzz');

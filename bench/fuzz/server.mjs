@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { DEAD_URL } from './corpus.mjs';
 
 /**
  * @typedef {object} SwarmServer
@@ -52,6 +53,9 @@ export async function startSwarm(options) {
     SWARM_PORT: '0',
     SWARM_LOG_LEVEL: 'warn',
     SWARM_MASTER_KEY: randomBytes(32).toString('base64'),
+    // LLM providers may be given the fuzzer's dead URL (127.0.0.1:9), so creating one succeeds
+    // without a public default URL in its place.
+    SWARM_LLM_ALLOWED_URLS: new URL(DEAD_URL).origin,
   };
   const child = spawn(process.execPath, [path.join(options.dist, 'cli', 'main.js'), 'start'], {
     env,

@@ -95,10 +95,10 @@ export interface Config {
   /**
    * Failed authentications (bad API keys, bad webhook signatures) are counted per source address
    * and key prefix in windows of this many seconds, one row per window, from
-   * `SWARM_AUTH_FAILURE_WINDOW_SECONDS`. @default 60
+   * `SWARM_AUTH_FAILURE_WINDOW`. @default 60
    */
   readonly authFailureWindowSeconds: number;
-  /** Days those counts are kept, from `SWARM_AUTH_FAILURE_RETENTION_DAYS`. @default 30 */
+  /** Days those counts are kept, from `SWARM_AUTH_FAILURE_DAYS`. @default 30 */
   readonly authFailureRetentionDays: number;
   /**
    * How late a schedule tick may be (ms) and still fire as on time, from `SWARM_MISFIRE_GRACE_MS`;
@@ -208,15 +208,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     bodyLimit: parseInteger('SWARM_BODY_LIMIT', env.SWARM_BODY_LIMIT, 1024 * 1024, 1024, 64 * 1024 * 1024),
     bodyMaxDepth: parseInteger('SWARM_BODY_MAX_DEPTH', env.SWARM_BODY_MAX_DEPTH, 64, 2, 512),
     authFailureWindowSeconds: parseInteger(
-      'SWARM_AUTH_FAILURE_WINDOW_SECONDS',
-      env.SWARM_AUTH_FAILURE_WINDOW_SECONDS,
+      'SWARM_AUTH_FAILURE_WINDOW',
+      env.SWARM_AUTH_FAILURE_WINDOW,
       60,
       1,
       86_400,
     ),
     authFailureRetentionDays: parseInteger(
-      'SWARM_AUTH_FAILURE_RETENTION_DAYS',
-      env.SWARM_AUTH_FAILURE_RETENTION_DAYS,
+      'SWARM_AUTH_FAILURE_DAYS',
+      env.SWARM_AUTH_FAILURE_DAYS,
       30,
       1,
       3650,

@@ -134,7 +134,7 @@ function onReply(slot: Slot, reply: ThreadReply): void {
   slot.job = null;
   slot.worker.unref();
   const { source, limits } = job.request;
-  if ('json' in reply) job.resolve(reply.json === undefined ? undefined : JSON.parse(reply.json));
+  if ('value' in reply) job.resolve(reply.value);
   else if ('limit' in reply) job.reject(new ExpressionLimitError(reply.limit, source, limits));
   else job.reject(Object.assign(new Error(reply.error.message), reply.error));
   pump();

@@ -8,10 +8,10 @@ export interface ThreadRequest {
   readonly limits: ExpressionLimits;
 }
 
-/** What it answers: ready (once, at start), a result as JSON, a limit it hit, or an error. */
+/** What it answers: ready (once, at start), a result, a limit it hit, or an error. */
 export type ThreadReply =
   | { readonly ready: true }
-  | { readonly id: number; readonly json: string | undefined }
+  | { readonly id: number; readonly value: unknown }
   | { readonly id: number; readonly limit: 'time' | 'depth' | 'result' }
   | {
       readonly id: number;

@@ -1,20 +1,26 @@
 /**
- * Whether a value's JSON is larger than `max` bytes, walking it (iteratively, so a deep value
- * cannot overflow the stack) and stopping as soon as the count passes `max`: the cost is
- * bounded by the limit, not by the value. Short strings count their length (exact for ASCII),
- * longer ones their UTF-8 bytes; escapes are not counted.
+ * Whether a value's JSON is larger than `max` bytes. A first walk counts every string as three
+ * bytes a character (UTF-8's most for a UTF-16 unit) and every number as 24: when even that
+ * fits, no string is read — counting a string's UTF-8 bytes flattens one built by `&`, which
+ * costs as much as copying it. Only a value that may not fit is counted exactly. Both walks are
+ * iterative (a deep value cannot overflow the stack) and stop as soon as the count passes `max`,
+ * so the cost is bounded by the limit, not by the value. Escapes are not counted.
  */
 export function jsonExceeds(value: unknown, max: number): boolean {
+  return exceeds(value, max, true) && exceeds(value, max, false);
+}
+
+function exceeds(value: unknown, max: number, upperBound: boolean): boolean {
   let total = 0;
   const pending: unknown[] = [value];
   while (pending.length > 0) {
     const next = pending.pop();
     switch (typeof next) {
       case 'string':
-        total += (next.length > 64 ? Buffer.byteLength(next, 'utf8') : next.length) + 2;
+        total += (upperBound ? next.length * 3 : Buffer.byteLength(next, 'utf8')) + 2;
         break;
       case 'number':
-        total += 8;
+        total += upperBound ? 24 : String(next).length;
         break;
       case 'boolean':
         total += 5;
@@ -31,7 +37,7 @@ export function jsonExceeds(value: unknown, max: number): boolean {
           total += 2;
           for (const key in next) {
             if (!Object.prototype.hasOwnProperty.call(next, key)) continue;
-            total += key.length + 4;
+            total += (upperBound ? key.length * 3 : Buffer.byteLength(key, 'utf8')) + 4;
             if (total > max) return true;
             pending.push((next as Record<string, unknown>)[key]);
           }

@@ -25,10 +25,31 @@ function compile(request: ThreadRequest): jsonata.Expression {
       timeout: request.limits.timeoutMs,
       stack: request.limits.maxDepth,
     });
+    expression.registerFunction('pad', pad, '<s-ns?:s>');
     if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
     compiled.set(key, expression);
   }
   return expression;
+}
+
+/**
+ * jsonata's `$pad`, made linear: jsonata builds the padding by joining a holey array, a single
+ * native call that takes seconds for millions of characters and that terminating the thread
+ * cannot interrupt (the thread keeps a core busy until it returns). The same result: `char`
+ * (a space when empty) repeated to `|width|` characters (code points) in all.
+ */
+function pad(str: string | undefined, width: number, char?: string): string | undefined {
+  if (str === undefined) return undefined;
+  const fill = char === undefined || char.length === 0 ? ' ' : char;
+  const target = Math.trunc(width);
+  const missing = Math.abs(target) - Array.from(str).length;
+  if (!(missing > 0)) return str;
+  const points = Array.from(fill);
+  const padding =
+    points.length === 1
+      ? fill.repeat(missing)
+      : fill.repeat(Math.floor(missing / points.length)) + points.slice(0, missing % points.length).join('');
+  return target > 0 ? str + padding : padding + str;
 }
 
 async function evaluate(request: ThreadRequest): Promise<ThreadReply> {
@@ -36,9 +57,7 @@ async function evaluate(request: ThreadRequest): Promise<ThreadReply> {
   try {
     const result: unknown = await compile(request).evaluate(request.context);
     if (jsonExceeds(result, request.limits.maxResultBytes)) return { id, limit: 'result' };
-    // JSON, not a structured clone: a result may hold functions (a clone throws on them, JSON
-    // leaves them out, as storing the result would) and jsonata's sequence markers.
-    return { id, json: JSON.stringify(result) };
+    return { id, value: result };
   } catch (error) {
     const e = error as { code?: unknown; message?: unknown; position?: unknown; token?: unknown };
     if (e.code === 'D1011') return { id, limit: 'depth' };
@@ -56,6 +75,16 @@ async function evaluate(request: ThreadRequest): Promise<ThreadReply> {
 }
 
 port.on('message', (request: ThreadRequest) => {
-  void evaluate(request).then((reply) => port.postMessage(reply));
+  void evaluate(request).then((reply) => {
+    try {
+      // A structured clone: the main thread copies a long string in, rather than parsing it.
+      port.postMessage(reply);
+    } catch {
+      // A result holding a function (`{"f": $uppercase}`) cannot be cloned: as JSON, which
+      // leaves functions out, as storing the result would.
+      const json = JSON.stringify((reply as { value: unknown }).value);
+      port.postMessage({ id: reply.id, value: json === undefined ? undefined : (JSON.parse(json) as unknown) });
+    }
+  });
 });
 port.postMessage({ ready: true } satisfies ThreadReply);

@@ -12,7 +12,12 @@ import { depthMessage, findJsonProblem, type Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
 import { answerClientError } from './client-error.js';
 import { HTTP_SERVER_OPTIONS, registerHostCheck } from './host-header.js';
-import { BODY_DEPTH_SETTING, registerInputGuard, setSecurityHeaders, yamlTextTooDeep } from './input-guard.js';
+import {
+  BODY_DEPTH_SETTING,
+  registerInputGuard,
+  setSecurityHeaders,
+  yamlTextTooDeep,
+} from './input-guard.js';
 import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';

@@ -92,8 +92,9 @@ export class PrettyLines {
     if (line.err?.message !== undefined && !message.includes(line.err.message))
       fields.unshift(`error=${JSON.stringify(line.err.message)}`);
     const time = new Date(line.time ?? Date.now()).toTimeString().slice(0, 8);
-    const name = (LEVELS[level] ?? String(level)).padEnd(5);
-    const head = this.color ? `\u001b[${COLORS[level] ?? '0'}m${name}\u001b[0m` : name;
+    const name = LEVELS[level] ?? String(level);
+    const pad = ' '.repeat(Math.max(0, 5 - name.length));
+    const head = this.color ? `\u001b[${COLORS[level] ?? '0'}m${name}\u001b[0m${pad}` : `${name}${pad}`;
     let text = `${time} ${head} ${message}${fields.length > 0 ? ` ${fields.join(' ')}` : ''}`;
     // A stack is for the errors that are Swarm's to fix, not for every warning.
     if (level >= 50 && line.err?.stack !== undefined) text += `\n${line.err.stack}`;

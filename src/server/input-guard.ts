@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InputError } from '../errors/index.js';
-import { depthMessage, findJsonProblem, jsonTextTooDeep, NUL_MESSAGE } from '../storage/json-guard.js';
+import { depthMessage, findJsonProblem, jsonTextTooDeep, NUL_MESSAGE } from '../storage/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -44,13 +44,16 @@ export function registerInputGuard(app: FastifyInstance, limits: InputLimits): v
     }
     const replaceNul = request.routeOptions.config.nulInBody === 'replace';
     if (replaceNul) text = replaceNulEscapes(text);
-    parseJson(request, text, (error, value) => {
+    void parseJson(request, text, (error, value) => {
       if (error !== null) {
         done(error, undefined);
         return;
       }
       const problem = findJsonProblem(value, 'body', { maxDepth: limits.maxDepth, rejectNul: !replaceNul });
-      done(problem === null ? null : new InputError(problem.field, problem.message), problem ? undefined : value);
+      done(
+        problem === null ? null : new InputError(problem.field, problem.message),
+        problem ? undefined : value,
+      );
     });
   });
 

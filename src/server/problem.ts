@@ -118,7 +118,9 @@ export function toSwarmError(error: unknown, request?: FastifyRequest): SwarmErr
   }
   // The database went away (a restart, a failover): the request may be sent again, not a defect.
   if (isDatabaseUnavailable(error))
-    return new SwarmError('DB_UNREACHABLE', 'the database is unavailable; try again shortly', { cause: error });
+    return new SwarmError('DB_UNREACHABLE', 'the database is unavailable; try again shortly', {
+      cause: error,
+    });
   return new SwarmError('INTERNAL', 'internal error', { cause: error });
 }
 

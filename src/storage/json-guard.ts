@@ -76,7 +76,8 @@ export function findJsonProblem(value: unknown, root: string, options: JsonGuard
       return options.rejectNul && child.includes('\u0000') ? { field: path(), message: NUL_MESSAGE } : null;
     }
     if (child === null || typeof child !== 'object') return null;
-    if (stack.length + 1 > options.maxDepth) return { field: path(), message: depthMessage(options.maxDepth) };
+    if (stack.length + 1 > options.maxDepth)
+      return { field: path(), message: depthMessage(options.maxDepth) };
     if (Array.isArray(child)) {
       stack.push({ container: child, keys: null, next: 0 });
       return null;

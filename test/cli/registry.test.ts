@@ -48,8 +48,7 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
   });
 
   it('runs the builtin-only hello example to completion with the in-process worker', async () => {
-    const key = JSON.parse(fs.readFileSync(path.join(env.SWARM_HOME!, 'credentials'), 'utf8'))
-      .apiKey as string;
+    const key = server.bootstrapped!.key;
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
     const started = await fetch(`${server.url}/api/v1/workflows/hello/runs`, {
       method: 'POST',

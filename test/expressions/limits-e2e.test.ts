@@ -16,7 +16,7 @@ const HOSTILE: Record<string, { expression: string; limit: RegExp }> = {
     limit: /depth limit of 500 frames \(SWARM_EXPR_MAX_DEPTH\)/,
   },
   'huge range': { expression: '$sum([1..9999999])', limit: /time limit of 1000 ms/ },
-  'huge pad': { expression: '$pad("", 2e7)', limit: /time limit of 1000 ms/ },
+  'huge pad': { expression: '$pad("", 2e7)', limit: /result size limit of 16777216 bytes/ },
   backtracking: {
     expression: '$contains("aaaaaaaaaaaaaaaaaaaaaaaaaa!", /^(a|a)*$/)',
     limit: /time limit of 1000 ms/,

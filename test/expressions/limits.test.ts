@@ -56,15 +56,14 @@ describe('bounded expressions: the hostile ones of issue 12', () => {
     { source: '($f := function($x){ $f($x+1) }; $f(0))', limit: 'time' },
     { source: '($f := function($x){ $x + $f($x+1) }; $f(0))', limit: 'depth' },
     { source: '$sum([1..9999999])', limit: 'time' },
-    { source: '$pad("", 2e7)', limit: 'time' },
+    // Linear now (jsonata's joins a holey array: 5.8 s): 20 MB, over the 16 MiB result limit.
+    { source: '$pad("", 2e7)', limit: 'result' },
     { source: '$contains("aaaaaaaaaaaaaaaaaaaaaaaaaa!", /^(a|a)*$/)', limit: 'time' },
   ] as const;
 
   it.each(hostile)(
-    '$source fails with its $limit limit, quickly, without stalling the main thread',
+    '$source fails with its $limit limit, without stalling the main thread',
     async ({ source, limit }) => {
-      configureExpressionLimits({ timeoutMs: 300 });
-      const started = performance.now();
       let error: ExpressionLimitError | undefined;
       const stall = await longestStall(async () => {
         error = await limitOf(source);
@@ -74,20 +73,17 @@ describe('bounded expressions: the hostile ones of issue 12', () => {
       expect(error!.status).toBe(400);
       expect(error!.retryable).toBe(false);
       expect(error!.message).toMatch(
-        limit === 'time'
-          ? /^expression ".+" exceeded its time limit of 300 ms \(SWARM_EXPR_TIMEOUT_MS\)$/
-          : /^expression ".+" exceeded its depth limit of 500 frames \(SWARM_EXPR_MAX_DEPTH\)/,
+        {
+          time: /^expression ".+" exceeded its time limit of 1000 ms \(SWARM_EXPR_TIMEOUT_MS\)$/,
+          depth: /^expression ".+" exceeded its depth limit of 500 frames \(SWARM_EXPR_MAX_DEPTH\)/,
+          result:
+            /^expression ".+" exceeded its result size limit of 16777216 bytes \(SWARM_EXPR_MAX_RESULT_BYTES\)$/,
+        }[limit],
       );
-      // Without bounds these took 2 s to forever; generous for a loaded machine (a thread start).
-      expect(performance.now() - started).toBeLessThan(8000);
+      // Without bounds these held the main thread for 2 s to forever.
       expect(stall).toBeLessThan(1000);
     },
   );
-
-  it('names the default time limit', async () => {
-    const error = await limitOf('($f := function($x){ $f($x+1) }; $f(0))');
-    expect(error.message).toMatch(/exceeded its time limit of 1000 ms \(SWARM_EXPR_TIMEOUT_MS\)$/);
-  });
 });
 
 describe('bounded expressions: what still works', () => {
@@ -109,8 +105,9 @@ describe('bounded expressions: what still works', () => {
     ['{ "n": trigger.n * 2, "tags": [trigger.tags, "c"] }', true],
     ['trigger.items[v > 2].v', true],
     ['trigger.n > 2 ? "big" : "small"', true],
-    ['$join(trigger.tags, ", ")', true],
+    ['$join(trigger.tags, ", ")', false],
     ['$sum(trigger.items.v)', true],
+    ['$contains(trigger.name, "d") ? $substringAfter(trigger.name, "A") : "-"', true],
     ['trigger.missing ?? "none"', true],
     ['$.trigger.name', true],
     ['$map(trigger.items, function($i){ $i.v * 2 })', false],
@@ -118,7 +115,7 @@ describe('bounded expressions: what still works', () => {
     ['[1..5]', false],
     ['$uppercase($substring(trigger.name, 0, 1)) & $pad("", 2, "!")', false],
     ['trigger.items.($$.trigger.n)', false],
-    ['$join(trigger.tags, trigger.name)', false],
+    ['$length(trigger.name)', false],
     ['$match(trigger.name, /d/).match', false],
     ['($x := 2; $x * trigger.n)', false],
     ['trigger.items@$i.$i.v', false],
@@ -162,6 +159,22 @@ describe('bounded expressions: what still works', () => {
 });
 
 describe('bounded expressions: each limit', () => {
+  it('pads as jsonata does, in linear time', async () => {
+    for (const source of [
+      '$pad("x", 5)',
+      '$pad("x", -5, "#")',
+      '$pad("x", 6, "ab")',
+      '$pad("héllo", -9, "😀é")',
+      '$pad("abc", 2)',
+      '$pad("abc", 5.7, "")',
+      '$pad(trigger.missing, 5)',
+    ]) {
+      expect(await new Expression(source).evaluate({}), source).toEqual(await jsonata(source).evaluate({}));
+    }
+    // jsonata's own takes seconds for this (a joined holey array); linear, it is milliseconds.
+    expect(await new Expression('$pad("", 5e6, "ab")').evaluate({})).toHaveLength(5e6);
+  });
+
   it('limits the result size, inline and in the thread', async () => {
     configureExpressionLimits({ maxResultBytes: 1024 });
     const big = { trigger: { text: 'x'.repeat(2000), small: 'y'.repeat(500) } };
@@ -177,13 +190,14 @@ describe('bounded expressions: each limit', () => {
 
   it('limits memory: a thread that outgrows its heap fails that evaluation only', async () => {
     // A small result limit gives the smallest heap (256 MiB); time enough to fill it.
-    configureExpressionLimits({ maxResultBytes: 1024, timeoutMs: 60_000 });
+    // The time limit as long as the configuration allows: this is about memory, however slow.
+    configureExpressionLimits({ maxResultBytes: 1024, timeoutMs: 600_000 });
     const error = await limitOf('$count($zip([1..9999999], [1..9999999]))');
     expect(error.message).toMatch(
       /exceeded its memory limit of 256 MiB \(derived from SWARM_EXPR_MAX_RESULT_BYTES\)$/,
     );
     expect(await new Expression('$map([1, 2], function($v){ $v + 1 })').evaluate({})).toEqual([2, 3]);
-  }, 120_000);
+  }, 600_000);
 
   it('limits the depth: recursion that ends is fine under the limit, fails over it', async () => {
     const countdown = '($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(trigger.n))';
@@ -243,8 +257,8 @@ describe('bounded expressions: the evaluator threads', () => {
     const double = new Expression('$map(trigger.list, function($v){ $v * 2 })');
     expect(await double.evaluate({ trigger: { list: [1, 2] } })).toEqual([2, 4]);
     const before = expressionThreadStats();
-    // A single native call: only terminating the thread stops it.
-    expect((await limitOf('$pad("", 2e7)')).limit).toBe('time');
+    // A single native call (a backtracking regular expression): only terminating the thread stops it.
+    expect((await limitOf('$contains("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /^(a|a)*$/)')).limit).toBe('time');
     expect(expressionThreadStats().stopped).toBe(before.stopped + 1);
     // Replaced (once the stopped thread's native call has returned, if two are still dying).
     await until(

@@ -119,7 +119,11 @@ describe.each(DIALECTS)('failed authentications counted per window on %s', (dial
   it('bounds the rows of a window when the address varies (an IPv6 /64 has plenty)', async () => {
     const counter = new AuthFailureCounter(store, { now: () => NOW });
     for (let i = 0; i < 1000; i++) {
-      counter.record({ kind: 'api_key', reason: 'unknown API key', ipAddress: `2001:db8::${i.toString(16)}` });
+      counter.record({
+        kind: 'api_key',
+        reason: 'unknown API key',
+        ipAddress: `2001:db8::${i.toString(16)}`,
+      });
     }
     await counter.close();
     const list = await rows();
@@ -135,7 +139,10 @@ describe.each(DIALECTS)('failed authentications counted per window on %s', (dial
         method: 'POST',
         url: '/hooks/shop/orders',
         payload: '{}',
-        headers: { 'content-type': 'application/json', 'x-swarm-signature': signPayload('whsec_wrong', '{}') },
+        headers: {
+          'content-type': 'application/json',
+          'x-swarm-signature': signPayload('whsec_wrong', '{}'),
+        },
       }),
     );
     expect(new Set(statuses)).toEqual(new Set([401]));
@@ -155,7 +162,12 @@ describe.each(DIALECTS)('failed authentications counted per window on %s', (dial
   it('adds up across flushes and several counters (servers) on one database', async () => {
     const other = new AuthFailureCounter(store, { now: () => NOW + 1000 });
     for (let i = 0; i < 3; i++) {
-      app.authFailures.record({ kind: 'api_key', reason: 'unknown API key', ipAddress: '10.0.0.1', keyPrefix: 'p' });
+      app.authFailures.record({
+        kind: 'api_key',
+        reason: 'unknown API key',
+        ipAddress: '10.0.0.1',
+        keyPrefix: 'p',
+      });
       other.record({ kind: 'api_key', reason: 'unknown API key', ipAddress: '10.0.0.1', keyPrefix: 'p' });
       await Promise.all([app.authFailures.flush(), other.flush()]);
     }

@@ -40,26 +40,31 @@ describe.each(DIALECTS)('files Swarm makes are private from the start on %s', (d
     expect(mode(home)).toBe(0o700);
     const files = fs.readdirSync(home);
     expect(files).toEqual(expect.arrayContaining(['credentials', 'signing.key']));
-    if (dialect === 'sqlite') expect(files).toEqual(expect.arrayContaining(['swarm.db', 'swarm.db-wal', 'swarm.db-shm']));
+    if (dialect === 'sqlite')
+      expect(files).toEqual(expect.arrayContaining(['swarm.db', 'swarm.db-wal', 'swarm.db-shm']));
     for (const file of files) {
       const full = path.join(home, file);
       expect([file, mode(full)]).toEqual([file, fs.statSync(full).isDirectory() ? 0o700 : 0o600]);
     }
   });
 
-  it.runIf(dialect === 'sqlite')('creates a SQLite file and its -wal and -shm 0600 wherever it is', async () => {
-    const file = path.join(testDb.dir, 'elsewhere', 'data.db');
-    const store = await Store.open(`sqlite:${file}`);
-    try {
-      expect(mode(path.dirname(file))).toBe(0o700);
-      for (const suffix of ['', '-wal', '-shm']) expect([suffix, mode(file + suffix)]).toEqual([suffix, 0o600]);
-    } finally {
-      await store.close();
-    }
-    // An existing file keeps the mode its owner chose.
-    fs.chmodSync(file, 0o640);
-    const again = await Store.open(`sqlite:${file}`);
-    await again.close();
-    expect(mode(file)).toBe(0o640);
-  });
+  it.runIf(dialect === 'sqlite')(
+    'creates a SQLite file and its -wal and -shm 0600 wherever it is',
+    async () => {
+      const file = path.join(testDb.dir, 'elsewhere', 'data.db');
+      const store = await Store.open(`sqlite:${file}`);
+      try {
+        expect(mode(path.dirname(file))).toBe(0o700);
+        for (const suffix of ['', '-wal', '-shm'])
+          expect([suffix, mode(file + suffix)]).toEqual([suffix, 0o600]);
+      } finally {
+        await store.close();
+      }
+      // An existing file keeps the mode its owner chose.
+      fs.chmodSync(file, 0o640);
+      const again = await Store.open(`sqlite:${file}`);
+      await again.close();
+      expect(mode(file)).toBe(0o640);
+    },
+  );
 });

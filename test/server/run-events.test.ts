@@ -284,7 +284,7 @@ describe.each(DIALECTS)('run event stream of a real server on %s', (dialect) => 
     server = await startServer(
       loadConfig({ DATABASE_URL: testDb.url, SWARM_HOME: home, SWARM_PORT: '0', SWARM_LOG_LEVEL: 'silent' }),
     );
-    key = (JSON.parse(fs.readFileSync(path.join(home, 'credentials'), 'utf8')) as { apiKey: string }).apiKey;
+    key = server.bootstrapped!.key;
   });
   afterEach(async () => {
     await server.close();

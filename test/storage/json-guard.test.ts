@@ -75,12 +75,16 @@ describe('toDbJson and canonicalJson on deep values', () => {
         }
       })();
       expect(error).toBeInstanceOf(SwarmError);
-      expect((error as SwarmError).message).toBe(`output: is nested deeper than ${MAX_STORED_JSON_DEPTH} levels`);
+      expect((error as SwarmError).message).toBe(
+        `output: is nested deeper than ${MAX_STORED_JSON_DEPTH} levels`,
+      );
     }
   });
 
   it('still cleans NUL, lone surrogates and keys, and leaves clean values as JSON.stringify would', () => {
-    expect(JSON.parse(toDbJson({ 'k\u0000': ['\uD800x', { n: 1 }] }))).toEqual({ 'k\uFFFD': ['\uFFFDx', { n: 1 }] });
+    expect(JSON.parse(toDbJson({ 'k\u0000': ['\uD800x', { n: 1 }] }))).toEqual({
+      'k\uFFFD': ['\uFFFDx', { n: 1 }],
+    });
     const clean = { b: [1, 'two', null, true, { c: 1.5 }], a: 'ü', d: new Date(0) };
     expect(toDbJson(clean)).toBe(JSON.stringify(clean));
   });

@@ -12,7 +12,12 @@ function shellQuote(value: string): string {
 
 /** `swarm whoami` and `swarm credentials …`: which saved credential and server the CLI uses. */
 export function registerCredentialCommands(program: Command, io: CliIo): void {
-  const target = () => resolveTarget(loadConfig(io.env, io.cwd), io.cwd);
+  const target = () => {
+    const t = resolveTarget(loadConfig(io.env, io.cwd), io.cwd);
+    // On stderr, as every API command says it: a guess among several is worth knowing.
+    if (t.note !== null) io.err(t.note);
+    return t;
+  };
 
   program
     .command('whoami')

@@ -34,6 +34,9 @@ export const authFailures: Migration = {
       .unique('bucket', ['kind', 'window_start', 'ip_address', 'key_prefix', 'resource_id', 'reason'])
       .create();
     await createIndex(db, dialect, 'idx_auth_failures_window', 'auth_failures', ['window_start desc']);
-    await createIndex(db, dialect, 'idx_auth_failures_owner', 'auth_failures', ['owner_id', 'window_start desc']);
+    await createIndex(db, dialect, 'idx_auth_failures_owner', 'auth_failures', [
+      'owner_id',
+      'window_start desc',
+    ]);
   },
 };
