@@ -2,7 +2,7 @@
 // is valid as far as the fuzzer can make it (real ids and names from the fixtures), then one to
 // three mutations of one kind each. Case i depends only on the seed, i and the document: the
 // same seed sends the same requests, whatever the server answers.
-import { MUTATIONS, encodeSegment, serialize } from './mutate.mjs';
+import { MUTATIONS, encodeSegment, frame, serialize } from './mutate.mjs';
 import { createRng } from './rng.mjs';
 import { validValue } from './schema.mjs';
 
@@ -42,7 +42,7 @@ import { validValue } from './schema.mjs';
  * @property {Buffer | null} raw   the body as bytes, replacing json when set
  * @property {Map<string, string>} splices  JSON string placeholders → raw JSON text
  * @property {boolean} noHost
- * @property {boolean} ownLength
+ * @property {'chunked' | 'bad-chunk' | 'te-and-cl' | 'cl-negative' | 'cl-garbage' | 'cl-twice' | null} framing
  * @property {{ secret: string, skew: number } | null} sign
  */
 
@@ -143,7 +143,7 @@ export function generateCase(seed, index, routes, fixtures) {
     raw: null,
     splices: new Map(),
     noHost: false,
-    ownLength: false,
+    framing: null,
     sign: null,
   };
   for (const part of route.template.split('/').slice(1)) {
@@ -199,14 +199,17 @@ function finish(draft) {
     [...draft.query].map(([name, value]) => (value === '' ? name : `${name}=${value}`)).join('&');
   let body = draft.raw;
   if (body === null && draft.json !== undefined) body = Buffer.from(serialize(draft), 'utf8');
+  const framed = draft.framing === null ? null : frame(draft.framing, body ?? Buffer.alloc(0));
   return {
     method: draft.method,
     path: '/' + draft.segments.join('/') + (query === '' ? '' : `?${query}`),
-    headers: draft.headers,
-    body,
+    headers: framed === null ? draft.headers : [...draft.headers, ...framed.headers],
+    body: framed?.wire ?? body,
     noHost: draft.noHost,
-    ownLength: draft.ownLength,
+    ownLength: framed !== null,
     sign: draft.sign,
+    // A signature is over the body itself, not its framing.
+    ...(framed === null ? {} : { signedBody: body ?? Buffer.alloc(0) }),
   };
 }
 

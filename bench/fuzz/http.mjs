@@ -14,6 +14,7 @@ import net from 'node:net';
  * @property {boolean} [noHost]           leave out the Host header
  * @property {boolean} [ownLength]        the headers already frame the body (CL/TE as mutated)
  * @property {{ secret: string, skew: number } | null} [sign]  X-Swarm-Signature, made at send time
+ * @property {Buffer} [signedBody]        what the signature is over, when not `body` (a framed one)
  */
 
 /**
@@ -44,7 +45,7 @@ export function encodeRequest(request, hostHeader) {
   const headers = [...request.headers];
   if (request.sign) {
     const t = Math.floor(Date.now() / 1000) + request.sign.skew;
-    headers.push(['x-swarm-signature', signature(request.sign.secret, body, t)]);
+    headers.push(['x-swarm-signature', signature(request.sign.secret, request.signedBody ?? body, t)]);
   }
   const lines = [`${request.method} ${request.path} HTTP/1.1`];
   if (!request.noHost) lines.push(`host: ${hostHeader}`);

@@ -7,7 +7,6 @@ export interface Rng {
   chance(p: number): boolean;
   pick<T>(items: readonly T[]): T;
   weighted<T>(items: readonly (readonly [number, T])[]): T;
-  fork(label: string): Rng;
 }
 export function createRng(seed: string | number): Rng;
 
@@ -19,6 +18,7 @@ export interface FuzzRequest {
   noHost?: boolean;
   ownLength?: boolean;
   sign?: { secret: string; skew: number } | null;
+  signedBody?: Buffer;
 }
 export interface FuzzResponse {
   status: number;

@@ -353,34 +353,11 @@ export const MUTATIONS = [
     weight: 3,
     applies: () => true,
     apply(d, { rng }) {
-      const body = d.raw ?? Buffer.from(d.json === undefined ? '' : serialize(d));
-      d.json = undefined;
-      d.ownLength = true;
+      // Applied by `frame` once the body is final: a later mutation of the body keeps it framed.
       // No Content-Length shorter than the body: the rest would be read as a second request, whose
       // 400 can overtake the first one's answer. Nor longer: the server would wait for the rest.
-      const kind = rng.pick(['chunked', 'bad-chunk', 'te-and-cl', 'cl-negative', 'cl-garbage', 'cl-twice']);
-      if (kind === 'chunked' || kind === 'te-and-cl') {
-        d.raw = Buffer.concat([
-          Buffer.from(`${body.length.toString(16)}\r\n`),
-          body,
-          Buffer.from('\r\n0\r\n\r\n'),
-        ]);
-        d.headers.push(['transfer-encoding', 'chunked']);
-        if (kind === 'te-and-cl') d.headers.push(['content-length', String(d.raw.length)]);
-      } else if (kind === 'bad-chunk') {
-        d.raw = Buffer.concat([Buffer.from('zz\r\n'), body, Buffer.from('\r\n0\r\n\r\n')]);
-        d.headers.push(['transfer-encoding', 'chunked']);
-      } else {
-        d.raw = body;
-        const lengths =
-          {
-            'cl-negative': ['-1'],
-            'cl-garbage': ['abc'],
-            'cl-twice': [String(body.length), String(body.length + 1)],
-          }[kind] ?? [];
-        for (const length of lengths) d.headers.push(['content-length', length]);
-      }
-      return `framing ${kind}`;
+      d.framing = rng.pick(['chunked', 'bad-chunk', 'te-and-cl', 'cl-negative', 'cl-garbage', 'cl-twice']);
+      return `framing ${d.framing}`;
     },
   },
   {
@@ -418,3 +395,39 @@ export const MUTATIONS = [
     },
   },
 ];
+
+/**
+ * The body as sent under `draft.framing`, and the framing headers it adds.
+ * @param {NonNullable<Draft['framing']>} kind @param {Buffer} body
+ * @returns {{ wire: Buffer, headers: [string, string][] }}
+ */
+export function frame(kind, body) {
+  const chunked = Buffer.concat([
+    Buffer.from(`${body.length.toString(16)}\r\n`),
+    body,
+    Buffer.from('\r\n0\r\n\r\n'),
+  ]);
+  if (kind === 'chunked') return { wire: chunked, headers: [['transfer-encoding', 'chunked']] };
+  if (kind === 'te-and-cl')
+    return {
+      wire: chunked,
+      headers: [
+        ['transfer-encoding', 'chunked'],
+        ['content-length', String(chunked.length)],
+      ],
+    };
+  if (kind === 'bad-chunk')
+    return {
+      wire: Buffer.concat([Buffer.from('zz\r\n'), body, Buffer.from('\r\n0\r\n\r\n')]),
+      headers: [['transfer-encoding', 'chunked']],
+    };
+  const lengths = {
+    'cl-negative': ['-1'],
+    'cl-garbage': ['abc'],
+    'cl-twice': [String(body.length), String(body.length + 1)],
+  }[kind];
+  return {
+    wire: body,
+    headers: lengths.map((length) => /** @type {[string, string]} */ (['content-length', length])),
+  };
+}

@@ -9,7 +9,6 @@
  * @property {(p: number) => boolean} chance  true with probability p
  * @property {<T>(items: readonly T[]) => T} pick  one of items (not empty)
  * @property {<T>(items: readonly (readonly [number, T])[]) => T} weighted  one of [weight, item]
- * @property {(label: string) => Rng} fork  an independent stream derived from this seed and label
  */
 
 /** @param {string} text */
@@ -74,7 +73,6 @@ export function createRng(seed) {
       }
       return /** @type {any} */ (items[items.length - 1])[1];
     },
-    fork: (label) => createRng(`${text}/${label}`),
   };
   return rng;
 }

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SwarmError } from '../errors/index.js';
-import { parseDatabaseUrl } from '../storage/database-url.js';
 
 /**
  * The local CLI's credentials, in `$SWARM_HOME/credentials` (mode 0600): one per database a
@@ -38,12 +37,17 @@ export function credentialsPath(home: string): string {
 
 /**
  * A database without its password or options: `sqlite:/abs/path.db` or
- * `postgres://user@host:port/db`. Two URLs of one database give one identity.
+ * `postgres://user@host:port/db`. Two URLs of one database give one identity. It reads the
+ * forms storage accepts (`postgres://`, `postgresql://`; `sqlite:`, `sqlite://`, `file:` or a
+ * path), here rather than through storage, whose modules the CLI does not load to start fast.
  */
 export function databaseIdentity(databaseUrl: string, cwd: string = process.cwd()): string {
-  const target = parseDatabaseUrl(databaseUrl, cwd);
-  if (target.dialect === 'sqlite') return `sqlite:${target.file}`;
-  const url = new URL(target.connectionString);
+  const text = databaseUrl.trim();
+  if (!/^postgres(ql)?:\/\//i.test(text)) {
+    const rest = text.replace(/^(sqlite|file):(\/\/)?/i, '').split('?', 1)[0] ?? '';
+    return `sqlite:${rest === ':memory:' ? rest : path.resolve(cwd, decodeURIComponent(rest))}`;
+  }
+  const url = new URL(text);
   const host = url.hostname || url.searchParams.get('host') || 'localhost';
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username);
   const user = url.username === '' ? '' : `${decodeURIComponent(url.username)}@`;
@@ -151,7 +155,11 @@ function parseFile(text: string, file: string): CredentialFile {
     if (typeof record.apiKey !== 'string' || record.apiKey === '') throw invalid();
     return {
       credentials: [
-        { name: 'default', apiKey: record.apiKey, ...(typeof record.url === 'string' ? { url: record.url } : {}) },
+        {
+          name: 'default',
+          apiKey: record.apiKey,
+          ...(typeof record.url === 'string' ? { url: record.url } : {}),
+        },
       ],
     };
   }

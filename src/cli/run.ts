@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isSwarmError } from '../errors/index.js';
-// The version file alone: the server's modules load only for the commands that run one.
-import { SWARM_VERSION } from '../server/version.js';
+// Not the server's index: its modules load only for the commands that run a server.
+import { SWARM_VERSION } from '../version/index.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerCredentialCommands } from './commands/credentials.js';
 import { registerDbCommands } from './commands/db.js';

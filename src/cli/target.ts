@@ -4,7 +4,7 @@ import {
   latest,
   listCredentials,
   type SavedCredential,
-} from '../auth/credentials.js';
+} from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { InputError, SwarmError } from '../errors/index.js';
 
@@ -94,8 +94,11 @@ function choose(
   if (saved.length === 0) return { credential: null, chosenBy: null, guessed: false };
   const byUrl =
     config.serverUrlFrom !== 'default'
-      ? found(latest(saved.filter((c) => c.url === config.serverUrl)), `the one whose server is at ${config.serverUrl} (${config.serverUrlFrom})`)
-    : null;
+      ? found(
+          latest(saved.filter((c) => c.url === config.serverUrl)),
+          `the one whose server is at ${config.serverUrl} (${config.serverUrlFrom})`,
+        )
+      : null;
   if (byUrl !== null) return byUrl;
   let database: string | null = null;
   try {
@@ -106,7 +109,10 @@ function choose(
   const byDatabase =
     database === null
       ? null
-      : found(latest(saved.filter((c) => c.database === database)), `the one of the database this environment points at (${database})`);
+      : found(
+          latest(saved.filter((c) => c.database === database)),
+          `the one of the database this environment points at (${database})`,
+        );
   if (byDatabase !== null) return byDatabase;
   if (saved.length === 1) return { credential: saved[0]!, chosenBy: 'the only one saved', guessed: false };
   return { credential: latest(saved)!, chosenBy: 'the one whose server started last', guessed: true };

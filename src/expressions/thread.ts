@@ -10,6 +10,9 @@ import jsonata from 'jsonata';
 import { jsonExceeds } from './size.js';
 import type { ThreadReply, ThreadRequest } from './protocol.js';
 
+/** A reply to one request. */
+type Answer = Exclude<ThreadReply, { readonly ready: true }>;
+
 const port = parentPort;
 if (port === null) throw new Error('thread.js runs as a worker thread');
 
@@ -52,7 +55,7 @@ function pad(str: string | undefined, width: number, char?: string): string | un
   return target > 0 ? str + padding : padding + str;
 }
 
-async function evaluate(request: ThreadRequest): Promise<ThreadReply> {
+async function evaluate(request: ThreadRequest): Promise<Answer> {
   const { id } = request;
   try {
     const result: unknown = await compile(request).evaluate(request.context);
@@ -83,7 +86,10 @@ port.on('message', (request: ThreadRequest) => {
       // A result holding a function (`{"f": $uppercase}`) cannot be cloned: as JSON, which
       // leaves functions out, as storing the result would.
       const json = JSON.stringify((reply as { value: unknown }).value);
-      port.postMessage({ id: reply.id, value: json === undefined ? undefined : (JSON.parse(json) as unknown) });
+      port.postMessage({
+        id: reply.id,
+        value: json === undefined ? undefined : (JSON.parse(json) as unknown),
+      });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { isTransientDatabaseError, toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
@@ -20,7 +20,8 @@ export interface CompleteResult {
    * cannot store, a hook's error), so the attempt was failed with that error instead — it is
    * retried if it has attempts left, else the task fails (and its run with it). `outcome` is
    * failTask's, or `unrecorded` when failing it threw too: the task then stays RUNNING until its
-   * lease expires and is reclaimed.
+   * lease expires and is reclaimed — as it does, without failing it, when the error was the
+   * database's passing trouble (isTransientDatabaseError).
    */
   readonly failed: Array<{ id: string; error: string; outcome: FailOutcome | 'unrecorded' }>;
 }
@@ -76,6 +77,14 @@ export async function completeTasks(
   const unrecorded: CompleteResult['failed'] = [];
   for (const { item, error } of failed) {
     const message = `recording the result failed: ${messageOf(error)}`;
+    // The database went away (a restart) or chose this transaction to give way (a deadlock): not
+    // the completion's fault, and failing the attempt would fail a healthy step (the chaos suite
+    // saw runs fail so across a PostgreSQL restart). Left unrecorded instead: the lease runs out,
+    // and the task is taken back and run again without using up an attempt.
+    if (isTransientDatabaseError(error)) {
+      unrecorded.push({ id: item.id, error: message, outcome: 'unrecorded' });
+      continue;
+    }
     const outcome = await failTask(
       handle,
       { id: item.id, leaseEpoch: item.leaseEpoch, error: message, code: COMPLETION_FAILED },

@@ -31,12 +31,30 @@ export function consoleLogger(
   );
 }
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const COLORS: Record<number, string> = { 10: '2', 20: '2', 30: '36', 40: '33', 50: '31', 60: '31' };
 /** Paths polled by monitors and load balancers: a line for each would drown the rest. */
 const QUIET_PATHS = /^\/(healthz|readyz|livez)(\?|$)/;
 /** pino's own fields, and Fastify's request fields, shown in their own way or not at all. */
-const SHOWN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'reqId', 'req', 'res', 'responseTime', 'err']);
+const SHOWN = new Set([
+  'level',
+  'time',
+  'pid',
+  'hostname',
+  'msg',
+  'reqId',
+  'req',
+  'res',
+  'responseTime',
+  'err',
+]);
 
 interface Line {
   level?: number;

@@ -1,6 +1,1 @@
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-
-/** The package version, read once. */
-export const SWARM_VERSION: string = (require('../../package.json') as { version: string }).version;
+export { SWARM_VERSION } from '../version/index.js';

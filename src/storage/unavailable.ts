@@ -39,3 +39,18 @@ const PG_CONNECTION_MESSAGES = [
   'Client has encountered a connection error and is not queryable',
   'timeout exceeded when trying to connect',
 ];
+
+/**
+ * Whether a statement failed for a reason that passes by itself: the database was unavailable
+ * (isDatabaseUnavailable), a serialization failure or a deadlock (40001, 40P01: one of two
+ * transactions is chosen to give way), or SQLite busy past its timeout. The same write sent
+ * again later may succeed, so such an error says nothing about what was being written.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (isDatabaseUnavailable(error)) return true;
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const { code } = e as Error & { code?: unknown };
+    if (code === '40001' || code === '40P01' || code === 'SQLITE_BUSY') return true;
+  }
+  return false;
+}

@@ -23,7 +23,8 @@ export function agentLabel(
   task: { agent: { name: string; version: string | null } | null; capability: string | null },
 ): string {
   if (ran !== null) return `${ran.name}@${ran.version}`;
-  if (task.agent !== null) return task.agent.version === null ? task.agent.name : `${task.agent.name}@${task.agent.version}`;
+  if (task.agent !== null)
+    return task.agent.version === null ? task.agent.name : `${task.agent.name}@${task.agent.version}`;
   return task.capability === null ? '-' : `capability ${task.capability}`;
 }
 

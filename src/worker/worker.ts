@@ -97,6 +97,8 @@ export class Worker {
     durationMs: number;
   }> = [];
   private flushing: Promise<void> | null = null;
+  /** Completions in the batch being written. */
+  private recording = 0;
   private flushScheduled = false;
   private running = false;
   private wake: (() => void) | null = null;
@@ -230,7 +232,11 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     while (this.running) {
-      const room = this.concurrency - this.inFlight.size;
+      // Finished tasks whose completion is not yet recorded still hold their leases, unrenewed:
+      // past one batch's worth of them, claim no more, so a slow write (a huge fan-out released,
+      // a busy database) cannot pile up completions until their leases expire.
+      const unrecorded = this.completions.length + this.recording;
+      const room = this.concurrency - this.inFlight.size - Math.max(0, unrecorded - this.concurrency);
       let claimed: ClaimedTask[] = [];
       // Claim in batches: wait until half the slots are free rather than claiming one task per
       // finished task, which would turn one round trip per batch into one per task.
@@ -451,32 +457,43 @@ export class Worker {
 
   /**
    * Completions go to the database in batches: whatever finished while the previous batch was
-   * being written goes in the next one, in one transaction.
+   * being written goes in the next one, in one transaction (at most MAX_COMPLETION_BATCH).
    */
   private async flush(): Promise<void> {
-    while (this.flushing !== null) await this.flushing;
-    if (this.completions.length === 0) return;
-    const batch = this.completions.splice(0, this.completions.length);
+    for (;;) {
+      while (this.flushing !== null) await this.flushing;
+      if (this.completions.length === 0) return;
+      this.flushing = this.record(this.completions.splice(0, MAX_COMPLETION_BATCH));
+    }
+  }
+
+  private record(batch: Worker['completions']): Promise<void> {
+    this.recording = batch.length;
     // Each attempt's log lines were pushed before its completion: they go in first, ahead of
     // the engine's "step … completed".
-    this.flushing = this.logs
-      .flush()
-      .then(() => this.reports.flush())
-      .then(() => completeTasks(this.options.store.handle, batch, this.hooks()))
-      .then(({ rejected, failed }) => {
-        if (rejected.length > 0)
-          this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
-        // completeTasks isolates a completion that cannot be recorded and fails that task alone.
-        for (const f of failed)
-          this.options.logger.error({ task: f.id, outcome: f.outcome }, `completion not recorded: ${f.error}`);
-        this.notify();
-      })
-      // Not for one task's sake (completeTasks isolates and fails that task): an unexpected error.
-      .catch((error: unknown) => this.options.logger.error({ err: error }, 'recording completions failed'))
-      .finally(() => {
-        this.flushing = null;
-      });
-    await this.flushing;
+    return (
+      this.logs
+        .flush()
+        .then(() => this.reports.flush())
+        .then(() => completeTasks(this.options.store.handle, batch, this.hooks()))
+        .then(({ rejected, failed }) => {
+          if (rejected.length > 0)
+            this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
+          // completeTasks isolates a completion that cannot be recorded and fails that task alone.
+          for (const f of failed)
+            this.options.logger.error(
+              { task: f.id, outcome: f.outcome },
+              `completion not recorded: ${f.error}`,
+            );
+          this.notify();
+        })
+        // Not for one task's sake (completeTasks isolates and fails that task): an unexpected error.
+        .catch((error: unknown) => this.options.logger.error({ err: error }, 'recording completions failed'))
+        .finally(() => {
+          this.recording = 0;
+          this.flushing = null;
+        })
+    );
   }
 
   private async heartbeat(): Promise<void> {
@@ -491,6 +508,9 @@ export class Worker {
     }
   }
 }
+
+/** Completions written in one transaction at most: a long transaction holds up everyone's. */
+const MAX_COMPLETION_BATCH = 1000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -30,10 +30,18 @@ describe('the credentials file', () => {
   });
 
   it('keeps a credential per database and never overwrites one', async () => {
-    const a = await saveCredential(home, { apiKey: 'swarm_a', database: SQLITE, url: 'http://127.0.0.1:7373' });
+    const a = await saveCredential(home, {
+      apiKey: 'swarm_a',
+      database: SQLITE,
+      url: 'http://127.0.0.1:7373',
+    });
     const b = await saveCredential(home, { apiKey: 'swarm_b', database: PG, url: 'http://127.0.0.1:17373' });
     // The same database bootstrapped again (it was wiped): a new entry beside the old one.
-    const c = await saveCredential(home, { apiKey: 'swarm_c', database: SQLITE, url: 'http://127.0.0.1:7373' });
+    const c = await saveCredential(home, {
+      apiKey: 'swarm_c',
+      database: SQLITE,
+      url: 'http://127.0.0.1:7373',
+    });
     expect([a.name, b.name, c.name]).toEqual(['sqlite', 'postgres', 'sqlite-2']);
     expect(listCredentials(home).map((x) => [x.name, x.apiKey, x.database])).toEqual([
       ['sqlite', 'swarm_a', SQLITE],
@@ -49,9 +57,11 @@ describe('the credentials file', () => {
         saveCredential(home, { apiKey: `swarm_${i}`, database: `${PG}${i}`, url: 'http://x' }),
       ),
     );
-    expect(listCredentials(home).map((c) => c.apiKey).sort()).toEqual(
-      Array.from({ length: 12 }, (_, i) => `swarm_${i}`).sort(),
-    );
+    expect(
+      listCredentials(home)
+        .map((c) => c.apiKey)
+        .sort(),
+    ).toEqual(Array.from({ length: 12 }, (_, i) => `swarm_${i}`).sort());
     expect(fs.readdirSync(home)).toEqual(['credentials']);
   });
 
@@ -59,16 +69,28 @@ describe('the credentials file', () => {
     await saveCredential(home, { apiKey: 'swarm_a', database: SQLITE, url: 'http://127.0.0.1:7373' });
     await saveCredential(home, { apiKey: 'swarm_b', database: PG, url: 'http://127.0.0.1:17373' });
     await noteServerStarted(home, { database: SQLITE, url: 'http://127.0.0.1:9999' }, async () => false);
-    expect(listCredentials(home).map((c) => c.url)).toEqual(['http://127.0.0.1:9999', 'http://127.0.0.1:17373']);
+    expect(listCredentials(home).map((c) => c.url)).toEqual([
+      'http://127.0.0.1:9999',
+      'http://127.0.0.1:17373',
+    ]);
   });
 
   it('reads the old one-key file, and lets the database holding that key claim it', async () => {
-    fs.writeFileSync(credentialsPath(home), JSON.stringify({ apiKey: 'swarm_old', url: 'http://127.0.0.1:7373' }));
-    expect(listCredentials(home)).toEqual([{ name: 'default', apiKey: 'swarm_old', url: 'http://127.0.0.1:7373' }]);
+    fs.writeFileSync(
+      credentialsPath(home),
+      JSON.stringify({ apiKey: 'swarm_old', url: 'http://127.0.0.1:7373' }),
+    );
+    expect(listCredentials(home)).toEqual([
+      { name: 'default', apiKey: 'swarm_old', url: 'http://127.0.0.1:7373' },
+    ]);
     // Another database does not hold the key: nothing changes.
     await noteServerStarted(home, { database: PG, url: 'http://127.0.0.1:1' }, async () => false);
     expect(listCredentials(home)[0]!.database).toBeUndefined();
-    await noteServerStarted(home, { database: SQLITE, url: 'http://127.0.0.1:7474' }, async (k) => k === 'swarm_old');
+    await noteServerStarted(
+      home,
+      { database: SQLITE, url: 'http://127.0.0.1:7474' },
+      async (k) => k === 'swarm_old',
+    );
     expect(listCredentials(home)).toMatchObject([
       { name: 'default', apiKey: 'swarm_old', database: SQLITE, url: 'http://127.0.0.1:7474' },
     ]);
@@ -98,9 +120,15 @@ describe('the credential and server the CLI uses', () => {
 
   it('talks to the URL saved with the credential unless SWARM_URL or SWARM_PORT says otherwise', () => {
     expect(target({})).toMatchObject({ url: 'http://127.0.0.1:17373', apiKey: 'swarm_sqlite', note: null });
-    expect(target({ SWARM_PORT: '7000' })).toMatchObject({ url: 'http://127.0.0.1:7000', urlFrom: 'SWARM_PORT' });
+    expect(target({ SWARM_PORT: '7000' })).toMatchObject({
+      url: 'http://127.0.0.1:7000',
+      urlFrom: 'SWARM_PORT',
+    });
     expect(target({ SWARM_URL: 'http://h:1' })).toMatchObject({ url: 'http://h:1', apiKey: 'swarm_sqlite' });
-    expect(target({ SWARM_API_KEY: 'swarm_env' })).toMatchObject({ apiKey: 'swarm_env', keyFrom: 'SWARM_API_KEY' });
+    expect(target({ SWARM_API_KEY: 'swarm_env' })).toMatchObject({
+      apiKey: 'swarm_env',
+      keyFrom: 'SWARM_API_KEY',
+    });
   });
 
   it('with several, picks by --credential, by server URL, by database, else the latest with a note', async () => {
@@ -114,10 +142,14 @@ describe('the credential and server the CLI uses', () => {
       url: 'http://127.0.0.1:17374',
     });
     expect(target({ SWARM_CREDENTIAL: 'http://127.0.0.1:17373/' }).credential?.name).toBe('sqlite');
-    expect(() => target({ SWARM_CREDENTIAL: 'nope' })).toThrow(/no saved credential "nope"; saved: sqlite, postgres/);
+    expect(() => target({ SWARM_CREDENTIAL: 'nope' })).toThrow(
+      /no saved credential "nope"; saved: sqlite, postgres/,
+    );
     const guessed = target({ DATABASE_URL: 'sqlite:/elsewhere.db' });
     expect(guessed.credential?.name).toBe('postgres');
-    expect(guessed.note).toMatch(/using credential "postgres" .* choose with --credential NAME or SWARM_CREDENTIAL/);
+    expect(guessed.note).toMatch(
+      /using credential "postgres" .* choose with --credential NAME or SWARM_CREDENTIAL/,
+    );
   });
 
   it('says how to get a key when none is saved', () => {

@@ -61,7 +61,12 @@ describe.each(DIALECTS)("a run's output in the CLI, against a server on %s", (di
     const end = lines.findIndex((l) => /^completed in \d+ ms$/.test(l));
     expect(end).toBeGreaterThan(0);
     expect(lines[end + 1]).toMatch(/^result: /);
-    const printed = JSON.parse(lines.slice(end + 1).join('\n').replace(/^result: /, '')) as unknown;
+    const printed = JSON.parse(
+      lines
+        .slice(end + 1)
+        .join('\n')
+        .replace(/^result: /, ''),
+    ) as unknown;
 
     const json = await cli(['runs', 'list', '--workflow', 'ordered', '--json'], env);
     const [run] = JSON.parse(json.stdout) as Array<{ id: string; result: unknown }>;

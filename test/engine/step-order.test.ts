@@ -14,7 +14,11 @@ describe('stepOrder', () => {
     ({ steps: steps.map((s) => ({ needs: [], ...s })) }) as unknown as NormalizedWorkflow;
 
   it("is the definition's order when that lists each step after its needs", () => {
-    expect(stepOrder(workflow([{ id: 'b' }, { id: 'a', needs: ['b'] }, { id: 'c' }]))).toEqual(['b', 'a', 'c']);
+    expect(stepOrder(workflow([{ id: 'b' }, { id: 'a', needs: ['b'] }, { id: 'c' }]))).toEqual([
+      'b',
+      'a',
+      'c',
+    ]);
   });
 
   it('puts a step after the steps it needs, otherwise keeping the listed order', () => {

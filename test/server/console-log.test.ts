@@ -14,7 +14,8 @@ function sink(isTTY: boolean): Writable & { isTTY: boolean; text: () => string }
   return Object.assign(stream, { isTTY, text: () => chunks.join('') });
 }
 
-const json = (line: Record<string, unknown>) => JSON.stringify({ level: 30, time: Date.parse('2026-01-01T10:11:12Z'), pid: 1, hostname: 'h', ...line });
+const json = (line: Record<string, unknown>) =>
+  JSON.stringify({ level: 30, time: Date.parse('2026-01-01T10:11:12Z'), pid: 1, hostname: 'h', ...line });
 
 describe('the console log', () => {
   it('is pretty on a terminal and JSON elsewhere, unless SWARM_LOG_FORMAT says which', () => {
@@ -34,17 +35,31 @@ describe('the console log', () => {
 
   it('makes a request one line, and hides successful health checks', () => {
     const pretty = new PrettyLines();
-    expect(pretty.format(json({ reqId: 'r1', req: { method: 'GET', url: '/api/v1/runs' }, msg: 'incoming request' }))).toBeNull();
     expect(
-      pretty.format(json({ reqId: 'r1', res: { statusCode: 200 }, responseTime: 4.2, msg: 'request completed' })),
-    ).toMatch(/^\d\d:\d\d:\d\d INFO  GET \/api\/v1\/runs 200 4 ms$/);
+      pretty.format(
+        json({ reqId: 'r1', req: { method: 'GET', url: '/api/v1/runs' }, msg: 'incoming request' }),
+      ),
+    ).toBeNull();
+    expect(
+      pretty.format(
+        json({ reqId: 'r1', res: { statusCode: 200 }, responseTime: 4.2, msg: 'request completed' }),
+      ),
+    ).toMatch(/^\d\d:\d\d:\d\d INFO {2}GET \/api\/v1\/runs 200 4 ms$/);
 
-    expect(pretty.format(json({ reqId: 'r2', req: { method: 'GET', url: '/healthz' }, msg: 'incoming request' }))).toBeNull();
-    expect(pretty.format(json({ reqId: 'r2', res: { statusCode: 200 }, responseTime: 1, msg: 'request completed' }))).toBeNull();
+    expect(
+      pretty.format(json({ reqId: 'r2', req: { method: 'GET', url: '/healthz' }, msg: 'incoming request' })),
+    ).toBeNull();
+    expect(
+      pretty.format(
+        json({ reqId: 'r2', res: { statusCode: 200 }, responseTime: 1, msg: 'request completed' }),
+      ),
+    ).toBeNull();
     // An unhealthy answer is worth a line.
     pretty.format(json({ reqId: 'r3', req: { method: 'GET', url: '/healthz' }, msg: 'incoming request' }));
     expect(
-      pretty.format(json({ reqId: 'r3', res: { statusCode: 503 }, responseTime: 1, msg: 'request completed' })),
+      pretty.format(
+        json({ reqId: 'r3', res: { statusCode: 503 }, responseTime: 1, msg: 'request completed' }),
+      ),
     ).toMatch(/GET \/healthz 503 1 ms$/);
     // The CLI prints where the server listens; Fastify's own line would say it twice.
     expect(pretty.format(json({ msg: 'Server listening at http://127.0.0.1:7373' }))).toBeNull();
@@ -56,7 +71,9 @@ describe('the console log', () => {
     expect(pretty.format(json({ level: 40, err, msg: 'renewing failed' }))).toBe(
       `${new Date(Date.parse('2026-01-01T10:11:12Z')).toTimeString().slice(0, 8)} WARN  renewing failed error="boom"`,
     );
-    expect(pretty.format(json({ level: 50, err, msg: 'claiming failed' }))).toMatch(/error="boom"\nError: boom\n {4}at x$/);
+    expect(pretty.format(json({ level: 50, err, msg: 'claiming failed' }))).toMatch(
+      /error="boom"\nError: boom\n {4}at x$/,
+    );
     expect(pretty.format('not json\n')).toBe('not json');
   });
 });

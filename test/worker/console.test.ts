@@ -8,13 +8,25 @@ import { engineFixture, type EngineFixture } from '../engine/helpers.js';
 describe('a worker attempt line', () => {
   it('names the task, agent, run and step, how it ended and how long it took', () => {
     const at = new Date('2026-01-02T03:04:05.000Z');
-    const base = { taskId: 't1', runId: 'r1', stepId: 'greet', agent: 'greeter@1.0.0', attempt: 2, durationMs: 12 };
+    const base = {
+      taskId: 't1',
+      runId: 'r1',
+      stepId: 'greet',
+      agent: 'greeter@1.0.0',
+      attempt: 2,
+      durationMs: 12,
+    };
     expect(formatAttemptEnd({ ...base, status: 'completed' }, at)).toBe(
       '2026-01-02T03:04:05.000Z task t1 greeter@1.0.0 run r1 step greet attempt 2: completed in 12 ms',
     );
     expect(
-      formatAttemptEnd({ ...base, runId: null, stepId: null, status: 'failed', error: 'no\nway', retryable: true }, at),
-    ).toBe('2026-01-02T03:04:05.000Z task t1 greeter@1.0.0 standalone attempt 2: failed in 12 ms: no way (retryable)');
+      formatAttemptEnd(
+        { ...base, runId: null, stepId: null, status: 'failed', error: 'no\nway', retryable: true },
+        at,
+      ),
+    ).toBe(
+      '2026-01-02T03:04:05.000Z task t1 greeter@1.0.0 standalone attempt 2: failed in 12 ms: no way (retryable)',
+    );
   });
 });
 

@@ -20,7 +20,7 @@ export function registerAgentCommands(program: Command, io: CliIo): void {
     .action(async (target: string, options: { json?: boolean }) => {
       // Checked here first, so mistakes show before anything is sent, with the file named.
       // Loaded here, not at start: the manifest checks are not light, and only this command needs them.
-      const { loadAgentManifest } = await import('../../registry/agent/load.js');
+      const { loadAgentManifest } = await import('../../registry/index.js');
       const { manifest, folder } = await loadAgentManifest(target);
       const query = folder === null ? '' : `?path=${encodeURIComponent(folder)}`;
       const result = await client().request<{ created: boolean; agent: AgentView }>(

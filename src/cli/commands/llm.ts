@@ -5,7 +5,7 @@ import { formatTable, type CliIo } from '../io.js';
 
 /** The name checked here, before anything is sent; the check loads with the commands using it. */
 async function checkName(name: string): Promise<void> {
-  const { checkProviderName } = await import('../../runtimes/llm/providers.js');
+  const { checkProviderName } = await import('../../runtimes/index.js');
   checkProviderName(name, 'NAME');
 }
 

@@ -154,7 +154,9 @@ export function registerRunCommands(program: Command, io: CliIo): void {
     });
   runs
     .command('show')
-    .description('One run with its steps, in the order of its definition; outputs cut to a line unless --full')
+    .description(
+      'One run with its steps, in the order of its definition; outputs cut to a line unless --full',
+    )
     .argument('<id>', 'the run id')
     .option('--full', "every step's output and the result whole, as indented JSON")
     .option('--json', 'machine-readable output (the whole run)')
@@ -186,7 +188,11 @@ export function registerRunCommands(program: Command, io: CliIo): void {
           steps.map(([s, st]) => [
             s,
             st.status,
-            st.output === undefined ? (st.error === undefined ? '-' : `error: ${st.error}`) : shown(st.output),
+            st.output === undefined
+              ? st.error === undefined
+                ? '-'
+                : `error: ${st.error}`
+              : shown(st.output),
           ]),
         ),
       );

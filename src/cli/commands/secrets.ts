@@ -4,8 +4,6 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { InputError, SwarmError } from '../../errors/index.js';
 import type { RotationReport, SecretRecord } from '../../secrets/index.js';
-// The checks alone; the keyring and storage load for `rotate-key`, the one command using them.
-import { checkSecretName, checkSecretValue } from '../../secrets/service.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 
@@ -77,6 +75,8 @@ export function registerSecretCommands(program: Command, io: CliIo): void {
         name: string,
         options: { value?: string; fromFile?: string; workflow?: string; json?: boolean },
       ) => {
+        // The checks the server makes, made first here (loaded for this command only).
+        const { checkSecretName, checkSecretValue } = await import('../../secrets/index.js');
         checkSecretName(name, 'NAME');
         if (options.value !== undefined && options.fromFile !== undefined)
           throw new InputError('--value', 'give --value or --from-file, not both');

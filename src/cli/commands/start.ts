@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { InputError } from '../../errors/index.js';
-import { SWARM_VERSION } from '../../server/version.js';
+import { SWARM_VERSION } from '../../version/index.js';
 import type { CliIo } from '../io.js';
 
 export function registerStart(program: Command, io: CliIo): void {
@@ -22,7 +22,7 @@ export function registerStart(program: Command, io: CliIo): void {
       // Listen for signals before anything starts, so an early SIGTERM still shuts down cleanly.
       const shutdown = io.waitForShutdown();
       // The server's modules load here, so the other commands start without them.
-      const { startServer } = await import('../../server/start.js');
+      const { startServer } = await import('../../server/index.js');
       const server = await startServer(config);
       io.out(
         `Swarm ${SWARM_VERSION} listening on ${server.url} (database: ${server.store.handle.description})`,

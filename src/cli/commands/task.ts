@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { InputError, SwarmError } from '../../errors/index.js';
 import type { ScheduledTaskView, ScheduleTaskInput, SubmitTask, TaskView } from '../../tasks/index.js';
-// The types module alone: the task service's modules are the server's, not the CLI's.
-import { ENDED_TASK_STATUSES } from '../../tasks/types.js';
 import { ApiClient } from '../client.js';
 import { formatTable, readJsonOption, type CliIo } from '../io.js';
 
@@ -56,8 +54,8 @@ export function submitBody(options: SubmitOptions, cwd: string): SubmitTask {
   };
 }
 
-function isEnded(task: TaskView): boolean {
-  return (ENDED_TASK_STATUSES as readonly string[]).includes(task.status);
+function isEnded(task: TaskView, ended: readonly string[]): boolean {
+  return ended.includes(task.status);
 }
 
 function summary(task: TaskView): string {
@@ -92,7 +90,9 @@ export function registerTaskCommands(program: Command, io: CliIo): void {
       let current = await api.request<TaskView>('POST', '/api/v1/tasks', body);
       if (!options.wait) return io.out(options.json ? JSON.stringify(current) : current.id);
       if (!options.json) io.out(`task ${current.id} submitted`);
-      while (!isEnded(current)) {
+      // Loaded for --wait only: the tasks part is the server's, heavy for a CLI start.
+      const { ENDED_TASK_STATUSES } = await import('../../tasks/index.js');
+      while (!isEnded(current, ENDED_TASK_STATUSES)) {
         await new Promise((resolve) => setTimeout(resolve, 200));
         current = await api.request<TaskView>('GET', `/api/v1/tasks/${encodeURIComponent(current.id)}`);
       }

@@ -5,14 +5,13 @@ import type { CliIo } from '../io.js';
 
 /** The worker's modules, loaded when `swarm worker` runs: the other commands start without them. */
 async function workerModules() {
-  const [engine, expressions, secrets, storage, worker, console, attempts] = await Promise.all([
+  const [engine, expressions, secrets, storage, worker, server] = await Promise.all([
     import('../../engine/index.js'),
     import('../../expressions/index.js'),
     import('../../secrets/index.js'),
     import('../../storage/index.js'),
     import('../../worker/index.js'),
-    import('../../server/console-log.js'),
-    import('../../worker/attempt-end.js'),
+    import('../../server/index.js'),
   ]);
   return {
     Engine: engine.Engine,
@@ -20,8 +19,8 @@ async function workerModules() {
     openKeyring: secrets.openKeyring,
     Store: storage.Store,
     createWorker: worker.createWorker,
-    consoleLogger: console.consoleLogger,
-    formatAttemptEnd: attempts.formatAttemptEnd,
+    consoleLogger: server.consoleLogger,
+    formatAttemptEnd: worker.formatAttemptEnd,
   };
 }
 
@@ -43,8 +42,15 @@ export function registerWorker(program: Command, io: CliIo): void {
       const concurrency = integer('--concurrency', options.concurrency, 1, 1024);
       const leaseMs = integer('--lease-ms', options.leaseMs, 100, 3_600_000);
       const config = loadConfig(io.env, io.cwd);
-      const { Engine, configureExpressionLimits, openKeyring, Store, createWorker, consoleLogger, formatAttemptEnd } =
-        await workerModules();
+      const {
+        Engine,
+        configureExpressionLimits,
+        openKeyring,
+        Store,
+        createWorker,
+        consoleLogger,
+        formatAttemptEnd,
+      } = await workerModules();
       configureExpressionLimits(config.expressionLimits);
       const shutdown = io.waitForShutdown();
       // Workers never migrate: the server does, and a worker on an older schema must not run.

@@ -9,8 +9,8 @@ import { splitRef } from './agent.js';
 
 /** A workflow definition file, parsed (YAML or JSON by its extension). */
 export async function readDefinition(file: string, cwd: string): Promise<unknown> {
-  // The YAML parser loads only for the commands that read a file.
-  const { formatOf, parseDocument } = await import('../../registry/document.js');
+  // The registry loads only for the commands that read a definition.
+  const { formatOf, parseDocument } = await import('../../registry/index.js');
   const full = path.resolve(cwd, file);
   const format = formatOf(full);
   if (format === null) throw new InputError(file, 'a workflow file ends in .yaml, .yml or .json');
