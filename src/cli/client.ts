@@ -261,7 +261,7 @@ export class ApiClient {
   private unreachable(error: unknown): SwarmError {
     return new SwarmError(
       'SERVER_UNREACHABLE',
-      `no Swarm server answers at ${this.baseUrl}${this.urlFrom === undefined ? '' : ` (from ${this.urlFrom})`}: ${causeOf(error)}; start one (\`npm start\` in the clone, or \`swarm start\`), or point SWARM_URL or --credential at a running one`,
+      `no Swarm server answers at ${this.baseUrl}${this.urlFrom === undefined ? '' : ` (URL from ${this.urlFrom})`}: ${causeOf(error)}; start one (\`npm start\` in the clone, or \`swarm start\`), or point SWARM_URL or --credential at a running one`,
       { cause: error },
     );
   }

@@ -16,7 +16,7 @@ export interface Target {
   readonly credential: SavedCredential | null;
   /** Why that credential, as a phrase: `named by --credential …`, `the only one saved`, … */
   readonly chosenBy: string | null;
-  /** Where the URL came from, for messages: `SWARM_URL`, `the credential "sqlite"`, … */
+  /** Where the URL came from, for messages: `SWARM_URL`, `SWARM_PORT`, `credential "sqlite"`, `the default`. */
   readonly urlFrom: string;
   /** Where the key came from: `SWARM_API_KEY` or the credentials file. */
   readonly keyFrom: string;
@@ -51,7 +51,7 @@ export function resolveTarget(config: Config, cwd: string): Target {
   const urlFrom = given
     ? config.serverUrlFrom
     : useSaved
-      ? `saved with credential "${credential!.name}"`
+      ? `credential "${credential!.name}"`
       : 'the default';
   const note =
     guessed && config.apiKey === undefined

@@ -1,7 +1,7 @@
 import { SwarmError } from '../errors/index.js';
 import { threadHeapMb, type ExpressionLimits } from './limits.js';
 
-export type ExpressionLimit = 'time' | 'depth' | 'result' | 'memory' | 'queue';
+export type ExpressionLimit = 'time' | 'depth' | 'result' | 'memory';
 
 /** The longest part of an expression's source an error message quotes. */
 const QUOTED = 80;
@@ -21,14 +21,7 @@ function describe(limit: ExpressionLimit, limits: ExpressionLimits): string {
       return `exceeded its result size limit of ${limits.maxResultBytes} bytes (SWARM_EXPR_MAX_RESULT_BYTES)`;
     case 'memory':
       return `exceeded its memory limit of ${threadHeapMb(limits)} MiB (derived from SWARM_EXPR_MAX_RESULT_BYTES)`;
-    case 'queue':
-      return `waited over ${queueWaitMs(limits)} ms for a free evaluator thread (10 × SWARM_EXPR_TIMEOUT_MS, at least 10 s): other expressions are using them up`;
   }
-}
-
-/** How long an evaluation may wait for a free evaluator thread before it fails. */
-export function queueWaitMs(limits: ExpressionLimits): number {
-  return Math.max(10_000, limits.timeoutMs * 10);
 }
 
 /**

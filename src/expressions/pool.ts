@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ExpressionLimitError, queueWaitMs } from './errors.js';
+import { ExpressionLimitError } from './errors.js';
 import { expressionLimits, threadHeapMb, type ExpressionLimits } from './limits.js';
 import type { ThreadReply, ThreadRequest } from './protocol.js';
 
@@ -53,13 +53,10 @@ export function evaluateInThread(
   limits: ExpressionLimits,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    // No limit on the wait itself: every evaluation ahead is bounded by its own time limit and
+    // the queue is first come, first served, so a job always gets a thread. Failing it for
+    // waiting would fail a healthy step for the load other steps cause.
     const job: Job = { request: { id: ++lastId, source, context, limits }, resolve, reject };
-    job.waitTimer = setTimeout(() => {
-      const at = queue.indexOf(job);
-      if (at < 0) return;
-      queue.splice(at, 1);
-      reject(new ExpressionLimitError('queue', source, limits));
-    }, queueWaitMs(limits));
     queue.push(job);
     pump();
   });

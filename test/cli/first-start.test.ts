@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
-import { startSwarm, swarm, type Started } from '../helpers/swarm-process.js';
+import { startSwarm, stopAll, swarm } from '../helpers/swarm-process.js';
 
 interface WhoAmI {
   url: string;
@@ -21,7 +21,6 @@ describe.each(DIALECTS)(
   (dialect) => {
     let second: TestDatabase;
     let folder: string;
-    const servers: Started[] = [];
 
     beforeEach(async () => {
       second = await createTestDatabase(dialect);
@@ -29,15 +28,12 @@ describe.each(DIALECTS)(
       fs.mkdirSync(folder);
     });
     afterEach(async () => {
-      for (const server of servers.splice(0)) await server.stop();
+      await stopAll();
       await second.drop();
     });
 
-    const start = async (env: NodeJS.ProcessEnv, firstStart: boolean) => {
-      const server = await startSwarm({ SWARM_EXAMPLES: 'false', ...env }, folder, firstStart);
-      servers.push(server);
-      return server;
-    };
+    const start = (env: NodeJS.ProcessEnv, firstStart: boolean) =>
+      startSwarm({ SWARM_EXAMPLES: 'false', ...env }, folder, firstStart);
     const whoami = async (env: NodeJS.ProcessEnv = {}, args: string[] = []) => {
       const ran = await swarm([...args, 'whoami', '--json'], env, folder);
       expect(ran.code, ran.stderr).toBe(0);

@@ -205,7 +205,7 @@ describe('swarm CLI without a server', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `swarm: no Swarm server answers at http://127.0.0.1:${port} (ECONNREFUSED); start one with \`swarm start\` or set SWARM_URL [SERVER_UNREACHABLE]\n`,
+      `swarm: no Swarm server answers at http://127.0.0.1:${port} (URL from SWARM_URL): ECONNREFUSED; start one (\`npm start\` in the clone, or \`swarm start\`), or point SWARM_URL or --credential at a running one [SERVER_UNREACHABLE]\n`,
     );
   });
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,29 +167,36 @@ describe('the fuzzer itself', () => {
   });
 
   it('`npm run fuzz` exits 1 and prints a reproduction of each 5xx', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(ROOT, 'bench', 'fuzz.mjs'),
-        '--url',
-        fakeUrl,
-        '--key',
-        'swarm_k',
-        '--requests',
-        '40',
-        '--seed',
-        'cli',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
-    expect(code, out).toBe(1);
-    expect(out).toMatch(/-> 5xx: 500/);
-    expect(out).toMatch(/raw: \S+case-\d+\.http/);
-    expect(out).toMatch(/^total\s+40\s/m);
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-fuzz-test-'));
+    try {
+      const args = ['--url', fakeUrl, '--key', 'swarm_k', '--requests', '40', '--seed', 'cli', '--out', out];
+      const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'fuzz.mjs'), ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (text += c.toString()));
+      const code = await new Promise((resolve) => child.once('exit', resolve));
+      expect(code, text).toBe(1);
+      expect(text).toMatch(/-> 5xx: 500/);
+      expect(text).toMatch(/^total\s+40\s/m);
+      // Each failure's raw request is saved, and replaying one gets the same 500.
+      const file = /raw: (\S+case-\d+\.http)/.exec(text.slice(text.indexOf('-> 5xx')))?.[1];
+      expect(file && fs.existsSync(file)).toBe(true);
+      const replay = spawn(
+        process.execPath,
+        [path.join(ROOT, 'bench', 'fuzz.mjs'), '--replay', file!, '--url', fakeUrl],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let answer = '';
+      replay.stdout.on('data', (c: Buffer) => (answer += c.toString()));
+      expect(await new Promise((resolve) => replay.once('exit', resolve))).toBe(1);
+      expect(answer).toMatch(/^500\n/);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('refuses any address but 127.0.0.1', async () => {

@@ -7,6 +7,22 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export const SWARM_SCRIPT = path.join(ROOT, 'swarm');
 export const MAIN = path.join(ROOT, 'dist/cli/main.js');
 
+/** Every server started and not yet stopped: `stopAll` ends them, even one a timed-out test left. */
+const running = new Set<ChildProcess>();
+
+/** Stops every server `startSwarm` started (SIGTERM, then SIGKILL after 15 s). */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...running].map(async (child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
 export interface Started {
   readonly child: ChildProcess;
   /** Everything it printed so far, stdout and stderr. */
@@ -31,7 +47,13 @@ export async function startSwarm(env: NodeJS.ProcessEnv, cwd: string, firstStart
   });
   child.stdout!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   const [, url] = await waitFor(child, output, /listening on (http:\/\/\S+)/);
   if (firstStart) await waitFor(child, output, /^Saved as credential /m);
   const key = /^\s+(swarm_\S+)$/m.exec(output.text)?.[1];
@@ -41,7 +63,7 @@ export async function startSwarm(env: NodeJS.ProcessEnv, cwd: string, firstStart
     url: url!,
     key,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;
     },
   };

@@ -46,7 +46,7 @@ export function registerCredentialCommands(program: Command, io: CliIo): void {
       };
       if (options.json) io.out(JSON.stringify(view));
       else {
-        io.out(`server      ${t.url} (${t.urlFrom})`);
+        io.out(`server      ${t.url} (URL from ${t.urlFrom})`);
         if (t.credential !== null)
           io.out(`credential  ${t.credential.name}: ${t.chosenBy} (${t.saved.length} saved)`);
         if (t.credential?.database !== undefined) io.out(`database    ${t.credential.database}`);

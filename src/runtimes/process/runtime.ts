@@ -120,7 +120,7 @@ export class ProcessRuntime implements Runtime {
         context.signal.removeEventListener('abort', onAbort);
       }
       if (context.signal.aborted) throw context.signal.reason as Error;
-      return session.judge(exit, kind, memoryMb, agent);
+      return session.judge(exit, kind, memoryMb);
     } finally {
       await removeFolder(work, context);
     }
@@ -473,7 +473,7 @@ class Session {
   }
 
   /** The attempt's outcome once everything is over: its output, or the reason it failed. */
-  judge(exit: SandboxExit, kind: ProgramKind, memoryMb: number, agent: InvokedAgent): unknown {
+  judge(exit: SandboxExit, kind: ProgramKind, memoryMb: number): unknown {
     const heapExhausted =
       kind === 'node' && /JavaScript heap out of memory|Reached heap limit/.test(this.stderrTail);
     if (exit.memoryExceeded || heapExhausted) {
