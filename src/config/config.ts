@@ -171,7 +171,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     logLevel,
     logFormat: parseLogFormat(env.SWARM_LOG_FORMAT),
     serverUrl,
-    serverUrlFrom: nonEmpty(env.SWARM_URL) ? 'SWARM_URL' : nonEmpty(env.SWARM_PORT) ? 'SWARM_PORT' : 'default',
+    serverUrlFrom: nonEmpty(env.SWARM_URL)
+      ? 'SWARM_URL'
+      : nonEmpty(env.SWARM_PORT)
+        ? 'SWARM_PORT'
+        : 'default',
     credential: nonEmpty(env.SWARM_CREDENTIAL),
     apiKey: nonEmpty(env.SWARM_API_KEY),
     examples: parseBoolean('SWARM_EXAMPLES', env.SWARM_EXAMPLES, true),

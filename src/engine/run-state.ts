@@ -39,13 +39,27 @@ export async function lockRun(
   return query.executeTakeFirst();
 }
 
+/** The columns of a run its frame is made of, besides its trigger data. */
+const FRAME_COLUMNS = [
+  'id',
+  'owner_id',
+  'workflow_id',
+  'workflow_name',
+  'attempt',
+  'status',
+  'step_results',
+  'handlers',
+  'started_at',
+] as const;
+export type FrameRow = Pick<RunRow, (typeof FRAME_COLUMNS)[number]>;
+
 /**
  * The run's frame. A stored workflow version never changes, so its DAG is read and parsed once
  * per process (`definitions`), not on every task completion.
  */
 export async function frameOf(
   trx: Kysely<SwarmDatabase>,
-  row: RunRow,
+  row: FrameRow & Pick<RunRow, 'trigger_data'>,
   definitions: Map<string, NormalizedWorkflow>,
 ): Promise<StoredRun> {
   let workflow = definitions.get(row.workflow_id);
@@ -268,19 +282,42 @@ export async function saveRun(
   await saveRuns(trx, dialect, [{ run, end, before }], extraLogs);
 }
 
-/** Locks runs (in id order, so two transactions locking overlapping sets cannot deadlock). */
+/**
+ * Locks runs (in id order, so two transactions locking overlapping sets cannot deadlock) and
+ * reads what their frames are made of, but not their input or trigger data: those can be large
+ * (a fan-out's million items) and a completion needs the trigger data only when it releases a
+ * step or ends the run (readTriggers), not on each of the thousands of batches in between.
+ */
 export async function lockRuns(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   runIds: readonly string[],
-): Promise<RunRow[]> {
-  const rows: RunRow[] = [];
+): Promise<FrameRow[]> {
+  const rows: FrameRow[] = [];
   for (const chunk of chunksFor(dialect, [...runIds].sort(), 1)) {
-    let query = trx.selectFrom('workflow_runs').selectAll().where('id', 'in', chunk).orderBy('id');
+    let query = trx.selectFrom('workflow_runs').select(FRAME_COLUMNS).where('id', 'in', chunk).orderBy('id');
     if (dialect.capabilities.skipLocked) query = query.forUpdate();
-    rows.push(...(await query.execute()));
+    for (const row of await query.execute()) rows.push(row);
   }
   return rows;
+}
+
+/** The trigger data of runs (already locked), by run id. */
+export async function readTriggers(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  runIds: readonly string[],
+): Promise<Map<string, unknown>> {
+  const triggers = new Map<string, unknown>();
+  for (const chunk of chunksFor(dialect, runIds, 1)) {
+    const rows = await trx
+      .selectFrom('workflow_runs')
+      .select(['id', 'trigger_data'])
+      .where('id', 'in', chunk)
+      .execute();
+    for (const row of rows) triggers.set(row.id, fromDbJson(row.trigger_data));
+  }
+  return triggers;
 }
 
 /** Cancels a run's pending and running tasks; the bumped lease epoch refuses late completions. */

@@ -20,7 +20,7 @@ import {
 import { readItemOutputs } from './fan-in.js';
 import { enqueueTasks, type LostLease, type NewTask } from '../queue/index.js';
 import { handlerStepId, parseHandlerStepId, pinHandlers, type HandlerState } from './handlers.js';
-import type { RunSteps } from './plan.js';
+import { allSettled, readySteps, type RunSteps } from './plan.js';
 import { inStepOrder } from './step-order.js';
 import { writeLogs, writeStepMetrics, type StepMetric } from './records.js';
 import {
@@ -28,6 +28,7 @@ import {
   frameOf,
   lockRun,
   lockRuns,
+  readTriggers,
   runEndedEvent,
   saveRun,
   saveRuns,
@@ -330,7 +331,8 @@ export class Engine {
     const runs = new Map<string, { run: StoredRun; before: Record<string, string> }>();
     for (const row of await lockRuns(trx, dialect, [...new Set(steps.map((t) => t.runId!))])) {
       if (row.status !== 'running') continue;
-      const run = await frameOf(trx, row, this.definitions);
+      // The trigger data is read below, for the runs that release a step or end.
+      const run = await frameOf(trx, { ...row, trigger_data: null }, this.definitions);
       runs.set(row.id, { run, before: statusesOf(run.steps) });
     }
     const metrics: StepMetric[] = [];
@@ -364,6 +366,15 @@ export class Engine {
       }
     }
     await writeStepMetrics(trx, dialect, metrics);
+    // Expressions (of the steps released) and handlers (of a run that ends) see the trigger data.
+    const moving = [...touched].filter((id) => {
+      const { run } = runs.get(id)!;
+      return readySteps(run.workflow, run.steps).length > 0 || allSettled(run.steps);
+    });
+    for (const [id, trigger] of await readTriggers(trx, dialect, moving)) {
+      const entry = runs.get(id)!;
+      entry.run = { ...entry.run, trigger };
+    }
     const changes: RunChange[] = [];
     const released: NewTask[] = [];
     for (const runId of touched) {

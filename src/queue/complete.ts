@@ -60,6 +60,8 @@ interface DoneRow {
  * error, an output the database refuses), it rolls back and each half is completed on its own,
  * down to single tasks (bisectFailures). A completion that throws even alone is failed with its
  * own error through failTask and `hooks` (see CompleteResult.failed); every other one commits.
+ * Only a transient database error (unreachable, deadlock, busy: isTransientDatabaseError) is
+ * thrown: it says nothing about the tasks, whose completions may be sent again.
  */
 export async function completeTasks(
   handle: DatabaseHandle,
@@ -69,8 +71,10 @@ export async function completeTasks(
 ): Promise<CompleteResult> {
   const { unique, duplicates } = uniqueById(completions);
   if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id), failed: [] };
-  const { results, failed } = await bisectFailures(unique, (batch) =>
-    completeBatch(handle, batch, hooks, now),
+  const { results, failed } = await bisectFailures(
+    unique,
+    (batch) => completeBatch(handle, batch, hooks, now),
+    { rethrow: isTransientDatabaseError },
   );
   const completed = new Set<string>();
   for (const ids of results) for (const id of ids) completed.add(id);

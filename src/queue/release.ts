@@ -1,4 +1,4 @@
-import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { bisectFailures, messageOf } from './split.js';
@@ -20,8 +20,10 @@ export async function releaseTasks(
   now: Date = new Date(),
 ): Promise<string[]> {
   if (ids.length === 0) return [];
-  const { results, failed } = await bisectFailures(ids, (batch) =>
-    releaseBatch(handle, workerId, batch, now),
+  const { results, failed } = await bisectFailures(
+    ids,
+    (batch) => releaseBatch(handle, workerId, batch, now),
+    { rethrow: isTransientDatabaseError },
   );
   const released: string[] = [];
   for (const batch of results) for (const id of batch) released.push(id);

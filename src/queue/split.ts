@@ -10,12 +10,15 @@ export interface FailedItem<T> {
  * written in a batch that succeeds: one bad item among n costs about 2·log2(n) more attempts,
  * not n. `attempt` must leave nothing behind when it throws (one transaction per call).
  *
- * Never throws: returns what each successful attempt returned, in item order, and the items
- * that failed even alone. Iterative, so a large batch needs no deep stack.
+ * Returns what each successful attempt returned, in item order, and the items that failed even
+ * alone. Throws only an error `options.rethrow` picks (the database gone, a deadlock: nothing
+ * to do with the items, so splitting would only fail them all); halves written before it stay
+ * written. Iterative, so a large batch needs no deep stack.
  */
 export async function bisectFailures<T, R>(
   items: readonly T[],
   attempt: (batch: T[]) => Promise<R>,
+  options: { readonly rethrow?: (error: unknown) => boolean } = {},
 ): Promise<{ results: R[]; failed: FailedItem<T>[] }> {
   const results: R[] = [];
   const failed: FailedItem<T>[] = [];
@@ -26,6 +29,7 @@ export async function bisectFailures<T, R>(
     try {
       results.push(await attempt(batch));
     } catch (error) {
+      if (options.rethrow?.(error)) throw error;
       if (batch.length === 1) {
         failed.push({ item: batch[0]!, error });
         continue;

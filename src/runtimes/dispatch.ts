@@ -40,7 +40,8 @@ export class DispatchRuntime implements Runtime {
     }
     const inputIssues = schemaIssues(invocation.agent.inputSchema, invocation.input, 'input');
     const [first, ...more] = inputIssues;
-    if (first !== undefined) return Promise.reject(RuntimeError.invalidInput(first.field, first.message, more));
+    if (first !== undefined)
+      return Promise.reject(RuntimeError.invalidInput(first.field, first.message, more));
     return runtime.execute(invocation, context).then((output) => checkedOutput(invocation, output));
   }
 }

@@ -73,7 +73,8 @@ export async function prepareTask(
       agentVersion = resolved.version;
       if (options.finalInput)
         // A loop, not push(...): an input can break its schema in more places than a call takes arguments.
-        for (const issue of schemaIssues(resolved.input_schema, fields.input ?? {}, `${at}input`)) issues.push(issue);
+        for (const issue of schemaIssues(resolved.input_schema, fields.input ?? {}, `${at}input`))
+          issues.push(issue);
     }
   }
   const policy = fields.retry_policy;

@@ -99,6 +99,7 @@ export class Worker {
   private flushing: Promise<void> | null = null;
   /** Completions in the batch being written. */
   private recording = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private running = false;
   private wake: (() => void) | null = null;
@@ -214,6 +215,9 @@ export class Worker {
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     const left = [...this.inFlight.values()];
     for (const entry of left) entry.controller.abort(new Error('worker stopping'));
+    // Completions waiting for a database retry get one last attempt now.
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     await this.flush();
     await this.logs.flush();
     await this.reports.flush();
@@ -462,9 +466,20 @@ export class Worker {
   private async flush(): Promise<void> {
     for (;;) {
       while (this.flushing !== null) await this.flushing;
-      if (this.completions.length === 0) return;
+      // While the database is failing, the retry timer flushes next, not every new completion.
+      if (this.completions.length === 0 || this.retryTimer !== null) return;
       this.flushing = this.record(this.completions.splice(0, MAX_COMPLETION_BATCH));
     }
+  }
+
+  /** Writes the waiting completions again in a second (the database failed for the moment). */
+  private retryLater(): void {
+    if (this.retryTimer !== null) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.running) void this.flush();
+    }, COMPLETION_RETRY_MS);
+    this.retryTimer.unref();
   }
 
   private record(batch: Worker['completions']): Promise<void> {
@@ -487,8 +502,17 @@ export class Worker {
             );
           this.notify();
         })
-        // Not for one task's sake (completeTasks isolates and fails that task): an unexpected error.
-        .catch((error: unknown) => this.options.logger.error({ err: error }, 'recording completions failed'))
+        // Never for one task's sake (completeTasks fails that task alone): the database failed
+        // for the moment (unreachable, deadlock, busy). The batch is kept, first in line, and
+        // written again shortly; a completion whose lease ran out meanwhile is refused then.
+        .catch((error: unknown) => {
+          this.options.logger.warn(
+            { err: error, completions: batch.length },
+            `recording completions failed; retrying in ${COMPLETION_RETRY_MS} ms`,
+          );
+          this.completions.unshift(...batch);
+          this.retryLater();
+        })
         .finally(() => {
           this.recording = 0;
           this.flushing = null;
@@ -511,6 +535,8 @@ export class Worker {
 
 /** Completions written in one transaction at most: a long transaction holds up everyone's. */
 const MAX_COMPLETION_BATCH = 1000;
+/** How long completions wait to be written again after the database failed to take them. */
+const COMPLETION_RETRY_MS = 1000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

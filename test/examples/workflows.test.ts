@@ -91,7 +91,8 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     checked.add(workflow);
     const first = await until(
       `a run of ${workflow}`,
-      async () => (await api<{ items: { id: string }[] }>('GET', `/api/v1/runs?workflow=${workflow}`)).items[0],
+      async () =>
+        (await api<{ items: { id: string }[] }>('GET', `/api/v1/runs?workflow=${workflow}`)).items[0],
       60_000,
     );
     return ended(first.id);
@@ -102,7 +103,9 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     expect((await run('hello', { name: 'Alexandra' })).result).toEqual({
       answer: { message: 'Hello, Alexandra!', long_name: true },
     });
-    expect((await run('hello', {})).result).toEqual({ answer: { message: 'Hello, world!', long_name: false } });
+    expect((await run('hello', {})).result).toEqual({
+      answer: { message: 'Hello, world!', long_name: false },
+    });
 
     // text-report: count the words, classify the sentiment, assemble a short report.
     expect((await run('text-report', { text: 'What a lovely, sunny day' })).result).toEqual({

@@ -125,7 +125,11 @@ describe('HttpAgentRuntime', () => {
     handler = answer({ output: { count: 'x' } });
     const schema = { type: 'object', properties: { count: { type: 'integer' } }, required: ['count'] };
     await expectRuntimeError(
-      call({}, { outputSchema: schema }, new DispatchRuntime({ http: runtime() }) as unknown as HttpAgentRuntime),
+      call(
+        {},
+        { outputSchema: schema },
+        new DispatchRuntime({ http: runtime() }) as unknown as HttpAgentRuntime,
+      ),
       'INTERNAL',
       false,
       /output.count: must be integer/,

@@ -311,7 +311,9 @@ describe.each(DIALECTS)('the llm runtime on %s', (dialect) => {
         retryable: false,
         // The provider and the setting that allows it, not builtin/http_request's wording.
         message: expect.stringMatching(
-          new RegExp(`^LLM provider "oa" .*loopback address; .*SWARM_LLM_ALLOWED_URLS=${new URL(fake.url).origin}`),
+          new RegExp(
+            `^LLM provider "oa" .*loopback address; .*SWARM_LLM_ALLOWED_URLS=${new URL(fake.url).origin}`,
+          ),
         ),
       },
     );
@@ -332,7 +334,9 @@ describe.each(DIALECTS)('the llm runtime on %s', (dialect) => {
       http: { ...HTTP, allowPrivateNetworks: false },
       allowedUrls: ['http://127.0.0.1:1'],
     });
-    await expect(otherPort.execute(invocation(agent('oa'), { text: 'x' }), makeContext())).rejects.toMatchObject({
+    await expect(
+      otherPort.execute(invocation(agent('oa'), { text: 'x' }), makeContext()),
+    ).rejects.toMatchObject({
       code: 'FORBIDDEN',
     });
   });

@@ -235,7 +235,10 @@ describe('the process runtime', () => {
     };
     const agent = probe({ outputSchema });
     const error = await failure(
-      checked(h.runtime).execute(invoke(agent, { mode: 'output', output: { count: 'three', items: [] } }), context()),
+      checked(h.runtime).execute(
+        invoke(agent, { mode: 'output', output: { count: 'three', items: [] } }),
+        context(),
+      ),
     );
     expect(error.message).toMatch(/^output\.count: must be integer/);
     expect(error.retryable).toBe(false);
@@ -247,7 +250,10 @@ describe('the process runtime', () => {
     );
     expect(nested.message).toMatch(/^output\.items\[1\]\.n: is required/);
     expect(
-      await checked(h.runtime).execute(invoke(agent, { mode: 'output', output: { count: 1, items: [] } }), context()),
+      await checked(h.runtime).execute(
+        invoke(agent, { mode: 'output', output: { count: 1, items: [] } }),
+        context(),
+      ),
     ).toEqual({ count: 1, items: [] });
   });
 
@@ -255,7 +261,9 @@ describe('the process runtime', () => {
     const agent = probe({
       inputSchema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
     });
-    const error = await failure(checked(h.runtime).execute(invoke(agent, { mode: 'echo', text: 5 }), context()));
+    const error = await failure(
+      checked(h.runtime).execute(invoke(agent, { mode: 'echo', text: 5 }), context()),
+    );
     expect(error).toMatchObject({
       code: 'INPUT_INVALID',
       retryable: false,
@@ -460,12 +468,22 @@ describe('the dispatch runtime', () => {
       name: 'greeter',
       version: '1.0.0',
       runtime: { type: 'builtin', name: 'transform' },
-      inputSchema: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+      inputSchema: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string', minLength: 1 } },
+      },
       outputSchema: { type: 'object', required: ['name'], properties: { greeting: { type: 'string' } } },
     };
     const missing = await failure(runtime.execute(invoke(greeter, {}), context()));
-    expect(missing).toMatchObject({ code: 'INPUT_INVALID', retryable: false, message: 'input.name: is required' });
-    const badOutput = await failure(runtime.execute(invoke(greeter, { name: 'Ada', greeting: 5 }), context()));
+    expect(missing).toMatchObject({
+      code: 'INPUT_INVALID',
+      retryable: false,
+      message: 'input.name: is required',
+    });
+    const badOutput = await failure(
+      runtime.execute(invoke(greeter, { name: 'Ada', greeting: 5 }), context()),
+    );
     expect(badOutput.message).toMatch(/^output\.greeting: must be string: the agent's output does not match/);
     expect(badOutput.retryable).toBe(false);
     expect(await runtime.execute(invoke(greeter, { name: 'Ada' }), context())).toEqual({ name: 'Ada' });

@@ -132,7 +132,12 @@ describe.each(DIALECTS)('LLM providers API on %s', (dialect) => {
     ['a loopback base_url', 'x', { provider: 'custom', base_url: 'http://127.0.0.1:8080' }, 'base_url'],
     ['a metadata base_url', 'x', { provider: 'ollama', base_url: 'http://169.254.169.254' }, 'base_url'],
     ['localhost', 'x', { provider: 'ollama', base_url: 'http://localhost:11434' }, 'base_url'],
-    ["ollama's loopback default base_url", 'x', { provider: 'ollama' }, 'SWARM_LLM_ALLOWED_URLS=http://127.0.0.1:11434'],
+    [
+      "ollama's loopback default base_url",
+      'x',
+      { provider: 'ollama' },
+      'SWARM_LLM_ALLOWED_URLS=http://127.0.0.1:11434',
+    ],
     [
       'a negative price',
       'x',
@@ -170,7 +175,10 @@ describe.each(DIALECTS)('LLM providers API on %s', (dialect) => {
     vi.stubEnv('SWARM_LLM_ALLOWED_URLS', 'http://127.0.0.1:11434');
     const local = await put('/api/v1/llm-providers/local', { provider: 'ollama' });
     expect(local.statusCode, local.body).toBe(201);
-    const other = await put('/api/v1/llm-providers/other', { provider: 'ollama', base_url: 'http://127.0.0.1:8080' });
+    const other = await put('/api/v1/llm-providers/other', {
+      provider: 'ollama',
+      base_url: 'http://127.0.0.1:8080',
+    });
     expect(other.statusCode).toBe(400);
     expect(other.json().detail).toMatch(/SWARM_LLM_ALLOWED_URLS=http:\/\/127\.0\.0\.1:8080/);
   });

@@ -100,7 +100,10 @@ describe.each(DIALECTS)('swarm task against a running server on %s', (dialect) =
     const wrongType = await cli(['task', 'submit', '--agent', 'greeter', '--input', '{"name": 5}'], env);
     expect(wrongType.stderr.trim()).toBe('swarm: input.name: must be string [INPUT_INVALID]');
     expect(JSON.parse((await cli(['task', 'list', '--json'], env)).stdout)).toEqual([]);
-    const ok = await cli(['task', 'submit', '--agent', 'greeter', '--input', '{"name": "Ada"}', '--wait'], env);
+    const ok = await cli(
+      ['task', 'submit', '--agent', 'greeter', '--input', '{"name": "Ada"}', '--wait'],
+      env,
+    );
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^COMPLETED in \d+ ms: \{"name":"Ada"\}$/m);
   });

@@ -83,7 +83,10 @@ export async function validateWorkflow(
   const written = nodesForm ? doc.nodes : doc.steps;
   if (Array.isArray(written) && written.length > MAX_STEPS) {
     const field = nodesForm ? 'nodes' : 'steps';
-    return { ok: false, issues: [{ field, message: `has ${written.length} ${noun}s; at most ${MAX_STEPS} are allowed` }] };
+    return {
+      ok: false,
+      issues: [{ field, message: `has ${written.length} ${noun}s; at most ${MAX_STEPS} are allowed` }],
+    };
   }
   const issues: FieldIssue[] = shapeIssues(doc);
 

@@ -77,7 +77,12 @@ export function allowProviderHint(url: URL): string {
   return `LLM providers reach only public addresses unless SWARM_LLM_ALLOWED_URLS lists the origin (SWARM_LLM_ALLOWED_URLS=${url.origin}) or SWARM_ALLOW_PRIVATE_NETWORKS=true`;
 }
 
-export function checkBaseUrl(value: string, policy: ProviderUrlPolicy, field = 'base_url', what = ''): string {
+export function checkBaseUrl(
+  value: string,
+  policy: ProviderUrlPolicy,
+  field = 'base_url',
+  what = '',
+): string {
   if (!URL.canParse(value)) throw new InputError(field, `"${value}" is not a URL`);
   const url = new URL(value);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
@@ -100,11 +105,7 @@ export function checkBaseUrl(value: string, policy: ProviderUrlPolicy, field = '
 }
 
 /** The provider `name` as `body` describes it (the API's PUT body, snake_case). */
-export function checkProviderInput(
-  name: unknown,
-  body: unknown,
-  policy: ProviderUrlPolicy,
-): ProviderInput {
+export function checkProviderInput(name: unknown, body: unknown, policy: ProviderUrlPolicy): ProviderInput {
   const checkedName = checkProviderName(name);
   if (!isPlainObject(body)) throw new InputError('body', 'must be a JSON object');
   const known = new Set([
