@@ -81,7 +81,9 @@ export async function run(opts) {
   const url = storeUrl({ sqlite, pgUrl: opts.pgUrl, tmpDir: opts.tmpDir });
   const store = await openStore(url);
   const user = await benchUser(store);
-  const ctx = { store, user, engine: new Engine(store), registry: new Registry(store).as(user.caller) };
+  // --items past SWARM_MAX_FAN_OUT's default: the engine that starts the run allows them.
+  const engine = new Engine(store, { maxFanOut: Math.max(100_000, opts.items ?? 0) });
+  const ctx = { store, user, engine, registry: new Registry(store).as(user.caller) };
 
   // Handler starts of tagged tasks (workload d), from this process's worker or the worker processes.
   /** @type {Map<number, (at: number) => void>} */

@@ -122,7 +122,8 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
   it('writes the credentials file with mode 0600 and bootstraps only once', async () => {
     const file = `${testDb.dir}/credentials`;
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(fs.readFileSync(file, 'utf8')).apiKey).toBe(adminKey);
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { credentials: { apiKey: string }[] };
+    expect(saved.credentials.map((c) => c.apiKey)).toEqual([adminKey]);
     expect(await bootstrapAdmin(store, testDb.dir, 'http://x')).toBeNull();
     expect(await count('api_keys')).toBe(1);
   });
