@@ -15,7 +15,10 @@ const HOSTILE: Record<string, { expression: string; limit: RegExp }> = {
     expression: '($f := function($x){ $x + $f($x+1) }; $f(0))',
     limit: /depth limit of 500 frames \(SWARM_EXPR_MAX_DEPTH\)/,
   },
-  'huge range': { expression: '$sum([1..9999999])', limit: /time limit of 1000 ms/ },
+  'huge range': {
+    expression: '$sum([1..9999999]) + $sum([1..9999999]) + $sum([1..9999999]) + $sum([1..9999999])',
+    limit: /time limit of 1000 ms/,
+  },
   'huge pad': { expression: '$pad("", 2e7)', limit: /result size limit of 16777216 bytes/ },
   backtracking: {
     expression: '$contains("aaaaaaaaaaaaaaaaaaaaaaaaaa!", /^(a|a)*$/)',
