@@ -151,11 +151,18 @@ async function child({ url, items, concurrency }) {
   let lastReport = t0;
   let row;
   for (;;) {
-    row = await store.handle.db
-      .selectFrom('workflow_runs')
-      .select(['status', 'step_results', 'result'])
-      .where('id', '=', id)
-      .executeTakeFirstOrThrow();
+    try {
+      row = await store.handle.db
+        .selectFrom('workflow_runs')
+        .select(['status', 'step_results', 'result'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+    } catch (error) {
+      // The pool may be busy for a while (the release is one long transaction): look again.
+      progress(`polling the run failed (${error.message}); trying again`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
     const steps = typeof row.step_results === 'string' ? JSON.parse(row.step_results) : row.step_results;
     if (!seenRunning && steps.fan.status !== 'pending') {
       seenRunning = true;

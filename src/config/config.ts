@@ -326,7 +326,13 @@ function nonEmpty(value: string | undefined): string | undefined {
 function parseExpressionLimits(env: NodeJS.ProcessEnv): ExpressionLimits {
   const defaults = DEFAULT_EXPRESSION_LIMITS;
   return Object.freeze({
-    timeoutMs: parseInteger('SWARM_EXPR_TIMEOUT_MS', env.SWARM_EXPR_TIMEOUT_MS, defaults.timeoutMs, 10, 600_000),
+    timeoutMs: parseInteger(
+      'SWARM_EXPR_TIMEOUT_MS',
+      env.SWARM_EXPR_TIMEOUT_MS,
+      defaults.timeoutMs,
+      10,
+      600_000,
+    ),
     maxDepth: parseInteger('SWARM_EXPR_MAX_DEPTH', env.SWARM_EXPR_MAX_DEPTH, defaults.maxDepth, 10, 100_000),
     maxResultBytes: parseInteger(
       'SWARM_EXPR_MAX_RESULT_BYTES',
