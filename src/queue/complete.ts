@@ -81,14 +81,6 @@ export async function completeTasks(
   const unrecorded: CompleteResult['failed'] = [];
   for (const { item, error } of failed) {
     const message = `recording the result failed: ${messageOf(error)}`;
-    // The database went away (a restart) or chose this transaction to give way (a deadlock): not
-    // the completion's fault, and failing the attempt would fail a healthy step (the chaos suite
-    // saw runs fail so across a PostgreSQL restart). Left unrecorded instead: the lease runs out,
-    // and the task is taken back and run again without using up an attempt.
-    if (isTransientDatabaseError(error)) {
-      unrecorded.push({ id: item.id, error: message, outcome: 'unrecorded' });
-      continue;
-    }
     const outcome = await failTask(
       handle,
       { id: item.id, leaseEpoch: item.leaseEpoch, error: message, code: COMPLETION_FAILED },

@@ -42,6 +42,8 @@ const TASK_COLUMNS = [
 const PARAMS_PER_ROW = TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
 const ROWS_PER_ARRAY_INSERT = 5000;
+/** Tasks enqueued at once past which the planner's statistics of `tasks` are refreshed. */
+const ANALYZE_AFTER_ROWS = 20_000;
 
 /** Where new tasks are announced, so idle workers wake at once (PostgreSQL LISTEN/NOTIFY). */
 export const TASKS_CHANNEL = 'swarm_tasks';
@@ -98,6 +100,9 @@ export async function enqueueTasks(
       ids.push(row.id);
     }
   }
+  // A fan-out of tens of thousands of tasks changes the table's size enough to mislead the
+  // planner until autovacuum's next analyze: every claim would sort the whole backlog.
+  if (inserted >= ANALYZE_AFTER_ROWS) await dialect.analyze(db as unknown as Kysely<unknown>, 'tasks');
   if (inserted > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
   if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
   return ids;

@@ -166,7 +166,8 @@ describe.each(DIALECTS)('trust and agent statistics on %s', (dialect) => {
     expect(records.map((r) => [r.task_id, r.trust_score_before, r.trust_score_after])).toEqual(
       claimed.map((t, i) => [t.id, [0.5, 0.52, 0.54][i], [0.52, 0.54, 0.56][i]]),
     );
-    // A hook that throws rolls the trust changes back with the completions.
+    // A hook that throws rolls the trust changes back with the completion, and that task alone is
+    // recorded as failed (a poison task never sinks its batch).
     const [again] = await enqueueTasks(fx.store.handle.db, fx.store.handle.dialect, [
       { ownerId: fx.caller.userId, agentName: 'batch', agentVersion: '1.0.0', taskType: 't', input: {} },
     ]);
@@ -175,11 +176,15 @@ describe.each(DIALECTS)('trust and agent statistics on %s', (dialect) => {
     const failing = withAgentOutcomes(fx.store.handle.dialect, async () => {
       throw new Error('engine hook failed');
     });
-    await expect(
-      completeTasks(fx.store.handle, [{ id: next!.id, leaseEpoch: next!.leaseEpoch, output: 1 }], {
-        onCompletedBatch: failing,
-      }),
-    ).rejects.toThrow('engine hook failed');
+    const outcome = await completeTasks(
+      fx.store.handle,
+      [{ id: next!.id, leaseEpoch: next!.leaseEpoch, output: 1 }],
+      { onCompletedBatch: failing },
+    );
+    expect(outcome.completed).toEqual([]);
+    expect(outcome.failed).toEqual([
+      expect.objectContaining({ id: next!.id, error: expect.stringContaining('engine hook failed') }),
+    ]);
     expect((await agentRow(fx, id)).trust_score).toBe(0.56);
     expect(await trustRecords(fx, id)).toHaveLength(3);
   });

@@ -84,6 +84,13 @@ export interface DialectAdapter {
    * dialect has no cross-process notifications.
    */
   notify(db: Kysely<unknown>, channel: string): Promise<void>;
+  /**
+   * Refreshes the planner's statistics of `table` after a bulk write in the caller's
+   * transaction (they commit with it). PostgreSQL `ANALYZE`: autovacuum would get there in a
+   * minute or so, and until then a planner that believes `tasks` small sorts a million rows
+   * for every claim. A no-op on SQLite, whose planner keeps no statistics unless asked.
+   */
+  analyze(trx: Kysely<unknown>, table: string): Promise<void>;
   /** Serialises schema migrations across processes for the rest of the transaction. */
   lockForMigration(trx: Kysely<unknown> | Transaction<unknown>): Promise<void>;
   /** Postpones foreign-key checks to commit, so a bulk copy may insert in any order. */

@@ -115,6 +115,11 @@ export const postgresAdapter: DialectAdapter = {
 
   jsonArrayContains: (column, value) => sql<boolean>`${sql.ref(column)} @> jsonb_build_array(${value}::text)`,
 
+  async analyze(trx, table) {
+    // Rows this transaction inserted are sampled as live: the statistics are right at commit.
+    await sql`ANALYZE ${sql.table(table)}`.execute(trx);
+  },
+
   async notify(db, channel) {
     // Delivered at commit, so a listener never wakes before the rows it is told about exist.
     await sql`SELECT pg_notify(${channel}, '')`.execute(db);
