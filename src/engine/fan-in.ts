@@ -7,16 +7,24 @@ const PAGE = 10_000;
 /**
  * A for_each step's output: its items' outputs in item order, read from its completed tasks a
  * page at a time (keyset on item_index, served by idx_tasks_run_step), so the driver's rows
- * for a huge fan-out are never all in memory beside the parsed outputs.
+ * for a huge fan-out are never all in memory beside the parsed outputs. `extra`: outputs of
+ * items not stored as completed yet (a batch being prepared), merged in by item index.
  */
 export async function readItemOutputs(
-  trx: Kysely<SwarmDatabase>,
+  db: Kysely<SwarmDatabase>,
   runId: string,
   stepId: string,
+  extra: ReadonlyArray<{ readonly itemIndex: number | null; readonly output: unknown }> = [],
 ): Promise<unknown[]> {
+  const pending = [...extra].sort((a, b) => a.itemIndex! - b.itemIndex!);
+  let next = 0;
   const outputs: unknown[] = [];
+  const takeExtrasBefore = (index: number) => {
+    for (; next < pending.length && pending[next]!.itemIndex! < index; next++)
+      outputs.push(pending[next]!.output ?? null);
+  };
   for (let after = -1; ;) {
-    const page = await trx
+    const page = await db
       .selectFrom('tasks')
       .select(['item_index', 'result_data'])
       .where('run_id', '=', runId)
@@ -26,8 +34,14 @@ export async function readItemOutputs(
       .orderBy('item_index')
       .limit(PAGE)
       .execute();
-    for (const row of page) outputs.push(fromDbJson(row.result_data));
-    if (page.length < PAGE) return outputs;
+    for (const row of page) {
+      takeExtrasBefore(row.item_index!);
+      outputs.push(fromDbJson(row.result_data));
+    }
+    if (page.length < PAGE) {
+      takeExtrasBefore(Infinity);
+      return outputs;
+    }
     after = page[page.length - 1]!.item_index!;
   }
 }

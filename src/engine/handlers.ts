@@ -66,19 +66,37 @@ export interface RunEnding {
 export async function releaseHandlers(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
-  run: {
-    id: string;
-    ownerId: string;
-    workflowName: string;
-    attempt: number;
-    trigger: unknown;
-    workflow: NormalizedWorkflow;
-    steps: RunSteps;
-  },
+  run: HandlerRun,
   handlers: HandlerState[],
   ending: RunEnding,
   now: string,
 ): Promise<void> {
+  const tasks = await planHandlers(run, handlers, ending, now);
+  if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
+}
+
+/** What working out a run's handlers reads of it. */
+export interface HandlerRun {
+  id: string;
+  ownerId: string;
+  workflowName: string;
+  attempt: number;
+  trigger: unknown;
+  workflow: NormalizedWorkflow;
+  steps: RunSteps;
+}
+
+/**
+ * The tasks of the handlers due at the run's end, their inputs resolved; marks each handler
+ * running, skipped or failed (an input that cannot be resolved). Reads and writes nothing, so it
+ * can be worked out before the transaction that ends the run.
+ */
+export async function planHandlers(
+  run: HandlerRun,
+  handlers: HandlerState[],
+  ending: RunEnding,
+  now: string,
+): Promise<NewTask[]> {
   const due: HandlerKind = ending.status === 'completed' ? 'on_success' : 'on_error';
   const context = expressionContext(
     {
@@ -127,5 +145,5 @@ export async function releaseHandlers(
       });
     }
   }
-  if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
+  return tasks;
 }

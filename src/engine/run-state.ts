@@ -1,5 +1,12 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { chunksFor, inlineChunks, inlineRows, type InlineColumn } from '../queue/index.js';
+import {
+  chunksFor,
+  enqueueTasks,
+  inlineChunks,
+  inlineRows,
+  type InlineColumn,
+  type NewTask,
+} from '../queue/index.js';
 import type { NormalizedWorkflow } from '../registry/index.js';
 import {
   fromDbJson,
@@ -12,7 +19,7 @@ import {
   type WorkflowRunsTable,
 } from '../storage/index.js';
 import type { RunFrame, RunOutcome } from './advance.js';
-import { releaseHandlers, type HandlerState } from './handlers.js';
+import { releaseHandlers, type HandlerState, type RunEnding } from './handlers.js';
 import type { RunSteps } from './plan.js';
 import { writeLogs, type LogEntry } from './records.js';
 import { inStepOrder } from './step-order.js';
@@ -100,6 +107,20 @@ export interface RunChange {
   readonly run: StoredRun;
   readonly end: RunEnd;
   readonly before?: Record<string, string>;
+  /**
+   * The tasks of the handlers due at the run's end, worked out already (planHandlers, before
+   * the transaction; `run.handlers` marked accordingly); absent: worked out here.
+   */
+  readonly handlerTasks?: readonly NewTask[];
+}
+
+/** How a run that ends ended, as its handlers see it. */
+export function endingOf(end: Exclude<RunEnd, { status: 'running' }>): RunEnding {
+  return {
+    status: end.status,
+    error: end.status === 'completed' ? null : end.error,
+    errorStep: end.status === 'completed' ? null : end.step,
+  };
 }
 
 const CHANGED_COLUMNS: readonly InlineColumn[] = [
@@ -147,7 +168,7 @@ export async function saveRuns(
   const logs: LogEntry[] = [...extraLogs];
   const rows: ChangedRow[] = [];
   const events: NewEvent[] = [];
-  for (const { run, end, before = {} } of changes) {
+  for (const { run, end, before = {}, handlerTasks } of changes) {
     // In the steps' order, the steps that ended before those they released: as it happened.
     const changed = Object.entries(run.steps).filter(
       ([id, s]) => before[id] !== s.status && s.status !== 'pending',
@@ -180,18 +201,9 @@ export async function saveRuns(
       await cancelRunTasks(trx, run.id, 'engine', reason, now);
     }
     if (end.status !== 'running' && run.handlers !== null) {
-      await releaseHandlers(
-        trx,
-        dialect,
-        run,
-        run.handlers,
-        {
-          status: end.status,
-          error: end.status === 'completed' ? null : end.error,
-          errorStep: end.status === 'completed' ? null : end.step,
-        },
-        now,
-      );
+      if (handlerTasks === undefined)
+        await releaseHandlers(trx, dialect, run, run.handlers, endingOf(end), now);
+      else if (handlerTasks.length > 0) await enqueueTasks(trx, dialect, handlerTasks);
       for (const h of run.handlers.filter((h) => h.status === 'running'))
         logs.push({
           ownerId: run.ownerId,
@@ -302,7 +314,24 @@ export async function lockRuns(
   return rows;
 }
 
-/** The trigger data of runs (already locked), by run id. */
+/** What lockRuns reads, without locking: a look ahead of the transaction that will lock. */
+export async function readRuns(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  runIds: readonly string[],
+): Promise<FrameRow[]> {
+  const rows: FrameRow[] = [];
+  for (const chunk of chunksFor(dialect, runIds, 1))
+    for (const row of await db
+      .selectFrom('workflow_runs')
+      .select(FRAME_COLUMNS)
+      .where('id', 'in', chunk)
+      .execute())
+      rows.push(row);
+  return rows;
+}
+
+/** The trigger data of runs, by run id. */
 export async function readTriggers(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,

@@ -18,9 +18,16 @@ import {
   type RunOutcome,
 } from './advance.js';
 import { readItemOutputs } from './fan-in.js';
-import { enqueueTasks, type LostLease, type NewTask } from '../queue/index.js';
+import { enqueueTasks, type LostLease, type NewTask, type PendingCompletion } from '../queue/index.js';
+import {
+  applyCompletions,
+  CompletionPlans,
+  isMoving,
+  planMatches,
+  prepareCompletions,
+} from './completions.js';
 import { handlerStepId, parseHandlerStepId, pinHandlers, type HandlerState } from './handlers.js';
-import { allSettled, readySteps, type RunSteps } from './plan.js';
+import type { RunSteps } from './plan.js';
 import { inStepOrder } from './step-order.js';
 import { writeLogs, writeStepMetrics, type StepMetric } from './records.js';
 import {
@@ -312,14 +319,33 @@ export class Engine {
   }
 
   /**
+   * The first half of completing steps, before the completion's transaction (the queue's
+   * `prepareCompletedBatch`): plans what the batch's runs do next, evaluating their expressions
+   * while nothing is locked. See CompletionPlans.
+   */
+  readonly prepareCompletions = (
+    completions: readonly PendingCompletion[],
+  ): Promise<CompletionPlans | undefined> =>
+    prepareCompletions(
+      this.store.handle.db,
+      this.store.handle.dialect,
+      this.definitions,
+      this.limits,
+      completions,
+    );
+
+  /**
    * The queue's completion hook, for a whole batch of completions in the queue's transaction:
    * each step's output is recorded once and what follows is released. The runs are locked
    * together, and their metrics, log lines, new tasks and run rows are written with one
-   * statement each, however many runs the batch touches.
+   * statement each, however many runs the batch touches. A run `prepared` for exactly this
+   * (prepareCompletions; its row unchanged since) is written as planned; any other is worked
+   * out here.
    */
   readonly onTasksCompleted = async (
     trx: Kysely<SwarmDatabase>,
     tasks: readonly FinishedTask[],
+    prepared?: unknown,
   ): Promise<void> => {
     const steps: FinishedTask[] = [];
     for (const task of tasks) {
@@ -328,62 +354,72 @@ export class Engine {
     }
     if (steps.length === 0) return;
     const { dialect } = this.store.handle;
-    const runs = new Map<string, { run: StoredRun; before: Record<string, string> }>();
-    for (const row of await lockRuns(trx, dialect, [...new Set(steps.map((t) => t.runId!))])) {
-      if (row.status !== 'running') continue;
-      // The trigger data is read below, for the runs that release a step or end.
-      const run = await frameOf(trx, { ...row, trigger_data: null }, this.definitions);
-      runs.set(row.id, { run, before: statusesOf(run.steps) });
-    }
-    const metrics: StepMetric[] = [];
-    const touched = new Set<string>();
-    const now = new Date().toISOString();
+    const byRun = new Map<string, FinishedTask[]>();
     for (const task of steps) {
-      const entry = runs.get(task.runId!);
-      const state = entry?.run.steps[task.stepId!];
-      if (entry === undefined || state === undefined || state.status !== 'running') continue;
-      touched.add(task.runId!);
-      metrics.push({
-        ownerId: entry.run.ownerId,
-        runId: task.runId!,
-        taskId: task.id,
-        stepId: task.stepId!,
-        durationMs: task.durationMs ?? null,
-        success: true,
-      });
-      if (state.items === undefined) {
-        Object.assign(state, { status: 'completed', output: task.output ?? null, completed_at: now });
+      const list = byRun.get(task.runId!) ?? [];
+      list.push(task);
+      byRun.set(task.runId!, list);
+    }
+    const plans = prepared instanceof CompletionPlans ? prepared.runs : undefined;
+    const changes: RunChange[] = [];
+    const released: NewTask[] = [];
+    const metrics: StepMetric[] = [];
+    const metricOf = (task: FinishedTask, ownerId: string): StepMetric => ({
+      ownerId,
+      runId: task.runId!,
+      taskId: task.id,
+      stepId: task.stepId!,
+      durationMs: task.durationMs ?? null,
+      success: true,
+    });
+    const unplanned: Array<{ run: StoredRun; before: Record<string, string> }> = [];
+    const now = new Date().toISOString();
+    for (const row of await lockRuns(trx, dialect, [...byRun.keys()])) {
+      if (row.status !== 'running') continue;
+      const mine = byRun.get(row.id)!;
+      const plan = plans?.get(row.id);
+      if (
+        plan !== undefined &&
+        planMatches(
+          plan,
+          row,
+          mine.map((t) => t.id),
+        )
+      ) {
+        for (const task of mine) if (plan.moved.has(task.id)) metrics.push(metricOf(task, row.owner_id));
+        // One push per task: a fan-out's tasks are far too many to spread as arguments.
+        for (const task of plan.released) released.push(task);
+        changes.push({
+          run: plan.run,
+          end: plan.outcome,
+          before: plan.before,
+          ...(plan.handlerTasks === undefined ? {} : { handlerTasks: plan.handlerTasks }),
+        });
         continue;
       }
-      state.items.done += 1;
-      if (state.items.done === state.items.total) {
-        // Fan-in: the item outputs, in item order, read from the tasks themselves.
-        Object.assign(state, {
-          status: 'completed',
-          output: await readItemOutputs(trx, task.runId!, task.stepId!),
-          completed_at: now,
-        });
-      }
+      // The trigger data is read below, for the runs that release a step or end.
+      const run = await frameOf(trx, { ...row, trigger_data: null }, this.definitions);
+      const before = statusesOf(run.steps);
+      const applied = mine.map((t) => ({ id: t.id, stepId: t.stepId!, output: t.output }));
+      const moved = await applyCompletions(run, applied, now, (stepId) =>
+        readItemOutputs(trx, row.id, stepId),
+      );
+      if (moved.size === 0) continue;
+      for (const task of mine) if (moved.has(task.id)) metrics.push(metricOf(task, row.owner_id));
+      unplanned.push({ run, before });
     }
     await writeStepMetrics(trx, dialect, metrics);
     // Expressions (of the steps released) and handlers (of a run that ends) see the trigger data.
-    const moving = [...touched].filter((id) => {
-      const { run } = runs.get(id)!;
-      return readySteps(run.workflow, run.steps).length > 0 || allSettled(run.steps);
-    });
-    for (const [id, trigger] of await readTriggers(trx, dialect, moving)) {
-      const entry = runs.get(id)!;
-      entry.run = { ...entry.run, trigger };
-    }
-    const changes: RunChange[] = [];
-    const released: NewTask[] = [];
-    for (const runId of touched) {
-      const { run, before } = runs.get(runId)!;
+    const moving = unplanned.filter(({ run }) => isMoving(run)).map(({ run }) => run.id);
+    const triggers = await readTriggers(trx, dialect, moving);
+    for (const entry of unplanned) {
+      const run = triggers.has(entry.run.id)
+        ? { ...entry.run, trigger: triggers.get(entry.run.id) }
+        : entry.run;
       // Never throws for the run's own trouble (an expression that fails): the run fails instead.
       const { outcome, tasks: next } = await planReadySteps(run, this.limits);
-      // One push per task: a fan-out's tasks are far too many to spread as arguments.
       for (const task of next) released.push(task);
-      changes.push({ run, end: outcome, before });
+      changes.push({ run, end: outcome, before: entry.before });
     }
     if (released.length > 0) await enqueueTasks(trx, dialect, released);
     await saveRuns(trx, dialect, changes);

@@ -9,6 +9,13 @@ export interface Completion extends Lease {
   /** Any JSON value; `undefined` is stored as null. */
   readonly output: unknown;
   readonly durationMs?: number;
+  /**
+   * Where the task belongs, as its claim said: lets `prepareCompletedBatch` work ahead. Only a
+   * hint: what the transaction records comes from the task's row.
+   */
+  readonly runId?: string | null;
+  readonly stepId?: string | null;
+  readonly itemIndex?: number | null;
 }
 
 export interface CompleteResult {
@@ -71,9 +78,15 @@ export async function completeTasks(
 ): Promise<CompleteResult> {
   const { unique, duplicates } = uniqueById(completions);
   if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id), failed: [] };
+  // Worked out once for the whole batch; a half the batch is split into (after an error) finds
+  // its runs' tasks differ from what was prepared and works them out in its transaction.
+  const prepared =
+    hooks.prepareCompletedBatch === undefined
+      ? undefined
+      : await hooks.prepareCompletedBatch(unique).catch(() => undefined);
   const { results, failed } = await bisectFailures(
     unique,
-    (batch) => completeBatch(handle, batch, hooks, now),
+    (batch) => completeBatch(handle, batch, hooks, now, prepared),
     { rethrow: isTransientDatabaseError },
   );
   const completed = new Set<string>();
@@ -105,6 +118,7 @@ async function completeBatch(
   unique: readonly Completion[],
   hooks: CompletionHooks,
   now: Date,
+  prepared: unknown,
 ): Promise<Set<string>> {
   const { db, dialect } = handle;
   const at = toDbTimestamp(now);
@@ -178,7 +192,7 @@ async function completeBatch(
         chainId: row.chain_id,
       }));
       if (hooks.onCompletedBatch !== undefined) {
-        if (done.length > 0) await hooks.onCompletedBatch(trx, done);
+        if (done.length > 0) await hooks.onCompletedBatch(trx, done, prepared);
       } else for (const task of done) await hooks.onCompleted!(trx, task);
     }
     return new Set(rows.map((row) => row.id));

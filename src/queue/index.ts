@@ -14,6 +14,8 @@ export {
   type CompletedTask,
   type FailedTask,
   type TaskHook,
+  type BatchHook,
+  type PendingCompletion,
   type CompletionHooks,
   type FailureHooks,
   type LeaseHooks,

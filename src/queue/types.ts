@@ -149,13 +149,36 @@ export interface FailedTask {
  */
 export type TaskHook<T> = (trx: Kysely<SwarmDatabase>, task: T) => Promise<void>;
 
+/**
+ * A batch hook: `prepared` is what `prepareCompletedBatch` returned for the completions this
+ * transaction records (undefined when there is no such hook, or it failed).
+ */
+export type BatchHook<T> = (trx: Kysely<SwarmDatabase>, tasks: T, prepared?: unknown) => Promise<void>;
+
+/** A completion as the preparing hook sees it, before its transaction: nothing is locked yet. */
+export interface PendingCompletion {
+  readonly id: string;
+  readonly output: unknown;
+  /** Where the task belongs, as its claim said; absent when the caller did not say. */
+  readonly runId?: string | null;
+  readonly stepId?: string | null;
+  readonly itemIndex?: number | null;
+}
+
 export interface CompletionHooks {
   readonly onCompleted?: TaskHook<CompletedTask>;
   /**
    * Instead of `onCompleted`: the whole batch at once, in the order the completions were given,
    * so the hook can write what follows many tasks with a few statements.
    */
-  readonly onCompletedBatch?: TaskHook<readonly CompletedTask[]>;
+  readonly onCompletedBatch?: BatchHook<readonly CompletedTask[]>;
+  /**
+   * Before the batch's transaction and outside it: what can be worked out without holding
+   * locks (the engine evaluates the expressions of the steps the batch releases here), so the
+   * transaction only checks that nothing changed meanwhile and writes. What it returns reaches
+   * `onCompletedBatch` as `prepared`; if it throws, the batch is recorded without it.
+   */
+  readonly prepareCompletedBatch?: (completions: readonly PendingCompletion[]) => Promise<unknown>;
 }
 
 /** What the lease-loss hook learns about a task put back on the queue after its lease ran out. */

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { CompletedTask, TaskHook } from '../queue/index.js';
+import type { BatchHook, CompletedTask } from '../queue/index.js';
 import { chunksFor } from '../queue/index.js';
 import {
   newId,
@@ -205,11 +205,11 @@ export async function recordOutcome(
  */
 export function withAgentOutcomes(
   dialect: DialectAdapter,
-  hook: TaskHook<readonly CompletedTask[]> | undefined,
+  hook: BatchHook<readonly CompletedTask[]> | undefined,
   options: { policy?: TrustPolicy } = {},
-): TaskHook<readonly CompletedTask[]> {
-  return async (trx, tasks) => {
-    await hook?.(trx, tasks);
+): BatchHook<readonly CompletedTask[]> {
+  return async (trx, tasks, prepared) => {
+    await hook?.(trx, tasks, prepared);
     await recordOutcomes(
       trx,
       dialect,

@@ -278,11 +278,16 @@ export function standaloneTaskHooks(dialect: DialectAdapter): {
 export function withTaskHooks(
   base: CompletionHooks & FailureHooks,
   dialect: DialectAdapter,
-): Required<Pick<CompletionHooks, 'onCompletedBatch'>> & Required<Pick<FailureHooks, 'onFailed'>> {
+): Required<Pick<CompletionHooks, 'onCompletedBatch'>> &
+  Pick<CompletionHooks, 'prepareCompletedBatch'> &
+  Required<Pick<FailureHooks, 'onFailed'>> {
   const tasks = standaloneTaskHooks(dialect);
   return {
-    onCompletedBatch: async (trx, completed) => {
-      if (base.onCompletedBatch !== undefined) await base.onCompletedBatch(trx, completed);
+    ...(base.prepareCompletedBatch === undefined
+      ? {}
+      : { prepareCompletedBatch: base.prepareCompletedBatch }),
+    onCompletedBatch: async (trx, completed, prepared) => {
+      if (base.onCompletedBatch !== undefined) await base.onCompletedBatch(trx, completed, prepared);
       else if (base.onCompleted !== undefined)
         for (const task of completed) await base.onCompleted(trx, task);
       await tasks.onCompletedBatch(trx, completed);

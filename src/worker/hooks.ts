@@ -14,6 +14,7 @@ export function outcomeHooks(store: Store, engine: Engine): CompletionHooks & Fa
   return {
     ...withTaskHooks(
       {
+        prepareCompletedBatch: engine.prepareCompletions,
         onCompletedBatch: withAgentOutcomes(store.dialect, engine.onTasksCompleted),
         onFailed: engine.onTaskFailed,
       },

@@ -5,6 +5,7 @@ import { isSwarmError } from '../errors/index.js';
 import {
   claimTasks,
   completeTasks,
+  type Completion,
   failTask,
   reclaimExpiredLeases,
   releaseTasks,
@@ -90,12 +91,7 @@ export class Worker {
   private readonly reports: ReportWriter;
   private readonly maxLogLines: number;
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly completions: Array<{
-    id: string;
-    leaseEpoch: number;
-    output: unknown;
-    durationMs: number;
-  }> = [];
+  private readonly completions: Completion[] = [];
   private flushing: Promise<void> | null = null;
   /** Completions in the batch being written. */
   private recording = 0;
@@ -392,6 +388,9 @@ export class Worker {
         leaseEpoch: task.leaseEpoch,
         output: redactor.redact(output),
         durationMs: Date.now() - started,
+        runId: task.runId,
+        stepId: task.stepId,
+        itemIndex: task.itemIndex,
       });
       this.scheduleFlush();
     } catch (error) {

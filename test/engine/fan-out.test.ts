@@ -86,7 +86,7 @@ describe.each(DIALECTS)('large fan-outs on %s', (dialect) => {
   it(`runs a ${LARGE}-item for_each released in a completion batch, and its fan-in, with the cap raised`, async () => {
     const engine = new Engine(fx.store, { maxFanOut: 200_000 });
     const config = loadConfig({ DATABASE_URL: fx.testDb.url, SWARM_HOME: fx.testDb.dir });
-    worker = createWorker(fx.store, engine, config, pino({ level: 'silent' }), { concurrency: 256 });
+    worker = createWorker(fx.store, engine, config, pino({ level: 'silent' }), { concurrency: 512 });
     worker.start();
     // `gate` completes first, so the fan-out is released in the worker's completion batch (where
     // it overflowed); its items come from the trigger, so the run's step states stay small.

@@ -35,7 +35,7 @@ export function remoteAgentRoutes(
   async function heldTask(caller: Caller, id: string) {
     const row = await store.handle.db
       .selectFrom('tasks')
-      .select(['id', 'locked_by', 'started_at'])
+      .select(['id', 'locked_by', 'started_at', 'run_id', 'step_id', 'item_index'])
       .where('id', '=', id)
       .where('owner_id', '=', caller.userId)
       .executeTakeFirst();
@@ -50,6 +50,7 @@ export function remoteAgentRoutes(
       workerId: row.locked_by,
       agentName: row.locked_by.slice(PULL_PREFIX.length),
       startedAt: row.started_at === null ? null : Date.parse(row.started_at),
+      place: { runId: row.run_id, stepId: row.step_id, itemIndex: row.item_index },
     };
   }
 
@@ -274,7 +275,14 @@ export function remoteAgentRoutes(
         const durationMs = task.startedAt === null ? undefined : Math.max(0, Date.now() - task.startedAt);
         const done = await completeTasks(
           store.handle,
-          [{ ...lease, output: body.output, ...(durationMs === undefined ? {} : { durationMs }) }],
+          [
+            {
+              ...lease,
+              output: body.output,
+              ...(durationMs === undefined ? {} : { durationMs }),
+              ...task.place,
+            },
+          ],
           hooks,
         );
         if (done.completed.length === 0) throw lost(task.id);
