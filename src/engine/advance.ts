@@ -5,6 +5,7 @@ import {
   type NormalizedStep,
   type NormalizedWorkflow,
 } from '../registry/index.js';
+import { NeedsThreadError, type EvaluateOptions } from '../expressions/index.js';
 import { enqueueTasks, messageOf, type NewTask } from '../queue/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
 import { allSettled, expressionContext, readySteps, type RunSteps } from './plan.js';
@@ -59,18 +60,25 @@ class StepError extends Error {
   }
 }
 
-/** Evaluates one of a step's expressions: any error (jsonata's, a limit's) fails the step. */
+/**
+ * Evaluates one of a step's expressions: any error (jsonata's, a limit's) fails the step, but
+ * NeedsThreadError, which is no error of the step's (see planReadySteps' `inlineOnly`).
+ */
 async function evaluate<T>(step: string, field: StepField, evaluation: () => Promise<T>): Promise<T> {
   try {
     return await evaluation();
   } catch (error) {
+    if (error instanceof NeedsThreadError) throw error;
     throw new StepError(step, field, `failed: ${messageOf(error)}`);
   }
 }
 
 /** A step's resolved input (an object: a mapping is one, whatever its templates give). */
-const stepInput = (step: NormalizedStep, context: Record<string, unknown>): Promise<unknown> =>
-  evaluate(step.id, 'input', () => resolveInput(step.input, context));
+const stepInput = (
+  step: NormalizedStep,
+  context: Record<string, unknown>,
+  options: EvaluateOptions,
+): Promise<unknown> => evaluate(step.id, 'input', () => resolveInput(step.input, context, options));
 
 /** What every task of a step shares; each task adds its input (and an item its index). */
 function taskBase(frame: RunFrame, step: NormalizedStep, now: string): Omit<NewTask, 'input'> {
@@ -126,10 +134,13 @@ export async function releaseReadySteps(
  * a for_each that is no list or has more than `limits.maxFanOut` items, anything unforeseen)
  * fails that step and the run, and `failure` names the step and field. One run's trouble must
  * stay that run's: this runs in the completion hook of a batch holding other owners' tasks.
+ * The one exception: with `options.inlineOnly`, an expression that needs an evaluator thread
+ * throws NeedsThreadError (frame.steps then half worked out: the caller discards the frame).
  */
 export async function planReadySteps(
   frame: RunFrame,
   limits: PlanLimits,
+  options: EvaluateOptions = {},
 ): Promise<{ outcome: RunOutcome; tasks: NewTask[]; failure?: StepFailure }> {
   const now = new Date().toISOString();
   const run = {
@@ -156,7 +167,7 @@ export async function planReadySteps(
         if (
           skip ||
           (when !== undefined &&
-            !(await evaluate(step.id, 'when', () => compileExpression(when).evaluate(context))))
+            !(await evaluate(step.id, 'when', () => compileExpression(when).evaluate(context, options))))
         ) {
           Object.assign(state, { status: 'skipped', completed_at: now });
           continue;
@@ -166,12 +177,14 @@ export async function planReadySteps(
         const forEach = step.for_each;
         if (forEach === undefined) {
           at = { step: step.id, field: 'input' };
-          tasks.push({ ...base, input: await stepInput(step, context) });
+          tasks.push({ ...base, input: await stepInput(step, context, options) });
           state.status = 'running';
           continue;
         }
         at = { step: step.id, field: 'for_each' };
-        const list = await evaluate(step.id, 'for_each', () => compileExpression(forEach).evaluate(context));
+        const list = await evaluate(step.id, 'for_each', () =>
+          compileExpression(forEach).evaluate(context, options),
+        );
         if (!Array.isArray(list))
           throw new StepError(
             step.id,
@@ -197,7 +210,7 @@ export async function planReadySteps(
         // One plain loop: nothing recurses or spreads over the list, so any length the cap
         // allows costs memory in proportion to it, never stack.
         for (let index = 0; index < list.length; index++) {
-          const input = await stepInput(step, { ...context, item: list[index], index });
+          const input = await stepInput(step, { ...context, item: list[index], index }, options);
           // Object.assign, not a spread: V8 makes a spread copy of this many properties a
           // dictionary, about 600 bytes a task against 200 (600 MB for a million items).
           tasks.push(Object.assign({}, base, { itemIndex: index, input }));
@@ -206,6 +219,7 @@ export async function planReadySteps(
       }
     }
   } catch (error) {
+    if (error instanceof NeedsThreadError) throw error;
     const failed =
       error instanceof StepError
         ? error

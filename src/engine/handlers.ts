@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { resolveInput, type AgentRegistry, type NormalizedWorkflow } from '../registry/index.js';
 import { enqueueTasks, type NewTask } from '../queue/index.js';
 import { SwarmError } from '../errors/index.js';
+import { NeedsThreadError, type EvaluateOptions } from '../expressions/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
 import { expressionContext, type RunSteps } from './plan.js';
 
@@ -96,6 +97,7 @@ export async function planHandlers(
   handlers: HandlerState[],
   ending: RunEnding,
   now: string,
+  options: EvaluateOptions = {},
 ): Promise<NewTask[]> {
   const due: HandlerKind = ending.status === 'completed' ? 'on_success' : 'on_error';
   const context = expressionContext(
@@ -123,7 +125,7 @@ export async function planHandlers(
     }
     const spec = run.workflow[handler.kind]?.[handler.index];
     try {
-      const input = await resolveInput(spec?.input ?? {}, context);
+      const input = await resolveInput(spec?.input ?? {}, context, options);
       tasks.push({
         ownerId: run.ownerId,
         runId: run.id,
@@ -138,6 +140,7 @@ export async function planHandlers(
       });
       handler.status = 'running';
     } catch (error) {
+      if (error instanceof NeedsThreadError) throw error;
       Object.assign(handler, {
         status: 'failed',
         error: `input of ${handlerStepId(handler.kind, handler.index)} failed: ${(error as Error).message}`,

@@ -18,7 +18,15 @@ import {
   type RunOutcome,
 } from './advance.js';
 import { readItemOutputs } from './fan-in.js';
-import { enqueueTasks, type LostLease, type NewTask, type PendingCompletion } from '../queue/index.js';
+import {
+  enqueueTasks,
+  PREPARE_ON_REQUEST,
+  PrepareFirstError,
+  type LostLease,
+  type NewTask,
+  type PendingCompletion,
+} from '../queue/index.js';
+import { NeedsThreadError } from '../expressions/index.js';
 import {
   applyCompletions,
   CompletionPlans,
@@ -26,12 +34,19 @@ import {
   planMatches,
   prepareCompletions,
 } from './completions.js';
-import { handlerStepId, parseHandlerStepId, pinHandlers, type HandlerState } from './handlers.js';
+import {
+  handlerStepId,
+  parseHandlerStepId,
+  pinHandlers,
+  planHandlers,
+  type HandlerState,
+} from './handlers.js';
 import type { RunSteps } from './plan.js';
 import { inStepOrder } from './step-order.js';
 import { writeLogs, writeStepMetrics, type StepMetric } from './records.js';
 import {
   cancelRunTasks,
+  endingOf,
   frameOf,
   lockRun,
   lockRuns,
@@ -412,14 +427,32 @@ export class Engine {
     // Expressions (of the steps released) and handlers (of a run that ends) see the trigger data.
     const moving = unplanned.filter(({ run }) => isMoving(run)).map(({ run }) => run.id);
     const triggers = await readTriggers(trx, dialect, moving);
-    for (const entry of unplanned) {
-      const run = triggers.has(entry.run.id)
-        ? { ...entry.run, trigger: triggers.get(entry.run.id) }
-        : entry.run;
-      // Never throws for the run's own trouble (an expression that fails): the run fails instead.
-      const { outcome, tasks: next } = await planReadySteps(run, this.limits);
-      for (const task of next) released.push(task);
-      changes.push({ run, end: outcome, before: entry.before });
+    // On a first try, only what evaluates in this thread is worked out under the locks: an
+    // expression for an evaluator thread has the queue prepare the batch (prepareCompletions)
+    // and record it again.
+    const options = { inlineOnly: prepared === PREPARE_ON_REQUEST };
+    try {
+      for (const entry of unplanned) {
+        const run = triggers.has(entry.run.id)
+          ? { ...entry.run, trigger: triggers.get(entry.run.id) }
+          : entry.run;
+        // Never throws for the run's own trouble (an expression that fails): the run fails instead.
+        const { outcome, tasks: next } = await planReadySteps(run, this.limits, options);
+        for (const task of next) released.push(task);
+        const handlerTasks =
+          outcome.status !== 'running' && run.handlers !== null
+            ? await planHandlers(run, run.handlers, endingOf(outcome), now, options)
+            : undefined;
+        changes.push({
+          run,
+          end: outcome,
+          before: entry.before,
+          ...(handlerTasks === undefined ? {} : { handlerTasks }),
+        });
+      }
+    } catch (error) {
+      if (error instanceof NeedsThreadError) throw new PrepareFirstError(error.message);
+      throw error;
     }
     if (released.length > 0) await enqueueTasks(trx, dialect, released);
     await saveRuns(trx, dialect, changes);

@@ -40,3 +40,15 @@ export class ExpressionLimitError extends SwarmError {
     this.name = 'ExpressionLimitError';
   }
 }
+
+/**
+ * An expression evaluated with `inlineOnly` needs an evaluator thread (it is not simple, or it
+ * outlived its inline budget). Not the expression's fault: the caller, holding a lock it must not
+ * hold for that long, evaluates it again where it holds none.
+ */
+export class NeedsThreadError extends Error {
+  constructor(readonly source: string) {
+    super(`expression ${quote(source)} needs an evaluator thread`);
+    this.name = 'NeedsThreadError';
+  }
+}

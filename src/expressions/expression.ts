@@ -1,11 +1,16 @@
 import jsonata from 'jsonata';
 import { runsInline } from './classify.js';
-import { ExpressionLimitError } from './errors.js';
+import { ExpressionLimitError, NeedsThreadError } from './errors.js';
 import { expressionLimits, INLINE_OPTIONS } from './limits.js';
 import { evaluateInThread } from './pool.js';
 import { jsonExceeds } from './size.js';
 
 export type ExprNode = jsonata.ExprNode;
+
+export interface EvaluateOptions {
+  /** Evaluate in the caller's thread or not at all (NeedsThreadError). */
+  readonly inlineOnly?: boolean;
+}
 
 /**
  * A compiled JSONata expression whose every evaluation is bounded by the process's limits
@@ -30,9 +35,16 @@ export class Expression {
     return this.compiled.ast();
   }
 
-  async evaluate(context: Record<string, unknown>): Promise<unknown> {
+  /**
+   * `inlineOnly`: never wait for an evaluator thread; throw NeedsThreadError instead (a caller
+   * holding a lock evaluates again once it holds none).
+   */
+  async evaluate(context: Record<string, unknown>, options: EvaluateOptions = {}): Promise<unknown> {
     const limits = expressionLimits();
-    if (!this.inline) return evaluateInThread(this.source, context, limits);
+    if (!this.inline) {
+      if (options.inlineOnly === true) throw new NeedsThreadError(this.source);
+      return evaluateInThread(this.source, context, limits);
+    }
     let result: unknown;
     try {
       result = await this.compiled.evaluate(context);
@@ -40,7 +52,10 @@ export class Expression {
       const code = (error as { code?: unknown }).code;
       if (code === 'D1011') throw new ExpressionLimitError('depth', this.source, limits);
       // Past its inline budget: again where it can be stopped, under the full time limit.
-      if (code === 'D1012') return evaluateInThread(this.source, context, limits);
+      if (code === 'D1012') {
+        if (options.inlineOnly === true) throw new NeedsThreadError(this.source);
+        return evaluateInThread(this.source, context, limits);
+      }
       throw error;
     }
     if (jsonExceeds(result, limits.maxResultBytes))

@@ -2,8 +2,8 @@
  * Bounded JSONata: every expression Swarm evaluates (input mappings, `when`, `for_each`,
  * handler inputs) goes through Expression, under the limits configured at process start.
  */
-export { Expression, type ExprNode } from './expression.js';
-export { ExpressionLimitError, type ExpressionLimit } from './errors.js';
+export { Expression, type EvaluateOptions, type ExprNode } from './expression.js';
+export { ExpressionLimitError, NeedsThreadError, type ExpressionLimit } from './errors.js';
 export {
   DEFAULT_EXPRESSION_LIMITS,
   configureExpressionLimits,

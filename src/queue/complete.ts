@@ -3,7 +3,13 @@ import { endAssignments } from './assignments.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
 import { bisectFailures, messageOf } from './split.js';
-import type { CompletionHooks, FailureHooks, Lease } from './types.js';
+import {
+  PREPARE_ON_REQUEST,
+  PrepareFirstError,
+  type CompletionHooks,
+  type FailureHooks,
+  type Lease,
+} from './types.js';
 
 export interface Completion extends Lease {
   /** Any JSON value; `undefined` is stored as null. */
@@ -78,15 +84,9 @@ export async function completeTasks(
 ): Promise<CompleteResult> {
   const { unique, duplicates } = uniqueById(completions);
   if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id), failed: [] };
-  // Worked out once for the whole batch; a half the batch is split into (after an error) finds
-  // its runs' tasks differ from what was prepared and works them out in its transaction.
-  const prepared =
-    hooks.prepareCompletedBatch === undefined
-      ? undefined
-      : await hooks.prepareCompletedBatch(unique).catch(() => undefined);
   const { results, failed } = await bisectFailures(
     unique,
-    (batch) => completeBatch(handle, batch, hooks, now, prepared),
+    (batch) => recordBatch(handle, batch, hooks, now),
     { rethrow: isTransientDatabaseError },
   );
   const completed = new Set<string>();
@@ -110,6 +110,27 @@ export async function completeTasks(
     ),
     failed: unrecorded,
   };
+}
+
+/**
+ * Records a batch, preparing it first if its hook asks to (PrepareFirstError): the hook's work
+ * that must not hold locks is done outside the transaction, which is then tried again with it.
+ * A preparation that fails leaves the hook to do that work in the transaction.
+ */
+async function recordBatch(
+  handle: DatabaseHandle,
+  batch: readonly Completion[],
+  hooks: CompletionHooks,
+  now: Date,
+): Promise<Set<string>> {
+  if (hooks.prepareCompletedBatch === undefined) return completeBatch(handle, batch, hooks, now, undefined);
+  try {
+    return await completeBatch(handle, batch, hooks, now, PREPARE_ON_REQUEST);
+  } catch (error) {
+    if (!(error instanceof PrepareFirstError)) throw error;
+  }
+  const prepared = await hooks.prepareCompletedBatch(batch).catch(() => undefined);
+  return completeBatch(handle, batch, hooks, now, prepared);
 }
 
 /** One transaction: completes the batch and runs the hooks; throws (rolled back) on any error. */

@@ -14,6 +14,8 @@ export {
   type CompletedTask,
   type FailedTask,
   type TaskHook,
+  PREPARE_ON_REQUEST,
+  PrepareFirstError,
   type BatchHook,
   type PendingCompletion,
   type CompletionHooks,

@@ -155,6 +155,24 @@ export type TaskHook<T> = (trx: Kysely<SwarmDatabase>, task: T) => Promise<void>
  */
 export type BatchHook<T> = (trx: Kysely<SwarmDatabase>, tasks: T, prepared?: unknown) => Promise<void>;
 
+/**
+ * What `onCompletedBatch` gets as `prepared` on a first try when the hooks can prepare
+ * (`prepareCompletedBatch`): the hook may then throw PrepareFirstError, and the batch is rolled
+ * back, prepared and recorded again with what the preparation returned.
+ */
+export const PREPARE_ON_REQUEST: unique symbol = Symbol('prepare on request');
+
+/**
+ * Thrown by `onCompletedBatch` given PREPARE_ON_REQUEST: recording this batch needs work that
+ * must not be done holding the transaction's locks (an expression for an evaluator thread).
+ */
+export class PrepareFirstError extends Error {
+  constructor(readonly reason: string) {
+    super(`completion batch needs preparing first: ${reason}`);
+    this.name = 'PrepareFirstError';
+  }
+}
+
 /** A completion as the preparing hook sees it, before its transaction: nothing is locked yet. */
 export interface PendingCompletion {
   readonly id: string;

@@ -113,15 +113,18 @@ describe.each(DIALECTS)('completions planned ahead of their transaction on %s', 
   });
 
   it('works a run out again in the transaction when another completion changed it after the plan', async () => {
+    const joined = '{{ $join([steps.a.output.s, steps.b.output.s], "+") }}';
     const runId = await start('raced', [
       { id: 'a', agent: 'builtin/transform' },
       { id: 'b', agent: 'builtin/transform' },
+      // Released by a alone: its thread expression has a's completion prepared.
       {
-        id: 'c',
+        id: 'd',
         agent: 'builtin/transform',
-        needs: ['a', 'b'],
-        input: { both: '{{ $join([steps.a.output.s, steps.b.output.s], "+") }}' },
+        needs: ['a'],
+        input: { s: '{{ $join([steps.a.output.s], "") }}' },
       },
+      { id: 'c', agent: 'builtin/transform', needs: ['a', 'b'], input: { both: joined } },
     ]);
     const tasks = await claim();
     const a = tasks.find((t) => t.stepId === 'a')!;
@@ -131,8 +134,8 @@ describe.each(DIALECTS)('completions planned ahead of their transaction on %s', 
       fx.store.handle,
       [completion(a, { s: 'A' })],
       hooksWith(async (plans) => {
-        // Planned while b was running: a completed, nothing released yet.
-        expect(releasedOf(plans, runId)).toEqual([]);
+        // Planned while b was running: d released, c not yet.
+        expect(releasedOf(plans, runId).map((t) => (t as { stepId?: string }).stepId)).toEqual(['d']);
         planned = true;
         // b completes first (another worker's batch): the plan no longer holds.
         const other = await completeTasks(
@@ -146,10 +149,14 @@ describe.each(DIALECTS)('completions planned ahead of their transaction on %s', 
     expect(planned).toBe(true);
     const run = await runRow(runId);
     const steps = fromDbJson<Record<string, { status: string }>>(run.step_results)!;
-    expect(steps.a!.status).toBe('completed');
-    expect(steps.b!.status).toBe('completed');
-    expect(steps.c!.status).toBe('running');
+    expect(Object.fromEntries(Object.entries(steps).map(([id, st]) => [id, st.status]))).toEqual({
+      a: 'completed',
+      b: 'completed',
+      d: 'running',
+      c: 'running',
+    });
     expect(await stepInputs(runId, 'c')).toEqual([{ both: 'A+B' }]);
+    expect(await stepInputs(runId, 'd')).toEqual([{ s: 'A' }]);
   });
 
   it('gathers a fan-in whose last items complete in the planned batch itself, in item order', async () => {
@@ -161,7 +168,7 @@ describe.each(DIALECTS)('completions planned ahead of their transaction on %s', 
           id: 'join',
           agent: 'builtin/transform',
           needs: ['fan'],
-          input: { all: '{{ steps.fan.output.n }}' },
+          input: { all: '{{ $map(steps.fan.output, function($o){ $o.n }) }}' },
         },
       ],
       { items: [0, 1, 2, 3, 4, 5] },
@@ -195,7 +202,10 @@ describe.each(DIALECTS)('completions planned ahead of their transaction on %s', 
       name: 'handled',
       version: '1.0.0',
       steps: [{ id: 'a', agent: 'builtin/transform' }],
-      on_success: { agent: 'builtin/transform', input: { n: '{{ steps.a.output.n + 1 }}' } },
+      on_success: {
+        agent: 'builtin/transform',
+        input: { n: '{{ $sum($map([steps.a.output.n], function($v){ $v + 1 })) }}' },
+      },
     });
     const runId = await fx.engine.startRun(fx.caller, workflow, agents, {});
     const [a] = await claim();
@@ -213,5 +223,23 @@ describe.each(DIALECTS)('completions planned ahead of their transaction on %s', 
     const run = await runRow(runId);
     expect(run.status).toBe('completed');
     expect(await stepInputs(runId, 'on_success[0]')).toEqual([{ n: 'from the plan' }]);
+  });
+
+  it('records a batch whose expressions all evaluate inline in one transaction, preparing nothing', async () => {
+    const runId = await start('inline', [
+      { id: 'a', agent: 'builtin/transform' },
+      { id: 'b', agent: 'builtin/transform', needs: ['a'], input: { n: '{{ steps.a.output.n * 2 }}' } },
+    ]);
+    const [a] = await claim();
+    let prepared = 0;
+    await completeTasks(
+      fx.store.handle,
+      [completion(a!, { n: 4 })],
+      hooksWith(async () => {
+        prepared++;
+      }),
+    );
+    expect(prepared).toBe(0);
+    expect(await stepInputs(runId, 'b')).toEqual([{ n: 8 }]);
   });
 });

@@ -1,4 +1,4 @@
-import { Expression, type ExprNode } from '../../expressions/index.js';
+import { Expression, type EvaluateOptions, type ExprNode } from '../../expressions/index.js';
 
 /**
  * Expressions are JSONata, never JavaScript. Input mappings use `{{ expr }}` templates: a string
@@ -124,20 +124,26 @@ function asText(value: unknown): string {
  * Resolves an input mapping against an evaluation context (`trigger`, `variables`, `steps`,
  * `item`, `index`, `run`): templates are evaluated, objects and arrays walked, literals kept.
  */
-export async function resolveInput(value: unknown, context: Record<string, unknown>): Promise<unknown> {
+export async function resolveInput(
+  value: unknown,
+  context: Record<string, unknown>,
+  options: EvaluateOptions = {},
+): Promise<unknown> {
   if (typeof value === 'string') {
     const template = compileTemplate(value);
     if (template.kind === 'literal') return template.value;
-    if (template.kind === 'value') return template.expression.evaluate(context);
+    if (template.kind === 'value') return template.expression.evaluate(context, options);
     const texts = await Promise.all(
-      template.parts.map(async (p) => (typeof p === 'string' ? p : asText(await p.evaluate(context)))),
+      template.parts.map(async (p) =>
+        typeof p === 'string' ? p : asText(await p.evaluate(context, options)),
+      ),
     );
     return texts.join('');
   }
-  if (Array.isArray(value)) return Promise.all(value.map((v) => resolveInput(v, context)));
+  if (Array.isArray(value)) return Promise.all(value.map((v) => resolveInput(v, context, options)));
   if (value !== null && typeof value === 'object') {
     const entries = await Promise.all(
-      Object.entries(value).map(async ([k, v]) => [k, await resolveInput(v, context)] as const),
+      Object.entries(value).map(async ([k, v]) => [k, await resolveInput(v, context, options)] as const),
     );
     return Object.fromEntries(entries);
   }
