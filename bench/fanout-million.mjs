@@ -136,9 +136,9 @@ async function child({ url, items, concurrency }) {
   const hook = engine.onTasksCompleted;
   let releaseMs = null;
   let fanInMs = null;
-  engine.onTasksCompleted = async (trx, tasks) => {
+  engine.onTasksCompleted = async (trx, tasks, prepared) => {
     const started = performance.now();
-    await hook(trx, tasks);
+    await hook(trx, tasks, prepared);
     if (tasks.some((task) => task.stepId === 'gate')) releaseMs = performance.now() - started;
     else if (tasks.some((task) => task.stepId === 'fan')) fanInMs = performance.now() - started;
   };

@@ -10,7 +10,8 @@ import {
   endingOf,
   frameOf,
   readRuns,
-  readTriggers,
+  triggersOf,
+  type LockedRun,
   statusesOf,
   type FrameRow,
   type StoredRun,
@@ -128,7 +129,7 @@ export async function prepareCompletions(
   if (byRun.size === 0) return undefined;
   const now = new Date().toISOString();
   const plans = new Map<string, RunPlan>();
-  const pending: Array<Omit<RunPlan, 'outcome' | 'released'>> = [];
+  const pending: Array<Omit<RunPlan, 'outcome' | 'released'> & { row: LockedRun }> = [];
   for (const row of await readRuns(db, dialect, [...byRun.keys()])) {
     if (row.status !== 'running') continue;
     const tasks = byRun.get(row.id)!;
@@ -145,15 +146,15 @@ export async function prepareCompletions(
     const moved = await applyCompletions(run, tasks, now, fanIn);
     if (moved.size === 0) continue;
     const read = { step_results: row.step_results, handlers: row.handlers, attempt: row.attempt };
-    pending.push({ read, tasks: taskKey(tasks.map((t) => t.id)), moved, before, run });
+    pending.push({ read, tasks: taskKey(tasks.map((t) => t.id)), moved, before, run, row });
   }
   const moving = pending.filter((p) => isMoving(p.run));
-  const triggers = await readTriggers(
+  const triggers = await triggersOf(
     db,
     dialect,
-    moving.map((p) => p.run.id),
+    moving.map((p) => p.row),
   );
-  for (const prepared of pending) {
+  for (const { row: _row, ...prepared } of pending) {
     const run: StoredRun = triggers.has(prepared.run.id)
       ? { ...prepared.run, trigger: triggers.get(prepared.run.id) }
       : prepared.run;

@@ -294,24 +294,61 @@ export async function saveRun(
   await saveRuns(trx, dialect, [{ run, end, before }], extraLogs);
 }
 
+/** Trigger data up to this size (as stored) is read with the run's frame; larger only when needed. */
+const INLINE_TRIGGER_BYTES = 64 * 1024;
+
+/** A run's frame columns, and its trigger data when that is small (else null: see triggersOf). */
+export type LockedRun = FrameRow & { small_trigger: string | null };
+
+function selectFrames(db: Kysely<SwarmDatabase>, dialect: DialectAdapter, ids: readonly string[]) {
+  const size = dialect.jsonStoredBytes('trigger_data');
+  return db
+    .selectFrom('workflow_runs')
+    .select(FRAME_COLUMNS)
+    .select(
+      sql<string | null>`CASE WHEN ${size} <= ${INLINE_TRIGGER_BYTES} THEN trigger_data END`.as(
+        'small_trigger',
+      ),
+    )
+    .where('id', 'in', ids);
+}
+
 /**
  * Locks runs (in id order, so two transactions locking overlapping sets cannot deadlock) and
- * reads what their frames are made of, but not their input or trigger data: those can be large
- * (a fan-out's million items) and a completion needs the trigger data only when it releases a
- * step or ends the run (readTriggers), not on each of the thousands of batches in between.
+ * reads what their frames are made of, and their trigger data only when it is small: it can be
+ * large (a fan-out's million items), and a completion needs it only when it releases a step or
+ * ends the run (triggersOf), not on each of the thousands of batches in between.
  */
 export async function lockRuns(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   runIds: readonly string[],
-): Promise<FrameRow[]> {
-  const rows: FrameRow[] = [];
+): Promise<LockedRun[]> {
+  const rows: LockedRun[] = [];
   for (const chunk of chunksFor(dialect, [...runIds].sort(), 1)) {
-    let query = trx.selectFrom('workflow_runs').select(FRAME_COLUMNS).where('id', 'in', chunk).orderBy('id');
+    let query = selectFrames(trx, dialect, chunk).orderBy('id');
     if (dialect.capabilities.skipLocked) query = query.forUpdate();
     for (const row of await query.execute()) rows.push(row);
   }
   return rows;
+}
+
+/**
+ * The trigger data of runs: from their rows where lockRuns or readRuns read it (small), the rest
+ * in one more query (readTriggers).
+ */
+export async function triggersOf(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  rows: readonly LockedRun[],
+): Promise<Map<string, unknown>> {
+  const triggers = new Map<string, unknown>();
+  const large: string[] = [];
+  for (const row of rows)
+    if (row.small_trigger === null) large.push(row.id);
+    else triggers.set(row.id, fromDbJson(row.small_trigger));
+  for (const [id, trigger] of await readTriggers(db, dialect, large)) triggers.set(id, trigger);
+  return triggers;
 }
 
 /** What lockRuns reads, without locking: a look ahead of the transaction that will lock. */
@@ -319,15 +356,10 @@ export async function readRuns(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   runIds: readonly string[],
-): Promise<FrameRow[]> {
-  const rows: FrameRow[] = [];
+): Promise<LockedRun[]> {
+  const rows: LockedRun[] = [];
   for (const chunk of chunksFor(dialect, runIds, 1))
-    for (const row of await db
-      .selectFrom('workflow_runs')
-      .select(FRAME_COLUMNS)
-      .where('id', 'in', chunk)
-      .execute())
-      rows.push(row);
+    for (const row of await selectFrames(db, dialect, chunk).execute()) rows.push(row);
   return rows;
 }
 

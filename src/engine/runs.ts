@@ -50,7 +50,8 @@ import {
   frameOf,
   lockRun,
   lockRuns,
-  readTriggers,
+  triggersOf,
+  type LockedRun,
   runEndedEvent,
   saveRun,
   saveRuns,
@@ -387,7 +388,7 @@ export class Engine {
       durationMs: task.durationMs ?? null,
       success: true,
     });
-    const unplanned: Array<{ run: StoredRun; before: Record<string, string> }> = [];
+    const unplanned: Array<{ run: StoredRun; before: Record<string, string>; row: LockedRun }> = [];
     const now = new Date().toISOString();
     for (const row of await lockRuns(trx, dialect, [...byRun.keys()])) {
       if (row.status !== 'running') continue;
@@ -421,12 +422,12 @@ export class Engine {
       );
       if (moved.size === 0) continue;
       for (const task of mine) if (moved.has(task.id)) metrics.push(metricOf(task, row.owner_id));
-      unplanned.push({ run, before });
+      unplanned.push({ run, before, row });
     }
     await writeStepMetrics(trx, dialect, metrics);
     // Expressions (of the steps released) and handlers (of a run that ends) see the trigger data.
-    const moving = unplanned.filter(({ run }) => isMoving(run)).map(({ run }) => run.id);
-    const triggers = await readTriggers(trx, dialect, moving);
+    const moving = unplanned.filter(({ run }) => isMoving(run)).map(({ row }) => row);
+    const triggers = await triggersOf(trx, dialect, moving);
     // On a first try, only what evaluates in this thread is worked out under the locks: an
     // expression for an evaluator thread has the queue prepare the batch (prepareCompletions)
     // and record it again.

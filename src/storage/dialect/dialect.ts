@@ -80,6 +80,11 @@ export interface DialectAdapter {
    */
   jsonArrayContains(column: string, value: string): RawBuilder<boolean>;
   /**
+   * The size in bytes of the JSON stored in `column`, known without reading the value itself
+   * (PostgreSQL `pg_column_size`, as stored, maybe compressed; SQLite `octet_length`).
+   */
+  jsonStoredBytes(column: string): RawBuilder<number>;
+  /**
    * Notifies `channel` when the transaction commits (PostgreSQL NOTIFY); a no-op where the
    * dialect has no cross-process notifications.
    */

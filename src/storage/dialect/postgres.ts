@@ -115,6 +115,8 @@ export const postgresAdapter: DialectAdapter = {
 
   jsonArrayContains: (column, value) => sql<boolean>`${sql.ref(column)} @> jsonb_build_array(${value}::text)`,
 
+  jsonStoredBytes: (column) => sql<number>`pg_column_size(${sql.ref(column)})`,
+
   async analyze(trx, table) {
     // Rows this transaction inserted are sampled as live: the statistics are right at commit.
     await sql`ANALYZE ${sql.table(table)}`.execute(trx);

@@ -116,6 +116,8 @@ export const sqliteAdapter: DialectAdapter = {
     return null;
   },
 
+  jsonStoredBytes: (column) => sql<number>`octet_length(${sql.ref(column)})`,
+
   jsonArrayContains: (column, value) =>
     sql<boolean>`EXISTS (SELECT 1 FROM json_each(${sql.ref(column)}) WHERE json_each.value = ${value})`,
 
