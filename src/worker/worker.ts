@@ -233,10 +233,11 @@ export class Worker {
   private async claimLoop(): Promise<void> {
     while (this.running) {
       // Finished tasks whose completion is not yet recorded still hold their leases, unrenewed:
-      // past one batch's worth of them, claim no more, so a slow write (a huge fan-out released,
-      // a busy database) cannot pile up completions until their leases expire.
+      // past two batches' worth of them (the one being written and the next), claim no more, so a
+      // slow write (a huge fan-out released, a busy database) cannot pile up completions until
+      // their leases expire. One batch's worth stalled claiming behind every write.
       const unrecorded = this.completions.length + this.recording;
-      const room = this.concurrency - this.inFlight.size - Math.max(0, unrecorded - this.concurrency);
+      const room = this.concurrency - this.inFlight.size - Math.max(0, unrecorded - 2 * this.concurrency);
       let claimed: ClaimedTask[] = [];
       // Claim in batches: wait until half the slots are free rather than claiming one task per
       // finished task, which would turn one round trip per batch into one per task.
