@@ -93,8 +93,8 @@ export class Worker {
   private readonly inFlight = new Map<string, InFlight>();
   private readonly completions: Completion[] = [];
   private flushing: Promise<void> | null = null;
-  /** The batch of completions being written. */
-  private recording: readonly Completion[] = [];
+  /** Completions in the batch being written. */
+  private recording = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private running = false;
@@ -232,15 +232,12 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     while (this.running) {
-      // Finished tasks whose completion is not yet written keep their leases (the heartbeat
-      // renews them), but past MAX_UNRECORDED_BATCHES batches' worth of them a slow write (a
-      // huge fan-out released, a busy database) is no reason to take more work: claim none.
-      // Fewer held claiming back behind every write (10–20% of steps/s on PostgreSQL).
-      const unrecorded = this.completions.length + this.recording.length;
-      const room =
-        this.concurrency -
-        this.inFlight.size -
-        Math.max(0, unrecorded - MAX_UNRECORDED_BATCHES * this.concurrency);
+      // Finished tasks whose completion is not yet recorded still hold their leases, unrenewed:
+      // past two batches' worth of them (the one being written and the next), claim no more, so a
+      // slow write (a huge fan-out released, a busy database) cannot pile up completions until
+      // their leases expire. One batch's worth stalled claiming behind every write.
+      const unrecorded = this.completions.length + this.recording;
+      const room = this.concurrency - this.inFlight.size - Math.max(0, unrecorded - 2 * this.concurrency);
       let claimed: ClaimedTask[] = [];
       // Claim in batches: wait until half the slots are free rather than claiming one task per
       // finished task, which would turn one round trip per batch into one per task.
@@ -486,7 +483,7 @@ export class Worker {
   }
 
   private record(batch: Worker['completions']): Promise<void> {
-    this.recording = batch;
+    this.recording = batch.length;
     // Each attempt's log lines were pushed before its completion: they go in first, ahead of
     // the engine's "step … completed".
     return (
@@ -517,7 +514,7 @@ export class Worker {
           this.retryLater();
         })
         .finally(() => {
-          this.recording = [];
+          this.recording = 0;
           this.flushing = null;
         })
     );
@@ -525,10 +522,6 @@ export class Worker {
 
   private async heartbeat(): Promise<void> {
     const leases = [...this.inFlight.values()].map((e) => ({ id: e.task.id, leaseEpoch: e.task.leaseEpoch }));
-    // Finished, waiting for the next completion write: still this worker's. (Not the batch being
-    // written: its transaction holds those rows, so a renewal would only wait for it, and a
-    // reclaim cannot take them before it commits either.)
-    for (const c of this.completions) leases.push({ id: c.id, leaseEpoch: c.leaseEpoch });
     if (leases.length === 0) return;
     try {
       const { lost } = await renewLeases(this.options.store.handle, this.workerId, leases, this.leaseMs);
@@ -540,8 +533,6 @@ export class Worker {
   }
 }
 
-/** Unrecorded completions, in batches of `concurrency`, past which the worker claims nothing. */
-const MAX_UNRECORDED_BATCHES = 4;
 /** Completions written in one transaction at most: a long transaction holds up everyone's. */
 const MAX_COMPLETION_BATCH = 1000;
 /** How long completions wait to be written again after the database failed to take them. */
