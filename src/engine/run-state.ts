@@ -30,6 +30,8 @@ export type RunRow = Selectable<WorkflowRunsTable>;
 export interface StoredRun extends RunFrame {
   readonly handlers: HandlerState[] | null;
   readonly startedAt: string | null;
+  /** The depth of the event that started it (0: not started by an event); see migration 0010. */
+  readonly eventDepth: number;
 }
 
 /** Where a run ends up after a change: still running, or one of its ends. */
@@ -57,6 +59,7 @@ const FRAME_COLUMNS = [
   'step_results',
   'handlers',
   'started_at',
+  'event_depth',
 ] as const;
 export type FrameRow = Pick<RunRow, (typeof FRAME_COLUMNS)[number]>;
 
@@ -89,6 +92,7 @@ export async function frameOf(
     steps: inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow),
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? null,
     startedAt: row.started_at,
+    eventDepth: row.event_depth,
   };
 }
 
@@ -260,7 +264,7 @@ export async function saveRuns(
  * publishes `run.cancelled`): what event triggers and outgoing webhooks subscribe to.
  */
 export function runEndedEvent(
-  run: Pick<RunFrame, 'id' | 'ownerId' | 'workflowName' | 'attempt'>,
+  run: Pick<RunFrame, 'id' | 'ownerId' | 'workflowName' | 'attempt'> & { eventDepth?: number },
   end: { status: string; result?: unknown; error?: string | null; step?: string | null },
 ): NewEvent {
   return {
@@ -268,6 +272,7 @@ export function runEndedEvent(
     source: SYSTEM_EVENT_SOURCE,
     type: `run.${end.status}`,
     runId: run.id,
+    ...(run.eventDepth === undefined ? {} : { runEventDepth: run.eventDepth }),
     // No idempotency key: the run's end is written once, under the run's lock, with this event.
     payload: {
       run_id: run.id,

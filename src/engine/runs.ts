@@ -260,6 +260,7 @@ export class Engine {
       steps,
       handlers,
       startedAt: now,
+      eventDepth: options.eventDepth ?? 0,
     };
     const started = {
       ownerId: caller.userId,
@@ -596,6 +597,7 @@ export class Engine {
         ownerId: row.owner_id,
         workflowName: row.workflow_name ?? '',
         attempt: row.attempt,
+        eventDepth: row.event_depth,
       };
       await insertEvents(trx, this.store.handle.dialect, [
         runEndedEvent(run, { status: 'cancelled', error: reason }),

@@ -14,6 +14,11 @@ export interface NewEvent {
    * is one deeper than that run in the causation chain (see migration 0010).
    */
   readonly runId?: string | null;
+  /**
+   * That run's own `event_depth`, when the caller read it with the run under its lock (the
+   * engine, for a run's end): saves looking it up. Never taken from a publisher.
+   */
+  readonly runEventDepth?: number;
   readonly taskId?: string | null;
   /** Publishing the same key twice stores one event (a retried attempt of the emitting task). */
   readonly idempotencyKey?: string | null;
@@ -31,7 +36,11 @@ async function causingRunDepths(
   events: readonly NewEvent[],
 ): Promise<Map<string, number>> {
   const runIds = [
-    ...new Set(events.flatMap((e) => (e.runId === undefined || e.runId === null ? [] : [e.runId]))),
+    ...new Set(
+      events.flatMap((e) =>
+        e.runId === undefined || e.runId === null || e.runEventDepth !== undefined ? [] : [e.runId],
+      ),
+    ),
   ];
   const depths = new Map<string, number>();
   const size = dialect.maxParameters - 10;
@@ -70,7 +79,12 @@ export async function insertEvents(
     run_id: event.runId ?? null,
     task_id: event.taskId ?? null,
     idempotency_key: event.idempotencyKey ?? null,
-    depth: event.runId === undefined || event.runId === null ? 0 : (depths.get(event.runId) ?? 0),
+    depth:
+      event.runId === undefined || event.runId === null
+        ? 0
+        : event.runEventDepth !== undefined
+          ? event.runEventDepth + 1
+          : (depths.get(event.runId) ?? 0),
   }));
   const size = Math.floor((dialect.maxParameters - 200) / 9);
   for (let i = 0; i < rows.length; i += size) {
