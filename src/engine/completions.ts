@@ -9,7 +9,7 @@ import { allSettled, readySteps } from './plan.js';
 import {
   endingOf,
   frameOf,
-  readRuns,
+  readFrames,
   triggersOf,
   type LockedRun,
   statusesOf,
@@ -130,7 +130,7 @@ export async function prepareCompletions(
   const now = new Date().toISOString();
   const plans = new Map<string, RunPlan>();
   const pending: Array<Omit<RunPlan, 'outcome' | 'released'> & { row: LockedRun }> = [];
-  for (const row of await readRuns(db, dialect, [...byRun.keys()])) {
+  for (const row of await readFrames(db, dialect, [...byRun.keys()], { lock: false })) {
     if (row.status !== 'running') continue;
     const tasks = byRun.get(row.id)!;
     const run = await frameOf(db, { ...row, trigger_data: null }, definitions);

@@ -305,42 +305,41 @@ const INLINE_TRIGGER_BYTES = 64 * 1024;
 /** A run's frame columns, and its trigger data when that is small (else null: see triggersOf). */
 export type LockedRun = FrameRow & { small_trigger: string | null };
 
-function selectFrames(db: Kysely<SwarmDatabase>, dialect: DialectAdapter, ids: readonly string[]) {
-  const size = dialect.jsonStoredBytes('trigger_data');
-  return db
-    .selectFrom('workflow_runs')
-    .select(FRAME_COLUMNS)
-    .select(
-      sql<string | null>`CASE WHEN ${size} <= ${INLINE_TRIGGER_BYTES} THEN trigger_data END`.as(
-        'small_trigger',
-      ),
-    )
-    .where('id', 'in', ids);
-}
-
 /**
- * Locks runs (in id order, so two transactions locking overlapping sets cannot deadlock) and
- * reads what their frames are made of, and their trigger data only when it is small: it can be
+ * Reads what runs' frames are made of, and their trigger data only when it is small: it can be
  * large (a fan-out's million items), and a completion needs it only when it releases a step or
- * ends the run (triggersOf), not on each of the thousands of batches in between.
+ * ends the run (triggersOf), not on each of the thousands of batches in between. With `lock`
+ * (in a transaction) the rows are locked in id order, so two transactions locking overlapping
+ * sets cannot deadlock; without, it is a look ahead of the transaction that will lock them.
  */
-export async function lockRuns(
-  trx: Kysely<SwarmDatabase>,
+export async function readFrames(
+  db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   runIds: readonly string[],
+  { lock }: { lock: boolean },
 ): Promise<LockedRun[]> {
+  const size = dialect.jsonStoredBytes('trigger_data');
   const rows: LockedRun[] = [];
   for (const chunk of chunksFor(dialect, [...runIds].sort(), 1)) {
-    let query = selectFrames(trx, dialect, chunk).orderBy('id');
-    if (dialect.capabilities.skipLocked) query = query.forUpdate();
+    let query = db
+      .selectFrom('workflow_runs')
+      .select(FRAME_COLUMNS)
+      .select(
+        sql<string | null>`CASE WHEN ${size} <= ${INLINE_TRIGGER_BYTES} THEN trigger_data END`.as(
+          'small_trigger',
+        ),
+      )
+      .where('id', 'in', chunk)
+      .orderBy('id');
+    if (lock && dialect.capabilities.skipLocked) query = query.forUpdate();
     for (const row of await query.execute()) rows.push(row);
   }
   return rows;
 }
 
 /**
- * The trigger data of runs: from their rows where lockRuns or readRuns read it (small), the rest
- * in one more query (readTriggers).
+ * The trigger data of runs: from their rows where readFrames read it (small), the rest in one
+ * more query.
  */
 export async function triggersOf(
   db: Kysely<SwarmDatabase>,
@@ -356,20 +355,8 @@ export async function triggersOf(
   return triggers;
 }
 
-/** What lockRuns reads, without locking: a look ahead of the transaction that will lock. */
-export async function readRuns(
-  db: Kysely<SwarmDatabase>,
-  dialect: DialectAdapter,
-  runIds: readonly string[],
-): Promise<LockedRun[]> {
-  const rows: LockedRun[] = [];
-  for (const chunk of chunksFor(dialect, runIds, 1))
-    for (const row of await selectFrames(db, dialect, chunk).execute()) rows.push(row);
-  return rows;
-}
-
 /** The trigger data of runs, by run id. */
-export async function readTriggers(
+async function readTriggers(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   runIds: readonly string[],

@@ -49,7 +49,7 @@ import {
   endingOf,
   frameOf,
   lockRun,
-  lockRuns,
+  readFrames,
   triggersOf,
   type LockedRun,
   runEndedEvent,
@@ -391,7 +391,7 @@ export class Engine {
     });
     const unplanned: Array<{ run: StoredRun; before: Record<string, string>; row: LockedRun }> = [];
     const now = new Date().toISOString();
-    for (const row of await lockRuns(trx, dialect, [...byRun.keys()])) {
+    for (const row of await readFrames(trx, dialect, [...byRun.keys()], { lock: true })) {
       if (row.status !== 'running') continue;
       const mine = byRun.get(row.id)!;
       const plan = plans?.get(row.id);
