@@ -91,10 +91,11 @@ export class Worker {
   private readonly reports: ReportWriter;
   private readonly maxLogLines: number;
   private readonly inFlight = new Map<string, InFlight>();
-  private readonly completions: Completion[] = [];
+  /** Finished attempts whose completion is not yet written, oldest first. */
+  private readonly completions: FinishedAttempt[] = [];
   private flushing: Promise<void> | null = null;
-  /** Completions in the batch being written. */
-  private recording = 0;
+  /** When the oldest attempt of the batch being written finished; null while none is. */
+  private recordingSince: number | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private running = false;
@@ -232,12 +233,7 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     while (this.running) {
-      // Finished tasks whose completion is not yet recorded still hold their leases, unrenewed:
-      // past two batches' worth of them (the one being written and the next), claim no more, so a
-      // slow write (a huge fan-out released, a busy database) cannot pile up completions until
-      // their leases expire. One batch's worth stalled claiming behind every write.
-      const unrecorded = this.completions.length + this.recording;
-      const room = this.concurrency - this.inFlight.size - Math.max(0, unrecorded - 2 * this.concurrency);
+      const room = this.recordingFallsBehind() ? 0 : this.concurrency - this.inFlight.size;
       let claimed: ClaimedTask[] = [];
       // Claim in batches: wait until half the slots are free rather than claiming one task per
       // finished task, which would turn one round trip per batch into one per task.
@@ -384,14 +380,18 @@ export class Worker {
         return;
       }
       ended('completed');
+      const finishedAt = Date.now();
       this.completions.push({
-        id: task.id,
-        leaseEpoch: task.leaseEpoch,
-        output: redactor.redact(output),
-        durationMs: Date.now() - started,
-        runId: task.runId,
-        stepId: task.stepId,
-        itemIndex: task.itemIndex,
+        finishedAt,
+        completion: {
+          id: task.id,
+          leaseEpoch: task.leaseEpoch,
+          output: redactor.redact(output),
+          durationMs: finishedAt - started,
+          runId: task.runId,
+          stepId: task.stepId,
+          itemIndex: task.itemIndex,
+        },
       });
       this.scheduleFlush();
     } catch (error) {
@@ -482,15 +482,33 @@ export class Worker {
     this.retryTimer.unref();
   }
 
-  private record(batch: Worker['completions']): Promise<void> {
-    this.recording = batch.length;
+  /**
+   * Finished tasks whose completion is not yet written still hold their leases, unrenewed: once
+   * the oldest of them has waited a third of a lease (a slow write, a busy database), the worker
+   * claims nothing more until the writes catch up, so completions cannot pile up until their
+   * leases run out. A bound on their number instead cut the batches short while the database
+   * kept up (10k fan-out on PostgreSQL 9% slower).
+   */
+  private recordingFallsBehind(): boolean {
+    const oldest = this.recordingSince ?? this.completions[0]?.finishedAt;
+    return oldest !== undefined && Date.now() - oldest > this.leaseMs / 3;
+  }
+
+  private record(batch: FinishedAttempt[]): Promise<void> {
+    this.recordingSince = batch[0]?.finishedAt ?? null;
     // Each attempt's log lines were pushed before its completion: they go in first, ahead of
     // the engine's "step … completed".
     return (
       this.logs
         .flush()
         .then(() => this.reports.flush())
-        .then(() => completeTasks(this.options.store.handle, batch, this.hooks()))
+        .then(() =>
+          completeTasks(
+            this.options.store.handle,
+            batch.map((finished) => finished.completion),
+            this.hooks(),
+          ),
+        )
         .then(({ rejected, failed }) => {
           if (rejected.length > 0)
             this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
@@ -514,7 +532,7 @@ export class Worker {
           this.retryLater();
         })
         .finally(() => {
-          this.recording = 0;
+          this.recordingSince = null;
           this.flushing = null;
         })
     );
@@ -531,6 +549,13 @@ export class Worker {
       this.options.logger.error({ err: error }, 'renewing leases failed');
     }
   }
+}
+
+/** A finished attempt's completion, waiting to be written. */
+interface FinishedAttempt {
+  readonly completion: Completion;
+  /** Epoch ms. */
+  readonly finishedAt: number;
 }
 
 /** Completions written in one transaction at most: a long transaction holds up everyone's. */

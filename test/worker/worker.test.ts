@@ -251,6 +251,75 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     },
   );
 
+  // On SQLite one connection serialises claims behind the write anyway: only PostgreSQL can go
+  // on claiming while a completion write is held up.
+  it.runIf(dialect === 'postgres')(
+    'stops claiming while its completions wait past a third of a lease to be written, and catches up after',
+    async () => {
+      let opened!: () => void;
+      const gate = new Promise<void>((resolve) => (opened = resolve));
+      let held = false;
+      // The first completion batch's write waits at the gate, in its transaction; the completions
+      // that follow wait for it in the worker.
+      const engine = Object.create(fx.engine, {
+        onTasksCompleted: {
+          value: async (...args: Parameters<Engine['onTasksCompleted']>) => {
+            if (!held) {
+              held = true;
+              await gate;
+            }
+            return fx.engine.onTasksCompleted(...args);
+          },
+        },
+      }) as Engine;
+      const total = 20_000;
+      await enqueueTasks(
+        fx.store.handle.db,
+        fx.store.handle.dialect,
+        Array.from({ length: total }, () => ({
+          ownerId: fx.caller.userId,
+          taskType: 'noop',
+          agentName: 'builtin/noop',
+          agentVersion: '1.0.0',
+          input: {},
+        })),
+      );
+      const config = loadConfig({ DATABASE_URL: fx.testDb.url, SWARM_HOME: fx.testDb.dir });
+      // A 6 s lease: claiming stops once the oldest unwritten completion is 2 s old.
+      worker = createWorker(fx.store, engine, config, pino({ level: 'silent' }), {
+        leaseMs: 6000,
+        concurrency: 4,
+      });
+      const count = async (status: string) =>
+        Number(
+          (
+            await fx.store.handle.db
+              .selectFrom('tasks')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('status', '=', status)
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      try {
+        worker.start();
+        await until('the first completion write to be held', async () => held || undefined);
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        const claimed = await count('RUNNING');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect(await count('RUNNING')).toBe(claimed);
+        expect(await count('PENDING')).toBeGreaterThan(0);
+      } finally {
+        opened();
+      }
+      await until(
+        'every task to complete',
+        async () => ((await count('COMPLETED')) === total ? true : undefined),
+        60_000,
+      );
+    },
+    90_000,
+  );
+
   /** A standalone worker process (dist/), as `swarm worker` runs it. */
   function spawnWorker(env: Record<string, string> = {}) {
     return spawn(process.execPath, [MAIN, 'worker', '--lease-ms', '1000', '--concurrency', '1'], {
