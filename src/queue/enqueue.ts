@@ -65,9 +65,10 @@ export async function enqueueTasks(
 ): Promise<string[]> {
   if (tasks.length === 0) return [];
   const now = nowTimestamp();
+  const timestamps = new TimestampCache();
   const issues: FieldIssue[] = [];
   for (let i = 0; i < tasks.length; i++)
-    for (const issue of issuesOf(tasks[i]!, `tasks[${i}]`)) issues.push(issue);
+    for (const issue of issuesOf(tasks[i]!, `tasks[${i}]`, timestamps)) issues.push(issue);
   const [first, ...more] = issues.slice(0, 100);
   if (first !== undefined) throw new InputError(first.field, first.message, more);
   const keyed = tasks.some((task) => task.idempotencyKey !== undefined);
@@ -76,7 +77,7 @@ export async function enqueueTasks(
   const taken: Array<{ index: number; owner_id: string; idempotency_key: string }> = [];
   let inserted = 0;
   for (const chunk of taskChunks(dialect, tasks)) {
-    const rows = chunk.map((task, j) => toRow(task, `tasks[${ids.length + j}]`, now));
+    const rows = chunk.map((task, j) => toRow(task, `tasks[${ids.length + j}]`, now, timestamps));
     const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, rows);
     let insert =
       asSelect === null
@@ -146,7 +147,25 @@ async function resolveDuplicates(
 }
 
 /** Every problem of one task, each naming its field (`tasks[2].priority`). */
-function issuesOf(task: NewTask, at: string): FieldIssue[] {
+/**
+ * Timestamps checked and normalised once per distinct value in a call: the tasks a completion
+ * releases share one `runAt`, which was otherwise parsed twice per task.
+ */
+class TimestampCache {
+  private readonly seen = new Map<string, string>();
+
+  of(value: Date | string, field: string): string {
+    if (typeof value !== 'string') return toDbTimestamp(value, field);
+    let stored = this.seen.get(value);
+    if (stored === undefined) {
+      stored = toDbTimestamp(value, field);
+      this.seen.set(value, stored);
+    }
+    return stored;
+  }
+}
+
+function issuesOf(task: NewTask, at: string, timestamps: TimestampCache): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const check = (ok: boolean, field: string, message: string) => {
     if (!ok) issues.push({ field: `${at}.${field}`, message });
@@ -184,7 +203,7 @@ function issuesOf(task: NewTask, at: string): FieldIssue[] {
     const value = task[field];
     if (value === undefined) continue;
     try {
-      toDbTimestamp(value, field);
+      timestamps.of(value, field);
     } catch (error) {
       check(
         false,
@@ -196,7 +215,7 @@ function issuesOf(task: NewTask, at: string): FieldIssue[] {
   return issues;
 }
 
-function toRow(task: NewTask, at: string, now: string) {
+function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCache) {
   const policy = task.retryPolicy ?? DEFAULT_RETRY_POLICY;
   return {
     id: newId(),
@@ -212,11 +231,11 @@ function toRow(task: NewTask, at: string, now: string) {
     // undefined is no JSON value: store null rather than a NULL the column refuses.
     input_data: toDbJson(task.input ?? null),
     priority: task.priority ?? 5,
-    run_at: task.runAt === undefined ? now : toDbTimestamp(task.runAt, `${at}.runAt`),
+    run_at: task.runAt === undefined ? now : timestamps.of(task.runAt, `${at}.runAt`),
     max_retries: task.maxRetries ?? 3,
     ...retryColumns(policy),
     timeout_seconds: task.timeoutSeconds ?? null,
-    expires_at: task.expiresAt === undefined ? null : toDbTimestamp(task.expiresAt, `${at}.expiresAt`),
+    expires_at: task.expiresAt === undefined ? null : timestamps.of(task.expiresAt, `${at}.expiresAt`),
     concurrency_key: task.concurrencyKey ?? null,
     idempotency_key: task.idempotencyKey ?? null,
   } satisfies TaskInsert;
