@@ -25,3 +25,4 @@ export {
   type AuthFailureSink,
   type AuthFailureCounterOptions,
 } from './failures.js';
+export { SCOPES, isScope, roleAllows, keyCovers, callerHas, type Scope, type RouteScope } from './scopes.js';

@@ -1,10 +1,17 @@
+/** What a user may do: see src/auth/scopes.ts (roleAllows). */
+export type Role = 'admin' | 'member' | 'viewer';
+
 /**
  * Who is asking. Every owned-row operation of the storage API takes one, and its queries are
  * filtered by `owner_id = caller.userId`, so no feature can forget tenancy.
  */
 export interface Caller {
   readonly userId: string;
-  readonly role: 'admin' | 'member';
+  readonly role: Role;
   /** The API key the request came with, for the audit log. */
   readonly keyId?: string;
+  /** The key's scopes; absent for a session or Swarm itself (then the role alone decides). */
+  readonly scopes?: readonly string[];
+  /** Scopes an admin granted this user beyond its role's (e.g. `agents:publish`). */
+  readonly grants?: readonly string[];
 }

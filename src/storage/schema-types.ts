@@ -16,7 +16,7 @@ export interface UsersTable {
   name: string;
   email: string;
   password_hash: string | null;
-  role: WithDefault<'admin' | 'member'>;
+  role: WithDefault<'admin' | 'member' | 'viewer'>;
   status: WithDefault<'active' | 'disabled'>;
   open_id: string | null;
   last_signed_in_at: Timestamp | null;

@@ -1,3 +1,4 @@
+import type { Role } from '../caller.js';
 import type { Kysely, Selectable } from 'kysely';
 import { NotFoundError } from '../../errors/index.js';
 import type { Caller } from '../caller.js';
@@ -99,7 +100,7 @@ export interface KeyOwner {
   readonly key: ApiKey;
   readonly user: {
     readonly id: string;
-    readonly role: 'admin' | 'member';
+    readonly role: Role;
     readonly status: 'active' | 'disabled';
   };
 }

@@ -1,3 +1,4 @@
+import type { Role } from '../caller.js';
 import type { Kysely, Selectable } from 'kysely';
 import type { SwarmDatabase, UsersTable } from '../schema-types.js';
 import { newId } from '../values.js';
@@ -6,7 +7,7 @@ export interface User {
   readonly id: string;
   readonly name: string;
   readonly email: string;
-  readonly role: 'admin' | 'member';
+  readonly role: Role;
   readonly status: 'active' | 'disabled';
   readonly createdAt: string;
 }
@@ -25,7 +26,7 @@ export function toUser(row: Selectable<UsersTable>): User {
 export interface NewUser {
   readonly name: string;
   readonly email: string;
-  readonly role: 'admin' | 'member';
+  readonly role: Role;
   readonly passwordHash?: string;
 }
 
