@@ -17,6 +17,11 @@ import { withDatabase } from './lib.mjs';
 import { printReport } from './report.mjs';
 import { setups as ENGINE_SETUPS, workloads as ENGINE_WORKLOADS } from './engine.mjs';
 import { setups as PROCESS_SETUPS, workload as PROCESS_WORKLOAD } from './process.mjs';
+import {
+  setups as RATE_LIMIT_SETUPS,
+  workload as RATE_LIMIT_WORKLOAD,
+  printRateLimitRows,
+} from './rate-limit.mjs';
 
 /**
  * @typedef {object} SystemInfo
@@ -231,6 +236,34 @@ for (const [setup, spec] of Object.entries(PROCESS_SETUPS)) {
   );
 }
 
+// The cost of API-key rate limits (h): a hot GET with the limiter on and off, in one process.
+/** @type {object[]} */
+const rateLimitRows = [];
+for (const [setup, spec] of Object.entries(RATE_LIMIT_SETUPS)) {
+  if (!selected(['swarm', 'rate-limit', setup])) continue;
+  process.stdout.write(`  swarm rate-limit cost (h) (${setup}) … `);
+  const outcome = await measure(path.join(here, 'rate-limit.mjs'), spec.backend, `ratelimit_${setup}`, {
+    setup,
+    ...RATE_LIMIT_WORKLOAD[sizes],
+  });
+  rateLimitRows.push({
+    workload: 'rate-limit',
+    letter: RATE_LIMIT_WORKLOAD.letter,
+    title: RATE_LIMIT_WORKLOAD.title,
+    setup,
+    description: spec.description,
+    backend: spec.backend,
+    status: outcome.status,
+    ...(outcome.result ?? outcome.partial ?? {}),
+    seconds: outcome.seconds,
+  });
+  console.log(
+    outcome.status === 'ok'
+      ? `on ${outcome.result.onPerSec} req/s, off ${outcome.result.offPerSec} req/s (${outcome.result.ratio}×)`
+      : outcome.status,
+  );
+}
+
 /** @type {{ txPerSec: Record<string, number>, pgbenchTxPerSec: Record<string, number> | null } | null} */
 let limit = null;
 if (selected(['machine limit', 'limit'])) {
@@ -257,9 +290,11 @@ const report = {
   engineRows,
   process: processSize,
   processRows,
+  rateLimitRows,
   limit,
 };
 printReport(report, { swarmPresent: files.includes('swarm.mjs') });
+printRateLimitRows(rateLimitRows);
 
 // The standard full run is kept (small, commit-friendly); quick, partial (--only) and other
 // variants go to a .tmp file, which .gitignore ignores.

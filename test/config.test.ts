@@ -64,3 +64,32 @@ describe('configuration', () => {
     expect(() => parseDatabaseUrl('  ')).toThrow(/empty/);
   });
 });
+
+describe('configuration of users and sessions', () => {
+  it('defaults to 12 h idle, 7 days in all, Secure cookies on TLS only, a generated admin password', () => {
+    const config = loadConfig({}, '/srv');
+    expect(config).toMatchObject({ sessionIdleMinutes: 720, sessionMaxHours: 168, cookieSecure: false });
+    expect(config.adminPassword).toBeUndefined();
+  });
+
+  it('reads SWARM_ADMIN_PASSWORD without ever showing it', () => {
+    const config = loadConfig({ SWARM_ADMIN_PASSWORD: 'a long admin password' }, '/srv');
+    expect(config.adminPassword).toBe('a long admin password');
+    expect(JSON.stringify(config)).not.toContain('a long admin password');
+    expect(() => loadConfig({ SWARM_ADMIN_PASSWORD: 'short' }, '/srv')).toThrow(
+      /^SWARM_ADMIN_PASSWORD: must be 12 characters at least, got 5$/,
+    );
+  });
+
+  it('reads the session settings, naming a bad one', () => {
+    const config = loadConfig(
+      { SWARM_SESSION_IDLE_MINUTES: '30', SWARM_SESSION_MAX_HOURS: '24', SWARM_COOKIE_SECURE: 'true' },
+      '/srv',
+    );
+    expect(config).toMatchObject({ sessionIdleMinutes: 30, sessionMaxHours: 24, cookieSecure: true });
+    expect(() => loadConfig({ SWARM_SESSION_IDLE_MINUTES: '0' }, '/srv')).toThrow(
+      /SWARM_SESSION_IDLE_MINUTES/,
+    );
+    expect(() => loadConfig({ SWARM_COOKIE_SECURE: 'maybe' }, '/srv')).toThrow(/SWARM_COOKIE_SECURE/);
+  });
+});

@@ -2,24 +2,31 @@ import { SwarmError } from '../errors/index.js';
 import type { Caller, Store } from '../storage/index.js';
 import { API_KEY_PREFIX_LENGTH, hashApiKey } from './api-key.js';
 import type { AuthFailureSink } from './failures.js';
+import { KeyUses, type KeyUsesOptions } from './key-uses.js';
 
 export interface RequestInfo {
   readonly ipAddress?: string;
   readonly userAgent?: string;
 }
 
-/** How often `last_used_at` is written per key: not on every request. */
-const TOUCH_INTERVAL_MS = 60_000;
-
 /** Resolves `Authorization: Bearer <key>` to a caller, or throws UNAUTHENTICATED (counted). */
 export class Authenticator {
-  private readonly lastTouched = new Map<string, number>();
+  /** `last_used_at`, written for many requests at once every few seconds, not per request. */
+  private readonly keyUses: KeyUses;
 
   /** `failures` counts refused keys per window and source (not an audit row per request). */
   constructor(
     private readonly store: Store,
     private readonly failures: AuthFailureSink,
-  ) {}
+    keyUses: KeyUsesOptions = {},
+  ) {
+    this.keyUses = new KeyUses(store, keyUses).start();
+  }
+
+  /** Stops the timer and writes the last uses noted. */
+  close(): Promise<void> {
+    return this.keyUses.close();
+  }
 
   async authenticate(authorization: string | undefined, request: RequestInfo = {}): Promise<Caller> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
@@ -46,8 +53,9 @@ export class Authenticator {
       throw new SwarmError('UNAUTHENTICATED', reason);
     }
     const { key, user } = found!;
-    await this.touch(key.id);
-    return { userId: user.id, role: user.role, keyId: key.id };
+    this.keyUses.note(key.id);
+    // The key's scopes go with the caller: the route's declared scope is checked against them.
+    return { userId: user.id, role: user.role, keyId: key.id, scopes: key.scopes, grants: user.grants };
   }
 
   private fail(reason: string, request: RequestInfo, keyPrefix = '', ownerId: string | null = null): void {
@@ -59,12 +67,5 @@ export class Authenticator {
       ...(request.ipAddress === undefined ? {} : { ipAddress: request.ipAddress }),
       ...(request.userAgent === undefined ? {} : { userAgent: request.userAgent }),
     });
-  }
-
-  private async touch(keyId: string): Promise<void> {
-    const now = Date.now();
-    if (now - (this.lastTouched.get(keyId) ?? 0) < TOUCH_INTERVAL_MS) return;
-    this.lastTouched.set(keyId, now);
-    await this.store.system.touchApiKey(keyId, new Date(now).toISOString());
   }
 }

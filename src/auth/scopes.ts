@@ -69,8 +69,14 @@ export function keyCovers(keyScopes: readonly string[], scope: Scope): boolean {
   return keyScopes.includes('*') && !EXPLICIT_ONLY.has(scope);
 }
 
-/** Whether the caller may act with `scope`: its role permits it, and its key (if any) holds it. */
+/**
+ * Whether the caller may act with `scope`: its role permits it, and its key (if any) holds it.
+ * An admin's `*` key covers everything, publishing code included (admins have that right by
+ * role); a member's `*` does not, so a leaked everyday key cannot publish code.
+ */
 export function callerHas(caller: Caller, scope: Scope): boolean {
   if (!roleAllows(caller.role, scope, caller.grants)) return false;
-  return caller.scopes === undefined || keyCovers(caller.scopes, scope);
+  if (caller.scopes === undefined) return true;
+  if (caller.role === 'admin' && caller.scopes.includes('*')) return true;
+  return keyCovers(caller.scopes, scope);
 }

@@ -3,6 +3,9 @@ import type { LogView, RunView } from '../engine/index.js';
 import { ERROR_CODES, SwarmError, isSwarmError, type ErrorCode, type FieldIssue } from '../errors/index.js';
 import type { CliIo } from './io.js';
 import { resolveTarget } from './target.js';
+import { SWARM_VERSION } from '../version/index.js';
+
+const CLI_USER_AGENT = `swarm-cli/${SWARM_VERSION}`;
 
 /** One server-sent event. `id` is the stream's last event id when it was dispatched. */
 export interface ServerSentEvent {
@@ -88,6 +91,8 @@ export interface FollowOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** 429s waited out (each at most 60 s, as Retry-After says) before the CLI gives up. */
+const MAX_RATE_LIMIT_RETRIES = 3;
 
 /** The CLI's view of the HTTP API: JSON in, JSON out, problem+json turned back into SwarmErrors. */
 export class ApiClient {
@@ -116,12 +121,31 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    // A 429 (the key's rate limit) was refused before anything ran, so it is safe to send again
+    // once Retry-After has passed: `--wait` and `--follow` polls slow down instead of failing.
+    for (let retries = 0; ; retries++) {
+      const response = await this.send(method, path, body);
+      const wait = Number(response.headers.get('retry-after'));
+      if (response.status === 429 && retries < MAX_RATE_LIMIT_RETRIES && wait > 0 && wait <= 60) {
+        await response.body?.cancel();
+        await sleep(wait * 1000);
+        continue;
+      }
+      const text = await response.text();
+      if (!response.ok) throw problemError(response.status, text);
+      return (text === '' ? null : JSON.parse(text)) as T;
+    }
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.apiKey}`,
+          // Names the CLI in the audit log's user agent.
+          'user-agent': CLI_USER_AGENT,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -130,9 +154,7 @@ export class ApiClient {
     } catch (error) {
       throw this.unreachable(error);
     }
-    const text = await response.text();
-    if (!response.ok) throw problemError(response.status, text);
-    return (text === '' ? null : JSON.parse(text)) as T;
+    return response;
   }
 
   /**

@@ -3,9 +3,11 @@ import { isSwarmError } from '../errors/index.js';
 // Not the server's index: its modules load only for the commands that run a server.
 import { SWARM_VERSION } from '../version/index.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerCredentialCommands } from './commands/credentials.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerLlmCommands } from './commands/llm.js';
 import { registerStart } from './commands/start.js';
 import { registerTaskCommands } from './commands/task.js';
@@ -14,6 +16,7 @@ import { registerEventCommands } from './commands/events.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
+import { registerUserCommands } from './commands/users.js';
 import { registerWorker } from './commands/worker.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { processIo, type CliIo } from './io.js';
@@ -57,6 +60,9 @@ export function buildProgram(given: CliIo): Command {
   registerTriggerCommands(program, io);
   registerEventCommands(program, io);
   registerCredentialCommands(program, io);
+  registerUserCommands(program, io);
+  registerKeyCommands(program, io);
+  registerAuditCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());

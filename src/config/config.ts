@@ -1,5 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors/index.js';
 import { DEFAULT_EXPRESSION_LIMITS, type ExpressionLimits } from '../expressions/index.js';
 
@@ -101,6 +103,26 @@ export interface Config {
   /** Days those counts are kept, from `SWARM_AUTH_FAILURE_DAYS`. @default 30 */
   readonly authFailureRetentionDays: number;
   /**
+   * The first-start admin's password, from `SWARM_ADMIN_PASSWORD` (12 characters at least); when
+   * unset one is generated and printed once. Not enumerable, so `JSON.stringify(config)` never
+   * shows it.
+   */
+  readonly adminPassword: string | undefined;
+  /**
+   * Mark the session cookie `Secure` even when the request did not come over TLS (Swarm behind a
+   * TLS-terminating proxy), from `SWARM_COOKIE_SECURE`. @default false (Secure on TLS requests only)
+   */
+  readonly cookieSecure: boolean;
+  /** A session unused this many minutes ends, from `SWARM_SESSION_IDLE_MINUTES`. @default 720 (12 h) */
+  readonly sessionIdleMinutes: number;
+  /** A session ends this many hours after sign-in however used, from `SWARM_SESSION_MAX_HOURS`. @default 168 (7 days) */
+  readonly sessionMaxHours: number;
+  /**
+   * For tests only, from `SWARM_RATE_LIMIT_WINDOW_SCALE` (a number above 0, at most 1): shortens
+   * the API-key rate-limit windows, 0.1 making the minute 6 s and the hour 6 min. @default 1
+   */
+  readonly rateLimitWindowScale: number;
+  /**
    * How late a schedule tick may be (ms) and still fire as on time, from `SWARM_MISFIRE_GRACE_MS`;
    * later ticks were missed and the schedule's misfire policy applies. @default 60000
    */
@@ -129,6 +151,28 @@ export interface Config {
    * is recognised as a resend this long. @default 30
    */
   readonly firingRetentionDays: number;
+  /** Days audit rows are kept, from `SWARM_AUDIT_RETENTION_DAYS`; 0 keeps them forever. @default 365 */
+  readonly auditRetentionDays: number;
+  /**
+   * The folders node, python and binary agents may be registered from, real paths, from
+   * `SWARM_AGENTS_DIRS` (comma-separated absolute paths). @default the examples shipped with
+   * Swarm and `home`/agents
+   */
+  readonly agentsDirs: readonly string[];
+  /**
+   * How agents' code is kept from Swarm's files (docs/runtimes.md), from `SWARM_AGENT_ISOLATION`:
+   * `auto` (namespaces and another uid where the host allows), `namespaces` (required: a worker
+   * that cannot does not start) or `none`. @default auto
+   */
+  readonly agentIsolation: 'auto' | 'namespaces' | 'none';
+  /** The uid and gid isolated agents run as, from `SWARM_AGENT_UID` / `SWARM_AGENT_GID`. @default 65534 */
+  readonly agentUid: number;
+  readonly agentGid: number;
+  /**
+   * Run node, python and binary agents of non-admin owners on a worker that cannot isolate them,
+   * from `SWARM_ALLOW_UNISOLATED_AGENTS`. @default false
+   */
+  readonly allowUnisolatedAgents: boolean;
 }
 
 /** Master keys by version. A Map, so the key bytes never show in `JSON.stringify(config)`. */
@@ -163,7 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   } catch {
     throw new InputError('SWARM_URL', `not a URL: "${serverUrl}"`);
   }
-  return Object.freeze({
+  const config: Omit<Config, 'adminPassword'> = {
     home,
     databaseUrl: nonEmpty(env.DATABASE_URL) ?? `sqlite:${path.join(home, 'swarm.db')}`,
     port,
@@ -225,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       1,
       3650,
     ),
+    rateLimitWindowScale: parseWindowScale(env.SWARM_RATE_LIMIT_WINDOW_SCALE),
     misfireGraceMs: parseInteger('SWARM_MISFIRE_GRACE_MS', env.SWARM_MISFIRE_GRACE_MS, 60_000, 0, 86_400_000),
     eventRetentionDays: parseInteger(
       'SWARM_EVENT_RETENTION_DAYS',
@@ -243,7 +288,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       1,
       3650,
     ),
+    auditRetentionDays: parseInteger(
+      'SWARM_AUDIT_RETENTION_DAYS',
+      env.SWARM_AUDIT_RETENTION_DAYS,
+      365,
+      0,
+      36_500,
+    ),
+    agentsDirs: parseAgentsDirs(env.SWARM_AGENTS_DIRS, home),
+    agentIsolation: parseIsolation(env.SWARM_AGENT_ISOLATION),
+    agentUid: parseInteger('SWARM_AGENT_UID', env.SWARM_AGENT_UID, 65534, 1, 4_294_967_294),
+    agentGid: parseInteger('SWARM_AGENT_GID', env.SWARM_AGENT_GID, 65534, 1, 4_294_967_294),
+    allowUnisolatedAgents: parseBoolean(
+      'SWARM_ALLOW_UNISOLATED_AGENTS',
+      env.SWARM_ALLOW_UNISOLATED_AGENTS,
+      false,
+    ),
+    cookieSecure: parseBoolean('SWARM_COOKIE_SECURE', env.SWARM_COOKIE_SECURE, false),
+    sessionIdleMinutes: parseInteger(
+      'SWARM_SESSION_IDLE_MINUTES',
+      env.SWARM_SESSION_IDLE_MINUTES,
+      720,
+      1,
+      525_600,
+    ),
+    sessionMaxHours: parseInteger('SWARM_SESSION_MAX_HOURS', env.SWARM_SESSION_MAX_HOURS, 168, 1, 8760),
+  };
+  Object.defineProperty(config, 'adminPassword', {
+    value: parseAdminPassword(env.SWARM_ADMIN_PASSWORD),
+    enumerable: false,
   });
+  return Object.freeze(config as Config);
+}
+
+function parseAdminPassword(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  // The message never repeats the value: it is a password, however short.
+  if (raw.length < 12)
+    throw new InputError('SWARM_ADMIN_PASSWORD', `must be 12 characters at least, got ${raw.length}`);
+  if (raw.length > 1024) throw new InputError('SWARM_ADMIN_PASSWORD', 'must be 1024 characters at most');
+  return raw;
 }
 
 /** Decodes one master key; null when it is not 32 bytes of hex or base64. */
@@ -311,6 +395,36 @@ function parseSigningKey(raw: string | undefined): string | undefined {
   if (type !== 'ed25519')
     throw new InputError('SWARM_SIGNING_KEY', `is a ${type ?? 'unknown'} key; an Ed25519 key is required`);
   return text;
+}
+
+/** The examples shipped with Swarm (`examples/` at the package root, from src/ or dist/). */
+const PACKAGE_EXAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples');
+
+/** Absolute folders; made real paths where they exist, so a symlinked root still matches. */
+function parseAgentsDirs(raw: string | undefined, home: string): readonly string[] {
+  const dirs = nonEmpty(raw)
+    ?.split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '') ?? [PACKAGE_EXAMPLES, path.join(home, 'agents')];
+  for (const dir of dirs) {
+    if (!path.isAbsolute(dir))
+      throw new InputError('SWARM_AGENTS_DIRS', `must list absolute paths, got "${dir}"`);
+  }
+  return Object.freeze(
+    dirs.map((dir) => {
+      try {
+        return fs.realpathSync(dir);
+      } catch {
+        return path.resolve(dir);
+      }
+    }),
+  );
+}
+
+function parseIsolation(raw: string | undefined): Config['agentIsolation'] {
+  const value = nonEmpty(raw) ?? 'auto';
+  if (value === 'auto' || value === 'namespaces' || value === 'none') return value;
+  throw new InputError('SWARM_AGENT_ISOLATION', `must be auto, namespaces or none, got "${value}"`);
 }
 
 function parseLogFormat(raw: string | undefined): Config['logFormat'] {
@@ -395,6 +509,19 @@ function parseFraction(name: string, raw: string | undefined, fallback: number):
   const value = Number(text);
   if (!/^[0-9.eE+-]+$/.test(text) || !Number.isFinite(value) || value < 0 || value > 1) {
     throw new InputError(name, `must be a number from 0 to 1, got "${raw}"`);
+  }
+  return value;
+}
+
+function parseWindowScale(raw: string | undefined): number {
+  const text = nonEmpty(raw);
+  if (text === undefined) return 1;
+  const value = Number(text);
+  if (!/^[0-9.eE+-]+$/.test(text) || !Number.isFinite(value) || value <= 0 || value > 1) {
+    throw new InputError(
+      'SWARM_RATE_LIMIT_WINDOW_SCALE',
+      `must be a number above 0 and at most 1 (tests only), got "${raw}"`,
+    );
   }
   return value;
 }

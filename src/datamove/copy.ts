@@ -5,11 +5,13 @@ import {
   migrate,
   openDatabase,
   parseDatabaseUrl,
+  recordAudit,
   schemaStatus,
   type DatabaseHandle,
+  type SwarmDatabase,
 } from '../storage/index.js';
 import { assertSameSchema, readCatalogue } from './catalogue.js';
-import { checkBatchSize, checksumTables } from './checksum.js';
+import { checkBatchSize, checksumTables, COPY_AUDIT_ACTION } from './checksum.js';
 import { refuseSameTargetByIdentity, refuseSameTargetByUrl } from './identity.js';
 import { readBatches, readSnapshot, type AnyDb } from './snapshot.js';
 import type { CopyOptions, CopyReport, TableChecksum, TableCopyReport, TableSchema } from './types.js';
@@ -43,7 +45,8 @@ async function copyTables(
   src: AnyDb,
   target: DatabaseHandle,
   tables: readonly TableSchema[],
-  options: Required<Pick<CopyOptions, 'overwrite' | 'batchSize'>> & Pick<CopyOptions, 'onProgress'>,
+  options: Required<Pick<CopyOptions, 'overwrite' | 'batchSize'>> &
+    Pick<CopyOptions, 'onProgress'> & { readonly from: string },
 ): Promise<void> {
   await target.dialect.writeTransaction(target.db as unknown as AnyDb, async (trx) => {
     await target.dialect.deferForeignKeys(trx as unknown as Kysely<unknown>);
@@ -59,6 +62,7 @@ async function copyTables(
       }
       await clearTables(trx, tables);
     }
+    let rows = 0;
     for (const table of tables) {
       let copied = 0;
       for await (const batch of readBatches(src, table, options.batchSize)) {
@@ -67,7 +71,15 @@ async function copyTables(
         options.onProgress?.(table.name, copied);
       }
       if (copied === 0) options.onProgress?.(table.name, 0);
+      rows += copied;
     }
+    // The target's log says where its data came from; no actor: the CLI works on the database.
+    await recordAudit(trx as unknown as Kysely<SwarmDatabase>, {
+      action: COPY_AUDIT_ACTION,
+      resourceType: 'database',
+      resourceId: target.description,
+      metadata: { from: options.from, to: target.description, rows, overwrite: options.overwrite },
+    });
   });
 }
 
@@ -135,6 +147,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
         overwrite: options.overwrite ?? false,
         batchSize,
         onProgress: options.onProgress,
+        from: source!.description,
       });
       return checksumTables(src, tables, batchSize);
     });

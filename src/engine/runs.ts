@@ -5,6 +5,7 @@ import {
   fromDbJson,
   insertEvents,
   newId,
+  recordAudit,
   toDbJson,
   type Caller,
   type Store,
@@ -138,7 +139,16 @@ export class Engine {
   ): Promise<string> {
     const prepared = await this.prepareRun(caller, workflow, agents, options);
     const { db, dialect } = this.store.handle;
-    await dialect.writeTransaction(db, (trx) => this.insertRun(trx, prepared));
+    await dialect.writeTransaction(db, async (trx) => {
+      await this.insertRun(trx, prepared);
+      await recordAudit(trx, {
+        caller,
+        action: 'run.start',
+        resourceType: 'run',
+        resourceId: prepared.id,
+        metadata: { workflow: workflow.name, version: workflow.version },
+      });
+    });
     return prepared.id;
   }
 
@@ -602,6 +612,14 @@ export class Engine {
       await insertEvents(trx, this.store.handle.dialect, [
         runEndedEvent(run, { status: 'cancelled', error: reason }),
       ]);
+      await recordAudit(trx, {
+        caller,
+        ownerId: row.owner_id,
+        action: 'run.cancel',
+        resourceType: 'run',
+        resourceId: runId,
+        metadata: { workflow: row.workflow_name, reason },
+      });
     });
     return this.getRun(caller, runId);
   }
@@ -687,6 +705,18 @@ export class Engine {
         await releaseReadySteps(trx, dialect, retried, this.limits),
         before,
       );
+      await recordAudit(trx, {
+        caller,
+        ownerId: row.owner_id,
+        action: 'run.retry',
+        resourceType: 'run',
+        resourceId: runId,
+        metadata: {
+          workflow: row.workflow_name,
+          attempt: retried.attempt,
+          fromFailed: options.fromFailed ?? false,
+        },
+      });
     });
     return this.getRun(caller, runId);
   }

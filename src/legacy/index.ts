@@ -134,8 +134,8 @@ async function recordAudit(
       owner_id: owner.id,
       // No authenticated actor: the CLI runs with direct database access.
       actor_id: null,
-      event_type: 'registry_imported',
-      action: 'import',
+      event_type: 'registry',
+      action: 'registry.import',
       resource_type: 'registry',
       resource_id: registry.file,
       success: toDbBool(true),

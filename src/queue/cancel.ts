@@ -1,5 +1,6 @@
 import { InputError } from '../errors/index.js';
-import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import type { Kysely } from 'kysely';
+import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 
@@ -26,6 +27,8 @@ export async function cancelTasks(
   by: string,
   reason: string,
   now: Date = new Date(),
+  /** Runs in the cancellation's transaction with the ids cancelled (the caller's audit row). */
+  within?: (trx: Kysely<SwarmDatabase>, cancelled: readonly string[]) => Promise<void>,
 ): Promise<string[]> {
   const { db, dialect } = handle;
   if (filter.ids === undefined && filter.runId === undefined) {
@@ -59,6 +62,7 @@ export async function cancelTasks(
       for (const row of rows) cancelled.push(row.id);
     }
     await endAssignments(trx, dialect, cancelled, 'released', at);
+    await within?.(trx, cancelled);
     return cancelled;
   });
 }

@@ -1,6 +1,9 @@
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
 import semver from 'semver';
-import { NotFoundError, SwarmError } from '../errors/index.js';
-import type { AgentRecord, CallerStore } from '../storage/index.js';
+import { callerHas } from '../auth/index.js';
+import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
+import type { AgentRecord, Caller, CallerStore } from '../storage/index.js';
 import { BUILTIN_AGENTS, manifestHash, validateAgentManifest } from './agent/index.js';
 import { invalidDefinition } from './invalid.js';
 import type { AgentManifest, AgentResolver, ResolvedAgent } from './types.js';
@@ -67,7 +70,13 @@ export interface AgentQuery {
 
 /** Agent operations of one caller. */
 export class AgentRegistry {
-  constructor(private readonly scoped: CallerStore) {}
+  constructor(
+    private readonly scoped: CallerStore,
+    /** Who registers: publishing code needs `agents:publish`. Unset: Swarm itself. */
+    private readonly caller?: Caller,
+    /** Where code may be registered from; unset: anywhere (see RegistryOptions). */
+    private readonly agentsDirs?: readonly string[],
+  ) {}
 
   /**
    * Registers a manifest. The same name and version again is a no-op when the content is the
@@ -80,6 +89,7 @@ export class AgentRegistry {
     const result = validateAgentManifest(document);
     if (!result.ok) throw invalidDefinition('agent manifest', result.issues);
     const manifest = result.value;
+    const folder = await this.codeFolder(manifest, options.path);
     const hash = manifestHash(manifest);
     const runtime = manifest.runtime as Record<string, unknown>;
     const inserted = await this.scoped.agents.insert({
@@ -97,7 +107,7 @@ export class AgentRegistry {
       timeoutSeconds: manifest.resources.timeout_seconds,
       tags: [...manifest.tags],
       author: manifest.author ?? null,
-      path: options.path ?? null,
+      path: folder,
       manifest,
       contentHash: hash,
     });
@@ -111,6 +121,28 @@ export class AgentRegistry {
       );
     }
     return { agent: viewOf(existing), created: false };
+  }
+
+  /**
+   * Who may publish code and from where. A node, python or binary agent runs its folder's code on
+   * the workers: registering one needs `agents:publish` (403), and its folder must resolve (symlinks
+   * and `..` followed) inside one of the agents folders (400 naming `path`). Returns the path to
+   * store: the real one for such agents, the given one (unchecked, unused) for the others.
+   */
+  private async codeFolder(manifest: AgentManifest, given: string | undefined): Promise<string | null> {
+    if (!(LOCAL_RUNTIMES as readonly string[]).includes(manifest.runtime.type)) return given ?? null;
+    if (this.caller !== undefined && !callerHas(this.caller, 'agents:publish')) {
+      throw new SwarmError(
+        'INSUFFICIENT_SCOPE',
+        `registering a ${manifest.runtime.type} agent puts its code on the workers: it needs the scope "agents:publish" (admins have it; a member only when an admin grants it, and only with a key that names it)`,
+        {
+          issues: [{ field: 'scope', message: '"agents:publish" is required' }],
+          context: { scope: 'agents:publish' },
+        },
+      );
+    }
+    if (given === undefined || this.agentsDirs === undefined) return given ?? null;
+    return insideAgentsDirs(given, this.agentsDirs);
   }
 
   /** The latest version of each agent matching the filters (the caller's, then builtins). */
@@ -194,4 +226,35 @@ export class AgentRegistry {
           : (await this.scoped.agents.list({ name })).length > 0,
     };
   }
+}
+
+/** The runtimes whose code runs on the workers, from the agent's folder. */
+export const LOCAL_RUNTIMES = ['node', 'python', 'binary'] as const;
+
+/**
+ * The real path of `folder` when it is an existing folder inside one of `roots` (each compared by
+ * its real path too), else an InputError naming `path`: `/bin`, `../..` and a symlink leading out
+ * of a root are all refused.
+ */
+export async function insideAgentsDirs(folder: string, roots: readonly string[]): Promise<string> {
+  const allowed = `it must be a folder inside one of the agents folders (SWARM_AGENTS_DIRS: ${roots.join(', ')})`;
+  if (!path.isAbsolute(folder)) throw new InputError('path', `must be an absolute path; ${allowed}`);
+  let real: string;
+  try {
+    real = await realpath(folder);
+  } catch {
+    throw new InputError('path', `${folder} does not exist on the server; ${allowed}`);
+  }
+  if (!(await stat(real)).isDirectory())
+    throw new InputError('path', `${folder} is not a folder; ${allowed}`);
+  for (const root of roots) {
+    const realRoot = await realpath(root).catch(() => null);
+    if (realRoot === null) continue;
+    const relative = path.relative(realRoot, real);
+    if (!relative.startsWith('..') && !path.isAbsolute(relative)) return real;
+  }
+  throw new InputError(
+    'path',
+    `${folder}${real === folder ? '' : ` (${real})`} is outside the agents folders; ${allowed}`,
+  );
 }

@@ -12,6 +12,8 @@ export const EXAMPLES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.
 export interface ExamplesReport {
   readonly agents: string[];
   readonly workflows: string[];
+  /** Why none were registered: the examples lie outside the agents folders (SWARM_AGENTS_DIRS). */
+  readonly skipped?: string;
 }
 
 /**
@@ -26,6 +28,12 @@ export async function registerExamples(
   const { agents, workflows } = registry.as(caller);
   const report: ExamplesReport = { agents: [], workflows: [] };
   const agentsDir = path.join(dir, 'agents');
+  // All or nothing: the example workflows need the example agents, whose code is in `dir`.
+  if (fs.existsSync(agentsDir) && !(await registry.allowsCodeFrom(agentsDir)))
+    return {
+      ...report,
+      skipped: `the examples were not registered: ${agentsDir} is outside the agents folders (SWARM_AGENTS_DIRS)`,
+    };
   for (const entry of fs.existsSync(agentsDir) ? fs.readdirSync(agentsDir).sort() : []) {
     const { manifest, folder } = await loadAgentManifest(path.join(agentsDir, entry));
     const { agent } = await agents.register(manifest, folder === null ? {} : { path: folder });

@@ -1,4 +1,4 @@
-export { Registry } from './registry.js';
+export { Registry, type RegistryOptions } from './registry.js';
 export { AgentRegistry, AGENT_STATES, type AgentView, type AgentState, type AgentQuery } from './agents.js';
 export { WorkflowRegistry, WORKFLOW_STATES, type WorkflowView, type WorkflowState } from './workflows.js';
 export { parseDocument, formatOf, type DocumentFormat } from './document.js';

@@ -1,15 +1,24 @@
+import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
-import { AuthFailureCounter, Authenticator } from '../auth/index.js';
+import { AuthFailureCounter, Authenticator, RateLimiter } from '../auth/index.js';
 import { Engine } from '../engine/index.js';
-import { parseDocument, Registry } from '../registry/index.js';
+import { EXAMPLES_DIR, parseDocument, Registry } from '../registry/index.js';
 import { InputError, SwarmError } from '../errors/index.js';
 import type { SigningKey } from '../runtimes/index.js';
 import { openKeyring, type Keyring } from '../secrets/index.js';
 import { loadConfig } from '../config/index.js';
 import { depthMessage, findJsonProblem, type Store } from '../storage/index.js';
 import { registerAuth } from './auth-hook.js';
+import { createPeople, type SessionAppOptions } from './people.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { userRoutes } from './routes/users.js';
+import { startAuditRetention } from './audit-retention.js';
+import { auditLogRoutes } from './routes/audit-logs.js';
+import { registerRouteScopes } from './route-scope.js';
+import { registerRateLimit } from './rate-limit-hook.js';
 import { answerClientError } from './client-error.js';
 import { HTTP_SERVER_OPTIONS, registerHostCheck } from './host-header.js';
 import {
@@ -54,6 +63,8 @@ export interface AppOptions {
   readonly keyring?: Keyring;
   /** SWARM_HOME, where larger artifacts are kept; without it their content cannot be read. */
   readonly home?: string;
+  /** SWARM_AGENTS_DIRS: where agents with code may be registered from. @default examples and `home`/agents */
+  readonly agentsDirs?: readonly string[];
   /** Swarm's signing key, served at GET /api/v1/signing-key; without it that route answers 404. */
   readonly signingKey?: SigningKey;
   /** Largest body a webhook trigger (`POST /hooks/<path>`) accepts; larger get 413. @default 1 MiB */
@@ -69,8 +80,20 @@ export interface AppOptions {
   readonly authFailureWindowSeconds?: number;
   /** Days those counts are kept. @default 30 */
   readonly authFailureRetentionDays?: number;
+  /** Days audit rows are kept (SWARM_AUDIT_RETENTION_DAYS; 0 forever). @default 0: not pruned here */
+  readonly auditRetentionDays?: number;
   /** Counts failed authentications; one is made (from the two options above) when not given. */
   readonly authFailures?: AuthFailureCounter;
+  /**
+   * API-key rate limits (src/auth/rate-limit.ts): `false` turns them off (benchmarks compare),
+   * `windowScale` shortens both windows (tests only). @default on, real windows
+   */
+  readonly rateLimits?: false | { readonly windowScale?: number; readonly now?: () => number };
+  /**
+   * Sign-in and cookie sessions (src/server/people.ts): expiry, Secure cookies, the login
+   * throttle, password hashing parameters. @default 12 h idle, 7 days, OWASP's scrypt
+   */
+  readonly sessions?: SessionAppOptions;
 }
 
 declare module 'fastify' {
@@ -102,6 +125,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // First: every later hook, parser and route sees only input that passed it.
   registerInputGuard(app, { maxDepth: bodyMaxDepth });
   registerHostCheck(app);
+  // Before any route: each must declare its scope, or the app does not start.
+  registerRouteScopes(app);
 
   await app.register(swagger, {
     openapi: {
@@ -158,13 +183,42 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   ).start();
   // After in-flight requests: the counts they made are written before the store closes.
   app.addHook('onClose', () => failures.close());
+  const stopAuditRetention = startAuditRetention(options.store, {
+    days: options.auditRetentionDays ?? 0,
+    onError: (error) => app.log.error({ err: error }, 'pruning the audit log failed'),
+  });
+  app.addHook('onClose', () => stopAuditRetention());
   app.decorate('authFailures', failures);
-  registerAuth(app, new Authenticator(options.store, failures));
+  const authenticator = new Authenticator(options.store, failures, {
+    onError: (error) => app.log.error({ err: error }, "recording API keys' last use failed"),
+  });
+  // After in-flight requests: their keys' last use is written before the store closes.
+  app.addHook('onClose', () => authenticator.close());
+  // Before the auth hook, which reads the session cookie it parses.
+  await app.register(cookie);
+  const people = createPeople(options.store, options.sessions);
+  registerAuth(app, authenticator, people.sessions);
+  if (options.rateLimits !== false) {
+    const limiter = new RateLimiter(options.store, {
+      ...options.rateLimits,
+      onError: (error) => app.log.error({ err: error }, 'rate limits: giving back or pruning failed'),
+    });
+    registerRateLimit(app, limiter);
+  }
   healthRoutes(app, options.store);
   openApiRoutes(app);
   meRoutes(app, options.store);
   keyRoutes(app, options.store);
-  const registry = new Registry(options.store);
+  userRoutes(app, options.store, people.passwordParams);
+  sessionRoutes(app, options.store, people.login, people.cookie);
+  // Code may be registered from the agents folders only (SWARM_AGENTS_DIRS; by default the
+  // examples and SWARM_HOME/agents).
+  const registry = new Registry(options.store, {
+    agentsDirs: options.agentsDirs ?? [
+      EXAMPLES_DIR,
+      ...(options.home === undefined ? [] : [path.join(options.home, 'agents')]),
+    ],
+  });
   agentRoutes(app, registry);
   workflowRoutes(app, registry, () => deps);
   const engine = options.engine ?? new Engine(options.store);
@@ -173,6 +227,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store, options.providerUrls);
   authFailureRoutes(app, options.store);
+  auditLogRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
   let keyring = options.keyring;

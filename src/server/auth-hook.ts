@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Authenticator } from '../auth/index.js';
+import type { Authenticator, SessionManager } from '../auth/index.js';
 import { SwarmError } from '../errors/index.js';
 import type { Caller } from '../storage/index.js';
+import { requireScope, routeScopeOf } from './route-scope.js';
+import { authenticateSession, sessionCookieOf } from './session-auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,29 +12,54 @@ declare module 'fastify' {
 }
 
 /**
- * Public under /api/v1: the API's own description, which tools fetch before they have a key, and
- * Swarm's public signing key, which remote agents verify tasks with.
+ * A route says whether it needs credentials by its declared scope (src/server/route-scope.ts):
+ * `public` ones (the OpenAPI document, the signing key, /healthz, /hooks/*) do not. A request no
+ * route matched needs them under /api/v1, so a 404 tells no one without a key which paths exist.
  */
-const PUBLIC_API_PATHS = new Set(['/api/v1/openapi.json', '/api/v1/signing-key']);
-
-function requiresAuth(url: string): boolean {
-  const path = url.split('?')[0] ?? url;
-  return (path === '/api/v1' || path.startsWith('/api/v1/')) && !PUBLIC_API_PATHS.has(path);
+function requiresAuth(request: FastifyRequest): boolean {
+  const scope = routeScopeOf(request);
+  if (scope !== undefined) return scope !== 'public';
+  const path = request.url.split('?')[0] ?? request.url;
+  return path === '/api/v1' || path.startsWith('/api/v1/');
 }
 
-/** Every /api/v1 route needs `Authorization: Bearer <key>`; the caller is set on the request. */
-export function registerAuth(app: FastifyInstance, authenticator: Authenticator): void {
+/**
+ * Every non-public route needs `Authorization: Bearer <key>`; the caller is set on the request,
+ * then the route's declared scope is checked (403 INSUFFICIENT_SCOPE).
+ */
+export function registerAuth(
+  app: FastifyInstance,
+  authenticator: Authenticator,
+  sessions?: SessionManager,
+): void {
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request) => {
-    if (!requiresAuth(request.url)) return;
-    request.caller = await authenticator.authenticate(request.headers.authorization, {
-      ipAddress: request.ip,
-      ...(request.headers['user-agent'] === undefined ? {} : { userAgent: request.headers['user-agent'] }),
-    });
+    if (!requiresAuth(request)) return;
+    // Without an Authorization header, the dashboard's session cookie (CSRF-checked) may sign in.
+    const cookie = sessions === undefined ? undefined : sessionCookieOf(request);
+    request.caller =
+      cookie !== undefined
+        ? await authenticateSession(request, sessions!, cookie)
+        : await authenticator.authenticate(request.headers.authorization, {
+            ipAddress: request.ip,
+            ...(request.headers['user-agent'] === undefined
+              ? {}
+              : { userAgent: request.headers['user-agent'] }),
+          });
+    requireScope(request);
   });
 }
 
 export function callerOf(request: FastifyRequest): Caller {
   if (request.caller === null) throw new SwarmError('UNAUTHENTICATED', 'no caller on this request');
+  // The audit log's source address and user agent, whichever way the caller authenticated.
+  if (request.caller.ipAddress === undefined) {
+    const userAgent = request.headers['user-agent'];
+    request.caller = {
+      ...request.caller,
+      ipAddress: request.ip,
+      ...(userAgent === undefined ? {} : { userAgent }),
+    };
+  }
   return request.caller;
 }

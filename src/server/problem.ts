@@ -113,7 +113,9 @@ export function toSwarmError(error: unknown, request?: FastifyRequest): SwarmErr
           ? 'UNAUTHENTICATED'
           : status === 403
             ? 'FORBIDDEN'
-            : 'INPUT_INVALID';
+            : status === 429
+              ? 'RATE_LIMITED'
+              : 'INPUT_INVALID';
     return new SwarmError(code, fastifyError.message, { status, cause: error });
   }
   // The database went away (a restart, a failover): the request may be sent again, not a defect.

@@ -56,6 +56,7 @@ export async function startServer(
       keyring,
       signingKey,
       home: config.home,
+      agentsDirs: config.agentsDirs,
       onRunStarted: () => worker?.notify(),
       webhookBodyLimit: config.webhookBodyLimit,
       providerUrls: { allowPrivateNetworks: config.allowPrivateNetworks, allowedUrls: config.llmAllowedUrls },
@@ -63,6 +64,13 @@ export async function startServer(
       bodyMaxDepth: config.bodyMaxDepth,
       authFailureWindowSeconds: config.authFailureWindowSeconds,
       authFailureRetentionDays: config.authFailureRetentionDays,
+      sessions: {
+        idleMinutes: config.sessionIdleMinutes,
+        maxHours: config.sessionMaxHours,
+        cookieSecure: config.cookieSecure,
+      },
+      auditRetentionDays: config.auditRetentionDays,
+      rateLimits: { windowScale: config.rateLimitWindowScale },
     });
     await app.listen({ port: config.port, host: config.host }).catch(async (error: NodeJS.ErrnoException) => {
       // Its timers (and hooks) stop before the store closes below.
@@ -78,17 +86,20 @@ export async function startServer(
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    const bootstrapped = await bootstrapAdmin(store, config.home, url);
+    const bootstrapped = await bootstrapAdmin(store, config.home, url, {
+      password: config.adminPassword === undefined ? 'generate' : { given: config.adminPassword },
+    });
     // The CLI finds this database's server where it listens now, whatever port it had before.
     if (bootstrapped === null) await rememberServer(store, config.home, url);
     // A newcomer sees working definitions at once; later starts leave the registry alone.
     const examples =
       bootstrapped === null || !config.examples
         ? null
-        : await registerExamples(new Registry(store), {
+        : await registerExamples(new Registry(store, { agentsDirs: config.agentsDirs }), {
             userId: bootstrapped.user.id,
             role: bootstrapped.user.role,
           });
+    if (examples?.skipped !== undefined) logger.warn(examples.skipped);
     // Workflows stored without the API (examples, imports, copies) get their triggers here.
     await syncAllTriggers(store, keyring, (workflow, error) =>
       logger.warn({ err: error, workflow }, `the trigger of workflow ${workflow} was not synced`),

@@ -10,8 +10,13 @@ export interface Caller {
   readonly role: Role;
   /** The API key the request came with, for the audit log. */
   readonly keyId?: string;
+  /** The session (dashboard cookie) the request came with instead of a key. */
+  readonly sessionId?: string;
   /** The key's scopes; absent for a session or Swarm itself (then the role alone decides). */
   readonly scopes?: readonly string[];
   /** Scopes an admin granted this user beyond its role's (e.g. `agents:publish`). */
   readonly grants?: readonly string[];
+  /** The request's source address and user agent (set by the auth hook), for the audit log. */
+  readonly ipAddress?: string;
+  readonly userAgent?: string;
 }

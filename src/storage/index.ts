@@ -25,6 +25,8 @@ export {
   FIRING_STATUSES,
   REFUSAL_REASONS,
   AUTH_FAILURE_KINDS,
+  USER_ROLES,
+  LOGIN_ATTEMPT_KINDS,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
@@ -54,10 +56,25 @@ export {
   toDbTimestamp,
   nowTimestamp,
 } from './values.js';
-export type { User, NewUser } from './repositories/users.js';
+export type { User, NewUser, UserChange } from './repositories/users.js';
+export type { Session, NewSession, SessionOwner } from './repositories/sessions.js';
+export type { LoginSubject, LoginAttemptState } from './repositories/login-attempts.js';
 export type { ApiKey, NewApiKey, KeyOwner } from './repositories/api-keys.js';
-export type { AuditEntry, AuditRecord } from './repositories/audit-logs.js';
+export {
+  recordAudit,
+  auditedWrite,
+  MAX_AUDIT_PAGE,
+  type AuditEntry,
+  type AuditRecord,
+  type AuditFilters,
+} from './repositories/audit-logs.js';
 export type { AuthFailureCount, AuthFailureFilters } from './repositories/auth-failures.js';
+export type {
+  RateLimitAsk,
+  RateLimitGrant,
+  RateLimits,
+  RateLimitWindowType,
+} from './repositories/rate-limits.js';
 export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
 export type { WorkflowRecord, NewWorkflow } from './repositories/workflows.js';
 export type { SecretRecord, SealedSecret, Seal, ReencryptReport } from './repositories/secrets.js';

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { SwarmError } from '../errors/index.js';
 import type { DatabaseHandle } from './connect.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
@@ -109,9 +109,10 @@ export async function migrate(
   await ensureMigrationsTable(handle);
   const done: MigrationState[] = [];
   for (const migration of migrations) {
-    const appliedNow = await handle.dialect.writeTransaction(
-      handle.db as unknown as Kysely<unknown>,
-      async (trx) => {
+    const pauseForeignKeys = migration.foreignKeysOff === true && handle.dialect.name === 'sqlite';
+    if (pauseForeignKeys) await sql`PRAGMA foreign_keys = OFF`.execute(handle.db);
+    const appliedNow = await handle.dialect
+      .writeTransaction(handle.db as unknown as Kysely<unknown>, async (trx) => {
         await handle.dialect.lockForMigration(trx);
         // Another process may have applied it while this one waited for the lock.
         if ((await readApplied(trx)).has(migration.version)) return false;
@@ -131,8 +132,10 @@ export async function migrate(
           .values({ version: migration.version, name: migration.name })
           .execute();
         return true;
-      },
-    );
+      })
+      .finally(async () => {
+        if (pauseForeignKeys) await sql`PRAGMA foreign_keys = ON`.execute(handle.db);
+      });
     if (appliedNow)
       done.push({ version: migration.version, name: migration.name, appliedAt: new Date().toISOString() });
   }

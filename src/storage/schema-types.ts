@@ -22,6 +22,46 @@ export interface UsersTable {
   last_signed_in_at: Timestamp | null;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
+  /** Scopes granted beyond the role's (0013). */
+  grants: WithDefault<JsonText>;
+}
+
+/** Connections to outside services (0002, seed 004); only the demo seed writes them so far. */
+export interface ConnectorsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  type: string;
+  version: string | null;
+  active: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  config: WithDefault<JsonText>;
+  secrets_ref: string | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+/** The dashboard's cookie sessions (0013): only the token's SHA-256 is stored. */
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: WithDefault<Timestamp>;
+  last_seen_at: WithDefault<Timestamp>;
+  idle_expires_at: Timestamp;
+  expires_at: Timestamp;
+  ip_address: string | null;
+  user_agent: string | null;
+  revoked_at: Timestamp | null;
+}
+
+/** Failed sign-ins per account or source address, and the lockout they earned (0013). */
+export interface LoginAttemptsTable {
+  id: string;
+  kind: 'account' | 'address';
+  subject: string;
+  failures: number;
+  last_failure_at: Timestamp;
+  locked_until: Timestamp | null;
 }
 
 export interface ApiKeysTable {
@@ -57,6 +97,15 @@ export interface AuditLogsTable {
   error_message: string | null;
   extra_metadata: WithDefault<JsonText>;
   created_at: WithDefault<Timestamp>;
+}
+
+/** Migration 0001 (seed 001): requests granted per API key and fixed window (src/auth/rate-limit.ts). */
+export interface RateLimitTrackerTable {
+  id: string;
+  key_id: string;
+  window_start: Timestamp;
+  window_type: 'minute' | 'hour';
+  request_count: WithDefault<number>;
 }
 
 /** Migration 0012: failed authentications, counted per window (src/auth/failures.ts). */
@@ -505,9 +554,13 @@ export interface SwarmDatabase {
   execution_logs: ExecutionLogsTable;
   metrics: MetricsTable;
   users: UsersTable;
+  sessions: SessionsTable;
+  connectors: ConnectorsTable;
+  login_attempts: LoginAttemptsTable;
   api_keys: ApiKeysTable;
   audit_logs: AuditLogsTable;
   auth_failures: AuthFailuresTable;
+  rate_limit_tracker: RateLimitTrackerTable;
   agents: AgentsTable;
   workflows: WorkflowsTable;
   workflow_runs: WorkflowRunsTable;

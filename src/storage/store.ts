@@ -5,9 +5,13 @@ import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
 import * as authFailures from './repositories/auth-failures.js';
+import * as connectors from './repositories/connectors.js';
 import * as llm from './repositories/llm.js';
+import * as rateLimits from './repositories/rate-limits.js';
 import * as records from './repositories/records.js';
 import * as secrets from './repositories/secrets.js';
+import * as sessions from './repositories/sessions.js';
+import * as loginAttempts from './repositories/login-attempts.js';
 import * as users from './repositories/users.js';
 import * as workflows from './repositories/workflows.js';
 
@@ -41,13 +45,52 @@ export class Store {
     findUserById: (id: string) => users.findUserById(this.handle.db, id),
     findUserByEmail: (email: string) => users.findUserByEmail(this.handle.db, email),
     findFirstAdmin: () => users.findFirstAdmin(this.handle.db),
+    countUsers: () => users.countUsers(this.handle.db),
+    /** Sign-in (src/auth/login.ts): the user by email with its password hash; the sign-in itself. */
+    findUserCredentials: (email: string) => users.findUserCredentials(this.handle.db, email),
+    recordSignIn: (id: string, at: string, newHash?: string) =>
+      users.recordSignIn(this.handle.db, id, at, newHash),
+    /** The first-start admin's password (src/auth/bootstrap.ts). */
+    setPasswordHash: (id: string, hash: string) => users.setPasswordHash(this.handle.db, id, hash),
+    /** Cookie sessions (src/auth/sessions.ts). */
+    sessions: {
+      create: (caller: Caller, session: sessions.NewSession) =>
+        sessions.createSession(this.handle.db, this.handle.dialect, caller, session),
+      findByTokenHash: (hash: string) => sessions.findSessionByTokenHash(this.handle.db, hash),
+      touch: (id: string, lastSeenAt: string, idleExpiresAt: string) =>
+        sessions.touchSession(this.handle.db, id, lastSeenAt, idleExpiresAt),
+      prune: (before: string) => sessions.pruneSessions(this.handle.db, before),
+    },
+    /** Failed sign-ins per account and address (src/auth/login-throttle.ts). */
+    loginAttempts: {
+      read: (subjects: readonly loginAttempts.LoginSubject[]) =>
+        loginAttempts.readLoginAttempts(this.handle.db, subjects),
+      addFailure: (subject: loginAttempts.LoginSubject, at: string, forgetBefore: string) =>
+        loginAttempts.addLoginFailure(this.handle.db, subject, at, forgetBefore),
+      lock: (subject: loginAttempts.LoginSubject, until: string) =>
+        loginAttempts.lockLoginSubject(this.handle.db, subject, until),
+      clear: (subject: loginAttempts.LoginSubject) =>
+        loginAttempts.clearLoginFailures(this.handle.db, subject),
+      prune: (before: string) => loginAttempts.pruneLoginAttempts(this.handle.db, before),
+    },
     findApiKeyByHash: (hash: string) => apiKeys.findApiKeyByHash(this.handle.db, hash),
-    touchApiKey: (id: string, at: string) => apiKeys.touchApiKey(this.handle.db, id, at),
+    /** Keys' last use, `id → ISO time`, batched by the authenticator (src/auth/authenticate.ts). */
+    touchApiKeys: (touches: ReadonlyMap<string, string>) =>
+      apiKeys.touchApiKeys(this.handle.db, this.handle.dialect, touches),
     recordAudit: (entry: audit.AuditEntry) => audit.recordAudit(this.handle.db, entry),
+    /** Retention (SWARM_AUDIT_RETENTION_DAYS): audit rows older than `before`, a batch at a time. */
+    pruneAudit: (before: string, limit?: number) => audit.pruneAudit(this.handle.db, before, limit),
     /** Failed authentications, added to their window's counts (src/auth/failures.ts). */
     addAuthFailures: (counts: readonly authFailures.AuthFailureCount[]) =>
       authFailures.addAuthFailures(this.handle.db, this.handle.dialect, counts),
     pruneAuthFailures: (before: string) => authFailures.pruneAuthFailures(this.handle.db, before),
+    /** API-key rate limits (src/auth/rate-limit.ts): a key's limits, and its windows' counts. */
+    findRateLimits: (keyId: string) => rateLimits.findRateLimits(this.handle.db, keyId),
+    reserveRateLimit: (keyId: string, asks: readonly rateLimits.RateLimitAsk[]) =>
+      rateLimits.reserveRateLimit(this.handle.db, keyId, asks),
+    releaseRateLimit: (keyId: string, release: Parameters<typeof rateLimits.releaseRateLimit>[2]) =>
+      rateLimits.releaseRateLimit(this.handle.db, keyId, release),
+    pruneRateLimits: (before: string) => rateLimits.pruneRateLimits(this.handle.db, before),
     /** Master-key rotation: every owner's secrets, in one transaction. */
     reencryptSecrets: (version: number, reseal: (secret: secrets.SealedSecret) => Buffer) =>
       secrets.reencryptSecrets(this.handle.db, this.handle.dialect, version, reseal),
@@ -68,24 +111,24 @@ export class Store {
     return {
       caller,
       agents: {
-        insert: (agent: agents.NewAgent) => agents.insertAgent(db, caller, agent),
+        insert: (agent: agents.NewAgent) => agents.insertAgent(db, dialect, caller, agent),
         find: (name: string, version: string) => agents.findAgent(db, caller, name, version),
         list: (filters?: agents.AgentFilters) => agents.listAgents(db, dialect, caller, filters),
         setStatus: (name: string, version: string | undefined, status: string) =>
-          agents.setAgentStatus(db, caller, name, version, status),
+          agents.setAgentStatus(db, dialect, caller, name, version, status),
       },
       workflows: {
         insert: (workflow: workflows.NewWorkflow, state: { enabled: boolean; status: string }) =>
-          workflows.insertWorkflow(db, caller, workflow, state),
+          workflows.insertWorkflow(db, dialect, caller, workflow, state),
         find: (name: string, version: string) => workflows.findWorkflow(db, caller, name, version),
         versions: (name?: string) => workflows.listWorkflowVersions(db, caller, name),
         setState: (name: string, state: { enabled?: boolean; status?: string }) =>
-          workflows.setWorkflowState(db, caller, name, state),
+          workflows.setWorkflowState(db, dialect, caller, name, state),
       },
       apiKeys: {
-        create: (key: apiKeys.NewApiKey) => apiKeys.createApiKey(db, caller, key),
+        create: (key: apiKeys.NewApiKey) => apiKeys.createApiKey(db, dialect, caller, key),
         list: () => apiKeys.listApiKeys(db, caller),
-        revoke: (id: string) => apiKeys.revokeApiKey(db, caller, id),
+        revoke: (id: string) => apiKeys.revokeApiKey(db, dialect, caller, id),
       },
       secrets: {
         list: () => secrets.listSecrets(db, caller),
@@ -98,14 +141,36 @@ export class Store {
           secrets.sealedSecrets(db, caller, names, workflow),
       },
       audit: {
+        /**
+         * A row on its own, outside any change's transaction: for security events that must be
+         * kept although what they refused rolled back. A change records its row in its own
+         * transaction instead (recordAudit(trx, …) or auditedWrite).
+         */
         record: (entry: Omit<audit.AuditEntry, 'caller'>) => audit.recordAudit(db, { ...entry, caller }),
-        list: (limit?: number) => audit.listAudit(db, caller, limit),
+        /** A page of audit rows, newest first: every owner's for admins, else the caller's. */
+        list: (filters?: audit.AuditFilters) => audit.listAudit(db, caller, filters),
         /** Failed authentications counted per window: all for admins, their own for members. */
         authFailures: (filters?: authFailures.AuthFailureFilters) =>
           authFailures.listAuthFailures(db, caller, filters),
       },
       users: {
         me: () => users.findUserById(db, caller.userId),
+        /** Administration: admins only (FORBIDDEN otherwise). `ref` is an id or an email. */
+        list: () => users.listUsers(db, caller),
+        find: (ref: string) => users.findUser(db, caller, ref),
+        create: (user: users.NewUser) => users.createUser(db, dialect, caller, user),
+        update: (ref: string, change: users.UserChange) => users.updateUser(db, dialect, caller, ref, change),
+        setPassword: (ref: string, passwordHash: string) =>
+          users.setPassword(db, dialect, caller, ref, passwordHash),
+      },
+      connectors: {
+        insert: (connector: connectors.NewConnector) => connectors.insertConnector(db, caller, connector),
+      },
+      sessions: {
+        /** The caller's working sessions. */
+        list: (now: string) => sessions.listSessions(db, caller, now),
+        /** One of the caller's sessions; an admin may revoke anyone's. */
+        revoke: (id: string) => sessions.revokeSession(db, dialect, caller, id),
       },
       records: {
         ownsRun: (runId: string) => records.ownsRun(db, caller, runId),

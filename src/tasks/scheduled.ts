@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { InputError, NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import { canonicalTimeZone, cronProblem, nextTick } from '../registry/index.js';
 import {
+  auditedWrite,
   fromDbBool,
   fromDbJson,
   newId,
@@ -195,25 +196,37 @@ export class ScheduledTaskService {
       });
     const id = newId();
     const cron = input.cron.trim();
-    await db
-      .insertInto('scheduled_tasks')
-      .values({
-        id,
-        owner_id: caller.userId,
-        name: input.name,
-        cron_expression: cron,
-        timezone,
-        task_type: input.taskType ?? DEFAULT_TASK_TYPE,
-        capability_required: input.capability,
-        input_data: toDbJson(input.input === undefined ? {} : input.input),
-        priority: input.priority ?? 5,
-        timeout_seconds: input.timeoutSeconds ?? 300,
-        active: toDbBool(true),
-        misfire_policy: input.misfire ?? 'skip',
-        catch_up_limit: input.catchUpLimit ?? 10,
-        next_run_at: nextRunAt(cron, timezone, now),
-      })
-      .execute();
+    await auditedWrite(
+      db,
+      this.store.handle.dialect,
+      (trx) =>
+        trx
+          .insertInto('scheduled_tasks')
+          .values({
+            id,
+            owner_id: caller.userId,
+            name: input.name,
+            cron_expression: cron,
+            timezone,
+            task_type: input.taskType ?? DEFAULT_TASK_TYPE,
+            capability_required: input.capability,
+            input_data: toDbJson(input.input === undefined ? {} : input.input),
+            priority: input.priority ?? 5,
+            timeout_seconds: input.timeoutSeconds ?? 300,
+            active: toDbBool(true),
+            misfire_policy: input.misfire ?? 'skip',
+            catch_up_limit: input.catchUpLimit ?? 10,
+            next_run_at: nextRunAt(cron, timezone, now),
+          })
+          .execute(),
+      () => ({
+        caller,
+        action: 'scheduled_task.create',
+        resourceType: 'scheduled_task',
+        resourceId: id,
+        metadata: { name: input.name, cron, timezone, capability: input.capability },
+      }),
+    );
     return this.get(caller, id);
   }
 
@@ -267,23 +280,47 @@ export class ScheduledTaskService {
     if (changes.timeoutSeconds !== undefined) set.timeout_seconds = changes.timeoutSeconds;
     if (changes.misfire !== undefined) set.misfire_policy = changes.misfire;
     if (changes.catchUpLimit !== undefined) set.catch_up_limit = changes.catchUpLimit;
-    await this.store.handle.db
-      .updateTable('scheduled_tasks')
-      .set(set)
-      .where('id', '=', row.id)
-      .where('owner_id', '=', caller.userId)
-      .execute();
+    await auditedWrite(
+      this.store.handle.db,
+      this.store.handle.dialect,
+      (trx) =>
+        trx
+          .updateTable('scheduled_tasks')
+          .set(set)
+          .where('id', '=', row.id)
+          .where('owner_id', '=', caller.userId)
+          .execute(),
+      () => ({
+        caller,
+        action: 'scheduled_task.update',
+        resourceType: 'scheduled_task',
+        resourceId: row.id,
+        metadata: { name: row.name, fields: Object.keys(changes) },
+      }),
+    );
     return this.get(caller, row.id);
   }
 
   /** Removes the schedule; tasks it already submitted stay (their `scheduled_task_id` is cleared). */
   async remove(caller: Caller, ref: string): Promise<ScheduledTaskView> {
     const row = await this.row(caller, ref);
-    await this.store.handle.db
-      .deleteFrom('scheduled_tasks')
-      .where('id', '=', row.id)
-      .where('owner_id', '=', caller.userId)
-      .execute();
+    await auditedWrite(
+      this.store.handle.db,
+      this.store.handle.dialect,
+      (trx) =>
+        trx
+          .deleteFrom('scheduled_tasks')
+          .where('id', '=', row.id)
+          .where('owner_id', '=', caller.userId)
+          .execute(),
+      () => ({
+        caller,
+        action: 'scheduled_task.delete',
+        resourceType: 'scheduled_task',
+        resourceId: row.id,
+        metadata: { name: row.name },
+      }),
+    );
     return scheduledTaskView(row);
   }
 

@@ -1,7 +1,16 @@
 import { NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import { cancelTasks } from '../queue/index.js';
 import { Registry } from '../registry/index.js';
-import { newId, nowTimestamp, toDbJson, toDbTimestamp, type Caller, type Store } from '../storage/index.js';
+import {
+  auditedWrite,
+  newId,
+  nowTimestamp,
+  recordAudit,
+  toDbJson,
+  toDbTimestamp,
+  type Caller,
+  type Store,
+} from '../storage/index.js';
 import { endChains, failDependents, type StoredChainStep } from './hooks.js';
 import { insertTask, mergeInput, prepareTask, throwIssues } from './prepare.js';
 import {
@@ -136,6 +145,19 @@ export class TaskService {
           .where('id', '=', templateId)
           .execute();
       }
+      await recordAudit(trx, {
+        caller,
+        action: 'task.enqueue',
+        resourceType: 'task',
+        resourceId: id,
+        metadata: {
+          type: prepared!.taskType,
+          agent: prepared!.agentName ?? null,
+          version: prepared!.agentVersion ?? null,
+          capability: prepared!.capability ?? null,
+          template: body.template ?? null,
+        },
+      });
       return { id, created: true };
     });
     return { task: await this.get(caller, result.id), created: result.created };
@@ -181,7 +203,23 @@ export class TaskService {
     if (task.run_id !== null)
       throw new SwarmError('CONFLICT', `task ${id} is a step of run ${task.run_id}: cancel the run`);
     const { handle } = this.store;
-    const cancelled = await cancelTasks(handle, { ids: [id] }, caller.userId, reason);
+    const cancelled = await cancelTasks(
+      handle,
+      { ids: [id] },
+      caller.userId,
+      reason,
+      new Date(),
+      async (trx, ids) => {
+        if (ids.length > 0)
+          await recordAudit(trx, {
+            caller,
+            action: 'task.cancel',
+            resourceType: 'task',
+            resourceId: id,
+            metadata: { reason },
+          });
+      },
+    );
     if (cancelled.length === 0) {
       const now = await this.get(caller, id);
       throw new SwarmError('CONFLICT', `task ${id} already ended ${now.status}`);
@@ -243,6 +281,13 @@ export class TaskService {
         .set({ step_results: toDbJson(results) })
         .where('id', '=', chainId)
         .execute();
+      await recordAudit(trx, {
+        caller,
+        action: 'task_chain.start',
+        resourceType: 'task_chain',
+        resourceId: chainId,
+        metadata: { steps: steps.length, firstTask: taskId },
+      });
     });
     return this.getChain(caller, chainId);
   }
@@ -288,13 +333,29 @@ export class TaskService {
       throw new SwarmError('CONFLICT', `chain ${id} already ended ${chain.status}`);
     const { handle } = this.store;
     const current = chain.step_results[chain.current_step];
-    if (current !== undefined) await cancelTasks(handle, { ids: [current.task_id] }, caller.userId, reason);
-    await handle.db
-      .updateTable('task_chains')
-      .set({ status: 'CANCELLED', error_message: reason.slice(0, 512), completed_at: nowTimestamp() })
-      .where('id', '=', id)
-      .where('status', 'in', ['RUNNING', 'PENDING'])
-      .execute();
+    // The chain's end and its audit row commit with the current step's cancellation.
+    await cancelTasks(
+      handle,
+      { ids: current === undefined ? [] : [current.task_id] },
+      caller.userId,
+      reason,
+      new Date(),
+      async (trx) => {
+        await trx
+          .updateTable('task_chains')
+          .set({ status: 'CANCELLED', error_message: reason.slice(0, 512), completed_at: nowTimestamp() })
+          .where('id', '=', id)
+          .where('status', 'in', ['RUNNING', 'PENDING'])
+          .execute();
+        await recordAudit(trx, {
+          caller,
+          action: 'task_chain.cancel',
+          resourceType: 'task_chain',
+          resourceId: id,
+          metadata: { reason },
+        });
+      },
+    );
     return this.getChain(caller, id);
   }
 
@@ -327,12 +388,21 @@ export class TaskService {
         .where('owner_id', '=', caller.userId)
         .where('name', '=', name)
         .executeTakeFirst();
-      if (updated.numUpdatedRows > 0n) return false;
-      await trx
-        .insertInto('task_templates')
-        .values({ id: newId(), owner_id: caller.userId, name, ...values, created_at: now })
-        .execute();
-      return true;
+      const inserted = updated.numUpdatedRows === 0n;
+      if (inserted) {
+        await trx
+          .insertInto('task_templates')
+          .values({ id: newId(), owner_id: caller.userId, name, ...values, created_at: now })
+          .execute();
+      }
+      await recordAudit(trx, {
+        caller,
+        action: 'task_template.put',
+        resourceType: 'task_template',
+        resourceId: name,
+        metadata: { created: inserted },
+      });
+      return inserted;
     });
     return { template: await this.getTemplate(caller, name), created };
   }
@@ -361,11 +431,18 @@ export class TaskService {
   /** Deletes a template; tasks submitted from it keep running (their template_id becomes null). */
   async deleteTemplate(caller: Caller, name: string): Promise<TemplateView> {
     const template = await this.getTemplate(caller, name);
-    await this.store.handle.db
-      .deleteFrom('task_templates')
-      .where('owner_id', '=', caller.userId)
-      .where('id', '=', template.id)
-      .execute();
+    const { db, dialect } = this.store.handle;
+    await auditedWrite(
+      db,
+      dialect,
+      (trx) =>
+        trx
+          .deleteFrom('task_templates')
+          .where('owner_id', '=', caller.userId)
+          .where('id', '=', template.id)
+          .execute(),
+      () => ({ caller, action: 'task_template.delete', resourceType: 'task_template', resourceId: name }),
+    );
     return template;
   }
 }

@@ -1,7 +1,7 @@
 import { NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import { invalidDefinition, nextTick, nextTicks } from '../registry/index.js';
 import { openText, sealText, type Keyring } from '../secrets/index.js';
-import { toDbTimestamp, type Caller, type Store } from '../storage/index.js';
+import { auditedWrite, toDbTimestamp, type Caller, type Store } from '../storage/index.js';
 import { newWebhookSecret } from './sync.js';
 import { viewOfTrigger, type FiringView, type TriggerRow, type TriggerView } from './types.js';
 
@@ -87,12 +87,24 @@ export class TriggerService {
       const next = nextTick(row.cron_expression, row.timezone, now);
       changes.next_run_at = next === null ? null : toDbTimestamp(next);
     }
-    await this.store.handle.db
-      .updateTable('triggers')
-      .set(changes)
-      .where('id', '=', row.id)
-      .where('owner_id', '=', caller.userId)
-      .execute();
+    await auditedWrite(
+      this.store.handle.db,
+      this.store.handle.dialect,
+      (trx) =>
+        trx
+          .updateTable('triggers')
+          .set(changes)
+          .where('id', '=', row.id)
+          .where('owner_id', '=', caller.userId)
+          .execute(),
+      () => ({
+        caller,
+        action: enabled ? 'trigger.enable' : 'trigger.disable',
+        resourceType: 'trigger',
+        resourceId: row.id,
+        metadata: { workflow: row.workflow_name, type: row.type },
+      }),
+    );
     return this.get(caller, row.id);
   }
 
@@ -122,18 +134,30 @@ export class TriggerService {
     const secret = newWebhookSecret();
     const binding = { id: row.id, ownerId: row.owner_id };
     const now = new Date();
-    await this.store.handle.db
-      .updateTable('triggers')
-      .set({
-        webhook_secret: sealText(this.keyring, secret, binding),
-        webhook_secret_previous: graceSeconds === 0 ? null : row.webhook_secret,
-        webhook_secret_previous_until:
-          graceSeconds === 0 ? null : toDbTimestamp(new Date(now.getTime() + graceSeconds * 1000)),
-        updated_at: toDbTimestamp(now),
-      })
-      .where('id', '=', row.id)
-      .where('owner_id', '=', caller.userId)
-      .execute();
+    await auditedWrite(
+      this.store.handle.db,
+      this.store.handle.dialect,
+      (trx) =>
+        trx
+          .updateTable('triggers')
+          .set({
+            webhook_secret: sealText(this.keyring, secret, binding),
+            webhook_secret_previous: graceSeconds === 0 ? null : row.webhook_secret,
+            webhook_secret_previous_until:
+              graceSeconds === 0 ? null : toDbTimestamp(new Date(now.getTime() + graceSeconds * 1000)),
+            updated_at: toDbTimestamp(now),
+          })
+          .where('id', '=', row.id)
+          .where('owner_id', '=', caller.userId)
+          .execute(),
+      () => ({
+        caller,
+        action: 'trigger.rotate_secret',
+        resourceType: 'trigger',
+        resourceId: row.id,
+        metadata: { workflow: row.workflow_name, graceSeconds },
+      }),
+    );
     return { trigger: await this.get(caller, row.id), secret };
   }
 

@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import type { Kysely } from 'kysely';
 import { SwarmError } from '../errors/index.js';
 import { nextTick, Registry, type TriggerSpec, type WorkflowView } from '../registry/index.js';
 import { sealText, type Keyring } from '../secrets/index.js';
-import { newId, toDbTimestamp, type Caller, type Store } from '../storage/index.js';
+import {
+  newId,
+  recordAudit,
+  toDbTimestamp,
+  type Caller,
+  type Store,
+  type SwarmDatabase,
+} from '../storage/index.js';
 import type { TriggerRow } from './types.js';
 
 /** A new webhook signing secret: 32 random bytes, prefixed so it is recognisable in a vault. */
@@ -30,23 +39,53 @@ export async function syncTriggers(
   keyring: Keyring,
   caller: Caller,
   workflows: readonly WorkflowView[],
+  options: { bySwarm?: boolean } = {},
 ): Promise<SyncedTrigger[]> {
   const synced: SyncedTrigger[] = [];
+  const { db, dialect } = store.handle;
+  // Each workflow's trigger changes and their audit rows commit together. Swarm's own syncs
+  // (at start) are audited without an actor: no one asked for them.
+  const sync: Sync = { keyring, caller, actor: options.bySwarm === true ? null : caller };
   for (const workflow of workflows) {
-    const result = await syncOne(store, keyring, caller, workflow);
+    const result = await dialect.writeTransaction(db, (trx) => syncOne(trx, sync, workflow));
     if (result !== null) synced.push(result);
   }
   return synced;
 }
 
+interface Sync {
+  readonly keyring: Keyring;
+  /** Whose triggers. */
+  readonly caller: Caller;
+  /** Who the audit log names; null for Swarm itself. */
+  readonly actor: Caller | null;
+}
+
+function auditTrigger(
+  db: Kysely<SwarmDatabase>,
+  sync: Sync,
+  action: 'trigger.create' | 'trigger.update' | 'trigger.delete',
+  id: string,
+  metadata: Record<string, unknown>,
+): Promise<void> {
+  return recordAudit(db, {
+    ...(sync.actor === null ? { metadata: { ...metadata, by: 'swarm' } } : { caller: sync.actor, metadata }),
+    ownerId: sync.caller.userId,
+    action,
+    resourceType: 'trigger',
+    resourceId: id,
+  });
+}
+
 /** A webhook path another trigger already has (another workflow's, or another owner's). */
 export async function assertPathFree(
-  store: Store,
+  store: Store | Kysely<SwarmDatabase>,
   caller: Caller,
   workflow: string,
   path: string,
 ): Promise<void> {
-  const taken = await store.handle.db
+  const db = 'handle' in store ? store.handle.db : store;
+  const taken = await db
     .selectFrom('triggers')
     .select(['owner_id', 'workflow_name'])
     .where('webhook_path', '=', path)
@@ -63,28 +102,29 @@ export async function assertPathFree(
 }
 
 async function syncOne(
-  store: Store,
-  keyring: Keyring,
-  caller: Caller,
+  db: Kysely<SwarmDatabase>,
+  sync: Sync,
   workflow: WorkflowView,
 ): Promise<SyncedTrigger | null> {
+  const { keyring, caller } = sync;
   const spec = workflow.workflow.trigger as TriggerSpec;
-  const db = store.handle.db;
-  const existing =
-    (await db
-      .selectFrom('triggers')
-      .selectAll()
-      .where('owner_id', '=', caller.userId)
-      .where('workflow_name', '=', workflow.name)
-      .executeTakeFirst()) ?? (await adoptImported(store, keyring, caller, workflow));
-  if (spec.type === 'manual') {
-    if (existing !== undefined) await db.deleteFrom('triggers').where('id', '=', existing.id).execute();
-    return null;
-  }
-  if (existing !== undefined && existing.type !== spec.type) {
+  const found = await db
+    .selectFrom('triggers')
+    .selectAll()
+    .where('owner_id', '=', caller.userId)
+    .where('workflow_name', '=', workflow.name)
+    .executeTakeFirst();
+  const adopted = found === undefined ? await adoptImported(db, keyring, caller, workflow) : undefined;
+  const existing = found ?? adopted;
+  if (existing !== undefined && (spec.type === 'manual' || existing.type !== spec.type)) {
     await db.deleteFrom('triggers').where('id', '=', existing.id).execute();
-    return syncOne(store, keyring, caller, workflow);
+    await auditTrigger(db, sync, 'trigger.delete', existing.id, {
+      workflow: workflow.name,
+      type: existing.type,
+    });
   }
+  if (spec.type === 'manual') return null;
+  if (existing !== undefined && existing.type !== spec.type) return syncOne(db, sync, workflow);
   const now = new Date();
   const base = { workflow_id: workflow.id, config: JSON.stringify(spec), updated_at: toDbTimestamp(now) };
   if (existing === undefined) {
@@ -100,7 +140,7 @@ async function syncOne(
     };
     if (spec.type === 'webhook') {
       const chosen = spec.path ?? `${workflow.name}-${randomBytes(6).toString('hex')}`;
-      await assertPathFree(store, caller, workflow.name, chosen);
+      await assertPathFree(db, caller, workflow.name, chosen);
       path = chosen;
       secret = newWebhookSecret();
       Object.assign(row, {
@@ -118,8 +158,8 @@ async function syncOne(
       .onConflict((oc) => oc.columns(['owner_id', 'workflow_name']).doNothing())
       .executeTakeFirst();
     // Another process synced the same workflow at the same moment: its row stands.
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0)
-      return syncOne(store, keyring, caller, workflow);
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return syncOne(db, sync, workflow);
+    await auditTrigger(db, sync, 'trigger.create', id, { workflow: workflow.name, type: spec.type, path });
     return {
       id,
       workflow: workflow.name,
@@ -130,7 +170,7 @@ async function syncOne(
   }
   const changes: Record<string, unknown> = { ...base };
   if (spec.type === 'webhook' && spec.path !== undefined && spec.path !== existing.webhook_path) {
-    await assertPathFree(store, caller, workflow.name, spec.path);
+    await assertPathFree(db, caller, workflow.name, spec.path);
     changes.webhook_path = spec.path;
   }
   if (spec.type === 'schedule') {
@@ -144,6 +184,18 @@ async function syncOne(
   if (spec.type === 'event')
     Object.assign(changes, { event_source: spec.source, event_type: spec.event_type });
   await db.updateTable('triggers').set(changes).where('id', '=', existing.id).execute();
+  // A sync that changed nothing but its timestamp (every start re-syncs) is no audit event.
+  const changed =
+    adopted !== undefined ||
+    existing.workflow_id !== workflow.id ||
+    !isDeepStrictEqual(JSON.parse(existing.config ?? 'null'), JSON.parse(JSON.stringify(spec))) ||
+    changes.webhook_path !== undefined;
+  if (changed)
+    await auditTrigger(db, sync, 'trigger.update', existing.id, {
+      workflow: workflow.name,
+      type: spec.type,
+      ...(adopted === undefined ? {} : { adopted: true }),
+    });
   return {
     id: existing.id,
     workflow: workflow.name,
@@ -160,12 +212,11 @@ async function syncOne(
  * workflow's trigger, its secret sealed. Others stay unattached and never fire.
  */
 async function adoptImported(
-  store: Store,
+  db: Kysely<SwarmDatabase>,
   keyring: Keyring,
   caller: Caller,
   workflow: WorkflowView,
 ): Promise<TriggerRow | undefined> {
-  const db = store.handle.db;
   const row = await db
     .selectFrom('triggers')
     .selectAll()
@@ -222,7 +273,7 @@ export async function syncAllTriggers(
       // One workflow that cannot have its trigger (an imported path another owner holds) must
       // not keep the server from starting: it is reported, and the others are synced.
       try {
-        synced.push(...(await syncTriggers(store, keyring, caller, [workflow])));
+        synced.push(...(await syncTriggers(store, keyring, caller, [workflow], { bySwarm: true })));
       } catch (error) {
         onError(workflow.name, error);
       }

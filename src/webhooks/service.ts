@@ -1,7 +1,17 @@
 import type { Kysely } from 'kysely';
 import { InputError, NotFoundError } from '../errors/index.js';
 import { sealText, type Keyring } from '../secrets/index.js';
-import { newId, nowTimestamp, toDbBool, toDbJson, type Caller, type Store } from '../storage/index.js';
+import {
+  auditedWrite,
+  newId,
+  nowTimestamp,
+  toDbBool,
+  toDbJson,
+  type AuditEntry,
+  type Caller,
+  type Store,
+  type SwarmDatabase,
+} from '../storage/index.js';
 import { checkEventTypes } from './event-types.js';
 import { WEBHOOK_DELIVERIES_CHANNEL, deliveryBody } from './deliveries.js';
 import { generateSecret, secretKey } from './signature.js';
@@ -53,6 +63,18 @@ export class WebhookService {
     return this.store.handle.db;
   }
 
+  /** One change and its audit row, in one transaction; `change` must query `trx` only. */
+  private audited<T>(
+    caller: Caller,
+    change: (trx: Kysely<SwarmDatabase>) => Promise<T>,
+    entry: (result: T) => Omit<AuditEntry, 'caller'>,
+  ): Promise<T> {
+    return auditedWrite(this.db, this.store.handle.dialect, change, (result) => ({
+      ...entry(result),
+      caller,
+    }));
+  }
+
   async create(caller: Caller, input: CreateWebhookInput): Promise<{ webhook: WebhookView; secret: string }> {
     const name = checkName(input.name);
     const url = checkUrl(input.url);
@@ -62,22 +84,32 @@ export class WebhookService {
     secretKey(secret, 'secret');
     const id = newId();
     const now = nowTimestamp();
-    const row = await this.db
-      .insertInto('webhooks')
-      .values({
-        id,
-        owner_id: caller.userId,
-        name,
-        url,
-        secret: sealText(this.keyring, secret, { id, ownerId: caller.userId }),
-        event_types: toDbJson(eventTypes),
-        active: toDbBool(true),
-        description,
-        created_at: now,
-        updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.audited(
+      caller,
+      (trx) =>
+        trx
+          .insertInto('webhooks')
+          .values({
+            id,
+            owner_id: caller.userId,
+            name,
+            url,
+            secret: sealText(this.keyring, secret, { id, ownerId: caller.userId }),
+            event_types: toDbJson(eventTypes),
+            active: toDbBool(true),
+            description,
+            created_at: now,
+            updated_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      (r) => ({
+        action: 'webhook.create',
+        resourceType: 'webhook',
+        resourceId: r.id,
+        metadata: { name: r.name, url: r.url, eventTypes, secretGiven: input.secret !== undefined },
+      }),
+    );
     return { webhook: webhookView(row), secret };
   }
 
@@ -107,14 +139,29 @@ export class WebhookService {
       // Enabling a webhook again is a fresh start for its failure count.
       ...(input.active === true ? { failure_count: 0 } : {}),
     };
-    const row = await this.db
-      .updateTable('webhooks')
-      .set({ ...changes, updated_at: nowTimestamp() })
-      .where('id', '=', id)
-      .where('owner_id', '=', caller.userId)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('webhook', id);
+    const row = await this.audited(
+      caller,
+      async (trx) => {
+        const updated = await trx
+          .updateTable('webhooks')
+          .set({ ...changes, updated_at: nowTimestamp() })
+          .where('id', '=', id)
+          .where('owner_id', '=', caller.userId)
+          .returningAll()
+          .executeTakeFirst();
+        if (updated === undefined) throw new NotFoundError('webhook', id);
+        return updated;
+      },
+      () => ({
+        action: 'webhook.update',
+        resourceType: 'webhook',
+        resourceId: id,
+        metadata: {
+          fields: Object.keys(input),
+          ...(input.active === undefined ? {} : { active: input.active }),
+        },
+      }),
+    );
     // Deliveries that waited while it was disabled are due now.
     if (input.active === true)
       await this.store.handle.dialect.notify(this.db as Kysely<unknown>, WEBHOOK_DELIVERIES_CHANNEL);
@@ -123,13 +170,25 @@ export class WebhookService {
 
   /** Deletes the webhook with its deliveries and their attempts. */
   async delete(caller: Caller, id: string): Promise<WebhookView> {
-    const row = await this.db
-      .deleteFrom('webhooks')
-      .where('id', '=', id)
-      .where('owner_id', '=', caller.userId)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('webhook', id);
+    const row = await this.audited(
+      caller,
+      async (trx) => {
+        const deleted = await trx
+          .deleteFrom('webhooks')
+          .where('id', '=', id)
+          .where('owner_id', '=', caller.userId)
+          .returningAll()
+          .executeTakeFirst();
+        if (deleted === undefined) throw new NotFoundError('webhook', id);
+        return deleted;
+      },
+      (r) => ({
+        action: 'webhook.delete',
+        resourceType: 'webhook',
+        resourceId: id,
+        metadata: { name: r.name },
+      }),
+    );
     return webhookView(row);
   }
 
@@ -142,17 +201,24 @@ export class WebhookService {
     await this.row(caller, id);
     const next = secret ?? generateSecret();
     secretKey(next, 'secret');
-    const row = await this.db
-      .updateTable('webhooks')
-      .set({
-        secret: sealText(this.keyring, next, { id, ownerId: caller.userId }),
-        updated_at: nowTimestamp(),
-      })
-      .where('id', '=', id)
-      .where('owner_id', '=', caller.userId)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('webhook', id);
+    const row = await this.audited(
+      caller,
+      async (trx) => {
+        const rotated = await trx
+          .updateTable('webhooks')
+          .set({
+            secret: sealText(this.keyring, next, { id, ownerId: caller.userId }),
+            updated_at: nowTimestamp(),
+          })
+          .where('id', '=', id)
+          .where('owner_id', '=', caller.userId)
+          .returningAll()
+          .executeTakeFirst();
+        if (rotated === undefined) throw new NotFoundError('webhook', id);
+        return rotated;
+      },
+      () => ({ action: 'webhook.rotate_secret', resourceType: 'webhook', resourceId: id }),
+    );
     return { webhook: webhookView(row), secret: next };
   }
 
@@ -207,14 +273,26 @@ export class WebhookService {
    * being sent right now is taken from its sender, whose result is then dropped.
    */
   async redeliver(caller: Caller, id: string): Promise<DeliveryView> {
-    const row = await this.db
-      .updateTable('webhook_deliveries')
-      .set({ status: 'pending', next_attempt_at: nowTimestamp(), attempt_count: 0, delivered_at: null })
-      .where('id', '=', id)
-      .where('owner_id', '=', caller.userId)
-      .returningAll()
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('webhook delivery', id);
+    const row = await this.audited(
+      caller,
+      async (trx) => {
+        const pending = await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'pending', next_attempt_at: nowTimestamp(), attempt_count: 0, delivered_at: null })
+          .where('id', '=', id)
+          .where('owner_id', '=', caller.userId)
+          .returningAll()
+          .executeTakeFirst();
+        if (pending === undefined) throw new NotFoundError('webhook delivery', id);
+        return pending;
+      },
+      (r) => ({
+        action: 'webhook.redeliver',
+        resourceType: 'webhook',
+        resourceId: r.webhook_id,
+        metadata: { deliveryId: id },
+      }),
+    );
     await this.store.handle.dialect.notify(this.db as Kysely<unknown>, WEBHOOK_DELIVERIES_CHANNEL);
     return deliveryView(row);
   }
@@ -232,21 +310,31 @@ export class WebhookService {
       payload: { webhook_id: webhook.id, name: webhook.name },
       createdAt: now,
     });
-    const row = await this.db
-      .insertInto('webhook_deliveries')
-      .values({
-        id: newId(),
-        owner_id: caller.userId,
-        webhook_id: webhook.id,
-        event_id: eventId,
-        event_type: 'webhook.test',
-        payload: toDbJson(body),
-        status: 'pending',
-        next_attempt_at: now,
-        created_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await this.audited(
+      caller,
+      (trx) =>
+        trx
+          .insertInto('webhook_deliveries')
+          .values({
+            id: newId(),
+            owner_id: caller.userId,
+            webhook_id: webhook.id,
+            event_id: eventId,
+            event_type: 'webhook.test',
+            payload: toDbJson(body),
+            status: 'pending',
+            next_attempt_at: now,
+            created_at: now,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      (r) => ({
+        action: 'webhook.test',
+        resourceType: 'webhook',
+        resourceId: webhook.id,
+        metadata: { deliveryId: r.id },
+      }),
+    );
     await this.store.handle.dialect.notify(this.db as Kysely<unknown>, WEBHOOK_DELIVERIES_CHANNEL);
     return deliveryView(row);
   }

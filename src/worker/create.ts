@@ -47,8 +47,20 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
-  const sandbox = new ProcessSandbox(overrides.sandbox);
-  logger.info({ memoryLimit: sandbox.mechanism }, `agents run in a ${sandbox.describe()}`);
+  const sandbox = new ProcessSandbox({
+    isolation: { mode: config.agentIsolation, uid: config.agentUid, gid: config.agentGid },
+    ...overrides.sandbox,
+  });
+  logger.info(
+    { memoryLimit: sandbox.mechanism, isolation: sandbox.isolation.kind },
+    `agents run in a ${sandbox.describe()}`,
+  );
+  if (!sandbox.isolated)
+    logger.warn(
+      config.allowUnisolatedAgents
+        ? "agent code is not isolated and SWARM_ALLOW_UNISOLATED_AGENTS=true: every owner's node, python and binary agents can read what this worker's user can"
+        : 'agent code is not isolated: node, python and binary agents of admins only run here (SWARM_ALLOW_UNISOLATED_AGENTS=true runs everyone’s)',
+    );
   const builtin = new BuiltinRuntime({
     http: {
       allowPrivateNetworks: config.allowPrivateNetworks,
@@ -56,7 +68,14 @@ export function createWorker(
       maxResponseBytes: 5 * 1024 * 1024,
     },
   });
-  const processes = new ProcessRuntime({ home: config.home, sandbox });
+  const processes = new ProcessRuntime({
+    home: config.home,
+    sandbox,
+    unisolated: {
+      allow: config.allowUnisolatedAgents,
+      trusted: async (ownerId) => (await store.system.findUserById(ownerId))?.role === 'admin',
+    },
+  });
   const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const secrets = new SecretsService(store, keyring);
   const llm = createLlmRuntime({

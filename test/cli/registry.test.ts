@@ -128,8 +128,9 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
   });
 
   it('registers an agent folder, and says unchanged the second time', async () => {
-    const folder = path.join(testDb.dir, 'shout');
-    fs.mkdirSync(folder);
+    // SWARM_HOME/agents: one of the default agents folders (SWARM_AGENTS_DIRS).
+    const folder = path.join(env.SWARM_HOME!, 'agents', 'shout');
+    fs.mkdirSync(folder, { recursive: true });
     fs.writeFileSync(path.join(folder, 'index.js'), 'process.stdout.write("{}\\n")\n');
     fs.writeFileSync(
       path.join(folder, 'agent.yaml'),
@@ -137,6 +138,12 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
     );
     expect((await cli(['agent', 'register', folder], env)).stdout.trim()).toBe('registered shout@0.1.0');
     expect((await cli(['agent', 'register', folder], env)).stdout.trim()).toBe('unchanged shout@0.1.0');
+    // Code from anywhere else is refused, naming the query parameter.
+    const outside = path.join(testDb.dir, 'elsewhere');
+    fs.cpSync(folder, outside, { recursive: true });
+    const refused = await cli(['agent', 'register', outside], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/path: .*outside the agents folders/);
   });
 
   it('validates and applies a workflow file, and lists every problem of a bad one with exit 1', async () => {

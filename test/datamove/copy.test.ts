@@ -69,6 +69,8 @@ async function normalisedRows(url: string): Promise<Record<string, Record<string
         .selectAll()
         .execute();
       result[table] = rows
+        // The copy's own audit row is in the target only (checked on its own below).
+        .filter((row) => table !== 'audit_logs' || row.action !== 'database.copy')
         .map((row) => {
           const out: Record<string, unknown> = {};
           for (const c of columns) {
@@ -149,6 +151,13 @@ describe('copyDatabase sqlite → sqlite', () => {
     expect(after).toEqual(before);
     expect(await checksums(source.url)).toEqual(before);
     expect(await normalisedRows(target.url)).toEqual(await normalisedRows(source.url));
+    // One audit row says where the target's data came from, written in the copy's transaction.
+    const copies = await withHandle(target.url, (handle) =>
+      handle.db.selectFrom('audit_logs').selectAll().where('action', '=', 'database.copy').execute(),
+    );
+    expect(copies).toHaveLength(1);
+    expect(copies[0]).toMatchObject({ actor_id: null, resource_type: 'database', resource_id: report.to });
+    expect(JSON.parse(copies[0]!.extra_metadata)).toMatchObject({ from: report.from, to: report.to });
 
     // Progress: cumulative per table, several batches for the bulk tables, ending at the total.
     for (const t of report.tables) {

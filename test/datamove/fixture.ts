@@ -91,7 +91,7 @@ export const FIXTURE: readonly Spec[] = [
   [
     'users',
     (v) => ({
-      role: pick(v, 'admin', 'member'),
+      role: pick(v, 'admin', 'viewer'),
       status: pick(v, 'active', 'disabled'),
       name: pick(v, undefined, ''),
     }),
@@ -116,6 +116,8 @@ export const FIXTURE: readonly Spec[] = [
       attempts: pick(v, 1000, 1),
     }),
   ],
+  ['sessions', (_v, ref) => ({ user_id: ref('users') })],
+  ['login_attempts', (v) => ({ kind: pick(v, 'account', 'address') })],
   [
     'agents',
     (v, ref) => ({

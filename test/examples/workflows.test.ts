@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { EXAMPLES_DIR } from '../../src/registry/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { liftRateLimits } from '../helpers/rate-limits.js';
 import { until } from '../helpers/until.js';
 import { startFakeLlm, type FakeLlm } from '../runtimes/llm-server.js';
 
@@ -47,6 +48,8 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
       }),
     );
     key = server.bootstrapped!.key;
+    // Runs are polled every 25 ms: faster than the key's default 60 requests a minute.
+    await liftRateLimits(server.store);
   });
   afterEach(async () => {
     await server.close();

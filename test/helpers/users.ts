@@ -1,7 +1,7 @@
 import { generateApiKey } from '../../src/auth/index.js';
 import type { ApiKey, Store } from '../../src/storage/index.js';
 
-/** A second, ordinary user with an API key of their own: for tenancy tests. */
+/** A second, ordinary user with an API key of their own (every scope a member has): for tenancy tests. */
 export async function memberWithKey(
   store: Store,
   user: { name: string; email: string },
@@ -11,6 +11,6 @@ export async function memberWithKey(
   const generated = generateApiKey();
   const apiKey = await store
     .as({ userId: member.id, role: 'member' })
-    .apiKeys.create({ name: keyName, prefix: generated.prefix, hash: generated.hash, scopes: [] });
+    .apiKeys.create({ name: keyName, prefix: generated.prefix, hash: generated.hash, scopes: ['*'] });
   return { key: generated.key, apiKey };
 }

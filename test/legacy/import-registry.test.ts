@@ -309,7 +309,8 @@ describe.each(DIALECTS)('importRegistry into %s', (dialect) => {
         expect(audit).toHaveLength(1);
         expect(audit[0]).toMatchObject({
           owner_id: admin.id,
-          event_type: 'registry_imported',
+          event_type: 'registry',
+          action: 'registry.import',
           resource_id: file,
         });
         expect(fromDbBool(audit[0]!.success as number)).toBe(true);
@@ -397,13 +398,13 @@ describe.each(DIALECTS)('importRegistry into %s', (dialect) => {
     // A real database trigger refuses the audit row, the last write of the import.
     await withTarget(target.url, async (db) => {
       if (dialect === 'sqlite') {
-        await sql`CREATE TRIGGER refuse_import BEFORE INSERT ON audit_logs WHEN NEW.event_type = 'registry_imported'
+        await sql`CREATE TRIGGER refuse_import BEFORE INSERT ON audit_logs WHEN NEW.action = 'registry.import'
           BEGIN SELECT RAISE(ABORT, 'audit refused'); END`.execute(db);
       } else {
         await sql`CREATE FUNCTION refuse_import() RETURNS trigger LANGUAGE plpgsql AS $$
           BEGIN RAISE EXCEPTION 'audit refused'; END $$`.execute(db);
         await sql`CREATE TRIGGER refuse_import BEFORE INSERT ON audit_logs FOR EACH ROW
-          WHEN (NEW.event_type = 'registry_imported') EXECUTE FUNCTION refuse_import()`.execute(db);
+          WHEN (NEW.action = 'registry.import') EXECUTE FUNCTION refuse_import()`.execute(db);
       }
     });
     const before = await snapshot(target.url);

@@ -12,6 +12,8 @@ import {
   type AgentReport,
   type InvokedAgent,
   type MemoryEnforcement,
+  detectIsolation,
+  type IsolationMode,
   type ProcessLimits,
 } from '../../src/runtimes/index.js';
 import { makeContext, type TestContext } from './helpers.js';
@@ -31,11 +33,26 @@ export interface Harness {
   close(): void;
 }
 
-export function harness(memory: MemoryEnforcement = 'auto', limits: Partial<ProcessLimits> = {}): Harness {
+/**
+ * The isolations this machine offers: none always; namespaces when the tests run as root with
+ * util-linux (src/runtimes/process/isolation.ts).
+ */
+export const ISOLATIONS: readonly IsolationMode[] =
+  detectIsolation(process.execPath).kind === 'namespaces' ? ['namespaces', 'none'] : ['none'];
+
+export function harness(
+  memory: MemoryEnforcement = 'auto',
+  limits: Partial<ProcessLimits> = {},
+  isolation: IsolationMode = 'auto',
+): Harness {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-process-'));
   return {
     home,
-    runtime: new ProcessRuntime({ home, sandbox: new ProcessSandbox({ memory }), limits }),
+    runtime: new ProcessRuntime({
+      home,
+      sandbox: new ProcessSandbox({ memory, isolation: { mode: isolation } }),
+      limits,
+    }),
     close: () => fs.rmSync(home, { recursive: true, force: true }),
   };
 }

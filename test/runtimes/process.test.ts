@@ -18,6 +18,7 @@ import {
   expectGone,
   FIXTURES,
   harness,
+  ISOLATIONS,
   invoke,
   loggedPids,
   MECHANISMS,
@@ -364,9 +365,18 @@ describe('the process runtime', () => {
   });
 
   it('kills what the agent left running when it exits', async () => {
-    const ctx = context();
-    expect(await h.runtime.execute(invoke(probe(), { mode: 'background' }), ctx)).toEqual({ ok: true });
-    await expectGone(await loggedPids(ctx));
+    // Unisolated: the pids the agent logs are the worker's to look up (isolated, they are its
+    // namespace's, all of which the kernel ends with the namespace).
+    const unisolated = harness('auto', {}, 'none');
+    try {
+      const ctx = context();
+      expect(await unisolated.runtime.execute(invoke(probe(), { mode: 'background' }), ctx)).toEqual({
+        ok: true,
+      });
+      await expectGone(await loggedPids(ctx));
+    } finally {
+      unisolated.close();
+    }
   });
 
   it('says clearly when the agent code cannot be found', async () => {
@@ -387,11 +397,19 @@ describe('the process runtime', () => {
   });
 });
 
-describe.each(MECHANISMS)('limits with memory enforced by %s', (memory) => {
+const LIMIT_CASES = MECHANISMS.flatMap((memory) =>
+  ISOLATIONS.map((isolation) => [memory, isolation] as const),
+);
+
+describe.each(LIMIT_CASES)('limits with memory enforced by %s, isolation %s', (memory, isolation) => {
   let h: Harness;
   beforeAll(() => {
-    h = harness(memory);
+    h = harness(memory, {}, isolation);
   });
+  /** The logged pids are the host's only without isolation (see above). */
+  const expectTreeGone = async (pids: Record<string, number>) => {
+    if (isolation === 'none') await expectGone(pids);
+  };
   afterAll(() => h.close());
 
   it('ends a node agent that allocates past memory_mb, and nothing of it remains', async () => {
@@ -399,7 +417,7 @@ describe.each(MECHANISMS)('limits with memory enforced by %s', (memory) => {
     const error = await failure(h.runtime.execute(invoke(probe({ memoryMb: 96 }), { mode: 'hog' }), ctx));
     expect(error.message).toMatch(/^memory limit exceeded: the agent used more than its 96 MB/);
     expect(error.retryable).toBe(false);
-    await expectGone(await loggedPids(ctx));
+    await expectTreeGone(await loggedPids(ctx));
     expect(workFolders(h.home)).toEqual([]);
   });
 
@@ -407,7 +425,7 @@ describe.each(MECHANISMS)('limits with memory enforced by %s', (memory) => {
     const ctx = context();
     const error = await failure(h.runtime.execute(invoke(probePy({ memoryMb: 64 }), { mode: 'hog' }), ctx));
     expect(error.message).toMatch(/^memory limit exceeded/);
-    await expectGone(await loggedPids(ctx));
+    await expectTreeGone(await loggedPids(ctx));
   });
 
   it('lets an agent that stays under its limit finish', async () => {
@@ -427,7 +445,7 @@ describe.each(MECHANISMS)('limits with memory enforced by %s', (memory) => {
       const reason = new Error('TIMEOUT: attempt exceeded 1000 ms');
       controller.abort(reason);
       await expect(running).rejects.toBe(reason);
-      await expectGone(pids);
+      await expectTreeGone(pids);
     }
     expect(workFolders(h.home)).toEqual([]);
   });

@@ -90,12 +90,12 @@ describe.each(DIALECTS)('secrets API on %s', (dialect) => {
       for (const form of [...encodedForms, 'another-value']) expect(body).not.toContain(form);
     // Nor in the audit log or the request log.
     const admin = (await store.system.findFirstAdmin())!;
-    const audit = await store.as({ userId: admin.id, role: 'admin' }).audit.list();
-    expect(audit.map((a) => a.eventType)).toEqual(
-      expect.arrayContaining(['secret_created', 'secret_updated', 'secret_removed']),
-    );
+    const audit = (await store.as({ userId: admin.id, role: 'admin' }).audit.list()).items;
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(['secret.set', 'secret.remove']));
     expect(
-      audit.find((a) => a.eventType === 'secret_created' && a.metadata.name === 'DB_PASSWORD'),
+      audit.find(
+        (a) => a.action === 'secret.set' && a.metadata.created === true && a.metadata.name === 'DB_PASSWORD',
+      ),
     ).toMatchObject({
       resourceType: 'secret',
       metadata: { name: 'DB_PASSWORD', scope: 'global', workflow: null },

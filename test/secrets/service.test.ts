@@ -276,6 +276,16 @@ describe.each(DIALECTS)('secrets storage and encryption on %s', (dialect) => {
     });
     const after = await rows();
     expect(after.map((r) => r.key_version)).toEqual([2, 2, 2]);
+    // One audit row for the rotation, in its transaction: counts, no actor, never a value.
+    const audit = await store.handle.db
+      .selectFrom('audit_logs')
+      .selectAll()
+      .where('action', '=', 'secret.rotate_key')
+      .execute();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor_id: null, resource_type: 'master_key', resource_id: 'v2' });
+    expect(JSON.parse(audit[0]!.extra_metadata)).toMatchObject({ reencrypted: 3 });
+    expect(audit[0]!.extra_metadata).not.toContain('alice-one');
     for (const [i, row] of after.entries()) {
       expect(row.id).toBe(before[i]!.id);
       expect(Buffer.from(row.encrypted_value).equals(Buffer.from(before[i]!.encrypted_value))).toBe(false);

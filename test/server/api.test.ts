@@ -133,14 +133,14 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
       method: 'POST',
       url: '/api/v1/keys',
       headers: auth(adminKey),
-      payload: { name: 'ci', scopes: ['runs:read'] },
+      payload: { name: 'ci', scopes: ['runs:read', 'keys:read'] },
     });
     expect(created.statusCode).toBe(201);
     const { key, apiKey } = created.json();
     expect(key).toMatch(/^swarm_/);
     expect(apiKey).toMatchObject({
       name: 'ci',
-      scopes: ['runs:read'],
+      scopes: ['runs:read', 'keys:read'],
       active: true,
       prefix: key.slice(0, 12),
     });

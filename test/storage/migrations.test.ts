@@ -38,6 +38,8 @@ const EXPECTED_TABLES = [
   'consensus_results',
   'audit_logs',
   'auth_failures',
+  'sessions',
+  'login_attempts',
   'rate_limit_tracker',
   'webhooks',
   'webhook_deliveries',

@@ -24,9 +24,16 @@ describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
     await fx.close();
   });
 
-  function startWorker(): Worker {
+  /**
+   * `isolation: 'none'` for the tests that look up the pids an agent writes: isolated, they are
+   * its PID namespace's, not the worker's (and it cannot write to the test's 0700 folder).
+   */
+  function startWorker(isolation: 'auto' | 'none' = 'auto'): Worker {
     const config = loadConfig({ DATABASE_URL: fx.testDb.url, SWARM_HOME: fx.testDb.dir });
-    worker = createWorker(fx.store, fx.engine, config, pino({ level: 'silent' }), { concurrency: 4 });
+    worker = createWorker(fx.store, fx.engine, config, pino({ level: 'silent' }), {
+      concurrency: 4,
+      sandbox: { isolation: { mode: isolation } },
+    });
     worker.start();
     return worker;
   }
@@ -127,7 +134,7 @@ describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
     await registerProbe('sleeper', { resources: { memory_mb: 128, timeout_seconds: 1 } });
     const pidFile = path.join(fx.testDb.dir, 'pids.json');
     const name = await workflowOf('sleeper', { mode: 'sleep', pidFile });
-    startWorker();
+    startWorker('none');
     const ended = await run(name, {});
     expect(ended.status).toBe('failed');
     const [task] = await tasksOf(ended.id);
@@ -140,7 +147,7 @@ describe.each(DIALECTS)('process agents in workflows on %s', (dialect) => {
     await registerProbe('hog', { resources: { memory_mb: 96, timeout_seconds: 60 } });
     const pidFile = path.join(fx.testDb.dir, 'pids.json');
     const name = await workflowOf('hog', { mode: 'hog', pidFile });
-    startWorker();
+    startWorker('none');
     const ended = await run(name, {});
     expect(ended.status).toBe('failed');
     const [task] = await tasksOf(ended.id);

@@ -440,7 +440,8 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     const id = await startRun([
       { id: 'deadly', agent: 'probe@1.0.0', retry: { max_attempts: 5 }, input: { mode: 'killworker' } },
     ]);
-    const env = { SWARM_MAX_LEASE_LOSSES: '2' };
+    // Unisolated: an isolated agent cannot see, let alone kill, the worker that runs it.
+    const env = { SWARM_MAX_LEASE_LOSSES: '2', SWARM_AGENT_ISOLATION: 'none' };
     // Workers one after the other: each reclaims the lease its dead predecessor lost, takes the
     // task and dies on it, until one reclaims the second lost lease — the last one allowed.
     const ended = async () => {

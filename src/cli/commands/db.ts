@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
+import { InputError } from '../../errors/index.js';
 import { formatTable, type CliIo } from '../io.js';
 
 interface DbOptions {
@@ -68,6 +69,50 @@ export function registerDbCommands(program: Command, io: CliIo): void {
         if (rows.length > 0) io.out(formatTable(['VERSION', 'NAME', 'STATE'], rows));
       } finally {
         await handle.close();
+      }
+    });
+
+  db.command('seed')
+    .description(
+      "Fill an empty database with seed 004's demo data (admin@example.com / password123, a sample workflow and connector). Never on a database in use",
+    )
+    .option('--demo', 'the demo data (required: there is no other seed)')
+    .option(
+      '--database-url <url>',
+      'database to seed (default: DATABASE_URL, else the SQLite file in SWARM_HOME); migrated first',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (options: DbOptions & { demo?: boolean }) => {
+      if (!options.demo)
+        throw new InputError(
+          '--demo',
+          'is required: `swarm db seed --demo` is the only seed, and it is explicit',
+        );
+      const [{ Store }, { seedDemo, DEMO_EMAIL, DEMO_PASSWORD }] = await Promise.all([
+        import('../../storage/index.js'),
+        import('../../auth/demo-seed.js'),
+      ]);
+      const store = await Store.open(databaseUrl(io, options), { cwd: io.cwd });
+      try {
+        const seeded = await seedDemo(store);
+        if (options.json) io.out(JSON.stringify({ database: store.handle.description, ...seeded }));
+        else
+          io.out(
+            `seeded ${store.handle.description}: admin ${seeded.user.email}, workflow ${seeded.workflow}, connector ${seeded.connector}`,
+          );
+        io.err(
+          [
+            '',
+            '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+            `!! WARNING: DEMO DATA. The admin ${DEMO_EMAIL} has the password "${DEMO_PASSWORD}",`,
+            '!! which everyone knows. Use this database on your own machine only, never where',
+            `!! others can reach it; run swarm users reset-password ${DEMO_EMAIL} (or disable)`,
+            '!! before it goes anywhere else.',
+            '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+          ].join('\n'),
+        );
+      } finally {
+        await store.close();
       }
     });
 

@@ -28,12 +28,20 @@ export function registerStart(program: Command, io: CliIo): void {
         `Swarm ${SWARM_VERSION} listening on ${server.url} (database: ${server.store.handle.description})`,
       );
       if (server.bootstrapped !== null) {
-        const { user, key, credentialsFile, credentialName } = server.bootstrapped;
+        const { user, key, credentialsFile, credentialName, password } = server.bootstrapped;
         io.out(`First start: created admin user ${user.email} and an API key. It is shown once:`);
         io.out(`  ${key}`);
         io.out(
           `Saved as credential "${credentialName}" in ${credentialsFile} (mode 0600), beside any other database's; the CLI (\`./swarm\` in the clone) finds it there with this server's URL.`,
         );
+        if (password !== null) {
+          io.out(
+            `The admin's password, to sign in as ${user.email} (POST /api/v1/auth/login), also shown once:`,
+          );
+          io.out(`  ${password}`);
+        } else {
+          io.out(`The admin signs in as ${user.email} with the password in SWARM_ADMIN_PASSWORD.`);
+        }
       }
       if (server.examples !== null) {
         io.out(

@@ -20,3 +20,12 @@ export {
 } from './runtime.js';
 export { parseLine, LINE_TYPES, type AgentLine } from './protocol.js';
 export { isAlive, listProcs } from './proc.js';
+export {
+  detectIsolation,
+  describeIsolation,
+  DEFAULT_AGENT_UID,
+  DEFAULT_AGENT_GID,
+  type Isolation,
+  type IsolationMode,
+  type IsolationOptions,
+} from './isolation.js';

@@ -45,6 +45,16 @@ export interface ProcessRuntimeOptions {
   /** @default a ProcessSandbox with its defaults */
   readonly sandbox?: Sandbox;
   readonly limits?: Partial<ProcessLimits>;
+  /**
+   * When the sandbox cannot isolate programs: whose agents may still run. Without it, every
+   * owner's (a library default; the worker always sets it).
+   */
+  readonly unisolated?: {
+    /** SWARM_ALLOW_UNISOLATED_AGENTS: every owner's agents run anyway. */
+    readonly allow: boolean;
+    /** Whether an owner is trusted with the worker's files (an admin). */
+    trusted(ownerId: string): Promise<boolean>;
+  };
 }
 
 /** Where the process runtime's failures come from, for one place to pick code and status. */
@@ -60,10 +70,12 @@ export class ProcessRuntime implements Runtime {
   readonly sandbox: Sandbox;
   private readonly home: string;
   private readonly limits: ProcessLimits;
+  private readonly unisolated: ProcessRuntimeOptions['unisolated'];
 
   constructor(options: ProcessRuntimeOptions) {
     this.home = path.resolve(options.home);
     this.sandbox = options.sandbox ?? new ProcessSandbox();
+    this.unisolated = options.unisolated;
     this.limits = { ...DEFAULT_PROCESS_LIMITS, ...options.limits };
     for (const [key, value] of Object.entries(this.limits)) {
       if (!(Number.isInteger(value) && value > 0))
@@ -79,6 +91,7 @@ export class ProcessRuntime implements Runtime {
     }
     context.signal.throwIfAborted();
     const program = await locate(agent);
+    await this.mayRun(invocation);
     const permissions = agent.permissions ?? [];
     const secrets = grantedSecrets(permissions, context.secrets ?? {});
     const memoryMb = agent.memoryMb ?? 128;
@@ -107,6 +120,7 @@ export class ProcessRuntime implements Runtime {
         permissions,
         stdin: `${JSON.stringify(message)}\n`,
         label: `${invocation.taskId}-${invocation.attempt}`,
+        hide: await realpath(this.home),
       });
       const session = new Session(proc, invocation, context, secrets, this.limits);
       const onAbort = () => proc.kill();
@@ -126,8 +140,25 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /**
+   * Without isolation an agent reads what the worker can (keys, credentials, every owner's
+   * data): only admins' agents run then, unless SWARM_ALLOW_UNISOLATED_AGENTS says otherwise.
+   */
+  private async mayRun(invocation: AgentInvocation): Promise<void> {
+    const policy = this.unisolated;
+    if (this.sandbox.isolated === true || policy === undefined || policy.allow) return;
+    if (await policy.trusted(invocation.ownerId)) return;
+    throw new RuntimeError(
+      'FORBIDDEN',
+      `this worker cannot isolate agent code (see its start-up log), so it runs node, python and binary agents of admins only; an admin may set SWARM_ALLOW_UNISOLATED_AGENTS=true to run everyone's, which lets them read the worker's files`,
+      { retryable: false, status: 403 },
+    );
+  }
+
   private async workFolder(invocation: AgentInvocation): Promise<string> {
-    const root = path.join(this.home, 'work');
+    // The real path: the sandbox hides SWARM_HOME and binds this folder back by that path.
+    await mkdir(this.home, { recursive: true, mode: 0o700 });
+    const root = path.join(await realpath(this.home), 'work');
     await mkdir(root, { recursive: true, mode: 0o700 });
     const name = `${invocation.taskId}-${invocation.attempt}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     const folder = path.join(root, `${name}-${randomBytes(3).toString('hex')}`);

@@ -7,15 +7,26 @@
  *   the granted variables: nothing of the worker's own (DATABASE_URL, SWARM_*…);
  * - under `memory_mb`, enforced by a memory cgroup where the worker can create one, otherwise by
  *   sampling the tree's RSS in /proc; node programs also get `--max-old-space-size`.
- * What it does NOT isolate: the file system and the network. The program runs as the worker's
- * user and can read what that user can; `network:*` and `fs:*` permissions are recorded, not
+ * - where the host allows it (a root worker with util-linux), isolated as isolation.ts says: its
+ *   own mount and PID namespaces, SWARM_HOME covered, an unprivileged uid. Otherwise it runs as the
+ *   worker's user and can read what that user can, and the worker says so at start.
+ * What it does NOT isolate: the network. `network:*` and `fs:*` permissions are recorded, not
  * enforced. A container or microVM sandbox is the answer to that (docs/runtimes.md).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { chown, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { AttemptCgroup, detectCgroup, removeStaleCgroups, type CgroupParent } from './cgroup.js';
+import {
+  describeIsolation,
+  detectIsolation,
+  isolatedCommand,
+  unsafeForRoot,
+  type Isolation,
+  type IsolationOptions,
+} from './isolation.js';
 import { HAS_PROC, readProc } from './proc.js';
 import { killTree, TreeSampler } from './sampler.js';
 import type { Sandbox, SandboxedProcess, SandboxExit, SandboxRequest } from './types.js';
@@ -39,6 +50,8 @@ export interface ProcessSandboxOptions {
   readonly path?: string;
   /** How often the RSS sampler (and the cgroup OOM check) looks. @default 100 */
   readonly sampleIntervalMs?: number;
+  /** Namespaces and an unprivileged uid where the host allows them (isolation.ts). @default auto */
+  readonly isolation?: IsolationOptions;
 }
 
 export const DEFAULT_AGENT_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -72,12 +85,21 @@ export class ProcessSandbox implements Sandbox {
   private python: Promise<string> | null = null;
   private readonly agentPath: string;
   private readonly intervalMs: number;
+  /** What an agent's code can see here; chosen once, said in describe(). */
+  readonly isolation: Isolation;
 
   constructor(options: ProcessSandboxOptions = {}) {
     const want = options.memory ?? 'auto';
     this.intervalMs = options.sampleIntervalMs ?? 100;
     this.sampler = new TreeSampler(this.intervalMs);
     this.node = options.node ?? process.execPath;
+    this.isolation = detectIsolation(this.node, options.isolation);
+    if (options.isolation?.mode === 'namespaces' && this.isolation.kind === 'none') {
+      throw new RuntimeError(
+        'CONFIG_INVALID',
+        `agent isolation by namespaces was asked for (SWARM_AGENT_ISOLATION=namespaces), but this host cannot: ${this.isolation.reason}`,
+      );
+    }
     this.pythonCandidate = options.python ?? findOnPath('python3', process.env.PATH);
     if (options.python !== undefined) this.python = Promise.resolve(options.python);
     this.agentPath = options.path ?? DEFAULT_AGENT_PATH;
@@ -103,8 +125,12 @@ export class ProcessSandbox implements Sandbox {
       : `not enforced: no /proc and ${why} (node agents still get --max-old-space-size)`;
   }
 
+  get isolated(): boolean {
+    return this.isolation.kind !== 'none';
+  }
+
   describe(): string {
-    return `process sandbox (child processes, empty environment, own working folder); memory limit: ${this.mechanism}, ${this.detail}`;
+    return `process sandbox (child processes, empty environment, own working folder); ${describeIsolation(this.isolation)}; memory limit: ${this.mechanism}, ${this.detail}`;
   }
 
   private pythonPath(): Promise<string> {
@@ -129,7 +155,7 @@ export class ProcessSandbox implements Sandbox {
                 `${candidate} does not run: ${error?.message ?? 'no sys.executable'}`,
               ),
             );
-          } else resolve(real);
+          } else resolve(this.runnableByAgent(real));
         },
       );
     }).catch((error: unknown) => {
@@ -137,6 +163,23 @@ export class ProcessSandbox implements Sandbox {
       throw error;
     });
     return this.python;
+  }
+
+  /**
+   * The interpreter itself when the agent uid may run it; otherwise (a version manager's python
+   * under /root) the system's python3, which it can. Not isolated: the interpreter as found.
+   */
+  private async runnableByAgent(interpreter: string): Promise<string> {
+    const isolation = this.isolation;
+    if (isolation.kind === 'none') return interpreter;
+    for (const candidate of [interpreter, '/usr/local/bin/python3', '/usr/bin/python3']) {
+      const real = await realpath(candidate).catch(() => null);
+      if (real !== null && (await blockedFor(real, 5, isolation)) === null) return candidate;
+    }
+    throw new RuntimeError(
+      'CONFIG_INVALID',
+      `python agents run as uid ${isolation.uid}, which cannot run ${interpreter} (nor /usr/bin/python3): install python3 where others can run it`,
+    );
   }
 
   private async command(request: SandboxRequest): Promise<[string, string[]]> {
@@ -154,9 +197,24 @@ export class ProcessSandbox implements Sandbox {
   }
 
   async start(request: SandboxRequest): Promise<SandboxedProcess> {
-    const [program, programArgs] = await this.command(request);
+    let [program, programArgs] = await this.command(request);
+    const isolation = this.isolation;
+    if (isolation.kind === 'namespaces') {
+      const cover = await coverFor(request.hide ?? '', isolation);
+      await readableByAgent(request.agentFolder, cover, isolation);
+      // Its own working folder is the one place on SWARM_HOME's disk the agent may write.
+      await chown(request.workFolder, isolation.uid, isolation.gid);
+      [program, programArgs] = isolatedCommand(
+        isolation,
+        { hide: cover, work: request.workFolder, agent: request.agentFolder },
+        program,
+        programArgs,
+      );
+    }
+    const dropped = (name: string) =>
+      SHELL_VARIABLES.has(name) || (isolation.kind === 'namespaces' && unsafeForRoot(name));
     const env: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(request.env).filter(([name]) => !SHELL_VARIABLES.has(name))),
+      ...Object.fromEntries(Object.entries(request.env).filter(([name]) => !dropped(name))),
       PATH: this.agentPath,
       HOME: request.workFolder,
       TMPDIR: request.workFolder,
@@ -204,6 +262,65 @@ export class ProcessSandbox implements Sandbox {
     child.stdin!.end(request.stdin);
     return new Attempt(child, pid, request.memoryMb, cgroup, this.sampler, this.intervalMs);
   }
+}
+
+/** Whether the agent uid has `bits` (4 r, 2 w, 1 x) on a file of this owner and mode. */
+function permits(
+  info: { uid: number; gid: number; mode: number },
+  who: { uid: number; gid: number },
+  bits: number,
+) {
+  const shift = info.uid === who.uid ? 6 : info.gid === who.gid ? 3 : 0;
+  return ((info.mode >> shift) & 7 & bits) === bits;
+}
+
+/**
+ * What the isolation covers: SWARM_HOME, or the highest folder above it the agent uid cannot
+ * enter (SWARM_HOME in /root: /root), since the working folder is bound back at its own path and
+ * the agent must be able to reach that path (HOME, TMPDIR).
+ */
+async function coverFor(hide: string, isolation: { uid: number; gid: number }): Promise<string> {
+  if (hide === '') return '';
+  const chain: string[] = [];
+  for (let dir = hide; path.dirname(dir) !== dir; dir = path.dirname(dir)) chain.unshift(dir);
+  for (const dir of chain) if (!permits(await stat(dir), isolation, 1)) return dir;
+  return hide;
+}
+
+/**
+ * The first of `target` and the folders above it that the agent uid cannot use (`target` needs
+ * `own` bits: 5 for r-x, 1 for --x; every folder above it --x), or null. Folders inside `hide`
+ * are skipped: the isolation binds `target` back there under a searchable cover.
+ */
+async function blockedFor(
+  target: string,
+  own: number,
+  isolation: { uid: number; gid: number },
+  hide = '',
+): Promise<{ path: string; mode: number } | null> {
+  const inHidden = (dir: string) => hide !== '' && (dir === hide || dir.startsWith(`${hide}${path.sep}`));
+  for (let dir = target; ; dir = path.dirname(dir)) {
+    if (dir === target || !inHidden(dir)) {
+      const info = await stat(dir);
+      if (!permits(info, isolation, dir === target ? own : 1)) return { path: dir, mode: info.mode & 0o777 };
+    }
+    if (path.dirname(dir) === dir) return null;
+  }
+}
+
+/** Refuses, saying what to chmod, an agent folder the agent uid cannot read. */
+async function readableByAgent(
+  folder: string,
+  hide: string,
+  isolation: { uid: number; gid: number },
+): Promise<void> {
+  const blocked = await blockedFor(folder, 5, isolation, hide);
+  if (blocked === null) return;
+  throw new RuntimeError(
+    'FORBIDDEN',
+    `agents run as uid ${isolation.uid}, which cannot ${blocked.path === folder ? 'read' : 'enter'} ${blocked.path} (mode ${blocked.mode.toString(8)}): make the agent's folder readable by others (chmod o+rx) and the folders above it searchable (o+x)`,
+    { retryable: false, status: 502 },
+  );
 }
 
 function cannotStart(program: string, error: unknown): RuntimeError {

@@ -35,6 +35,11 @@ export interface SandboxRequest {
   readonly stdin: string;
   /** A label for the sandbox's own bookkeeping (cgroup names, container names). */
   readonly label: string;
+  /**
+   * A folder the program must not see (SWARM_HOME, real path): a sandbox that can, hides it,
+   * keeping `workFolder` (and `agentFolder`) inside it visible.
+   */
+  readonly hide?: string;
 }
 
 export interface SandboxExit {
@@ -67,6 +72,11 @@ export interface SandboxedProcess {
 export interface Sandbox {
   /** One line for the start-up log: how isolation and limits are enforced here. */
   describe(): string;
+  /**
+   * Whether programs are kept from the worker's files, /proc and other attempts (another user,
+   * own namespaces, a container). Absent or false: they can read what the worker can.
+   */
+  readonly isolated?: boolean;
   /** Starts the program; rejects (RuntimeError) only when it cannot be started at all. */
   start(request: SandboxRequest): Promise<SandboxedProcess>;
 }

@@ -55,20 +55,28 @@ export function agentRoutes(app: FastifyInstance, registry: Registry): void {
   app.post<{ Body: Record<string, unknown>; Querystring: { path?: string } }>(
     '/api/v1/agents',
     {
+      config: { scope: 'agents:write' },
       schema: {
         tags: ['agents'],
         summary: 'Register an agent version from its manifest (JSON or YAML body)',
         description:
-          'The same name and version with the same content is a no-op (200); with other content, 409. Every problem of an invalid manifest is listed in `errors`.',
+          'The same name and version with the same content is a no-op (200); with other content, 409. Every problem of an invalid manifest is listed in `errors`. A node, python or binary agent also needs the `agents:publish` scope (403 otherwise) and a `path` inside the agents folders, SWARM_AGENTS_DIRS (400 otherwise): see docs/runtimes.md.',
         querystring: {
           type: 'object',
-          properties: { path: { type: 'string', description: "The agent's folder, for local runtimes" } },
+          properties: {
+            path: {
+              type: 'string',
+              description:
+                "The agent's folder, for local runtimes: an absolute path that resolves (symlinks followed) inside one of the agents folders",
+            },
+          },
         },
         body: { type: 'object' },
         response: {
           200: { type: 'object', properties: { created: { type: 'boolean' }, agent: { $ref: 'Agent#' } } },
           201: { type: 'object', properties: { created: { type: 'boolean' }, agent: { $ref: 'Agent#' } } },
           ...problems,
+          403: { $ref: 'Problem#' },
         },
       },
     },
@@ -84,6 +92,7 @@ export function agentRoutes(app: FastifyInstance, registry: Registry): void {
   app.get<{ Querystring: ListQuery }>(
     '/api/v1/agents',
     {
+      config: { scope: 'agents:read' },
       schema: {
         tags: ['agents'],
         summary: 'The latest version of each agent, filtered',
@@ -118,6 +127,7 @@ export function agentRoutes(app: FastifyInstance, registry: Registry): void {
   app.get<{ Params: { name: string } }>(
     '/api/v1/agents/:name',
     {
+      config: { scope: 'agents:read' },
       schema: {
         tags: ['agents'],
         summary: 'The latest version of an agent',
@@ -131,6 +141,7 @@ export function agentRoutes(app: FastifyInstance, registry: Registry): void {
   app.get<{ Params: { name: string } }>(
     '/api/v1/agents/:name/versions',
     {
+      config: { scope: 'agents:read' },
       schema: {
         tags: ['agents'],
         summary: 'Every version of an agent, oldest first',
@@ -144,6 +155,7 @@ export function agentRoutes(app: FastifyInstance, registry: Registry): void {
   app.get<{ Params: { name: string; version: string } }>(
     '/api/v1/agents/:name/versions/:version',
     {
+      config: { scope: 'agents:read' },
       schema: {
         tags: ['agents'],
         summary: 'One version of an agent',
@@ -157,6 +169,7 @@ export function agentRoutes(app: FastifyInstance, registry: Registry): void {
   app.patch<{ Params: { name: string }; Body: { status: AgentState; version?: string } }>(
     '/api/v1/agents/:name',
     {
+      config: { scope: 'agents:write' },
       schema: {
         tags: ['agents'],
         summary: 'Deprecate, disable or re-activate an agent (one version, or all)',

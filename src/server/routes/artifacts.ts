@@ -79,6 +79,7 @@ export function artifactRoutes(app: FastifyInstance, store: Store, home: string 
   app.get<{ Params: { id: string } }>(
     '/api/v1/runs/:id/artifacts',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['artifacts'],
         summary: "A run's artifacts (metadata), oldest first",
@@ -103,6 +104,7 @@ export function artifactRoutes(app: FastifyInstance, store: Store, home: string 
   app.get<{ Params: { id: string } }>(
     '/api/v1/runs/:id/messages',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['artifacts'],
         summary: "Messages the run's agents sent, oldest first",
@@ -140,6 +142,7 @@ export function artifactRoutes(app: FastifyInstance, store: Store, home: string 
   app.get<{ Params: { id: string } }>(
     '/api/v1/artifacts/:id',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['artifacts'],
         summary: 'An artifact, with its content when it is kept in the database',
@@ -174,6 +177,7 @@ export function artifactRoutes(app: FastifyInstance, store: Store, home: string 
   app.get<{ Params: { id: string } }>(
     '/api/v1/artifacts/:id/content',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['artifacts'],
         summary: "An artifact's content, as a download with its content type",

@@ -27,6 +27,7 @@ export function authFailureRoutes(app: FastifyInstance, store: Store): void {
   app.get<{ Querystring: { kind?: 'api_key' | 'webhook'; since?: string; limit?: string } }>(
     '/api/v1/auth-failures',
     {
+      config: { scope: 'audit:read' },
       schema: {
         tags: ['auth'],
         summary: 'Failed authentications (bad API keys, bad webhook signatures), counted per window',

@@ -56,6 +56,7 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Body: PublishBody }>(
     '/api/v1/events',
     {
+      config: { scope: 'events:write' },
       schema: {
         tags: ['triggers'],
         summary: 'Publish an event; 202 with its id (the same idempotency key again: the first id)',
@@ -109,6 +110,7 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Querystring: { status?: string; type?: string; source?: string; limit?: string } }>(
     '/api/v1/events',
     {
+      config: { scope: 'events:read' },
       schema: {
         tags: ['triggers'],
         summary: "The caller's events, newest first",

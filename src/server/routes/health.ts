@@ -5,6 +5,7 @@ export function healthRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     '/healthz',
     {
+      config: { scope: 'public' },
       schema: {
         tags: ['system'],
         summary: 'Liveness and database reachability',

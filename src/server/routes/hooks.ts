@@ -31,7 +31,7 @@ export function hookRoutes(app: FastifyInstance, deps: RouteDeps): void {
       '/hooks/*',
       {
         bodyLimit: deps.webhookBodyLimit,
-        config: { bodyLimitSetting: 'SWARM_WEBHOOK_BODY_LIMIT' },
+        config: { scope: 'public', bodyLimitSetting: 'SWARM_WEBHOOK_BODY_LIMIT' },
         schema: {
           tags: ['triggers'],
           summary: 'Deliver a webhook: starts the workflow of the trigger at this path',

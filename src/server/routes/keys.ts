@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { generateApiKey } from '../../auth/index.js';
+import { generateApiKey, grantFor } from '../../auth/index.js';
 import type { Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
 
@@ -34,6 +34,7 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     '/api/v1/keys',
     {
+      config: { scope: 'keys:read' },
       schema: {
         tags: ['auth'],
         summary: "List the caller's API keys",
@@ -52,9 +53,12 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
   app.post<{ Body: CreateKeyBody }>(
     '/api/v1/keys',
     {
+      config: { scope: 'keys:write' },
       schema: {
         tags: ['auth'],
         summary: 'Create an API key; the key is in this response only',
+        description:
+          "Never more than the key making it: `scopes` (default: that key's own) each held by it (`*` only if it holds `*`, `agents:publish` only if it names it), `expiresAt` (default: that key's expiry) no later than its own. Unknown scopes are 400, anything more 403, each naming `body.scopes[i]` or `body.expiresAt`.",
         body: {
           type: 'object',
           required: ['name'],
@@ -62,7 +66,7 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
           properties: {
             name: { type: 'string', minLength: 1, maxLength: 255 },
             description: { type: 'string', maxLength: 512 },
-            scopes: { type: 'array', items: { type: 'string', minLength: 1 }, default: ['*'] },
+            scopes: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 64 },
             expiresAt: { type: 'string', format: 'date-time' },
           },
         },
@@ -73,27 +77,31 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
             properties: { key: { type: 'string' }, apiKey: { $ref: 'ApiKey#' } },
           },
           400: { $ref: 'Problem#' },
+          403: { $ref: 'Problem#' },
         },
       },
     },
     async (request, reply) => {
-      const scoped = store.as(callerOf(request));
+      const caller = callerOf(request);
+      const scoped = store.as(caller);
+      const { name, description, scopes, expiresAt } = request.body;
+      // The key this request came with bounds the new one (a session has none).
+      const ownKey =
+        caller.keyId === undefined
+          ? null
+          : ((await scoped.apiKeys.list()).find((k) => k.id === caller.keyId) ?? null);
+      const grant = grantFor(caller, ownKey, {
+        ...(scopes === undefined ? {} : { scopes }),
+        ...(expiresAt === undefined ? {} : { expiresAt }),
+      });
       const generated = generateApiKey();
-      const { name, description, scopes = ['*'], expiresAt } = request.body;
       const apiKey = await scoped.apiKeys.create({
         name,
         ...(description === undefined ? {} : { description }),
-        scopes,
-        ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAt).toISOString() }),
+        scopes: grant.scopes,
+        ...(grant.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }),
         prefix: generated.prefix,
         hash: generated.hash,
-      });
-      await scoped.audit.record({
-        eventType: 'api_key_created',
-        action: 'create',
-        success: true,
-        resourceType: 'api_key',
-        resourceId: apiKey.id,
       });
       return reply.code(201).send({ key: generated.key, apiKey });
     },
@@ -102,6 +110,7 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
   app.delete<{ Params: { id: string } }>(
     '/api/v1/keys/:id',
     {
+      config: { scope: 'keys:write' },
       schema: {
         tags: ['auth'],
         summary: 'Revoke one of the caller’s API keys',
@@ -110,16 +119,8 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
       },
     },
     async (request) => {
-      const scoped = store.as(callerOf(request));
-      const apiKey = await scoped.apiKeys.revoke(request.params.id);
-      await scoped.audit.record({
-        eventType: 'api_key_revoked',
-        action: 'revoke',
-        success: true,
-        resourceType: 'api_key',
-        resourceId: apiKey.id,
-      });
-      return apiKey;
+      // Audited in the revocation's transaction (storage/repositories/api-keys.ts).
+      return store.as(callerOf(request)).apiKeys.revoke(request.params.id);
     },
   );
 }

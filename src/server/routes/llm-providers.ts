@@ -88,6 +88,7 @@ export function llmProviderRoutes(
   app.put<{ Params: { name: string }; Body: unknown }>(
     '/api/v1/llm-providers/:name',
     {
+      config: { scope: 'providers:write' },
       schema: {
         tags: ['llm'],
         summary: 'Create or replace an LLM provider',
@@ -137,14 +138,6 @@ export function llmProviderRoutes(
         isDefault: input.isDefault,
         configuration: input.configuration,
       });
-      await scoped.audit.record({
-        eventType: created ? 'llm_provider_created' : 'llm_provider_updated',
-        action: created ? 'create' : 'update',
-        success: true,
-        resourceType: 'llm_provider',
-        resourceId: provider.id,
-        metadata: { name: provider.name, provider: provider.provider },
-      });
       return reply.code(created ? 201 : 200).send({ created, provider: view(provider) });
     },
   );
@@ -152,6 +145,7 @@ export function llmProviderRoutes(
   app.get(
     '/api/v1/llm-providers',
     {
+      config: { scope: 'providers:read' },
       schema: {
         tags: ['llm'],
         summary: "List the caller's LLM providers",
@@ -170,6 +164,7 @@ export function llmProviderRoutes(
   app.get<{ Params: { name: string } }>(
     '/api/v1/llm-providers/:name',
     {
+      config: { scope: 'providers:read' },
       schema: {
         tags: ['llm'],
         summary: 'One LLM provider',
@@ -188,6 +183,7 @@ export function llmProviderRoutes(
   app.delete<{ Params: { name: string } }>(
     '/api/v1/llm-providers/:name',
     {
+      config: { scope: 'providers:write' },
       schema: {
         tags: ['llm'],
         summary: 'Remove an LLM provider (its API key secret stays)',
@@ -200,14 +196,6 @@ export function llmProviderRoutes(
       const name = checkProviderName(request.params.name);
       const removed = await store.as(caller).llm.removeProvider(name);
       if (removed === null) throw new NotFoundError('LLM provider', name);
-      await store.as(caller).audit.record({
-        eventType: 'llm_provider_removed',
-        action: 'delete',
-        success: true,
-        resourceType: 'llm_provider',
-        resourceId: removed.id,
-        metadata: { name: removed.name, provider: removed.provider },
-      });
       return reply.code(204).send();
     },
   );

@@ -11,9 +11,16 @@ export const userSchema = {
     id: { type: 'string' },
     name: { type: 'string' },
     email: { type: 'string' },
-    role: { type: 'string', enum: ['admin', 'member'] },
+    role: { type: 'string', enum: ['admin', 'member', 'viewer'] },
     status: { type: 'string', enum: ['active', 'disabled'] },
+    grants: {
+      type: 'array',
+      items: { type: 'string' },
+      description: "Scopes an admin granted beyond the role's (agents:publish)",
+    },
+    lastSignedInAt: { type: ['string', 'null'], format: 'date-time' },
     createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
   },
 } as const;
 
@@ -21,6 +28,7 @@ export function meRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     '/api/v1/me',
     {
+      config: { scope: 'authenticated' },
       schema: {
         tags: ['auth'],
         summary: 'The user the API key belongs to',

@@ -60,6 +60,7 @@ export function remoteAgentRoutes(
   app.get(
     '/api/v1/signing-key',
     {
+      config: { scope: 'public' },
       schema: {
         tags: ['agents'],
         summary: "Swarm's Ed25519 public key: remote agents verify X-Swarm-Signature with it",
@@ -86,6 +87,7 @@ export function remoteAgentRoutes(
   app.post<{ Params: { name: string }; Body: { version?: string } | undefined }>(
     '/api/v1/agents/:name/heartbeat',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['agents'],
         summary: 'A remote (http) agent is alive: sets last_seen_at, re-activates it when it was silent',
@@ -122,6 +124,7 @@ export function remoteAgentRoutes(
   app.post<{ Params: { name: string }; Body: { limit?: number; lease_ms?: number } | undefined }>(
     '/api/v1/agents/:name/claim',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['agents'],
         summary:
@@ -233,7 +236,7 @@ export function remoteAgentRoutes(
     '/api/v1/tasks/:id/result',
     {
       // An agent's output, like every runtime's: NUL in it is stored as U+FFFD, not refused.
-      config: { nulInBody: 'replace' },
+      config: { scope: 'tasks:write', nulInBody: 'replace' },
       schema: {
         tags: ['agents'],
         summary: "Pull model: a pull agent reports a claimed task's output, or its error",
@@ -315,6 +318,7 @@ export function remoteAgentRoutes(
   app.post<{ Params: { id: string }; Body: { lease_epoch: number; lease_ms?: number } }>(
     '/api/v1/tasks/:id/heartbeat',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['agents'],
         summary: 'Pull model: extends the lease on a claimed task; 409 when it was lost',

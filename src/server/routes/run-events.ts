@@ -65,6 +65,7 @@ export function runEventRoutes(
   }>(
     '/api/v1/runs/:id/events',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['runs'],
         summary: 'Follow a run as server-sent events: its state, its log lines, and its end',

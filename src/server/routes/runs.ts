@@ -76,6 +76,7 @@ export function runRoutes(
   app.post<{ Params: { name: string }; Body: { input?: unknown; version?: string } }>(
     '/api/v1/workflows/:name/runs',
     {
+      config: { scope: 'runs:write' },
       schema: {
         tags: ['runs'],
         summary: 'Start a run of the latest (or a given) version of a workflow',
@@ -120,6 +121,7 @@ export function runRoutes(
   app.get<{ Params: { id: string } }>(
     '/api/v1/runs/:id',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['runs'],
         summary: 'A run with its steps',
@@ -133,6 +135,7 @@ export function runRoutes(
   app.get<{ Querystring: { workflow?: string; status?: string; limit?: number } }>(
     '/api/v1/runs',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['runs'],
         summary: "The caller's runs, newest first",
@@ -166,6 +169,7 @@ export function runRoutes(
   app.post<{ Params: { id: string }; Body: { reason?: string } }>(
     '/api/v1/runs/:id/cancel',
     {
+      config: { scope: 'runs:write' },
       schema: {
         tags: ['runs'],
         summary: 'Cancel a pending or running run; running attempts are stopped within about a second',
@@ -189,6 +193,7 @@ export function runRoutes(
   app.post<{ Params: { id: string }; Body: { fromFailed?: boolean } | null | undefined }>(
     '/api/v1/runs/:id/retry',
     {
+      config: { scope: 'runs:write' },
       schema: {
         tags: ['runs'],
         summary: 'Retry a failed, cancelled or timed-out run as its next attempt',
@@ -230,6 +235,7 @@ export function runRoutes(
   }>(
     '/api/v1/runs/:id/logs',
     {
+      config: { scope: 'runs:read' },
       schema: {
         tags: ['runs'],
         summary: "A run's execution log, oldest first, a page at a time",

@@ -65,6 +65,7 @@ export function scheduledTaskRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.post<{ Body: ScheduleTaskInput }>(
     '/api/v1/scheduled-tasks',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Schedule a task: one standalone task with this capability per cron tick',
@@ -87,6 +88,7 @@ export function scheduledTaskRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.get(
     '/api/v1/scheduled-tasks',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: "The caller's scheduled tasks, by name",
@@ -105,6 +107,7 @@ export function scheduledTaskRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.get<{ Params: { id: string } }>(
     '/api/v1/scheduled-tasks/:id',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: 'One scheduled task, with its counters',
@@ -118,6 +121,7 @@ export function scheduledTaskRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.patch<{ Params: { id: string }; Body: ScheduleTaskChanges }>(
     '/api/v1/scheduled-tasks/:id',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Pause (active: false) or resume it, or change its schedule or task fields',
@@ -139,6 +143,7 @@ export function scheduledTaskRoutes(app: FastifyInstance, deps: RouteDeps): void
   app.delete<{ Params: { id: string } }>(
     '/api/v1/scheduled-tasks/:id',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Remove a scheduled task; the tasks it submitted stay',

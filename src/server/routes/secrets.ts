@@ -90,6 +90,7 @@ export function secretRoutes(app: FastifyInstance, store: Store, keyring?: Keyri
   app.put<{ Params: { name: string }; Body: SetBody }>(
     '/api/v1/secrets/:name',
     {
+      config: { scope: 'secrets:write' },
       errorHandler: sealedErrors,
       schema: {
         tags: ['secrets'],
@@ -144,14 +145,6 @@ export function secretRoutes(app: FastifyInstance, store: Store, keyring?: Keyri
         value,
         ...(workflow === undefined ? {} : { workflow }),
       });
-      await store.as(caller).audit.record({
-        eventType: created ? 'secret_created' : 'secret_updated',
-        action: created ? 'create' : 'update',
-        success: true,
-        resourceType: 'secret',
-        resourceId: secret.id,
-        metadata: { name: secret.name, scope: secret.scope, workflow: secret.workflow },
-      });
       return reply.code(created ? 201 : 200).send({ created, secret: view(secret) });
     },
   );
@@ -159,6 +152,7 @@ export function secretRoutes(app: FastifyInstance, store: Store, keyring?: Keyri
   app.get(
     '/api/v1/secrets',
     {
+      config: { scope: 'secrets:read' },
       schema: {
         tags: ['secrets'],
         summary: "List the caller's secrets: names, scope, key version and times, never values",
@@ -177,6 +171,7 @@ export function secretRoutes(app: FastifyInstance, store: Store, keyring?: Keyri
   app.delete<{ Params: { name: string }; Querystring: { workflow?: string } }>(
     '/api/v1/secrets/:name',
     {
+      config: { scope: 'secrets:write' },
       errorHandler: sealedErrors,
       schema: {
         tags: ['secrets'],
@@ -196,15 +191,8 @@ export function secretRoutes(app: FastifyInstance, store: Store, keyring?: Keyri
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      const removed = await secrets().remove(caller, request.params.name, request.query.workflow);
-      await store.as(caller).audit.record({
-        eventType: 'secret_removed',
-        action: 'delete',
-        success: true,
-        resourceType: 'secret',
-        resourceId: removed.id,
-        metadata: { name: removed.name, scope: removed.scope, workflow: removed.workflow },
-      });
+      // The audit row is written in the removal's transaction (storage/repositories/secrets.ts).
+      await secrets().remove(caller, request.params.name, request.query.workflow);
       return reply.code(204).send();
     },
   );

@@ -189,6 +189,7 @@ export function taskRoutes(
   app.post<{ Body: SubmitTask }>(
     '/api/v1/tasks',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Submit a standalone task for an agent or a capability',
@@ -226,6 +227,7 @@ export function taskRoutes(
   app.get<{ Params: { id: string } }>(
     '/api/v1/tasks/:id',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: 'A task: status, attempts, result or error, times',
@@ -239,6 +241,7 @@ export function taskRoutes(
   app.get<{ Querystring: { status?: string; capability?: string; limit?: string } }>(
     '/api/v1/tasks',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: "The caller's standalone tasks, newest first",
@@ -275,6 +278,7 @@ export function taskRoutes(
   app.post<{ Params: { id: string }; Body: { reason?: string } | null | undefined }>(
     '/api/v1/tasks/:id/cancel',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Cancel a waiting or running standalone task',
@@ -296,6 +300,7 @@ export function taskRoutes(
   app.post<{ Body: SubmitChain }>(
     '/api/v1/task-chains',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Start a chain: its steps run one after the other',
@@ -336,6 +341,7 @@ export function taskRoutes(
   app.get<{ Querystring: { limit?: string } }>(
     '/api/v1/task-chains',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: "The caller's chains, newest first",
@@ -361,6 +367,7 @@ export function taskRoutes(
   app.get<{ Params: { id: string } }>(
     '/api/v1/task-chains/:id',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: 'A chain: status, current step, step results, result',
@@ -374,6 +381,7 @@ export function taskRoutes(
   app.post<{ Params: { id: string }; Body: { reason?: string } | null | undefined }>(
     '/api/v1/task-chains/:id/cancel',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: "Cancel a running chain and its current step's task",
@@ -393,6 +401,7 @@ export function taskRoutes(
   app.put<{ Params: { name: string }; Body: TemplateInput }>(
     '/api/v1/task-templates/:name',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Create or replace a task template (its times_used is kept)',
@@ -434,6 +443,7 @@ export function taskRoutes(
   app.get(
     '/api/v1/task-templates',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: "The caller's task templates, by name",
@@ -452,6 +462,7 @@ export function taskRoutes(
   app.get<{ Params: { name: string } }>(
     '/api/v1/task-templates/:name',
     {
+      config: { scope: 'tasks:read' },
       schema: {
         tags: ['tasks'],
         summary: 'One task template',
@@ -465,6 +476,7 @@ export function taskRoutes(
   app.delete<{ Params: { name: string } }>(
     '/api/v1/task-templates/:name',
     {
+      config: { scope: 'tasks:write' },
       schema: {
         tags: ['tasks'],
         summary: 'Delete a task template; tasks submitted from it are not affected',

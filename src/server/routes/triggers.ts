@@ -101,6 +101,7 @@ export function triggerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Querystring: { type?: string } }>(
     '/api/v1/triggers',
     {
+      config: { scope: 'triggers:read' },
       schema: {
         tags: ['triggers'],
         summary: "The caller's triggers, by workflow name; never their secrets",
@@ -129,6 +130,7 @@ export function triggerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { ref: string } }>(
     '/api/v1/triggers/:ref',
     {
+      config: { scope: 'triggers:read' },
       schema: {
         tags: ['triggers'],
         summary: "One trigger, by its workflow's name or its id",
@@ -146,6 +148,7 @@ export function triggerRoutes(app: FastifyInstance, deps: RouteDeps): void {
     app.post<{ Params: { ref: string } }>(
       `/api/v1/triggers/:ref/${action}`,
       {
+        config: { scope: 'triggers:write' },
         schema: {
           tags: ['triggers'],
           summary: enabled
@@ -162,6 +165,7 @@ export function triggerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { ref: string }; Body: { graceSeconds?: number } | undefined }>(
     '/api/v1/triggers/:ref/rotate-secret',
     {
+      config: { scope: 'triggers:write' },
       // The body is optional: a POST without one means every default.
       preValidation: async (request) => {
         request.body ??= {};
@@ -202,6 +206,7 @@ export function triggerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { ref: string }; Querystring: { count?: string } }>(
     '/api/v1/triggers/:ref/next',
     {
+      config: { scope: 'triggers:read' },
       schema: {
         tags: ['triggers'],
         summary: 'The next times a schedule trigger fires (its time zone and DST included)',
@@ -234,6 +239,7 @@ export function triggerRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { ref: string }; Querystring: { limit?: string } }>(
     '/api/v1/triggers/:ref/firings',
     {
+      config: { scope: 'triggers:read' },
       schema: {
         tags: ['triggers'],
         summary: "A trigger's firings, newest first: the run each started, or why it started none",

@@ -154,24 +154,12 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.addSchema(deliveryDetailSchema);
   let service: WebhookService | undefined;
   const webhooks = () => (service ??= new WebhookService(deps.store, deps.keyring()));
-  const audit = async (
-    request: Parameters<typeof callerOf>[0],
-    action: string,
-    id: string,
-    metadata: Record<string, unknown> = {},
-  ) =>
-    deps.store.as(callerOf(request)).audit.record({
-      eventType: `webhook_${action}`,
-      action,
-      success: true,
-      resourceType: 'webhook',
-      resourceId: id,
-      metadata,
-    });
+  // Each change writes its audit row in its own transaction (src/webhooks/service.ts).
 
   app.post<{ Body: CreateBody }>(
     '/api/v1/webhooks',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags: ['webhooks'],
         summary: 'Subscribe a URL to event types; the signing secret is returned this once',
@@ -195,7 +183,6 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
     async (request, reply) => {
       const caller = callerOf(request);
       const created = await webhooks().create(caller, request.body);
-      await audit(request, 'create', created.webhook.id, { name: created.webhook.name });
       return reply.code(201).send(created);
     },
   );
@@ -203,6 +190,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get(
     '/api/v1/webhooks',
     {
+      config: { scope: 'webhooks:read' },
       schema: {
         tags: ['webhooks'],
         summary: "The caller's webhooks",
@@ -221,6 +209,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { id: string } }>(
     '/api/v1/webhooks/:id',
     {
+      config: { scope: 'webhooks:read' },
       schema: {
         tags: ['webhooks'],
         summary: 'One webhook',
@@ -234,6 +223,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.patch<{ Params: { id: string }; Body: UpdateBody }>(
     '/api/v1/webhooks/:id',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags: ['webhooks'],
         summary: 'Change a webhook: enable or disable it, its URL, event types, name or description',
@@ -257,7 +247,6 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
     async (request) => {
       const updated = await webhooks().update(callerOf(request), request.params.id, request.body);
-      await audit(request, 'update', updated.id, { fields: Object.keys(request.body) });
       return updated;
     },
   );
@@ -265,6 +254,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.delete<{ Params: { id: string } }>(
     '/api/v1/webhooks/:id',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags: ['webhooks'],
         summary: 'Delete a webhook with its deliveries and their attempts',
@@ -273,8 +263,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const removed = await webhooks().delete(callerOf(request), request.params.id);
-      await audit(request, 'delete', removed.id, { name: removed.name });
+      await webhooks().delete(callerOf(request), request.params.id);
       return reply.code(204).send();
     },
   );
@@ -282,6 +271,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { id: string } }>(
     '/api/v1/webhooks/:id/rotate-secret',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags: ['webhooks'],
         summary: 'Give a webhook a new signing secret, returned this once',
@@ -292,7 +282,6 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
     async (request) => {
       const rotated = await webhooks().rotateSecret(callerOf(request), request.params.id);
-      await audit(request, 'rotate_secret', rotated.webhook.id);
       return rotated;
     },
   );
@@ -300,6 +289,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { id: string } }>(
     '/api/v1/webhooks/:id/test',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags: ['webhooks'],
         summary: 'Queue a `webhook.test` delivery to this webhook, whatever it subscribes to',
@@ -314,6 +304,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { id: string }; Querystring: { status?: DeliveryStatus; limit?: number } }>(
     '/api/v1/webhooks/:id/deliveries',
     {
+      config: { scope: 'webhooks:read' },
       schema: {
         tags: ['webhooks'],
         summary: "A webhook's deliveries, newest first",
@@ -348,6 +339,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.get<{ Params: { id: string } }>(
     '/api/v1/webhook-deliveries/:id',
     {
+      config: { scope: 'webhooks:read' },
       schema: {
         tags: ['webhooks'],
         summary: 'One delivery, with its body and every attempt',
@@ -361,6 +353,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
   app.post<{ Params: { id: string } }>(
     '/api/v1/webhook-deliveries/:id/redeliver',
     {
+      config: { scope: 'webhooks:write' },
       schema: {
         tags: ['webhooks'],
         summary: 'Send a delivery again, whatever its status, with a fresh round of attempts',
@@ -371,7 +364,6 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const delivery = await webhooks().redeliver(callerOf(request), request.params.id);
-      await audit(request, 'redeliver', delivery.webhookId, { deliveryId: delivery.id });
       return reply.code(202).send(delivery);
     },
   );

@@ -93,6 +93,7 @@ export function workflowRoutes(
   app.post<{ Body: Record<string, unknown> }>(
     '/api/v1/workflows',
     {
+      config: { scope: 'workflows:write' },
       schema: {
         tags: ['workflows'],
         summary: 'Apply a definition: a new version is stored (201); the same one again is a no-op (200)',
@@ -121,6 +122,7 @@ export function workflowRoutes(
   app.post<{ Body: Record<string, unknown> }>(
     '/api/v1/workflows/validate',
     {
+      config: { scope: 'workflows:read' },
       schema: {
         tags: ['workflows'],
         summary: 'Validate a definition without storing it; 400 lists every problem',
@@ -149,6 +151,7 @@ export function workflowRoutes(
   app.get(
     '/api/v1/workflows',
     {
+      config: { scope: 'workflows:read' },
       schema: {
         tags: ['workflows'],
         summary: 'The latest version of each workflow',
@@ -163,6 +166,7 @@ export function workflowRoutes(
   app.get<{ Params: { name: string } }>(
     '/api/v1/workflows/:name',
     {
+      config: { scope: 'workflows:read' },
       schema: {
         tags: ['workflows'],
         summary: 'The latest version of a workflow',
@@ -176,6 +180,7 @@ export function workflowRoutes(
   app.get<{ Params: { name: string } }>(
     '/api/v1/workflows/:name/versions',
     {
+      config: { scope: 'workflows:read' },
       schema: {
         tags: ['workflows'],
         summary: 'Every stored version of a workflow',
@@ -189,6 +194,7 @@ export function workflowRoutes(
   app.get<{ Params: { name: string; version: string } }>(
     '/api/v1/workflows/:name/versions/:version',
     {
+      config: { scope: 'workflows:read' },
       schema: {
         tags: ['workflows'],
         summary: 'One version of a workflow',
@@ -206,6 +212,7 @@ export function workflowRoutes(
   app.patch<{ Params: { name: string }; Body: { enabled?: boolean; status?: WorkflowState } }>(
     '/api/v1/workflows/:name',
     {
+      config: { scope: 'workflows:write' },
       schema: {
         tags: ['workflows'],
         summary: 'Enable, disable, or change the status of a workflow (all its versions)',

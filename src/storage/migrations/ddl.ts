@@ -161,6 +161,12 @@ export interface Migration {
   /** Increasing, never reused, never edited once landed. */
   readonly version: number;
   readonly name: string;
+  /**
+   * SQLite: apply it with foreign key enforcement off (set outside its transaction, where the
+   * pragma works), because it rebuilds a table others reference; it checks them itself before
+   * committing (`PRAGMA foreign_key_check`). PostgreSQL ignores this.
+   */
+  readonly foreignKeysOff?: boolean;
   up(db: Kysely<unknown>, dialect: DialectAdapter): Promise<void>;
 }
 

@@ -11,6 +11,8 @@ import { blockedTasks } from './0009-blocked-tasks.js';
 import { eventCausation } from './0010-event-causation.js';
 import { leaseLosses } from './0011-lease-losses.js';
 import { authFailures } from './0012-auth-failures.js';
+import { people } from './0013-people.js';
+import { auditIndexes } from './0014-audit-indexes.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -26,6 +28,8 @@ export const MIGRATIONS: readonly Migration[] = [
   eventCausation,
   leaseLosses,
   authFailures,
+  people,
+  auditIndexes,
 ];
 
 export type { Migration } from './ddl.js';
@@ -33,6 +37,7 @@ export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.
 export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
+export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {
   AGENT_TYPES,
   AGENT_STATUSES,

@@ -3,6 +3,7 @@ import type { Caller } from '../caller.js';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { AgentsTable, SwarmDatabase } from '../schema-types.js';
 import { fromDbJson, newId, nowTimestamp, toDbJson } from '../values.js';
+import { auditedWrite } from './audit-logs.js';
 
 export interface AgentRecord {
   readonly id: string;
@@ -73,8 +74,37 @@ function toAgent(row: Selectable<AgentsTable>): AgentRecord {
   };
 }
 
-/** Inserts an agent version; null when the caller already has that name and version. */
+/** Inserts an agent version, audited; null (and no audit row) when the caller already has that name and version. */
 export async function insertAgent(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  caller: Caller,
+  agent: NewAgent,
+): Promise<AgentRecord | null> {
+  return auditedWrite(
+    db,
+    dialect,
+    (trx) => insertAgentRow(trx, caller, agent),
+    (inserted) =>
+      inserted === null
+        ? null
+        : {
+            caller,
+            action: 'agent.register',
+            resourceType: 'agent',
+            resourceId: inserted.name,
+            metadata: {
+              id: inserted.id,
+              version: inserted.version,
+              runtime: inserted.runtimeType,
+              path: inserted.path,
+              contentHash: inserted.contentHash,
+            },
+          },
+  );
+}
+
+async function insertAgentRow(
   db: Kysely<SwarmDatabase>,
   caller: Caller,
   agent: NewAgent,
@@ -145,17 +175,34 @@ export async function listAgents(
 /** Sets the status of one version, or of every version when `version` is undefined; returns how many rows changed. */
 export async function setAgentStatus(
   db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
   caller: Caller,
   name: string,
   version: string | undefined,
   status: string,
 ): Promise<number> {
-  let query = db
-    .updateTable('agents')
-    .set({ status, updated_at: nowTimestamp() })
-    .where('owner_id', '=', caller.userId)
-    .where('name', '=', name);
-  if (version !== undefined) query = query.where('version', '=', version);
-  const result = await query.executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return auditedWrite(
+    db,
+    dialect,
+    async (trx) => {
+      let query = trx
+        .updateTable('agents')
+        .set({ status, updated_at: nowTimestamp() })
+        .where('owner_id', '=', caller.userId)
+        .where('name', '=', name);
+      if (version !== undefined) query = query.where('version', '=', version);
+      const result = await query.executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+    (changed) =>
+      changed === 0
+        ? null
+        : {
+            caller,
+            action: 'agent.status',
+            resourceType: 'agent',
+            resourceId: name,
+            metadata: { status, version: version ?? null, versions: changed },
+          },
+  );
 }

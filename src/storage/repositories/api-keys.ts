@@ -1,9 +1,11 @@
 import type { Role } from '../caller.js';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { NotFoundError } from '../../errors/index.js';
 import type { Caller } from '../caller.js';
+import type { DialectAdapter } from '../dialect/dialect.js';
 import type { ApiKeysTable, SwarmDatabase } from '../schema-types.js';
 import { fromDbBool, fromDbJson, newId, nowTimestamp, toDbBool, toDbJson } from '../values.js';
+import { recordAudit } from './audit-logs.js';
 
 /** An API key as anyone may see it: never the key itself, never its hash. */
 export interface ApiKey {
@@ -49,11 +51,32 @@ export interface NewApiKey {
   readonly expiresAt?: string;
 }
 
+/** Creates a key for the caller, audited in the same transaction (its prefix, never the key). */
 export async function createApiKey(
   db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
   caller: Caller,
   key: NewApiKey,
 ): Promise<ApiKey> {
+  return dialect.writeTransaction(db, async (trx) => {
+    const created = await insertApiKey(trx, caller, key);
+    await recordAudit(trx, {
+      caller,
+      action: 'key.create',
+      resourceType: 'api_key',
+      resourceId: created.id,
+      metadata: {
+        name: created.name,
+        prefix: created.prefix,
+        scopes: created.scopes,
+        expiresAt: created.expiresAt,
+      },
+    });
+    return created;
+  });
+}
+
+async function insertApiKey(db: Kysely<SwarmDatabase>, caller: Caller, key: NewApiKey): Promise<ApiKey> {
   const row = await db
     .insertInto('api_keys')
     .values({
@@ -84,16 +107,30 @@ export async function listApiKeys(db: Kysely<SwarmDatabase>, caller: Caller): Pr
 }
 
 /** Revokes one of the caller's keys; another owner's key is "not found", not "forbidden". */
-export async function revokeApiKey(db: Kysely<SwarmDatabase>, caller: Caller, id: string): Promise<ApiKey> {
-  const row = await db
-    .updateTable('api_keys')
-    .set({ active: toDbBool(false), revoked_at: nowTimestamp() })
-    .where('id', '=', id)
-    .where('owner_id', '=', caller.userId)
-    .returningAll()
-    .executeTakeFirst();
-  if (row === undefined) throw new NotFoundError('api key', id);
-  return toApiKey(row);
+export async function revokeApiKey(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  caller: Caller,
+  id: string,
+): Promise<ApiKey> {
+  return dialect.writeTransaction(db, async (trx) => {
+    const row = await trx
+      .updateTable('api_keys')
+      .set({ active: toDbBool(false), revoked_at: nowTimestamp() })
+      .where('id', '=', id)
+      .where('owner_id', '=', caller.userId)
+      .returningAll()
+      .executeTakeFirst();
+    if (row === undefined) throw new NotFoundError('api key', id);
+    await recordAudit(trx, {
+      caller,
+      action: 'key.revoke',
+      resourceType: 'api_key',
+      resourceId: row.id,
+      metadata: { name: row.name, prefix: row.key_prefix },
+    });
+    return toApiKey(row);
+  });
 }
 
 export interface KeyOwner {
@@ -102,6 +139,8 @@ export interface KeyOwner {
     readonly id: string;
     readonly role: Role;
     readonly status: 'active' | 'disabled';
+    /** Scopes an admin granted beyond the role (`agents:publish`): a key acts within them too. */
+    readonly grants: string[];
   };
 }
 
@@ -111,14 +150,51 @@ export async function findApiKeyByHash(db: Kysely<SwarmDatabase>, hash: string):
     .selectFrom('api_keys')
     .innerJoin('users', 'users.id', 'api_keys.owner_id')
     .selectAll('api_keys')
-    .select(['users.role as user_role', 'users.status as user_status'])
+    .select(['users.role as user_role', 'users.status as user_status', 'users.grants as user_grants'])
     .where('api_keys.key_hash', '=', hash)
     .executeTakeFirst();
   if (row === undefined) return null;
-  const { user_role, user_status, ...key } = row;
-  return { key: toApiKey(key), user: { id: key.owner_id, role: user_role, status: user_status } };
+  const { user_role, user_status, user_grants, ...key } = row;
+  return {
+    key: toApiKey(key),
+    user: {
+      id: key.owner_id,
+      role: user_role,
+      status: user_status,
+      grants: fromDbJson<string[]>(user_grants) ?? [],
+    },
+  };
 }
 
-export async function touchApiKey(db: Kysely<SwarmDatabase>, id: string, at: string): Promise<void> {
-  await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+/**
+ * When keys were last used, `id → ISO time`, in one statement (per chunk of the dialect's
+ * parameter limit): the authenticator gathers them for a few seconds instead of writing per request.
+ */
+export async function touchApiKeys(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  touches: ReadonlyMap<string, string>,
+): Promise<void> {
+  const entries = [...touches];
+  // Three parameters a key: the id twice (CASE and IN) and its time.
+  const perStatement = Math.max(1, Math.floor(dialect.maxParameters / 3));
+  for (let start = 0; start < entries.length; start += perStatement) {
+    const chunk = entries.slice(start, start + perStatement);
+    // The ELSE gives the CASE the column's type: with bare parameters alone, PostgreSQL would make
+    // it text, which it will not assign to a timestamptz (and a CAST would turn SQLite's text into
+    // a number).
+    const cases = sql.join(
+      chunk.map(([id, at]) => sql`when ${id} then ${at}`),
+      sql` `,
+    );
+    await db
+      .updateTable('api_keys')
+      .set({ last_used_at: sql<string>`case id ${cases} else last_used_at end` })
+      .where(
+        'id',
+        'in',
+        chunk.map(([id]) => id),
+      )
+      .execute();
+  }
 }

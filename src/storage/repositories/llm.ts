@@ -3,6 +3,7 @@ import type { Caller } from '../caller.js';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { LlmProvidersTable, SwarmDatabase } from '../schema-types.js';
 import { byCodeUnits, fromDbBool, fromDbJson, newId, nowTimestamp, toDbBool, toDbJson } from '../values.js';
+import { recordAudit } from './audit-logs.js';
 
 /**
  * LLM providers (`llm_providers`), per-workflow agent overrides (`agent_configurations`) and the
@@ -160,8 +161,22 @@ export async function setProvider(
         .where('owner_id', '=', caller.userId)
         .execute();
     }
-    const saved = await findProvider(trx, caller, provider.name);
-    return { provider: saved!, created: existing === null };
+    const saved = (await findProvider(trx, caller, provider.name))!;
+    await recordAudit(trx, {
+      caller,
+      action: 'llm_provider.set',
+      resourceType: 'llm_provider',
+      resourceId: saved.id,
+      // The API key's secret is named by id; its value never reaches this table.
+      metadata: {
+        name: saved.name,
+        provider: provider.provider,
+        model: provider.model,
+        isDefault: provider.isDefault,
+        created: existing === null,
+      },
+    });
+    return { provider: saved, created: existing === null };
   });
 }
 
@@ -179,6 +194,13 @@ export async function removeProvider(
       .where('id', '=', existing.id)
       .where('owner_id', '=', caller.userId)
       .execute();
+    await recordAudit(trx, {
+      caller,
+      action: 'llm_provider.remove',
+      resourceType: 'llm_provider',
+      resourceId: existing.id,
+      metadata: { name: existing.name },
+    });
     return existing;
   });
 }

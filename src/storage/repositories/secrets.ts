@@ -4,6 +4,7 @@ import type { Caller } from '../caller.js';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase } from '../schema-types.js';
 import { byCodeUnits, newId, nowTimestamp } from '../values.js';
+import { recordAudit } from './audit-logs.js';
 
 /**
  * Secrets as storage sees them: names, scope and opaque encrypted bytes. Encryption is the
@@ -143,10 +144,9 @@ export async function setSecret(
             .where('id', '=', existing.id)
             .where('owner_id', '=', caller.userId)
             .execute();
-          return {
-            secret: { ...existing, keyVersion: sealed.keyVersion, updatedAt: now },
-            created: false,
-          };
+          const secret = { ...existing, keyVersion: sealed.keyVersion, updatedAt: now };
+          await auditSecret(trx, caller, 'secret.set', secret, { created: false });
+          return { secret, created: false };
         }
         let workflowId: string | null = null;
         if (target.workflow !== undefined) {
@@ -173,8 +173,9 @@ export async function setSecret(
             updated_at: now,
           })
           .execute();
-        const secret = await findSecret(trx, caller, target.name, target.workflow);
-        return { secret: secret!, created: true };
+        const secret = (await findSecret(trx, caller, target.name, target.workflow))!;
+        await auditSecret(trx, caller, 'secret.set', secret, { created: true });
+        return { secret, created: true };
       });
     } catch (error) {
       if (attempt >= 3 || !isUniqueViolation(error)) throw error;
@@ -198,7 +199,25 @@ export async function removeSecret(
       .where('id', '=', existing.id)
       .where('owner_id', '=', caller.userId)
       .execute();
+    await auditSecret(trx, caller, 'secret.remove', existing);
     return existing;
+  });
+}
+
+/** The audit row of a secret's change: its name and scope, never its value. */
+function auditSecret(
+  trx: Db,
+  caller: Caller,
+  action: string,
+  secret: SecretRecord,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  return recordAudit(trx, {
+    caller,
+    action,
+    resourceType: 'secret',
+    resourceId: secret.id,
+    metadata: { name: secret.name, scope: secret.scope, workflow: secret.workflow, ...details },
   });
 }
 
@@ -293,12 +312,21 @@ export async function reencryptSecrets(
       if (Number(result.numUpdatedRows) === 1) reencrypted += 1;
       else changedMeanwhile += 1;
     }
-    return {
+    const report = {
       reencrypted,
       alreadyCurrent: count((v) => v === version),
       legacy: count((v) => v === 0),
       changedMeanwhile,
     };
+    // Every owner's secrets changed: one row for the log, no actor (the CLI works on the database).
+    if (reencrypted > 0)
+      await recordAudit(trx, {
+        action: 'secret.rotate_key',
+        resourceType: 'master_key',
+        resourceId: `v${version}`,
+        metadata: { ...report },
+      });
+    return report;
   });
 }
 

@@ -1,7 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Caller } from '../caller.js';
+import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase, WorkflowsTable } from '../schema-types.js';
 import { fromDbBool, fromDbJson, newId, nowTimestamp, toDbBool, toDbJson } from '../values.js';
+import { auditedWrite } from './audit-logs.js';
 
 export interface WorkflowRecord {
   readonly id: string;
@@ -61,6 +63,30 @@ const jsonOrNull = (value: unknown) => (value === undefined || value === null ? 
  * which are kept per workflow (all its versions). Null when that name and version exist.
  */
 export async function insertWorkflow(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  caller: Caller,
+  workflow: NewWorkflow,
+  state: { enabled: boolean; status: string },
+): Promise<WorkflowRecord | null> {
+  return auditedWrite(
+    db,
+    dialect,
+    (trx) => insertWorkflowRow(trx, caller, workflow, state),
+    (inserted) =>
+      inserted === null
+        ? null
+        : {
+            caller,
+            action: 'workflow.apply',
+            resourceType: 'workflow',
+            resourceId: inserted.name,
+            metadata: { id: inserted.id, version: inserted.version, contentHash: inserted.contentHash },
+          },
+  );
+}
+
+async function insertWorkflowRow(
   db: Kysely<SwarmDatabase>,
   caller: Caller,
   workflow: NewWorkflow,
@@ -123,19 +149,42 @@ export async function findWorkflow(
 /** Sets `enabled` and/or `status` on every version of a workflow; returns how many rows changed. */
 export async function setWorkflowState(
   db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
   caller: Caller,
   name: string,
   state: { enabled?: boolean; status?: string },
 ): Promise<number> {
-  const result = await db
-    .updateTable('workflows')
-    .set({
-      ...(state.enabled === undefined ? {} : { enabled: toDbBool(state.enabled) }),
-      ...(state.status === undefined ? {} : { status: state.status }),
-      updated_at: nowTimestamp(),
-    })
-    .where('owner_id', '=', caller.userId)
-    .where('name', '=', name)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return auditedWrite(
+    db,
+    dialect,
+    async (trx) => {
+      const result = await trx
+        .updateTable('workflows')
+        .set({
+          ...(state.enabled === undefined ? {} : { enabled: toDbBool(state.enabled) }),
+          ...(state.status === undefined ? {} : { status: state.status }),
+          updated_at: nowTimestamp(),
+        })
+        .where('owner_id', '=', caller.userId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    },
+    (changed) =>
+      changed === 0
+        ? null
+        : {
+            caller,
+            // enable/disable when that is the change; `update` for a status change.
+            action:
+              state.status === undefined && state.enabled !== undefined
+                ? state.enabled
+                  ? 'workflow.enable'
+                  : 'workflow.disable'
+                : 'workflow.update',
+            resourceType: 'workflow',
+            resourceId: name,
+            metadata: { ...state },
+          },
+  );
 }
