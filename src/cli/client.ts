@@ -102,6 +102,8 @@ export class ApiClient {
     private readonly apiKey: string,
     /** Where the URL came from, named when no server answers there. */
     private readonly urlFrom?: string,
+    /** An admin's CLI acting for this owner (SWARM_OWNER), sent as `X-Swarm-Owner`. */
+    private readonly owner?: string,
   ) {}
 
   /**
@@ -112,7 +114,7 @@ export class ApiClient {
   static fromConfig(config: Config, cwd = process.cwd(), warn?: (text: string) => void): ApiClient {
     const target = resolveTarget(config, cwd);
     if (target.note !== null) warn?.(target.note);
-    return new ApiClient(target.url, target.apiKey, target.urlFrom);
+    return new ApiClient(target.url, target.apiKey, target.urlFrom, config.owner);
   }
 
   /** The client of a CLI command, from its environment. */
@@ -137,6 +139,10 @@ export class ApiClient {
     }
   }
 
+  private ownerHeader(): Record<string, string> {
+    return this.owner === undefined ? {} : { 'x-swarm-owner': this.owner };
+  }
+
   private async send(method: string, path: string, body?: unknown): Promise<Response> {
     let response: Response;
     try {
@@ -144,6 +150,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.apiKey}`,
+          ...this.ownerHeader(),
           // Names the CLI in the audit log's user agent.
           'user-agent': CLI_USER_AGENT,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -182,6 +189,7 @@ export class ApiClient {
         response = await fetch(`${this.baseUrl}${path}`, {
           headers: {
             authorization: `Bearer ${this.apiKey}`,
+            ...this.ownerHeader(),
             accept: 'text/event-stream',
             ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
           },

@@ -33,6 +33,8 @@ export interface Config {
   readonly credential: string | undefined;
   /** API key for the CLI; otherwise read from `home`/credentials. */
   readonly apiKey: string | undefined;
+  /** SWARM_OWNER: the CLI of an admin acts for this user (id or email) through `X-Swarm-Owner`. */
+  readonly owner: string | undefined;
   /** Register the example agents and workflows on a store's first start. @default true */
   readonly examples: boolean;
   /** Run a worker inside `swarm start`. @default true */
@@ -222,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
         : 'default',
     credential: nonEmpty(env.SWARM_CREDENTIAL),
     apiKey: nonEmpty(env.SWARM_API_KEY),
+    owner: nonEmpty(env.SWARM_OWNER),
     examples: parseBoolean('SWARM_EXAMPLES', env.SWARM_EXAMPLES, true),
     worker: parseBoolean('SWARM_WORKER', env.SWARM_WORKER, true),
     workerConcurrency: parseInteger('SWARM_WORKER_CONCURRENCY', env.SWARM_WORKER_CONCURRENCY, 16, 1, 1024),

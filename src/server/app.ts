@@ -134,7 +134,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'Swarm API',
         version: SWARM_VERSION,
-        description: 'Agents, workflows, runs, tasks and their records. Errors are RFC 9457 problem+json.',
+        description:
+          'Agents, workflows, runs, tasks and their records. Errors are RFC 9457 problem+json. ' +
+          "An admin acts on another owner's resources by sending `X-Swarm-Owner: <user id or email>` " +
+          '(any route but /api/v1/auth/…): the request runs as that owner and the audit log names the admin.',
       },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key' } },
@@ -197,7 +200,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before the auth hook, which reads the session cookie it parses.
   await app.register(cookie);
   const people = createPeople(options.store, options.sessions);
-  registerAuth(app, authenticator, people.sessions);
+  registerAuth(app, authenticator, options.store, people.sessions);
   if (options.rateLimits !== false) {
     const limiter = new RateLimiter(options.store, {
       ...options.rateLimits,

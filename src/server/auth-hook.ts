@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Authenticator, SessionManager } from '../auth/index.js';
 import { SwarmError } from '../errors/index.js';
-import type { Caller } from '../storage/index.js';
+import type { Caller, Store } from '../storage/index.js';
+import { actAsOwner } from './acting-owner.js';
 import { requireScope, routeScopeOf } from './route-scope.js';
 import { authenticateSession, sessionCookieOf } from './session-auth.js';
 
@@ -25,11 +26,13 @@ function requiresAuth(request: FastifyRequest): boolean {
 
 /**
  * Every non-public route needs `Authorization: Bearer <key>`; the caller is set on the request,
- * then the route's declared scope is checked (403 INSUFFICIENT_SCOPE).
+ * an admin's `X-Swarm-Owner` makes it act for that owner (src/server/acting-owner.ts); then
+ * the route's declared scope is checked (403 INSUFFICIENT_SCOPE).
  */
 export function registerAuth(
   app: FastifyInstance,
   authenticator: Authenticator,
+  store: Store,
   sessions?: SessionManager,
 ): void {
   app.decorateRequest('caller', null);
@@ -46,6 +49,7 @@ export function registerAuth(
               ? {}
               : { userAgent: request.headers['user-agent'] }),
           });
+    request.caller = await actAsOwner(request, request.caller, store);
     requireScope(request);
   });
 }

@@ -8,6 +8,11 @@ export type Role = 'admin' | 'member' | 'viewer';
 export interface Caller {
   readonly userId: string;
   readonly role: Role;
+  /**
+   * The admin acting for `userId` (the `X-Swarm-Owner` header): the rows are the owner's, the
+   * audit log's actor is the admin.
+   */
+  readonly actorId?: string;
   /** The API key the request came with, for the audit log. */
   readonly keyId?: string;
   /** The session (dashboard cookie) the request came with instead of a key. */

@@ -77,4 +77,32 @@ describe.each(DIALECTS)('swarm audit list against a running server on %s', (dial
     expect(limit.code).not.toBe(0);
     expect(limit.stderr).toContain('--limit');
   });
+
+  it('acts for another owner with SWARM_OWNER: her workflows, and the audit log names the admin', async () => {
+    const made = await cli(['users', 'create', '--email', 'ada@example.com', '--name', 'Ada', '--json'], env);
+    expect(made.code, made.stderr).toBe(0);
+    const asAda = { ...env, SWARM_OWNER: 'ada@example.com' };
+    // Ada has no workflows yet; the admin's 'hello' is not hers.
+    const before = await cli(['workflow', 'list', '--json'], asAda);
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).not.toContain('hello');
+    const file = path.join(testDb.dir, 'adas.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ name: 'adas', version: '1.0.0', steps: [{ id: 'a', agent: 'builtin/noop' }] }),
+    );
+    expect((await cli(['workflow', 'apply', file], asAda)).code).toBe(0);
+    expect((await cli(['workflow', 'list', '--json'], asAda)).stdout).toContain('adas');
+    expect((await cli(['workflow', 'list', '--json'], env)).stdout).not.toContain('adas');
+    const rows = JSON.parse(
+      (await cli(['audit', 'list', '--json', '--resource', 'workflow:adas'], env)).stdout,
+    );
+    const me = JSON.parse((await cli(['whoami', '--json'], env)).stdout);
+    const ada = JSON.parse(made.stdout);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ actorId: me.user.id, ownerId: ada.user.id });
+    const unknown = await cli(['workflow', 'list'], { ...env, SWARM_OWNER: 'nobody@example.com' });
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('X-Swarm-Owner');
+  });
 });

@@ -55,7 +55,7 @@ export async function recordAudit(db: Kysely<SwarmDatabase>, entry: AuditEntry):
     .values({
       id: newId(),
       owner_id: entry.ownerId ?? entry.caller?.userId ?? null,
-      actor_id: entry.caller?.userId ?? null,
+      actor_id: entry.caller?.actorId ?? entry.caller?.userId ?? null,
       key_id: entry.caller?.keyId ?? null,
       event_type: entry.eventType ?? entry.action.split('.')[0]!,
       action: entry.action,
