@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
 import {
+  actorOf,
   fromDbJson,
   insertEvents,
   newId,
@@ -254,7 +255,7 @@ export class Engine {
         input: toDbJson(options.input ?? {}),
         step_results: toDbJson(steps),
         handlers: handlers === null ? null : toDbJson(handlers),
-        started_by: options.startedBy === undefined ? caller.userId : options.startedBy,
+        started_by: options.startedBy === undefined ? actorOf(caller) : options.startedBy,
         started_at: now,
         timeout_at: deadline(normalized, now),
         event_depth: options.eventDepth ?? 0,
@@ -585,7 +586,7 @@ export class Engine {
         .updateTable('workflow_runs')
         .set({
           status: 'cancelled',
-          cancelled_by: caller.userId,
+          cancelled_by: actorOf(caller),
           cancellation_reason: reason,
           completed_at: now,
           updated_at: now,

@@ -25,3 +25,8 @@ export interface Caller {
   readonly ipAddress?: string;
   readonly userAgent?: string;
 }
+
+/** The person behind a caller: the admin acting for an owner, else the caller itself. */
+export function actorOf(caller: Caller): string {
+  return caller.actorId ?? caller.userId;
+}

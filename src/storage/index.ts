@@ -1,5 +1,6 @@
 export { Store, type CallerStore } from './store.js';
 export type { Caller, Role } from './caller.js';
+export { actorOf } from './caller.js';
 export { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './unavailable.js';
 export { parseDatabaseUrl, redactDatabaseUrl, describeTarget, type DatabaseTarget } from './database-url.js';

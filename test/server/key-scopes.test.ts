@@ -278,6 +278,42 @@ describe.each(DIALECTS)('keys with enforced scopes on %s', (dialect) => {
       expect(granted.statusCode, granted.body).toBe(201);
     });
 
+    it('gives a new key at most the rate limits of the key making it, unless an admin makes it', async () => {
+      const { key } = await keyFor('member', ['*']);
+      const lower = await mint(key, { rateLimitPerMinute: 30 });
+      expect(lower.statusCode, lower.body).toBe(201);
+      expect(lower.json().apiKey).toMatchObject({ rateLimitPerMinute: 30, rateLimitPerHour: 1000 });
+      // Its own keys inherit its 30, and cannot go back up to 60.
+      const child = await mint(lower.json().key, {});
+      expect(child.json().apiKey).toMatchObject({ rateLimitPerMinute: 30, rateLimitPerHour: 1000 });
+      const before = await count('api_keys');
+      const higher = await mint(lower.json().key, { rateLimitPerMinute: 60, rateLimitPerHour: 5000 });
+      expect(higher.statusCode, higher.body).toBe(403);
+      expect(fields(higher)).toEqual(['body.rateLimitPerMinute', 'body.rateLimitPerHour']);
+      expect(await count('api_keys')).toBe(before);
+      // An admin sets any limit, for itself or (X-Swarm-Owner) for a member.
+      const raised = await mint(adminKey, { rateLimitPerMinute: 6000, rateLimitPerHour: 100_000 });
+      expect(raised.json().apiKey).toMatchObject({ rateLimitPerMinute: 6000, rateLimitPerHour: 100_000 });
+      const forMember = await app.inject({
+        method: 'POST',
+        url: '/api/v1/keys',
+        headers: { authorization: `Bearer ${adminKey}`, 'x-swarm-owner': ids.member },
+        payload: { name: 'member ci', rateLimitPerMinute: 600 },
+      });
+      expect(forMember.statusCode, forMember.body).toBe(201);
+      const row = await store.handle.db
+        .selectFrom('api_keys')
+        .select(['owner_id', 'created_by', 'rate_limit_per_minute'])
+        .where('id', '=', forMember.json().apiKey.id)
+        .executeTakeFirstOrThrow();
+      expect(row).toEqual({ owner_id: ids.member, created_by: ids.admin, rate_limit_per_minute: 600 });
+      for (const bad of [0, -1, 1.5, '60']) {
+        const res = await mint(adminKey, { rateLimitPerMinute: bad });
+        expect(res.statusCode, String(bad)).toBe(400);
+        expect(res.json().detail, String(bad)).toContain('rateLimitPerMinute');
+      }
+    });
+
     it('names every unknown scope (400), and a past expiry', async () => {
       const unknown = await mint(adminKey, { scopes: ['runs:reed', 'runs:read', 'everything'] });
       expect(unknown.statusCode).toBe(400);
@@ -323,14 +359,27 @@ describe.each(DIALECTS)('keys with enforced scopes on %s', (dialect) => {
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     const env = { SWARM_URL: url, SWARM_API_KEY: adminKey, SWARM_HOME: testDb.dir };
     const created = await cli(
-      ['keys', 'create', '--name', 'ci', '--scopes', 'runs:read, tasks:read', '--expires', '2099-01-01'],
+      [
+        'keys',
+        'create',
+        '--name',
+        'ci',
+        '--scopes',
+        'runs:read, tasks:read',
+        '--expires',
+        '2099-01-01',
+        '--per-minute',
+        '20',
+        '--per-hour',
+        '200',
+      ],
       env,
     );
     expect(created.code, created.stderr).toBe(0);
     const key = created.stdout.trim();
     expect(key).toMatch(/^swarm_\S+$/);
     expect(created.stderr).toMatch(
-      /scopes runs:read,tasks:read, expires 2099-01-01T00:00:00.000Z\. Save it now/,
+      /scopes runs:read,tasks:read, expires 2099-01-01T00:00:00.000Z, 20\/min and 200\/h\. Save it now/,
     );
 
     const listed = await cli(['keys', 'list', '--json'], env);
@@ -342,7 +391,9 @@ describe.each(DIALECTS)('keys with enforced scopes on %s', (dialect) => {
     expect(listed.stdout).not.toContain(key);
     const table = await cli(['keys', 'list'], env);
     expect(table.stdout).toMatch(/^ID\s+NAME\s+PREFIX\s+STATE\s+SCOPES/);
-    expect(table.stdout).toMatch(new RegExp(`${ci.id}\\s+ci\\s+\\S+\\s+active\\s+runs:read,tasks:read`));
+    expect(table.stdout).toMatch(
+      new RegExp(`${ci.id}\\s+ci\\s+\\S+\\s+active\\s+runs:read,tasks:read\\s+20/min 200/h`),
+    );
 
     const escalate = await cli(['keys', 'create', '--name', 'wide', '--scopes', '*'], {
       ...env,
@@ -355,6 +406,11 @@ describe.each(DIALECTS)('keys with enforced scopes on %s', (dialect) => {
     expect(unknown.stderr).toMatch(/body\.scopes\[0\]: "runs:reed" is not a scope.*\[INPUT_INVALID\]/);
     const badDate = await cli(['keys', 'create', '--name', 'x', '--expires', 'soon'], env);
     expect(badDate.stderr).toMatch(/--expires/);
+    for (const flag of ['--per-minute', '--per-hour']) {
+      const badLimit = await cli(['keys', 'create', '--name', 'x', flag, '0'], env);
+      expect(badLimit.code).toBe(1);
+      expect(badLimit.stderr).toContain(flag);
+    }
 
     const revoked = await cli(['keys', 'revoke', ci.id], env);
     expect(revoked.code, revoked.stderr).toBe(0);

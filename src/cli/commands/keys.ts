@@ -21,6 +21,13 @@ function parseExpiry(raw: string): string {
   return new Date(at).toISOString();
 }
 
+function parseLimit(raw: string, flag: string): number {
+  const n = Number(raw);
+  if (!/^[1-9][0-9]*$/.test(raw) || n > 1_000_000_000)
+    throw new InputError(flag, `"${raw}" is not a whole number from 1 to 1000000000`);
+  return n;
+}
+
 function state(key: ApiKey): string {
   if (!key.active) return 'revoked';
   if (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()) return 'expired';
@@ -35,12 +42,14 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
     .command('create')
     .description(
       'Create an API key, printed once (only its hash is kept). It never holds more than the key ' +
-        'making it: scopes and expiry default to that key’s own',
+        'making it: scopes, expiry and rate limits default to that key’s own',
     )
     .requiredOption('--name <name>', 'what the key is for')
     .option('--scopes <list>', 'comma-separated scopes, e.g. runs:read,tasks:write (see docs/security.md)')
     .option('--expires <time>', 'ISO-8601 date or time it stops working')
     .option('--description <text>', 'a longer note')
+    .option('--per-minute <n>', 'requests a minute it may make (higher than your key’s: admins only)')
+    .option('--per-hour <n>', 'requests an hour it may make (higher than your key’s: admins only)')
     .option('--json', 'machine-readable output: {key, apiKey}')
     .action(
       async (options: {
@@ -48,6 +57,8 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
         scopes?: string;
         expires?: string;
         description?: string;
+        perMinute?: string;
+        perHour?: string;
         json?: boolean;
       }) => {
         const body = {
@@ -55,13 +66,20 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
           ...(options.description === undefined ? {} : { description: options.description }),
           ...(options.scopes === undefined ? {} : { scopes: parseScopes(options.scopes) }),
           ...(options.expires === undefined ? {} : { expiresAt: parseExpiry(options.expires) }),
+          ...(options.perMinute === undefined
+            ? {}
+            : { rateLimitPerMinute: parseLimit(options.perMinute, '--per-minute') }),
+          ...(options.perHour === undefined
+            ? {}
+            : { rateLimitPerHour: parseLimit(options.perHour, '--per-hour') }),
         };
         const result = await client().request<{ key: string; apiKey: ApiKey }>('POST', '/api/v1/keys', body);
         if (options.json) return io.out(JSON.stringify(result));
         const { apiKey } = result;
         io.err(
           `created key ${apiKey.id} "${apiKey.name}": scopes ${apiKey.scopes.join(',') || '(none)'}, ` +
-            `expires ${apiKey.expiresAt ?? 'never'}. Save it now: it is not shown again.`,
+            `expires ${apiKey.expiresAt ?? 'never'}, ${apiKey.rateLimitPerMinute}/min and ${apiKey.rateLimitPerHour}/h. ` +
+            'Save it now: it is not shown again.',
         );
         // Alone on standard output, so `KEY=$(swarm keys create --name ci)` takes just the key.
         io.out(result.key);
@@ -78,13 +96,14 @@ export function registerKeyCommands(program: Command, io: CliIo): void {
       if (items.length === 0) return io.out('no keys');
       io.out(
         formatTable(
-          ['ID', 'NAME', 'PREFIX', 'STATE', 'SCOPES', 'EXPIRES', 'LAST USED'],
+          ['ID', 'NAME', 'PREFIX', 'STATE', 'SCOPES', 'LIMITS', 'EXPIRES', 'LAST USED'],
           items.map((k) => [
             k.id,
             k.name,
             k.prefix,
             state(k),
             k.scopes.join(',') || '-',
+            `${k.rateLimitPerMinute}/min ${k.rateLimitPerHour}/h`,
             k.expiresAt ?? '-',
             k.lastUsedAt ?? '-',
           ]),

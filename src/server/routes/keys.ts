@@ -28,6 +28,8 @@ interface CreateKeyBody {
   description?: string;
   scopes?: string[];
   expiresAt?: string;
+  rateLimitPerMinute?: number;
+  rateLimitPerHour?: number;
 }
 
 export function keyRoutes(app: FastifyInstance, store: Store): void {
@@ -58,7 +60,7 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
         tags: ['auth'],
         summary: 'Create an API key; the key is in this response only',
         description:
-          "Never more than the key making it: `scopes` (default: that key's own) each held by it (`*` only if it holds `*`, `agents:publish` only if it names it), `expiresAt` (default: that key's expiry) no later than its own. Unknown scopes are 400, anything more 403, each naming `body.scopes[i]` or `body.expiresAt`.",
+          "Never more than the key making it: `scopes` (default: that key's own) each held by it (`*` only if it holds `*`, `agents:publish` only if it names it), `expiresAt` (default: that key's expiry) no later than its own, `rateLimitPerMinute`/`rateLimitPerHour` (default: that key's; a session's 60 and 1000) no higher than its own unless the caller is an admin. Unknown scopes are 400, anything more 403, each naming `body.scopes[i]` or `body.expiresAt`.",
         body: {
           type: 'object',
           required: ['name'],
@@ -68,6 +70,8 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
             description: { type: 'string', maxLength: 512 },
             scopes: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 64 },
             expiresAt: { type: 'string', format: 'date-time' },
+            rateLimitPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+            rateLimitPerHour: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
           },
         },
         response: {
@@ -84,7 +88,7 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
     async (request, reply) => {
       const caller = callerOf(request);
       const scoped = store.as(caller);
-      const { name, description, scopes, expiresAt } = request.body;
+      const { name, description, scopes, expiresAt, rateLimitPerMinute, rateLimitPerHour } = request.body;
       // The key this request came with bounds the new one (a session has none).
       const ownKey =
         caller.keyId === undefined
@@ -93,6 +97,8 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
       const grant = grantFor(caller, ownKey, {
         ...(scopes === undefined ? {} : { scopes }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
+        ...(rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute }),
+        ...(rateLimitPerHour === undefined ? {} : { rateLimitPerHour }),
       });
       const generated = generateApiKey();
       const apiKey = await scoped.apiKeys.create({
@@ -100,6 +106,8 @@ export function keyRoutes(app: FastifyInstance, store: Store): void {
         ...(description === undefined ? {} : { description }),
         scopes: grant.scopes,
         ...(grant.expiresAt === undefined ? {} : { expiresAt: grant.expiresAt }),
+        rateLimitPerMinute: grant.rateLimitPerMinute,
+        rateLimitPerHour: grant.rateLimitPerHour,
         prefix: generated.prefix,
         hash: generated.hash,
       });

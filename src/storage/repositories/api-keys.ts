@@ -1,7 +1,7 @@
 import type { Role } from '../caller.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { NotFoundError } from '../../errors/index.js';
-import type { Caller } from '../caller.js';
+import { actorOf, type Caller } from '../caller.js';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { ApiKeysTable, SwarmDatabase } from '../schema-types.js';
 import { fromDbBool, fromDbJson, newId, nowTimestamp, toDbBool, toDbJson } from '../values.js';
@@ -49,6 +49,9 @@ export interface NewApiKey {
   readonly hash: string;
   readonly scopes: string[];
   readonly expiresAt?: string;
+  /** @default seed 001's column defaults (60 and 1000) */
+  readonly rateLimitPerMinute?: number;
+  readonly rateLimitPerHour?: number;
 }
 
 /** Creates a key for the caller, audited in the same transaction (its prefix, never the key). */
@@ -70,6 +73,8 @@ export async function createApiKey(
         prefix: created.prefix,
         scopes: created.scopes,
         expiresAt: created.expiresAt,
+        rateLimitPerMinute: created.rateLimitPerMinute,
+        rateLimitPerHour: created.rateLimitPerHour,
       },
     });
     return created;
@@ -82,13 +87,15 @@ async function insertApiKey(db: Kysely<SwarmDatabase>, caller: Caller, key: NewA
     .values({
       id: newId(),
       owner_id: caller.userId,
-      created_by: caller.userId,
+      created_by: actorOf(caller),
       name: key.name,
       description: key.description ?? null,
       key_prefix: key.prefix,
       key_hash: key.hash,
       scopes: toDbJson(key.scopes),
       expires_at: key.expiresAt ?? null,
+      ...(key.rateLimitPerMinute === undefined ? {} : { rate_limit_per_minute: key.rateLimitPerMinute }),
+      ...(key.rateLimitPerHour === undefined ? {} : { rate_limit_per_hour: key.rateLimitPerHour }),
     })
     .returningAll()
     .executeTakeFirstOrThrow();

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { InputError } from '../../errors/index.js';
-import type { Caller } from '../caller.js';
+import { actorOf, type Caller } from '../caller.js';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase } from '../schema-types.js';
 import { fromDbBool, fromDbJson, newId, toDbBool, toDbJson, toDbTimestamp } from '../values.js';
@@ -55,7 +55,7 @@ export async function recordAudit(db: Kysely<SwarmDatabase>, entry: AuditEntry):
     .values({
       id: newId(),
       owner_id: entry.ownerId ?? entry.caller?.userId ?? null,
-      actor_id: entry.caller?.actorId ?? entry.caller?.userId ?? null,
+      actor_id: entry.caller === undefined ? null : actorOf(entry.caller),
       key_id: entry.caller?.keyId ?? null,
       event_type: entry.eventType ?? entry.action.split('.')[0]!,
       action: entry.action,
