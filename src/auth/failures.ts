@@ -1,4 +1,5 @@
 import type { AuthFailureCount, Store } from '../storage/index.js';
+import { BatchedWriter } from './batched-writer.js';
 
 /** One failed authentication, as the counter is told of it. */
 export interface AuthFailure {
@@ -58,7 +59,7 @@ interface Pending {
  * (an upsert, so several servers on one database add up) every `flushIntervalMs` and on close;
  * a crash loses at most that interval's counts. Rows per window are bounded (see above).
  */
-export class AuthFailureCounter implements AuthFailureSink {
+export class AuthFailureCounter extends BatchedWriter implements AuthFailureSink {
   private readonly windowMs: number;
   private readonly now: () => number;
   private pending = new Map<string, Pending>();
@@ -66,25 +67,15 @@ export class AuthFailureCounter implements AuthFailureSink {
   /** This window's rows, and each address's key prefixes, for the bounds. */
   private windowRows = new Set<string>();
   private windowPrefixes = new Map<string, Set<string>>();
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
   private lastPrune = 0;
 
   constructor(
     private readonly store: Store,
     private readonly options: AuthFailureCounterOptions = {},
   ) {
+    super(options.flushIntervalMs ?? 2000);
     this.windowMs = (options.windowSeconds ?? 60) * 1000;
     this.now = options.now ?? Date.now;
-  }
-
-  /** Writes counts every `flushIntervalMs` until close(). */
-  start(): this {
-    if (this.timer === null) {
-      this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs ?? 2000);
-      this.timer.unref();
-    }
-    return this;
   }
 
   record(failure: AuthFailure): void {
@@ -140,20 +131,7 @@ export class AuthFailureCounter implements AuthFailureSink {
     });
   }
 
-  /** Writes the counts gathered so far. Never rejects: a failure is reported and retried later. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
-  }
-
-  /** Stops the timer and writes what is left. */
-  async close(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.flush();
-  }
-
-  private async write(): Promise<void> {
+  protected async write(): Promise<void> {
     const batch = this.pending;
     this.pending = new Map();
     try {

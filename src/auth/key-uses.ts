@@ -1,4 +1,5 @@
 import type { Store } from '../storage/index.js';
+import { BatchedWriter } from './batched-writer.js';
 
 export interface KeyUsesOptions {
   /** How often the gathered uses are written. @default 5000 */
@@ -15,23 +16,14 @@ const MAX_PENDING = 100_000;
  * use in memory, and every few seconds (and on close) one statement writes them all. The time
  * written is the key's last use, so it is exact; it only reaches the database a little later.
  */
-export class KeyUses {
+export class KeyUses extends BatchedWriter {
   private pending = new Map<string, string>();
-  private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
     private readonly options: KeyUsesOptions = {},
-  ) {}
-
-  /** Writes the uses every `flushIntervalMs` until close(). */
-  start(): this {
-    if (this.timer === null) {
-      this.timer = setInterval(() => void this.flush(), this.options.flushIntervalMs ?? 5000);
-      this.timer.unref();
-    }
-    return this;
+  ) {
+    super(options.flushIntervalMs ?? 5000);
   }
 
   note(keyId: string, at: number = Date.now()): void {
@@ -39,20 +31,7 @@ export class KeyUses {
     this.pending.set(keyId, new Date(at).toISOString());
   }
 
-  /** Writes the uses noted so far. Never rejects: a failure is reported and retried later. */
-  flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
-  }
-
-  /** Stops the timer and writes what is left. */
-  async close(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.flush();
-  }
-
-  private async write(): Promise<void> {
+  protected async write(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();

@@ -1,28 +1,11 @@
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/auth/index.js';
-import { runCli, type CliIo } from '../../src/cli/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { Store } from '../../src/storage/index.js';
+import { cliWithInput as cli } from '../helpers/cli.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
-
-/** The CLI in-process with captured output and standard input. */
-async function cli(argv: string[], env: NodeJS.ProcessEnv, stdin?: string) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    out: (text) => void (stdout += text.endsWith('\n') ? text : `${text}\n`),
-    err: (text) => void (stderr += text.endsWith('\n') ? text : `${text}\n`),
-    env: { PATH: process.env.PATH, ...env },
-    cwd: process.cwd(),
-    waitForShutdown: () => Promise.resolve('SIGTERM'),
-    stdin: Readable.from(stdin === undefined ? [] : [Buffer.from(stdin)]),
-  };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe.each(DIALECTS)('swarm users and swarm db seed on %s', { timeout: 120_000 }, (dialect) => {
   let testDb: TestDatabase;

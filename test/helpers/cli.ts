@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { runCli, type CliIo } from '../../src/cli/index.js';
 
 export interface CliResult {
@@ -6,11 +7,12 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the CLI in-process with captured output and the given environment. */
+/** Runs the CLI in-process with captured output, the given environment and, if given, standard input. */
 export async function cli(
   argv: string[],
   env: NodeJS.ProcessEnv = {},
   cwd = process.cwd(),
+  stdin?: string,
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -20,7 +22,13 @@ export async function cli(
     env: { PATH: process.env.PATH, ...env },
     cwd,
     waitForShutdown: () => Promise.resolve('SIGTERM'),
+    ...(stdin === undefined ? {} : { stdin: Readable.from([Buffer.from(stdin)]) }),
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
+}
+
+/** The CLI with `stdin` as its standard input (e.g. `--password-stdin`). */
+export function cliWithInput(argv: string[], env: NodeJS.ProcessEnv, stdin?: string): Promise<CliResult> {
+  return cli(argv, env, process.cwd(), stdin ?? '');
 }
