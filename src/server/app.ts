@@ -2,6 +2,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { AuthFailureCounter, Authenticator, RateLimiter } from '../auth/index.js';
 import { Engine } from '../engine/index.js';
@@ -36,6 +37,7 @@ import { llmProviderRoutes } from './routes/llm-providers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
+import { registerDashboard } from './dashboard.js';
 import { remoteAgentRoutes } from './routes/remote-agents.js';
 import { runRoutes, runSchema } from './routes/runs.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -51,6 +53,8 @@ import { SWARM_VERSION } from './version.js';
 
 export interface AppOptions {
   readonly store: Store;
+  /** The built dashboard (index.html and assets/). @default dist/web of the package */
+  readonly dashboardDir?: string;
   /** A pino logger; none for a silent app (tests). */
   readonly logger?: Logger;
   /** Largest accepted request body. @default 1 MiB */
@@ -210,6 +214,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   healthRoutes(app, options.store);
   openApiRoutes(app);
+  // The API reference in the browser, from the package's own copy of Swagger UI (no CDN).
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  await registerDashboard(app, options.dashboardDir);
   meRoutes(app, options.store);
   keyRoutes(app, options.store);
   userRoutes(app, options.store, people.passwordParams);

@@ -36,6 +36,9 @@ export function requireScope(request: FastifyRequest): void {
   });
 }
 
+/** Routes registered by file-serving plugins, which cannot declare a scope themselves. */
+const PUBLIC_FILE_PREFIXES = ['/assets/', '/docs'];
+
 /** How a scope reads in a route's OpenAPI description. */
 function scopeLine(scope: RouteScope): string {
   if (scope === 'public') return 'Scope: none (public, no credentials).';
@@ -51,6 +54,10 @@ function scopeLine(scope: RouteScope): string {
  */
 export function registerRouteScopes(app: FastifyInstance): void {
   app.addHook('onRoute', (route: RouteOptions) => {
+    // Files of the dashboard and the API reference, served by their plugins' own routes: public
+    // by nature (the page, its scripts, the OpenAPI viewer), like GET /.
+    if (route.config?.scope === undefined && PUBLIC_FILE_PREFIXES.some((p) => route.url.startsWith(p)))
+      route.config = { ...route.config, scope: 'public' };
     const scope = route.config?.scope;
     const name = `${String(route.method)} ${route.url}`;
     if (scope === undefined)

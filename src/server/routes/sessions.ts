@@ -1,7 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { csrfTokenFor, LoginThrottled, MAX_PASSWORD_LENGTH, type LoginService } from '../../auth/index.js';
+import {
+  callerHas,
+  csrfTokenFor,
+  LoginThrottled,
+  MAX_PASSWORD_LENGTH,
+  SCOPES,
+  type LoginService,
+} from '../../auth/index.js';
 import { NotFoundError } from '../../errors/index.js';
-import type { Store } from '../../storage/index.js';
+import type { Caller, Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
 import {
   clearSessionCookie,
@@ -32,10 +39,21 @@ export const sessionSchema = {
   },
 } as const;
 
+/** What a session may do: every scope its user's role and grants allow (for the dashboard's buttons). */
+function sessionScopes(user: { id: string; role: Caller['role']; grants: readonly string[] }): string[] {
+  const caller: Caller = { userId: user.id, role: user.role, grants: user.grants };
+  return SCOPES.filter((scope) => scope !== '*' && callerHas(caller, scope));
+}
+
 const signedInSchema = {
   type: 'object',
-  required: ['user', 'session', 'csrfToken'],
+  required: ['user', 'session', 'csrfToken', 'scopes'],
   properties: {
+    scopes: {
+      type: 'array',
+      items: { type: 'string' },
+      description: "Every scope the session may use (its user's role and grants)",
+    },
     user: { $ref: 'User#' },
     session: { $ref: 'Session#' },
     csrfToken: {
@@ -95,7 +113,12 @@ export function sessionRoutes(
           ...(userAgent === undefined ? {} : { userAgent }),
         });
         setSessionCookie(request, reply, cookie, signedIn.token, signedIn.session.expiresAt);
-        return { user: signedIn.user, session: signedIn.session, csrfToken: signedIn.csrfToken };
+        return {
+          user: signedIn.user,
+          session: signedIn.session,
+          csrfToken: signedIn.csrfToken,
+          scopes: sessionScopes(signedIn.user),
+        };
       } catch (error) {
         if (error instanceof LoginThrottled)
           void reply.header('retry-after', String(error.retryAfterSeconds));
@@ -144,7 +167,12 @@ export function sessionRoutes(
       ]);
       const session = list.find((s) => s.id === caller.sessionId);
       if (user === null || session === undefined) throw new NotFoundError('session', caller.sessionId);
-      return { user, session: { ...session, current: true }, csrfToken: csrfTokenFor(token) };
+      return {
+        user,
+        session: { ...session, current: true },
+        csrfToken: csrfTokenFor(token),
+        scopes: sessionScopes(user),
+      };
     },
   );
 
