@@ -155,6 +155,8 @@ export interface Config {
   readonly firingRetentionDays: number;
   /** Days audit rows are kept, from `SWARM_AUDIT_RETENTION_DAYS`; 0 keeps them forever. @default 365 */
   readonly auditRetentionDays: number;
+  /** A built dashboard to serve at `/` instead of the package's, from `SWARM_DASHBOARD_DIR`. */
+  readonly dashboardDir: string | undefined;
   /**
    * The folders node, python and binary agents may be registered from, real paths, from
    * `SWARM_AGENTS_DIRS` (comma-separated absolute paths). @default the examples shipped with
@@ -291,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       1,
       3650,
     ),
+    dashboardDir: nonEmpty(env.SWARM_DASHBOARD_DIR),
     auditRetentionDays: parseInteger(
       'SWARM_AUDIT_RETENTION_DAYS',
       env.SWARM_AUDIT_RETENTION_DAYS,

@@ -14,7 +14,8 @@ export const DASHBOARD_DIR = fileURLToPath(new URL('../../dist/web/', import.met
  * views are hash routes (`/#/runs/…`), so the server knows no dashboard paths but these. When
  * the dashboard was not built, `/` says how to build it instead of a bare 404.
  */
-export async function registerDashboard(app: FastifyInstance, dir = DASHBOARD_DIR): Promise<void> {
+export async function registerDashboard(app: FastifyInstance, folder = DASHBOARD_DIR): Promise<void> {
+  const dir = folder.endsWith('/') ? folder : `${folder}/`;
   const built = fs.existsSync(`${dir}index.html`);
   if (built) {
     await app.register(fastifyStatic, {

@@ -70,6 +70,7 @@ export async function startServer(
         cookieSecure: config.cookieSecure,
       },
       auditRetentionDays: config.auditRetentionDays,
+      ...(config.dashboardDir === undefined ? {} : { dashboardDir: config.dashboardDir }),
       rateLimits: { windowScale: config.rateLimitWindowScale },
     });
     await app.listen({ port: config.port, host: config.host }).catch(async (error: NodeJS.ErrnoException) => {

@@ -56,12 +56,14 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       const { context, page } = await openDashboard(browser, swarm, { width: 390, height: 844 });
       await signIn(page);
       const toggle = page.getByRole('button', { name: /Switch to (dark|light) theme/ });
-      const before = await page.evaluate(() => document.documentElement.dataset.theme);
+      const before = await page.evaluate<string>('document.documentElement.dataset.theme');
       await toggle.click();
-      const after = await page.evaluate(() => document.documentElement.dataset.theme);
+      const after = await page.evaluate<string>('document.documentElement.dataset.theme');
       expect(new Set([before, after])).toEqual(new Set(['dark', 'light']));
       // Nothing wider than the screen but tables, which scroll inside themselves.
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await page.evaluate<number>(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      );
       expect(overflow).toBeLessThanOrEqual(0);
       await screenshot(page, `phone-${dialect}`);
       await context.close();
