@@ -41,6 +41,8 @@ export async function startSwarm(dialect: TestDialect, env: Record<string, strin
       SWARM_PORT: '0',
       SWARM_LOG_LEVEL: 'silent',
       SWARM_ADMIN_PASSWORD: ADMIN.password,
+      // A dashboard built elsewhere (npx vite build --outDir …), else the package's dist/web.
+      ...(process.env.SWARM_DASHBOARD_DIR ? { SWARM_DASHBOARD_DIR: process.env.SWARM_DASHBOARD_DIR } : {}),
       ...env,
     }),
   );
