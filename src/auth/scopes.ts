@@ -29,6 +29,7 @@ export const SCOPES = [
   'keys:write',
   'audit:read',
   'users:admin',
+  'metrics:read',
   '*',
 ] as const;
 
@@ -50,7 +51,8 @@ export function isScope(value: string): value is Scope {
 /**
  * Whether a role may ever act with a scope, whatever its key says:
  * - admin: everything;
- * - member: everything on its own resources except managing users, and publishing code
+ * - member: everything on its own resources except managing users and reading the
+ *   process-wide Prometheus metrics (`metrics:read`), and publishing code
  *   (`agents:publish`) only when an admin granted it (`grants`);
  * - viewer: reading its own resources only.
  */
@@ -58,6 +60,8 @@ export function roleAllows(role: Role, scope: Scope, grants: readonly string[] =
   if (role === 'admin') return true;
   if (scope === '*') return false;
   if (scope === 'users:admin') return false;
+  // The Prometheus figures span every owner (queue depth, runs by status): admins only.
+  if (scope === 'metrics:read') return false;
   if (scope === 'agents:publish') return role === 'member' && grants.includes('agents:publish');
   if (role === 'viewer') return scope.endsWith(':read');
   return true;

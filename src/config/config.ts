@@ -155,6 +155,8 @@ export interface Config {
   readonly firingRetentionDays: number;
   /** Days audit rows are kept, from `SWARM_AUDIT_RETENTION_DAYS`; 0 keeps them forever. @default 365 */
   readonly auditRetentionDays: number;
+  /** `GET /metrics` (Prometheus, scope `metrics:read`) is served, from `SWARM_METRICS`. @default true */
+  readonly metrics: boolean;
   /** A built dashboard to serve at `/` instead of the package's, from `SWARM_DASHBOARD_DIR`. */
   readonly dashboardDir: string | undefined;
   /**
@@ -294,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       3650,
     ),
     dashboardDir: nonEmpty(env.SWARM_DASHBOARD_DIR),
+    metrics: parseBoolean('SWARM_METRICS', env.SWARM_METRICS, true),
     auditRetentionDays: parseInteger(
       'SWARM_AUDIT_RETENTION_DAYS',
       env.SWARM_AUDIT_RETENTION_DAYS,

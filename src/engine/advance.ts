@@ -8,6 +8,7 @@ import {
 import { NeedsThreadError, type EvaluateOptions } from '../expressions/index.js';
 import { enqueueTasks, messageOf, type NewTask } from '../queue/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
+import { runTraceparent } from '../telemetry/index.js';
 import { allSettled, expressionContext, readySteps, type RunSteps } from './plan.js';
 
 /** What advancing needs to know about a run, read under its lock. */
@@ -19,6 +20,11 @@ export interface RunFrame {
   readonly trigger: unknown;
   readonly workflow: NormalizedWorkflow;
   readonly steps: RunSteps;
+  /**
+   * The run span's trace context (workflow_runs.trace_context, src/telemetry/run-trace.ts): its
+   * tasks carry the span's traceparent. Null or absent when tracing was off at the run's start.
+   */
+  readonly traceContext?: string | null;
 }
 
 export type RunOutcome =
@@ -106,6 +112,7 @@ function taskBase(frame: RunFrame, step: NormalizedStep, now: string): Omit<NewT
       jitter: step.retry.jitter,
     },
     ...(step.timeout_seconds === undefined ? {} : { timeoutSeconds: step.timeout_seconds }),
+    ...(frame.traceContext == null ? {} : { traceContext: runTraceparent(frame.traceContext) }),
   };
 }
 

@@ -4,6 +4,7 @@ import { enqueueTasks, type NewTask } from '../queue/index.js';
 import { SwarmError } from '../errors/index.js';
 import { NeedsThreadError, type EvaluateOptions } from '../expressions/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
+import { runTraceparent } from '../telemetry/index.js';
 import { expressionContext, type RunSteps } from './plan.js';
 
 export type HandlerKind = 'on_error' | 'on_success';
@@ -85,6 +86,8 @@ export interface HandlerRun {
   trigger: unknown;
   workflow: NormalizedWorkflow;
   steps: RunSteps;
+  /** The run span's trace context (src/telemetry); its handlers' attempts are its children too. */
+  traceContext?: string | null;
 }
 
 /**
@@ -137,6 +140,7 @@ export async function planHandlers(
         runAt: now,
         maxRetries: 2,
         retryPolicy: { backoff: 'exponential', initialDelayMs: 1000, maxDelayMs: 30_000, jitter: true },
+        ...(run.traceContext == null ? {} : { traceContext: runTraceparent(run.traceContext) }),
       });
       handler.status = 'running';
     } catch (error) {

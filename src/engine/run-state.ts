@@ -22,6 +22,8 @@ import type { RunFrame, RunOutcome } from './advance.js';
 import { releaseHandlers, type HandlerState, type RunEnding } from './handlers.js';
 import type { RunSteps } from './plan.js';
 import { writeLogs, type LogEntry } from './records.js';
+import { endRunSpan } from '../telemetry/index.js';
+import { instruments, labelOf } from '../metrics/index.js';
 import { inStepOrder } from './step-order.js';
 
 export type RunRow = Selectable<WorkflowRunsTable>;
@@ -60,6 +62,7 @@ const FRAME_COLUMNS = [
   'handlers',
   'started_at',
   'event_depth',
+  'trace_context',
 ] as const;
 export type FrameRow = Pick<RunRow, (typeof FRAME_COLUMNS)[number]>;
 
@@ -93,6 +96,7 @@ export async function frameOf(
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? null,
     startedAt: row.started_at,
     eventDepth: row.event_depth,
+    traceContext: row.trace_context,
   };
 }
 
@@ -199,6 +203,16 @@ export async function saveRuns(
       });
     }
     if (end.status !== 'running') events.push(runEndedEvent(run, end));
+    // The run's span (tracing on), recorded by whichever process ends the run. Inside the
+    // transaction, like the metrics below: a rolled-back end recorded again records it twice.
+    if (end.status !== 'running')
+      endRunSpan(run.traceContext, {
+        runId: run.id,
+        workflowName: run.workflowName,
+        attempt: run.attempt,
+        status: end.status,
+        error: end.status === 'completed' ? null : end.error,
+      });
     if (end.status === 'failed' || end.status === 'timeout') {
       // The run is over: its other tasks must not run, and a late completion must be refused.
       const reason = end.status === 'timeout' ? end.error : `run failed at step ${end.step}`;
@@ -228,6 +242,14 @@ export async function saveRuns(
       duration_ms: ended && run.startedAt !== null ? Date.parse(now) - Date.parse(run.startedAt) : null,
       handlers: run.handlers === null ? null : toDbJson(run.handlers),
     });
+    // Metrics (src/metrics): in memory, by workflow name. Observed inside the transaction: in the
+    // rare case it is rolled back and recorded again (PrepareFirstError) a run counts twice.
+    const durationMs = rows[rows.length - 1]!.duration_ms;
+    if (ended && durationMs !== null)
+      instruments.runDuration.observe(
+        { workflow: labelOf(run.workflowName), status: end.status },
+        durationMs / 1000,
+      );
   }
   await writeLogs(trx, dialect, logs);
   // Published with the run's end, in its transaction: subscribers hear of every end exactly once.

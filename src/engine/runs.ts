@@ -20,6 +20,7 @@ import {
   type RunOutcome,
 } from './advance.js';
 import { readItemOutputs } from './fan-in.js';
+import { applyRunFilters, encodeCursor, type RunFilters } from './run-filters.js';
 import {
   enqueueTasks,
   PREPARE_ON_REQUEST,
@@ -45,6 +46,16 @@ import {
 } from './handlers.js';
 import type { RunSteps } from './plan.js';
 import { inStepOrder } from './step-order.js';
+import {
+  readRunUsage,
+  runTotals,
+  stepViews,
+  type RunUsage,
+  type StepView,
+  type TokenCounts,
+} from './run-usage.js';
+import { endRunSpan, newRunTrace, runTraceparent } from '../telemetry/index.js';
+import { instruments, labelOf } from '../metrics/index.js';
 import { writeLogs, writeStepMetrics, type StepMetric } from './records.js';
 import {
   cancelRunTasks,
@@ -240,6 +251,9 @@ export class Engine {
     const now = new Date().toISOString();
     const triggerData = triggerDataOf(options);
     const dialect = this.store.handle.dialect;
+    // The run span's ids, reserved under the active span (the request that starts it): null, and
+    // nothing more done for it, with tracing off.
+    const traceContext = newRunTrace(Date.parse(now));
     await trx
       .insertInto('workflow_runs')
       .values({
@@ -259,6 +273,7 @@ export class Engine {
         started_at: now,
         timeout_at: deadline(normalized, now),
         event_depth: options.eventDepth ?? 0,
+        trace_context: traceContext,
       })
       .execute();
     const run: StoredRun = {
@@ -272,13 +287,19 @@ export class Engine {
       handlers,
       startedAt: now,
       eventDepth: options.eventDepth ?? 0,
+      traceContext,
     };
     const started = {
       ownerId: caller.userId,
       runId,
       message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
     };
-    if (prepared.start.tasks.length > 0) await enqueueTasks(trx, dialect, prepared.start.tasks);
+    // Planned before the run had its trace context: the first tasks get it now.
+    const tasks =
+      traceContext === null
+        ? prepared.start.tasks
+        : prepared.start.tasks.map((task) => ({ ...task, traceContext: runTraceparent(traceContext) }));
+    if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
     await saveRun(trx, dialect, run, prepared.start.outcome, {}, [started]);
   }
 
@@ -613,6 +634,12 @@ export class Engine {
       await insertEvents(trx, this.store.handle.dialect, [
         runEndedEvent(run, { status: 'cancelled', error: reason }),
       ]);
+      endRunSpan(row.trace_context, { runId, ...run, status: 'cancelled', error: reason });
+      if (row.started_at !== null)
+        instruments.runDuration.observe(
+          { workflow: labelOf(row.workflow_name), status: 'cancelled' },
+          Math.max(0, Date.parse(now) - Date.parse(row.started_at)) / 1000,
+        );
       await recordAudit(trx, {
         caller,
         ownerId: row.owner_id,
@@ -665,8 +692,16 @@ export class Engine {
       // Tasks of the reset steps and of the handlers stay as the record of attempt n, renamed
       // `<step>@<n>` ('@' cannot occur in a step id) so a fan-in does not gather them again.
       const renamed = [...reset, ...(handlers ?? []).map((h) => handlerStepId(h.kind, h.index))];
-      const retried: StoredRun = { ...run, attempt: row.attempt + 1, handlers: handlers ?? null };
       const now = new Date().toISOString();
+      // Attempt n+1 is a span of its own (attempt n's was recorded when it ended), in the trace of
+      // the request that retries it.
+      const traceContext = newRunTrace(Date.parse(now));
+      const retried: StoredRun = {
+        ...run,
+        attempt: row.attempt + 1,
+        handlers: handlers ?? null,
+        traceContext,
+      };
       await trx
         .updateTable('workflow_runs')
         .set({
@@ -680,6 +715,7 @@ export class Engine {
           result: null,
           updated_at: now,
           timeout_at: deadline(run.workflow, now),
+          trace_context: traceContext,
           ...(handlers === undefined ? {} : { handlers: toDbJson(handlers) }),
         })
         .where('id', '=', runId)
@@ -723,23 +759,36 @@ export class Engine {
   }
 
   /** The caller's runs, newest first. */
-  async listRuns(
+  async listRuns(caller: Caller, filters: RunFilters = {}): Promise<RunView[]> {
+    return (await this.listRunPage(caller, filters)).items;
+  }
+
+  /** A page of the caller's runs, newest first; `next` (when there may be more) is the cursor of the next page. */
+  async listRunPage(
     caller: Caller,
-    filters: { workflow?: string; status?: string; limit?: number } = {},
-  ): Promise<RunView[]> {
-    let query = this.store.handle.db
-      .selectFrom('workflow_runs')
-      .selectAll()
-      .where('owner_id', '=', caller.userId);
-    if (filters.workflow !== undefined) query = query.where('workflow_name', '=', filters.workflow);
-    if (filters.status !== undefined) query = query.where('status', '=', filters.status);
+    filters: RunFilters = {},
+  ): Promise<{ items: RunView[]; next: string | null }> {
+    const limit = filters.limit ?? 50;
+    const query = applyRunFilters(
+      this.store.handle.db.selectFrom('workflow_runs').selectAll().where('owner_id', '=', caller.userId),
+      filters,
+    );
     const rows = await query
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
-      .limit(filters.limit ?? 50)
+      .limit(limit + 1)
       .execute();
-    await this.loadDefinitions(rows.map((r) => r.workflow_id));
-    return rows.map((row) => viewOfRun(row, this.definitions.get(row.workflow_id)));
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    await this.loadDefinitions(page.map((r) => r.workflow_id));
+    const usage = await readRunUsage(this.store.handle.db, page);
+    return {
+      items: page.map((row) => viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id))),
+      next:
+        rows.length > limit && last !== undefined
+          ? encodeCursor({ createdAt: last.created_at, id: last.id })
+          : null,
+    };
   }
 
   /** Reads the definitions not cached yet (a stored version never changes), in one query. */
@@ -767,25 +816,27 @@ export class Engine {
       .executeTakeFirst();
     if (row === undefined) throw new NotFoundError('run', runId);
     await this.loadDefinitions([row.workflow_id]);
-    return viewOfRun(row, this.definitions.get(row.workflow_id));
+    const usage = await readRunUsage(this.store.handle.db, [row]);
+    return viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id));
   }
 }
 
 /** A run as the API shows it, its steps in the definition's order (see `inStepOrder`). */
-function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined): RunView {
+function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined, usage?: RunUsage): RunView {
   return {
     id: row.id,
     workflow: row.workflow_name ?? '',
     version: row.workflow_version ?? '',
     status: row.status,
     attempt: row.attempt,
-    steps: inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow),
+    steps: stepViews(inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow), usage),
     result: fromDbJson(row.result),
     error: row.error,
     errorStep: row.error_step,
     startedAt: row.started_at,
     completedAt: row.completed_at,
     durationMs: row.duration_ms,
+    ...runTotals(row, usage),
     timeoutAt: row.timeout_at,
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? [],
     trigger: {
@@ -803,13 +854,17 @@ export interface RunView {
   readonly version: string;
   readonly status: string;
   readonly attempt: number;
-  readonly steps: RunSteps;
+  /** Each step's state, with its duration and the LLM tokens and cost of its attempts. */
+  readonly steps: Record<string, StepView>;
   readonly result: unknown;
   readonly error: string | null;
   readonly errorStep: string | null;
   readonly startedAt: string | null;
   readonly completedAt: string | null;
   readonly durationMs: number | null;
+  /** LLM tokens of every step (input and output where the providers said) and their cost. */
+  readonly tokens: TokenCounts;
+  readonly cost: number;
   /** The run's deadline, if its workflow sets `timeout_seconds`. */
   readonly timeoutAt: string | null;
   /** Its on_error / on_success handlers and how they went. */

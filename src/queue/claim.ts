@@ -5,6 +5,7 @@ import {
   type DialectAdapter,
   type SwarmDatabase,
 } from '../storage/index.js';
+import { instruments, secondsSince } from '../metrics/index.js';
 import { recordAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask } from './rows.js';
@@ -75,6 +76,7 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
   const nowDate = options.now ?? new Date();
   const now = toDbTimestamp(nowDate);
   const lockedUntil = toDbTimestamp(new Date(nowDate.getTime() + options.leaseMs));
+  const claimStarted = performance.now();
 
   const rows = await dialect.writeTransaction(db, async (trx) => {
     const claimed = await trx
@@ -143,6 +145,12 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
     await recordAssignments(trx, dialect, live, { ...options, now });
     return live;
   });
+  // Metrics: in memory, synchronous (src/metrics).
+  instruments.claimDuration.observe((performance.now() - claimStarted) / 1000);
+  for (const row of rows) {
+    const wait = secondsSince(row.run_at, nowDate.getTime());
+    if (wait !== null) instruments.taskWait.observe(wait);
+  }
   return rows.sort(byClaimOrder).map(toClaimedTask);
 }
 

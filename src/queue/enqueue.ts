@@ -38,6 +38,7 @@ const TASK_COLUMNS = [
   { name: 'expires_at', type: 'timestamp' },
   { name: 'concurrency_key', type: 'text' },
   { name: 'idempotency_key', type: 'text' },
+  { name: 'trace_context', type: 'text' },
 ] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
 const PARAMS_PER_ROW = TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
@@ -238,5 +239,6 @@ function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCach
     expires_at: task.expiresAt === undefined ? null : timestamps.of(task.expiresAt, `${at}.expiresAt`),
     concurrency_key: task.concurrencyKey ?? null,
     idempotency_key: task.idempotencyKey ?? null,
+    trace_context: task.traceContext ?? null,
   } satisfies TaskInsert;
 }

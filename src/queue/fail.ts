@@ -1,4 +1,5 @@
 import { toDbText, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { instruments } from '../metrics/index.js';
 import { endAssignments } from './assignments.js';
 import { computeBackoffMs } from './backoff.js';
 import { retryPolicyOf } from './rows.js';
@@ -43,7 +44,7 @@ export async function failTask(
   const { db, dialect } = handle;
   const nowDate = options.now ?? new Date();
   const now = toDbTimestamp(nowDate);
-  return dialect.writeTransaction(db, async (trx) => {
+  const outcome = await dialect.writeTransaction(db, async (trx): Promise<FailOutcome> => {
     const fenced = trx
       .updateTable('tasks')
       .where('id', '=', failure.id)
@@ -129,4 +130,7 @@ export async function failTask(
     });
     return status === 'TIMEOUT' ? 'timeout' : 'failed';
   });
+  // Counted once committed (src/metrics: in memory, synchronous).
+  if (outcome === 'retrying') instruments.retries.inc();
+  return outcome;
 }

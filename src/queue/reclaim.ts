@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { instruments } from '../metrics/index.js';
 import { endAssignments } from './assignments.js';
 import type { FailureHooks, LeaseHooks } from './types.js';
 
@@ -43,7 +44,7 @@ export async function reclaimExpiredLeases(
   const max = Math.max(1, Math.floor(maxLeaseLosses));
   // Per row, so the count is right even for a task that lost more leases under a higher limit.
   const message = sql<string>`cast(${`lease lost `} as text) || cast(lease_losses + 1 as text) || cast(${` times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${max})`} as text)`;
-  return dialect.writeTransaction(db, async (trx) => {
+  const ids = await dialect.writeTransaction(db, async (trx) => {
     const timedOut = await trx
       .updateTable('tasks')
       .set((eb) => ({
@@ -127,4 +128,7 @@ export async function reclaimExpiredLeases(
     }
     return ids;
   });
+  // Counted once committed: a rolled-back reclaim lost nothing.
+  if (ids.length > 0) instruments.leaseLosses.inc(ids.length);
+  return ids;
 }

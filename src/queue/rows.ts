@@ -60,6 +60,7 @@ export const CLAIM_COLUMNS = [
   'lease_epoch',
   'locked_until',
   'resume_state',
+  'trace_context',
 ] as const;
 
 export interface ClaimRow {
@@ -85,6 +86,7 @@ export interface ClaimRow {
   lease_epoch: number;
   locked_until: string | null;
   resume_state: string | null;
+  trace_context: string | null;
 }
 
 export function toClaimedTask(row: ClaimRow): ClaimedTask {
@@ -107,6 +109,7 @@ export function toClaimedTask(row: ClaimRow): ClaimedTask {
     leaseEpoch: row.lease_epoch,
     lockedUntil: row.locked_until ?? '',
     ...(row.resume_state === null ? {} : { resumeState: fromDbJson(row.resume_state) }),
+    ...(row.trace_context === null ? {} : { traceContext: row.trace_context }),
   };
 }
 

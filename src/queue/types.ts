@@ -77,6 +77,8 @@ export interface NewTask {
   readonly concurrencyKey?: string;
   /** Enqueueing again with the same key (per owner) returns the existing task's id. */
   readonly idempotencyKey?: string;
+  /** The run span's W3C traceparent (src/telemetry), when tracing is on: its attempts' parent. */
+  readonly traceContext?: string;
 }
 
 /** A task a worker now holds. */
@@ -102,6 +104,8 @@ export interface ClaimedTask {
   readonly lockedUntil: string;
   /** What the runtime left when it last put this task to sleep (`sleepTask`); absent if it never slept. */
   readonly resumeState?: unknown;
+  /** The run span's traceparent it was enqueued with (tracing on); absent otherwise. */
+  readonly traceContext?: string;
 }
 
 /** A lease as a worker names it: which task, claimed under which epoch. */

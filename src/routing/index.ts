@@ -31,3 +31,10 @@ export {
   type AttemptResult,
 } from './policy.js';
 export { recordHeartbeat, markSilentAgents, type Heartbeat } from './heartbeats.js';
+export {
+  agentStats,
+  trustHistory,
+  MAX_TRUST_POINTS,
+  type AgentVersionStats,
+  type TrustPoint,
+} from './agent-stats.js';

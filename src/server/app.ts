@@ -19,6 +19,8 @@ import { userRoutes } from './routes/users.js';
 import { startAuditRetention } from './audit-retention.js';
 import { auditLogRoutes } from './routes/audit-logs.js';
 import { registerRouteScopes } from './route-scope.js';
+import { registerRequestMetrics } from './metrics-hook.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { registerRateLimit } from './rate-limit-hook.js';
 import { answerClientError } from './client-error.js';
 import { HTTP_SERVER_OPTIONS, registerHostCheck } from './host-header.js';
@@ -39,9 +41,12 @@ import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { remoteAgentRoutes } from './routes/remote-agents.js';
+import { agentStatsRoutes } from './routes/agent-stats.js';
 import { runRoutes, runSchema } from './routes/runs.js';
+import { runAttemptRoutes } from './routes/run-attempts.js';
 import { secretRoutes } from './routes/secrets.js';
 import { taskRoutes } from './routes/tasks.js';
+import { queueSummaryRoutes } from './routes/queue-summary.js';
 import { workflowRoutes, workflowSchema } from './routes/workflows.js';
 import type { RouteDeps } from './routes/deps.js';
 import { eventRoutes } from './routes/events.js';
@@ -50,6 +55,7 @@ import { scheduledTaskRoutes } from './routes/scheduled-tasks.js';
 import { triggerRoutes } from './routes/triggers.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SWARM_VERSION } from './version.js';
+import { registerHttpTracing } from '../telemetry/index.js';
 
 export interface AppOptions {
   readonly store: Store;
@@ -98,6 +104,8 @@ export interface AppOptions {
    * throttle, password hashing parameters. @default 12 h idle, 7 days, OWASP's scrypt
    */
   readonly sessions?: SessionAppOptions;
+  /** Serve `GET /metrics` (Prometheus; SWARM_METRICS). @default true */
+  readonly metrics?: boolean;
 }
 
 declare module 'fastify' {
@@ -126,11 +134,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     http: HTTP_SERVER_OPTIONS,
   }) as unknown as FastifyInstance;
   const bodyMaxDepth = options.bodyMaxDepth ?? 64;
+  // A span per request when tracing is on (src/telemetry): before the other hooks it covers.
+  registerHttpTracing(app);
   // First: every later hook, parser and route sees only input that passed it.
   registerInputGuard(app, { maxDepth: bodyMaxDepth });
   registerHostCheck(app);
   // Before any route: each must declare its scope, or the app does not start.
   registerRouteScopes(app);
+  // Counts every answered request by route pattern and status (src/metrics): in memory.
+  registerRequestMetrics(app);
 
   await app.register(swagger, {
     openapi: {
@@ -233,13 +245,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   workflowRoutes(app, registry, () => deps);
   const engine = options.engine ?? new Engine(options.store);
   runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
+  runAttemptRoutes(app, options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
+  queueSummaryRoutes(app, options.store);
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store, options.providerUrls);
   authFailureRoutes(app, options.store);
   auditLogRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
+  agentStatsRoutes(app, options.store);
   let keyring = options.keyring;
   const deps: RouteDeps = {
     store: options.store,
@@ -256,5 +271,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   eventRoutes(app, deps);
   scheduledTaskRoutes(app, deps);
   webhookRoutes(app, deps);
+  metricsRoutes(app, options.store, { prometheus: options.metrics ?? true });
   return app;
 }

@@ -36,6 +36,21 @@ export function requireScope(request: FastifyRequest): void {
   });
 }
 
+/**
+ * Query values arrive as text and the validator does not coerce them (coerceTypes: false), so a
+ * query parameter typed `integer` or `boolean` would refuse every value sent: each must be a
+ * string (with a pattern), converted by the handler. Checked when the route is defined.
+ */
+function assertStringQuery(name: string, querystring: unknown): void {
+  const properties = (querystring as { properties?: Record<string, { type?: unknown }> } | undefined)
+    ?.properties;
+  for (const [key, property] of Object.entries(properties ?? {}))
+    if (property.type !== undefined && property.type !== 'string')
+      throw new Error(
+        `route ${name}: query parameter "${key}" is typed ${JSON.stringify(property.type)}; query values are text (no coercion): type it as a string with a pattern`,
+      );
+}
+
 /** Routes registered by file-serving plugins, which cannot declare a scope themselves. */
 const PUBLIC_FILE_PREFIXES = ['/assets/', '/docs'];
 
@@ -67,6 +82,7 @@ export function registerRouteScopes(app: FastifyInstance): void {
     if (scope !== 'public' && scope !== 'authenticated' && !isScope(scope))
       throw new Error(`route ${name} declares an unknown scope "${String(scope)}" (see src/auth/scopes.ts)`);
     const schema = route.schema ?? {};
+    assertStringQuery(name, (schema as { querystring?: unknown }).querystring);
     const description = (schema as { description?: string }).description;
     // A copy: a schema object may be shared between routes, each with its own scope.
     route.schema = {

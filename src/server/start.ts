@@ -70,6 +70,7 @@ export async function startServer(
         cookieSecure: config.cookieSecure,
       },
       auditRetentionDays: config.auditRetentionDays,
+      metrics: config.metrics,
       ...(config.dashboardDir === undefined ? {} : { dashboardDir: config.dashboardDir }),
       rateLimits: { windowScale: config.rateLimitWindowScale },
     });

@@ -77,6 +77,14 @@ export type {
   RateLimitWindowType,
 } from './repositories/rate-limits.js';
 export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
+export {
+  queueSummary,
+  MAX_QUEUE_ASSIGNMENTS,
+  type QueueSummary,
+  type WorkerSummary,
+  type WorkerAssignment,
+  type OldestWaiting,
+} from './repositories/queue-summary.js';
 export type { WorkflowRecord, NewWorkflow } from './repositories/workflows.js';
 export type { SecretRecord, SealedSecret, Seal, ReencryptReport } from './repositories/secrets.js';
 export {

@@ -223,6 +223,8 @@ export interface WorkflowRunsTable {
   updated_at: WithDefault<Timestamp>;
   /** Migration 0010: the depth of the event that started the run; 0 when no event did. */
   event_depth: WithDefault<number>;
+  /** Migration 0015: the run span's trace context (src/telemetry/run-trace.ts); null with tracing off. */
+  trace_context: string | null;
 }
 
 export interface TasksTable {
@@ -282,6 +284,8 @@ export interface TasksTable {
   lease_losses: WithDefault<number>;
   /** Migration 0011: what a runtime that slept (builtin/delay) left for the attempt resuming it. */
   resume_state: JsonText | null;
+  /** Migration 0015: the run span's `traceparent`, the parent of the attempt's span; null with tracing off. */
+  trace_context: string | null;
 }
 
 export interface TaskTemplatesTable {

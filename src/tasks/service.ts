@@ -1,4 +1,4 @@
-import { NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
+import { InputError, NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import { cancelTasks } from '../queue/index.js';
 import { Registry } from '../registry/index.js';
 import {
@@ -177,7 +177,21 @@ export class TaskService {
 
   /** The caller's standalone tasks, newest first. */
   async list(caller: Caller, filters: TaskFilters = {}): Promise<TaskView[]> {
-    const rows = await this.store.handle.db
+    const db = this.store.handle.db;
+    // The page goes on after this task (newest first: created_at, then id, both descending).
+    const after =
+      filters.before === undefined
+        ? undefined
+        : await db
+            .selectFrom('tasks')
+            .select(['created_at', 'id'])
+            .where('owner_id', '=', caller.userId)
+            .where('id', '=', filters.before)
+            .executeTakeFirst();
+    if (filters.before !== undefined && after === undefined)
+      throw new InputError('before', `no task ${filters.before} of yours`);
+    const [agentName, agentVersion] = filters.agent?.split('@') ?? [];
+    const rows = await db
       .selectFrom('tasks')
       .selectAll()
       .where('owner_id', '=', caller.userId)
@@ -185,6 +199,16 @@ export class TaskService {
       .$if(filters.status !== undefined, (qb) => qb.where('status', '=', filters.status!))
       .$if(filters.capability !== undefined, (qb) =>
         qb.where('capability_required', '=', filters.capability!),
+      )
+      .$if(agentName !== undefined, (qb) => qb.where('agent_name', '=', agentName!))
+      .$if(agentVersion !== undefined, (qb) => qb.where('agent_version', '=', agentVersion!))
+      .$if(after !== undefined, (qb) =>
+        qb.where((eb) =>
+          eb.or([
+            eb('created_at', '<', after!.created_at),
+            eb.and([eb('created_at', '=', after!.created_at), eb('id', '<', after!.id)]),
+          ]),
+        ),
       )
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')

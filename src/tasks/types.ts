@@ -107,6 +107,10 @@ export interface TaskView {
 export interface TaskFilters {
   readonly status?: string;
   readonly capability?: string;
+  /** An agent's name, or `name@version`. */
+  readonly agent?: string;
+  /** A task id: only tasks listed after it (older), for the next page. */
+  readonly before?: string;
   /** @default 50 */
   readonly limit?: number;
 }

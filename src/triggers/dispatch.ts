@@ -11,6 +11,16 @@ import {
 } from '../storage/index.js';
 import { firingError, prepareFiring, recordFiring, type Refusal } from './fire.js';
 import type { TriggerRow } from './types.js';
+import { instruments, secondsSince } from '../metrics/index.js';
+
+/** Metrics (src/metrics): how long events waited between publication and dispatch. */
+function observeLag(events: readonly { readonly createdAt: string }[]): void {
+  const now = Date.now();
+  for (const event of events) {
+    const lag = secondsSince(event.createdAt, now);
+    if (lag !== null) instruments.eventDispatchLag.observe(lag);
+  }
+}
 
 /** An event as subscribers see it, once, in the transaction that dispatches it. */
 export interface DispatchedEvent {
@@ -114,6 +124,7 @@ export class EventDispatcher {
         .where('status', '=', 'pending')
         .executeTakeFirst();
       dispatched += Number(result.numUpdatedRows);
+      observeLag(idle);
     }
     const causes = await this.causingWorkflows(events.filter((e) => matching(e).length > 0));
     for (const event of events) {
@@ -123,6 +134,7 @@ export class EventDispatcher {
         const cause = event.runId === null ? null : (causes.get(event.runId) ?? null);
         const started = await this.dispatchOne(event, matching(event), subscribers, cause);
         if (started !== null) {
+          observeLag([event]);
           dispatched++;
           runsStarted += started;
         }

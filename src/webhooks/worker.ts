@@ -4,6 +4,7 @@ import { newId as newAttemptId, toDbBool, toDbTimestamp, type Store } from '../s
 import { DEFAULT_BACKOFF, parseRetryAfter, retryDelayMs, type BackoffOptions } from './backoff.js';
 import { WEBHOOK_DELIVERIES_CHANNEL, type DeliveryBody } from './deliveries.js';
 import { sendSigned, type AttemptResult } from './send.js';
+import { instruments } from '../metrics/index.js';
 
 export interface DeliveryWorkerOptions {
   readonly store: Store;
@@ -218,6 +219,9 @@ export class DeliveryWorker {
       statusCode: result.statusCode,
       latencyMs: result.latencyMs,
     };
+    // Metrics (src/metrics): recorded attempts, by outcome.
+    if (recorded)
+      instruments.webhookDeliveries.inc({ status: result.error === null ? 'succeeded' : 'failed' });
     if (!recorded)
       this.options.logger.warn(
         log,

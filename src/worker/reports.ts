@@ -14,6 +14,7 @@ import {
   type Store,
 } from '../storage/index.js';
 import { BatchedWriter } from './batched-writer.js';
+import { recordUsageMetrics } from '../metrics/index.js';
 
 /** The `messages.message_type` values. */
 export const MESSAGE_TYPES: readonly string[] = [
@@ -140,6 +141,14 @@ export class ReportWriter {
           return;
         }
         case 'usage':
+          recordUsageMetrics(
+            item.provider ?? null,
+            item.model ?? null,
+            item.inputTokens ?? null,
+            item.outputTokens ?? null,
+            item.cost,
+            item.tokens,
+          );
           this.push({
             kind: 'usage',
             row: {

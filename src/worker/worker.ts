@@ -24,6 +24,8 @@ import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 import { agentLabel, type AttemptEnd } from './attempt-end.js';
+import { startAttemptSpan, type AttemptSpan } from '../telemetry/index.js';
+import { instruments, labelOf } from '../metrics/index.js';
 
 export interface WorkerOptions {
   readonly store: Store;
@@ -273,19 +275,39 @@ export class Worker {
   private run(task: ClaimedTask): void {
     const controller = new AbortController();
     this.inFlight.set(task.id, { task, controller, started: Date.now() });
-    void this.execute(task, controller).finally(() => {
+    // The attempt's span (tracing on; null otherwise), a child of its run's span.
+    const span = startAttemptSpan(task);
+    const attempt =
+      span === null
+        ? this.execute(task, controller, null)
+        : span.run(() => this.execute(task, controller, span));
+    void attempt.finally(() => {
+      span?.end();
       this.inFlight.delete(task.id);
       this.notify();
     });
   }
 
-  private async execute(task: ClaimedTask, controller: AbortController): Promise<void> {
+  private async execute(
+    task: ClaimedTask,
+    controller: AbortController,
+    span: AttemptSpan | null,
+  ): Promise<void> {
     const started = Date.now();
     // Built once the secrets are known: everything the attempt produces passes through it.
     let redactor = Redactor.none;
     let agentRan = false;
     let ranAgent: { name: string; version: string } | null = null;
-    const ended = (status: AttemptEnd['status'], failure?: { error: string; retryable: boolean }) =>
+    const ended = (status: AttemptEnd['status'], failure?: { error: string; retryable: boolean }) => {
+      span?.ended(
+        status,
+        failure === undefined ? undefined : { ...failure, error: redactor.redactText(failure.error) },
+      );
+      // Metrics (src/metrics): in memory, by agent name — never the task's id.
+      instruments.taskDuration.observe(
+        { agent: labelOf(ranAgent?.name ?? task.agent?.name ?? task.capability), status },
+        (Date.now() - started) / 1000,
+      );
       this.options.onAttemptEnded?.({
         taskId: task.id,
         runId: task.runId,
@@ -298,6 +320,7 @@ export class Worker {
           ? {}
           : { error: redactor.redactText(failure.error), retryable: failure.retryable }),
       });
+    };
     const fail = async (error: string, retryable: boolean, timedOut = false) => {
       ended('failed', { error, retryable });
       // The attempt's log lines (and reports) go ahead of the engine's "step … failed".
@@ -335,6 +358,7 @@ export class Worker {
     }
     const agent = resolved.agent;
     ranAgent = agent;
+    span?.agent(agent.name, agent.version);
     let secrets: Record<string, string>;
     try {
       secrets = await this.secrets.resolve(task, agent);

@@ -36,7 +36,7 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       await screenshot(page, `sign-in-${dialect}`);
 
       await signIn(page);
-      expect(page.url()).toMatch(/#\/runs$/);
+      expect(page.url()).toMatch(/#\/overview$/);
       const cookies = await context.cookies();
       expect(cookies.find((c) => c.name === 'swarm_session')).toMatchObject({
         httpOnly: true,

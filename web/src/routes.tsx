@@ -1,6 +1,17 @@
 import type { ReactNode } from 'react';
 import type { Route } from './router.js';
+import { OverviewPage } from './pages/Overview.js';
 import { RunsPage } from './pages/Runs.js';
+import { WorkflowsPage } from './pages/Workflows.js';
+import { AgentsPage } from './pages/Agents.js';
+import { TriggersPage } from './pages/Triggers.js';
+import { EventsPage } from './pages/Events.js';
+import { WebhooksPage } from './pages/Webhooks.js';
+import { TasksPage } from './pages/Tasks.js';
+import { SecretsPage } from './pages/Secrets.js';
+import { KeysPage } from './pages/Keys.js';
+import { UsersPage } from './pages/Users.js';
+import { AuditPage } from './pages/Audit.js';
 
 /**
  * The dashboard's views: the first path segment picks one. `scope` hides a view (and its nav
@@ -14,5 +25,27 @@ export interface View {
 }
 
 export const VIEWS: readonly View[] = [
+  {
+    path: 'overview',
+    nav: 'Overview',
+    scope: 'runs:read',
+    render: (route) => <OverviewPage route={route} />,
+  },
   { path: 'runs', nav: 'Runs', scope: 'runs:read', render: (route) => <RunsPage route={route} /> },
+  {
+    path: 'workflows',
+    nav: 'Workflows',
+    scope: 'workflows:read',
+    render: (route) => <WorkflowsPage route={route} />,
+  },
+  { path: 'agents', nav: 'Agents', scope: 'agents:read', render: (route) => <AgentsPage route={route} /> },
+  { path: 'triggers', nav: 'Triggers', scope: 'triggers:read', render: () => <TriggersPage /> },
+  { path: 'events', nav: 'Events', scope: 'events:read', render: () => <EventsPage /> },
+  { path: 'webhooks', nav: 'Webhooks', scope: 'webhooks:read', render: () => <WebhooksPage /> },
+  { path: 'tasks', nav: 'Tasks', scope: 'tasks:read', render: (route) => <TasksPage route={route} /> },
+  { path: 'secrets', nav: 'Secrets', scope: 'secrets:read', render: () => <SecretsPage /> },
+  // Keys also lists the user's own sessions.
+  { path: 'keys', nav: 'Keys', scope: 'keys:read', render: () => <KeysPage /> },
+  { path: 'users', nav: 'Users', scope: 'users:admin', render: () => <UsersPage /> },
+  { path: 'audit', nav: 'Audit', scope: 'audit:read', render: () => <AuditPage /> },
 ];

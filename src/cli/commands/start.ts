@@ -22,7 +22,13 @@ export function registerStart(program: Command, io: CliIo): void {
       // Listen for signals before anything starts, so an early SIGTERM still shuts down cleanly.
       const shutdown = io.waitForShutdown();
       // The server's modules load here, so the other commands start without them.
-      const { startServer } = await import('../../server/index.js');
+      const [{ startServer }, { startTracing }] = await Promise.all([
+        import('../../server/index.js'),
+        import('../../telemetry/index.js'),
+      ]);
+      // Before the server is built: its HTTP hooks are installed only with tracing on. Loads the
+      // OpenTelemetry SDK only when OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
+      const stopTracing = await startTracing(io.env);
       const server = await startServer(config);
       io.out(
         `Swarm ${SWARM_VERSION} listening on ${server.url} (database: ${server.store.handle.description})`,
@@ -51,5 +57,7 @@ export function registerStart(program: Command, io: CliIo): void {
       const signal = await shutdown;
       io.out(`${signal}: shutting down`);
       await server.close();
+      // After the worker stopped: the spans of its last attempts and run ends are sent too.
+      await stopTracing();
     });
 }

@@ -53,6 +53,10 @@ export function registerWorker(program: Command, io: CliIo): void {
       } = await workerModules();
       configureExpressionLimits(config.expressionLimits);
       const shutdown = io.waitForShutdown();
+      // Spans of attempts (children of their runs' spans) and of the runs it ends: only with an
+      // OTLP endpoint set, else the SDK is not even loaded.
+      const { startTracing } = await import('../../telemetry/index.js');
+      const stopTracing = await startTracing(io.env);
       // Workers never migrate: the server does, and a worker on an older schema must not run.
       const store = await Store.open(config.databaseUrl, { migrate: false });
       const logger = consoleLogger({ level: config.logLevel, format: config.logFormat });
@@ -76,5 +80,6 @@ export function registerWorker(program: Command, io: CliIo): void {
       io.out(`${signal}: finishing running tasks, handing back the rest`);
       await worker.stop(10_000);
       await store.close();
+      await stopTracing();
     });
 }

@@ -21,6 +21,8 @@ import {
   type ChatMessage,
   type LlmCall,
 } from './wire.js';
+import { recordUsageMetrics } from '../../metrics/index.js';
+import { startLlmSpan } from '../../telemetry/index.js';
 
 /** Where the runtime finds providers and configurations, and records usage. */
 export interface LlmLookup {
@@ -100,19 +102,39 @@ export class LlmRuntime implements Runtime {
       apiKey === null ? Redactor.none : new Redactor({ [provider.apiKeySecret ?? 'api_key']: apiKey });
     const request = buildRequest(provider.provider, base, apiKey, call);
     const where = `LLM provider "${provider.name}" (${describeUrl(request.url)})`;
+    // The call's span (tracing on; null otherwise), a child of the attempt's.
+    const span = startLlmSpan({
+      provider: provider.provider,
+      providerName: provider.name,
+      model: call.model,
+      url: request.url,
+    });
     const started = Date.now();
-    const response = await this.post(request, where, context.signal);
+    let response: Awaited<ReturnType<typeof postJson>>;
+    let reply: ReturnType<typeof parseReply>;
+    try {
+      response = await this.post(request, where, context.signal);
+      if (response.status < 200 || response.status > 299) {
+        throw httpError(where, response.status, response.headers, response.body, redactor);
+      }
+      reply = parseReply(provider.provider, response.body);
+      if (reply === null) {
+        throw RuntimeError.unreachable(
+          `${where}: the response is not a ${provider.provider} chat completion`,
+          {
+            retryable: false,
+            context: { provider: provider.name, status: response.status },
+          },
+        );
+      }
+      span?.replied(reply);
+    } catch (error) {
+      span?.failed(error);
+      throw error;
+    } finally {
+      span?.end();
+    }
     const durationMs = Date.now() - started;
-    if (response.status < 200 || response.status > 299) {
-      throw httpError(where, response.status, response.headers, response.body, redactor);
-    }
-    const reply = parseReply(provider.provider, response.body);
-    if (reply === null) {
-      throw RuntimeError.unreachable(`${where}: the response is not a ${provider.provider} chat completion`, {
-        retryable: false,
-        context: { provider: provider.name, status: response.status },
-      });
-    }
     const cost = costOf(provider, reply.inputTokens, reply.outputTokens);
     const usage: LlmUsage = {
       runId: invocation.runId,
@@ -201,8 +223,9 @@ export class LlmRuntime implements Runtime {
         model: usage.model,
         provider: usage.provider,
       });
-      return;
+      return; // counted in the metrics where the report is taken (src/worker/reports.ts)
     }
+    recordUsageMetrics(usage.provider, usage.model, usage.inputTokens, usage.outputTokens, usage.cost);
     try {
       await record.call(this.options.providers, ownerId, usage);
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { LOG_LEVELS, RunLogs, type Engine, type LogLevel } from '../../engine/index.js';
+import { LOG_LEVELS, RUN_TRIGGER_TYPES, RunLogs, type Engine, type LogLevel } from '../../engine/index.js';
 import type { Registry } from '../../registry/index.js';
 import { RUN_STATUSES, type Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
@@ -18,7 +18,8 @@ export const runSchema = {
     steps: {
       type: 'object',
       additionalProperties: true,
-      description: "Each step's status, output, error and times",
+      description:
+        "Each step's status, output, error and times, with `durationMs` (start to end, null until it ends), `tokens` ({input, output, total}) and `cost` of its LLM calls",
     },
     result: {},
     error: { type: ['string', 'null'] },
@@ -26,6 +27,13 @@ export const runSchema = {
     startedAt: { type: ['string', 'null'] },
     completedAt: { type: ['string', 'null'] },
     durationMs: { type: ['number', 'null'] },
+    tokens: {
+      type: 'object',
+      description: 'LLM tokens of all its steps; input and output where the providers reported them',
+      required: ['input', 'output', 'total'],
+      properties: { input: { type: 'number' }, output: { type: 'number' }, total: { type: 'number' } },
+    },
+    cost: { type: 'number', description: 'Estimated LLM cost of all its steps' },
     timeoutAt: { type: ['string', 'null'], description: "The run's deadline, if its workflow sets one" },
     handlers: {
       type: 'array',
@@ -62,6 +70,18 @@ export const logLineSchema = {
     metadata: { type: 'object', additionalProperties: true },
   },
 } as const;
+
+/** `GET /api/v1/runs`'s query: every value a string, as it comes. */
+interface RunListQuery {
+  workflow?: string;
+  status?: string;
+  triggerType?: string;
+  since?: string;
+  until?: string;
+  q?: string;
+  cursor?: string;
+  limit?: string;
+}
 
 export function runRoutes(
   app: FastifyInstance,
@@ -132,37 +152,75 @@ export function runRoutes(
     async (request) => engine.getRun(callerOf(request), request.params.id),
   );
 
-  app.get<{ Querystring: { workflow?: string; status?: string; limit?: number } }>(
+  app.get<{ Querystring: RunListQuery }>(
     '/api/v1/runs',
     {
       config: { scope: 'runs:read' },
       schema: {
         tags: ['runs'],
-        summary: "The caller's runs, newest first",
+        summary: "The caller's runs, newest first, a page at a time",
+        description:
+          'Filters combine with AND. `next` is set when there may be more: pass it as `cursor` (with the same filters) for the next page.',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             workflow: { type: 'string', minLength: 1 },
             status: { type: 'string', enum: [...RUN_STATUSES] },
+            triggerType: {
+              type: 'string',
+              enum: [...RUN_TRIGGER_TYPES],
+              description: 'What started the runs',
+            },
+            since: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 64,
+              description: 'Runs created at or after this ISO-8601 instant (with a zone)',
+            },
+            until: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 64,
+              description: 'Runs created before this ISO-8601 instant (with a zone)',
+            },
+            q: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+              description: 'Text in the run id, the workflow name or the error (any case)',
+            },
+            cursor: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 400,
+              description: 'The `next` of the previous page',
+            },
             limit: { type: 'string', pattern: '^[1-9][0-9]{0,2}$', description: '1–999, default 50' },
           },
         },
         response: {
-          200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Run#' } } } },
+          200: {
+            type: 'object',
+            required: ['items', 'next'],
+            properties: {
+              items: { type: 'array', items: { $ref: 'Run#' } },
+              next: {
+                type: ['string', 'null'],
+                description: 'The cursor of the next page, if there may be one',
+              },
+            },
+          },
           400: { $ref: 'Problem#' },
         },
       },
     },
     async (request) => {
-      const { workflow, status, limit } = request.query;
-      return {
-        items: await engine.listRuns(callerOf(request), {
-          ...(workflow === undefined ? {} : { workflow }),
-          ...(status === undefined ? {} : { status }),
-          ...(limit === undefined ? {} : { limit: Number(limit) }),
-        }),
-      };
+      const { limit, ...filters } = request.query;
+      return engine.listRunPage(callerOf(request), {
+        ...filters,
+        ...(limit === undefined ? {} : { limit: Number(limit) }),
+      });
     },
   );
 

@@ -238,7 +238,9 @@ export function taskRoutes(
     async (request) => tasks.get(callerOf(request), request.params.id),
   );
 
-  app.get<{ Querystring: { status?: string; capability?: string; limit?: string } }>(
+  app.get<{
+    Querystring: { status?: string; capability?: string; agent?: string; before?: string; limit?: string };
+  }>(
     '/api/v1/tasks',
     {
       config: { scope: 'tasks:read' },
@@ -251,6 +253,20 @@ export function taskRoutes(
           properties: {
             status: { type: 'string', enum: [...TASK_STATUSES] },
             capability: { type: 'string', minLength: 1, maxLength: 256 },
+            agent: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+              pattern: '^[^@]+(@[^@]+)?$',
+              description: 'An agent name, or `name@version`',
+            },
+            before: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 100,
+              description:
+                'The last task id of the previous page: the next (older) page (400 if not a task of yours)',
+            },
             limit: limitQuery,
           },
         },
@@ -265,10 +281,12 @@ export function taskRoutes(
       },
     },
     async (request) => {
-      const { status, capability, limit } = request.query;
+      const { status, capability, agent, before, limit } = request.query;
       const filters: TaskFilters = {
         ...(status === undefined ? {} : { status }),
         ...(capability === undefined ? {} : { capability }),
+        ...(agent === undefined ? {} : { agent }),
+        ...(before === undefined ? {} : { before }),
         ...(limit === undefined ? {} : { limit: Number(limit) }),
       };
       return { items: await tasks.list(callerOf(request), filters) };

@@ -301,7 +301,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
       reply.code(202).send(await webhooks().test(callerOf(request), request.params.id)),
   );
 
-  app.get<{ Params: { id: string }; Querystring: { status?: DeliveryStatus; limit?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { status?: DeliveryStatus; limit?: string } }>(
     '/api/v1/webhooks/:id/deliveries',
     {
       config: { scope: 'webhooks:read' },
@@ -314,7 +314,11 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
           additionalProperties: false,
           properties: {
             status: { type: 'string', enum: [...DELIVERY_STATUSES] },
-            limit: { type: 'integer', minimum: 1, maximum: MAX_DELIVERIES_LIMIT, default: 50 },
+            limit: {
+              type: 'string',
+              pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$',
+              description: `1–${MAX_DELIVERIES_LIMIT}, default 50`,
+            },
           },
         },
         response: {
@@ -331,7 +335,7 @@ export function webhookRoutes(app: FastifyInstance, deps: RouteDeps): void {
     async (request) => ({
       items: await webhooks().deliveries(callerOf(request), request.params.id, {
         ...(request.query.status === undefined ? {} : { status: request.query.status }),
-        ...(request.query.limit === undefined ? {} : { limit: request.query.limit }),
+        ...(request.query.limit === undefined ? {} : { limit: Number(request.query.limit) }),
       }),
     }),
   );

@@ -13,6 +13,7 @@ import { leaseLosses } from './0011-lease-losses.js';
 import { authFailures } from './0012-auth-failures.js';
 import { people } from './0013-people.js';
 import { auditIndexes } from './0014-audit-indexes.js';
+import { traceContext } from './0015-trace-context.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -30,6 +31,7 @@ export const MIGRATIONS: readonly Migration[] = [
   authFailures,
   people,
   auditIndexes,
+  traceContext,
 ];
 
 export type { Migration } from './ddl.js';

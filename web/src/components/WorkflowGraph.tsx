@@ -1,0 +1,158 @@
+import { useEffect, useMemo } from 'react';
+import {
+  Background,
+  Controls,
+  Handle,
+  Position,
+  ReactFlow,
+  useReactFlow,
+  useStore,
+  type Edge,
+  type Node,
+  type NodeProps,
+} from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import './workflow-graph.css';
+import { layoutDag, stateLabel, type StepStateLike, type WorkflowDefinitionLike } from '../dag/layout.js';
+
+export type { StepStateLike, WorkflowDefinitionLike } from '../dag/layout.js';
+
+export interface WorkflowGraphProps {
+  /** The normalised workflow (the API's `workflow` field of a workflow version): its `steps`. */
+  readonly definition: WorkflowDefinitionLike;
+  /** Each step's live state by step id; without it every node is drawn plain (a definition view). */
+  readonly states?: Readonly<Record<string, StepStateLike>>;
+  /** Called with a step id when its node is clicked. */
+  readonly onSelect?: (stepId: string) => void;
+  /** The step drawn as selected. */
+  readonly selected?: string | null;
+  /** CSS height of the canvas. @default 360 */
+  readonly height?: number | string;
+}
+
+interface StepData extends Record<string, unknown> {
+  label: string;
+  detail: string;
+  state: string;
+  status: string;
+  fanOut: boolean;
+  selected: boolean;
+}
+
+function StepNode({ data }: NodeProps<Node<StepData>>) {
+  return (
+    <div
+      className={`wg-node wg-${data.status}${data.selected ? ' wg-selected' : ''}`}
+      data-status={data.status}
+      title={data.detail}
+    >
+      <Handle type="target" position={Position.Left} isConnectable={false} />
+      <div className="wg-label">
+        {data.fanOut && (
+          <span className="wg-fan" aria-label="for each">
+            ⋔{' '}
+          </span>
+        )}
+        {data.label}
+      </div>
+      <div className="wg-state">{data.state}</div>
+      <Handle type="source" position={Position.Right} isConnectable={false} />
+    </div>
+  );
+}
+
+function GroupFrame({ data }: NodeProps<Node<{ label: string }>>) {
+  return <div className="wg-group-label">{data.label}</div>;
+}
+
+const NODE_TYPES = { step: StepNode, frame: GroupFrame };
+
+/**
+ * A workflow's DAG (layout from `layoutDag`), each step coloured by its state. Read-only: nodes
+ * cannot be dragged or connected; a click selects a step.
+ */
+export function WorkflowGraph({
+  definition,
+  states,
+  onSelect,
+  selected = null,
+  height = 360,
+}: WorkflowGraphProps) {
+  const layout = useMemo(() => layoutDag(definition), [definition]);
+  const nodes = useMemo<Node[]>(() => {
+    const frames: Node[] = layout.groups.map((g) => ({
+      id: `group:${g.id}`,
+      type: 'frame',
+      position: { x: g.x, y: g.y },
+      data: { label: g.label },
+      style: { width: g.width, height: g.height },
+      className: 'wg-frame',
+      selectable: false,
+      draggable: false,
+      zIndex: -1,
+    }));
+    const steps: Node<StepData>[] = layout.nodes.map((n) => {
+      const state = states?.[n.id];
+      return {
+        id: n.id,
+        type: 'step',
+        position: { x: n.x, y: n.y },
+        data: {
+          label: n.label,
+          detail: n.detail,
+          status: state?.status ?? (states === undefined ? 'none' : 'pending'),
+          state: states === undefined ? n.detail : stateLabel(state, n.fanOut),
+          fanOut: n.fanOut,
+          selected: n.id === selected,
+        },
+        style: { width: n.width, height: n.height },
+        draggable: false,
+        connectable: false,
+      };
+    });
+    return [...frames, ...steps];
+  }, [layout, states, selected]);
+  const edges = useMemo<Edge[]>(
+    () =>
+      layout.edges.map((e) => ({
+        ...e,
+        animated: states?.[e.target]?.status === 'running',
+      })),
+    [layout, states],
+  );
+
+  return (
+    <div className="wg" style={{ height }} data-testid="workflow-graph">
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={NODE_TYPES}
+        fitView
+        fitViewOptions={{ padding: 0.1, maxZoom: 1.2 }}
+        minZoom={0.1}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        elementsSelectable={onSelect !== undefined}
+        onNodeClick={(_, node) => {
+          if (node.type === 'step') onSelect?.(node.id);
+        }}
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background />
+        <Controls showInteractive={false} />
+        <RefitOnResize />
+      </ReactFlow>
+    </div>
+  );
+}
+
+/** The graph fits its box again when the box changes size (e.g. the step drawer opens beside it). */
+function RefitOnResize() {
+  const { fitView } = useReactFlow();
+  const width = useStore((state) => state.width);
+  const height = useStore((state) => state.height);
+  useEffect(() => {
+    if (width > 0 && height > 0) void fitView({ padding: 0.1, maxZoom: 1.2 });
+  }, [fitView, width, height]);
+  return null;
+}

@@ -1,0 +1,58 @@
+import type { AttemptLike } from '../../dag/timeline.js';
+import type { StepLike } from '../../dag/layout.js';
+
+/** A step's state in a run (`GET /api/v1/runs/{id}` → `steps`). */
+export interface StepView {
+  readonly status: string;
+  readonly output?: unknown;
+  readonly error?: string;
+  /** A for_each step's tasks. */
+  readonly items?: { readonly total: number; readonly done: number };
+  readonly agent_version?: string;
+  readonly started_at?: string;
+  readonly completed_at?: string;
+}
+
+export interface RunView {
+  readonly id: string;
+  readonly workflow: string;
+  readonly version: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly steps: Readonly<Record<string, StepView>>;
+  readonly result: unknown;
+  readonly error: string | null;
+  readonly errorStep: string | null;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+  readonly durationMs: number | null;
+  readonly timeoutAt?: string | null;
+  readonly trigger?: { readonly type: string; readonly id: string | null; readonly startedBy: string | null };
+  /** Added by another change to the run view; shown when present. */
+  readonly tokens?: number | null;
+  readonly cost?: number | null;
+}
+
+export interface LogLine {
+  readonly id: string;
+  readonly time: string;
+  readonly level: string;
+  readonly eventType: string;
+  readonly stepId: string | null;
+  readonly taskId: string | null;
+  readonly message: string;
+}
+
+export interface Attempt extends AttemptLike {
+  readonly workerId: string | null;
+  readonly error: string | null;
+}
+
+export interface WorkflowVersion {
+  readonly name: string;
+  readonly version: string;
+  /** The normalised DAG. */
+  readonly workflow: { readonly steps: readonly StepLike[] };
+}
+
+export const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout']);
