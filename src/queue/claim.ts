@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import {
   toDbTimestamp,
   type DatabaseHandle,
@@ -8,7 +8,7 @@ import {
 import { instruments, secondsSince } from '../metrics/index.js';
 import { recordAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
-import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask } from './rows.js';
+import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask, type ClaimRow } from './rows.js';
 import type { ClaimedTask } from './types.js';
 
 export interface ClaimOptions {
@@ -39,7 +39,7 @@ export interface ClaimFilter {
 
 /**
  * Claims up to `limit` ready tasks — PENDING, `run_at` come — highest priority first, then
- * oldest, in one write transaction of two statements:
+ * oldest. On SQLite, one write transaction of two statements:
  *
  *   WITH next AS MATERIALIZED (
  *     SELECT id FROM tasks WHERE status = 'PENDING' AND run_at <= :now
@@ -54,12 +54,13 @@ export interface ClaimFilter {
  * claimers pass over each other's rows instead of queueing behind them; MATERIALIZED makes the
  * LIMITed, locking select run exactly once (a subquery re-run by a nested loop could lock and
  * update more rows than asked for). SQLite has one writer: BEGIN IMMEDIATE serialises claimers.
+ * On PostgreSQL both are CTEs of one statement (claimInOneStatement).
  *
  * `ownerId` and `only` narrow the select (a pull agent claiming over the API); without them the
  * statement is exactly the one above.
  *
  * Expiry is lazy: a task past `expires_at` is taken off the queue when it reaches the head of
- * it, turned EXPIRED in the same transaction, and not returned — so a claim may return fewer
+ * it, turned EXPIRED under the claim's lease, and not returned — so a claim may return fewer
  * tasks than are ready, and a claimer simply claims again. No sweep scans for expired tasks.
  */
 export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions): Promise<ClaimedTask[]> {
@@ -78,73 +79,21 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
   const lockedUntil = toDbTimestamp(new Date(nowDate.getTime() + options.leaseMs));
   const claimStarted = performance.now();
 
-  const rows = await dialect.writeTransaction(db, async (trx) => {
-    const claimed = await trx
-      .with(
-        (cte) => cte('next').materialized(),
-        (qb) => {
-          const next = qb
-            .selectFrom('tasks')
-            .select('id')
-            .where('status', '=', 'PENDING')
-            .where('run_at', '<=', now)
-            .$if(options.ownerId !== undefined, (q) => q.where('owner_id', '=', options.ownerId!))
-            .$if(options.only !== undefined, (q) =>
-              q.where((eb) => {
-                const { agentName, capabilities = [] } = options.only!;
-                const either = [];
-                if (agentName !== undefined) either.push(eb('agent_name', '=', agentName));
-                if (capabilities.length > 0)
-                  either.push(
-                    eb.and([
-                      eb('agent_name', 'is', null),
-                      eb('capability_required', 'in', [...capabilities]),
-                    ]),
-                  );
-                return eb.or(either);
-              }),
-            )
-            .orderBy('priority', 'desc')
-            .orderBy('run_at')
-            .orderBy('id')
-            .limit(limit);
-          return dialect.capabilities.skipLocked ? next.forUpdate().skipLocked() : next;
-        },
-      )
-      .updateTable('tasks')
-      .set((eb) => ({
-        status: 'RUNNING',
-        lease_epoch: eb('lease_epoch', '+', 1),
-        locked_by: options.workerId,
-        locked_until: lockedUntil,
-        worker_id: options.workerId,
-        assigned_at: now,
-        started_at: now,
-        heartbeat_at: now,
-        updated_at: now,
-      }))
-      .where('id', 'in', (eb) => eb.selectFrom('next').select('next.id'))
-      .where('status', '=', 'PENDING')
-      .returning(CLAIM_COLUMNS)
-      .execute();
-
-    // A task resuming from a sleep has started already: `expires_at` no longer applies to it.
-    const expired = claimed.filter(
-      (row) =>
-        row.expires_at !== null &&
-        row.resume_state === null &&
-        Date.parse(row.expires_at) <= nowDate.getTime(),
-    );
-    await expire(
-      trx,
-      dialect,
-      expired.map((row) => row.id),
-      now,
-    );
-    const live = claimed.filter((row) => !expired.includes(row));
-    await recordAssignments(trx, dialect, live, { ...options, now });
-    return live;
-  });
+  const rows = dialect.capabilities.writingCtes
+    ? await claimInOneStatement(db, dialect, options, { limit, now, nowDate, lockedUntil })
+    : await dialect.writeTransaction(db, async (trx) => {
+        const claimed = await claimStatement(trx, dialect, options, { limit, now, lockedUntil }).execute();
+        const expired = claimed.filter((row) => hasExpired(row, nowDate));
+        await expire(
+          trx,
+          dialect,
+          expired.map((row) => row.id),
+          now,
+        );
+        const live = claimed.filter((row) => !expired.includes(row));
+        await recordAssignments(trx, dialect, live, { ...options, now });
+        return live;
+      });
   // Metrics: in memory, synchronous (src/metrics).
   instruments.claimDuration.observe((performance.now() - claimStarted) / 1000);
   for (const row of rows) {
@@ -152,6 +101,126 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
     if (wait !== null) instruments.taskWait.observe(wait);
   }
   return rows.sort(byClaimOrder).map(toClaimedTask);
+}
+
+interface ClaimAt {
+  readonly limit: number;
+  readonly now: string;
+  readonly lockedUntil: string;
+}
+
+/** A task past `expires_at` never starts; one resuming from a sleep has started already. */
+function hasExpired(row: { expires_at: string | null; resume_state: string | null }, now: Date): boolean {
+  return row.expires_at !== null && row.resume_state === null && Date.parse(row.expires_at) <= now.getTime();
+}
+
+/** The claiming UPDATE (see claimTasks), on `db` or as a CTE of a larger statement. */
+function claimStatement(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  options: ClaimOptions,
+  { limit, now, lockedUntil }: ClaimAt,
+) {
+  return db
+    .with(
+      (cte) => cte('next').materialized(),
+      (qb) => {
+        const next = qb
+          .selectFrom('tasks')
+          .select('id')
+          .where('status', '=', 'PENDING')
+          .where('run_at', '<=', now)
+          .$if(options.ownerId !== undefined, (q) => q.where('owner_id', '=', options.ownerId!))
+          .$if(options.only !== undefined, (q) =>
+            q.where((eb) => {
+              const { agentName, capabilities = [] } = options.only!;
+              const either = [];
+              if (agentName !== undefined) either.push(eb('agent_name', '=', agentName));
+              if (capabilities.length > 0)
+                either.push(
+                  eb.and([eb('agent_name', 'is', null), eb('capability_required', 'in', [...capabilities])]),
+                );
+              return eb.or(either);
+            }),
+          )
+          .orderBy('priority', 'desc')
+          .orderBy('run_at')
+          .orderBy('id')
+          .limit(limit);
+        return dialect.capabilities.skipLocked ? next.forUpdate().skipLocked() : next;
+      },
+    )
+    .updateTable('tasks')
+    .set((eb) => ({
+      status: 'RUNNING',
+      lease_epoch: eb('lease_epoch', '+', 1),
+      locked_by: options.workerId,
+      locked_until: lockedUntil,
+      worker_id: options.workerId,
+      assigned_at: now,
+      started_at: now,
+      heartbeat_at: now,
+      updated_at: now,
+    }))
+    .where('id', 'in', (eb) => eb.selectFrom('next').select('next.id'))
+    .where('status', '=', 'PENDING')
+    .returning(CLAIM_COLUMNS);
+}
+
+/**
+ * PostgreSQL: the claim, its worker assignments and nothing else in one statement, committed on
+ * its own — one round trip where the transaction took four (BEGIN, UPDATE, INSERT, COMMIT),
+ * which is most of the enqueue-to-start latency of an idle worker. The assignments' ids come
+ * from the database (`newIdSql`). A task found expired is turned EXPIRED just after, still
+ * under the lease this claim took (nobody else may touch it meanwhile); it gets no assignment.
+ */
+async function claimInOneStatement(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  options: ClaimOptions,
+  at: ClaimAt & { readonly nowDate: Date },
+): Promise<ClaimRow[]> {
+  const newId = dialect.newIdSql();
+  if (newId === null) throw new Error(`${dialect.name}: writingCtes without newIdSql`);
+  const now = sql`cast(${at.now} as timestamptz)`;
+  const claimed = await db
+    .with('claimed', (qb) => claimStatement(qb as unknown as Kysely<SwarmDatabase>, dialect, options, at))
+    .with('assigned', (qb) =>
+      qb
+        .insertInto('worker_assignments')
+        .columns([
+          'id',
+          'worker_id',
+          'task_id',
+          'run_id',
+          'lease_epoch',
+          'status',
+          'hostname',
+          'pid',
+          'assigned_at',
+          'heartbeat_at',
+        ])
+        .expression(
+          sql`SELECT ${newId}, cast(${options.workerId} as text), c.id, c.run_id, c.lease_epoch, 'running',
+            cast(${options.hostname ?? null} as text), cast(${options.pid ?? null} as integer), ${now}, ${now}
+          FROM claimed AS c
+          WHERE NOT (c.expires_at IS NOT NULL AND c.resume_state IS NULL AND c.expires_at <= ${now})` as RawBuilder<never>,
+        ),
+    )
+    .selectFrom('claimed')
+    .selectAll()
+    .execute();
+  const expired = claimed.filter((row) => hasExpired(row, at.nowDate));
+  if (expired.length === 0) return claimed;
+  await dialect.writeTransaction(db, (trx) =>
+    expire(
+      trx,
+      dialect,
+      expired.map((row) => row.id),
+      at.now,
+    ),
+  );
+  return claimed.filter((row) => !expired.includes(row));
 }
 
 /** Ends tasks that reached the head of the queue after their `expires_at`: they never ran. */

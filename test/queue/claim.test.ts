@@ -156,8 +156,15 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
         status: 'running',
         hostname: 'h',
         pid: 42,
+        assigned_at: now.toISOString(),
+        heartbeat_at: now.toISOString(),
       }),
     ]);
+    // The id is a UUIDv7 whichever side made it (PostgreSQL makes it in the claiming statement).
+    const assignmentId = assignments[0]!.id;
+    expect(assignmentId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const stampedMs = parseInt(assignmentId.replaceAll('-', '').slice(0, 12), 16);
+    expect(Math.abs(stampedMs - Date.now())).toBeLessThan(60_000);
   });
 
   it('does not claim a task before its run_at', async () => {

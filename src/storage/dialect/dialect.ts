@@ -35,6 +35,11 @@ export interface DialectCapabilities {
   readonly multiProcess: boolean;
   /** Array parameters: `rowsAsSelect` returns a statement (PostgreSQL), else null. */
   readonly arrayParameters: boolean;
+  /**
+   * INSERT/UPDATE inside WITH, and `newIdSql` (PostgreSQL): a claim and its bookkeeping in one
+   * statement, one round trip instead of a transaction of four.
+   */
+  readonly writingCtes: boolean;
 }
 
 /**
@@ -70,6 +75,11 @@ export interface DialectAdapter {
    * a few arrays is far cheaper than a VALUES list of thousands of parameters. Null where the
    * dialect has none; the caller then writes multi-row VALUES.
    */
+  /**
+   * A fresh id of the form `newId()` makes (UUIDv7 text), computed by the database once per row,
+   * where it can (PostgreSQL); null otherwise.
+   */
+  newIdSql(): RawBuilder<string> | null;
   rowsAsSelect(
     columns: readonly { readonly name: string; readonly type: LogicalType }[],
     rows: readonly Record<string, unknown>[],

@@ -84,7 +84,13 @@ const MIGRATION_LOCK_KEY = 0x5357_4152; // "SWAR"
 
 export const postgresAdapter: DialectAdapter = {
   name: 'postgres',
-  capabilities: { skipLocked: true, listenNotify: true, multiProcess: true, arrayParameters: true },
+  capabilities: {
+    skipLocked: true,
+    listenNotify: true,
+    multiProcess: true,
+    arrayParameters: true,
+    writingCtes: true,
+  },
   type: (logical) => sql.raw(PG_TYPES[logical]),
   nowDefault: sql`now()`,
   jsonDefault: (value) => sql.raw(`'${JSON.stringify(value).replaceAll("'", "''")}'::jsonb`),
@@ -101,6 +107,11 @@ export const postgresAdapter: DialectAdapter = {
       .setAccessMode('read only')
       .execute((trx) => fn(trx));
   },
+
+  // RFC 9562 UUIDv7 from PostgreSQL 13+ builtins (uuidv7() itself arrives in 18): the
+  // millisecond clock over the first 48 bits of a random v4, version bits turned from 0100 to 0111.
+  newIdSql: () =>
+    sql<string>`encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing substring(int8send(floor(extract(epoch from clock_timestamp()) * 1000)::bigint) from 3) from 1 for 6), 52, 1), 53, 1), 'hex')::uuid::text`,
 
   // The wire protocol's limit (a 16-bit count).
   maxParameters: 65_535,

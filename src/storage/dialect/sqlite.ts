@@ -83,7 +83,13 @@ function createPrivately(file: string): void {
 
 export const sqliteAdapter: DialectAdapter = {
   name: 'sqlite',
-  capabilities: { skipLocked: false, listenNotify: false, multiProcess: false, arrayParameters: false },
+  capabilities: {
+    skipLocked: false,
+    listenNotify: false,
+    multiProcess: false,
+    arrayParameters: false,
+    writingCtes: false,
+  },
   type: (logical) => sql.raw(SQLITE_TYPES[logical]),
   nowDefault: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`,
   jsonDefault: (value) => sql.raw(`'${JSON.stringify(value).replaceAll("'", "''")}'`),
@@ -112,6 +118,8 @@ export const sqliteAdapter: DialectAdapter = {
 
   // SQLITE_MAX_VARIABLE_NUMBER in the SQLite better-sqlite3 bundles.
   maxParameters: 32_766,
+  newIdSql: () => null,
+
   rowsAsSelect() {
     return null;
   },
