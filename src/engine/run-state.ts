@@ -414,7 +414,17 @@ export async function cancelRunTasks(
       locked_by: null,
       locked_until: null,
     }))
-    .where('run_id', '=', runId)
+    // Its tasks, and the tasks they spawned (an agent loop's tool calls carry no run_id).
+    .where((eb) =>
+      eb.or([
+        eb('run_id', '=', runId),
+        eb(
+          'parent_task_id',
+          'in',
+          eb.selectFrom('tasks as parent').select('parent.id').where('parent.run_id', '=', runId),
+        ),
+      ]),
+    )
     .where('status', 'in', ['PENDING', 'RUNNING'])
     .execute();
 }

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
+import { wakeParents } from './children.js';
 
 export interface CancelFilter {
   /** These tasks. */
@@ -39,6 +40,8 @@ export async function cancelTasks(
   const idChunks = filter.ids === undefined ? [undefined] : chunksFor(dialect, filter.ids, 1);
   return dialect.writeTransaction(db, async (trx) => {
     const cancelled: string[] = [];
+    // Parents of cancelled children: they wake to read how their children ended.
+    const parents: string[] = [];
     for (const ids of idChunks) {
       if (ids !== undefined && ids.length === 0) continue;
       const rows = await trx
@@ -56,12 +59,40 @@ export async function cancelTasks(
         .where('status', 'in', CANCELLABLE)
         .$if(ids !== undefined, (qb) => qb.where('id', 'in', ids!))
         .$if(filter.runId !== undefined, (qb) => qb.where('run_id', '=', filter.runId!))
-        .returning('id')
+        .returning(['id', 'parent_task_id'])
         .execute();
       // One push per row: a run's tasks may be too many to spread as arguments.
-      for (const row of rows) cancelled.push(row.id);
+      for (const row of rows) {
+        cancelled.push(row.id);
+        if (row.parent_task_id !== null) parents.push(row.parent_task_id);
+      }
+    }
+    // A cancelled task's children (an agent loop's tool calls) go with it, and theirs.
+    for (let from = 0; from < cancelled.length;) {
+      const parents = cancelled.slice(from);
+      from = cancelled.length;
+      for (const chunk of chunksFor(dialect, parents, 1)) {
+        const rows = await trx
+          .updateTable('tasks')
+          .set((eb) => ({
+            status: 'CANCELLED',
+            cancelled_at: at,
+            cancelled_by: by,
+            cancellation_reason: reason,
+            lease_epoch: eb('lease_epoch', '+', 1),
+            locked_by: null,
+            locked_until: null,
+            updated_at: at,
+          }))
+          .where('status', 'in', CANCELLABLE)
+          .where('parent_task_id', 'in', chunk)
+          .returning('id')
+          .execute();
+        for (const row of rows) cancelled.push(row.id);
+      }
     }
     await endAssignments(trx, dialect, cancelled, 'released', at);
+    if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
     await within?.(trx, cancelled);
     return cancelled;
   });

@@ -1,5 +1,6 @@
 import { isTransientDatabaseError, toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
+import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
 import { bisectFailures, messageOf } from './split.js';
@@ -185,6 +186,7 @@ async function completeBatch(
           'tasks.duration_ms',
           'tasks.scheduled_task_id',
           'tasks.chain_id',
+          'tasks.parent_task_id',
         ])
         .execute();
       for (const row of updated) rows.push(row);
@@ -196,6 +198,8 @@ async function completeBatch(
       'completed',
       at,
     );
+    const parents = rows.flatMap((row) => (row.parent_task_id === null ? [] : [row.parent_task_id]));
+    if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
     if (hooks.onCompleted !== undefined || hooks.onCompletedBatch !== undefined) {
       // In completion order as given, so a hook sees a batch in the order the worker finished it.
       const order = new Map(unique.map((c, i) => [c.id, i]));

@@ -39,6 +39,8 @@ const TASK_COLUMNS = [
   { name: 'concurrency_key', type: 'text' },
   { name: 'idempotency_key', type: 'text' },
   { name: 'trace_context', type: 'text' },
+  { name: 'parent_task_id', type: 'text' },
+  { name: 'task_metadata', type: 'json' },
 ] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
 const PARAMS_PER_ROW = TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
@@ -240,5 +242,7 @@ function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCach
     concurrency_key: task.concurrencyKey ?? null,
     idempotency_key: task.idempotencyKey ?? null,
     trace_context: task.traceContext ?? null,
+    parent_task_id: task.parentTaskId ?? null,
+    task_metadata: task.metadata === undefined ? null : toDbJson(task.metadata),
   } satisfies TaskInsert;
 }

@@ -1,6 +1,7 @@
 import { toDbText, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { instruments } from '../metrics/index.js';
 import { endAssignments } from './assignments.js';
+import { wakeParents } from './children.js';
 import { computeBackoffMs } from './backoff.js';
 import { retryPolicyOf } from './rows.js';
 import type { FailureHooks, Lease } from './types.js';
@@ -63,6 +64,7 @@ export async function failTask(
         'retry_options',
         'scheduled_task_id',
         'chain_id',
+        'parent_task_id',
       ])
       .where('id', '=', failure.id)
       .where('status', '=', 'RUNNING')
@@ -114,6 +116,7 @@ export async function failTask(
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return 'rejected';
     await endAssignments(trx, dialect, [failure.id], 'completed', now);
+    if (row.parent_task_id !== null) await wakeParents(trx, dialect, [row.parent_task_id], now);
     await hooks.onAttemptFailed?.(trx, { id: failure.id, timedOut: failure.timedOut ?? false });
     await hooks.onFailed?.(trx, {
       id: failure.id,

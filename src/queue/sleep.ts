@@ -1,12 +1,19 @@
 import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
-import type { Lease } from './types.js';
+import { enqueueTasks } from './enqueue.js';
+import type { Lease, NewTask } from './types.js';
 
 export interface SleepRequest extends Lease {
   /** When the task is claimable again. */
   readonly until: Date;
   /** Any JSON value: handed to the attempt that resumes the task (`ClaimedTask.resumeState`). */
   readonly state: unknown;
+  /**
+   * Tasks to start in the same transaction, as this task's children (`parent_task_id`): when the
+   * last of them ends, this task becomes claimable at once instead of at `until` (wakeParents).
+   * The sleep and the children are one commit: both happen or neither does.
+   */
+  readonly children?: readonly Omit<NewTask, 'parentTaskId'>[];
 }
 
 /**
@@ -46,6 +53,12 @@ export async function sleepTask(
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return false;
     await endAssignments(trx, dialect, [request.id], 'released', at);
+    if (request.children !== undefined && request.children.length > 0)
+      await enqueueTasks(
+        trx,
+        dialect,
+        request.children.map((child) => ({ ...child, parentTaskId: request.id })),
+      );
     return true;
   });
 }

@@ -79,6 +79,13 @@ export interface NewTask {
   readonly idempotencyKey?: string;
   /** The run span's W3C traceparent (src/telemetry), when tracing is on: its attempts' parent. */
   readonly traceContext?: string;
+  /**
+   * The task that spawned this one and sleeps until it ends (an agent loop's tool call): set by
+   * `sleepTask`'s `children`, which fills it in.
+   */
+  readonly parentTaskId?: string;
+  /** Any JSON value kept with the task (`task_metadata`): what its parent needs to read it back. */
+  readonly metadata?: unknown;
 }
 
 /** A task a worker now holds. */

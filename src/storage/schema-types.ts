@@ -286,6 +286,8 @@ export interface TasksTable {
   resume_state: JsonText | null;
   /** Migration 0015: the run span's `traceparent`, the parent of the attempt's span; null with tracing off. */
   trace_context: string | null;
+  /** Migration 0016: the task this one was spawned by (an agent loop's tool call), woken when it ends. */
+  parent_task_id: string | null;
 }
 
 export interface TaskTemplatesTable {

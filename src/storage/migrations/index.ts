@@ -14,6 +14,7 @@ import { authFailures } from './0012-auth-failures.js';
 import { people } from './0013-people.js';
 import { auditIndexes } from './0014-audit-indexes.js';
 import { traceContext } from './0015-trace-context.js';
+import { childTasks } from './0016-child-tasks.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly Migration[] = [
   people,
   auditIndexes,
   traceContext,
+  childTasks,
 ];
 
 export type { Migration } from './ddl.js';

@@ -1,0 +1,82 @@
+import type { Kysely } from 'kysely';
+import {
+  fromDbJson,
+  type DatabaseHandle,
+  type DialectAdapter,
+  type SwarmDatabase,
+} from '../storage/index.js';
+import { chunksFor } from './batch.js';
+import { TASKS_CHANNEL } from './enqueue.js';
+
+/** Statuses a task never leaves. */
+export const FINISHED_STATUSES = ['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED', 'EXPIRED'] as const;
+
+/**
+ * Child tasks (an agent loop's tool calls) have ended: each parent still asleep whose children
+ * have all ended becomes claimable now, and the workers are told. Called in the transaction that
+ * ended them, with their parents' ids; a parent with a child still to run keeps sleeping. A
+ * parent also wakes by itself at the end of its sleep (it re-checks and sleeps again), so an
+ * ending this misses — none is known — delays it, never strands it.
+ */
+export async function wakeParents(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  parentIds: readonly string[],
+  at: string,
+): Promise<number> {
+  const unique = [...new Set(parentIds)];
+  let woken = 0;
+  for (const chunk of chunksFor(dialect, unique, 1)) {
+    const result = await trx
+      .updateTable('tasks')
+      .set({ run_at: at, updated_at: at })
+      .where('id', 'in', chunk)
+      .where('status', '=', 'PENDING')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('tasks as child')
+              .select('child.id')
+              .whereRef('child.parent_task_id', '=', 'tasks.id')
+              .where('child.status', 'not in', [...FINISHED_STATUSES]),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    woken += Number(result.numUpdatedRows);
+  }
+  if (woken > 0) await dialect.notify(trx as unknown as Kysely<unknown>, TASKS_CHANNEL);
+  return woken;
+}
+
+/** One child task as its parent reads it back. */
+export interface ChildTask {
+  readonly id: string;
+  readonly status: string;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly metadata: unknown;
+}
+
+/** The children `parentId` spawned (its owner's only), oldest first. */
+export async function childTasksOf(
+  handle: DatabaseHandle,
+  ownerId: string,
+  parentId: string,
+): Promise<ChildTask[]> {
+  const rows = await handle.db
+    .selectFrom('tasks')
+    .select(['id', 'status', 'result_data', 'error_message', 'task_metadata'])
+    .where('parent_task_id', '=', parentId)
+    .where('owner_id', '=', ownerId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    status: row.status,
+    output: fromDbJson(row.result_data) ?? null,
+    error: row.error_message,
+    metadata: fromDbJson(row.task_metadata) ?? null,
+  }));
+}
