@@ -27,3 +27,4 @@ export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';
 export { registerExamples, EXAMPLES_DIR, type ExamplesReport } from './examples.js';
 export { invalidDefinition } from './invalid.js';
+export { toolNameOf, type LlmToolSpec, type LlmLoopSettings } from './agent/llm-tools.js';

@@ -4,6 +4,7 @@
  * these shapes; the storage layer keeps them as JSON.
  */
 import type { FieldIssue } from '../errors/index.js';
+import type { LlmLoopSettings } from './agent/llm-tools.js';
 
 export type JsonSchema = Record<string, unknown> | boolean;
 
@@ -18,13 +19,13 @@ export type RuntimeSpec =
       readonly public_key: string;
       readonly signature?: string;
     }
-  | {
+  | ({
       readonly type: 'llm';
       readonly provider: string;
       readonly model: string;
       readonly system_prompt?: string;
       readonly parameters?: Readonly<Record<string, unknown>>;
-    }
+    } & LlmLoopSettings)
   | { readonly type: 'builtin'; readonly name: string };
 
 /** An agent manifest after validation, with every default filled in. */

@@ -13,6 +13,8 @@ export type {
   EventSink,
   EmittedEvent,
   HttpPolicy,
+  ChildTaskRequest,
+  ChildTaskOutcome,
 } from './types.js';
 export { Sleep } from './types.js';
 export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';

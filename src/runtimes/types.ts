@@ -71,6 +71,8 @@ export interface RuntimeContext {
    * also write each to `log`, so nothing is lost while no recorder is attached.
    */
   report?(item: AgentReport): void;
+  /** The children this task started with its sleeps (`Sleep.children`), oldest first. */
+  childTasks?(): Promise<readonly ChildTaskOutcome[]>;
 }
 
 /** What an agent reports besides its output (see docs/runtimes.md for the line formats). */
@@ -122,7 +124,35 @@ export class Sleep {
   constructor(
     readonly until: Date,
     readonly state: unknown,
+    /**
+     * Tasks to start as this task's children, in the sleep's own transaction: when the last of
+     * them ends the task wakes at once (an agent loop's tool calls). Their owner is the task's.
+     */
+    readonly children: readonly ChildTaskRequest[] = [],
   ) {}
+}
+
+/** A child task a runtime asks for with its `Sleep`. */
+export interface ChildTaskRequest {
+  readonly agentName?: string;
+  readonly agentVersion?: string;
+  readonly capability?: string;
+  readonly taskType: string;
+  readonly input: unknown;
+  readonly maxRetries?: number;
+  readonly timeoutSeconds?: number;
+  /** What the parent needs to read the child back (e.g. the model's tool call id). */
+  readonly metadata?: unknown;
+}
+
+/** A child task as its parent reads it back (RuntimeContext.childTasks). */
+export interface ChildTaskOutcome {
+  readonly id: string;
+  /** PENDING, RUNNING, … while it runs; COMPLETED, FAILED, TIMEOUT, CANCELLED or EXPIRED once ended. */
+  readonly status: string;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly metadata: unknown;
 }
 
 export interface EmittedEvent {

@@ -11,6 +11,7 @@ import {
   releaseTasks,
   renewLeases,
   sleepTask,
+  childTasksOf,
   TASKS_CHANNEL,
   type ClaimedTask,
 } from '../queue/index.js';
@@ -395,6 +396,7 @@ export class Worker {
             attemptLog,
           ),
           ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
+          childTasks: () => childTasksOf(this.options.store.handle, task.ownerId, task.id),
         },
       );
       if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway
@@ -464,6 +466,14 @@ export class Worker {
       leaseEpoch: task.leaseEpoch,
       until: request.until,
       state: redactor.redact(request.state),
+      // The children run as the task's owner, at its priority, in its trace.
+      children: request.children.map((child) => ({
+        ...child,
+        input: redactor.redact(child.input),
+        ownerId: task.ownerId,
+        priority: task.priority,
+        ...(task.traceContext === undefined ? {} : { traceContext: task.traceContext }),
+      })),
     }).then(
       (held) => {
         if (!held) this.options.logger.warn({ task: task.id }, 'sleep refused: lease lost or task cancelled');

@@ -7,6 +7,7 @@
 import type { FieldIssue } from '../../errors/index.js';
 import type { RuntimeSpec } from '../types.js';
 import { checkEntry } from './entry.js';
+import { checkLlmLoop, LLM_LOOP_KEYS } from './llm-tools.js';
 import {
   BUILTIN_NAMES,
   BUILTIN_PREFIX,
@@ -25,7 +26,7 @@ const RUNTIME_KEYS: Record<RuntimeType, readonly string[]> = {
   python: ['type', 'entry', 'args'],
   binary: ['type', 'entry', 'args'],
   http: ['type', 'endpoint', 'public_key', 'signature'],
-  llm: ['type', 'provider', 'model', 'system_prompt', 'parameters'],
+  llm: ['type', 'provider', 'model', 'system_prompt', 'parameters', ...LLM_LOOP_KEYS],
   builtin: ['type', 'name'],
 };
 
@@ -134,6 +135,7 @@ function buildRuntime(
         model,
         ...(systemPrompt === undefined ? {} : { system_prompt: systemPrompt }),
         ...(parameters === undefined ? {} : { parameters }),
+        ...checkLlmLoop(raw, issues),
       };
     }
     case 'builtin': {

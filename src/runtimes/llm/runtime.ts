@@ -23,6 +23,34 @@ import {
 } from './wire.js';
 import { recordUsageMetrics } from '../../metrics/index.js';
 import { startLlmSpan } from '../../telemetry/index.js';
+import { BUILTIN_AGENTS, toolNameOf, type LlmToolSpec } from '../../registry/index.js';
+import semver from 'semver';
+import { DEFAULT_LOOP_LIMITS, runLoop, type LoopLimits, type LoopTool } from './loop.js';
+import { toolCallsOf, withConversation, type ToolCall, type ToolSpec, type Turn } from './tool-wire.js';
+
+/** An agent a loop may call as a tool. */
+export interface ToolAgent {
+  readonly name: string;
+  readonly version: string;
+  readonly description?: string;
+  readonly input_schema?: unknown;
+}
+
+/** The loop an `llm` runtime block asks for (it names tools), or null for one plain call. */
+function loopSettings(runtime: Record<string, unknown>): { tools: LlmToolSpec[]; limits: LoopLimits } | null {
+  if (!Array.isArray(runtime.tools) || runtime.tools.length === 0) return null;
+  const int = (key: string, fallback: number) =>
+    Number.isInteger(runtime[key]) ? (runtime[key] as number) : fallback;
+  return {
+    tools: runtime.tools as LlmToolSpec[],
+    limits: {
+      maxTurns: int('max_turns', DEFAULT_LOOP_LIMITS.maxTurns),
+      maxToolCalls: int('max_tool_calls', DEFAULT_LOOP_LIMITS.maxToolCalls),
+      repeatLimit: int('repeat_limit', DEFAULT_LOOP_LIMITS.repeatLimit),
+      outputRetries: int('output_retries', DEFAULT_LOOP_LIMITS.outputRetries),
+    },
+  };
+}
 
 /** Where the runtime finds providers and configurations, and records usage. */
 export interface LlmLookup {
@@ -38,6 +66,11 @@ export interface LlmLookup {
    * `context.report` instead, for the worker to record.
    */
   recordUsage?(ownerId: string, usage: LlmUsage): Promise<void>;
+  /**
+   * The owner's agent (or builtin) `name` at the highest version `range` allows, as a loop's
+   * tool: null when there is none. Absent: an agent with `tools` cannot run.
+   */
+  resolveAgent?(ownerId: string, name: string, range: string): Promise<ToolAgent | null>;
 }
 
 /** The value of the owner's (global) secret `name`: how a provider's API key is read. */
@@ -100,7 +133,46 @@ export class LlmRuntime implements Runtime {
     const apiKey = await this.apiKey(invocation.ownerId, provider);
     const redactor =
       apiKey === null ? Redactor.none : new Redactor({ [provider.apiKeySecret ?? 'api_key']: apiKey });
-    const request = buildRequest(provider.provider, base, apiKey, call);
+    const model = { provider, base, apiKey, redactor };
+    const loop = loopSettings(agent.runtime);
+    if (loop !== null) {
+      return runLoop(
+        {
+          limits: loop.limits,
+          initialTurns: () => call.messages.map((m) => ({ role: m.role, content: m.content })),
+          resolveTools: () => this.resolveTools(invocation, loop.tools),
+          callModel: async (turns, tools, index) => {
+            const reply = await this.callModel(model, call, invocation, context, { turns, tools, index });
+            return { text: reply.text, toolCalls: reply.toolCalls };
+          },
+          output: (text) => this.output(agent.outputSchema, text),
+        },
+        invocation,
+        context,
+      );
+    }
+    const reply = await this.callModel(model, call, invocation, context);
+    return this.output(agent.outputSchema, reply.text);
+  }
+
+  /**
+   * One model call: the request (with the loop's conversation and tools when given), its span,
+   * the HTTP exchange, the reply parsed, its usage recorded. The reply's text is redacted.
+   */
+  private async callModel(
+    model: { provider: LlmProviderRecord; base: string; apiKey: string | null; redactor: Redactor },
+    call: LlmCall,
+    invocation: AgentInvocation,
+    context: RuntimeContext,
+    loop?: { turns: readonly Turn[]; tools: readonly ToolSpec[]; index: number },
+  ): Promise<{ text: string; toolCalls: ToolCall[] }> {
+    const { provider, base, apiKey, redactor } = model;
+    const { agent } = invocation;
+    const plain = buildRequest(provider.provider, base, apiKey, call);
+    const request =
+      loop === undefined
+        ? plain
+        : withConversation(provider.provider, plain, call.system, loop.turns, loop.tools);
     const where = `LLM provider "${provider.name}" (${describeUrl(request.url)})`;
     // The call's span (tracing on; null otherwise), a child of the attempt's.
     const span = startLlmSpan({
@@ -149,7 +221,61 @@ export class LlmRuntime implements Runtime {
       durationMs,
     };
     await this.recordUsage(invocation.ownerId, usage, context);
-    return this.output(agent.outputSchema, redactor.redactText(reply.text));
+    const toolCalls =
+      loop === undefined
+        ? []
+        : toolCallsOf(provider.provider, response.body, `call_${invocation.taskId.slice(-12)}_${loop.index}`);
+    return { text: redactor.redactText(reply.text), toolCalls };
+  }
+
+  /** A loop's tools: each agent resolved to a version now (and kept in the loop's state). */
+  private async resolveTools(
+    invocation: AgentInvocation,
+    specs: readonly LlmToolSpec[],
+  ): Promise<LoopTool[]> {
+    const who = `agent ${invocation.agent.name}@${invocation.agent.version}`;
+    const tools: LoopTool[] = [];
+    for (const [i, spec] of specs.entries()) {
+      if (spec.capability !== undefined) {
+        tools.push({
+          name: spec.name ?? spec.capability,
+          description: spec.description ?? `Any agent with the capability ${spec.capability}`,
+          inputSchema: spec.input_schema ?? { type: 'object' },
+          target: { capability: spec.capability },
+        });
+        continue;
+      }
+      const reference = spec.agent ?? '';
+      const at = reference.lastIndexOf('@');
+      const name = at > 0 ? reference.slice(0, at) : reference;
+      const range = at > 0 ? reference.slice(at + 1) : '*';
+      const resolve = this.options.providers.resolveAgent;
+      const found =
+        resolve === undefined
+          ? null
+          : await resolve.call(this.options.providers, invocation.ownerId, name, range);
+      if (found === null) {
+        throw new RuntimeError(
+          'NOT_FOUND',
+          `${who}: runtime.tools[${i}]: no agent ${name} matches ${range}`,
+          {
+            retryable: false,
+            context: { tool: reference },
+          },
+        );
+      }
+      const schema = spec.input_schema ?? found.input_schema;
+      tools.push({
+        name: spec.name ?? toolNameOf(reference),
+        description: spec.description ?? found.description ?? `The agent ${found.name}`,
+        inputSchema:
+          typeof schema === 'object' && schema !== null
+            ? (schema as Record<string, unknown>)
+            : { type: 'object' },
+        target: { agentName: found.name, agentVersion: found.version },
+      });
+    }
+    return tools;
   }
 
   /**
@@ -417,6 +543,23 @@ export function storeLlmLookup(store: Store): LlmLookup {
       name === undefined ? as(ownerId).llm.defaultProvider() : as(ownerId).llm.provider(name),
     configuration: (ownerId, agent, runId) => as(ownerId).llm.configuration(agent, runId),
     recordUsage: (ownerId, usage) => as(ownerId).llm.recordUsage(usage),
+    resolveAgent: async (ownerId, name, range) => {
+      const candidates: ToolAgent[] = name.startsWith('builtin/')
+        ? BUILTIN_AGENTS.filter((m) => m.name === name)
+        : (await as(ownerId).agents.list({ name }))
+            .filter((r) => r.status === 'active' || r.status === 'deprecated')
+            .map((r) => ({
+              name: r.name,
+              version: r.version,
+              ...(r.description == null ? {} : { description: r.description }),
+              ...(r.inputSchema == null ? {} : { input_schema: r.inputSchema }),
+            }));
+      const version = semver.maxSatisfying(
+        candidates.map((c) => c.version),
+        range,
+      );
+      return candidates.find((c) => c.version === version) ?? null;
+    },
   };
 }
 

@@ -1,0 +1,119 @@
+/**
+ * An `llm` agent's loop settings: `tools` (other agents, by `name@range` or by capability) and
+ * the limits that stop a runaway loop. Checked here before anything is stored; whether a named
+ * agent exists is resolved when the loop starts (src/runtimes/llm/loop.ts).
+ */
+import type { FieldIssue } from '../../errors/index.js';
+import { checkUnknownKeys, describe, isPlainObject } from './rules.js';
+
+export interface LlmToolSpec {
+  /** `name` or `name@range` of an agent (builtins too, e.g. `builtin/http_request`). */
+  readonly agent?: string;
+  /** Instead of an agent: any agent with this capability, chosen by routing when the call runs. */
+  readonly capability?: string;
+  /** The name the model calls it by: [A-Za-z0-9_-], at most 64; defaults from the agent's name. */
+  readonly name?: string;
+  readonly description?: string;
+  /** Required for a capability (the agent is not known in advance); an agent's own by default. */
+  readonly input_schema?: Record<string, unknown>;
+}
+
+export interface LlmLoopSettings {
+  readonly tools?: readonly LlmToolSpec[];
+  readonly max_turns?: number;
+  readonly max_tool_calls?: number;
+  readonly repeat_limit?: number;
+  readonly output_retries?: number;
+}
+
+export const LLM_LOOP_KEYS = [
+  'tools',
+  'max_turns',
+  'max_tool_calls',
+  'repeat_limit',
+  'output_retries',
+] as const;
+export const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_TOOLS = 64;
+const LIMITS: Record<Exclude<(typeof LLM_LOOP_KEYS)[number], 'tools'>, number> = {
+  max_turns: 100,
+  max_tool_calls: 1000,
+  repeat_limit: 100,
+  output_retries: 10,
+};
+
+/** The loop settings of an llm runtime block, or issues naming the field. */
+export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[]): LlmLoopSettings {
+  const settings: Record<string, unknown> = {};
+  for (const [key, max] of Object.entries(LIMITS)) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (!(
+      Number.isInteger(value) &&
+      (value as number) >= (key === 'output_retries' ? 0 : 1) &&
+      (value as number) <= max
+    )) {
+      issues.push({
+        field: `runtime.${key}`,
+        message: `must be an integer from ${key === 'output_retries' ? 0 : 1} to ${max}, got ${describe(value)}`,
+      });
+      continue;
+    }
+    settings[key] = value;
+  }
+  if (raw.tools === undefined) return settings;
+  if (!Array.isArray(raw.tools) || raw.tools.length > MAX_TOOLS) {
+    issues.push({
+      field: 'runtime.tools',
+      message: `must be an array of at most ${MAX_TOOLS} tools ({agent} or {capability, name, input_schema}), got ${describe(raw.tools)}`,
+    });
+    return settings;
+  }
+  const names = new Set<string>();
+  settings.tools = raw.tools.map((tool: unknown, i): LlmToolSpec => {
+    const field = `runtime.tools[${i}]`;
+    if (!isPlainObject(tool)) {
+      issues.push({ field, message: `must be an object, got ${describe(tool)}` });
+      return {};
+    }
+    checkUnknownKeys(
+      tool,
+      ['agent', 'capability', 'name', 'description', 'input_schema'],
+      `${field}.`,
+      issues,
+      'a tool',
+    );
+    const hasAgent = typeof tool.agent === 'string' && tool.agent !== '';
+    const hasCapability = typeof tool.capability === 'string' && tool.capability !== '';
+    if (hasAgent === hasCapability)
+      issues.push({ field, message: 'must name exactly one of agent (name or name@range) and capability' });
+    for (const key of ['agent', 'capability', 'name', 'description'] as const)
+      if (tool[key] !== undefined && typeof tool[key] !== 'string')
+        issues.push({ field: `${field}.${key}`, message: `must be a string, got ${describe(tool[key])}` });
+    if (tool.input_schema !== undefined && !isPlainObject(tool.input_schema))
+      issues.push({ field: `${field}.input_schema`, message: 'must be a JSON Schema object' });
+    if (hasCapability && tool.name === undefined)
+      issues.push({
+        field: `${field}.name`,
+        message: 'is required for a capability tool (the name the model calls it by)',
+      });
+    const name = typeof tool.name === 'string' ? tool.name : hasAgent ? toolNameOf(String(tool.agent)) : '';
+    if (name !== '' && !TOOL_NAME.test(name))
+      issues.push({
+        field: `${field}.name`,
+        message: `"${name}" is not a tool name: letters, digits, _ and -, at most 64`,
+      });
+    else if (name !== '' && names.has(name))
+      issues.push({ field: `${field}.name`, message: `"${name}" is the name of another tool of this agent` });
+    names.add(name);
+    return tool as LlmToolSpec;
+  });
+  return settings;
+}
+
+/** The default tool name of an agent reference: `builtin/http_request@^1` → `builtin_http_request`. */
+export function toolNameOf(reference: string): string {
+  const at = reference.lastIndexOf('@');
+  const name = at > 0 ? reference.slice(0, at) : reference;
+  return name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
