@@ -213,6 +213,8 @@ export const FIXTURE: readonly Spec[] = [
       // Doubles at the edges: repeating, subnormal, the largest.
       cost: v === 0 ? 1 / 3 : v === 1 ? 5e-324 : v * 0.01,
       duration_ms: pick(v, -BIG_INT, null),
+      // The sparse task is a child of the rich one (an agent loop's tool call): a reference within the table.
+      parent_task_id: v === 0 ? null : ref('tasks', 0),
     }),
   ],
   ['worker_assignments', (v) => ({ status: pick(v, 'running', 'lost'), pid: pick(v, -2_147_483_648, null) })],
