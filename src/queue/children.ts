@@ -53,6 +53,8 @@ export async function wakeParents(
 export interface ChildTask {
   readonly id: string;
   readonly status: string;
+  /** Whether it has ended (one of FINISHED_STATUSES). */
+  readonly finished: boolean;
   readonly output: unknown;
   readonly error: string | null;
   readonly metadata: unknown;
@@ -75,6 +77,7 @@ export async function childTasksOf(
   return rows.map((row) => ({
     id: row.id,
     status: row.status,
+    finished: (FINISHED_STATUSES as readonly string[]).includes(row.status),
     output: fromDbJson(row.result_data) ?? null,
     error: row.error_message,
     metadata: fromDbJson(row.task_metadata) ?? null,

@@ -150,6 +150,8 @@ export interface ChildTaskOutcome {
   readonly id: string;
   /** PENDING, RUNNING, … while it runs; COMPLETED, FAILED, TIMEOUT, CANCELLED or EXPIRED once ended. */
   readonly status: string;
+  /** Whether it has ended: the queue's answer, so no runtime keeps its own list of final statuses. */
+  readonly finished: boolean;
   readonly output: unknown;
   readonly error: string | null;
   readonly metadata: unknown;

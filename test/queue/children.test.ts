@@ -94,8 +94,22 @@ describe.each(DIALECTS)('child tasks on %s', (dialect) => {
     });
     expect(resumed).toMatchObject({ id: parent, attempt: 1, resumeState: { turn: 1 } });
     expect(await childTasksOf(f.handle, f.ownerId, parent)).toEqual([
-      { id: a!.id, status: 'COMPLETED', output: { result: 'A' }, error: null, metadata: { call: 'a' } },
-      { id: b!.id, status: 'FAILED', output: null, error: 'tool broke', metadata: { call: 'b' } },
+      {
+        id: a!.id,
+        status: 'COMPLETED',
+        finished: true,
+        output: { result: 'A' },
+        error: null,
+        metadata: { call: 'a' },
+      },
+      {
+        id: b!.id,
+        status: 'FAILED',
+        finished: true,
+        output: null,
+        error: 'tool broke',
+        metadata: { call: 'b' },
+      },
     ]);
     // Another owner reads none of them.
     expect(await childTasksOf(f.handle, 'someone-else', parent)).toEqual([]);

@@ -101,7 +101,7 @@ export async function runLoop(
       const callId = (child.metadata as { call_id?: unknown } | null)?.call_id;
       if (typeof callId === 'string') byCall.set(callId, child);
     }
-    const waiting = state.pending.filter((p) => !ENDED.has(byCall.get(p.callId)?.status ?? ''));
+    const waiting = state.pending.filter((p) => byCall.get(p.callId)?.finished !== true);
     // Woken by the re-check, not by the last child: sleep on.
     if (waiting.length > 0) return new Sleep(new Date(now() + RECHECK_MS), state);
     const answered = new Map(state.answered.map((r) => [r.callId, r]));
@@ -219,8 +219,6 @@ export async function runLoop(
     return new Sleep(new Date(now() + RECHECK_MS), { ...state, pending, answered: immediate }, children);
   }
 }
-
-const ENDED = new Set(['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED', 'EXPIRED']);
 
 function resultOf(call: { callId: string; name: string }, child: ChildTaskOutcome): ToolResult {
   if (child.status === 'COMPLETED') {
