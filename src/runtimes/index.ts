@@ -15,6 +15,7 @@ export type {
   HttpPolicy,
   ChildTaskRequest,
   ChildTaskOutcome,
+  ConversationEntry,
 } from './types.js';
 export { Sleep } from './types.js';
 export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';

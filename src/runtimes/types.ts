@@ -73,6 +73,27 @@ export interface RuntimeContext {
   report?(item: AgentReport): void;
   /** The children this task started with its sleeps (`Sleep.children`), oldest first. */
   childTasks?(): Promise<readonly ChildTaskOutcome[]>;
+  /**
+   * Saves progress mid-attempt: `state` becomes what an attempt resuming this task gets as
+   * `invocation.resumeState` (after a crash or a retry), and `entries` are written to the
+   * conversation record (`messages`) in the same commit. Resolves false when the lease was lost.
+   * Absent: nothing is saved (the runtime runs without a worker).
+   */
+  checkpoint?(state: unknown, entries: readonly ConversationEntry[]): Promise<boolean>;
+}
+
+/** One message of an agent's conversation as the record keeps it (a `messages` row). */
+export interface ConversationEntry {
+  /** system, user, assistant or tool (a tool's result). */
+  readonly role: 'system' | 'user' | 'assistant' | 'tool';
+  /** `messages.message_type`: request (to the model), response (from it or a tool), error. */
+  readonly type: 'request' | 'response' | 'error';
+  /** Who spoke: the agent as name@version, `swarm`, or `tool:<name>`. */
+  readonly sender: string;
+  readonly recipient: string | null;
+  readonly content: unknown;
+  /** `role`, the turn's place in the conversation, and for model replies their usage. */
+  readonly metadata: Record<string, unknown>;
 }
 
 /** What an agent reports besides its output (see docs/runtimes.md for the line formats). */

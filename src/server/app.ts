@@ -33,6 +33,7 @@ import {
 import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { conversationRoutes } from './routes/conversation.js';
 import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
 import { llmProviderRoutes } from './routes/llm-providers.js';
@@ -253,6 +254,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   authFailureRoutes(app, options.store);
   auditLogRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
+  conversationRoutes(app, options.store);
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
   agentStatsRoutes(app, options.store);
   let keyring = options.keyring;

@@ -103,7 +103,10 @@ export type {
   NewMessage,
   NewUsage,
   ReportBatch,
+  StepConversation,
+  ToolTaskRecord,
 } from './repositories/records.js';
+export { insertMessages } from './repositories/records.js';
 export { insertEvents, EVENTS_CHANNEL, SYSTEM_EVENT_SOURCE, type NewEvent } from './repositories/events.js';
 export type {
   SwarmDatabase,

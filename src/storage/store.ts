@@ -177,6 +177,8 @@ export class Store {
         runArtifacts: (runId: string) => records.listRunArtifacts(db, caller, runId),
         artifact: (id: string) => records.findArtifact(db, caller, id),
         runMessages: (runId: string) => records.listRunMessages(db, caller, runId),
+        stepConversation: (runId: string, stepId: string, limit = 5000) =>
+          records.stepConversation(db, caller, runId, stepId, limit),
       },
       llm: {
         providers: () => llm.listProviders(db, caller),

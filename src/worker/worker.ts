@@ -11,6 +11,7 @@ import {
   releaseTasks,
   renewLeases,
   sleepTask,
+  checkpointTask,
   childTasksOf,
   TASKS_CHANNEL,
   type ClaimedTask,
@@ -23,6 +24,7 @@ import { AgentLookup, invokedAgent } from './agents.js';
 import { outcomeHooks } from './hooks.js';
 import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
+import { conversationRows } from './conversation.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 import { agentLabel, type AttemptEnd } from './attempt-end.js';
 import { startAttemptSpan, type AttemptSpan } from '../telemetry/index.js';
@@ -397,6 +399,13 @@ export class Worker {
           ),
           ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
           childTasks: () => childTasksOf(this.options.store.handle, task.ownerId, task.id),
+          checkpoint: (state, entries) =>
+            checkpointTask(this.options.store.handle, {
+              id: task.id,
+              leaseEpoch: task.leaseEpoch,
+              state: redactor.redact(state),
+              messages: conversationRows(task, entries, redactor),
+            }),
         },
       );
       if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway

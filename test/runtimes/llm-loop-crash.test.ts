@@ -157,5 +157,14 @@ describe.each(DIALECTS)('the agent loop after kill -9 of its worker on %s', (dia
     expect(children).toHaveLength(2);
     for (const child of children)
       expect(child).toMatchObject({ status: 'COMPLETED', lease_epoch: 1, retry_count: 0 });
+
+    // The conversation record holds each turn once: the reply lost with the worker never was
+    // committed, so only the one made again is there.
+    const talk = (await ok('GET', `/api/v1/runs/${id}/steps/think/conversation`)) as {
+      turns: Array<{ role: string; modelCall?: number }>;
+    };
+    // (This agent has no system prompt.)
+    expect(talk.turns.map((t) => t.role)).toEqual(['user', 'assistant', 'tool', 'tool', 'assistant']);
+    expect(talk.turns.filter((t) => t.role === 'assistant').map((t) => t.modelCall)).toEqual([1, 2]);
   }, 120_000);
 });

@@ -144,6 +144,76 @@ describe.each(DIALECTS)('the agent loop on %s', (dialect) => {
     60_000,
   );
 
+  it('records the conversation: every turn once, tokens per model call, the tool calls as tasks', async () => {
+    const name = await loopAgent('custom');
+    model.script = [
+      {
+        text: 'Counting.',
+        toolCalls: [
+          { name: 'word-count', arguments: { text: 'one two' } },
+          { name: 'echo', arguments: { said: 'yo' } },
+        ],
+        usage: { input: 40, output: 10 },
+      },
+      { text: 'Two words; echo said yo.', usage: { input: 90, output: 7 } },
+    ];
+    const { id } = await ok('POST', `/api/v1/workflows/${name}-flow/runs`, { input: { question: 'q?' } });
+    await until(`run ${id} to complete`, async () =>
+      (await ok('GET', `/api/v1/runs/${id}`)).status === 'completed' ? true : null,
+    );
+    const talk = (await ok('GET', `/api/v1/runs/${id}/steps/think/conversation`)) as {
+      turns: Array<Record<string, unknown>>;
+      toolCalls: Array<Record<string, unknown>>;
+      totals: Record<string, number>;
+    };
+    expect(talk.turns.map((t) => t.role)).toEqual([
+      'system',
+      'user',
+      'assistant',
+      'tool',
+      'tool',
+      'assistant',
+    ]);
+    expect(talk.turns.map((t) => t.turn)).toEqual([0, 1, 2, 3, 3, 4]);
+    expect(talk.turns[0]).toMatchObject({
+      sender: 'swarm',
+      content: { text: 'Use the tools, then answer.' },
+    });
+    expect(talk.turns[1]).toMatchObject({ content: { text: 'q?' } });
+    expect(talk.turns[2]).toMatchObject({
+      sender: `${name}@1.0.0`,
+      modelCall: 1,
+      inputTokens: 40,
+      outputTokens: 10,
+      tokens: 50,
+      content: { text: 'Counting.', tool_calls: [{ name: 'word-count' }, { name: 'echo' }] },
+    });
+    expect(talk.turns[3]).toMatchObject({
+      sender: 'tool:word-count',
+      type: 'response',
+      content: { name: 'word-count', is_error: false, content: '{"words":2,"characters":7}' },
+    });
+    expect(talk.turns[5]).toMatchObject({
+      modelCall: 2,
+      tokens: 97,
+      content: { text: 'Two words; echo said yo.' },
+    });
+    expect(talk.totals).toMatchObject({ modelCalls: 2, toolCalls: 2, tokens: 147 });
+    expect(talk.toolCalls.map((c) => [c.tool, c.status, c.modelCall])).toEqual([
+      ['word-count', 'COMPLETED', 1],
+      ['echo', 'COMPLETED', 1],
+    ]);
+    // Each tool result names the task that answered it.
+    expect(talk.turns[3]!.toolTaskId).toBe(talk.toolCalls[0]!.taskId);
+    expect(talk.toolCalls[0]!.agent).toMatch(/^word-count@1\./);
+
+    // The run's messages list has them too; another step, or another owner's run, has none.
+    const messages = (await ok('GET', `/api/v1/runs/${id}/messages`)).items as unknown[];
+    expect(messages).toHaveLength(6);
+    expect((await ok('GET', `/api/v1/runs/${id}/steps/other/conversation`)).turns).toEqual([]);
+    expect((await api('GET', `/api/v1/runs/not-a-run/steps/think/conversation`)).status).toBe(404);
+  }, 60_000);
+
   it('stops a loop that repeats the same call, with a clear error', async () => {
     const name = await loopAgent('custom', { repeat_limit: 2 });
     const again = { toolCalls: [{ name: 'echo', arguments: { same: true } }] };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runLoop, DEFAULT_LOOP_LIMITS, type LoopDeps } from '../../src/runtimes/llm/loop.js';
 import { messagesFor, toolCallsOf, type Turn } from '../../src/runtimes/llm/tool-wire.js';
 import { RuntimeError } from '../../src/runtimes/errors.js';
-import type { AgentInvocation, RuntimeContext } from '../../src/runtimes/index.js';
+import type { AgentInvocation, ConversationEntry, RuntimeContext } from '../../src/runtimes/index.js';
 
 const turns: Turn[] = [
   { role: 'user', content: 'go' },
@@ -102,9 +102,24 @@ describe('the loop’s limits', () => {
         seen.push([...conversation]);
         const reply = replies.shift();
         if (reply === undefined) throw new Error('no more replies');
-        return { text: reply.text, toolCalls: reply.toolCalls ?? [] };
+        return {
+          text: reply.text,
+          toolCalls: reply.toolCalls ?? [],
+          call: {
+            index: seen.length,
+            provider: 'p',
+            model: 'm',
+            inputTokens: 1,
+            outputTokens: 1,
+            cost: 0,
+            startedAt: new Date(0).toISOString(),
+            durationMs: 1,
+          },
+        };
       },
       output,
+      system: 'be brief',
+      speaker: 'asker@1.0.0',
     };
   };
 
@@ -139,5 +154,52 @@ describe('the loop’s limits', () => {
     );
     await expect(runLoop(d, invocation, context)).rejects.toMatchObject({ code: 'AGENT_LOOP_LIMIT' });
     expect(d.seen).toHaveLength(2);
+  });
+
+  it('checkpoints every model reply with the turns not yet recorded, and never repeats a checkpointed call', async () => {
+    const saved: { state: unknown; entries: readonly ConversationEntry[] }[] = [];
+    const recording = {
+      ...context,
+      checkpoint: async (state: unknown, entries: readonly ConversationEntry[]) => {
+        saved.push({ state, entries });
+        return true;
+      },
+    } as RuntimeContext;
+    const d = deps([{ text: 'bad' }, { text: 'good' }], (text) => {
+      if (text !== 'good') throw RuntimeError.invalidInput('output', 'is not good');
+      return { text };
+    });
+    expect(await runLoop(d, invocation, recording)).toEqual({ text: 'good' });
+    expect(saved).toHaveLength(2);
+    expect(saved[0]!.entries.map((e) => [e.role, e.metadata.turn])).toEqual([
+      ['system', 0],
+      ['user', 1],
+      ['assistant', 2],
+    ]);
+    expect(saved[0]!.entries[2]).toMatchObject({
+      sender: 'asker@1.0.0',
+      type: 'response',
+      content: { text: 'bad' },
+      metadata: { model_call: 1, tokens: 2 },
+    });
+    // The second checkpoint adds the rejection and the new reply only.
+    expect(saved[1]!.entries.map((e) => [e.role, e.metadata.turn])).toEqual([
+      ['user', 3],
+      ['assistant', 4],
+    ]);
+
+    // An attempt that resumes from the last checkpoint (its process died before completing)
+    // answers from it without calling the model.
+    const again = deps([], (text) => ({ text }));
+    const resumed = { ...invocation, resumeState: saved[1]!.state } as AgentInvocation;
+    expect(await runLoop(again, resumed, recording)).toEqual({ text: 'good' });
+    expect(again.seen).toHaveLength(0);
+    expect(saved).toHaveLength(2);
+  });
+
+  it('fails the attempt when the lease is lost while checkpointing', async () => {
+    const lost = { ...context, checkpoint: async () => false } as RuntimeContext;
+    const d = deps([{ text: 'fine' }], (text) => ({ text }));
+    await expect(runLoop(d, invocation, lost)).rejects.toThrow(/lease was lost/);
   });
 });

@@ -11,11 +11,17 @@ export interface ScriptedReply {
   readonly toolCalls?: readonly { readonly name: string; readonly arguments: unknown }[];
   /** Leave the request unanswered until `release()`: a call in flight. */
   readonly hold?: boolean;
+  /** Tokens the reply says it used (10 in, 5 out by default). */
+  readonly usage?: { readonly input: number; readonly output: number };
+  /** An error answer instead: this HTTP status, with `Retry-After` when given. */
+  readonly status?: number;
+  readonly retryAfter?: string;
 }
 
 export interface ScriptedModel {
   readonly url: string;
-  readonly requests: { path: string; body: Record<string, unknown> }[];
+  /** Every request, with when it came (ms since the epoch). */
+  readonly requests: { path: string; body: Record<string, unknown>; at: number }[];
   /** Replies still to give, in order; a request past the end gets a 500. */
   script: ScriptedReply[];
   /** Answers the requests held by a `hold` reply; one whose caller is gone gives its reply back. */
@@ -39,7 +45,7 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-      model.requests.push({ path, body });
+      model.requests.push({ path, body, at: Date.now() });
       const send = (status: number, payload: unknown) =>
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
       const reply = model.script.shift();
@@ -52,9 +58,16 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
         }
       }
       if (reply === undefined) return send(500, { error: { message: 'the script has no more replies' } });
+      if (reply.status !== undefined) {
+        res.writeHead(reply.status, {
+          'content-type': 'application/json',
+          ...(reply.retryAfter === undefined ? {} : { 'retry-after': reply.retryAfter }),
+        });
+        return res.end(JSON.stringify({ error: { message: `scripted ${reply.status}` } }));
+      }
       served++;
       const calls = reply.toolCalls ?? [];
-      const usage = { input: 10, output: 5 };
+      const usage = reply.usage ?? { input: 10, output: 5 };
       if (path.endsWith('/v1/messages'))
         return send(200, {
           id: `msg_${served}`,

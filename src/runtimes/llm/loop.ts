@@ -4,16 +4,25 @@
  * calls run in parallel) → their results appended → the next model call, until the model
  * answers without tools (checked against output_schema), or a limit ends it.
  *
- * Durability: the conversation so far is the task's sleep state. A model reply that asks for
- * tools is committed together with the child tasks and the sleep (one transaction), and the
- * worker's slot is free while the tools run; the last child to end wakes the task, on any
- * worker. A worker killed mid-loop therefore resumes at the last commit: no completed model call
- * or tool call is made again — only the call that was in flight.
+ * Durability: every model reply is checkpointed as it arrives — the conversation so far becomes
+ * the task's `resume_state` and the new turns its conversation record (`messages`), in one
+ * commit (RuntimeContext.checkpoint). The tool calls a reply asks for are then committed together
+ * with the sleep that waits for them (one transaction), and the worker's slot is free while the
+ * tools run; the last child to end wakes the task, on any worker. What the loop does next is
+ * decided by the conversation's last turn alone, so an attempt that resumes after a crash at any
+ * point carries on from the last commit: no completed model call or tool call is made again —
+ * only the call that was in flight.
  */
 import { RuntimeError } from '../errors.js';
-import type { AgentInvocation, ChildTaskOutcome, ChildTaskRequest, RuntimeContext } from '../types.js';
+import type {
+  AgentInvocation,
+  ChildTaskOutcome,
+  ChildTaskRequest,
+  ConversationEntry,
+  RuntimeContext,
+} from '../types.js';
 import { Sleep } from '../types.js';
-import type { ToolCall, ToolResult, ToolSpec, Turn } from './tool-wire.js';
+import type { ModelCallInfo, ToolCall, ToolResult, ToolSpec, Turn } from './tool-wire.js';
 
 /** A tool as the loop runs it: what the model sees, and the task that answers a call. */
 export interface LoopTool extends ToolSpec {
@@ -33,6 +42,8 @@ export interface LoopState {
   readonly pending: readonly { readonly callId: string; readonly name: string }[] | null;
   /** Calls of the same model reply answered without a task (unknown tool, arguments not JSON). */
   readonly answered: readonly ToolResult[];
+  /** How many of `turns` the conversation record holds (absent in states saved before it). */
+  readonly recorded?: number;
 }
 
 export interface LoopLimits {
@@ -59,13 +70,17 @@ export interface LoopDeps {
     turns: readonly Turn[],
     tools: readonly ToolSpec[],
     callIndex: number,
-  ): Promise<{ text: string; toolCalls: ToolCall[] }>;
+  ): Promise<{ text: string; toolCalls: ToolCall[]; call: ModelCallInfo }>;
   /** The final answer as the step's output; throws RuntimeError INVALID_INPUT when it does not fit. */
   output(text: string): unknown;
   /** The tools, resolved when the loop starts (and then kept in its state). */
   resolveTools(): Promise<LoopTool[]>;
   /** The conversation's first turns, from the step's input. */
   initialTurns(): Turn[];
+  /** The system prompt, for the record (the model gets it with each call). */
+  system: string | undefined;
+  /** The agent as name@version: who speaks the assistant turns in the record. */
+  speaker: string;
   limits: LoopLimits;
   now?: () => number;
 }
@@ -91,6 +106,7 @@ export async function runLoop(
         outputRetries: 0,
         pending: null,
         answered: [],
+        recorded: 0,
       };
 
   if (state.pending !== null) {
@@ -121,27 +137,12 @@ export async function runLoop(
 
   for (;;) {
     context.signal.throwIfAborted();
-    if (state.modelCalls >= deps.limits.maxTurns)
-      throw loopError(
-        'MAX_TURNS',
-        `the agent loop reached max_turns (${deps.limits.maxTurns}) without a final answer`,
-      );
-    const reply = await deps.callModel(state.turns, state.tools, state.modelCalls + 1);
-    state = {
-      ...state,
-      modelCalls: state.modelCalls + 1,
-      turns: [
-        ...state.turns,
-        {
-          role: 'assistant',
-          content: reply.text,
-          ...(reply.toolCalls.length > 0 ? { toolCalls: reply.toolCalls } : {}),
-        },
-      ],
-    };
-    if (reply.toolCalls.length === 0) {
+    const last = state.turns.at(-1);
+
+    // A final answer: fresh, or checkpointed by an attempt that died before completing.
+    if (last?.role === 'assistant' && (last.toolCalls ?? []).length === 0) {
       try {
-        return deps.output(reply.text);
+        return deps.output(last.content);
       } catch (error) {
         if (!(error instanceof RuntimeError) || state.outputRetries >= deps.limits.outputRetries) throw error;
         // The model gets to fix its answer: the validation error is its next user turn.
@@ -161,63 +162,205 @@ export async function runLoop(
       }
     }
 
-    const toolCalls = state.toolCalls + reply.toolCalls.length;
-    if (toolCalls > deps.limits.maxToolCalls)
-      throw loopError(
-        'MAX_TOOL_CALLS',
-        `the agent loop asked for more than max_tool_calls (${deps.limits.maxToolCalls}) tool calls`,
-      );
-    const repeated = repeatedCall(state.turns, deps.limits.repeatLimit);
-    if (repeated !== null)
-      throw loopError(
-        'LOOP_DETECTED',
-        `the model called ${repeated} with the same arguments ${deps.limits.repeatLimit} times in a row; the loop was stopped`,
-      );
-    state = { ...state, toolCalls };
-
-    // Calls that cannot run (unknown tool, arguments not JSON) are answered at once.
-    const immediate: ToolResult[] = [];
-    const children: ChildTaskRequest[] = [];
-    const pending: { callId: string; name: string }[] = [];
-    for (const call of reply.toolCalls) {
-      const tool = state.tools.find((t) => t.name === call.name);
-      if (tool === undefined) {
-        immediate.push({
-          callId: call.id,
-          name: call.name,
-          isError: true,
-          content: `no tool named "${call.name}"; the tools are ${state.tools.map((t) => t.name).join(', ')}`,
-        });
+    // Tool calls the model asked for, not started yet.
+    if (last?.role === 'assistant') {
+      const asked = last.toolCalls ?? [];
+      const toolCalls = state.toolCalls + asked.length;
+      if (toolCalls > deps.limits.maxToolCalls)
+        throw loopError(
+          'MAX_TOOL_CALLS',
+          `the agent loop asked for more than max_tool_calls (${deps.limits.maxToolCalls}) tool calls`,
+        );
+      const repeated = repeatedCall(state.turns, deps.limits.repeatLimit);
+      if (repeated !== null)
+        throw loopError(
+          'LOOP_DETECTED',
+          `the model called ${repeated} with the same arguments ${deps.limits.repeatLimit} times in a row; the loop was stopped`,
+        );
+      state = { ...state, toolCalls };
+      const { immediate, children, pending } = plannedCalls(state, asked);
+      if (children.length === 0) {
+        state = { ...state, turns: [...state.turns, { role: 'tool', results: immediate }] };
         continue;
       }
-      if (call.invalid !== undefined) {
-        immediate.push({
-          callId: call.id,
-          name: call.name,
-          isError: true,
-          content: 'the arguments are not JSON',
-        });
-        continue;
-      }
-      pending.push({ callId: call.id, name: call.name });
-      children.push({
-        ...('capability' in tool.target ? { capability: tool.target.capability } : tool.target),
-        taskType: 'tool_call',
-        input: call.arguments ?? {},
-        maxRetries: 2,
-        metadata: { call_id: call.id, tool: call.name, model_call: state.modelCalls },
-      });
+      context.log(
+        'info',
+        `model call ${state.modelCalls}: ${children.length} tool call(s): ${pending.map((p) => p.name).join(', ')}`,
+      );
+      return new Sleep(new Date(now() + RECHECK_MS), { ...state, pending, answered: immediate }, children);
     }
-    if (children.length === 0) {
-      state = { ...state, turns: [...state.turns, { role: 'tool', results: immediate }] };
+
+    // The model's turn.
+    if (state.modelCalls >= deps.limits.maxTurns) {
+      await checkpoint(state, deps, context);
+      throw loopError(
+        'MAX_TURNS',
+        `the agent loop reached max_turns (${deps.limits.maxTurns}) without a final answer`,
+      );
+    }
+    const reply = await deps.callModel(state.turns, state.tools, state.modelCalls + 1);
+    state = await checkpoint(
+      {
+        ...state,
+        modelCalls: state.modelCalls + 1,
+        turns: [
+          ...state.turns,
+          {
+            role: 'assistant',
+            content: reply.text,
+            ...(reply.toolCalls.length > 0 ? { toolCalls: reply.toolCalls } : {}),
+            call: reply.call,
+          },
+        ],
+      },
+      deps,
+      context,
+    );
+  }
+}
+
+/** A reply's tool calls: those answered at once (unknown tool, arguments not JSON), the rest as tasks. */
+function plannedCalls(
+  state: LoopState,
+  asked: readonly ToolCall[],
+): { immediate: ToolResult[]; children: ChildTaskRequest[]; pending: { callId: string; name: string }[] } {
+  const immediate: ToolResult[] = [];
+  const children: ChildTaskRequest[] = [];
+  const pending: { callId: string; name: string }[] = [];
+  for (const call of asked) {
+    const tool = state.tools.find((t) => t.name === call.name);
+    if (tool === undefined) {
+      immediate.push({
+        callId: call.id,
+        name: call.name,
+        isError: true,
+        content: `no tool named "${call.name}"; the tools are ${state.tools.map((t) => t.name).join(', ')}`,
+      });
       continue;
     }
-    context.log(
-      'info',
-      `model call ${state.modelCalls}: ${children.length} tool call(s): ${pending.map((p) => p.name).join(', ')}`,
-    );
-    return new Sleep(new Date(now() + RECHECK_MS), { ...state, pending, answered: immediate }, children);
+    if (call.invalid !== undefined) {
+      immediate.push({
+        callId: call.id,
+        name: call.name,
+        isError: true,
+        content: 'the arguments are not JSON',
+      });
+      continue;
+    }
+    pending.push({ callId: call.id, name: call.name });
+    children.push({
+      ...('capability' in tool.target ? { capability: tool.target.capability } : tool.target),
+      taskType: 'tool_call',
+      input: call.arguments ?? {},
+      maxRetries: 2,
+      metadata: { call_id: call.id, tool: call.name, model_call: state.modelCalls },
+    });
   }
+  return { immediate, children, pending };
+}
+
+/**
+ * Commits the state and the turns the record does not hold yet (one transaction); the state
+ * returned says they are recorded. Without a worker (no `context.checkpoint`) nothing is saved.
+ */
+async function checkpoint(state: LoopState, deps: LoopDeps, context: RuntimeContext): Promise<LoopState> {
+  const recorded = state.recorded ?? 0;
+  if (context.checkpoint === undefined || recorded >= state.turns.length) return state;
+  const next: LoopState = { ...state, recorded: state.turns.length };
+  const held = await context.checkpoint(next, conversationEntries(deps, state.turns, recorded));
+  if (!held)
+    throw RuntimeError.unreachable("the task's lease was lost while saving the conversation", {
+      context: { reason: 'LEASE_LOST' },
+    });
+  return next;
+}
+
+/**
+ * The record of `turns[from…]`: one message per user and assistant turn and per tool result,
+ * the system prompt ahead of the first. `metadata.turn` orders them (the system prompt is 0).
+ */
+export function conversationEntries(
+  deps: Pick<LoopDeps, 'system' | 'speaker'>,
+  turns: readonly Turn[],
+  from: number,
+): ConversationEntry[] {
+  const entries: ConversationEntry[] = [];
+  const agent = deps.speaker;
+  if (from === 0 && deps.system !== undefined)
+    entries.push({
+      role: 'system',
+      type: 'request',
+      sender: 'swarm',
+      recipient: agent,
+      content: { text: deps.system },
+      metadata: { conversation: true, role: 'system', turn: 0 },
+    });
+  for (let i = from; i < turns.length; i++) {
+    const turn = turns[i]!;
+    const base = { conversation: true, role: turn.role, turn: i + 1 };
+    if (turn.role === 'user') {
+      entries.push({
+        role: 'user',
+        type: 'request',
+        sender: 'swarm',
+        recipient: agent,
+        content: { text: turn.content },
+        metadata: base,
+      });
+    } else if (turn.role === 'assistant') {
+      const call = turn.call;
+      entries.push({
+        role: 'assistant',
+        type: 'response',
+        sender: agent,
+        recipient: null,
+        content: {
+          text: turn.content,
+          ...(turn.toolCalls === undefined
+            ? {}
+            : {
+                tool_calls: turn.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })),
+              }),
+        },
+        metadata:
+          call === undefined
+            ? base
+            : {
+                ...base,
+                model_call: call.index,
+                provider: call.provider,
+                model: call.model,
+                input_tokens: call.inputTokens,
+                output_tokens: call.outputTokens,
+                tokens: call.inputTokens + call.outputTokens,
+                cost: call.cost,
+                started_at: call.startedAt,
+                duration_ms: call.durationMs,
+              },
+      });
+    } else {
+      turn.results.forEach((result, part) =>
+        entries.push({
+          role: 'tool',
+          type: result.isError ? 'error' : 'response',
+          sender: `tool:${result.name}`,
+          recipient: agent,
+          content: {
+            call_id: result.callId,
+            name: result.name,
+            content: result.content,
+            is_error: result.isError,
+          },
+          metadata: {
+            ...base,
+            part,
+            ...(result.taskId === undefined ? {} : { tool_task_id: result.taskId }),
+          },
+        }),
+      );
+    }
+  }
+  return entries;
 }
 
 function resultOf(call: { callId: string; name: string }, child: ChildTaskOutcome): ToolResult {
@@ -226,6 +369,7 @@ function resultOf(call: { callId: string; name: string }, child: ChildTaskOutcom
     return {
       callId: call.callId,
       name: call.name,
+      taskId: child.id,
       isError: false,
       content:
         text.length > MAX_RESULT_CHARS
@@ -236,6 +380,7 @@ function resultOf(call: { callId: string; name: string }, child: ChildTaskOutcom
   return {
     callId: call.callId,
     name: call.name,
+    taskId: child.id,
     isError: true,
     content: `the tool ${child.status.toLowerCase()}: ${child.error ?? 'no error given'}`,
   };

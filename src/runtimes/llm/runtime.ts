@@ -26,7 +26,14 @@ import { startLlmSpan } from '../../telemetry/index.js';
 import { BUILTIN_AGENTS, toolNameOf, type LlmToolSpec } from '../../registry/index.js';
 import semver from 'semver';
 import { DEFAULT_LOOP_LIMITS, runLoop, type LoopLimits, type LoopTool } from './loop.js';
-import { toolCallsOf, withConversation, type ToolCall, type ToolSpec, type Turn } from './tool-wire.js';
+import {
+  toolCallsOf,
+  withConversation,
+  type ModelCallInfo,
+  type ToolCall,
+  type ToolSpec,
+  type Turn,
+} from './tool-wire.js';
 
 /** An agent a loop may call as a tool. */
 export interface ToolAgent {
@@ -51,6 +58,9 @@ function loopSettings(runtime: Record<string, unknown>): { tools: LlmToolSpec[];
     },
   };
 }
+
+/** An agent without tools: one model call, its answer taken as it is (no second try). */
+const PLAIN_CALL_LIMITS: LoopLimits = { ...DEFAULT_LOOP_LIMITS, maxTurns: 1, outputRetries: 0 };
 
 /** Where the runtime finds providers and configurations, and records usage. */
 export interface LlmLookup {
@@ -134,25 +144,22 @@ export class LlmRuntime implements Runtime {
     const redactor =
       apiKey === null ? Redactor.none : new Redactor({ [provider.apiKeySecret ?? 'api_key']: apiKey });
     const model = { provider, base, apiKey, redactor };
-    const loop = loopSettings(agent.runtime);
-    if (loop !== null) {
-      return runLoop(
-        {
-          limits: loop.limits,
-          initialTurns: () => call.messages.map((m) => ({ role: m.role, content: m.content })),
-          resolveTools: () => this.resolveTools(invocation, loop.tools),
-          callModel: async (turns, tools, index) => {
-            const reply = await this.callModel(model, call, invocation, context, { turns, tools, index });
-            return { text: reply.text, toolCalls: reply.toolCalls };
-          },
-          output: (text) => this.output(agent.outputSchema, text),
-        },
-        invocation,
-        context,
-      );
-    }
-    const reply = await this.callModel(model, call, invocation, context);
-    return this.output(agent.outputSchema, reply.text);
+    // Without tools, the same loop makes one call: checkpointed and recorded like a loop's.
+    const loop = loopSettings(agent.runtime) ?? { tools: [], limits: PLAIN_CALL_LIMITS };
+    return runLoop(
+      {
+        limits: loop.limits,
+        system: call.system,
+        speaker: `${agent.name}@${agent.version}`,
+        initialTurns: () => call.messages.map((m) => ({ role: m.role, content: m.content })),
+        resolveTools: () => this.resolveTools(invocation, loop.tools),
+        callModel: (turns, tools, index) =>
+          this.callModel(model, call, invocation, context, { turns, tools, index }),
+        output: (text) => this.output(agent.outputSchema, text),
+      },
+      invocation,
+      context,
+    );
   }
 
   /**
@@ -164,15 +171,17 @@ export class LlmRuntime implements Runtime {
     call: LlmCall,
     invocation: AgentInvocation,
     context: RuntimeContext,
-    loop?: { turns: readonly Turn[]; tools: readonly ToolSpec[]; index: number },
-  ): Promise<{ text: string; toolCalls: ToolCall[] }> {
+    loop: { turns: readonly Turn[]; tools: readonly ToolSpec[]; index: number },
+  ): Promise<{ text: string; toolCalls: ToolCall[]; call: ModelCallInfo }> {
     const { provider, base, apiKey, redactor } = model;
     const { agent } = invocation;
-    const plain = buildRequest(provider.provider, base, apiKey, call);
-    const request =
-      loop === undefined
-        ? plain
-        : withConversation(provider.provider, plain, call.system, loop.turns, loop.tools);
+    const request = withConversation(
+      provider.provider,
+      buildRequest(provider.provider, base, apiKey, call),
+      call.system,
+      loop.turns,
+      loop.tools,
+    );
     const where = `LLM provider "${provider.name}" (${describeUrl(request.url)})`;
     // The call's span (tracing on; null otherwise), a child of the attempt's.
     const span = startLlmSpan({
@@ -181,7 +190,8 @@ export class LlmRuntime implements Runtime {
       model: call.model,
       url: request.url,
     });
-    const started = Date.now();
+    const startedAt = new Date();
+    const started = startedAt.getTime();
     let response: Awaited<ReturnType<typeof postJson>>;
     let reply: ReturnType<typeof parseReply>;
     try {
@@ -221,11 +231,25 @@ export class LlmRuntime implements Runtime {
       durationMs,
     };
     await this.recordUsage(invocation.ownerId, usage, context);
+    // A model offered no tools has no calls to make: whatever it sends as one is ignored.
     const toolCalls =
-      loop === undefined
+      loop.tools.length === 0
         ? []
         : toolCallsOf(provider.provider, response.body, `call_${invocation.taskId.slice(-12)}_${loop.index}`);
-    return { text: redactor.redactText(reply.text), toolCalls };
+    return {
+      text: redactor.redactText(reply.text),
+      toolCalls,
+      call: {
+        index: loop.index,
+        provider: provider.name,
+        model: call.model,
+        inputTokens: reply.inputTokens,
+        outputTokens: reply.outputTokens,
+        cost,
+        startedAt: startedAt.toISOString(),
+        durationMs,
+      },
+    };
   }
 
   /** A loop's tools: each agent resolved to a version now (and kept in the loop's state). */

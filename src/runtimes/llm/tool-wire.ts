@@ -32,12 +32,33 @@ export interface ToolResult {
   /** What the model reads: the tool's output as JSON text, or the error. */
   readonly content: string;
   readonly isError: boolean;
+  /** The child task that answered, when one did (for the record, not the model). */
+  readonly taskId?: string;
+}
+
+/** What one model call cost and when it ran (for the record, not the model). */
+export interface ModelCallInfo {
+  /** Counts from 1 within the step. */
+  readonly index: number;
+  readonly provider: string;
+  readonly model: string;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly cost: number;
+  /** ISO time the request was sent. */
+  readonly startedAt: string;
+  readonly durationMs: number;
 }
 
 /** One turn of a conversation, provider-neutral: what a loop checkpoints. */
 export type Turn =
   | { readonly role: 'user'; readonly content: string }
-  | { readonly role: 'assistant'; readonly content: string; readonly toolCalls?: readonly ToolCall[] }
+  | {
+      readonly role: 'assistant';
+      readonly content: string;
+      readonly toolCalls?: readonly ToolCall[];
+      readonly call?: ModelCallInfo;
+    }
   | { readonly role: 'tool'; readonly results: readonly ToolResult[] };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

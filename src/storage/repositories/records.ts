@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Caller } from '../caller.js';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase } from '../schema-types.js';
@@ -127,23 +127,7 @@ export async function insertReports(db: Db, dialect: DialectAdapter, batch: Repo
           })) as never,
         )
         .execute();
-    if (batch.messages.length > 0)
-      await rdb
-        .insertInto('messages')
-        .values(
-          batch.messages.map((m) => ({
-            id: m.id,
-            owner_id: m.ownerId,
-            run_id: m.runId,
-            task_id: m.taskId,
-            sender_id: m.sender,
-            recipient_id: m.recipient,
-            message_type: m.messageType,
-            content: m.content,
-            metadata: m.metadata,
-          })) as never,
-        )
-        .execute();
+    await insertMessages(trx, batch.messages);
     if (batch.usage.length === 0) return;
     const agentIds = new Map<string, string | null>();
     for (const u of batch.usage) {
@@ -197,6 +181,27 @@ export async function insertReports(db: Db, dialect: DialectAdapter, batch: Repo
         .where('owner_id', '=', total.ownerId)
         .execute();
   });
+}
+
+/** Message rows, inside the caller's transaction (a report batch, an agent loop's checkpoint). */
+export async function insertMessages(trx: Db, messages: readonly NewMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  await records(trx)
+    .insertInto('messages')
+    .values(
+      messages.map((m) => ({
+        id: m.id,
+        owner_id: m.ownerId,
+        run_id: m.runId,
+        task_id: m.taskId,
+        sender_id: m.sender,
+        recipient_id: m.recipient,
+        message_type: m.messageType,
+        content: m.content,
+        metadata: m.metadata,
+      })) as never,
+    )
+    .execute();
 }
 
 /** An artifact as the API shows it (without its content). */
@@ -309,7 +314,128 @@ export async function listRunMessages(db: Db, caller: Caller, runId: string): Pr
     .where('owner_id', '=', caller.userId)
     .orderBy('id')
     .execute();
-  return rows.map((row) => ({
+  return rows.map(toMessage);
+}
+
+/** A tool call's task (a child of a step's task), for the conversation's timeline. */
+export interface ToolTaskRecord {
+  readonly id: string;
+  readonly parentTaskId: string;
+  readonly agent: string | null;
+  readonly status: string;
+  readonly retries: number;
+  readonly metadata: Record<string, unknown>;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+  readonly durationMs: number | null;
+}
+
+export interface StepConversation {
+  /** The step's tasks (item index, for a for_each), in creation order. */
+  readonly tasks: readonly { readonly id: string; readonly itemIndex: number | null }[];
+  /** Their conversation messages (`metadata.conversation`), in the order they were spoken. */
+  readonly messages: readonly MessageRecord[];
+  readonly toolTasks: readonly ToolTaskRecord[];
+  /** More messages than `limit`: the first `limit` are given. */
+  readonly truncated: boolean;
+}
+
+/**
+ * What an agent step said and did: the conversation record of the caller's run's step `stepId`
+ * (a retried run's earlier `stepId@n` tasks too) and the tool-call tasks its turns started.
+ */
+export async function stepConversation(
+  db: Db,
+  caller: Caller,
+  runId: string,
+  stepId: string,
+  limit: number,
+): Promise<StepConversation> {
+  // The step's tasks: `stepId`, or a retried run's earlier `stepId@n` (no LIKE: ids may hold `_`).
+  const prefix = `${stepId}@`;
+  const ofStep = db
+    .selectFrom('tasks')
+    .where('run_id', '=', runId)
+    .where('owner_id', '=', caller.userId)
+    .where((eb) =>
+      eb.or([eb('step_id', '=', stepId), eb(sql<string>`substr(step_id, 1, ${prefix.length})`, '=', prefix)]),
+    );
+  const tasks = await ofStep.select(['id', 'item_index']).orderBy('id').execute();
+  if (tasks.length === 0) return { tasks: [], messages: [], toolTasks: [], truncated: false };
+  const ids = ofStep.select('id');
+  const rows = await records(db)
+    .selectFrom('messages')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .where('owner_id', '=', caller.userId)
+    .where('task_id', 'in', ids)
+    .orderBy('id')
+    .limit(limit + 1)
+    .execute();
+  const messages = rows
+    .slice(0, limit)
+    .map(toMessage)
+    .filter((m) => m.metadata.conversation === true);
+  const order = new Map(tasks.map((t, i) => [t.id, i]));
+  const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+  // Within a task, by turn and part: rows of one commit share a timestamp.
+  messages.sort(
+    (a, b) =>
+      (order.get(a.taskId ?? '') ?? 0) - (order.get(b.taskId ?? '') ?? 0) ||
+      num(a.metadata.turn) - num(b.metadata.turn) ||
+      num(a.metadata.part) - num(b.metadata.part),
+  );
+  const children = await db
+    .selectFrom('tasks')
+    .select([
+      'id',
+      'parent_task_id',
+      'agent_name',
+      'agent_version',
+      'capability_required',
+      'status',
+      'retry_count',
+      'task_metadata',
+      'error_message',
+      'created_at',
+      'started_at',
+      'completed_at',
+      'duration_ms',
+    ])
+    .where('owner_id', '=', caller.userId)
+    .where('parent_task_id', 'in', ids)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return {
+    tasks: tasks.map((t) => ({ id: t.id, itemIndex: t.item_index === null ? null : Number(t.item_index) })),
+    messages,
+    toolTasks: children.map((c) => ({
+      id: c.id,
+      parentTaskId: c.parent_task_id!,
+      agent:
+        c.agent_name === null
+          ? c.capability_required === null
+            ? null
+            : `capability:${c.capability_required}`
+          : `${c.agent_name}@${c.agent_version ?? ''}`,
+      status: c.status,
+      retries: Number(c.retry_count),
+      metadata: fromDbJson<Record<string, unknown>>(c.task_metadata) ?? {},
+      error: c.error_message,
+      createdAt: c.created_at,
+      startedAt: c.started_at,
+      completedAt: c.completed_at,
+      durationMs: c.duration_ms === null ? null : Number(c.duration_ms),
+    })),
+    truncated: rows.length > limit,
+  };
+}
+
+function toMessage(row: MessagesTable): MessageRecord {
+  return {
     id: row.id,
     runId: row.run_id,
     taskId: row.task_id,
@@ -319,5 +445,5 @@ export async function listRunMessages(db: Db, caller: Caller, runId: string): Pr
     content: fromDbJson(row.content),
     metadata: fromDbJson<Record<string, unknown>>(row.metadata) ?? {},
     createdAt: row.created_at,
-  }));
+  };
 }
