@@ -24,7 +24,19 @@ export interface Segment {
   readonly w: number;
 }
 
+/**
+ * A bar nested under a step's attempts: an agent loop's model call or tool call. Laid out like
+ * an attempt (queued, then running), drawn indented after the step's last attempt.
+ */
+export interface NestedBar extends AttemptLike {
+  readonly kind: 'model' | 'tool';
+  readonly label: string;
+}
+
 export interface TimelineRow {
+  /** 0 for an attempt; 1 for a model or tool call nested under its step. */
+  readonly depth: 0 | 1;
+  readonly kind: 'attempt' | 'model' | 'tool';
   readonly key: string;
   readonly stepId: string;
   readonly label: string;
@@ -85,8 +97,12 @@ export function attemptLabel(a: AttemptLike): string {
  * Lays the attempts out in the order they were queued (ties: step, item, attempt). `now` ends
  * the bars of attempts still waiting or running, and the span if the run goes on.
  */
-export function layoutTimeline(attempts: readonly AttemptLike[], now: number): TimelineLayout {
-  const parsed = attempts.map((a) => {
+export function layoutTimeline(
+  attempts: readonly AttemptLike[],
+  now: number,
+  nested: readonly NestedBar[] = [],
+): TimelineLayout {
+  const parsed = [...attempts, ...nested].map((a) => {
     const queued = Date.parse(a.queuedAt);
     const started = a.startedAt === null ? null : Date.parse(a.startedAt);
     const completed = a.completedAt === null ? null : Date.parse(a.completedAt);
@@ -112,12 +128,15 @@ export function layoutTimeline(attempts: readonly AttemptLike[], now: number): T
       (p.a.itemIndex ?? -1) - (q.a.itemIndex ?? -1) ||
       p.a.attempt - q.a.attempt,
   );
-  const rows = parsed.map(({ a, queued, runFrom, end: stop, open }): TimelineRow => {
+  const all = parsed.map(({ a, queued, runFrom, end: stop, open }): TimelineRow => {
     const queuedUntil = runFrom ?? stop;
+    const isNested = 'kind' in a;
     return {
-      key: `${a.taskId}#${a.attempt}`,
+      depth: isNested ? 1 : 0,
+      kind: isNested ? (a as NestedBar).kind : 'attempt',
+      key: isNested ? `${a.taskId}~${(a as NestedBar).label}` : `${a.taskId}#${a.attempt}`,
       stepId: a.stepId,
-      label: attemptLabel(a),
+      label: isNested ? (a as NestedBar).label : attemptLabel(a),
       status: a.status,
       attempt: a.attempt,
       queued: { x: frac(queued), w: Math.max(0, frac(queuedUntil) - frac(queued)) },
@@ -127,5 +146,13 @@ export function layoutTimeline(attempts: readonly AttemptLike[], now: number): T
       runningMs: runFrom === null ? null : stop - runFrom,
     };
   });
+  // Nested bars follow their step's last attempt, in the order they began.
+  const rows = all.filter((r) => r.depth === 0);
+  const byStep = new Map<string, TimelineRow[]>();
+  for (const r of all) if (r.depth === 1) byStep.set(r.stepId, [...(byStep.get(r.stepId) ?? []), r]);
+  for (const [stepId, bars] of byStep) {
+    const at = rows.findLastIndex((r) => r.stepId === stepId);
+    rows.splice(at === -1 ? rows.length : at + 1, 0, ...bars);
+  }
   return { rows, start, end, ticks: ticksFor(end - start) };
 }

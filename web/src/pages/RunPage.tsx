@@ -9,6 +9,7 @@ import { RunActions } from './run/RunActions.js';
 import { StepDrawer } from './run/StepDrawer.js';
 import { ENDED, type WorkflowVersion } from './run/types.js';
 import { useAttempts, useRunLive } from './run/useRunLive.js';
+import { conversationBars, useConversations } from './run/useConversations.js';
 import './run/run.css';
 
 /** The definitions read so far: a stored workflow version never changes. */
@@ -30,6 +31,11 @@ function useNow(running: boolean): number {
 export function RunPage({ id }: { id: string }) {
   const { run, error, logs, mode, refresh } = useRunLive(id);
   const { attempts, more } = useAttempts(id, run?.status);
+  const conversations = useConversations(id, run?.status);
+  const nested = useMemo(
+    () => [...conversations].flatMap(([step, conversation]) => conversationBars(step, conversation)),
+    [conversations],
+  );
   const [selected, setSelected] = useState<string | null>(null);
   const [definition, setDefinition] = useState<WorkflowVersion['workflow'] | null>(null);
   const [definitionError, setDefinitionError] = useState<string | null>(null);
@@ -139,7 +145,13 @@ export function RunPage({ id }: { id: string }) {
             />
           )}
           <h2>Timeline</h2>
-          <Timeline attempts={attempts} now={now} onSelect={setSelected} selected={selected} />
+          <Timeline
+            attempts={attempts}
+            nested={nested}
+            now={now}
+            onSelect={setSelected}
+            selected={selected}
+          />
           {more && <p className="muted">Showing the first {attempts.length} attempts.</p>}
         </div>
         {selected !== null && (
@@ -148,6 +160,7 @@ export function RunPage({ id }: { id: string }) {
             stepId={selected}
             step={run.steps[selected]}
             attempts={stepAttempts}
+            conversation={conversations.get(selected)}
             logs={stepLogs}
             onClose={() => setSelected(null)}
           />

@@ -2,7 +2,8 @@ import { useEffect, useMemo, useState } from 'react';
 import { get } from '../../api.js';
 import { formatDuration } from '../../dag/timeline.js';
 import { useCan } from '../../session.js';
-import type { Attempt, LogLine, StepView } from './types.js';
+import { Conversation } from './Conversation.js';
+import type { Attempt, LogLine, StepConversation, StepView } from './types.js';
 
 interface Message {
   readonly id: string;
@@ -11,6 +12,7 @@ interface Message {
   readonly recipient: string | null;
   readonly type: string;
   readonly content: unknown;
+  readonly metadata: Record<string, unknown>;
   readonly createdAt: string;
 }
 interface Artifact {
@@ -29,6 +31,8 @@ export interface StepDrawerProps {
   readonly attempts: readonly Attempt[];
   /** This step's log lines so far (they keep coming while the run goes on). */
   readonly logs: readonly LogLine[];
+  /** An agent step's conversation (its model and tool calls), when it has one. */
+  readonly conversation?: StepConversation | undefined;
   readonly onClose: () => void;
 }
 
@@ -36,7 +40,7 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 const SHOWN_LOGS = 500;
 
 /** A step of a run: its state, input and output, error, attempts, live logs, messages, artifacts. */
-export function StepDrawer({ runId, stepId, step, attempts, logs, onClose }: StepDrawerProps) {
+export function StepDrawer({ runId, stepId, step, attempts, logs, conversation, onClose }: StepDrawerProps) {
   const canReadTasks = useCan('tasks:read');
   const [input, setInput] = useState<{ value: unknown } | null>(null);
   const [messages, setMessages] = useState<Message[]>([]);
@@ -68,7 +72,10 @@ export function StepDrawer({ runId, stepId, step, attempts, logs, onClose }: Ste
     return () => void (live = false);
   }, [runId, stepId, step?.status]);
 
-  const stepMessages = messages.filter((m) => m.taskId !== null && taskIds.has(m.taskId));
+  // The conversation's turns are shown as a chat, not here.
+  const stepMessages = messages.filter(
+    (m) => m.taskId !== null && taskIds.has(m.taskId) && m.metadata.conversation !== true,
+  );
   const stepArtifacts = artifacts.filter((a) => a.taskId !== null && taskIds.has(a.taskId));
   const shownLogs = logs.slice(-SHOWN_LOGS);
   const error = step?.error ?? attempts.findLast((a) => a.error !== null)?.error ?? null;
@@ -129,6 +136,9 @@ export function StepDrawer({ runId, stepId, step, attempts, logs, onClose }: Ste
           <h3>Output</h3>
           <pre>{json(step.output)}</pre>
         </section>
+      )}
+      {conversation !== undefined && conversation.turns.length > 0 && (
+        <Conversation conversation={conversation} />
       )}
       <section>
         <h3>Attempts ({attempts.length})</h3>

@@ -56,3 +56,52 @@ export interface WorkflowVersion {
 }
 
 export const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout']);
+
+/** One turn of an agent step's conversation (`GET /runs/{id}/steps/{step}/conversation`). */
+export interface ConversationTurn {
+  readonly id: string;
+  readonly taskId: string;
+  readonly itemIndex: number | null;
+  readonly role: 'system' | 'user' | 'assistant' | 'tool';
+  readonly type: string;
+  readonly sender: string;
+  readonly content: unknown;
+  readonly turn: number;
+  readonly modelCall?: number;
+  readonly model?: string;
+  readonly inputTokens?: number;
+  readonly outputTokens?: number;
+  readonly tokens?: number;
+  readonly cost?: number;
+  readonly startedAt?: string;
+  readonly durationMs?: number;
+  readonly toolTaskId?: string;
+}
+
+/** A tool call's task, for the chat and the timeline. */
+export interface ToolCallTask {
+  readonly taskId: string;
+  readonly parentTaskId: string;
+  readonly callId: string | null;
+  readonly tool: string | null;
+  readonly modelCall?: number;
+  readonly agent: string | null;
+  readonly status: string;
+  readonly retries: number;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+}
+
+export interface StepConversation {
+  readonly turns: readonly ConversationTurn[];
+  readonly toolCalls: readonly ToolCallTask[];
+  readonly totals: {
+    readonly modelCalls: number;
+    readonly toolCalls: number;
+    readonly tokens: number;
+    readonly cost: number;
+  };
+  readonly truncated: boolean;
+}
