@@ -15,6 +15,7 @@ import { registerTriggerCommands } from './commands/triggers.js';
 import { registerEventCommands } from './commands/events.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
+import { registerBudgetCommands } from './commands/budgets.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerWorker } from './commands/worker.js';
@@ -55,6 +56,7 @@ export function buildProgram(given: CliIo): Command {
   registerRunCommands(program, io);
   registerTaskCommands(program, io);
   registerSecretCommands(program, io);
+  registerBudgetCommands(program, io);
   registerLlmCommands(program, io);
   registerWebhookCommands(program, io);
   registerTriggerCommands(program, io);

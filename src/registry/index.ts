@@ -15,6 +15,8 @@ export {
   compileExpression,
   resolveInput,
   type NormalizedWorkflow,
+  type Budget,
+  isBudget,
   type NormalizedStep,
   type TriggerSpec,
   canonicalTimeZone,
@@ -28,3 +30,4 @@ export type * from './types.js';
 export { registerExamples, EXAMPLES_DIR, type ExamplesReport } from './examples.js';
 export { invalidDefinition } from './invalid.js';
 export { toolNameOf, type LlmToolSpec, type LlmLoopSettings } from './agent/llm-tools.js';
+export type { LlmFallback } from './agent/runtime.js';

@@ -107,6 +107,15 @@ export type {
   ToolTaskRecord,
 } from './repositories/records.js';
 export { insertMessages } from './repositories/records.js';
+export {
+  BUDGET_PERIODS,
+  periodStart,
+  type BudgetPeriod,
+  type OwnerBudget,
+  type ProviderRateLimits,
+  type Spend,
+  type SpendLimit,
+} from './repositories/budgets.js';
 export { insertEvents, EVENTS_CHANNEL, SYSTEM_EVENT_SOURCE, type NewEvent } from './repositories/events.js';
 export type {
   SwarmDatabase,

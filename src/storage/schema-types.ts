@@ -108,6 +108,27 @@ export interface RateLimitTrackerTable {
   request_count: WithDefault<number>;
 }
 
+/** Migration 0017: an owner's spending cap on model calls per UTC day or month. */
+export interface OwnerBudgetsTable {
+  id: string;
+  owner_id: string;
+  period: 'day' | 'month';
+  max_tokens: number | null;
+  max_cost_usd: number | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+/** Migration 0017: requests and tokens sent to one provider of an owner in one minute. */
+export interface ProviderUsageWindowsTable {
+  id: string;
+  owner_id: string;
+  provider: string;
+  window_start: Timestamp;
+  requests: WithDefault<number>;
+  tokens: WithDefault<number>;
+}
+
 /** Migration 0012: failed authentications, counted per window (src/auth/failures.ts). */
 export interface AuthFailuresTable {
   id: string;
@@ -567,6 +588,8 @@ export interface SwarmDatabase {
   audit_logs: AuditLogsTable;
   auth_failures: AuthFailuresTable;
   rate_limit_tracker: RateLimitTrackerTable;
+  owner_budgets: OwnerBudgetsTable;
+  provider_usage_windows: ProviderUsageWindowsTable;
   agents: AgentsTable;
   workflows: WorkflowsTable;
   workflow_runs: WorkflowRunsTable;

@@ -5,6 +5,7 @@ import * as agents from './repositories/agents.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
 import * as authFailures from './repositories/auth-failures.js';
+import * as budgets from './repositories/budgets.js';
 import * as connectors from './repositories/connectors.js';
 import * as llm from './repositories/llm.js';
 import * as rateLimits from './repositories/rate-limits.js';
@@ -190,6 +191,20 @@ export class Store {
         configuration: (agent: { name: string; version: string }, runId: string | null) =>
           llm.findAgentConfiguration(db, caller, agent, runId),
         recordUsage: (usage: llm.LlmUsage) => llm.recordLlmUsage(db, dialect, caller, usage),
+      },
+      budgets: {
+        list: () => budgets.listOwnerBudgets(db, caller),
+        set: (
+          period: budgets.BudgetPeriod,
+          limits: { readonly maxTokens: number | null; readonly maxCostUsd: number | null },
+        ) => budgets.setOwnerBudget(db, caller, period, limits),
+        remove: (period: budgets.BudgetPeriod) => budgets.deleteOwnerBudget(db, caller, period),
+        /** Every cap on the next model call of a run's step (or of a task outside runs). */
+        limits: (at: { runId: string | null; stepId: string | null }) => budgets.spendLimits(db, caller, at),
+        reserveProviderRequest: (provider: string, windowStart: Date, limits: budgets.ProviderRateLimits) =>
+          budgets.reserveProviderRequest(db, dialect, caller, provider, windowStart, limits),
+        addProviderTokens: (provider: string, windowStart: Date, tokens: number) =>
+          budgets.addProviderTokens(db, caller, provider, windowStart, tokens),
       },
     };
   }

@@ -99,6 +99,16 @@ export const FIXTURE: readonly Spec[] = [
   ['api_keys', (v, ref) => ({ owner_id: ref('users'), created_by: maybe(v, ref, 'users') })],
   ['rate_limit_tracker', (v, ref) => ({ key_id: ref('api_keys'), window_type: pick(v, 'minute', 'hour') })],
   [
+    'owner_budgets',
+    (v, ref) => ({
+      owner_id: ref('users'),
+      period: v === 0 ? 'day' : v === 1 ? 'month' : `p${v}`,
+      // At least one cap is set, and caps are positive.
+      max_tokens: v === 0 ? undefined : 1000 * v,
+    }),
+  ],
+  ['provider_usage_windows', (v, ref) => ({ owner_id: ref('users'), tokens: v === 0 ? undefined : 10 * v })],
+  [
     'audit_logs',
     (v, ref) => ({
       owner_id: maybe(v, ref, 'users'),

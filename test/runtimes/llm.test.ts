@@ -12,6 +12,7 @@ import {
   DispatchRuntime,
   DatabaseEventSink,
   LlmRuntime,
+  Sleep,
   type AgentInvocation,
   type AgentReport,
   type InvokedAgent,
@@ -251,17 +252,24 @@ describe.each(DIALECTS)('the llm runtime on %s', (dialect) => {
   it('treats 429 and 5xx as retryable, 400 and 401 as not, and never shows the key the provider echoes', async () => {
     await provider('oa', 'openai');
     const run = () => runtime.execute(invocation(agent('oa'), { text: 'x' }), makeContext());
+    fake.failWith = { status: 429, body: { error: { message: 'Rate limit reached' } } };
+    await expect(run()).rejects.toMatchObject({
+      code: 'SERVER_UNREACHABLE',
+      retryable: true,
+      message: expect.stringContaining('HTTP 429'),
+      context: expect.objectContaining({ status: 429 }),
+    });
+    // With Retry-After, the call waits for then: the task sleeps (no attempt spent).
     fake.failWith = {
       status: 429,
       body: { error: { message: 'Rate limit reached' } },
       headers: { 'retry-after': '7' },
     };
-    await expect(run()).rejects.toMatchObject({
-      code: 'SERVER_UNREACHABLE',
-      retryable: true,
-      message: expect.stringContaining('HTTP 429'),
-      context: expect.objectContaining({ status: 429, retryAfter: '7' }),
-    });
+    const asked = Date.now();
+    const slept = await run();
+    expect(slept).toBeInstanceOf(Sleep);
+    expect((slept as Sleep).until.getTime() - asked).toBeGreaterThanOrEqual(6900);
+    expect((slept as Sleep).state).toMatchObject({ loop: 1, waits: 1, modelCalls: 0 });
     fake.failWith = { status: 503, body: { error: { message: 'overloaded' } } };
     await expect(run()).rejects.toMatchObject({ retryable: true });
     fake.failWith = { status: 400, body: { error: { message: 'max_tokens is too large' } } };

@@ -41,6 +41,8 @@ const EXPECTED_TABLES = [
   'sessions',
   'login_attempts',
   'rate_limit_tracker',
+  'owner_budgets',
+  'provider_usage_windows',
   'webhooks',
   'webhook_deliveries',
   'worker_assignments',

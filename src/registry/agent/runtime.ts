@@ -26,7 +26,7 @@ const RUNTIME_KEYS: Record<RuntimeType, readonly string[]> = {
   python: ['type', 'entry', 'args'],
   binary: ['type', 'entry', 'args'],
   http: ['type', 'endpoint', 'public_key', 'signature'],
-  llm: ['type', 'provider', 'model', 'system_prompt', 'parameters', ...LLM_LOOP_KEYS],
+  llm: ['type', 'provider', 'model', 'fallbacks', 'system_prompt', 'parameters', ...LLM_LOOP_KEYS],
   builtin: ['type', 'name'],
 };
 
@@ -129,10 +129,12 @@ function buildRuntime(
       }
       const parameters =
         raw.parameters === undefined ? undefined : checkLlmParameters(raw.parameters, issues);
+      const fallbacks = raw.fallbacks === undefined ? undefined : checkFallbacks(raw.fallbacks, issues);
       return {
         type: 'llm',
         provider,
         model,
+        ...(fallbacks === undefined ? {} : { fallbacks }),
         ...(systemPrompt === undefined ? {} : { system_prompt: systemPrompt }),
         ...(parameters === undefined ? {} : { parameters }),
         ...checkLlmLoop(raw, issues),
@@ -197,4 +199,50 @@ function checkLlmParameters(value: unknown, issues: FieldIssue[]): Record<string
     });
   }
   return value;
+}
+
+/** An llm agent's fallback providers, tried in order when the one before fails or is rate limited. */
+export interface LlmFallback {
+  readonly provider: string;
+  /** The model to ask there; the agent's `model` when absent. */
+  readonly model?: string;
+}
+
+const MAX_FALLBACKS = 5;
+
+function checkFallbacks(raw: unknown, issues: FieldIssue[]): LlmFallback[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_FALLBACKS) {
+    issues.push({
+      field: 'runtime.fallbacks',
+      message: `must be a list of 1 to ${MAX_FALLBACKS} provider names or {provider, model}, got ${describe(raw)}`,
+    });
+    return [];
+  }
+  return raw.flatMap((item: unknown, i): LlmFallback[] => {
+    const field = `runtime.fallbacks[${i}]`;
+    const entry = typeof item === 'string' ? { provider: item } : item;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      issues.push({ field, message: `must be a provider name or {provider, model}, got ${describe(item)}` });
+      return [];
+    }
+    const { provider, model, ...rest } = entry as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length > 0)
+      issues.push({
+        field: `${field}.${unknown[0]}`,
+        message: 'is not a fallback setting (provider, model)',
+      });
+    if (typeof provider !== 'string' || !PROVIDER_PATTERN.test(provider)) {
+      issues.push({
+        field: `${field}.provider`,
+        message: `must be a provider name (lower-case letters, digits, . _ -), got ${describe(provider)}`,
+      });
+      return [];
+    }
+    if (model !== undefined && (typeof model !== 'string' || model === '' || model.length > 200)) {
+      issues.push({ field: `${field}.model`, message: `must be a model name, got ${describe(model)}` });
+      return [];
+    }
+    return [{ provider, ...(model === undefined ? {} : { model }) }];
+  });
 }

@@ -61,6 +61,7 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
     retry: step.retry,
     ...(step.timeout_seconds !== undefined ? { timeout_seconds: step.timeout_seconds } : {}),
     priority: step.priority,
+    ...(step.budget !== undefined ? { budget: step.budget } : {}),
   };
   if (step.kind === 'agent' || step.kind === 'capability') {
     return [

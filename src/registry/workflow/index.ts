@@ -35,4 +35,6 @@ export {
   type NormalizedStep,
   type NormalizedHandler,
   type NormalizedWorkflow,
+  type Budget,
+  isBudget,
 } from './types.js';

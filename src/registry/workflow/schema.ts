@@ -40,6 +40,16 @@ const retry = {
   },
 };
 const agentList = { type: 'array', minItems: 1, maxItems: 50, items: str };
+/** Most a step (or a whole run) may spend on model calls: tokens, US dollars, or both. */
+const budget = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    tokens: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000 },
+    cost_usd: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000_000 },
+  },
+};
 const step = {
   type: 'object',
   required: ['id'],
@@ -64,6 +74,7 @@ const step = {
     retry,
     timeout_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
     priority: { type: 'integer', minimum: 1, maximum: 10 },
+    budget,
   },
 };
 const handler = {
@@ -92,6 +103,8 @@ const common = {
   // The whole run's deadline: past it the run ends `timeout` and its running attempts stop.
   timeout_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000 },
   tags: { type: 'array', uniqueItems: true, items: str },
+  // What the whole run may spend on model calls (each step may have its own too).
+  budget,
 };
 
 const stepsForm = {

@@ -1,12 +1,14 @@
 import type { FieldIssue } from '../../errors/index.js';
 import { fieldOf } from './schema.js';
 import { STEP_ID, int, obj, parseAgentRef, readRetry, str, type Json } from './refs.js';
-import type {
-  AgentRef,
-  ConsensusStrategy,
-  OrchestrationPattern,
-  RetryPolicy,
-  RoutingStrategy,
+import {
+  isBudget,
+  type AgentRef,
+  type Budget,
+  type ConsensusStrategy,
+  type OrchestrationPattern,
+  type RetryPolicy,
+  type RoutingStrategy,
 } from './types.js';
 
 /**
@@ -51,6 +53,7 @@ export interface SourceStep {
   readonly retry: RetryPolicy;
   readonly timeout_seconds?: number;
   readonly priority: number;
+  readonly budget?: Budget;
 }
 
 export interface SourceHandler {
@@ -193,6 +196,7 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     retry,
     timeout_seconds: int(raw.timeout_seconds),
     priority: int(raw.priority) ?? 5,
+    ...(isBudget(raw.budget) ? { budget: raw.budget } : {}),
   };
 }
 

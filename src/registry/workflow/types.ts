@@ -86,6 +86,8 @@ export interface NormalizedStep {
   readonly timeout_seconds?: number;
   /** 1–10, higher is claimed first (default 5). */
   readonly priority: number;
+  /** Most its model calls may spend (an agent loop's, every item's together). */
+  readonly budget?: Budget;
   /** Set on the step that aggregates a consensus: its strategy and member step ids. */
   readonly consensus?: {
     readonly strategy: ConsensusStrategy;
@@ -121,9 +123,27 @@ export interface NormalizedWorkflow {
   readonly on_success?: readonly NormalizedHandler[];
   /** The run's deadline, counted from its start (and from each retry). */
   readonly timeout_seconds?: number;
+  /** Most the whole run's model calls may spend. */
+  readonly budget?: Budget;
   readonly tags: readonly string[];
   /** Set when the whole workflow was written as one top-level pattern. */
   readonly pattern?: OrchestrationPattern;
+}
+
+/** A spending cap on model calls: tokens, US dollars, or both (the schema wants one at least). */
+export interface Budget {
+  readonly tokens?: number;
+  readonly cost_usd?: number;
+}
+
+export function isBudget(value: unknown): value is Budget {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const b = value as Record<string, unknown>;
+  return (
+    (b.tokens === undefined || typeof b.tokens === 'number') &&
+    (b.cost_usd === undefined || typeof b.cost_usd === 'number') &&
+    (b.tokens !== undefined || b.cost_usd !== undefined)
+  );
 }
 
 /** Hard cap on the expanded DAG, so `rounds` × `agents` cannot blow up a run. */

@@ -12,6 +12,7 @@ import { shapeIssues } from './schema.js';
 import { readHandlers, readStepsForm } from './source.js';
 import { readTrigger } from './trigger.js';
 import {
+  isBudget,
   MAX_STEPS,
   type NormalizedHandler,
   type NormalizedWorkflow,
@@ -128,6 +129,7 @@ export async function validateWorkflow(
     ...(onError ? { on_error: handlersOf(onError) } : {}),
     ...(onSuccess ? { on_success: handlersOf(onSuccess) } : {}),
     ...(typeof doc.timeout_seconds === 'number' ? { timeout_seconds: doc.timeout_seconds } : {}),
+    ...(isBudget(doc.budget) ? { budget: doc.budget } : {}),
     tags: Array.isArray(doc.tags) ? (doc.tags as string[]) : [],
     ...(!nodesForm && typeof doc.pattern === 'string'
       ? { pattern: doc.pattern as OrchestrationPattern }

@@ -5,7 +5,6 @@ export {
   storeLlmLookup,
   buildCall,
   messagesOf,
-  costOf,
   unfence,
   type LlmLookup,
   type LlmRuntimeOptions,
@@ -23,6 +22,8 @@ export {
   type ChatMessage,
   type LlmReply,
 } from './wire.js';
+export { priceOf, costAt, PRICES_CHECKED, type Price } from './prices.js';
+export { ProviderWait } from './spending.js';
 export {
   checkProviderInput,
   checkProviderName,

@@ -22,6 +22,7 @@ import type {
   RuntimeContext,
 } from '../types.js';
 import { Sleep } from '../types.js';
+import { ProviderWait } from './spending.js';
 import type { ModelCallInfo, ToolCall, ToolResult, ToolSpec, Turn } from './tool-wire.js';
 
 /** A tool as the loop runs it: what the model sees, and the task that answers a call. */
@@ -44,6 +45,8 @@ export interface LoopState {
   readonly answered: readonly ToolResult[];
   /** How many of `turns` the conversation record holds (absent in states saved before it). */
   readonly recorded?: number;
+  /** Sleeps in a row waiting for the providers' rate limits (reset by a call made). */
+  readonly waits?: number;
 }
 
 export interface LoopLimits {
@@ -61,6 +64,8 @@ export const DEFAULT_LOOP_LIMITS: LoopLimits = {
 };
 /** A sleeping loop re-checks its children this often even if no ending woke it. */
 export const RECHECK_MS = 60_000;
+/** Rate-limit waits in a row before the step fails: a provider that never lets a call through. */
+const MAX_WAITS = 50;
 /** The most of one tool result the model is shown. */
 const MAX_RESULT_CHARS = 20_000;
 
@@ -198,10 +203,28 @@ export async function runLoop(
         `the agent loop reached max_turns (${deps.limits.maxTurns}) without a final answer`,
       );
     }
-    const reply = await deps.callModel(state.turns, state.tools, state.modelCalls + 1);
+    let reply: Awaited<ReturnType<LoopDeps['callModel']>>;
+    try {
+      reply = await deps.callModel(state.turns, state.tools, state.modelCalls + 1);
+    } catch (error) {
+      if (!(error instanceof ProviderWait)) throw error;
+      // Rate limited: the task sleeps until then, holding no worker and spending no attempt.
+      const waits = (state.waits ?? 0) + 1;
+      if (waits > MAX_WAITS)
+        throw RuntimeError.unreachable(
+          `the model call waited ${MAX_WAITS} times in a row for its providers' rate limits (${error.why}); giving up`,
+          { retryable: false },
+        );
+      context.log(
+        'info',
+        `model call ${state.modelCalls + 1} waits until ${error.until.toISOString()}: ${error.why}`,
+      );
+      return new Sleep(error.until, { ...state, waits });
+    }
     state = await checkpoint(
       {
         ...state,
+        waits: 0,
         modelCalls: state.modelCalls + 1,
         turns: [
           ...state.turns,

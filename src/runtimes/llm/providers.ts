@@ -15,6 +15,8 @@ import { DEFAULT_BASE_URLS } from './wire.js';
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const PRICE_KEYS = ['input_cost_per_1k', 'output_cost_per_1k'] as const;
+/** A provider's limits per minute, over every worker: a call past them waits, holding no slot. */
+const RATE_KEYS = ['requests_per_minute', 'tokens_per_minute'] as const;
 
 /** A provider as checked: the key is still a secret's name here. */
 export interface ProviderInput {
@@ -145,6 +147,17 @@ export function checkProviderInput(name: unknown, body: unknown, policy: Provide
     const price = configuration[key];
     if (price !== undefined && !(typeof price === 'number' && Number.isFinite(price) && price >= 0))
       throw new InputError(`configuration.${key}`, 'must be a number ≥ 0 (price per 1000 tokens)');
+  }
+  for (const key of RATE_KEYS) {
+    const limit = configuration[key];
+    if (
+      limit !== undefined &&
+      !(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= 1e9)
+    )
+      throw new InputError(
+        `configuration.${key}`,
+        'must be a whole number from 1 (a limit per minute, shared by every worker)',
+      );
   }
   const isDefault = optionalBoolean(body, 'is_default', false);
   const active = optionalBoolean(body, 'active', true);

@@ -7,7 +7,24 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { SwarmError } from '../../errors/index.js';
 import { Redactor } from '../../secrets/index.js';
-import type { AgentConfigurationRecord, LlmProviderRecord, LlmUsage, Store } from '../../storage/index.js';
+import type {
+  AgentConfigurationRecord,
+  LlmProviderRecord,
+  LlmUsage,
+  ProviderRateLimits,
+  SpendLimit,
+  Store,
+} from '../../storage/index.js';
+import { BUILTIN_AGENTS, toolNameOf, type LlmFallback, type LlmToolSpec } from '../../registry/index.js';
+import { answeredCost, costAt, priceOf } from './prices.js';
+import {
+  checkBudgets,
+  estimateInputTokens,
+  minuteOf,
+  ProviderWait,
+  rateLimitsOf,
+  retryAfterMs,
+} from './spending.js';
 import { RuntimeError } from '../errors.js';
 import type { AgentInvocation, HttpPolicy, Runtime, RuntimeContext } from '../types.js';
 import { bareHost } from '../host-guard.js';
@@ -23,7 +40,6 @@ import {
 } from './wire.js';
 import { recordUsageMetrics } from '../../metrics/index.js';
 import { startLlmSpan } from '../../telemetry/index.js';
-import { BUILTIN_AGENTS, toolNameOf, type LlmToolSpec } from '../../registry/index.js';
 import semver from 'semver';
 import { DEFAULT_LOOP_LIMITS, runLoop, type LoopLimits, type LoopTool } from './loop.js';
 import {
@@ -81,6 +97,16 @@ export interface LlmLookup {
    * tool: null when there is none. Absent: an agent with `tools` cannot run.
    */
   resolveAgent?(ownerId: string, name: string, range: string): Promise<ToolAgent | null>;
+  /** Every cap on the next model call (budgets) with what has been spent. Absent: none. */
+  spendLimits?(ownerId: string, at: { runId: string | null; stepId: string | null }): Promise<SpendLimit[]>;
+  /** Takes a request of a provider's minute under its limits; false: the minute is full. */
+  reserveProviderRequest?(
+    ownerId: string,
+    provider: string,
+    minute: Date,
+    limits: ProviderRateLimits,
+  ): Promise<boolean>;
+  addProviderTokens?(ownerId: string, provider: string, minute: Date, tokens: number): Promise<void>;
 }
 
 /** The value of the owner's (global) secret `name`: how a provider's API key is read. */
@@ -93,6 +119,15 @@ export interface LlmRuntimeOptions {
   http: HttpPolicy;
   /** SWARM_LLM_ALLOWED_URLS: provider origins that may be private (a local ollama). */
   allowedUrls?: readonly string[];
+}
+
+/** A provider ready to call: where, with which key, and the call with its model. */
+interface Candidate {
+  readonly provider: LlmProviderRecord;
+  readonly base: string;
+  readonly apiKey: string | null;
+  readonly redactor: Redactor;
+  readonly call: LlmCall;
 }
 
 /** Kinds that cannot be called without an API key. */
@@ -134,16 +169,17 @@ export class LlmRuntime implements Runtime {
       invocation.runId,
     );
     const call = buildCall(invocation, provider, configuration);
-    const base = provider.baseUrl ?? DEFAULT_BASE_URLS[provider.provider];
-    if (base === null) {
-      throw new RuntimeError('CONFIG_INVALID', `LLM provider "${provider.name}" has no base_url`, {
-        retryable: false,
-      });
-    }
-    const apiKey = await this.apiKey(invocation.ownerId, provider);
-    const redactor =
-      apiKey === null ? Redactor.none : new Redactor({ [provider.apiKeySecret ?? 'api_key']: apiKey });
-    const model = { provider, base, apiKey, redactor };
+    const primary = await this.candidate(invocation.ownerId, provider, call);
+    const fallbacks = Array.isArray(runtime.fallbacks) ? (runtime.fallbacks as LlmFallback[]) : [];
+    const resolved = new Map<number, Promise<Candidate | null>>([[0, Promise.resolve(primary)]]);
+    const candidate = (i: number): Promise<Candidate | null> => {
+      let found = resolved.get(i);
+      if (found === undefined) {
+        found = this.fallback(invocation, fallbacks[i - 1]!, call, context);
+        resolved.set(i, found);
+      }
+      return found;
+    };
     // Without tools, the same loop makes one call: checkpointed and recorded like a loop's.
     const loop = loopSettings(agent.runtime) ?? { tools: [], limits: PLAIN_CALL_LIMITS };
     return runLoop(
@@ -153,8 +189,14 @@ export class LlmRuntime implements Runtime {
         speaker: `${agent.name}@${agent.version}`,
         initialTurns: () => call.messages.map((m) => ({ role: m.role, content: m.content })),
         resolveTools: () => this.resolveTools(invocation, loop.tools),
-        callModel: (turns, tools, index) =>
-          this.callModel(model, call, invocation, context, { turns, tools, index }),
+        callModel: async (turns, tools, index) => {
+          await this.checkBudgets(invocation, primary, { system: call.system, turns, tools });
+          return this.callProviders(1 + fallbacks.length, candidate, invocation, context, {
+            turns,
+            tools,
+            index,
+          });
+        },
         output: (text) => this.output(agent.outputSchema, text),
       },
       invocation,
@@ -162,12 +204,151 @@ export class LlmRuntime implements Runtime {
     );
   }
 
+  /** A provider ready to call: where, with which key, and the call with its model. */
+  private async candidate(ownerId: string, provider: LlmProviderRecord, call: LlmCall): Promise<Candidate> {
+    const base = provider.baseUrl ?? DEFAULT_BASE_URLS[provider.provider];
+    if (base === null) {
+      throw new RuntimeError('CONFIG_INVALID', `LLM provider "${provider.name}" has no base_url`, {
+        retryable: false,
+      });
+    }
+    const apiKey = await this.apiKey(ownerId, provider);
+    const redactor =
+      apiKey === null ? Redactor.none : new Redactor({ [provider.apiKeySecret ?? 'api_key']: apiKey });
+    return { provider, base, apiKey, redactor, call };
+  }
+
+  /** A fallback provider, or null (logged) when it is missing, inactive or unusable. */
+  private async fallback(
+    invocation: AgentInvocation,
+    fallback: LlmFallback,
+    call: LlmCall,
+    context: RuntimeContext,
+  ): Promise<Candidate | null> {
+    const provider = await this.options.providers.provider(invocation.ownerId, fallback.provider);
+    if (provider === null || !provider.active) {
+      context.log(
+        'warning',
+        `fallback LLM provider "${fallback.provider}" is ${provider === null ? 'not set' : 'inactive'}; skipped`,
+      );
+      return null;
+    }
+    try {
+      return await this.candidate(invocation.ownerId, provider, {
+        ...call,
+        model: fallback.model ?? call.model,
+      });
+    } catch (error) {
+      context.log(
+        'warning',
+        `fallback LLM provider "${fallback.provider}" skipped: ${(error as Error).message}`,
+      );
+      return null;
+    }
+  }
+
+  /**
+   * Refuses a model call that would pass a budget (the step's, the run's, the owner's day or
+   * month), before anything is sent: its input tokens estimated, priced as the primary's.
+   */
+  private async checkBudgets(
+    invocation: AgentInvocation,
+    primary: Candidate,
+    next: { system: string | undefined; turns: readonly Turn[]; tools: readonly ToolSpec[] },
+  ): Promise<void> {
+    const lookup = this.options.providers.spendLimits;
+    if (lookup === undefined) return;
+    const limits = await lookup.call(this.options.providers, invocation.ownerId, {
+      runId: invocation.runId,
+      stepId: invocation.stepId,
+    });
+    if (limits.length === 0) return;
+    const tokens = estimateInputTokens(next.system, next.turns, next.tools);
+    checkBudgets(limits, { tokens, cost: costAt(priceOf(primary.provider, primary.call.model), tokens, 0) });
+  }
+
+  /**
+   * The call, to the primary provider or else to each fallback in turn: one that is over its
+   * rate limit for this minute, or fails in a way worth retrying, hands over to the next. When
+   * none answered and some asked to be called later (their limit's next minute, a 429 or 503
+   * with Retry-After), the call waits for the earliest of those (ProviderWait: the task sleeps,
+   * spending no attempt); otherwise the last failure stands.
+   */
+  private async callProviders(
+    count: number,
+    candidate: (i: number) => Promise<Candidate | null>,
+    invocation: AgentInvocation,
+    context: RuntimeContext,
+    loop: { turns: readonly Turn[]; tools: readonly ToolSpec[]; index: number },
+  ): Promise<{ text: string; toolCalls: ToolCall[]; call: ModelCallInfo }> {
+    const waits: { until: number; why: string }[] = [];
+    let failure: unknown = null;
+    for (let i = 0; i < count; i++) {
+      const c = await candidate(i);
+      if (c === null) continue;
+      const limits = rateLimitsOf(c.provider.configuration);
+      const reserve = this.options.providers.reserveProviderRequest;
+      const minute = minuteOf(Date.now());
+      if (limits !== null && reserve !== undefined) {
+        const granted = await reserve.call(
+          this.options.providers,
+          invocation.ownerId,
+          c.provider.name,
+          minute,
+          limits,
+        );
+        if (!granted) {
+          waits.push({
+            until: minute.getTime() + 60_000,
+            why: `LLM provider "${c.provider.name}" is at its limit for this minute`,
+          });
+          continue;
+        }
+      }
+      try {
+        const reply = await this.callModel(c, c.call, invocation, context, loop);
+        if (limits !== null)
+          await this.options.providers.addProviderTokens
+            ?.call(
+              this.options.providers,
+              invocation.ownerId,
+              c.provider.name,
+              minute,
+              reply.call.inputTokens + reply.call.outputTokens,
+            )
+            .catch((error: unknown) =>
+              context.log(
+                'warning',
+                `counting tokens for the rate limit failed: ${(error as Error).message}`,
+              ),
+            );
+        return reply;
+      } catch (error) {
+        if (!(error instanceof RuntimeError) || !error.retryable || context.signal.aborted) throw error;
+        failure = error;
+        const status = error.context.status;
+        const after =
+          status === 429 || status === 503 ? retryAfterMs(error.context.retryAfter, Date.now()) : null;
+        if (after !== null)
+          waits.push({
+            until: Date.now() + after,
+            why: `LLM provider "${c.provider.name}" answered ${String(status)} with Retry-After`,
+          });
+        if (i < count - 1) context.log('warning', `${error.message}; trying the next provider`);
+      }
+    }
+    const first = waits.sort((a, b) => a.until - b.until)[0];
+    if (first !== undefined) throw new ProviderWait(new Date(first.until), first.why);
+    if (failure !== null) throw failure;
+    throw RuntimeError.unreachable('no LLM provider of this agent could be used (see the warnings above)');
+  }
+
   /**
    * One model call: the request (with the loop's conversation and tools when given), its span,
    * the HTTP exchange, the reply parsed, its usage recorded. The reply's text is redacted.
    */
   private async callModel(
-    model: { provider: LlmProviderRecord; base: string; apiKey: string | null; redactor: Redactor },
+    model: Candidate,
     call: LlmCall,
     invocation: AgentInvocation,
     context: RuntimeContext,
@@ -217,7 +398,9 @@ export class LlmRuntime implements Runtime {
       span?.end();
     }
     const durationMs = Date.now() - started;
-    const cost = costOf(provider, reply.inputTokens, reply.outputTokens);
+    const cost =
+      answeredCost(response.body) ??
+      costAt(priceOf(provider, call.model), reply.inputTokens, reply.outputTokens);
     const usage: LlmUsage = {
       runId: invocation.runId,
       taskId: invocation.taskId,
@@ -487,17 +670,6 @@ export function messagesOf(input: unknown): { system: string | undefined; messag
   return { system: undefined, messages: [{ role: 'user', content: JSON.stringify(input ?? null) }] };
 }
 
-/** Cost in the provider's currency: tokens × its configured price per 1000 tokens. */
-export function costOf(provider: LlmProviderRecord, inputTokens: number, outputTokens: number): number {
-  const price = (key: string) => {
-    const value = provider.configuration[key];
-    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
-  };
-  const cost =
-    (inputTokens / 1000) * price('input_cost_per_1k') + (outputTokens / 1000) * price('output_cost_per_1k');
-  return Math.round(cost * 1e9) / 1e9;
-}
-
 function httpError(
   where: string,
   status: number,
@@ -567,6 +739,11 @@ export function storeLlmLookup(store: Store): LlmLookup {
       name === undefined ? as(ownerId).llm.defaultProvider() : as(ownerId).llm.provider(name),
     configuration: (ownerId, agent, runId) => as(ownerId).llm.configuration(agent, runId),
     recordUsage: (ownerId, usage) => as(ownerId).llm.recordUsage(usage),
+    spendLimits: (ownerId, at) => as(ownerId).budgets.limits(at),
+    reserveProviderRequest: (ownerId, provider, minute, limits) =>
+      as(ownerId).budgets.reserveProviderRequest(provider, minute, limits),
+    addProviderTokens: (ownerId, provider, minute, tokens) =>
+      as(ownerId).budgets.addProviderTokens(provider, minute, tokens),
     resolveAgent: async (ownerId, name, range) => {
       const candidates: ToolAgent[] = name.startsWith('builtin/')
         ? BUILTIN_AGENTS.filter((m) => m.name === name)

@@ -15,6 +15,7 @@ import { people } from './0013-people.js';
 import { auditIndexes } from './0014-audit-indexes.js';
 import { traceContext } from './0015-trace-context.js';
 import { childTasks } from './0016-child-tasks.js';
+import { budgets } from './0017-budgets.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -34,6 +35,7 @@ export const MIGRATIONS: readonly Migration[] = [
   auditIndexes,
   traceContext,
   childTasks,
+  budgets,
 ];
 
 export type { Migration } from './ddl.js';
