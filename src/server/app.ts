@@ -56,6 +56,7 @@ import { triggerRoutes } from './routes/triggers.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SWARM_VERSION } from './version.js';
 import { registerHttpTracing } from '../telemetry/index.js';
+import { mcpRoutes, type McpOptions } from './mcp/index.js';
 
 export interface AppOptions {
   readonly store: Store;
@@ -106,6 +107,8 @@ export interface AppOptions {
   readonly sessions?: SessionAppOptions;
   /** Serve `GET /metrics` (Prometheus; SWARM_METRICS). @default true */
   readonly metrics?: boolean;
+  /** The MCP endpoint's waits for runs (src/server/mcp). @default 25 s, at most 60, read every 250 ms */
+  readonly mcp?: McpOptions;
 }
 
 declare module 'fastify' {
@@ -245,6 +248,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   workflowRoutes(app, registry, () => deps);
   const engine = options.engine ?? new Engine(options.store);
   runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
+  mcpRoutes(
+    app,
+    { store: options.store, registry, engine, onRunStarted: options.onRunStarted ?? (() => {}) },
+    options.mcp,
+  );
   runAttemptRoutes(app, options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
   queueSummaryRoutes(app, options.store);
