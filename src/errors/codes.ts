@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   INSUFFICIENT_SCOPE: { status: 403, title: 'Insufficient scope', retryable: false },
   CSRF: { status: 403, title: 'CSRF token missing or wrong', retryable: false },
   NOT_FOUND: { status: 404, title: 'Not found', retryable: false },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retryable: false },
   CONFLICT: { status: 409, title: 'Conflict', retryable: false },
   RATE_LIMITED: { status: 429, title: 'Too many requests', retryable: true },
   DB_UNREACHABLE: { status: 503, title: 'Database unreachable', retryable: true },

@@ -24,6 +24,9 @@ export {
   nextTick,
   nextTicks,
   ticksBetween,
+  runInputSchema,
+  type InputStep,
+  type InputJsonSchema,
 } from './workflow/index.js';
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';

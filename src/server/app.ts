@@ -58,6 +58,7 @@ import { triggerRoutes } from './routes/triggers.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SWARM_VERSION } from './version.js';
 import { registerHttpTracing } from '../telemetry/index.js';
+import { mcpRoutes, type McpOptions } from './mcp/index.js';
 
 export interface AppOptions {
   readonly store: Store;
@@ -108,6 +109,8 @@ export interface AppOptions {
   readonly sessions?: SessionAppOptions;
   /** Serve `GET /metrics` (Prometheus; SWARM_METRICS). @default true */
   readonly metrics?: boolean;
+  /** The MCP endpoint's waits for runs (src/server/mcp). @default 25 s, at most 60, read every 250 ms */
+  readonly mcp?: McpOptions;
 }
 
 declare module 'fastify' {
@@ -247,6 +250,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   workflowRoutes(app, registry, () => deps);
   const engine = options.engine ?? new Engine(options.store);
   runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
+  mcpRoutes(
+    app,
+    { store: options.store, registry, engine, onRunStarted: options.onRunStarted ?? (() => {}) },
+    options.mcp,
+  );
   runAttemptRoutes(app, options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
   queueSummaryRoutes(app, options.store);

@@ -133,6 +133,8 @@ export async function sendProblem(
 ): Promise<void> {
   const swarmError = toSwarmError(error, request);
   if (swarmError.status >= 500) request.log.error({ err: error }, 'request failed');
+  // RFC 9110: a 401 names the scheme that would do; MCP clients read it to know how to sign in.
+  if (swarmError.status === 401) reply.header('www-authenticate', 'Bearer realm="swarm"');
   await reply
     .code(swarmError.status)
     .type(PROBLEM_CONTENT_TYPE)

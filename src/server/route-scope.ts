@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { callerHas, isScope, roleAllows, type RouteScope } from '../auth/index.js';
+import { callerHas, isScope, roleAllows, type RouteScope, type Scope } from '../auth/index.js';
 import { SwarmError } from '../errors/index.js';
+import type { Caller } from '../storage/index.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -25,12 +26,20 @@ export function requireScope(request: FastifyRequest): void {
   const scope = routeScopeOf(request);
   if (scope === undefined || scope === 'public' || scope === 'authenticated' || request.caller === null)
     return;
-  const caller = request.caller;
+  assertCallerScope(request.caller, scope, 'this route');
+}
+
+/**
+ * The caller may act with `scope`, or INSUFFICIENT_SCOPE naming it and why not. For checks
+ * inside a route that serves several operations (the MCP endpoint's methods); `what` names the
+ * operation in the message.
+ */
+export function assertCallerScope(caller: Caller, scope: Scope, what: string): void {
   if (callerHas(caller, scope)) return;
   const why = !roleAllows(caller.role, scope, caller.grants)
     ? `the ${caller.role} role does not allow it`
     : `this API key does not hold it (it holds: ${caller.scopes?.join(', ') || 'none'})`;
-  throw new SwarmError('INSUFFICIENT_SCOPE', `this route needs the scope "${scope}": ${why}`, {
+  throw new SwarmError('INSUFFICIENT_SCOPE', `${what} needs the scope "${scope}": ${why}`, {
     issues: [{ field: 'scope', message: `"${scope}" is required` }],
     context: { scope },
   });

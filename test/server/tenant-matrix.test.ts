@@ -87,8 +87,11 @@ const BODIES: Record<string, unknown> = {
   },
 };
 
-/** GETs that have nothing to show a caller with an API key: the session it came with. */
-const NO_SUCCESS_FOR_KEYS = new Set(['/api/v1/auth/session']);
+/**
+ * GETs that have nothing to show a caller with an API key: the session it came with, and the
+ * MCP endpoint's GET (stateless: 405 for everyone, once authenticated).
+ */
+const NO_SUCCESS_FOR_KEYS = new Set(['/api/v1/auth/session', '/mcp']);
 
 /** A value the schema accepts, as far as its required fields go. */
 function sample(schema: JsonSchema | undefined): unknown {

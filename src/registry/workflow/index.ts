@@ -19,6 +19,12 @@ export { parseAgentRef, refText, DEFAULT_RETRY, STEP_ID } from './refs.js';
 export { canonicalTimeZone, cronProblem } from './trigger.js';
 export { nextTick, nextTicks, ticksBetween } from './cron.js';
 export {
+  runInputSchema,
+  firstStepAgents,
+  type InputStep,
+  type JsonSchema as InputJsonSchema,
+} from './run-input.js';
+export {
   ROUTING_STRATEGIES,
   ORCHESTRATION_PATTERNS,
   CONSENSUS_STRATEGIES,

@@ -4,6 +4,8 @@ import { ShownOnce } from '../components/ShownOnce.js';
 import { ago, errorText, formatTime } from '../components/admin-format.js';
 import { useAdminLoad } from '../components/useAdminLoad.js';
 import { useCan, useSession } from '../session.js';
+import { MCP_SCOPES } from '../lib/mcp-config.js';
+import { ConnectMcpSection } from './ConnectMcp.js';
 import { SessionsSection } from './Sessions.js';
 import './admin.css';
 
@@ -27,7 +29,7 @@ function stateOf(key: ApiKey): 'revoked' | 'expired' | 'active' {
   return 'active';
 }
 
-/** API keys: list, create (the key shown once), revoke; and the user's own sessions. */
+/** API keys: list, create (the key shown once), revoke; how to connect MCP clients; the user's own sessions. */
 export function KeysPage() {
   const canWrite = useCan('keys:write');
   const keys = useAdminLoad(() => get<{ items: ApiKey[] }>('/keys'), 'keys');
@@ -126,6 +128,7 @@ export function KeysPage() {
           onClose={() => setCreated(null)}
         />
       )}
+      <ConnectMcpSection />
       <SessionsSection />
     </section>
   );
@@ -227,6 +230,11 @@ function CreateKeyForm({ onCreated }: { onCreated: (name: string, key: string) =
             {scope}
           </label>
         ))}
+        {MCP_SCOPES.every((scope) => mine.includes(scope)) && (
+          <button type="button" className="secondary" onClick={() => setScopes(new Set(MCP_SCOPES))}>
+            Scopes for an MCP client
+          </button>
+        )}
       </fieldset>
       {error !== null && (
         <p role="alert" className="error">
