@@ -334,6 +334,11 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
       model: who,
     });
     fill('llm-providers', `${who}-llm`, (provider.provider as { id: string }).id);
+    // Budgets are named by period: A's is a day's, B's a month's (so B has no `day` to find).
+    // Their caps stand in for ids, to catch one owner's budget in another's answers.
+    const cap = who === 'a' ? 111_111_111 : 222_222_222;
+    await ok('PUT', `/api/v1/budgets/${who === 'a' ? 'day' : 'month'}`, { tokens: cap });
+    fill('budgets', 'day', String(cap));
     remember((await ok('POST', '/api/v1/events', { source: `${who}-source`, type: 'matrix.happened' })).id);
     fill(
       'scheduled-tasks',
