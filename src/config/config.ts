@@ -49,6 +49,8 @@ export interface Config {
    * @default 3
    */
   readonly maxLeaseLosses: number;
+  /** Child tasks (agent loops' tool calls) one run may start in all. @default 1000 */
+  readonly maxChildTasksPerRun: number;
   /** Let builtin/http_request reach private, loopback and link-local addresses. @default false */
   readonly allowPrivateNetworks: boolean;
   /**
@@ -234,6 +236,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     workerConcurrency: parseInteger('SWARM_WORKER_CONCURRENCY', env.SWARM_WORKER_CONCURRENCY, 16, 1, 1024),
     leaseMs: parseInteger('SWARM_LEASE_MS', env.SWARM_LEASE_MS, 30_000, 100, 3_600_000),
     maxLeaseLosses: parseInteger('SWARM_MAX_LEASE_LOSSES', env.SWARM_MAX_LEASE_LOSSES, 3, 1, 1000),
+    maxChildTasksPerRun: parseInteger(
+      'SWARM_MAX_CHILD_TASKS_PER_RUN',
+      env.SWARM_MAX_CHILD_TASKS_PER_RUN,
+      1000,
+      1,
+      1_000_000,
+    ),
     allowPrivateNetworks: parseBoolean(
       'SWARM_ALLOW_PRIVATE_NETWORKS',
       env.SWARM_ALLOW_PRIVATE_NETWORKS,

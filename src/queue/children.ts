@@ -83,3 +83,19 @@ export async function childTasksOf(
     metadata: fromDbJson(row.task_metadata) ?? null,
   }));
 }
+
+/** How many child tasks the tasks of run `runId` have started (for the per-run cap). */
+export async function countRunChildTasks(
+  handle: DatabaseHandle,
+  ownerId: string,
+  runId: string,
+): Promise<number> {
+  const row = await handle.db
+    .selectFrom('tasks as child')
+    .innerJoin('tasks as parent', 'parent.id', 'child.parent_task_id')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('parent.run_id', '=', runId)
+    .where('parent.owner_id', '=', ownerId)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}

@@ -39,6 +39,12 @@ export { cancelTasks, type CancelFilter } from './cancel.js';
 export { releaseTasks } from './release.js';
 export { sleepTask, type SleepRequest } from './sleep.js';
 export { checkpointTask, type CheckpointRequest } from './checkpoint.js';
-export { childTasksOf, wakeParents, FINISHED_STATUSES, type ChildTask } from './children.js';
+export {
+  childTasksOf,
+  countRunChildTasks,
+  wakeParents,
+  FINISHED_STATUSES,
+  type ChildTask,
+} from './children.js';
 export { chunksFor, inlineChunks, inlineRows, type InlineColumn } from './batch.js';
 export { bisectFailures, messageOf, type FailedItem } from './split.js';

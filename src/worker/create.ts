@@ -106,6 +106,7 @@ export function createWorker(
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
     maxLeaseLosses: config.maxLeaseLosses,
+    maxChildTasksPerRun: config.maxChildTasksPerRun,
     trustThreshold: config.trustThreshold,
     agentSilentAfterSeconds: config.agentSilentAfterSeconds,
     ...(overrides.onAttemptEnded === undefined ? {} : { onAttemptEnded: overrides.onAttemptEnded }),

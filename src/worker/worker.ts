@@ -13,10 +13,18 @@ import {
   sleepTask,
   checkpointTask,
   childTasksOf,
+  countRunChildTasks,
   TASKS_CHANNEL,
   type ClaimedTask,
 } from '../queue/index.js';
-import { Sleep, type EmittedEvent, type EventSink, type LogLevel, type Runtime } from '../runtimes/index.js';
+import {
+  RuntimeError,
+  Sleep,
+  type EmittedEvent,
+  type EventSink,
+  type LogLevel,
+  type Runtime,
+} from '../runtimes/index.js';
 import { Redactor, type SecretsService } from '../secrets/index.js';
 import { newId, type Store } from '../storage/index.js';
 import { markSilentAgents, recordOutcomes } from '../routing/index.js';
@@ -47,6 +55,8 @@ export interface WorkerOptions {
    * warning says the rest were not kept (they still reach the worker's logger). @default 10000
    */
   readonly maxLogLinesPerAttempt?: number;
+  /** Child tasks one run's tasks may start in all (agent loops' tool calls). @default 1000 */
+  readonly maxChildTasksPerRun?: number;
   /**
    * Where the artifacts agents report are kept (createWorker: `home` is SWARM_HOME) and their
    * limits. @default no home: artifacts over the inline limit are refused
@@ -410,6 +420,7 @@ export class Worker {
       );
       if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway
       if (output instanceof Sleep) {
+        await this.checkChildTaskCap(task, output);
         ended('sleeping');
         await this.sleep(task, output, redactor);
         return;
@@ -463,6 +474,21 @@ export class Worker {
       }
       kept++;
     };
+  }
+
+  /** Refuses a sleep whose children would take the run past its cap on child tasks. */
+  private async checkChildTaskCap(task: ClaimedTask, request: Sleep): Promise<void> {
+    if (request.children.length > 0 && task.runId !== null) {
+      const cap = this.options.maxChildTasksPerRun ?? 1000;
+      const started = await countRunChildTasks(this.options.store.handle, task.ownerId, task.runId);
+      // Refused before anything starts: the attempt fails (no retry) with the cap in its error.
+      if (started + request.children.length > cap)
+        throw new RuntimeError(
+          'AGENT_LOOP_LIMIT',
+          `the run has started ${started} child tasks (tool calls) and this step asks for ${request.children.length} more; a run may start at most ${cap} (SWARM_MAX_CHILD_TASKS_PER_RUN)`,
+          { retryable: false, context: { reason: 'MAX_CHILD_TASKS' } },
+        );
+    }
   }
 
   /**

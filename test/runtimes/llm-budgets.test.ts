@@ -46,6 +46,8 @@ describe.each(DIALECTS)('budgets and provider limits on %s', (dialect) => {
         SWARM_PORT: '0',
         SWARM_LOG_LEVEL: 'silent',
         SWARM_LLM_ALLOWED_URLS: new URL(model.url).origin,
+        // Low, so one test can reach it (the run budget test's loop starts 2).
+        SWARM_MAX_CHILD_TASKS_PER_RUN: '3',
       }),
     );
     key = server.bootstrapped!.key;
@@ -158,6 +160,25 @@ describe.each(DIALECTS)('budgets and provider limits on %s', (dialect) => {
     model.script = [];
     const spent = await ok('GET', `/api/v1/runs/${run.id}`);
     expect(spent.tokens).toMatchObject({ total: 800 });
+  }, 60_000);
+
+  it('fails a step whose tool calls would take its run past the cap on child tasks', async () => {
+    const flow = await workflow({ tools: [{ agent: 'echo@^1' }] });
+    const two = (i: number) => ({
+      toolCalls: [
+        { name: 'echo', arguments: { i, j: 1 } },
+        { name: 'echo', arguments: { i, j: 2 } },
+      ],
+    });
+    model.script = [two(1), two(2), { text: 'never sent' }];
+    const run = await runToEnd(flow);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/has started 2 child tasks .* asks for 2 more; a run may start at most 3/);
+    model.script = [];
+    const talk = (await ok('GET', `/api/v1/runs/${run.id}/steps/think/conversation`)) as {
+      toolCalls: unknown[];
+    };
+    expect(talk.toolCalls).toHaveLength(2);
   }, 60_000);
 
   it("stops calls past the owner's daily budget, and refuses bad budgets naming the field", async () => {
