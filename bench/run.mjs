@@ -17,6 +17,7 @@ import { withDatabase } from './lib.mjs';
 import { printReport } from './report.mjs';
 import { setups as ENGINE_SETUPS, workloads as ENGINE_WORKLOADS } from './engine.mjs';
 import { setups as PROCESS_SETUPS, workload as PROCESS_WORKLOAD } from './process.mjs';
+import { setups as LOOP_SETUPS, workload as LOOP_WORKLOAD } from './agent-loop.mjs';
 import {
   setups as RATE_LIMIT_SETUPS,
   workload as RATE_LIMIT_WORKLOAD,
@@ -236,6 +237,37 @@ for (const [setup, spec] of Object.entries(PROCESS_SETUPS)) {
   );
 }
 
+// The agent loop (i): overhead per tool call, the model and the tool doing nothing.
+/** @type {object[]} */
+const loopRows = [];
+const loopSize = LOOP_WORKLOAD[sizes];
+for (const [setup, spec] of Object.entries(LOOP_SETUPS)) {
+  if (!selected(['swarm', 'agent-loop', setup])) continue;
+  process.stdout.write(
+    `  swarm agent loop (i) ${loopSize.loops} loops × ${loopSize.toolCalls} tool calls (${setup}) … `,
+  );
+  const outcome = await measure(path.join(here, 'agent-loop.mjs'), spec.backend, `loop_${setup}`, {
+    setup,
+    ...loopSize,
+  });
+  loopRows.push({
+    workload: 'agent-loop',
+    letter: LOOP_WORKLOAD.letter,
+    title: LOOP_WORKLOAD.title,
+    setup,
+    description: spec.description,
+    backend: spec.backend,
+    status: outcome.status,
+    ...(outcome.result ?? outcome.partial ?? {}),
+    seconds: outcome.seconds,
+  });
+  console.log(
+    outcome.status === 'ok'
+      ? `per tool call p50 ${outcome.result.p50Ms} ms, p99 ${outcome.result.p99Ms} ms`
+      : outcome.status,
+  );
+}
+
 // The cost of API-key rate limits (h): a hot GET with the limiter on and off, in one process.
 /** @type {object[]} */
 const rateLimitRows = [];
@@ -290,6 +322,7 @@ const report = {
   engineRows,
   process: processSize,
   processRows,
+  loopRows,
   rateLimitRows,
   limit,
 };
