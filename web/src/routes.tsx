@@ -8,6 +8,7 @@ import { TriggersPage } from './pages/Triggers.js';
 import { EventsPage } from './pages/Events.js';
 import { WebhooksPage } from './pages/Webhooks.js';
 import { TasksPage } from './pages/Tasks.js';
+import { LlmPage } from './pages/Llm.js';
 import { SecretsPage } from './pages/Secrets.js';
 import { KeysPage } from './pages/Keys.js';
 import { UsersPage } from './pages/Users.js';
@@ -43,6 +44,8 @@ export const VIEWS: readonly View[] = [
   { path: 'events', nav: 'Events', scope: 'events:read', render: () => <EventsPage /> },
   { path: 'webhooks', nav: 'Webhooks', scope: 'webhooks:read', render: () => <WebhooksPage /> },
   { path: 'tasks', nav: 'Tasks', scope: 'tasks:read', render: (route) => <TasksPage route={route} /> },
+  // Budgets and providers: what model calls may spend, and where they go.
+  { path: 'llm', nav: 'LLM', scope: 'providers:read', render: () => <LlmPage /> },
   { path: 'secrets', nav: 'Secrets', scope: 'secrets:read', render: () => <SecretsPage /> },
   // Keys also lists the user's own sessions.
   { path: 'keys', nav: 'Keys', scope: 'keys:read', render: () => <KeysPage /> },
