@@ -7,6 +7,7 @@ import * as audit from './repositories/audit-logs.js';
 import * as authFailures from './repositories/auth-failures.js';
 import * as connectors from './repositories/connectors.js';
 import * as llm from './repositories/llm.js';
+import * as mcpServers from './repositories/mcp-servers.js';
 import * as rateLimits from './repositories/rate-limits.js';
 import * as records from './repositories/records.js';
 import * as secrets from './repositories/secrets.js';
@@ -188,6 +189,14 @@ export class Store {
         configuration: (agent: { name: string; version: string }, runId: string | null) =>
           llm.findAgentConfiguration(db, caller, agent, runId),
         recordUsage: (usage: llm.LlmUsage) => llm.recordLlmUsage(db, dialect, caller, usage),
+      },
+      /** MCP servers: what a server runs or where it is, and the NAMES of the secrets it gets. */
+      mcp: {
+        servers: () => mcpServers.listMcpServers(db, caller),
+        server: (name: string) => mcpServers.findMcpServer(db, caller, name),
+        setServer: (server: mcpServers.NewMcpServer, options?: { createOnly?: boolean }) =>
+          mcpServers.setMcpServer(db, dialect, caller, server, options),
+        removeServer: (name: string) => mcpServers.removeMcpServer(db, dialect, caller, name),
       },
     };
   }

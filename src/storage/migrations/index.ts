@@ -15,6 +15,7 @@ import { people } from './0013-people.js';
 import { auditIndexes } from './0014-audit-indexes.js';
 import { traceContext } from './0015-trace-context.js';
 import { childTasks } from './0016-child-tasks.js';
+import { mcpServers } from './0018-mcp-servers.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -34,6 +35,8 @@ export const MIGRATIONS: readonly Migration[] = [
   auditIndexes,
   traceContext,
   childTasks,
+  // 17 is budgets (on main); 18 was taken for MCP servers so the two branches merge cleanly.
+  mcpServers,
 ];
 
 export type { Migration } from './ddl.js';
@@ -41,6 +44,7 @@ export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.
 export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
+export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {
   AGENT_TYPES,
