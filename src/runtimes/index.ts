@@ -31,6 +31,7 @@ export {
   PROCESS_KINDS,
   DEFAULT_PROCESS_LIMITS,
   DEFAULT_AGENT_PATH,
+  findOnPath,
   grantedSecrets,
   parseLine,
   LINE_TYPES,
@@ -64,6 +65,8 @@ export {
   type LlmLookup,
   type LlmRuntimeOptions,
   type SecretResolver,
+  type McpToolLister,
+  type ListedMcpTool,
 } from './llm/index.js';
 export {
   HttpAgentRuntime,
