@@ -36,6 +36,7 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
 import { llmProviderRoutes } from './routes/llm-providers.js';
+import { mcpServerRoutes } from './routes/mcp-servers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
@@ -56,6 +57,7 @@ import { triggerRoutes } from './routes/triggers.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SWARM_VERSION } from './version.js';
 import { registerHttpTracing } from '../telemetry/index.js';
+import type { McpPool } from '../mcp/index.js';
 
 export interface AppOptions {
   readonly store: Store;
@@ -106,6 +108,11 @@ export interface AppOptions {
   readonly sessions?: SessionAppOptions;
   /** Serve `GET /metrics` (Prometheus; SWARM_METRICS). @default true */
   readonly metrics?: boolean;
+  /**
+   * The process's MCP connections, for listing servers' tools (`swarm start` shares the worker's,
+   * and closes it). @default a pool of the app's own from the environment, closed with the app
+   */
+  readonly mcp?: McpPool;
 }
 
 declare module 'fastify' {
@@ -250,6 +257,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   queueSummaryRoutes(app, options.store);
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store, options.providerUrls);
+  mcpServerRoutes(app, options.store, {
+    ...(options.mcp === undefined ? {} : { pool: options.mcp }),
+    ...(options.keyring === undefined ? {} : { keyring: options.keyring }),
+  });
   authFailureRoutes(app, options.store);
   auditLogRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);
