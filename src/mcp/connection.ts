@@ -206,7 +206,10 @@ export class McpConnection {
     if (error instanceof StreamableHTTPError) {
       const status = error.code ?? 0;
       const lasting = status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429;
-      return new McpServerUnavailable(name, `${doing}: ${text(error.message)}`, { retryable: !lasting });
+      const shown = status === 0 ? '' : `HTTP ${status}: `;
+      return new McpServerUnavailable(name, `${doing}: ${shown}${text(error.message)}`, {
+        retryable: !lasting,
+      });
     }
     const message = error instanceof Error ? error.message : String(error);
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
