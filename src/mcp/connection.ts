@@ -27,7 +27,8 @@ export interface McpTool {
 }
 
 export interface ConnectOptions {
-  readonly stdio: StdioLaunchOptions;
+  /** Where a stdio server starts; asked for by stdio servers only (the sandbox is made on first use). */
+  readonly stdio: () => StdioLaunchOptions;
   /** The worker's HTTP policy (SWARM_ALLOW_PRIVATE_NETWORKS); `timeoutMs` bounds each request's headers. */
   readonly http: HttpPolicy;
   /** How long `initialize` and `tools/list` may take. */
@@ -77,7 +78,7 @@ export class McpConnection {
     let cleanUp = () => Promise.resolve();
     if (server.transport === 'stdio') {
       const env = Object.fromEntries(server.env.map((name) => [name, secrets[name] ?? '']));
-      const started = await startStdioServer(server, env, options.stdio);
+      const started = await startStdioServer(server, env, options.stdio());
       stdio = new SandboxStdioTransport(started.proc, redactor);
       transport = stdio;
       cleanUp = started.cleanUp;

@@ -174,7 +174,7 @@ export class McpPool {
       }
     }
     return McpConnection.open(server, secrets, {
-      stdio: this.options.stdio(),
+      stdio: this.options.stdio,
       http: this.options.http,
       requestTimeoutMs: this.options.requestTimeoutMs ?? 30_000,
     });

@@ -72,6 +72,27 @@ export async function startHttpFixture(
   };
 }
 
+function commandLines(): Array<{ pid: number; argv: string[] }> {
+  const found: Array<{ pid: number; argv: string[] }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      found.push({ pid: Number(entry), argv: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Whether anything still runs with `file` in its command line: the server and the sandbox's
+ * wrappers around it (unshare, which outlives its child by a moment).
+ */
+export function anyProcessNaming(file: string): boolean {
+  return commandLines().some(({ pid, argv }) => pid !== process.pid && argv.includes(file));
+}
+
 /** Host pids of the fixture's stdio servers recording into `file` (the node process itself). */
 export function stdioServerPids(file: string): number[] {
   const pids: number[] = [];

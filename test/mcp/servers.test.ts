@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { createMcpPool } from '../../src/mcp/index.js';
+import { createMcpPool, McpPool } from '../../src/mcp/index.js';
 import { ProcessSandbox } from '../../src/runtimes/index.js';
 import { buildApp } from '../../src/server/app.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
@@ -294,6 +294,43 @@ describe.each(DIALECTS)('MCP servers on %s', (dialect) => {
       await strict.close();
     }
   });
+
+  it('reconnects once to a restarted HTTP server and lists again; one that stays down is an error', async () => {
+    const restartCalls = callsFile();
+    let fixture = await startHttpFixture(restartCalls.file);
+    expect((await api('PUT', '/mcp/servers/flaky', { url: fixture.url })).status).toBe(201);
+    // Nothing kept between two lists here, so each one asks the server.
+    const pool = new McpPool({
+      store: server.store,
+      stdio: () => {
+        throw new Error('no stdio server in this test');
+      },
+      http: { allowPrivateNetworks: true, timeoutMs: 5000, maxResponseBytes: 1024 * 1024 },
+      toolsTtlMs: 0,
+    });
+    const owner = server.bootstrapped!.user.id;
+    const signal = new AbortController().signal;
+    try {
+      expect((await pool.listTools(owner, 'flaky')).map((t) => t.name)).toContain('add');
+      // The new process knows nothing of the old session: 404, then one reconnect.
+      await fixture.stop();
+      fixture = await startHttpFixture(restartCalls.file, { port: fixture.port });
+      expect((await pool.listTools(owner, 'flaky')).map((t) => t.name)).toContain('add');
+      expect(await pool.callTool(owner, 'flaky', 'add', { a: 1, b: 2 }, signal)).toMatchObject({
+        structuredContent: { sum: 3 },
+      });
+      expect(readCalls(restartCalls.file)).toHaveLength(1);
+      await fixture.stop();
+      await expect(pool.listTools(owner, 'flaky')).rejects.toMatchObject({
+        code: 'MCP_SERVER_UNAVAILABLE',
+        message: expect.stringMatching(/^MCP server "flaky": .*ECONNREFUSED/),
+      });
+    } finally {
+      await pool.close();
+      await fixture.stop();
+      restartCalls.remove();
+    }
+  }, 60_000);
 
   it('adds, lists, shows tools and removes servers with the CLI, refusing bad flags', async () => {
     const add = await cli(
