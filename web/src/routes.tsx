@@ -9,6 +9,7 @@ import { EventsPage } from './pages/Events.js';
 import { WebhooksPage } from './pages/Webhooks.js';
 import { TasksPage } from './pages/Tasks.js';
 import { SecretsPage } from './pages/Secrets.js';
+import { McpServersPage } from './pages/McpServers.js';
 import { KeysPage } from './pages/Keys.js';
 import { UsersPage } from './pages/Users.js';
 import { AuditPage } from './pages/Audit.js';
@@ -44,6 +45,7 @@ export const VIEWS: readonly View[] = [
   { path: 'webhooks', nav: 'Webhooks', scope: 'webhooks:read', render: () => <WebhooksPage /> },
   { path: 'tasks', nav: 'Tasks', scope: 'tasks:read', render: (route) => <TasksPage route={route} /> },
   { path: 'secrets', nav: 'Secrets', scope: 'secrets:read', render: () => <SecretsPage /> },
+  { path: 'mcp', nav: 'MCP servers', scope: 'mcp:read', render: () => <McpServersPage /> },
   // Keys also lists the user's own sessions.
   { path: 'keys', nav: 'Keys', scope: 'keys:read', render: () => <KeysPage /> },
   { path: 'users', nav: 'Users', scope: 'users:admin', render: () => <UsersPage /> },
