@@ -208,15 +208,19 @@ export class McpConnection {
       const status = error.code ?? 0;
       const lasting = status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 429;
       const shown = status === 0 ? '' : `HTTP ${status}: `;
+      // 404 on a session: the server forgot it (restarted) and ran nothing.
       return new McpServerUnavailable(name, `${doing}: ${shown}${text(error.message)}`, {
         retryable: !lasting,
+        delivered: status !== 404,
       });
     }
     const message = error instanceof Error ? error.message : String(error);
     const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    // A refused connection carried nothing.
     return new McpServerUnavailable(
       name,
       `${doing}: ${text(message)}${code === undefined ? '' : ` (${code})`}`,
+      { delivered: code !== 'ECONNREFUSED' },
     );
   }
 }

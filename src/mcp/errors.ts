@@ -6,16 +6,24 @@ import { RuntimeError } from '../runtimes/index.js';
  * named: the fault is upstream, not Swarm's and not the caller's.
  */
 export class McpServerUnavailable extends RuntimeError {
+  /**
+   * Whether the server may have received the request. False only when it certainly did not (the
+   * connection was refused, or the server answered that it knows no such session): then the
+   * request may be sent again on a new connection without running anything twice.
+   */
+  readonly delivered: boolean;
+
   constructor(
     readonly server: string,
     reason: string,
-    options: { retryable?: boolean; cause?: unknown } = {},
+    options: { retryable?: boolean; cause?: unknown; delivered?: boolean } = {},
   ) {
     super('MCP_SERVER_UNAVAILABLE', `MCP server "${server}": ${reason}`, {
       retryable: options.retryable ?? true,
       context: { server },
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });
+    this.delivered = options.delivered ?? true;
     this.name = 'McpServerUnavailable';
   }
 }

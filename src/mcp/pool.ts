@@ -4,8 +4,9 @@
  * started again on next use; a definition changed since the connection was opened gets a new
  * one. Tool lists are kept briefly per connection. Listing, which is idempotent, reconnects once
  * after a failure and lists again; a second failure is an error, never an empty list. A tool
- * call is not repeated here (it may have run): its failure drops the connection, and the task's
- * retry gets a fresh one.
+ * call is sent again (once, after reconnecting and listing again) only when the server certainly
+ * never got it; otherwise it may have run: its failure drops the connection, and the task's retry
+ * gets a fresh one.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { RuntimeError, type HttpPolicy } from '../runtimes/index.js';
@@ -95,8 +96,14 @@ export class McpPool {
     try {
       return await (await entry.connection).callTool(tool, args, signal);
     } catch (error) {
-      if (reconnectable(error)) await this.drop(server, entry);
-      throw error;
+      if (!reconnectable(error)) throw error;
+      await this.drop(server, entry);
+      // Sent again only when it certainly never arrived (a refused connection, a session the
+      // restarted server does not know): once, on a new connection whose tools are listed again.
+      if (!(error instanceof McpServerUnavailable) || error.delivered) throw error;
+      const tools = await this.listTools(ownerId, name);
+      if (!tools.some((t) => t.name === tool)) throw error;
+      return (await this.entry(server).connection).callTool(tool, args, signal);
     }
   }
 

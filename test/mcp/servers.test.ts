@@ -316,6 +316,9 @@ describe.each(DIALECTS)('MCP servers on %s', (dialect) => {
       await fixture.stop();
       fixture = await startHttpFixture(restartCalls.file, { port: fixture.port });
       expect((await pool.listTools(owner, 'flaky')).map((t) => t.name)).toContain('add');
+      // A call the restarted server refused for its unknown session ran nothing: sent again, once.
+      await fixture.stop();
+      fixture = await startHttpFixture(restartCalls.file, { port: fixture.port });
       expect(await pool.callTool(owner, 'flaky', 'add', { a: 1, b: 2 }, signal)).toMatchObject({
         structuredContent: { sum: 3 },
       });
