@@ -25,6 +25,8 @@ export const SCOPES = [
   'webhooks:write',
   'providers:read',
   'providers:write',
+  'mcp:read',
+  'mcp:write',
   'keys:read',
   'keys:write',
   'audit:read',

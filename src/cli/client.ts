@@ -122,11 +122,17 @@ export class ApiClient {
     return ApiClient.fromConfig(loadConfig(io.env, io.cwd), io.cwd, (text) => io.err(text));
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `headers`: the few a command adds (If-None-Match for create-only). */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<T> {
     // A 429 (the key's rate limit) was refused before anything ran, so it is safe to send again
     // once Retry-After has passed: `--wait` and `--follow` polls slow down instead of failing.
     for (let retries = 0; ; retries++) {
-      const response = await this.send(method, path, body);
+      const response = await this.send(method, path, body, headers);
       const wait = Number(response.headers.get('retry-after'));
       if (response.status === 429 && retries < MAX_RATE_LIMIT_RETRIES && wait > 0 && wait <= 60) {
         await response.body?.cancel();
@@ -143,12 +149,18 @@ export class ApiClient {
     return this.owner === undefined ? {} : { 'x-swarm-owner': this.owner };
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Readonly<Record<string, string>> = {},
+  ): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
         headers: {
+          ...headers,
           authorization: `Bearer ${this.apiKey}`,
           ...this.ownerHeader(),
           // Names the CLI in the audit log's user agent.

@@ -9,6 +9,7 @@ import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerLlmCommands } from './commands/llm.js';
+import { registerMcpCommands } from './commands/mcp.js';
 import { registerStart } from './commands/start.js';
 import { registerTaskCommands } from './commands/task.js';
 import { registerTriggerCommands } from './commands/triggers.js';
@@ -58,6 +59,7 @@ export function buildProgram(given: CliIo): Command {
   registerSecretCommands(program, io);
   registerBudgetCommands(program, io);
   registerLlmCommands(program, io);
+  registerMcpCommands(program, io);
   registerWebhookCommands(program, io);
   registerTriggerCommands(program, io);
   registerEventCommands(program, io);

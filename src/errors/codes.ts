@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   EXPRESSION_LIMIT: { status: 400, title: 'Expression limit exceeded', retryable: false },
   AGENT_LOOP_LIMIT: { status: 422, title: 'Agent loop limit reached', retryable: false },
   BUDGET_EXCEEDED: { status: 422, title: 'Budget exceeded', retryable: false },
+  MCP_SERVER_UNAVAILABLE: { status: 502, title: 'MCP server unavailable', retryable: true },
+  MCP_TOOL_FAILED: { status: 502, title: 'MCP tool failed', retryable: false },
   TASK_NOT_COMPLETED: { status: 409, title: 'Task did not complete', retryable: false },
   SECRET_UNREADABLE: { status: 500, title: 'Secret cannot be decrypted', retryable: false },
   MASTER_KEY_MISSING: { status: 500, title: 'Master key not configured', retryable: false },

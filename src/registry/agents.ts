@@ -4,7 +4,13 @@ import semver from 'semver';
 import { callerHas } from '../auth/index.js';
 import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRecord, Caller, CallerStore } from '../storage/index.js';
-import { BUILTIN_AGENTS, manifestHash, validateAgentManifest } from './agent/index.js';
+import {
+  BUILTIN_AGENTS,
+  MCP_AGENT_VERSION,
+  manifestHash,
+  parseMcpAgentName,
+  validateAgentManifest,
+} from './agent/index.js';
 import { invalidDefinition } from './invalid.js';
 import type { AgentManifest, AgentResolver, ResolvedAgent } from './types.js';
 
@@ -205,8 +211,18 @@ export class AgentRegistry {
       ...(m.input_schema === undefined ? {} : { input_schema: m.input_schema }),
       ...(m.output_schema === undefined ? {} : { output_schema: m.output_schema }),
     });
+    // An MCP tool (`mcp/<server>/<tool>`) resolves when its server is declared; the tool itself
+    // is only known to the server, and asking it here would make validation depend on it being up.
+    const mcpDeclared = async (name: string) => {
+      const tool = parseMcpAgentName(name);
+      return tool !== null && (await this.scoped.mcp.server(tool.server)) !== null;
+    };
     return {
       resolve: async (name, range) => {
+        if (parseMcpAgentName(name) !== null)
+          return semver.satisfies(MCP_AGENT_VERSION, range) && (await mcpDeclared(name))
+            ? { name, version: MCP_AGENT_VERSION, capabilities: [] }
+            : null;
         const candidates = name.startsWith('builtin/')
           ? BUILTIN_AGENTS.filter((m) => m.name === name)
           : usable(await this.scoped.agents.list({ name })).map((r) => r.manifest as AgentManifest);
@@ -221,9 +237,11 @@ export class AgentRegistry {
         BUILTIN_AGENTS.some((m) => m.capabilities.includes(capability)) ||
         usable(await this.scoped.agents.list({ capability, status: 'active' })).length > 0,
       exists: async (name) =>
-        name.startsWith('builtin/')
-          ? BUILTIN_AGENTS.some((m) => m.name === name)
-          : (await this.scoped.agents.list({ name })).length > 0,
+        parseMcpAgentName(name) !== null
+          ? mcpDeclared(name)
+          : name.startsWith('builtin/')
+            ? BUILTIN_AGENTS.some((m) => m.name === name)
+            : (await this.scoped.agents.list({ name })).length > 0,
     };
   }
 }

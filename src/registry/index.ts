@@ -9,6 +9,13 @@ export {
   parseEd25519PublicKey,
   verifyEd25519,
   schemaIssues,
+  MCP_PREFIX,
+  MCP_AGENT_VERSION,
+  MCP_SERVER_NAME,
+  MCP_TOOL_NAME,
+  mcpAgentName,
+  parseMcpAgentName,
+  type McpToolRef,
 } from './agent/index.js';
 export {
   validateWorkflow,
@@ -32,5 +39,5 @@ export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';
 export { registerExamples, EXAMPLES_DIR, type ExamplesReport } from './examples.js';
 export { invalidDefinition } from './invalid.js';
-export { toolNameOf, type LlmToolSpec, type LlmLoopSettings } from './agent/llm-tools.js';
+export { toolNameOf, mcpToolNameOf, type LlmToolSpec, type LlmLoopSettings } from './agent/llm-tools.js';
 export type { LlmFallback } from './agent/runtime.js';

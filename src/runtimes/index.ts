@@ -32,6 +32,7 @@ export {
   PROCESS_KINDS,
   DEFAULT_PROCESS_LIMITS,
   DEFAULT_AGENT_PATH,
+  findOnPath,
   grantedSecrets,
   parseLine,
   LINE_TYPES,
@@ -65,6 +66,8 @@ export {
   type LlmLookup,
   type LlmRuntimeOptions,
   type SecretResolver,
+  type McpToolLister,
+  type ListedMcpTool,
 } from './llm/index.js';
 export {
   HttpAgentRuntime,

@@ -38,6 +38,7 @@ import { budgetRoutes } from './routes/budgets.js';
 import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
 import { llmProviderRoutes } from './routes/llm-providers.js';
+import { mcpServerRoutes } from './routes/mcp-servers.js';
 import { apiKeySchema, keyRoutes } from './routes/keys.js';
 import { meRoutes, userSchema } from './routes/me.js';
 import { openApiRoutes } from './routes/openapi.js';
@@ -59,6 +60,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { SWARM_VERSION } from './version.js';
 import { registerHttpTracing } from '../telemetry/index.js';
 import { mcpRoutes, type McpOptions } from './mcp/index.js';
+import type { McpPool } from '../mcp/index.js';
 
 export interface AppOptions {
   readonly store: Store;
@@ -111,6 +113,11 @@ export interface AppOptions {
   readonly metrics?: boolean;
   /** The MCP endpoint's waits for runs (src/server/mcp). @default 25 s, at most 60, read every 250 ms */
   readonly mcp?: McpOptions;
+  /**
+   * The process's MCP connections, for listing servers' tools (`swarm start` shares the worker's,
+   * and closes it). @default a pool of the app's own from the environment, closed with the app
+   */
+  readonly mcpPool?: McpPool;
 }
 
 declare module 'fastify' {
@@ -260,6 +267,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   queueSummaryRoutes(app, options.store);
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store, options.providerUrls);
+  mcpServerRoutes(app, options.store, {
+    ...(options.mcpPool === undefined ? {} : { pool: options.mcpPool }),
+    ...(options.keyring === undefined ? {} : { keyring: options.keyring }),
+  });
   authFailureRoutes(app, options.store);
   auditLogRoutes(app, options.store);
   artifactRoutes(app, options.store, options.home ?? null);

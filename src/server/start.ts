@@ -5,8 +5,9 @@ import type { Config } from '../config/index.js';
 import { registerExamples, Registry, type ExamplesReport } from '../registry/index.js';
 import { Engine } from '../engine/index.js';
 import { configureExpressionLimits } from '../expressions/index.js';
-import { openSigningKey } from '../runtimes/index.js';
-import { openKeyring } from '../secrets/index.js';
+import { createMcpPool } from '../mcp/index.js';
+import { openSigningKey, ProcessSandbox } from '../runtimes/index.js';
+import { openKeyring, SecretsService } from '../secrets/index.js';
 import { Store } from '../storage/index.js';
 import { syncAllTriggers, TriggerDaemon, type EventSubscriber } from '../triggers/index.js';
 import { createDeliveries, DeliveryWorker, subscribedEventIds } from '../webhooks/index.js';
@@ -46,11 +47,26 @@ export async function startServer(
     const keyring = openKeyring(config, { warn: (message) => logger.warn(message) });
     // `swarm start` is server, worker and scheduler in one process by default.
     const signingKey = openSigningKey(config);
+    // One pool of MCP connections for the process: the worker's tool calls and the API's tool
+    // lists share the stdio programs it started. Closed last, after the worker stopped.
+    const mcp = createMcpPool({
+      store,
+      secrets: new SecretsService(store, keyring),
+      home: config.home,
+      allowPrivateNetworks: config.allowPrivateNetworks,
+      allowUnisolated: config.allowUnisolatedAgents,
+      // Made when the first stdio server starts, with the worker's isolation settings.
+      sandbox: () =>
+        new ProcessSandbox({
+          isolation: { mode: config.agentIsolation, uid: config.agentUid, gid: config.agentGid },
+        }),
+    });
     const worker: Worker | null = config.worker
-      ? createWorker(store, engine, config, logger, { keyring, signingKey })
+      ? createWorker(store, engine, config, logger, { keyring, signingKey, mcp })
       : null;
     const app = await buildApp({
       store,
+      mcpPool: mcp,
       logger,
       engine,
       keyring,
@@ -142,6 +158,7 @@ export async function startServer(
           await deliveries?.stop();
           // Running tasks get a grace period; what is left is handed back for other workers.
           await worker?.stop(10_000);
+          await mcp.close();
           await store.close();
         })();
         return closing;

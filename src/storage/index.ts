@@ -28,6 +28,7 @@ export {
   AUTH_FAILURE_KINDS,
   USER_ROLES,
   LOGIN_ATTEMPT_KINDS,
+  MCP_TRANSPORTS,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
@@ -95,6 +96,7 @@ export {
   type AgentConfigurationRecord,
   type LlmUsage,
 } from './repositories/llm.js';
+export type { McpServerRecord, NewMcpServer, McpTransport } from './repositories/mcp-servers.js';
 export type {
   ArtifactRecord,
   ArtifactWithContent,

@@ -574,9 +574,27 @@ export interface TrustRecordsTable {
   created_at: WithDefault<Timestamp>;
 }
 
+export interface McpServersTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  transport: 'stdio' | 'http';
+  command: string | null;
+  /** JSON array of strings. */
+  args: WithDefault<JsonText>;
+  url: string | null;
+  /** JSON object: header name → secret name. */
+  headers: WithDefault<JsonText>;
+  /** JSON array of secret names. */
+  env: WithDefault<JsonText>;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
   trust_records: TrustRecordsTable;
   llm_providers: LlmProvidersTable;
+  mcp_servers: McpServersTable;
   agent_configurations: AgentConfigurationsTable;
   execution_logs: ExecutionLogsTable;
   metrics: MetricsTable;

@@ -8,6 +8,7 @@ import * as authFailures from './repositories/auth-failures.js';
 import * as budgets from './repositories/budgets.js';
 import * as connectors from './repositories/connectors.js';
 import * as llm from './repositories/llm.js';
+import * as mcpServers from './repositories/mcp-servers.js';
 import * as rateLimits from './repositories/rate-limits.js';
 import * as records from './repositories/records.js';
 import * as secrets from './repositories/secrets.js';
@@ -205,6 +206,14 @@ export class Store {
           budgets.reserveProviderRequest(db, dialect, caller, provider, windowStart, limits),
         addProviderTokens: (provider: string, windowStart: Date, tokens: number) =>
           budgets.addProviderTokens(db, caller, provider, windowStart, tokens),
+      },
+      /** MCP servers: what a server runs or where it is, and the NAMES of the secrets it gets. */
+      mcp: {
+        servers: () => mcpServers.listMcpServers(db, caller),
+        server: (name: string) => mcpServers.findMcpServer(db, caller, name),
+        setServer: (server: mcpServers.NewMcpServer, options?: { createOnly?: boolean }) =>
+          mcpServers.setMcpServer(db, dialect, caller, server, options),
+        removeServer: (name: string) => mcpServers.removeMcpServer(db, dialect, caller, name),
       },
     };
   }

@@ -1,8 +1,11 @@
 import type { ClaimedTask } from '../queue/index.js';
-import { BUILTIN_AGENTS } from '../registry/index.js';
+import { BUILTIN_AGENTS, MCP_AGENT_VERSION, parseMcpAgentName } from '../registry/index.js';
 import { chooseAgent } from '../routing/index.js';
 import type { InvokedAgent } from '../runtimes/index.js';
 import type { Store } from '../storage/index.js';
+
+/** How long one MCP tool call may take when its step says nothing (timeout_seconds). */
+export const MCP_TOOL_TIMEOUT_SECONDS = 300;
 
 export interface AgentRuntimeInfo {
   readonly name: string;
@@ -83,7 +86,22 @@ export class AgentLookup {
       (m) => m.name === name && (version === null || m.version === version),
     );
     let info: AgentRuntimeInfo | null = null;
-    if (builtin !== undefined) {
+    // `mcp/<server>/<tool>`: the owner's MCP server's tool. Whether the server is declared (and
+    // still has the tool) is the mcp runtime's to say at each call: a definition can change.
+    const mcp = parseMcpAgentName(name);
+    if (mcp !== null) {
+      if (version === null || version === MCP_AGENT_VERSION)
+        info = {
+          name,
+          version: MCP_AGENT_VERSION,
+          runtime: { type: 'mcp', server: mcp.server, tool: mcp.tool },
+          timeoutSeconds: MCP_TOOL_TIMEOUT_SECONDS,
+          // Memory is the server program's (src/mcp/launch.ts), not one call's.
+          memoryMb: 0,
+          permissions: [],
+          folder: null,
+        };
+    } else if (builtin !== undefined) {
       info = {
         name,
         version: builtin.version,

@@ -13,6 +13,7 @@ import {
   type ProcessSandboxOptions,
   type SigningKey,
 } from '../runtimes/index.js';
+import { createMcpPool, McpRuntime, type McpPool } from '../mcp/index.js';
 import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
 import { Worker, type WorkerOptions } from './worker.js';
@@ -29,6 +30,11 @@ export interface WorkerOverrides {
   keyring?: Keyring;
   /** Signs tasks sent to remote (http) agents. @default openSigningKey(config) */
   signingKey?: SigningKey;
+  /**
+   * The process's MCP connections, when it shares them (`swarm start`: the API lists tools with
+   * the same pool) and closes them itself. @default a pool of the worker's own, closed when it stops
+   */
+  mcp?: McpPool;
   /** Hears how each attempt ended (`swarm worker` prints a line per task). */
   onAttemptEnded?: WorkerOptions['onAttemptEnded'];
 }
@@ -78,11 +84,22 @@ export function createWorker(
   });
   const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const secrets = new SecretsService(store, keyring);
+  const mcp =
+    overrides.mcp ??
+    createMcpPool({
+      store,
+      secrets,
+      home: config.home,
+      allowPrivateNetworks: config.allowPrivateNetworks,
+      allowUnisolated: config.allowUnisolatedAgents,
+      sandbox: () => sandbox,
+    });
   const llm = createLlmRuntime({
     store,
     secrets,
     http: { allowPrivateNetworks: config.allowPrivateNetworks },
     allowedUrls: config.llmAllowedUrls,
+    mcpTools: (ownerId, server) => mcp.listTools(ownerId, server),
   });
   return new Worker({
     store,
@@ -93,6 +110,7 @@ export function createWorker(
       python: processes,
       binary: processes,
       llm,
+      mcp: new McpRuntime(mcp),
       http: new HttpAgentRuntime({
         signingKey: overrides.signingKey ?? openSigningKey(config),
         http: { allowPrivateNetworks: config.allowPrivateNetworks },
@@ -103,6 +121,8 @@ export function createWorker(
     secrets,
     // Artifacts over the inline limit go to files under <SWARM_HOME>/artifacts/.
     reports: { home: config.home },
+    // Its own MCP connections end with it; a shared pool is its owner's to close.
+    ...(overrides.mcp === undefined ? { closeOnStop: [mcp] } : {}),
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
     maxLeaseLosses: config.maxLeaseLosses,

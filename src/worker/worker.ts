@@ -64,6 +64,8 @@ export interface WorkerOptions {
   readonly reports?: Partial<ReportWriterOptions>;
   /** @default `<hostname>:<pid>:<random>` */
   readonly workerId?: string;
+  /** What the worker releases once it has stopped (its MCP connections and their programs). */
+  readonly closeOnStop?: readonly { close(): Promise<void> }[];
   /** Tasks run at once. @default 16 */
   readonly concurrency?: number;
   /** How long a claim holds without a heartbeat. @default 30000 */
@@ -240,6 +242,7 @@ export class Worker {
         left.map((e) => e.task.id),
       );
     this.inFlight.clear();
+    for (const resource of this.options.closeOnStop ?? []) await resource.close().catch(() => undefined);
   }
 
   private hooks() {

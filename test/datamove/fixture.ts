@@ -181,6 +181,15 @@ export const FIXTURE: readonly Spec[] = [
     }),
   ],
   [
+    'mcp_servers',
+    (v, ref) => ({
+      owner_id: ref('users'),
+      // The rich row fills command and url both (the CHECK asks for the transport's one only).
+      transport: pick(v, 'stdio', 'http'),
+      url: pick(v, undefined, 'https://mcp.example.com/mcp'),
+    }),
+  ],
+  [
     'triggers',
     (v, ref) => ({
       owner_id: ref('users'),

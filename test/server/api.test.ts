@@ -40,7 +40,11 @@ describe.each(DIALECTS)('HTTP API on %s', (dialect) => {
   it('answers /healthz without a key', async () => {
     const res = await app.inject({ method: 'GET', url: '/healthz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok', database: dialect, schemaVersion: MIGRATIONS.length });
+    expect(res.json()).toEqual({
+      status: 'ok',
+      database: dialect,
+      schemaVersion: MIGRATIONS.at(-1)!.version,
+    });
   });
 
   it('serves the OpenAPI document describing its routes', async () => {

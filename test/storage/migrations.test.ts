@@ -25,6 +25,7 @@ const EXPECTED_TABLES = [
   'secrets',
   'connectors',
   'llm_providers',
+  'mcp_servers',
   'agent_configurations',
   'workflow_templates',
   'task_templates',

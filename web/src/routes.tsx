@@ -10,6 +10,7 @@ import { WebhooksPage } from './pages/Webhooks.js';
 import { TasksPage } from './pages/Tasks.js';
 import { LlmPage } from './pages/Llm.js';
 import { SecretsPage } from './pages/Secrets.js';
+import { McpServersPage } from './pages/McpServers.js';
 import { KeysPage } from './pages/Keys.js';
 import { UsersPage } from './pages/Users.js';
 import { AuditPage } from './pages/Audit.js';
@@ -47,6 +48,7 @@ export const VIEWS: readonly View[] = [
   // Budgets and providers: what model calls may spend, and where they go.
   { path: 'llm', nav: 'LLM', scope: 'providers:read', render: () => <LlmPage /> },
   { path: 'secrets', nav: 'Secrets', scope: 'secrets:read', render: () => <SecretsPage /> },
+  { path: 'mcp', nav: 'MCP servers', scope: 'mcp:read', render: () => <McpServersPage /> },
   // Keys also lists the user's own sessions.
   { path: 'keys', nav: 'Keys', scope: 'keys:read', render: () => <KeysPage /> },
   { path: 'users', nav: 'Users', scope: 'users:admin', render: () => <UsersPage /> },

@@ -10,3 +10,12 @@ export { BUILTIN_NAMES, BUILTIN_PREFIX, FIXED_PERMISSIONS, type BuiltinName } fr
 export { createSchemaAjv, SCHEMA_AJV_OPTIONS, DRAFT_07 } from './json-schema.js';
 export { parseEd25519PublicKey, verifyEd25519 } from './signature.js';
 export { schemaIssues, fieldPath } from './instance-schemas.js';
+export {
+  MCP_PREFIX,
+  MCP_AGENT_VERSION,
+  MCP_SERVER_NAME,
+  MCP_TOOL_NAME,
+  mcpAgentName,
+  parseMcpAgentName,
+  type McpToolRef,
+} from './mcp-names.js';

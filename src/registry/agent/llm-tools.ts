@@ -4,6 +4,7 @@
  * agent exists is resolved when the loop starts (src/runtimes/llm/loop.ts).
  */
 import type { FieldIssue } from '../../errors/index.js';
+import { MCP_SERVER_NAME, MCP_TOOL_NAME } from './mcp-names.js';
 import { checkUnknownKeys, describe, isPlainObject } from './rules.js';
 
 export interface LlmToolSpec {
@@ -11,6 +12,11 @@ export interface LlmToolSpec {
   readonly agent?: string;
   /** Instead of an agent: any agent with this capability, chosen by routing when the call runs. */
   readonly capability?: string;
+  /**
+   * Instead of an agent: a tool of one of the owner's MCP servers, `<server>/<tool>`, or every
+   * tool of a server, `<server>`; described by the server's own `tools/list` when the loop starts.
+   */
+  readonly mcp?: string;
   /** The name the model calls it by: [A-Za-z0-9_-], at most 64; defaults from the agent's name. */
   readonly name?: string;
   readonly description?: string;
@@ -65,7 +71,7 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
   if (!Array.isArray(raw.tools) || raw.tools.length > MAX_TOOLS) {
     issues.push({
       field: 'runtime.tools',
-      message: `must be an array of at most ${MAX_TOOLS} tools ({agent} or {capability, name, input_schema}), got ${describe(raw.tools)}`,
+      message: `must be an array of at most ${MAX_TOOLS} tools ({agent}, {capability, name, input_schema} or {mcp}), got ${describe(raw.tools)}`,
     });
     return settings;
   }
@@ -78,16 +84,22 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
     }
     checkUnknownKeys(
       tool,
-      ['agent', 'capability', 'name', 'description', 'input_schema'],
+      ['agent', 'capability', 'mcp', 'name', 'description', 'input_schema'],
       `${field}.`,
       issues,
       'a tool',
     );
     const hasAgent = typeof tool.agent === 'string' && tool.agent !== '';
     const hasCapability = typeof tool.capability === 'string' && tool.capability !== '';
-    if (hasAgent === hasCapability)
-      issues.push({ field, message: 'must name exactly one of agent (name or name@range) and capability' });
-    for (const key of ['agent', 'capability', 'name', 'description'] as const)
+    const hasMcp = typeof tool.mcp === 'string' && tool.mcp !== '';
+    if ([hasAgent, hasCapability, hasMcp].filter(Boolean).length !== 1)
+      issues.push({
+        field,
+        message:
+          'must name exactly one of agent (name or name@range), capability and mcp (server or server/tool)',
+      });
+    const mcpTool = hasMcp ? checkMcpTool(tool, field, issues) : null;
+    for (const key of ['agent', 'capability', 'mcp', 'name', 'description'] as const)
       if (tool[key] !== undefined && typeof tool[key] !== 'string')
         issues.push({ field: `${field}.${key}`, message: `must be a string, got ${describe(tool[key])}` });
     if (tool.input_schema !== undefined && !isPlainObject(tool.input_schema))
@@ -97,7 +109,14 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
         field: `${field}.name`,
         message: 'is required for a capability tool (the name the model calls it by)',
       });
-    const name = typeof tool.name === 'string' ? tool.name : hasAgent ? toolNameOf(String(tool.agent)) : '';
+    const name =
+      typeof tool.name === 'string'
+        ? tool.name
+        : hasAgent
+          ? toolNameOf(String(tool.agent))
+          : mcpTool !== null
+            ? mcpToolNameOf(mcpTool)
+            : '';
     if (name !== '' && !TOOL_NAME.test(name))
       issues.push({
         field: `${field}.name`,
@@ -109,6 +128,41 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
     return tool as LlmToolSpec;
   });
   return settings;
+}
+
+/**
+ * An `mcp` tool: `<server>` (all its tools: none may be renamed, each keeps its own name) or
+ * `<server>/<tool>`. Its input schema is the server's, so none is given here. Returns the tool's
+ * name, or null for a whole server (or a wrong reference).
+ */
+function checkMcpTool(tool: Record<string, unknown>, field: string, issues: FieldIssue[]): string | null {
+  const reference = String(tool.mcp);
+  const slash = reference.indexOf('/');
+  const server = slash < 0 ? reference : reference.slice(0, slash);
+  const name = slash < 0 ? null : reference.slice(slash + 1);
+  if (!MCP_SERVER_NAME.test(server) || (name !== null && !MCP_TOOL_NAME.test(name))) {
+    issues.push({
+      field: `${field}.mcp`,
+      message: `"${reference}" must be <server> or <server>/<tool> (a server as declared with swarm mcp servers add)`,
+    });
+    return null;
+  }
+  if (tool.input_schema !== undefined)
+    issues.push({
+      field: `${field}.input_schema`,
+      message: "is the MCP server's own (from tools/list): it cannot be given for an mcp tool",
+    });
+  if (name === null && tool.name !== undefined)
+    issues.push({
+      field: `${field}.name`,
+      message: 'cannot rename all the tools of a server: name one tool (mcp: <server>/<tool>) to rename it',
+    });
+  return name;
+}
+
+/** The name the model calls an MCP tool by: its own, with what tool names cannot hold made `_`. */
+export function mcpToolNameOf(tool: string): string {
+  return tool.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 }
 
 /** The default tool name of an agent reference: `builtin/http_request@^1` → `builtin_http_request`. */

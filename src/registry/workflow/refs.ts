@@ -1,4 +1,5 @@
 import semver from 'semver';
+import { parseMcpAgentName } from '../agent/index.js';
 import type { AgentRef, Backoff, RetryPolicy } from './types.js';
 
 /**
@@ -31,7 +32,10 @@ export function parseAgentRef(text: string): AgentRef | string {
   const at = text.indexOf('@');
   const name = at < 0 ? text : text.slice(0, at);
   const range = at < 0 ? '*' : text.slice(at + 1).trim();
-  if (!AGENT_NAME.test(name))
+  // An MCP tool (`mcp/<server>/<tool>`) is an agent too; its server is checked by the resolver.
+  if (name.startsWith('mcp/') && parseMcpAgentName(name) === null)
+    return `invalid agent reference "${text}" (expected mcp/<server>/<tool>, an MCP server's tool)`;
+  if (!AGENT_NAME.test(name) && parseMcpAgentName(name) === null)
     return `invalid agent reference "${text}" (expected name@range, e.g. summarize@^1.0.0)`;
   if (range === '' || semver.validRange(range) === null)
     return `invalid version range "${range}" in "${text}"`;

@@ -31,3 +31,4 @@ export {
   PROVIDER_NAME_PATTERN,
   type ProviderInput,
 } from './providers.js';
+export { mcpLoopTools, type McpToolLister, type ListedMcpTool } from './mcp-tools.js';

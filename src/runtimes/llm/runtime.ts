@@ -42,6 +42,7 @@ import { recordUsageMetrics } from '../../metrics/index.js';
 import { startLlmSpan } from '../../telemetry/index.js';
 import semver from 'semver';
 import { DEFAULT_LOOP_LIMITS, runLoop, type LoopLimits, type LoopTool } from './loop.js';
+import { assertDistinctToolNames, mcpLoopTools, type McpToolLister } from './mcp-tools.js';
 import {
   toolCallsOf,
   withConversation,
@@ -119,6 +120,8 @@ export interface LlmRuntimeOptions {
   http: HttpPolicy;
   /** SWARM_LLM_ALLOWED_URLS: provider origins that may be private (a local ollama). */
   allowedUrls?: readonly string[];
+  /** The tools of an owner's MCP server, for `{mcp}` tools. Absent: those cannot run. */
+  mcpTools?: McpToolLister;
 }
 
 /** A provider ready to call: where, with which key, and the call with its model. */
@@ -443,6 +446,11 @@ export class LlmRuntime implements Runtime {
     const who = `agent ${invocation.agent.name}@${invocation.agent.version}`;
     const tools: LoopTool[] = [];
     for (const [i, spec] of specs.entries()) {
+      if (spec.mcp !== undefined) {
+        const where = `${who}: runtime.tools[${i}]`;
+        tools.push(...(await mcpLoopTools(spec, this.options.mcpTools, invocation.ownerId, where)));
+        continue;
+      }
       if (spec.capability !== undefined) {
         tools.push({
           name: spec.name ?? spec.capability,
@@ -482,6 +490,7 @@ export class LlmRuntime implements Runtime {
         target: { agentName: found.name, agentVersion: found.version },
       });
     }
+    assertDistinctToolNames(tools, who);
     return tools;
   }
 
@@ -779,9 +788,11 @@ export function createLlmRuntime(options: {
   secrets: SecretsSource;
   http: Pick<HttpPolicy, 'allowPrivateNetworks'> & Partial<HttpPolicy>;
   allowedUrls?: readonly string[];
+  mcpTools?: McpToolLister;
 }): LlmRuntime {
   return new LlmRuntime({
     ...(options.allowedUrls === undefined ? {} : { allowedUrls: options.allowedUrls }),
+    ...(options.mcpTools === undefined ? {} : { mcpTools: options.mcpTools }),
     providers: storeLlmLookup(options.store),
     secrets: async (ownerId, name) => (await options.secrets.resolve(ownerId, [name]))[name]!,
     http: {

@@ -6,6 +6,7 @@ export type { ProgramKind, Sandbox, SandboxRequest, SandboxedProcess, SandboxExi
 export {
   ProcessSandbox,
   DEFAULT_AGENT_PATH,
+  findOnPath,
   type ProcessSandboxOptions,
   type MemoryEnforcement,
   type MemoryMechanism,

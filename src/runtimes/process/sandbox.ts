@@ -259,7 +259,8 @@ export class ProcessSandbox implements Sandbox {
     }
     child.on('error', () => undefined); // a failed kill() of a dead child; the exit path decides
     child.stdin!.on('error', () => undefined); // EPIPE: the program did not read its message
-    child.stdin!.end(request.stdin);
+    if (request.keepStdinOpen !== true) child.stdin!.end(request.stdin);
+    else if (request.stdin !== '') child.stdin!.write(request.stdin);
     return new Attempt(child, pid, request.memoryMb, cgroup, this.sampler, this.intervalMs);
   }
 }
@@ -334,6 +335,7 @@ function cannotStart(program: string, error: unknown): RuntimeError {
 /** One running program and its tree. */
 class Attempt implements SandboxedProcess {
   readonly id: string;
+  readonly stdin;
   readonly stdout;
   readonly stderr;
   readonly exited: Promise<SandboxExit>;
@@ -351,6 +353,7 @@ class Attempt implements SandboxedProcess {
     intervalMs: number,
   ) {
     this.id = String(pid);
+    this.stdin = child.stdin!;
     this.stdout = child.stdout!;
     this.stderr = child.stderr!;
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

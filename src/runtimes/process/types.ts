@@ -7,7 +7,7 @@
  * its own image and interpreter, mounts `agentFolder` read-only and `workFolder` read-write, and
  * enforces `permissions` (network) that a plain process cannot.
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export type ProgramKind = 'node' | 'python' | 'binary';
 
@@ -31,8 +31,13 @@ export interface SandboxRequest {
   readonly memoryMb: number;
   /** The agent's permissions, for sandboxes that can enforce them (network, file system). */
   readonly permissions: readonly string[];
-  /** Written to the program's stdin, which is then closed. */
+  /** Written to the program's stdin, which is then closed (unless `keepStdinOpen`). */
   readonly stdin: string;
+  /**
+   * Leave stdin open after `stdin` is written, for a program that reads messages for as long as it
+   * runs (an MCP server over stdio): the caller writes to `SandboxedProcess.stdin`.
+   */
+  readonly keepStdinOpen?: boolean;
   /** A label for the sandbox's own bookkeeping (cgroup names, container names). */
   readonly label: string;
   /**
@@ -57,6 +62,8 @@ export interface SandboxExit {
 export interface SandboxedProcess {
   /** For logs: a pid, a container id… */
   readonly id: string;
+  /** Already ended unless the request asked for `keepStdinOpen`. */
+  readonly stdin: Writable;
   readonly stdout: Readable;
   readonly stderr: Readable;
   /**

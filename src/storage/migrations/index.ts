@@ -16,6 +16,7 @@ import { auditIndexes } from './0014-audit-indexes.js';
 import { traceContext } from './0015-trace-context.js';
 import { childTasks } from './0016-child-tasks.js';
 import { budgets } from './0017-budgets.js';
+import { mcpServers } from './0018-mcp-servers.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -36,6 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   traceContext,
   childTasks,
   budgets,
+  mcpServers,
 ];
 
 export type { Migration } from './ddl.js';
@@ -43,6 +45,7 @@ export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.
 export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
+export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {
   AGENT_TYPES,
