@@ -2,7 +2,7 @@ import { RuntimeError } from '../runtimes/index.js';
 
 /**
  * An MCP server that could not be reached, started or spoken to. A RuntimeError, so a task
- * calling one of its tools is retried when `retryable`, and the API answers 502 with the server
+ * calling one of its tools is retried when `retryable`, and the API answers 424 (Failed Dependency: the server, not Swarm, failed) with the server
  * named: the fault is upstream, not Swarm's and not the caller's.
  */
 export class McpServerUnavailable extends RuntimeError {

@@ -226,7 +226,7 @@ describe.each(DIALECTS)('MCP servers on %s', (dialect) => {
       (await api('PUT', '/mcp/servers/missing-program', { command: '/nonexistent/mcp-server' })).status,
     ).toBe(201);
     const missing = await api('GET', '/mcp/servers/missing-program/tools');
-    expect(missing.status).toBe(502);
+    expect(missing.status).toBe(424);
     expect(missing.body).toMatchObject({
       code: 'MCP_SERVER_UNAVAILABLE',
       detail: expect.stringMatching(
@@ -239,21 +239,21 @@ describe.each(DIALECTS)('MCP servers on %s', (dialect) => {
         .status,
     ).toBe(201);
     const crashing = await api('GET', '/mcp/servers/crashing/tools');
-    expect(crashing.status).toBe(502);
+    expect(crashing.status).toBe(424);
     expect(crashing.body.detail).toMatch(
       /MCP server "crashing": its program ended while connecting \(it exited with code 3\)/,
     );
 
     expect((await api('PUT', '/mcp/servers/no-token', { url: http.url })).status).toBe(201);
     const unauthorized = await api('GET', '/mcp/servers/no-token/tools');
-    expect(unauthorized.status).toBe(502);
+    expect(unauthorized.status).toBe(424);
     expect(unauthorized.body.detail).toMatch(/^MCP server "no-token": connecting: HTTP 401: .*unauthorized/);
 
     const down = await startHttpFixture(calls.file);
     await down.stop();
     expect((await api('PUT', '/mcp/servers/down', { url: down.url })).status).toBe(201);
     const refused = await api('GET', '/mcp/servers/down/tools');
-    expect(refused.status).toBe(502);
+    expect(refused.status).toBe(424);
     expect(refused.body.detail).toMatch(/^MCP server "down": connecting: .*ECONNREFUSED/);
 
     expect((await api('GET', '/mcp/servers/nobody/tools')).status).toBe(404);

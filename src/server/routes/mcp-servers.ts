@@ -205,7 +205,7 @@ export function mcpServerRoutes(
         tags: ['mcp'],
         summary: "The server's tools, listed live (kept for 30 s)",
         description:
-          'Starts (stdio) or reaches (http) the server when no connection is open. A server that cannot be started, reached or spoken to is 502 MCP_SERVER_UNAVAILABLE naming it; an address the HTTP policy refuses (private, without SWARM_ALLOW_PRIVATE_NETWORKS) is 403 FORBIDDEN; never an empty list in place of an error.',
+          'Starts (stdio) or reaches (http) the server when no connection is open. A server that cannot be started, reached or spoken to is 424 MCP_SERVER_UNAVAILABLE (Failed Dependency) naming it; an address the HTTP policy refuses (private, without SWARM_ALLOW_PRIVATE_NETWORKS) is 403 FORBIDDEN; never an empty list in place of an error.',
         params: nameParams,
         response: {
           200: {
@@ -218,7 +218,7 @@ export function mcpServerRoutes(
           },
           403: { $ref: 'Problem#' },
           404: { $ref: 'Problem#' },
-          502: { $ref: 'Problem#' },
+          424: { $ref: 'Problem#' },
         },
       },
     },
