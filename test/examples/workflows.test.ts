@@ -8,6 +8,7 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/data
 import { liftRateLimits } from '../helpers/rate-limits.js';
 import { until } from '../helpers/until.js';
 import { startFakeLlm, type FakeLlm } from '../runtimes/llm-server.js';
+import { startScriptedModel, type ScriptedModel } from '../runtimes/scripted-model.js';
 
 interface RunView {
   id: string;
@@ -24,6 +25,7 @@ interface RunView {
  */
 describe.each(DIALECTS)('the example workflows on %s do what their descriptions say', (dialect) => {
   let llm: FakeLlm;
+  let model: ScriptedModel;
   let testDb: TestDatabase;
   let server: RunningServer;
   let key: string;
@@ -31,9 +33,11 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
 
   beforeAll(async () => {
     llm = await startFakeLlm();
+    model = await startScriptedModel();
   });
   afterAll(async () => {
     await llm.close();
+    await model.close();
   });
   beforeEach(async () => {
     testDb = await createTestDatabase(dialect);
@@ -44,7 +48,7 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
         SWARM_PORT: '0',
         SWARM_LOG_LEVEL: 'silent',
         // The scripted model stands in for a local one: its origin alone is allowed.
-        SWARM_LLM_ALLOWED_URLS: new URL(llm.url).origin,
+        SWARM_LLM_ALLOWED_URLS: `${new URL(llm.url).origin},${new URL(model.url).origin}`,
       }),
     );
     key = server.bootstrapped!.key;
@@ -166,6 +170,36 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     expect(events.items.map((e) => e.payload)).toEqual([
       { summary: 'A good deploy, two tests fixed, planning on Thursday.' },
     ]);
+
+    // research: the researcher's loop calls word-count (Python) and the notes MCP server's tool
+    // (stdio, in the sandbox) in parallel, then answers with JSON its output_schema accepts.
+    await api('PUT', '/api/v1/llm-providers/local-openai', { provider: 'custom', base_url: model.url });
+    await api('PUT', '/api/v1/mcp/servers/notes', {
+      command: 'node',
+      args: [path.join(EXAMPLES_DIR, 'agents', 'researcher', 'notes-server.mjs')],
+    });
+    const before = model.requests.length;
+    model.script = [
+      {
+        toolCalls: [
+          { name: 'word-count', arguments: { text: 'budgets cap spending' } },
+          { name: 'search_notes', arguments: { query: 'budgets' } },
+        ],
+      },
+      { text: '{"answer": "Budgets cap what model calls spend.", "sources": ["notes"]}' },
+    ];
+    const research = await run('research', { question: 'What do budgets do?' });
+    expect(research.steps.research?.output).toEqual({
+      answer: 'Budgets cap what model calls spend.',
+      sources: ['notes'],
+    });
+    const calls = model.requests.slice(before);
+    expect(calls).toHaveLength(2);
+    const offered = (calls[0]!.body.tools as { function: { name: string } }[]).map((t) => t.function.name);
+    expect(offered).toEqual(['word-count', 'search_notes']);
+    const results = JSON.stringify(calls[1]!.body.messages);
+    expect(results).toContain('{\\"words\\":3,\\"characters\\":20}');
+    expect(results).toContain('Budgets cap what model calls spend per step');
 
     const definitions = fs
       .readdirSync(path.join(EXAMPLES_DIR, 'workflows'))
