@@ -4,6 +4,7 @@
  * (or the error) itself: runtimes never touch the task row. Process, remote (http) and LLM
  * runtimes plug in behind the same interface.
  */
+import type { ROUTING_STRATEGIES } from '../storage/index.js';
 
 /** One attempt of one task, as the worker claimed it. */
 export interface AgentInvocation {
@@ -158,6 +159,8 @@ export interface ChildTaskRequest {
   readonly agentName?: string;
   readonly agentVersion?: string;
   readonly capability?: string;
+  /** How routing picks among the agents offering `capability` (round_robin when absent). */
+  readonly routing?: (typeof ROUTING_STRATEGIES)[number];
   readonly taskType: string;
   readonly input: unknown;
   readonly maxRetries?: number;

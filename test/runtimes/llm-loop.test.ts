@@ -233,13 +233,19 @@ describe.each(DIALECTS)('the agent loop on %s', (dialect) => {
         type: 'llm',
         provider: 'scripted-custom',
         model: 'm',
-        tools: [{ description: 'nothing' }],
+        tools: [
+          { description: 'nothing' },
+          { agent: 'echo@^1', routing: 'fastest' },
+          { capability: 'text:count', name: 'count', routing: 'sideways' },
+        ],
         max_turns: 0,
       },
     });
     expect(res.status).toBe(400);
     const text = JSON.stringify(res.body);
     expect(text).toContain('runtime.tools[0]');
+    expect(text).toContain('runtime.tools[1].routing');
+    expect(text).toContain('runtime.tools[2].routing');
     expect(text).toContain('runtime.max_turns');
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runLoop, DEFAULT_LOOP_LIMITS, type LoopDeps } from '../../src/runtimes/llm/loop.js';
 import { messagesFor, toolCallsOf, type Turn } from '../../src/runtimes/llm/tool-wire.js';
 import { RuntimeError } from '../../src/runtimes/errors.js';
+import { Sleep } from '../../src/runtimes/index.js';
 import type { AgentInvocation, ConversationEntry, RuntimeContext } from '../../src/runtimes/index.js';
 
 const turns: Turn[] = [
@@ -201,5 +202,32 @@ describe('the loop’s limits', () => {
     const lost = { ...context, checkpoint: async () => false } as RuntimeContext;
     const d = deps([{ text: 'fine' }], (text) => ({ text }));
     await expect(runLoop(d, invocation, lost)).rejects.toThrow(/lease was lost/);
+  });
+
+  it("starts a capability tool as a child task routed with the tool's strategy", async () => {
+    const d = deps(
+      [{ text: '', toolCalls: [{ id: 'c1', name: 'count', arguments: { text: 'a b' } }] as never[] }],
+      (text) => ({
+        text,
+      }),
+    );
+    d.resolveTools = async () => [
+      {
+        name: 'count',
+        description: 'd',
+        inputSchema: {},
+        target: { capability: 'text:count', routing: 'fastest' },
+      },
+    ];
+    const slept = await runLoop(d, invocation, context);
+    expect(slept).toBeInstanceOf(Sleep);
+    expect((slept as Sleep).children).toEqual([
+      expect.objectContaining({
+        capability: 'text:count',
+        routing: 'fastest',
+        taskType: 'tool_call',
+        input: { text: 'a b' },
+      }),
+    ]);
   });
 });

@@ -6,12 +6,15 @@
 import type { FieldIssue } from '../../errors/index.js';
 import { MCP_SERVER_NAME, MCP_TOOL_NAME } from './mcp-names.js';
 import { checkUnknownKeys, describe, isPlainObject } from './rules.js';
+import { ROUTING_STRATEGIES } from '../workflow/types.js';
 
 export interface LlmToolSpec {
   /** `name` or `name@range` of an agent (builtins too, e.g. `builtin/http_request`). */
   readonly agent?: string;
   /** Instead of an agent: any agent with this capability, chosen by routing when the call runs. */
   readonly capability?: string;
+  /** How routing picks among them (a capability tool only). @default round_robin */
+  readonly routing?: (typeof ROUTING_STRATEGIES)[number];
   /**
    * Instead of an agent: a tool of one of the owner's MCP servers, `<server>/<tool>`, or every
    * tool of a server, `<server>`; described by the server's own `tools/list` when the loop starts.
@@ -84,7 +87,7 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
     }
     checkUnknownKeys(
       tool,
-      ['agent', 'capability', 'mcp', 'name', 'description', 'input_schema'],
+      ['agent', 'capability', 'routing', 'mcp', 'name', 'description', 'input_schema'],
       `${field}.`,
       issues,
       'a tool',
@@ -104,6 +107,16 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
         issues.push({ field: `${field}.${key}`, message: `must be a string, got ${describe(tool[key])}` });
     if (tool.input_schema !== undefined && !isPlainObject(tool.input_schema))
       issues.push({ field: `${field}.input_schema`, message: 'must be a JSON Schema object' });
+    if (
+      tool.routing !== undefined &&
+      !(hasCapability && (ROUTING_STRATEGIES as readonly unknown[]).includes(tool.routing))
+    )
+      issues.push({
+        field: `${field}.routing`,
+        message: hasCapability
+          ? `must be one of ${ROUTING_STRATEGIES.join(', ')}, got ${describe(tool.routing)}`
+          : 'is for a capability tool only (routing picks among the agents offering it)',
+      });
     if (hasCapability && tool.name === undefined)
       issues.push({
         field: `${field}.name`,

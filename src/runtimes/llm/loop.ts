@@ -28,7 +28,8 @@ import type { ModelCallInfo, ToolCall, ToolResult, ToolSpec, Turn } from './tool
 /** A tool as the loop runs it: what the model sees, and the task that answers a call. */
 export interface LoopTool extends ToolSpec {
   readonly target:
-    { readonly agentName: string; readonly agentVersion: string } | { readonly capability: string };
+    | { readonly agentName: string; readonly agentVersion: string }
+    | { readonly capability: string; readonly routing?: ChildTaskRequest['routing'] };
 }
 
 /** What a loop leaves between its attempts (the task's `resume_state`). */
@@ -272,7 +273,12 @@ function plannedCalls(
     }
     pending.push({ callId: call.id, name: call.name });
     children.push({
-      ...('capability' in tool.target ? { capability: tool.target.capability } : tool.target),
+      ...('capability' in tool.target
+        ? {
+            capability: tool.target.capability,
+            ...(tool.target.routing === undefined ? {} : { routing: tool.target.routing }),
+          }
+        : tool.target),
       taskType: 'tool_call',
       input: call.arguments ?? {},
       maxRetries: 2,

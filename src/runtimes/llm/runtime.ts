@@ -456,7 +456,10 @@ export class LlmRuntime implements Runtime {
           name: spec.name ?? spec.capability,
           description: spec.description ?? `Any agent with the capability ${spec.capability}`,
           inputSchema: spec.input_schema ?? { type: 'object' },
-          target: { capability: spec.capability },
+          target: {
+            capability: spec.capability,
+            ...(spec.routing === undefined ? {} : { routing: spec.routing }),
+          },
         });
         continue;
       }
