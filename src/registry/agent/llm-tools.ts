@@ -6,7 +6,7 @@
 import type { FieldIssue } from '../../errors/index.js';
 import { MCP_SERVER_NAME, MCP_TOOL_NAME } from './mcp-names.js';
 import { checkUnknownKeys, describe, isPlainObject } from './rules.js';
-import { ROUTING_STRATEGIES } from '../workflow/types.js';
+import { ROUTING_STRATEGIES } from '../../storage/index.js';
 
 export interface LlmToolSpec {
   /** `name` or `name@range` of an agent (builtins too, e.g. `builtin/http_request`). */
