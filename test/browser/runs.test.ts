@@ -73,10 +73,10 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)('the Runs view on %s', { timeout: 24
     await page.getByLabel('Status').selectOption('failed');
     await expect.poll(() => row.count()).toBe(0);
     await page.getByLabel('Status').selectOption('');
-    await page.getByLabel('Search').fill(hello.id.slice(-8));
+    await page.getByLabel('Search', { exact: true }).fill(hello.id.slice(-8));
     await row.waitFor();
     expect(await page.locator('[data-run]').count()).toBe(1);
-    await page.getByLabel('Search').fill('');
+    await page.getByLabel('Search', { exact: true }).fill('');
     if (dialect === 'sqlite') await screenshot(page, 'runs-list');
 
     // hello: each step completed.

@@ -299,9 +299,12 @@ describe.each(DIALECTS)('MCP server on %s', (dialect) => {
     expect(notJson.status).toBe(400);
     const notRpc = await postMcp(server.url, key, '{"hello": "world"}');
     expect(notRpc.status).toBe(400);
-    expect(((await notRpc.json()) as { error: { code: number } }).error.code).toBe(-32700);
+    // The transport's refusals go out as problem+json, like every 4xx, with its message.
+    expect(notRpc.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await notRpc.json()).toMatchObject({ status: 400, code: 'INPUT_INVALID', detail: /^MCP: / });
     const noAccept = await postMcp(server.url, key, initialize, { accept: 'application/json' });
     expect(noAccept.status).toBe(406);
+    expect(await noAccept.json()).toMatchObject({ status: 406, code: 'INPUT_INVALID' });
     // Params that do not fit the method: a JSON-RPC error, not a crash.
     const noName = await postMcp(
       server.url,

@@ -41,6 +41,21 @@ function webRequestOf(request: FastifyRequest): Request {
 
 /** Sends the transport's answer through Fastify, so its hooks (headers, metrics, tracing) apply. */
 async function send(reply: FastifyReply, response: Response): Promise<FastifyReply> {
+  // The transport's own refusals (an Accept without JSON, a body that is not JSON-RPC) come as
+  // JSON-RPC errors; like every 4xx of this API they go out as problem+json, its message kept.
+  if (response.status >= 400) {
+    const said = await response.text();
+    let message = said;
+    try {
+      const parsed = JSON.parse(said) as { error?: { message?: unknown } };
+      if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+    } catch {
+      // Not JSON: the text as it is.
+    }
+    throw new SwarmError('INPUT_INVALID', `MCP: ${message.slice(0, 500) || `HTTP ${response.status}`}`, {
+      status: response.status,
+    });
+  }
   reply.code(response.status);
   response.headers.forEach((value, name) => void reply.header(name, value));
   const body = await response.text();
