@@ -1,16 +1,14 @@
 /** The `llm` runtime: OpenAI, Anthropic, Ollama and OpenAI-compatible providers. */
 export {
   LlmRuntime,
-  createLlmRuntime,
-  storeLlmLookup,
   buildCall,
   messagesOf,
   unfence,
   type LlmLookup,
   type LlmRuntimeOptions,
   type SecretResolver,
-  type SecretsSource,
 } from './runtime.js';
+export { createLlmRuntime, storeLlmLookup, type SecretsSource } from './store-runtime.js';
 export {
   buildRequest,
   parseReply,
