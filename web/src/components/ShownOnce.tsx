@@ -18,11 +18,17 @@ export function ShownOnce({
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [copied, setCopied] = useState<'yes' | 'no' | null>(null);
+  // Done: the value leaves the page in the same render, before the dialog closes (and before
+  // the parent, told by `close`, drops it too), so a closed dialog never still holds it.
+  const [done, setDone] = useState(false);
 
   useEffect(() => {
     const element = dialog.current;
     if (element !== null && !element.open) element.showModal();
   }, []);
+  useEffect(() => {
+    if (done) dialog.current?.close();
+  }, [done]);
 
   async function copy() {
     try {
@@ -35,20 +41,34 @@ export function ShownOnce({
   }
 
   return (
-    <dialog ref={dialog} className="shown-once" aria-label={title} onClose={onClose}>
+    <dialog
+      ref={dialog}
+      className="shown-once"
+      aria-label={title}
+      onClose={onClose}
+      onCancel={(e) => {
+        e.preventDefault();
+        setDone(true);
+      }}
+    >
       <h2>{title}</h2>
       <p className="shown-once-warning" role="note">
         This is shown <strong>once</strong>. Copy it now: Swarm keeps only a hash and cannot show it again.
       </p>
       <label>
         {label}
-        <input readOnly value={value} aria-label={label} onFocus={(e) => e.currentTarget.select()} />
+        <input
+          readOnly
+          value={done ? '' : value}
+          aria-label={label}
+          onFocus={(e) => e.currentTarget.select()}
+        />
       </label>
       <div className="shown-once-actions">
         <button type="button" onClick={() => void copy()}>
           Copy
         </button>
-        <button type="button" className="secondary" onClick={() => dialog.current?.close()}>
+        <button type="button" className="secondary" onClick={() => setDone(true)}>
           Done
         </button>
         {copied === 'yes' && <span className="muted">Copied.</span>}
