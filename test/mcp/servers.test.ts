@@ -12,6 +12,7 @@ import { ProcessSandbox } from '../../src/runtimes/index.js';
 import { buildApp } from '../../src/server/app.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import { cli } from '../helpers/cli.js';
+import { bearerClient } from '../helpers/api-client.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { memberWithKey } from '../helpers/users.js';
 import { callsFile, FIXTURE, readCalls, startHttpFixture, stdioServer, type HttpFixture } from './helpers.js';
@@ -26,19 +27,10 @@ describe.each(DIALECTS)('MCP servers on %s', (dialect) => {
   let http: HttpFixture;
   const calls = callsFile();
 
-  async function api(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${server.url}/api/v1${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...headers,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as Record<string, unknown> };
-  }
+  const { api } = bearerClient(
+    () => `${server.url}/api/v1`,
+    () => key,
+  );
   const names = async () =>
     ((await api('GET', '/mcp/servers')).body.items as Array<{ name: string }>).map((s) => s.name);
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
+import { bearerClient } from '../helpers/api-client.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { until } from '../helpers/until.js';
 import { startScriptedModel, type ScriptedModel } from '../runtimes/scripted-model.js';
@@ -39,23 +40,10 @@ describe.each(DIALECTS)('MCP tools as tasks on %s', (dialect) => {
   const stdioCalls = callsFile();
   const httpCalls = callsFile();
 
-  async function api(method: string, route: string, body?: unknown) {
-    const res = await fetch(`${server.url}/api/v1${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as Record<string, unknown> };
-  }
-  async function ok(method: string, route: string, body?: unknown) {
-    const res = await api(method, route, body);
-    expect(res.status, `${method} ${route}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
-    return res.body;
-  }
+  const { api, ok } = bearerClient(
+    () => `${server.url}/api/v1`,
+    () => key,
+  );
   async function workflow(name: string, steps: unknown[]) {
     await ok('POST', '/workflows', { name, version: '1.0.0', steps });
   }

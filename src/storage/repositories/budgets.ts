@@ -226,13 +226,6 @@ export async function reserveProviderRequest(
       : [sql<boolean>`provider_usage_windows.tokens < ${limits.tokensPerMinute}`]),
   ];
   return dialect.writeTransaction(db, async (trx) => {
-    // Windows an hour old count for nothing any more.
-    await trx
-      .deleteFrom('provider_usage_windows')
-      .where('owner_id', '=', caller.userId)
-      .where('provider', '=', provider)
-      .where('window_start', '<', toDbTimestamp(new Date(windowStart.getTime() - 3_600_000)))
-      .execute();
     const row = await trx
       .insertInto('provider_usage_windows')
       .values({ id: newId(), owner_id: caller.userId, provider, window_start: start, requests: 1, tokens: 0 })
@@ -244,8 +237,17 @@ export async function reserveProviderRequest(
           ? update
           : update.where(sql<boolean>`${sql.join(conditions, sql` AND `)}`);
       })
-      .returning('id')
+      .returning('requests')
       .executeTakeFirst();
+    // A minute's first request clears the windows an hour old (they count for nothing any
+    // more): once a minute per provider, not on every call.
+    if (row !== undefined && Number(row.requests) === 1)
+      await trx
+        .deleteFrom('provider_usage_windows')
+        .where('owner_id', '=', caller.userId)
+        .where('provider', '=', provider)
+        .where('window_start', '<', toDbTimestamp(new Date(windowStart.getTime() - 3_600_000)))
+        .execute();
     return row !== undefined;
   });
 }
