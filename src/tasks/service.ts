@@ -1,3 +1,4 @@
+import type { Kysely } from 'kysely';
 import { InputError, NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import { cancelTasks } from '../queue/index.js';
 import { Registry } from '../registry/index.js';
@@ -10,6 +11,7 @@ import {
   toDbTimestamp,
   type Caller,
   type Store,
+  type SwarmDatabase,
 } from '../storage/index.js';
 import { endChains, failDependents, type StoredChainStep } from './hooks.js';
 import { insertTask, mergeInput, prepareTask, throwIssues } from './prepare.js';
@@ -105,7 +107,7 @@ export class TaskService {
           .where('owner_id', '=', caller.userId)
           .where('idempotency_key', '=', body.idempotency_key)
           .executeTakeFirst();
-        if (existing !== undefined) return { id: existing.id, created: false };
+        if (existing !== undefined) return { task: await taskRow(trx, existing.id), created: false };
       }
       const blockedBy: string[] = [];
       if (dependsOn.length > 0) {
@@ -158,9 +160,12 @@ export class TaskService {
           template: body.template ?? null,
         },
       });
-      return { id, created: true };
+      // Read in the transaction that wrote it: the answer is the task as submitted, whatever a
+      // worker does with it once it commits (a task already past its expires_at is EXPIRED as
+      // soon as one looks at it).
+      return { task: await taskRow(trx, id), created: true };
     });
-    return { task: await this.get(caller, result.id), created: result.created };
+    return { task: taskView(result.task), created: result.created };
   }
 
   /** One of the caller's tasks (a standalone one, or a step of one of its runs). */
@@ -477,4 +482,9 @@ function isEnded(status: string): boolean {
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A task row by id, in the caller's transaction (it was just read or written under the owner). */
+async function taskRow(trx: Kysely<SwarmDatabase>, id: string) {
+  return trx.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
