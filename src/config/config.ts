@@ -157,6 +157,8 @@ export interface Config {
   readonly firingRetentionDays: number;
   /** Days audit rows are kept, from `SWARM_AUDIT_RETENTION_DAYS`; 0 keeps them forever. @default 365 */
   readonly auditRetentionDays: number;
+  /** How long run records are kept (docs/retention.md), from `SWARM_RETENTION_*_DAYS`. */
+  readonly retention: RetentionPolicy;
   /** `GET /metrics` (Prometheus, scope `metrics:read`) is served, from `SWARM_METRICS`. @default true */
   readonly metrics: boolean;
   /** A built dashboard to serve at `/` instead of the package's, from `SWARM_DASHBOARD_DIR`. */
@@ -182,6 +184,35 @@ export interface Config {
    */
   readonly allowUnisolatedAgents: boolean;
 }
+
+/**
+ * Days each kind of record is kept (seed 002's policy by default); 0 keeps it forever. Enforced
+ * by the retention pruner (src/history), once an hour across all processes.
+ */
+export interface RetentionPolicy {
+  /** `execution_logs`, from `SWARM_RETENTION_LOGS_DAYS`. @default 90 */
+  readonly logsDays: number;
+  /** `messages`, from `SWARM_RETENTION_MESSAGES_DAYS`. @default 30 */
+  readonly messagesDays: number;
+  /** `metrics`, from `SWARM_RETENTION_METRICS_DAYS`. @default 365 */
+  readonly metricsDays: number;
+  /** Resolved `alerts`, from `SWARM_RETENTION_ALERTS_DAYS`. @default 180 */
+  readonly alertsDays: number;
+  /** Finished runs' `workflow_runs`/`tasks` rows (once archived), from `SWARM_RETENTION_RUNS_DAYS`. @default 90 */
+  readonly runsDays: number;
+  /** `execution_history`, from `SWARM_RETENTION_HISTORY_DAYS`. @default 0 (forever) */
+  readonly historyDays: number;
+}
+
+/** Seed 002's retention policy; finished runs as long as their logs (which are read through them). */
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  logsDays: 90,
+  messagesDays: 30,
+  metricsDays: 365,
+  alertsDays: 180,
+  runsDays: 90,
+  historyDays: 0,
+};
 
 /** Master keys by version. A Map, so the key bytes never show in `JSON.stringify(config)`. */
 export interface MasterKeys {
@@ -313,6 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       0,
       36_500,
     ),
+    retention: parseRetention(env),
     agentsDirs: parseAgentsDirs(env.SWARM_AGENTS_DIRS, home),
     agentIsolation: parseIsolation(env.SWARM_AGENT_ISOLATION),
     agentUid: parseInteger('SWARM_AGENT_UID', env.SWARM_AGENT_UID, 65534, 1, 4_294_967_294),
@@ -519,6 +551,19 @@ function parseInteger(
     throw new InputError(name, `must be an integer from ${min} to ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy {
+  const days = (kind: string, fallback: number) =>
+    parseInteger(`SWARM_RETENTION_${kind}_DAYS`, env[`SWARM_RETENTION_${kind}_DAYS`], fallback, 0, 36_500);
+  return {
+    logsDays: days('LOGS', DEFAULT_RETENTION.logsDays),
+    messagesDays: days('MESSAGES', DEFAULT_RETENTION.messagesDays),
+    metricsDays: days('METRICS', DEFAULT_RETENTION.metricsDays),
+    alertsDays: days('ALERTS', DEFAULT_RETENTION.alertsDays),
+    runsDays: days('RUNS', DEFAULT_RETENTION.runsDays),
+    historyDays: days('HISTORY', DEFAULT_RETENTION.historyDays),
+  };
 }
 
 function parseFraction(name: string, raw: string | undefined, fallback: number): number {

@@ -1,1 +1,9 @@
-export { loadConfig, decodeMasterKey, MASTER_KEY_BYTES, type Config, type MasterKeys } from './config.js';
+export {
+  loadConfig,
+  decodeMasterKey,
+  MASTER_KEY_BYTES,
+  DEFAULT_RETENTION,
+  type Config,
+  type MasterKeys,
+  type RetentionPolicy,
+} from './config.js';

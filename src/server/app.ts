@@ -46,6 +46,10 @@ import { registerDashboard } from './dashboard.js';
 import { remoteAgentRoutes } from './routes/remote-agents.js';
 import { agentStatsRoutes } from './routes/agent-stats.js';
 import { runRoutes, runSchema } from './routes/runs.js';
+import { historyRoutes } from './routes/history.js';
+import { templateRoutes } from './routes/templates.js';
+import { startHistoryService } from '../history/index.js';
+import type { RetentionPolicy } from '../config/index.js';
 import { runAttemptRoutes } from './routes/run-attempts.js';
 import { secretRoutes } from './routes/secrets.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -118,6 +122,11 @@ export interface AppOptions {
    * and closes it). @default a pool of the app's own from the environment, closed with the app
    */
   readonly mcpPool?: McpPool;
+  /**
+   * Archive finished runs and prune records by this policy (src/history; SWARM_RETENTION_*).
+   * @default off: nothing archived or pruned here (tests)
+   */
+  readonly retention?: RetentionPolicy;
 }
 
 declare module 'fastify' {
@@ -257,6 +266,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   workflowRoutes(app, registry, () => deps);
   const engine = options.engine ?? new Engine(options.store);
   runRoutes(app, registry, engine, options.onRunStarted ?? (() => {}), options.store);
+  historyRoutes(app, options.store);
+  templateRoutes(app, registry, () => deps);
+  if (options.retention !== undefined) {
+    const stopHistory = startHistoryService({
+      store: options.store,
+      engine,
+      retention: options.retention,
+      onError: (error, what) => app.log.error({ err: error }, `execution history: ${what} failed`),
+    });
+    app.addHook('onClose', () => stopHistory());
+  }
   mcpRoutes(
     app,
     { store: options.store, registry, engine, onRunStarted: options.onRunStarted ?? (() => {}) },

@@ -86,6 +86,7 @@ export async function startServer(
         cookieSecure: config.cookieSecure,
       },
       auditRetentionDays: config.auditRetentionDays,
+      retention: config.retention,
       metrics: config.metrics,
       ...(config.dashboardDir === undefined ? {} : { dashboardDir: config.dashboardDir }),
       rateLimits: { windowScale: config.rateLimitWindowScale },

@@ -29,6 +29,7 @@ export {
   USER_ROLES,
   LOGIN_ATTEMPT_KINDS,
   MCP_TRANSPORTS,
+  TEMPLATE_PATTERNS,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,

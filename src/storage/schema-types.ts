@@ -591,6 +591,56 @@ export interface McpServersTable {
   updated_at: WithDefault<Timestamp>;
 }
 
+/** A finished run, archived (0005, widened by 0021): readable after its run's rows are pruned. */
+export interface ExecutionHistoryTable {
+  id: string;
+  owner_id: string;
+  run_id: string | null;
+  task_id: string | null;
+  workflow_id: string | null;
+  workflow_name: string | null;
+  workflow_version: string | null;
+  input: JsonText | null;
+  output: JsonText | null;
+  /** JSON array of the run's messages, oldest first, capped (see src/history/archive.ts). */
+  conversation_log: JsonText | null;
+  /** JSON: steps, attempts, tokens, cost, per-step durations, message count. */
+  metrics: JsonText | null;
+  execution_time_ms: number | null;
+  status: 'completed' | 'failed' | 'timeout' | 'cancelled';
+  storage_url: string | null;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  /** JSON: the run as `GET /api/v1/runs/{id}` showed it when it was archived. */
+  run_snapshot: JsonText | null;
+  created_at: WithDefault<Timestamp>;
+}
+
+/** A periodic job run once across all processes sharing the database (0021): id is its name. */
+export interface MaintenanceLeasesTable {
+  id: string;
+  due_at: WithDefault<Timestamp>;
+  holder: string | null;
+  claimed_at: Timestamp | null;
+  last_result: JsonText | null;
+}
+
+/** An owner's saved workflow template (0002, widened by 0021); the built-in ones are files. */
+export interface WorkflowTemplatesTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  description: string | null;
+  orchestration_pattern: string | null;
+  /** JSON: the workflow definition with `{{ name }}` placeholders. */
+  template_data: JsonText;
+  /** JSON array of {name, description, default?}. */
+  parameters: WithDefault<JsonText>;
+  is_public: DbBool;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
   trust_records: TrustRecordsTable;
   llm_providers: LlmProvidersTable;
@@ -624,4 +674,7 @@ export interface SwarmDatabase {
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   worker_assignments: WorkerAssignmentsTable;
   execution_artifacts: ExecutionArtifactsTable;
+  execution_history: ExecutionHistoryTable;
+  maintenance_leases: MaintenanceLeasesTable;
+  workflow_templates: WorkflowTemplatesTable;
 }

@@ -300,6 +300,7 @@ export const FIXTURE: readonly Spec[] = [
       conversation_log: pick(v, toDbJson(bigJson()), null),
     }),
   ],
+  ['maintenance_leases', (v) => ({ id: pick(v, 'retention', 'other-job') })],
   [
     'events',
     (v, ref) => ({

@@ -367,6 +367,23 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
     fill('webhooks', webhookId);
     const delivery = await ok('POST', `/api/v1/webhooks/${webhookId}/test`);
     fill('webhook-deliveries', delivery.id);
+    await ok('POST', '/api/v1/templates', {
+      name: `${who}-template`,
+      parameters: [{ name: 'name', description: 'The workflow name' }],
+      workflow: {
+        name: '{{ params.name }}',
+        version: '1.0.0',
+        steps: [{ id: 'only', agent: 'builtin/noop' }],
+      },
+    });
+    fill('templates', `${who}-template`);
+    // History is written by the archiver, not the API: one archived run, as it writes them.
+    const archivedRun = newId();
+    await store.handle.db
+      .insertInto('execution_history')
+      .values({ id: newId(), owner_id: user[who], run_id: archivedRun, status: 'completed' })
+      .execute();
+    fill('history', archivedRun);
 
     // Artifacts are written by workers, not the API: one for the run, as a worker reports it.
     const task = await store.handle.db

@@ -49,6 +49,7 @@ const EXPECTED_TABLES = [
   'worker_assignments',
   'execution_artifacts',
   'execution_history',
+  'maintenance_leases',
   'events',
   'swarm_migrations',
 ];

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { LOG_LEVELS, RUN_TRIGGER_TYPES, RunLogs, type Engine, type LogLevel } from '../../engine/index.js';
 import type { Registry } from '../../registry/index.js';
 import { RUN_STATUSES, type Store } from '../../storage/index.js';
+import { isSwarmError } from '../../errors/index.js';
+import { archivedRunView } from '../../history/index.js';
 import { callerOf } from '../auth-hook.js';
 import { LOG_ID_PATTERN, runEventRoutes, type EventStreamOptions } from './run-events.js';
 
@@ -34,6 +36,10 @@ export const runSchema = {
       properties: { input: { type: 'number' }, output: { type: 'number' }, total: { type: 'number' } },
     },
     cost: { type: 'number', description: 'Estimated LLM cost of all its steps' },
+    archived: {
+      type: 'boolean',
+      description: "Answered from the execution history: the run's own rows were pruned (docs/retention.md)",
+    },
     timeoutAt: { type: ['string', 'null'], description: "The run's deadline, if its workflow sets one" },
     handlers: {
       type: 'array',
@@ -82,6 +88,8 @@ interface RunListQuery {
   cursor?: string;
   limit?: string;
 }
+
+const isNotFound = (error: unknown) => isSwarmError(error) && error.code === 'NOT_FOUND';
 
 export function runRoutes(
   app: FastifyInstance,
@@ -149,7 +157,17 @@ export function runRoutes(
         response: { 200: { $ref: 'Run#' }, 404: { $ref: 'Problem#' } },
       },
     },
-    async (request) => engine.getRun(callerOf(request), request.params.id),
+    async (request) => {
+      const caller = callerOf(request);
+      try {
+        return await engine.getRun(caller, request.params.id);
+      } catch (error) {
+        // A run pruned by the retention policy is still shown, as it was archived.
+        const archived = isNotFound(error) ? await archivedRunView(store, caller, request.params.id) : null;
+        if (archived === null) throw error;
+        return { ...archived, archived: true };
+      }
+    },
   );
 
   app.get<{ Querystring: RunListQuery }>(

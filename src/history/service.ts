@@ -1,0 +1,74 @@
+import { hostname } from 'node:os';
+import type { RetentionPolicy } from '../config/index.js';
+import type { Engine } from '../engine/index.js';
+import { newId, type Store } from '../storage/index.js';
+import { archiveFinishedRuns } from './archive.js';
+import { claimLease, recordLeaseResult } from './lease.js';
+import { pruneRecords } from './retention.js';
+
+/** The lease row of the retention pruner in `maintenance_leases`. */
+export const RETENTION_JOB = 'retention';
+
+export interface HistoryServiceOptions {
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly retention: RetentionPolicy;
+  readonly onError: (error: unknown, what: 'archiving' | 'pruning') => void;
+  /** How often finished runs are looked for to archive. @default 5 s */
+  readonly archiveEveryMs?: number;
+  /** One pruning pass per this interval, across all processes. @default 1 h */
+  readonly pruneIntervalMs?: number;
+  /** How often this process asks for the pruning lease. @default 1 min */
+  readonly pruneCheckMs?: number;
+}
+
+/**
+ * Archives finished runs in the background (every process: a run archived twice is one row)
+ * and prunes records by the retention policy (one process per interval: the lease). Returns
+ * a stop function that waits for a pass under way.
+ */
+export function startHistoryService(options: HistoryServiceOptions): () => Promise<void> {
+  const { store, engine, retention } = options;
+  const holder = `${hostname()}:${process.pid}:${newId()}`;
+  const pruneIntervalMs = options.pruneIntervalMs ?? 60 * 60_000;
+  let stopped = false;
+  let archiving: Promise<void> | null = null;
+  let pruning: Promise<void> | null = null;
+
+  const archive = () => {
+    archiving ??= (async () => {
+      while ((await archiveFinishedRuns(store, engine, 100)) === 100 && !stopped);
+    })()
+      .catch((error: unknown) => options.onError(error, 'archiving'))
+      .finally(() => {
+        archiving = null;
+      });
+  };
+  const prune = () => {
+    pruning ??= (async () => {
+      if (!(await claimLease(store.handle.db, RETENTION_JOB, holder, pruneIntervalMs))) return;
+      const report = await pruneRecords(store, engine, retention, { stop: () => stopped });
+      await recordLeaseResult(store.handle.db, RETENTION_JOB, {
+        holder,
+        at: new Date().toISOString(),
+        ...report,
+      });
+    })()
+      .catch((error: unknown) => options.onError(error, 'pruning'))
+      .finally(() => {
+        pruning = null;
+      });
+  };
+
+  const archiveTimer = setInterval(archive, options.archiveEveryMs ?? 5_000);
+  const firstPrune = setTimeout(prune, 10_000);
+  const pruneTimer = setInterval(prune, options.pruneCheckMs ?? 60_000);
+  for (const timer of [archiveTimer, firstPrune, pruneTimer]) timer.unref();
+  return async () => {
+    stopped = true;
+    clearInterval(archiveTimer);
+    clearTimeout(firstPrune);
+    clearInterval(pruneTimer);
+    await Promise.all([archiving, pruning]);
+  };
+}
