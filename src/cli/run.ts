@@ -4,6 +4,8 @@ import { isSwarmError } from '../errors/index.js';
 import { SWARM_VERSION } from '../version/index.js';
 import { registerAgentCommands } from './commands/agent.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerHistoryCommands } from './commands/history.js';
+import { registerTemplateCommands } from './commands/templates.js';
 import { registerCredentialCommands } from './commands/credentials.js';
 import { registerDbCommands } from './commands/db.js';
 import { registerImportRegistry } from './commands/import-registry.js';
@@ -67,6 +69,8 @@ export function buildProgram(given: CliIo): Command {
   registerUserCommands(program, io);
   registerKeyCommands(program, io);
   registerAuditCommands(program, io);
+  registerHistoryCommands(program, io);
+  registerTemplateCommands(program, io);
   // Subcommands inherit the error handling and output settings.
   for (const command of program.commands) {
     command.exitOverride().configureOutput(program.configureOutput());
