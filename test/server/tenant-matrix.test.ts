@@ -368,7 +368,7 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
     const delivery = await ok('POST', `/api/v1/webhooks/${webhookId}/test`);
     fill('webhook-deliveries', delivery.id);
     await ok('POST', '/api/v1/templates', {
-      name: `${who}-template`,
+      name: `${who}-flow-template`,
       parameters: [{ name: 'name', description: 'The workflow name' }],
       workflow: {
         name: '{{ params.name }}',
@@ -376,7 +376,7 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
         steps: [{ id: 'only', agent: 'builtin/noop' }],
       },
     });
-    fill('templates', `${who}-template`);
+    fill('templates', `${who}-flow-template`);
     // History is written by the archiver, not the API: one archived run, as it writes them.
     const archivedRun = newId();
     await store.handle.db
