@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Engine, RunView } from '../engine/index.js';
-import { fromDbJson, newId, toDbJson, type Store } from '../storage/index.js';
+import { fromDbJson, newId, toDbJson, toDbTimestamp, type Store } from '../storage/index.js';
 import { FINISHED_RUN_STATUSES, historyDb, type FinishedRunStatus, type HistoryDb } from './tables.js';
 
 /** The most messages one run's archived conversation keeps; later ones are counted, not kept. */
@@ -41,12 +41,19 @@ export interface ArchivedMetrics {
  * `execution_history.run_id` makes the second write an update of the same row to the same
  * content, so each run has exactly one history row.
  */
-export async function archiveFinishedRuns(store: Store, engine: Engine, limit = 100): Promise<number> {
+export async function archiveFinishedRuns(
+  store: Store,
+  engine: Engine,
+  limit = 100,
+  /** Only runs that ended at or after this (ISO); all finished runs when absent. */
+  endedSince?: string,
+): Promise<number> {
   const db = historyDb(store.handle.db);
   const pending = await db
     .selectFrom('workflow_runs as r')
     .select(['r.id', 'r.owner_id'])
     .where('r.status', 'in', [...FINISHED_RUN_STATUSES])
+    .$if(endedSince !== undefined, (q) => q.where('r.completed_at', '>=', toDbTimestamp(new Date(endedSince!))))
     .where((eb) =>
       eb.not(
         eb.exists(

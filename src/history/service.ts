@@ -6,6 +6,9 @@ import { archiveFinishedRuns } from './archive.js';
 import { claimLease, recordLeaseResult } from './lease.js';
 import { pruneRecords } from './retention.js';
 
+/** After the first pass, the archiver looks at runs that ended this recently. */
+const RECENT_MS = 60 * 60_000;
+
 /** The lease row of the retention pruner in `maintenance_leases`. */
 export const RETENTION_JOB = 'retention';
 
@@ -35,9 +38,16 @@ export function startHistoryService(options: HistoryServiceOptions): () => Promi
   let archiving: Promise<void> | null = null;
   let pruning: Promise<void> | null = null;
 
+  // The first pass looks at every finished run; once caught up, a pass looks only at runs that
+  // ended in the last hour (an index range, not a scan of every run ever kept). A run this misses
+  // (a clock an hour off) is archived by the pruner's full pass before anything of it is deleted.
+  let endedSince: string | undefined;
   const archive = () => {
     archiving ??= (async () => {
-      while ((await archiveFinishedRuns(store, engine, 100)) === 100 && !stopped);
+      const since = endedSince;
+      const started = Date.now();
+      while ((await archiveFinishedRuns(store, engine, 100, since)) === 100 && !stopped);
+      if (!stopped) endedSince = new Date(started - RECENT_MS).toISOString();
     })()
       .catch((error: unknown) => options.onError(error, 'archiving'))
       .finally(() => {

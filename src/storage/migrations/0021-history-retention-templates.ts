@@ -57,6 +57,8 @@ export const historyRetentionTemplates: Migration = {
     await createIndex(db, dialect, 'uq_execution_history_run', 'execution_history', ['run_id'], {
       unique: true,
     });
+    // The archiver looks only at runs that ended recently (src/history/service.ts).
+    await createIndex(db, dialect, 'idx_runs_completed', 'workflow_runs', ['completed_at']);
     await createIndex(db, dialect, 'idx_execution_history_owner_workflow', 'execution_history', [
       'owner_id',
       'workflow_name',
