@@ -53,7 +53,9 @@ export async function archiveFinishedRuns(
     .selectFrom('workflow_runs as r')
     .select(['r.id', 'r.owner_id'])
     .where('r.status', 'in', [...FINISHED_RUN_STATUSES])
-    .$if(endedSince !== undefined, (q) => q.where('r.completed_at', '>=', toDbTimestamp(new Date(endedSince!))))
+    .$if(endedSince !== undefined, (q) =>
+      q.where('r.completed_at', '>=', toDbTimestamp(new Date(endedSince!))),
+    )
     .where((eb) =>
       eb.not(
         eb.exists(
