@@ -49,11 +49,17 @@ export function App() {
             Swarm
           </a>
           <nav aria-label="Main">
-            {views.map((v) => (
-              <a key={v.path} href={`#/${v.path}`} aria-current={v === view ? 'page' : undefined}>
-                {v.nav}
-              </a>
-            ))}
+            {views
+              .filter((v) => v.within === undefined)
+              .map((v) => (
+                <a
+                  key={v.path}
+                  href={`#/${v.path}`}
+                  aria-current={v === view || v.path === view?.within ? 'page' : undefined}
+                >
+                  {v.nav}
+                </a>
+              ))}
           </nav>
           <div className="who">
             <ThemeToggle />

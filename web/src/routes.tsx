@@ -2,7 +2,9 @@ import type { ReactNode } from 'react';
 import type { Route } from './router.js';
 import { OverviewPage } from './pages/Overview.js';
 import { RunsPage } from './pages/Runs.js';
+import { HistoryPage } from './pages/History.js';
 import { WorkflowsPage } from './pages/Workflows.js';
+import { TemplatesPage } from './pages/Templates.js';
 import { AgentsPage } from './pages/Agents.js';
 import { TriggersPage } from './pages/Triggers.js';
 import { EventsPage } from './pages/Events.js';
@@ -24,6 +26,8 @@ export interface View {
   readonly nav: string;
   readonly scope: string;
   readonly render: (route: Route) => ReactNode;
+  /** A view reached from another one's page: no nav entry of its own, that one's is current. */
+  readonly within?: string;
 }
 
 export const VIEWS: readonly View[] = [
@@ -34,11 +38,21 @@ export const VIEWS: readonly View[] = [
     render: (route) => <OverviewPage route={route} />,
   },
   { path: 'runs', nav: 'Runs', scope: 'runs:read', render: (route) => <RunsPage route={route} /> },
+  // Finished runs as archived, kept after the retention policy prunes their rows.
+  { path: 'history', nav: 'History', scope: 'runs:read', render: (route) => <HistoryPage route={route} /> },
   {
     path: 'workflows',
     nav: 'Workflows',
     scope: 'workflows:read',
     render: (route) => <WorkflowsPage route={route} />,
+  },
+  // The "new workflow" page (workflows made from templates), reached from the Workflows page.
+  {
+    path: 'templates',
+    nav: 'New workflow',
+    scope: 'workflows:read',
+    within: 'workflows',
+    render: (route) => <TemplatesPage route={route} />,
   },
   { path: 'agents', nav: 'Agents', scope: 'agents:read', render: (route) => <AgentsPage route={route} /> },
   { path: 'triggers', nav: 'Triggers', scope: 'triggers:read', render: () => <TriggersPage /> },

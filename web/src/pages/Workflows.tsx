@@ -3,7 +3,7 @@ import { api, get, query } from '../api.js';
 import { useAdminLoad } from '../components/useAdminLoad.js';
 import { ago, errorText } from '../components/admin-format.js';
 import type { Route } from '../router.js';
-import { href } from '../router.js';
+import { href, navigate } from '../router.js';
 import { useCan } from '../session.js';
 import type { RunBrief, WorkflowView } from './catalog-types.js';
 import { WorkflowPage } from './WorkflowPage.js';
@@ -52,7 +52,16 @@ function WorkflowList() {
 
   return (
     <section>
-      <h1>Workflows</h1>
+      <div className="cat-head">
+        <h1>Workflows</h1>
+        {canWrite && (
+          <div className="cat-actions">
+            <button type="button" onClick={() => navigate('/templates')}>
+              New workflow
+            </button>
+          </div>
+        )}
+      </div>
       {(error ?? actionError) !== null && (
         <p role="alert" className="error">
           {error ?? actionError}
@@ -61,7 +70,10 @@ function WorkflowList() {
       {data === null ? (
         <p className="muted">Loading…</p>
       ) : data.length === 0 ? (
-        <p className="muted">No workflows yet: apply one with `swarm apply` or POST /api/v1/workflows.</p>
+        <p className="muted">
+          No workflows yet: make one from a template (New workflow), or apply one with `swarm apply` or POST
+          /api/v1/workflows.
+        </p>
       ) : (
         <table className="table" aria-label="Workflows">
           <thead>
