@@ -29,6 +29,8 @@ export {
   USER_ROLES,
   LOGIN_ATTEMPT_KINDS,
   MCP_TRANSPORTS,
+  CONSENSUS_TYPES,
+  TRUST_EVENT_TYPES,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
