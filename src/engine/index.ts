@@ -13,3 +13,4 @@ export type { StepState, RunSteps } from './plan.js';
 export type { StepView, TokenCounts } from './run-usage.js';
 export type { HandlerState } from './handlers.js';
 export { RunLogs, LogTail, LOG_LEVELS, type LogView, type LogQuery, type LogLevel } from './logs.js';
+export type { ConsensusView } from './consensus-view.js';

@@ -40,6 +40,11 @@ export const runSchema = {
       description: 'Its on_error / on_success handlers and how they went',
       items: { type: 'object', additionalProperties: true },
     },
+    consensus: {
+      type: 'array',
+      description: 'Its consensus decisions, one per consensus step that decided (GET /runs/{id} only)',
+      items: { $ref: 'ConsensusResult#' },
+    },
     trigger: {
       type: 'object',
       description:
@@ -52,6 +57,30 @@ export const runSchema = {
         data: {},
       },
     },
+  },
+} as const;
+
+export const consensusResultSchema = {
+  $id: 'ConsensusResult',
+  type: 'object',
+  required: ['stepId', 'strategy', 'finalResult', 'confidence', 'agentResults', 'details', 'createdAt'],
+  properties: {
+    stepId: { type: ['string', 'null'], description: 'The consensus step (its aggregate step id)' },
+    taskId: { type: ['string', 'null'], description: 'The task of its aggregate step' },
+    strategy: { type: 'string', enum: ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] },
+    finalResult: { description: 'The decision; null when no quorum was reached and the step failed' },
+    confidence: { type: ['number', 'null'], description: 'The share that agreed, or the judge’s confidence' },
+    agentResults: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'Each member (and layer) step id → {agent, output}',
+    },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'How it was decided: tally, weights, quorum, reached; a judge’s choice and reasoning',
+    },
+    createdAt: { type: 'string' },
   },
 } as const;
 
@@ -150,6 +179,27 @@ export function runRoutes(
       },
     },
     async (request) => engine.getRun(callerOf(request), request.params.id),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/runs/:id/consensus',
+    {
+      config: { scope: 'runs:read' },
+      schema: {
+        tags: ['runs'],
+        summary: "A run's consensus decisions, with each member's result",
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+        response: {
+          200: {
+            type: 'object',
+            required: ['items'],
+            properties: { items: { type: 'array', items: { $ref: 'ConsensusResult#' } } },
+          },
+          404: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request) => ({ items: await engine.listConsensus(callerOf(request), request.params.id) }),
   );
 
   app.get<{ Querystring: RunListQuery }>(

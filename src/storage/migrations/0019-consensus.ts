@@ -1,5 +1,4 @@
 import { sql, type Kysely } from 'kysely';
-import type { DialectAdapter } from '../dialect/dialect.js';
 import { between, createIndex, oneOf, table, type Migration } from './ddl.js';
 
 /** How a consensus step decides (consensus_results.consensus_type). */
