@@ -85,7 +85,7 @@ export function ConsensusPanel({ consensus }: { readonly consensus: ConsensusVie
           <li key={step}>
             <b>{step}</b> <span className="muted">{r.agent ?? ''}</span>
             {weights[step] !== undefined && <span className="muted"> (trust {weights[step]})</span>}:{' '}
-            <code>{json(r.output)}</code>
+            <code>{short(r.output)}</code>
           </li>
         ))}
       </ul>
