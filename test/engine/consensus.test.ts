@@ -310,6 +310,56 @@ describe.each(DIALECTS)('consensus on %s', (dialect) => {
     expect(await consensusTrust('alice')).toEqual([]);
   });
 
+  it('a completion planned before its transaction records the decision planned, and fails as planned', async () => {
+    for (const [quorum, fails] of [
+      [2, false],
+      [3, true],
+    ] as const) {
+      const runId = await start({ strategy: 'voting', agents: ['alice', 'bob', 'carol'], quorum });
+      const claim = () => claimTasks(fx.store.handle, { workerId: 'w', limit: 10, leaseMs: 60_000 });
+      const says: Record<string, unknown> = { alice: 'yes', bob: 'yes', carol: 'no' };
+      const members = await claim();
+      await drainOnly(members, (t) => says[t.agent!.name]);
+      const [aggregate] = await claim();
+      const completion = {
+        id: aggregate!.id,
+        leaseEpoch: aggregate!.leaseEpoch,
+        output: countVotes(aggregate!.input as ConsensusInput),
+        runId: aggregate!.runId,
+        stepId: aggregate!.stepId,
+        itemIndex: aggregate!.itemIndex,
+      };
+      // Planned outside any transaction (as the queue does for a batch that asks), then written.
+      const plans = await fx.engine.prepareCompletions([completion]);
+      // Marked, to tell the planned record from one worked out again in the transaction.
+      const planned = (
+        plans as unknown as { runs: Map<string, { consensus: { details: object }[] }> }
+      ).runs.get(runId)!.consensus;
+      expect(planned).toHaveLength(1);
+      Object.assign(planned[0]!.details, { from: 'the plan' });
+      await completeTasks(fx.store.handle, [completion], {
+        onCompletedBatch: (trx, tasks) => fx.engine.onTasksCompleted(trx, tasks, plans),
+        onFailed: fx.engine.onTaskFailed,
+      });
+      const run = await fx.engine.getRun(fx.caller, runId);
+      expect(run.status).toBe(fails ? 'failed' : 'completed');
+      const [row] = await rows(runId);
+      expect(row?.final_result ?? null).toBe(fails ? null : '"yes"');
+      expect(JSON.parse(row!.strategy_details!)).toMatchObject({ from: 'the plan', reached: !fails });
+    }
+    // The passing vote moved carol's trust once (dissent), the failing one not at all.
+    expect((await consensusTrust('carol')).map((r) => r.event_type)).toEqual(['consensus_dissented']);
+  });
+
+  /** Completes `tasks` with `output(task)` through the engine's hooks. */
+  async function drainOnly(tasks: readonly ClaimedTask[], output: (task: ClaimedTask) => unknown) {
+    await completeTasks(
+      fx.store.handle,
+      tasks.map((t) => ({ id: t.id, leaseEpoch: t.leaseEpoch, output: output(t) })),
+      { onCompletedBatch: fx.engine.onTasksCompleted, onFailed: fx.engine.onTaskFailed },
+    );
+  }
+
   it('GET /runs/{id}/consensus answers only the owner', async () => {
     const runId = await start({ strategy: 'voting', agents: ['alice', 'bob'], trust: false });
     await drain(fx, scripted({ alice: 1, bob: 1 }));
