@@ -45,7 +45,7 @@ import { openApiRoutes } from './routes/openapi.js';
 import { registerDashboard } from './dashboard.js';
 import { remoteAgentRoutes } from './routes/remote-agents.js';
 import { agentStatsRoutes } from './routes/agent-stats.js';
-import { consensusResultSchema, runRoutes, runSchema } from './routes/runs.js';
+import { runRoutes, runSchema } from './routes/runs.js';
 import { runAttemptRoutes } from './routes/run-attempts.js';
 import { secretRoutes } from './routes/secrets.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -174,15 +174,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     refResolver: { buildLocalReference: (json) => String(json.$id) },
   });
-  for (const schema of [
-    problemSchema,
-    userSchema,
-    apiKeySchema,
-    agentSchema,
-    workflowSchema,
-    consensusResultSchema,
-    runSchema,
-  ])
+  for (const schema of [problemSchema, userSchema, apiKeySchema, agentSchema, workflowSchema, runSchema])
     app.addSchema(schema);
   // Definitions may be sent as YAML, as they are usually written.
   app.addContentTypeParser(

@@ -138,6 +138,16 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     expect((voted as RunView & { consensus: unknown[] }).consensus).toEqual([
       expect.objectContaining({ strategy: 'voting', finalResult: { verdict: 'approve' } }),
     ]);
+    const listed = await api<{ items: { stepId: string; details: { reached: boolean } }[] }>(
+      'GET',
+      `/api/v1/runs/${voted.id}/consensus`,
+    );
+    expect(listed.items).toMatchObject([{ stepId: 'review', details: { reached: true } }]);
+    const missing = await fetch(`${server.url}/api/v1/runs/no-such-run/consensus`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/problem\+json/);
     // Every example agent starts at the same trust, so the weights split as the count does.
     expect((await run('release-weighted', release)).result).toMatchObject({
       review: {

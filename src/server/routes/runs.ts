@@ -5,6 +5,30 @@ import { RUN_STATUSES, type Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
 import { LOG_ID_PATTERN, runEventRoutes, type EventStreamOptions } from './run-events.js';
 
+/** A consensus decision (consensus_results); inlined in Run so Run needs no other schema. */
+const consensusResult = {
+  type: 'object',
+  required: ['stepId', 'strategy', 'finalResult', 'confidence', 'agentResults', 'details', 'createdAt'],
+  properties: {
+    stepId: { type: ['string', 'null'], description: 'The consensus step (its aggregate step id)' },
+    taskId: { type: ['string', 'null'], description: 'The task of its aggregate step' },
+    strategy: { type: 'string', enum: ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] },
+    finalResult: { description: 'The decision; null when no quorum was reached and the step failed' },
+    confidence: { type: ['number', 'null'], description: 'The share that agreed, or the judge’s confidence' },
+    agentResults: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'Each member (and layer) step id → {agent, output}',
+    },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'How it was decided: tally, weights, quorum, reached; a judge’s choice and reasoning',
+    },
+    createdAt: { type: 'string' },
+  },
+} as const;
+
 export const runSchema = {
   $id: 'Run',
   type: 'object',
@@ -43,7 +67,7 @@ export const runSchema = {
     consensus: {
       type: 'array',
       description: 'Its consensus decisions, one per consensus step that decided (GET /runs/{id} only)',
-      items: { $ref: 'ConsensusResult#' },
+      items: consensusResult,
     },
     trigger: {
       type: 'object',
@@ -60,29 +84,7 @@ export const runSchema = {
   },
 } as const;
 
-export const consensusResultSchema = {
-  $id: 'ConsensusResult',
-  type: 'object',
-  required: ['stepId', 'strategy', 'finalResult', 'confidence', 'agentResults', 'details', 'createdAt'],
-  properties: {
-    stepId: { type: ['string', 'null'], description: 'The consensus step (its aggregate step id)' },
-    taskId: { type: ['string', 'null'], description: 'The task of its aggregate step' },
-    strategy: { type: 'string', enum: ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] },
-    finalResult: { description: 'The decision; null when no quorum was reached and the step failed' },
-    confidence: { type: ['number', 'null'], description: 'The share that agreed, or the judge’s confidence' },
-    agentResults: {
-      type: 'object',
-      additionalProperties: true,
-      description: 'Each member (and layer) step id → {agent, output}',
-    },
-    details: {
-      type: 'object',
-      additionalProperties: true,
-      description: 'How it was decided: tally, weights, quorum, reached; a judge’s choice and reasoning',
-    },
-    createdAt: { type: 'string' },
-  },
-} as const;
+export const consensusResultSchema = { $id: 'ConsensusResult', ...consensusResult } as const;
 
 export const logLineSchema = {
   $id: 'LogLine',
@@ -122,6 +124,7 @@ export function runRoutes(
 ): void {
   const logs = new RunLogs(store);
   app.addSchema(logLineSchema);
+  app.addSchema(consensusResultSchema);
   app.post<{ Params: { name: string }; Body: { input?: unknown; version?: string } }>(
     '/api/v1/workflows/:name/runs',
     {
