@@ -1,6 +1,5 @@
 import type { ConsensusView } from './types.js';
 
-const json = (value: unknown) => JSON.stringify(value, null, 2);
 const short = (value: unknown) => JSON.stringify(value);
 
 interface TallyEntry {
