@@ -3,6 +3,7 @@ import type { NewTask, PendingCompletion } from '../queue/index.js';
 import type { NormalizedWorkflow } from '../registry/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
 import { planReadySteps, type PlanLimits, type RunOutcome } from './advance.js';
+import { decideConsensus, memberLookup, type ConsensusOutcome, type ConsensusRecord } from './consensus.js';
 import { readItemOutputs } from './fan-in.js';
 import { parseHandlerStepId, planHandlers } from './handlers.js';
 import { allSettled, readySteps } from './plan.js';
@@ -49,6 +50,8 @@ export interface RunPlan {
   readonly released: NewTask[];
   /** The tasks of the run's handlers when it ends (its `handlers` marked accordingly). */
   readonly handlerTasks?: NewTask[];
+  /** The consensus decisions the batch made, to record in the transaction. */
+  readonly consensus: readonly ConsensusRecord[];
 }
 
 /** A run's tasks in a batch, as one comparable key. */
@@ -101,6 +104,25 @@ export async function applyCompletions(
   return moved;
 }
 
+/** The batch's task of each step it completed (a consensus record names its aggregate task). */
+export function taskOfStep(tasks: readonly AppliedTask[]): Map<string, string> {
+  return new Map(tasks.map((t) => [t.stepId, t.id]));
+}
+
+/**
+ * What follows completions once their consensus steps are decided: a decision that failed its
+ * step fails the run, as a failed task would (nothing more released); otherwise planReadySteps.
+ */
+export async function planAfterConsensus(
+  run: StoredRun,
+  limits: PlanLimits,
+  decided: ConsensusOutcome,
+  options: Parameters<typeof planReadySteps>[2] = {},
+): Promise<{ outcome: RunOutcome; tasks: NewTask[] }> {
+  if (decided.failure !== undefined) return { outcome: decided.failure, tasks: [] };
+  return planReadySteps(run, limits, options);
+}
+
 /** Whether a run whose steps moved releases a step or ends: then it needs its trigger data. */
 export function isMoving(run: StoredRun): boolean {
   return readySteps(run.workflow, run.steps).length > 0 || allSettled(run.steps);
@@ -129,7 +151,9 @@ export async function prepareCompletions(
   if (byRun.size === 0) return undefined;
   const now = new Date().toISOString();
   const plans = new Map<string, RunPlan>();
-  const pending: Array<Omit<RunPlan, 'outcome' | 'released'> & { row: LockedRun }> = [];
+  const pending: Array<
+    Omit<RunPlan, 'outcome' | 'released' | 'consensus'> & { row: LockedRun; decided: ConsensusOutcome }
+  > = [];
   for (const row of await readFrames(db, dialect, [...byRun.keys()], { lock: false })) {
     if (row.status !== 'running') continue;
     const tasks = byRun.get(row.id)!;
@@ -145,8 +169,9 @@ export async function prepareCompletions(
       );
     const moved = await applyCompletions(run, tasks, now, fanIn);
     if (moved.size === 0) continue;
+    const decided = await decideConsensus(run, before, taskOfStep(tasks), memberLookup(db));
     const read = { step_results: row.step_results, handlers: row.handlers, attempt: row.attempt };
-    pending.push({ read, tasks: taskKey(tasks.map((t) => t.id)), moved, before, run, row });
+    pending.push({ read, tasks: taskKey(tasks.map((t) => t.id)), moved, before, run, row, decided });
   }
   const moving = pending.filter((p) => isMoving(p.run));
   const triggers = await triggersOf(
@@ -154,11 +179,11 @@ export async function prepareCompletions(
     dialect,
     moving.map((p) => p.row),
   );
-  for (const { row: _row, ...prepared } of pending) {
+  for (const { row: _row, decided, ...prepared } of pending) {
     const run: StoredRun = triggers.has(prepared.run.id)
       ? { ...prepared.run, trigger: triggers.get(prepared.run.id) }
       : prepared.run;
-    const { outcome, tasks: released } = await planReadySteps(run, limits);
+    const { outcome, tasks: released } = await planAfterConsensus(run, limits, decided);
     const handlerTasks =
       outcome.status !== 'running' && run.handlers !== null
         ? await planHandlers(run, run.handlers, endingOf(outcome), now)
@@ -169,6 +194,7 @@ export async function prepareCompletions(
       outcome,
       released,
       ...(handlerTasks === undefined ? {} : { handlerTasks }),
+      consensus: decided.records,
     });
   }
   return plans.size === 0 ? undefined : new CompletionPlans(plans);

@@ -34,9 +34,19 @@ import {
   applyCompletions,
   CompletionPlans,
   isMoving,
+  planAfterConsensus,
   planMatches,
   prepareCompletions,
+  taskOfStep,
 } from './completions.js';
+import { readConsensus, type ConsensusView } from './consensus-view.js';
+import {
+  decideConsensus,
+  memberLookup,
+  writeConsensusRecords,
+  type ConsensusOutcome,
+  type ConsensusRecord,
+} from './consensus.js';
 import {
   handlerStepId,
   parseHandlerStepId,
@@ -421,7 +431,13 @@ export class Engine {
       durationMs: task.durationMs ?? null,
       success: true,
     });
-    const unplanned: Array<{ run: StoredRun; before: Record<string, string>; row: LockedRun }> = [];
+    const unplanned: Array<{
+      run: StoredRun;
+      before: Record<string, string>;
+      row: LockedRun;
+      decided: ConsensusOutcome;
+    }> = [];
+    const decisions: ConsensusRecord[] = [];
     const now = new Date().toISOString();
     for (const row of await readFrames(trx, dialect, [...byRun.keys()], { lock: true })) {
       if (row.status !== 'running') continue;
@@ -438,6 +454,7 @@ export class Engine {
         for (const task of mine) if (plan.moved.has(task.id)) metrics.push(metricOf(task, row.owner_id));
         // One push per task: a fan-out's tasks are far too many to spread as arguments.
         for (const task of plan.released) released.push(task);
+        decisions.push(...plan.consensus);
         changes.push({
           run: plan.run,
           end: plan.outcome,
@@ -455,7 +472,8 @@ export class Engine {
       );
       if (moved.size === 0) continue;
       for (const task of mine) if (moved.has(task.id)) metrics.push(metricOf(task, row.owner_id));
-      unplanned.push({ run, before, row });
+      const decided = await decideConsensus(run, before, taskOfStep(applied), memberLookup(trx));
+      unplanned.push({ run, before, row, decided });
     }
     await writeStepMetrics(trx, dialect, metrics);
     // Expressions (of the steps released) and handlers (of a run that ends) see the trigger data.
@@ -471,8 +489,9 @@ export class Engine {
           ? { ...entry.run, trigger: triggers.get(entry.run.id) }
           : entry.run;
         // Never throws for the run's own trouble (an expression that fails): the run fails instead.
-        const { outcome, tasks: next } = await planReadySteps(run, this.limits, options);
+        const { outcome, tasks: next } = await planAfterConsensus(run, this.limits, entry.decided, options);
         for (const task of next) released.push(task);
+        decisions.push(...entry.decided.records);
         const handlerTasks =
           outcome.status !== 'running' && run.handlers !== null
             ? await planHandlers(run, run.handlers, endingOf(outcome), now, options)
@@ -490,6 +509,7 @@ export class Engine {
     }
     if (released.length > 0) await enqueueTasks(trx, dialect, released);
     await saveRuns(trx, dialect, changes);
+    await writeConsensusRecords(trx, dialect, decisions);
   };
 
   /** The completion hook for one task: see onTasksCompleted. */
@@ -817,7 +837,20 @@ export class Engine {
     if (row === undefined) throw new NotFoundError('run', runId);
     await this.loadDefinitions([row.workflow_id]);
     const usage = await readRunUsage(this.store.handle.db, [row]);
-    return viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id));
+    const consensus = await readConsensus(this.store.handle.db, caller.userId, runId);
+    return { ...viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id)), consensus };
+  }
+
+  /** The consensus decisions of a run the caller owns, oldest first. */
+  async listConsensus(caller: Caller, runId: string): Promise<ConsensusView[]> {
+    const run = await this.store.handle.db
+      .selectFrom('workflow_runs')
+      .select('id')
+      .where('id', '=', runId)
+      .where('owner_id', '=', caller.userId)
+      .executeTakeFirst();
+    if (run === undefined) throw new NotFoundError('run', runId);
+    return readConsensus(this.store.handle.db, caller.userId, runId);
   }
 }
 
@@ -869,6 +902,8 @@ export interface RunView {
   readonly timeoutAt: string | null;
   /** Its on_error / on_success handlers and how they went. */
   readonly handlers: readonly HandlerState[];
+  /** Its consensus decisions (one a consensus step), in a run read on its own (getRun). */
+  readonly consensus?: readonly ConsensusView[];
   /** What started it: the trigger type and id, or (manual) the user who did; its trigger data. */
   readonly trigger: {
     readonly type: string;

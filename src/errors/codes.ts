@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   EXPRESSION_LIMIT: { status: 400, title: 'Expression limit exceeded', retryable: false },
   AGENT_LOOP_LIMIT: { status: 422, title: 'Agent loop limit reached', retryable: false },
   BUDGET_EXCEEDED: { status: 422, title: 'Budget exceeded', retryable: false },
+  NO_QUORUM: { status: 422, title: 'No quorum', retryable: false },
   MCP_SERVER_UNAVAILABLE: { status: 424, title: 'MCP server unavailable', retryable: true },
   MCP_TOOL_FAILED: { status: 422, title: 'MCP tool failed', retryable: false },
   TASK_NOT_COMPLETED: { status: 409, title: 'Task did not complete', retryable: false },

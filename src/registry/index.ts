@@ -34,6 +34,16 @@ export {
   runInputSchema,
   type InputStep,
   type InputJsonSchema,
+  tallyVotes,
+  sameResult,
+  majorityOf,
+  readVerdict,
+  type Tally,
+  type Vote,
+  type Verdict,
+  type ConsensusSpec,
+  type ConsensusTrust,
+  DEFAULT_CONSENSUS_TRUST,
 } from './workflow/index.js';
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';

@@ -29,6 +29,8 @@ export {
   USER_ROLES,
   LOGIN_ATTEMPT_KINDS,
   MCP_TRANSPORTS,
+  CONSENSUS_TYPES,
+  TRUST_EVENT_TYPES,
   TEMPLATE_PATTERNS,
 } from './migrations/index.js';
 export {

@@ -565,13 +565,37 @@ export interface TrustRecordsTable {
   id: string;
   owner_id: string;
   agent_id: string;
-  event_type: 'task_completed' | 'task_failed' | 'task_timeout' | 'manual_adjustment';
+  event_type:
+    | 'task_completed'
+    | 'task_failed'
+    | 'task_timeout'
+    | 'manual_adjustment'
+    | 'consensus_agreed'
+    | 'consensus_dissented';
   task_id: string | null;
   trust_delta: number;
   trust_score_before: number;
   trust_score_after: number;
   reason: string | null;
   created_at: WithDefault<Timestamp>;
+}
+
+/** One decision of a consensus step, written in the transaction that completes (or fails) it. */
+export interface ConsensusResultsTable {
+  id: string;
+  owner_id: string;
+  run_id: string | null;
+  task_id: string | null;
+  step_id: string | null;
+  consensus_type: 'voting' | 'weighted' | 'judge_based' | 'mixture_of_agents';
+  /** JSON: the members' outputs, each with its step id and agent. */
+  agent_results: JsonText;
+  /** JSON; null when no decision was reached (a missed quorum). */
+  final_result: JsonText | null;
+  confidence: number | null;
+  created_at: WithDefault<Timestamp>;
+  /** JSON: how it was decided (tally or weights, quorum, reached; a judge's choice and reasoning). */
+  strategy_details: JsonText | null;
 }
 
 export interface McpServersTable {
@@ -643,6 +667,7 @@ export interface WorkflowTemplatesTable {
 
 export interface SwarmDatabase {
   trust_records: TrustRecordsTable;
+  consensus_results: ConsensusResultsTable;
   llm_providers: LlmProvidersTable;
   mcp_servers: McpServersTable;
   agent_configurations: AgentConfigurationsTable;

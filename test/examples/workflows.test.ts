@@ -128,6 +128,52 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     const vote = await run('sentiment-vote', { text: 'this is terrible' });
     expect(vote.result).toMatchObject({ vote: { decision: { label: 'negative' }, reached: true } });
 
+    // release-*: three reviewers with fixed opinions (strict rejects: no docs; lenient and careful
+    // approve) decide by each consensus strategy; each decision is recorded with the run.
+    const release = { tests_passed: true, lines_changed: 300, has_docs: false };
+    const voted = await run('release-vote', release);
+    expect(voted.result).toMatchObject({
+      review: { decision: { verdict: 'approve' }, reached: true, quorum: 2 },
+    });
+    expect((voted as RunView & { consensus: unknown[] }).consensus).toEqual([
+      expect.objectContaining({ strategy: 'voting', finalResult: { verdict: 'approve' } }),
+    ]);
+    const listed = await api<{ items: { stepId: string; details: { reached: boolean } }[] }>(
+      'GET',
+      `/api/v1/runs/${voted.id}/consensus`,
+    );
+    expect(listed.items).toMatchObject([{ stepId: 'review', details: { reached: true } }]);
+    const missing = await fetch(`${server.url}/api/v1/runs/no-such-run/consensus`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/problem\+json/);
+    // Every example agent starts at the same trust, so the weights split as the count does.
+    expect((await run('release-weighted', release)).result).toMatchObject({
+      review: {
+        decision: { verdict: 'approve' },
+        reached: true,
+        weights: { review__1: expect.any(Number), review__3: expect.any(Number) },
+      },
+    });
+    expect((await run('release-judge', release)).result).toEqual({
+      review: {
+        decision: { verdict: 'approve' },
+        choice: 1,
+        confidence: 0.67,
+        reasoning: 'candidate 1 is the longest (21 characters); 2 of 3 candidates said the same',
+      },
+    });
+    const mixture = await run('release-mixture', release);
+    expect(mixture.result).toEqual({ review: { verdict: 'approve', approvals: 2, of: 3, confidence: 0.67 } });
+    expect((mixture as RunView & { consensus: unknown[] }).consensus).toEqual([
+      expect.objectContaining({ strategy: 'mixture_of_agents', confidence: 0.67 }),
+    ]);
+    // A release without passing tests: all reject, unanimously.
+    expect((await run('release-vote', { ...release, tests_passed: false })).result).toMatchObject({
+      review: { decision: { verdict: 'reject' }, agreement: 1 },
+    });
+
     // review-pipeline: word count and sentiment at the same time, joined by agent name.
     expect((await run('review-pipeline', { text: 'I love this great tool' })).result).toMatchObject({
       review: { 'word-count': { words: 5, characters: 22 }, sentiment: { label: 'positive' } },

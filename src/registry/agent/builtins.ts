@@ -127,21 +127,26 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
   },
   consensus: {
     description:
-      "Aggregates the members' outputs of a consensus step: voting, judge_based or mixture_of_agents.",
+      "Counts the members' outputs of a voting or weighted consensus step (the engine decides on the count).",
     type: 'coordination',
     input_schema: object(
       {
-        strategy: { enum: ['voting', 'judge_based', 'mixture_of_agents'] },
+        strategy: { enum: ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] },
         quorum: {
-          type: 'integer',
-          minimum: 1,
+          type: 'number',
+          exclusiveMinimum: 0,
           description:
-            'votes that must agree (a consensus step defaults it to a strict majority of its members)',
+            'voting: votes that must agree (default: a strict majority); weighted: the fraction of the total weight (default: more than half)',
         },
         results: {
           type: 'array',
           minItems: 1,
           description: "the members' outputs, in the order of the step's agents",
+        },
+        weights: {
+          type: 'array',
+          items: { type: 'number', minimum: 0 },
+          description: "weighted: each result's weight (default 1 each)",
         },
         judge: { description: "judge_based: the judge's verdict" },
       },
@@ -154,7 +159,10 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
         agreement: { type: 'number', minimum: 0, maximum: 1 },
         votes: {
           type: 'array',
-          items: object({ value: {}, count: { type: 'integer', minimum: 0 } }, ['value', 'count']),
+          items: object(
+            { value: {}, count: { type: 'integer', minimum: 0 }, weight: { type: 'number', minimum: 0 } },
+            ['value', 'count'],
+          ),
         },
       },
       ['decision', 'reached', 'agreement'],

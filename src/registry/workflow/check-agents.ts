@@ -33,6 +33,7 @@ function sitesOf(steps: readonly SourceStep[], handlers: readonly SourceHandler[
     const fed = new Set(firstStage(step));
     for (const m of step.members) sites.push({ ref: m, ...(fed.has(m) ? { input } : {}) });
     if (step.judge) sites.push({ ref: step.judge });
+    for (const layer of step.layers ?? []) for (const a of layer) sites.push({ ref: a });
   }
   for (const h of handlers)
     if (h.agent) sites.push({ ref: h.agent, input: { value: h.input, field: h.inputField } });

@@ -1,5 +1,5 @@
 import type { SourceStep } from './source.js';
-import type { AgentRef, NormalizedStep, StepRole } from './types.js';
+import type { AgentRef, ConsensusSpec, NormalizedStep, StepRole } from './types.js';
 
 /**
  * Expands one validated source step into the steps the engine runs. Patterns and consensus are
@@ -22,10 +22,15 @@ import type { AgentRef, NormalizedStep, StepRole } from './types.js';
  * - mesh [a1…an] × rounds: in round 1 every agent runs on I in parallel; in round r > 1 every agent
  *   runs on `{input: I, round: r, previous: {"<name>": <output of round r-1>, …}}` and needs all
  *   of round r-1; then a join `<id>` (builtin/transform) keyed by agent over the last round.
- * - consensus [m1…mn]: members in parallel on I, then the aggregation `<id>`, marked
- *   `consensus: {strategy, members}`: voting → builtin/consensus with `{strategy: 'voting',
- *   quorum, results: [<outputs>]}` (quorum default: a strict majority); judge_based and
- *   mixture_of_agents → the judge with `{strategy, candidates: [<outputs>], input: I}`.
+ * - consensus [m1…mn]: members (role `member`) in parallel on I, then the aggregation `<id>`
+ *   (role `aggregate`), marked `consensus` (strategy, member ids, quorum, on_no_quorum, layers,
+ *   trust: what the engine decides and records by, src/engine/consensus.ts):
+ *   voting / weighted → builtin/consensus with `{strategy, quorum, results: [<outputs>]}`
+ *   (voting's quorum default: a strict majority; weighted's: more than half the weight);
+ *   judge_based → the judge with `{strategy, candidates: [<outputs>], input: I}`;
+ *   mixture_of_agents → each of `layers` in turn (role `layer`, in parallel, each agent on
+ *   `{input: I, proposals: [<outputs of the layer before>]}`), then the aggregator with
+ *   `{strategy, input: I, proposals: [<outputs of the last layer>]}`.
  *
  * Maps keyed by agent name suffix repeats `#2`, `#3` (the same agent may appear twice).
  * The generated agents builtin/transform and builtin/consensus are Swarm's; they are not
@@ -52,6 +57,77 @@ function keyed(members: readonly Member[]): Record<string, string> {
     out[n === 1 ? m.agent.name : `${m.agent.name}#${n}`] = output(m.id);
   }
   return out;
+}
+
+type Add = (
+  agent: AgentRef,
+  input: Record<string, unknown>,
+  needs: readonly string[],
+  role: StepRole,
+  last?: boolean,
+) => Member;
+
+/** The steps of a consensus (see the header); the aggregate step is added last. */
+function expandConsensus(step: SourceStep, agents: readonly AgentRef[], first: string[], add: Add): void {
+  const I = step.input;
+  const members = agents.map((a) => add(a, I, first, 'member'));
+  let ids = members.map((m) => m.id);
+  if (step.strategy === 'voting' || step.strategy === 'weighted') {
+    const quorum =
+      step.quorum ?? (step.strategy === 'voting' ? Math.floor(agents.length / 2) + 1 : undefined);
+    const input = {
+      strategy: step.strategy,
+      ...(quorum === undefined ? {} : { quorum }),
+      results: ids.map(output),
+    };
+    add(CONSENSUS, input, ids, 'aggregate', true);
+    return;
+  }
+  if (step.strategy === 'judge_based') {
+    add(
+      step.judge!.value,
+      { strategy: step.strategy, candidates: ids.map(output), input: I },
+      ids,
+      'aggregate',
+      true,
+    );
+    return;
+  }
+  // mixture_of_agents: each aggregation layer refines the previous layer's proposals.
+  for (const layer of step.layers ?? []) {
+    const proposals = ids.map(output);
+    ids = layer.map((a) => add(a.value, { input: I, proposals }, ids, 'layer').id);
+  }
+  add(
+    step.judge!.value,
+    { strategy: step.strategy, input: I, proposals: ids.map(output) },
+    ids,
+    'aggregate',
+    true,
+  );
+}
+
+/** The aggregate step's `consensus`: member ids (and layers) read back from the steps made. */
+function consensusSpec(step: SourceStep, made: readonly NormalizedStep[]): ConsensusSpec {
+  const members = made.filter((s) => s.origin?.role === 'member').map((s) => s.id);
+  const layerIds = made.filter((s) => s.origin?.role === 'layer').map((s) => s.id);
+  const layers: string[][] = [];
+  let at = 0;
+  for (const layer of step.layers ?? []) {
+    layers.push(layerIds.slice(at, at + layer.length));
+    at += layer.length;
+  }
+  const strategy = step.strategy!;
+  const voted = strategy === 'voting' || strategy === 'weighted';
+  const quorum = step.quorum ?? (strategy === 'voting' ? Math.floor(members.length / 2) + 1 : undefined);
+  return {
+    strategy,
+    members,
+    ...(voted && quorum !== undefined ? { quorum } : {}),
+    ...(voted ? { on_no_quorum: step.onNoQuorum ?? 'fail' } : {}),
+    ...(layers.length > 0 ? { layers } : {}),
+    ...(step.trust === undefined ? {} : { trust: step.trust }),
+  };
 }
 
 export function expandStep(step: SourceStep): NormalizedStep[] {
@@ -104,20 +180,9 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
   const n = agents.length;
 
   if (step.kind === 'consensus') {
-    const members = agents.map((a) => add(a, I, first, 'member'));
-    const ids = members.map((m) => m.id);
-    const results = ids.map(output);
-    if (step.strategy === 'voting') {
-      const quorum = step.quorum ?? Math.floor(n / 2) + 1;
-      add(CONSENSUS, { strategy: 'voting', quorum, results }, ids, 'aggregate', true);
-      const last = out.pop()!;
-      out.push({ ...last, consensus: { strategy: 'voting', members: ids, quorum } });
-    } else {
-      const strategy = step.strategy!;
-      add(step.judge!.value, { strategy, candidates: results, input: I }, ids, 'aggregate', true);
-      const last = out.pop()!;
-      out.push({ ...last, consensus: { strategy, members: ids } });
-    }
+    expandConsensus(step, agents, first, add);
+    const last = out.pop()!;
+    out.push({ ...last, consensus: consensusSpec(step, out) });
     return out;
   }
 

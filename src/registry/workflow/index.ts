@@ -17,6 +17,15 @@ export {
 } from './expressions.js';
 export { parseAgentRef, refText, DEFAULT_RETRY, STEP_ID } from './refs.js';
 export { canonicalTimeZone, cronProblem } from './trigger.js';
+export {
+  tallyVotes,
+  sameResult,
+  majorityOf,
+  readVerdict,
+  type Tally,
+  type Vote,
+  type Verdict,
+} from './consensus.js';
 export { nextTick, nextTicks, ticksBetween } from './cron.js';
 export {
   runInputSchema,
@@ -38,6 +47,9 @@ export {
   type AgentRef,
   type TriggerSpec,
   type StepRole,
+  type ConsensusSpec,
+  type ConsensusTrust,
+  DEFAULT_CONSENSUS_TRUST,
   type NormalizedStep,
   type NormalizedHandler,
   type NormalizedWorkflow,

@@ -50,6 +50,20 @@ const budget = {
     cost_usd: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000_000 },
   },
 };
+/** How a consensus member's trust moves: `false` for not at all. */
+const consensusTrust = {
+  type: ['object', 'boolean'],
+  if: { type: 'boolean' },
+  then: { const: false, 'x-message': 'must be false (or {agree, dissent})' },
+  else: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      agree: { type: 'number', minimum: 0, maximum: 1 },
+      dissent: { type: 'number', minimum: -1, maximum: 0 },
+    },
+  },
+};
 const step = {
   type: 'object',
   required: ['id'],
@@ -66,7 +80,13 @@ const step = {
     rounds: { type: 'integer', minimum: 1, maximum: 100 },
     strategy: { enum: CONSENSUS_STRATEGIES },
     judge: str,
-    quorum: { type: 'integer', minimum: 1 },
+    // mixture_of_agents: the aggregator (another name for `judge`) and the aggregation layers.
+    aggregator: str,
+    layers: { type: 'array', minItems: 1, maxItems: 10, items: agentList },
+    // voting: a count of members (integer); weighted: a fraction of the total weight (0 < q ≤ 1).
+    quorum: { type: 'number', exclusiveMinimum: 0 },
+    on_no_quorum: { enum: ['fail', 'continue'] },
+    trust: consensusTrust,
     input: mapping,
     needs: { type: 'array', uniqueItems: true, items: { type: 'string' } },
     when: expression,
@@ -196,7 +216,9 @@ export function ajvIssue(error: ErrorObject, data: unknown, base = ''): FieldIss
     default: {
       const custom = (error.parentSchema as Record<string, unknown> | undefined)?.['x-message'];
       const message =
-        error.keyword === 'pattern' && typeof custom === 'string' ? custom : (error.message ?? 'is invalid');
+        (error.keyword === 'pattern' || error.keyword === 'const') && typeof custom === 'string'
+          ? custom
+          : (error.message ?? 'is invalid');
       return { field: field || '(document)', message };
     }
   }

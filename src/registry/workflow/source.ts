@@ -2,10 +2,12 @@ import type { FieldIssue } from '../../errors/index.js';
 import { fieldOf } from './schema.js';
 import { STEP_ID, int, obj, parseAgentRef, readRetry, str, type Json } from './refs.js';
 import {
+  DEFAULT_CONSENSUS_TRUST,
   isBudget,
   type AgentRef,
   type Budget,
   type ConsensusStrategy,
+  type ConsensusTrust,
   type OrchestrationPattern,
   type RetryPolicy,
   type RoutingStrategy,
@@ -43,8 +45,14 @@ export interface SourceStep {
   readonly members: readonly Located<AgentRef>[];
   readonly rounds: number;
   readonly strategy?: ConsensusStrategy;
+  /** The judge (judge_based) or the aggregator (mixture_of_agents; `aggregator` is an alias). */
   readonly judge?: Located<AgentRef>;
   readonly quorum?: number;
+  readonly onNoQuorum?: 'fail' | 'continue';
+  /** mixture_of_agents: the aggregation layers' agents, in order. */
+  readonly layers?: readonly (readonly Located<AgentRef>[])[];
+  /** Consensus trust moves: the step's amounts, defaults filled; false when turned off. */
+  readonly trust?: ConsensusTrust | false;
   readonly input: Json;
   readonly inputField: string;
   readonly needs: readonly Located<string>[];
@@ -101,6 +109,10 @@ const ONLY_FOR: Record<string, { kinds: readonly StepKind[]; message: string }> 
   strategy: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   judge: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   quorum: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
+  aggregator: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
+  layers: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
+  on_no_quorum: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
+  trust: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   rounds: { kinds: ['pattern'], message: 'only allowed with pattern round_robin or mesh' },
   for_each: {
     kinds: ['agent', 'capability'],
@@ -147,28 +159,8 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
       message: 'hierarchical needs a coordinator and at least one worker (2 agents or more)',
     });
   }
-  let judge: Located<AgentRef> | undefined;
-  const quorum = int(raw.quorum);
-  if (kind === 'consensus') {
-    if (agents.length === 1)
-      issues.push({ field: f('agents'), message: 'a consensus needs at least 2 agents' });
-    if (raw.strategy === undefined)
-      issues.push({ field: f('strategy'), message: 'is required for a consensus step' });
-    if (strategy === 'voting' && raw.judge !== undefined) {
-      issues.push({
-        field: f('judge'),
-        message: 'not allowed with strategy voting (the members vote; there is no judge)',
-      });
-    } else if (strategy !== undefined && strategy !== 'voting' && raw.judge === undefined) {
-      issues.push({ field: f('judge'), message: `is required for strategy ${strategy}` });
-    }
-    if (raw.quorum !== undefined && strategy !== undefined && strategy !== 'voting') {
-      issues.push({ field: f('quorum'), message: 'only allowed with strategy voting' });
-    } else if (quorum !== undefined && agents.length > 0 && quorum > agents.length) {
-      issues.push({ field: f('quorum'), message: `must be at most the number of agents (${agents.length})` });
-    }
-    judge = agentAt(raw.judge, f('judge'), issues);
-  }
+  const consensus =
+    kind === 'consensus' ? readConsensus(raw, f, agents.length, strategy, issues) : { layers: [] };
   const { retry, issue } = readRetry(raw.retry, f('retry'));
   if (issue) issues.push(issue);
   const needs = Array.isArray(raw.needs) ? raw.needs : [];
@@ -186,8 +178,7 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     members,
     rounds: int(raw.rounds) ?? 1,
     strategy,
-    judge,
-    quorum,
+    ...consensus,
     input: obj(raw.input),
     inputField: f('input'),
     needs: needs.flatMap((n, i) => located(n, fieldOf(f('needs'), i)) ?? []),
@@ -197,6 +188,89 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     timeout_seconds: int(raw.timeout_seconds),
     priority: int(raw.priority) ?? 5,
     ...(isBudget(raw.budget) ? { budget: raw.budget } : {}),
+  };
+}
+
+type ConsensusFields = Pick<SourceStep, 'judge' | 'quorum' | 'onNoQuorum' | 'layers' | 'trust'>;
+
+/**
+ * A consensus step's own fields. Which strategy takes which: voting and weighted take `quorum`
+ * and `on_no_quorum` (voting's quorum a count of members, weighted's a fraction of the total
+ * trust weight); judge_based takes `judge`; mixture_of_agents takes `judge` or `aggregator` and
+ * `layers`; all but mixture_of_agents take `trust`.
+ */
+function readConsensus(
+  raw: Json,
+  f: (key: string) => string,
+  agentCount: number,
+  strategy: ConsensusStrategy | undefined,
+  issues: FieldIssue[],
+): ConsensusFields {
+  if (agentCount === 1) issues.push({ field: f('agents'), message: 'a consensus needs at least 2 agents' });
+  if (raw.strategy === undefined) {
+    issues.push({ field: f('strategy'), message: 'is required for a consensus step' });
+    return { layers: [] };
+  }
+  if (strategy === undefined) return { layers: [] }; // not one of the strategies: Ajv's enum error
+  const voted = strategy === 'voting' || strategy === 'weighted';
+  const not = (key: string, message: string): void => {
+    if (raw[key] !== undefined) issues.push({ field: f(key), message });
+  };
+  if (voted) {
+    not('judge', `not allowed with strategy ${strategy} (the members vote; there is no judge)`);
+    not('aggregator', `not allowed with strategy ${strategy} (the members vote; there is no aggregator)`);
+  } else {
+    not('quorum', 'only allowed with strategy voting or weighted');
+    not('on_no_quorum', 'only allowed with strategy voting or weighted');
+  }
+  if (strategy !== 'mixture_of_agents') {
+    not('layers', 'only allowed with strategy mixture_of_agents');
+    if (!voted) not('aggregator', 'only allowed with strategy mixture_of_agents (judge_based has a judge)');
+  } else {
+    not('trust', 'not allowed with strategy mixture_of_agents (its proposers do not vote on one answer)');
+    if (raw.judge !== undefined && raw.aggregator !== undefined)
+      issues.push({ field: f('aggregator'), message: 'use either judge or aggregator (they are the same)' });
+  }
+  if (!voted && raw.judge === undefined && raw.aggregator === undefined)
+    issues.push({ field: f('judge'), message: `is required for strategy ${strategy}` });
+
+  const quorum = typeof raw.quorum === 'number' ? raw.quorum : undefined;
+  if (quorum !== undefined && strategy === 'voting') {
+    if (!Number.isInteger(quorum))
+      issues.push({ field: f('quorum'), message: 'must be a whole number of members with strategy voting' });
+    else if (agentCount > 0 && quorum > agentCount)
+      issues.push({ field: f('quorum'), message: `must be at most the number of agents (${agentCount})` });
+  } else if (quorum !== undefined && strategy === 'weighted' && quorum > 1) {
+    issues.push({
+      field: f('quorum'),
+      message: 'must be a fraction of the total trust weight, above 0 and at most 1, with strategy weighted',
+    });
+  }
+  const layers = (Array.isArray(raw.layers) ? raw.layers : []).map((layer, i) =>
+    (Array.isArray(layer) ? layer : []).flatMap(
+      (a, j) => agentAt(a, fieldOf(fieldOf(f('layers'), i), j), issues) ?? [],
+    ),
+  );
+  const judge = agentAt(
+    raw.judge ?? raw.aggregator,
+    f(raw.judge !== undefined ? 'judge' : 'aggregator'),
+    issues,
+  );
+  const trust =
+    strategy === 'mixture_of_agents' || raw.trust === false
+      ? false
+      : {
+          ...DEFAULT_CONSENSUS_TRUST,
+          ...(typeof raw.trust === 'object' ? (raw.trust as Partial<ConsensusTrust>) : {}),
+        };
+  return {
+    ...(judge === undefined ? {} : { judge }),
+    ...(quorum === undefined ? {} : { quorum }),
+    ...(raw.on_no_quorum === 'continue' || raw.on_no_quorum === 'fail'
+      ? { onNoQuorum: raw.on_no_quorum }
+      : {}),
+    layers,
+    trust,
   };
 }
 

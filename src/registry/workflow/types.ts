@@ -19,7 +19,7 @@ export const ORCHESTRATION_PATTERNS = [
 ] as const;
 export type OrchestrationPattern = (typeof ORCHESTRATION_PATTERNS)[number];
 
-export const CONSENSUS_STRATEGIES = ['voting', 'judge_based', 'mixture_of_agents'] as const;
+export const CONSENSUS_STRATEGIES = ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] as const;
 export type ConsensusStrategy = (typeof CONSENSUS_STRATEGIES)[number];
 
 export const BACKOFF_KINDS = ['fixed', 'linear', 'exponential'] as const;
@@ -65,7 +65,33 @@ export type TriggerSpec =
     };
 
 /** Which part a generated step plays in its expansion (for the dashboard and the run records). */
-export type StepRole = 'member' | 'join' | 'plan' | 'worker' | 'synthesis' | 'turn' | 'aggregate' | 'node';
+export type StepRole =
+  'member' | 'join' | 'plan' | 'worker' | 'synthesis' | 'turn' | 'aggregate' | 'layer' | 'node';
+
+/** How much a consensus member's trust moves with agreeing or dissenting (`trust: false`: none). */
+export interface ConsensusTrust {
+  readonly agree: number;
+  readonly dissent: number;
+}
+export const DEFAULT_CONSENSUS_TRUST: ConsensusTrust = { agree: 0.01, dissent: -0.02 };
+
+/** What the engine needs to decide and record a consensus (see src/engine/consensus.ts). */
+export interface ConsensusSpec {
+  readonly strategy: ConsensusStrategy;
+  /** The member (proposer) step ids, in the order of the step's agents. */
+  readonly members: readonly string[];
+  /**
+   * voting: how many members must agree (default: a strict majority); weighted: the fraction
+   * of the total trust weight that must agree (default: more than half).
+   */
+  readonly quorum?: number;
+  /** voting / weighted: what a missed quorum does (default `fail`). */
+  readonly on_no_quorum?: 'fail' | 'continue';
+  /** mixture_of_agents: the step ids of each aggregation layer, in order. */
+  readonly layers?: readonly (readonly string[])[];
+  /** voting, weighted, judge_based: trust moves (default DEFAULT_CONSENSUS_TRUST); false: none. */
+  readonly trust?: ConsensusTrust | false;
+}
 
 /**
  * One unit the engine schedules: exactly one of `agent` or `capability`. `input` is a mapping
@@ -88,13 +114,8 @@ export interface NormalizedStep {
   readonly priority: number;
   /** Most its model calls may spend (an agent loop's, every item's together). */
   readonly budget?: Budget;
-  /** Set on the step that aggregates a consensus: its strategy and member step ids. */
-  readonly consensus?: {
-    readonly strategy: ConsensusStrategy;
-    readonly members: readonly string[];
-    /** Voting only: how many members must agree (default: a strict majority). */
-    readonly quorum?: number;
-  };
+  /** Set on the step that aggregates a consensus: its strategy, member step ids and rules. */
+  readonly consensus?: ConsensusSpec;
   /** Set on steps generated from a pattern, a consensus step or a seed 004 node. */
   readonly origin?: {
     readonly kind: 'pattern' | 'consensus' | 'node';

@@ -45,10 +45,15 @@ import {
  * - kind rules: `routing`: `only allowed with capability`; `agents`: `only allowed on pattern and
  *   consensus steps`, `is required for a ⟨kind⟩ step`, `a consensus needs at least 2 agents`,
  *   `hierarchical needs a coordinator and at least one worker (2 agents or more)`; `rounds`:
- *   `only allowed with pattern round_robin or mesh`; `strategy`/`judge`/`quorum`: `only allowed
- *   on consensus steps (type: consensus)`; `strategy`: `is required for a consensus step`;
- *   `judge`: `is required for strategy ⟨s⟩`, `not allowed with strategy voting (…)`; `quorum`:
- *   `only allowed with strategy voting`, `must be at most the number of agents (⟨n⟩)`;
+ *   `only allowed with pattern round_robin or mesh`; `strategy`/`judge`/`aggregator`/`quorum`/
+ *   `on_no_quorum`/`layers`/`trust`: `only allowed on consensus steps (type: consensus)`;
+ *   `strategy`: `is required for a consensus step`; `judge`: `is required for strategy ⟨s⟩`,
+ *   `not allowed with strategy voting|weighted (…)`; `quorum`/`on_no_quorum`: `only allowed with
+ *   strategy voting or weighted`; `quorum`: `must be at most the number of agents (⟨n⟩)`, `must
+ *   be a whole number of members with strategy voting`, `must be a fraction of the total trust
+ *   weight, above 0 and at most 1, with strategy weighted`; `layers`: `only allowed with strategy
+ *   mixture_of_agents`; `aggregator`: `use either judge or aggregator (…)`; `trust`: `not allowed
+ *   with strategy mixture_of_agents (…)`;
  *   `for_each`: `not allowed on pattern and consensus steps (…)`
  * - top level: `pattern`: `use either steps or a top-level pattern + agents, not both`;
  *   `agents`/`input`/`rounds`: `only allowed with a top-level pattern`; `steps`: `is required (or

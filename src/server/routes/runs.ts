@@ -7,6 +7,30 @@ import { archivedRunView } from '../../history/index.js';
 import { callerOf } from '../auth-hook.js';
 import { LOG_ID_PATTERN, runEventRoutes, type EventStreamOptions } from './run-events.js';
 
+/** A consensus decision (consensus_results); inlined in Run so Run needs no other schema. */
+const consensusResult = {
+  type: 'object',
+  required: ['stepId', 'strategy', 'finalResult', 'confidence', 'agentResults', 'details', 'createdAt'],
+  properties: {
+    stepId: { type: ['string', 'null'], description: 'The consensus step (its aggregate step id)' },
+    taskId: { type: ['string', 'null'], description: 'The task of its aggregate step' },
+    strategy: { type: 'string', enum: ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] },
+    finalResult: { description: 'The decision; null when no quorum was reached and the step failed' },
+    confidence: { type: ['number', 'null'], description: 'The share that agreed, or the judge’s confidence' },
+    agentResults: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'Each member (and layer) step id → {agent, output}',
+    },
+    details: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'How it was decided: tally, weights, quorum, reached; a judge’s choice and reasoning',
+    },
+    createdAt: { type: 'string' },
+  },
+} as const;
+
 export const runSchema = {
   $id: 'Run',
   type: 'object',
@@ -46,6 +70,11 @@ export const runSchema = {
       description: 'Its on_error / on_success handlers and how they went',
       items: { type: 'object', additionalProperties: true },
     },
+    consensus: {
+      type: 'array',
+      description: 'Its consensus decisions, one per consensus step that decided (GET /runs/{id} only)',
+      items: consensusResult,
+    },
     trigger: {
       type: 'object',
       description:
@@ -60,6 +89,8 @@ export const runSchema = {
     },
   },
 } as const;
+
+export const consensusResultSchema = { $id: 'ConsensusResult', ...consensusResult } as const;
 
 export const logLineSchema = {
   $id: 'LogLine',
@@ -101,6 +132,7 @@ export function runRoutes(
 ): void {
   const logs = new RunLogs(store);
   app.addSchema(logLineSchema);
+  app.addSchema(consensusResultSchema);
   app.post<{ Params: { name: string }; Body: { input?: unknown; version?: string } }>(
     '/api/v1/workflows/:name/runs',
     {
@@ -168,6 +200,27 @@ export function runRoutes(
         return { ...archived, archived: true };
       }
     },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/runs/:id/consensus',
+    {
+      config: { scope: 'runs:read' },
+      schema: {
+        tags: ['runs'],
+        summary: "A run's consensus decisions, with each member's result",
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+        response: {
+          200: {
+            type: 'object',
+            required: ['items'],
+            properties: { items: { type: 'array', items: { $ref: 'ConsensusResult#' } } },
+          },
+          404: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request) => ({ items: await engine.listConsensus(callerOf(request), request.params.id) }),
   );
 
   app.get<{ Querystring: RunListQuery }>(

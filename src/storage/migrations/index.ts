@@ -17,6 +17,7 @@ import { traceContext } from './0015-trace-context.js';
 import { childTasks } from './0016-child-tasks.js';
 import { budgets } from './0017-budgets.js';
 import { mcpServers } from './0018-mcp-servers.js';
+import { consensus } from './0019-consensus.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
@@ -39,6 +40,7 @@ export const MIGRATIONS: readonly Migration[] = [
   childTasks,
   budgets,
   mcpServers,
+  consensus,
   historyRetentionTemplates,
 ];
 
@@ -48,6 +50,7 @@ export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
+export { CONSENSUS_TYPES, TRUST_EVENT_TYPES } from './0019-consensus.js';
 export { TEMPLATE_PATTERNS } from './0021-history-retention-templates.js';
 export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {

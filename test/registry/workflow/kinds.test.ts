@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { issues } from './helpers.js';
+import { issues, valid } from './helpers.js';
 
 const base = { name: 'wf', version: '1.0.0' };
 const wf = (...steps: unknown[]) => ({ ...base, steps });
@@ -63,11 +63,60 @@ describe('rules that depend on which kind of step it is, and the top level', () 
         message: 'not allowed with strategy voting (the members vote; there is no judge)',
       },
       { field: 'steps[2].quorum', message: 'must be at most the number of agents (2)' },
-      { field: 'steps[3].quorum', message: 'only allowed with strategy voting' },
+      { field: 'steps[3].quorum', message: 'only allowed with strategy voting or weighted' },
       { field: 'steps[3].judge', message: 'is required for strategy judge_based' },
       { field: 'steps[4].agents[1]', message: 'unknown agent "ghost"' },
       { field: 'steps[4].judge', message: 'no version of "judge" satisfies "^9"' },
     ]);
+  });
+
+  it('consensus strategies: weighted quorum, layers, aggregator, on_no_quorum and trust', async () => {
+    const c = { type: 'consensus', agents: ['writer', 'editor'] };
+    const found = await issues(
+      wf(
+        { id: 'a', ...c, strategy: 'weighted', quorum: 1.5 },
+        { id: 'b', ...c, strategy: 'voting', quorum: 1.5, layers: [['writer']] },
+        { id: 'c', ...c, strategy: 'judge_based', judge: 'judge', on_no_quorum: 'continue' },
+        { id: 'd', ...c, strategy: 'mixture_of_agents', judge: 'judge', aggregator: 'judge', trust: false },
+        { id: 'e', ...c, strategy: 'mixture_of_agents', layers: [['ghost']] },
+        { id: 'f', ...c, strategy: 'voting', trust: { agree: 2 }, on_no_quorum: 'maybe' },
+        { id: 'g', agent: 'writer', layers: [['writer']], trust: true },
+      ),
+    );
+    expect(found).toEqual([
+      {
+        field: 'steps[0].quorum',
+        message:
+          'must be a fraction of the total trust weight, above 0 and at most 1, with strategy weighted',
+      },
+      { field: 'steps[1].quorum', message: 'must be a whole number of members with strategy voting' },
+      { field: 'steps[1].layers', message: 'only allowed with strategy mixture_of_agents' },
+      { field: 'steps[2].on_no_quorum', message: 'only allowed with strategy voting or weighted' },
+      { field: 'steps[3].aggregator', message: 'use either judge or aggregator (they are the same)' },
+      {
+        field: 'steps[3].trust',
+        message: 'not allowed with strategy mixture_of_agents (its proposers do not vote on one answer)',
+      },
+      { field: 'steps[4].layers[0][0]', message: 'unknown agent "ghost"' },
+      { field: 'steps[4].judge', message: 'is required for strategy mixture_of_agents' },
+      { field: 'steps[5].trust.agree', message: 'must be <= 1' },
+      { field: 'steps[5].on_no_quorum', message: 'must be one of: fail, continue' },
+      { field: 'steps[6].layers', message: 'only allowed on consensus steps (type: consensus)' },
+      { field: 'steps[6].trust', message: 'must be false (or {agree, dissent})' },
+      { field: 'steps[6].trust', message: 'only allowed on consensus steps (type: consensus)' },
+    ]);
+    // A weighted quorum in range, with on_no_quorum and partial trust amounts, is accepted.
+    const ok = await valid(
+      wf({
+        id: 'a',
+        ...c,
+        strategy: 'weighted',
+        quorum: 0.6,
+        on_no_quorum: 'continue',
+        trust: { agree: 0.1 },
+      }),
+    );
+    expect(ok.steps.at(-1)?.consensus).toMatchObject({ quorum: 0.6, trust: { agree: 0.1, dissent: -0.02 } });
   });
 
   it('top level: steps and pattern together, pattern fields without a pattern', async () => {

@@ -185,6 +185,8 @@ describe('consensus steps expand to parallel members and an aggregation step', (
       strategy: 'voting',
       members: ['p__1', 'p__2', 'p__3'],
       quorum: 2,
+      on_no_quorum: 'fail',
+      trust: { agree: 0.01, dissent: -0.02 },
     });
     expect(wf.steps[4]?.origin).toEqual({ kind: 'consensus', step: 'p', role: 'aggregate' });
     const explicit = await valid(
@@ -209,10 +211,14 @@ describe('consensus steps expand to parallel members and an aggregation step', (
       },
       after,
     ]);
-    expect(wf.steps[3]?.consensus).toEqual({ strategy: 'judge_based', members: ['p__1', 'p__2'] });
+    expect(wf.steps[3]?.consensus).toEqual({
+      strategy: 'judge_based',
+      members: ['p__1', 'p__2'],
+      trust: { agree: 0.01, dissent: -0.02 },
+    });
   });
 
-  it('mixture_of_agents: same shape as judge_based with its own strategy', async () => {
+  it('mixture_of_agents: the aggregator gets the proposals and the original input', async () => {
     const wf = await valid(
       around({
         type: 'consensus',
@@ -224,8 +230,91 @@ describe('consensus steps expand to parallel members and an aggregation step', (
     expect(wf.steps[3]).toMatchObject({
       id: 'p',
       agent: { name: 'judge', range: '*' },
-      input: { strategy: 'mixture_of_agents', candidates: [out('p__1'), out('p__2')], input: I },
-      consensus: { strategy: 'mixture_of_agents', members: ['p__1', 'p__2'] },
+      input: { strategy: 'mixture_of_agents', proposals: [out('p__1'), out('p__2')], input: I },
+      consensus: { strategy: 'mixture_of_agents', members: ['p__1', 'p__2'], trust: false },
     });
+  });
+
+  it('mixture_of_agents with two layers: each layer refines the one before; aggregator is an alias of judge', async () => {
+    const wf = await valid(
+      around({
+        type: 'consensus',
+        strategy: 'mixture_of_agents',
+        agents: ['writer', 'critic'],
+        layers: [['editor', 'critic'], ['editor']],
+        aggregator: 'judge',
+      }),
+    );
+    expect(dag(wf)).toEqual([
+      start,
+      { id: 'p__1', agent: 'writer@*', needs: ['start'], input: I },
+      { id: 'p__2', agent: 'critic@*', needs: ['start'], input: I },
+      {
+        id: 'p__3',
+        agent: 'editor@*',
+        needs: ['p__1', 'p__2'],
+        input: { input: I, proposals: [out('p__1'), out('p__2')] },
+      },
+      {
+        id: 'p__4',
+        agent: 'critic@*',
+        needs: ['p__1', 'p__2'],
+        input: { input: I, proposals: [out('p__1'), out('p__2')] },
+      },
+      {
+        id: 'p__5',
+        agent: 'editor@*',
+        needs: ['p__3', 'p__4'],
+        input: { input: I, proposals: [out('p__3'), out('p__4')] },
+      },
+      {
+        id: 'p',
+        agent: 'judge@*',
+        needs: ['p__5'],
+        input: { strategy: 'mixture_of_agents', input: I, proposals: [out('p__5')] },
+      },
+      after,
+    ]);
+    expect(wf.steps[6]?.consensus).toEqual({
+      strategy: 'mixture_of_agents',
+      members: ['p__1', 'p__2'],
+      layers: [['p__3', 'p__4'], ['p__5']],
+      trust: false,
+    });
+    expect(wf.steps[3]?.origin).toEqual({ kind: 'consensus', step: 'p', role: 'layer' });
+  });
+
+  it('weighted: builtin/consensus with no quorum by default (more than half the weight), trust amounts as written', async () => {
+    const wf = await valid(
+      around({
+        type: 'consensus',
+        strategy: 'weighted',
+        agents: ['writer', 'editor'],
+        trust: { dissent: -0.1 },
+      }),
+    );
+    expect(wf.steps[3]).toMatchObject({
+      id: 'p',
+      agent: { name: 'builtin/consensus', range: '*' },
+      input: { strategy: 'weighted', results: [out('p__1'), out('p__2')] },
+      consensus: {
+        strategy: 'weighted',
+        members: ['p__1', 'p__2'],
+        on_no_quorum: 'fail',
+        trust: { agree: 0.01, dissent: -0.1 },
+      },
+    });
+    expect(wf.steps[3]?.consensus?.quorum).toBeUndefined();
+    const off = await valid(
+      around({
+        type: 'consensus',
+        strategy: 'weighted',
+        agents: ['writer', 'editor'],
+        quorum: 0.75,
+        trust: false,
+      }),
+    );
+    expect(off.steps[3]?.consensus).toMatchObject({ quorum: 0.75, trust: false });
+    expect(off.steps[3]?.input.quorum).toBe(0.75);
   });
 });

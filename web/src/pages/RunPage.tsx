@@ -161,6 +161,7 @@ export function RunPage({ id }: { id: string }) {
             step={run.steps[selected]}
             attempts={stepAttempts}
             conversation={conversations.get(selected)}
+            consensus={run.consensus?.find((c) => c.stepId === selected)}
             logs={stepLogs}
             onClose={() => setSelected(null)}
           />

@@ -2,8 +2,9 @@ import { useEffect, useMemo, useState } from 'react';
 import { get } from '../../api.js';
 import { formatDuration } from '../../dag/timeline.js';
 import { useCan } from '../../session.js';
+import { ConsensusPanel } from './ConsensusPanel.js';
 import { Conversation } from './Conversation.js';
-import type { Attempt, LogLine, StepConversation, StepView } from './types.js';
+import type { Attempt, ConsensusView, LogLine, StepConversation, StepView } from './types.js';
 
 interface Message {
   readonly id: string;
@@ -33,6 +34,8 @@ export interface StepDrawerProps {
   readonly logs: readonly LogLine[];
   /** An agent step's conversation (its model and tool calls), when it has one. */
   readonly conversation?: StepConversation | undefined;
+  /** A consensus step's recorded decision, once made. */
+  readonly consensus?: ConsensusView | undefined;
   readonly onClose: () => void;
 }
 
@@ -40,7 +43,16 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 const SHOWN_LOGS = 500;
 
 /** A step of a run: its state, input and output, error, attempts, live logs, messages, artifacts. */
-export function StepDrawer({ runId, stepId, step, attempts, logs, conversation, onClose }: StepDrawerProps) {
+export function StepDrawer({
+  runId,
+  stepId,
+  step,
+  attempts,
+  logs,
+  conversation,
+  consensus,
+  onClose,
+}: StepDrawerProps) {
   const canReadTasks = useCan('tasks:read');
   const [input, setInput] = useState<{ value: unknown } | null>(null);
   const [messages, setMessages] = useState<Message[]>([]);
@@ -125,6 +137,7 @@ export function StepDrawer({ runId, stepId, step, attempts, logs, conversation, 
           </pre>
         </section>
       )}
+      {consensus !== undefined && <ConsensusPanel consensus={consensus} />}
       {input !== null && (
         <section>
           <h3>Input</h3>

@@ -31,6 +31,20 @@ export interface RunView {
   /** Added by another change to the run view; shown when present. */
   readonly tokens?: number | null;
   readonly cost?: number | null;
+  /** Its consensus decisions, one per consensus step that decided. */
+  readonly consensus?: readonly ConsensusView[];
+}
+
+/** A consensus step's recorded decision (`GET /api/v1/runs/{id}` → `consensus`). */
+export interface ConsensusView {
+  readonly stepId: string | null;
+  readonly strategy: string;
+  readonly finalResult: unknown;
+  readonly confidence: number | null;
+  readonly agentResults: Readonly<
+    Record<string, { readonly agent: string | null; readonly output: unknown }>
+  >;
+  readonly details: Readonly<Record<string, unknown>>;
 }
 
 export interface LogLine {
