@@ -29,6 +29,8 @@ export {
   USER_ROLES,
   LOGIN_ATTEMPT_KINDS,
   MCP_TRANSPORTS,
+  ALERT_TYPES,
+  ALERT_SEVERITIES,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
@@ -118,6 +120,19 @@ export {
   type Spend,
   type SpendLimit,
 } from './repositories/budgets.js';
+export {
+  raiseAlert,
+  resolveOpenAlerts,
+  resolveAlertByHand,
+  listOpenAlertsByPrefix,
+  type Alert,
+  type AlertFilters,
+  type AlertSeverity,
+  type AlertType,
+  type NewAlert,
+  type RaiseOutcome,
+} from './repositories/alerts.js';
+export * as alertEvaluations from './repositories/alert-evaluations.js';
 export { insertEvents, EVENTS_CHANNEL, SYSTEM_EVENT_SOURCE, type NewEvent } from './repositories/events.js';
 export type {
   SwarmDatabase,

@@ -17,6 +17,7 @@ import { traceContext } from './0015-trace-context.js';
 import { childTasks } from './0016-child-tasks.js';
 import { budgets } from './0017-budgets.js';
 import { mcpServers } from './0018-mcp-servers.js';
+import { alerts } from './0020-alerts.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -38,6 +39,7 @@ export const MIGRATIONS: readonly Migration[] = [
   childTasks,
   budgets,
   mcpServers,
+  alerts,
 ];
 
 export type { Migration } from './ddl.js';
@@ -46,6 +48,7 @@ export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
+export { ALERT_TYPES, ALERT_SEVERITIES } from './0020-alerts.js';
 export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {
   AGENT_TYPES,
