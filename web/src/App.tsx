@@ -52,6 +52,7 @@ export function App() {
             {views.map((v) => (
               <a key={v.path} href={`#/${v.path}`} aria-current={v === view ? 'page' : undefined}>
                 {v.nav}
+                {v.badge?.()}
               </a>
             ))}
           </nav>
