@@ -11,7 +11,7 @@ export interface AlertSettings {
    * baseline's (SWARM_ALERT_SLOW_FACTOR). @default 2
    */
   readonly slowFactor: number;
-  /** The recent window: its last tasks within this many minutes (SWARM_ALERT_SLOW_WINDOW_MINUTES). @default 60 */
+  /** The recent window: its last tasks within this many minutes (SWARM_ALERT_SLOW_WINDOW_MIN). @default 60 */
   readonly slowWindowMinutes: number;
   /** At most this many of the latest tasks make the recent p95. @default 50 */
   readonly slowRecentTasks: number;

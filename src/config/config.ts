@@ -161,8 +161,8 @@ export interface Config {
    * The thresholds of the alerts Swarm raises (docs/alerts.md): `SWARM_ALERT_AGENT_FAILURES`
    * (failed tasks in a row, @default 5), `SWARM_ALERT_INTERVAL_MS` (how often task outcomes are
    * looked at, @default 5000), `SWARM_ALERT_SLOW_FACTOR` (recent p95 over baseline p95,
-   * @default 2), `SWARM_ALERT_SLOW_WINDOW_MINUTES` (@default 60), `SWARM_ALERT_SLOW_MIN_SAMPLES`
-   * (@default 20), `SWARM_ALERT_PERFORMANCE_INTERVAL_MS` (@default 300000).
+   * @default 2), `SWARM_ALERT_SLOW_WINDOW_MIN` (@default 60), `SWARM_ALERT_SLOW_MIN_SAMPLES`
+   * (@default 20), `SWARM_ALERT_PERF_INTERVAL_MS` (@default 300000).
    */
   readonly alerts: {
     readonly agentFailures: number;
@@ -327,16 +327,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       agentFailures: parseInteger('SWARM_ALERT_AGENT_FAILURES', env.SWARM_ALERT_AGENT_FAILURES, 5, 1, 10_000),
       intervalMs: parseInteger('SWARM_ALERT_INTERVAL_MS', env.SWARM_ALERT_INTERVAL_MS, 5000, 100, 3_600_000),
       performanceIntervalMs: parseInteger(
-        'SWARM_ALERT_PERFORMANCE_INTERVAL_MS',
-        env.SWARM_ALERT_PERFORMANCE_INTERVAL_MS,
+        'SWARM_ALERT_PERF_INTERVAL_MS',
+        env.SWARM_ALERT_PERF_INTERVAL_MS,
         300_000,
         1000,
         86_400_000,
       ),
       slowFactor: parseFactor('SWARM_ALERT_SLOW_FACTOR', env.SWARM_ALERT_SLOW_FACTOR, 2),
       slowWindowMinutes: parseInteger(
-        'SWARM_ALERT_SLOW_WINDOW_MINUTES',
-        env.SWARM_ALERT_SLOW_WINDOW_MINUTES,
+        'SWARM_ALERT_SLOW_WINDOW_MIN',
+        env.SWARM_ALERT_SLOW_WINDOW_MIN,
         60,
         1,
         10_080,
