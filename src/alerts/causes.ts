@@ -6,6 +6,8 @@ export const causes = {
   agentFailure: (agent: string) => `agent_failure:${agent}`,
   taskTimeout: (agent: string) => `task_timeout:${agent}`,
   crashLoop: (agent: string) => `system_error:crash_loop:${agent}`,
+  /** A server found the database unreachable, then reachable again. */
+  databaseUnreachable: 'system_error:database_unreachable',
   slow: (agent: string) => `performance_degradation:${agent}`,
   /** One per run (or per task outside runs) a budget stopped. */
   budget: (refusal: { runId: string | null; taskId: string }) =>

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Store } from '../storage/index.js';
+import { isDatabaseUnavailable, type Store } from '../storage/index.js';
+import { causes } from './causes.js';
 import { evaluateTaskOutcomes } from './outcomes.js';
 import { evaluatePerformance } from './performance.js';
+import { raise } from './publish.js';
 import type { AlertSettings } from './settings.js';
 
 /**
@@ -15,6 +17,8 @@ export class AlertDaemon {
   private timer: NodeJS.Timeout | null = null;
   private busy: Promise<void> = Promise.resolve();
   private running = false;
+  /** When a pass first found the database unreachable; reported once it answers again. */
+  private unreachableSince: Date | null = null;
 
   constructor(
     private readonly store: Store,
@@ -36,17 +40,49 @@ export class AlertDaemon {
     await this.busy;
   }
 
-  /** One pass of each evaluation that is due (a slow pass is never overlapped by the next tick). */
+  /**
+   * One pass of each evaluation that is due (a slow pass is never overlapped by the next tick).
+   * A pass that finds the database unreachable notes when; the first pass that reaches it again
+   * raises `system_error` (for the first admin: an outage is no one owner's) with how long it
+   * lasted as this process saw it.
+   */
   pass(): Promise<void> {
     this.busy = this.busy.then(async () => {
       if (!this.running) return;
+      const now = new Date();
       try {
-        await evaluateTaskOutcomes(this.store, this.settings, this.holder);
-        await evaluatePerformance(this.store, this.settings, this.holder);
+        if (this.unreachableSince !== null) await this.reportOutage(this.unreachableSince, now);
+        this.unreachableSince = null;
+        await evaluateTaskOutcomes(this.store, this.settings, this.holder, now);
+        await evaluatePerformance(this.store, this.settings, this.holder, now);
       } catch (error) {
+        if (isDatabaseUnavailable(error)) this.unreachableSince ??= now;
         this.logger.warn({ err: error }, 'the alert evaluation pass failed');
       }
     });
     return this.busy;
+  }
+
+  private async reportOutage(since: Date, now: Date): Promise<void> {
+    const admin = await this.store.system.findFirstAdmin();
+    if (admin === null) return;
+    const seconds = Math.max(1, Math.round((now.getTime() - since.getTime()) / 1000));
+    const { db, dialect } = this.store.handle;
+    await dialect.writeTransaction(db, (trx) =>
+      raise(
+        trx,
+        dialect,
+        {
+          ownerId: admin.id,
+          type: 'system_error',
+          severity: 'critical',
+          cause: causes.databaseUnreachable,
+          title: `the database was unreachable for about ${seconds} s`,
+          message: `a server could not reach the database from ${since.toISOString()} until ${now.toISOString()}; each outage a server sees counts one`,
+          metadata: { from: since.toISOString(), to: now.toISOString(), seconds },
+        },
+        now,
+      ),
+    );
   }
 }
