@@ -34,6 +34,9 @@ describe('configuration', () => {
     [{ SWARM_LOG_LEVEL: 'loud' }, /^SWARM_LOG_LEVEL: /],
     [{ SWARM_URL: 'not a url' }, /^SWARM_URL: /],
     [{ SWARM_MAX_EVENT_DEPTH: '0' }, /^SWARM_MAX_EVENT_DEPTH: must be an integer from 1/],
+    [{ SWARM_ALERT_AGENT_FAILURES: '0' }, /^SWARM_ALERT_AGENT_FAILURES: must be an integer from 1/],
+    [{ SWARM_ALERT_SLOW_FACTOR: '1' }, /^SWARM_ALERT_SLOW_FACTOR: must be a number over 1/],
+    [{ SWARM_ALERT_SLOW_FACTOR: 'fast' }, /^SWARM_ALERT_SLOW_FACTOR: /],
   ])('names the bad variable in %j', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });
@@ -41,6 +44,17 @@ describe('configuration', () => {
   it('reads the event loop limit SWARM_MAX_EVENT_DEPTH (default 8)', () => {
     expect(loadConfig({}).maxEventDepth).toBe(8);
     expect(loadConfig({ SWARM_MAX_EVENT_DEPTH: '3' }).maxEventDepth).toBe(3);
+  });
+
+  it('reads the alert thresholds (docs/alerts.md)', () => {
+    expect(loadConfig({}).alerts).toMatchObject({ agentFailures: 5, intervalMs: 5000, slowFactor: 2 });
+    expect(
+      loadConfig({
+        SWARM_ALERT_AGENT_FAILURES: '3',
+        SWARM_ALERT_SLOW_FACTOR: '1.5',
+        SWARM_ALERT_SLOW_WINDOW_MIN: '30',
+      }).alerts,
+    ).toMatchObject({ agentFailures: 3, slowFactor: 1.5, slowWindowMinutes: 30 });
   });
 
   it('parses the database URL forms', () => {

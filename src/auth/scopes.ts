@@ -27,6 +27,8 @@ export const SCOPES = [
   'providers:write',
   'mcp:read',
   'mcp:write',
+  'alerts:read',
+  'alerts:write',
   'keys:read',
   'keys:write',
   'audit:read',

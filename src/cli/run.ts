@@ -18,6 +18,7 @@ import { registerTriggerCommands } from './commands/triggers.js';
 import { registerEventCommands } from './commands/events.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
+import { registerAlertCommands } from './commands/alerts.js';
 import { registerBudgetCommands } from './commands/budgets.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerUserCommands } from './commands/users.js';
@@ -60,6 +61,7 @@ export function buildProgram(given: CliIo): Command {
   registerTaskCommands(program, io);
   registerSecretCommands(program, io);
   registerBudgetCommands(program, io);
+  registerAlertCommands(program, io);
   registerLlmCommands(program, io);
   registerMcpCommands(program, io);
   registerWebhookCommands(program, io);

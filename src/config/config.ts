@@ -159,6 +159,23 @@ export interface Config {
   readonly auditRetentionDays: number;
   /** How long run records are kept (docs/retention.md), from `SWARM_RETENTION_*_DAYS`. */
   readonly retention: RetentionPolicy;
+  /**
+   * The thresholds of the alerts Swarm raises (docs/alerts.md): `SWARM_ALERT_AGENT_FAILURES`
+   * (failed tasks in a row, @default 5), `SWARM_ALERT_INTERVAL_MS` (how often task outcomes are
+   * looked at, @default 5000), `SWARM_ALERT_SLOW_FACTOR` (recent p95 over baseline p95,
+   * @default 2), `SWARM_ALERT_SLOW_WINDOW_MIN` (@default 60), `SWARM_ALERT_SLOW_MIN_SAMPLES`
+   * (@default 20), `SWARM_ALERT_PERF_INTERVAL_MS` (@default 300000).
+   */
+  readonly alerts: {
+    readonly agentFailures: number;
+    readonly intervalMs: number;
+    readonly performanceIntervalMs: number;
+    readonly slowFactor: number;
+    readonly slowWindowMinutes: number;
+    readonly slowRecentTasks: number;
+    readonly baselineDays: number;
+    readonly slowMinSamples: number;
+  };
   /** `GET /metrics` (Prometheus, scope `metrics:read`) is served, from `SWARM_METRICS`. @default true */
   readonly metrics: boolean;
   /** A built dashboard to serve at `/` instead of the package's, from `SWARM_DASHBOARD_DIR`. */
@@ -337,6 +354,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     ),
     dashboardDir: nonEmpty(env.SWARM_DASHBOARD_DIR),
     metrics: parseBoolean('SWARM_METRICS', env.SWARM_METRICS, true),
+    alerts: {
+      agentFailures: parseInteger('SWARM_ALERT_AGENT_FAILURES', env.SWARM_ALERT_AGENT_FAILURES, 5, 1, 10_000),
+      intervalMs: parseInteger('SWARM_ALERT_INTERVAL_MS', env.SWARM_ALERT_INTERVAL_MS, 5000, 100, 3_600_000),
+      performanceIntervalMs: parseInteger(
+        'SWARM_ALERT_PERF_INTERVAL_MS',
+        env.SWARM_ALERT_PERF_INTERVAL_MS,
+        300_000,
+        1000,
+        86_400_000,
+      ),
+      slowFactor: parseFactor('SWARM_ALERT_SLOW_FACTOR', env.SWARM_ALERT_SLOW_FACTOR, 2),
+      slowWindowMinutes: parseInteger(
+        'SWARM_ALERT_SLOW_WINDOW_MIN',
+        env.SWARM_ALERT_SLOW_WINDOW_MIN,
+        60,
+        1,
+        10_080,
+      ),
+      slowRecentTasks: 50,
+      baselineDays: 7,
+      slowMinSamples: parseInteger(
+        'SWARM_ALERT_SLOW_MIN_SAMPLES',
+        env.SWARM_ALERT_SLOW_MIN_SAMPLES,
+        20,
+        1,
+        100_000,
+      ),
+    },
     auditRetentionDays: parseInteger(
       'SWARM_AUDIT_RETENTION_DAYS',
       env.SWARM_AUDIT_RETENTION_DAYS,
@@ -572,6 +617,17 @@ function parseFraction(name: string, raw: string | undefined, fallback: number):
   const value = Number(text);
   if (!/^[0-9.eE+-]+$/.test(text) || !Number.isFinite(value) || value < 0 || value > 1) {
     throw new InputError(name, `must be a number from 0 to 1, got "${raw}"`);
+  }
+  return value;
+}
+
+/** A factor over 1 (`2`, `1.5`). */
+function parseFactor(name: string, raw: string | undefined, fallback: number): number {
+  const text = nonEmpty(raw);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^[0-9.]+$/.test(text) || !Number.isFinite(value) || value <= 1 || value > 1000) {
+    throw new InputError(name, `must be a number over 1 and at most 1000, got "${raw}"`);
   }
   return value;
 }

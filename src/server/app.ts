@@ -34,6 +34,7 @@ import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { conversationRoutes } from './routes/conversation.js';
+import { alertRoutes } from './routes/alerts.js';
 import { budgetRoutes } from './routes/budgets.js';
 import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
@@ -296,6 +297,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   artifactRoutes(app, options.store, options.home ?? null);
   conversationRoutes(app, options.store);
   budgetRoutes(app, options.store);
+  alertRoutes(app, options.store);
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
   agentStatsRoutes(app, options.store);
   let keyring = options.keyring;

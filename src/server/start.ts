@@ -8,6 +8,7 @@ import { configureExpressionLimits } from '../expressions/index.js';
 import { createMcpPool } from '../mcp/index.js';
 import { openSigningKey, ProcessSandbox } from '../runtimes/index.js';
 import { openKeyring, SecretsService } from '../secrets/index.js';
+import { AlertDaemon, completionAlerts } from '../alerts/index.js';
 import { Store } from '../storage/index.js';
 import { syncAllTriggers, TriggerDaemon, type EventSubscriber } from '../triggers/index.js';
 import { createDeliveries, DeliveryWorker, subscribedEventIds } from '../webhooks/index.js';
@@ -133,19 +134,23 @@ export async function startServer(
           store,
           engine,
           logger,
-          subscribers: [deliveriesFor],
+          // Webhook deliveries first: an alert raised while dispatching is an event of its own.
+          subscribers: [deliveriesFor, completionAlerts],
           misfireGraceMs: config.misfireGraceMs,
           maxEventDepth: config.maxEventDepth,
           retention: { eventsDays: config.eventRetentionDays, firingsDays: config.firingRetentionDays },
           onStarted: () => worker?.notify(),
         })
       : null;
+    // Alerts from task outcomes and durations: with the triggers (a worker-only process has none).
+    const alerts = config.triggers ? new AlertDaemon(store, config.alerts, logger) : null;
     const deliveries = config.triggers
       ? new DeliveryWorker({ store, keyring, logger, allowPrivateNetworks: config.allowPrivateNetworks })
       : null;
     worker?.start();
     triggers?.start();
     deliveries?.start();
+    alerts?.start();
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -156,6 +161,7 @@ export async function startServer(
         closing ??= (async () => {
           await app.close();
           await triggers?.stop();
+          await alerts?.stop();
           await deliveries?.stop();
           // Running tasks get a grace period; what is left is handed back for other workers.
           await worker?.stop(10_000);

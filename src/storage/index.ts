@@ -32,6 +32,8 @@ export {
   CONSENSUS_TYPES,
   TRUST_EVENT_TYPES,
   TEMPLATE_PATTERNS,
+  ALERT_TYPES,
+  ALERT_SEVERITIES,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
@@ -121,6 +123,19 @@ export {
   type Spend,
   type SpendLimit,
 } from './repositories/budgets.js';
+export {
+  raiseAlert,
+  resolveOpenAlerts,
+  resolveAlertByHand,
+  listOpenAlertsByPrefix,
+  type Alert,
+  type AlertFilters,
+  type AlertSeverity,
+  type AlertType,
+  type NewAlert,
+  type RaiseOutcome,
+} from './repositories/alerts.js';
+export * as alertEvaluations from './repositories/alert-evaluations.js';
 export { insertEvents, EVENTS_CHANNEL, SYSTEM_EVENT_SOURCE, type NewEvent } from './repositories/events.js';
 export type {
   SwarmDatabase,

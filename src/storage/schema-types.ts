@@ -662,10 +662,42 @@ export interface WorkflowTemplatesTable {
   parameters: WithDefault<JsonText>;
   is_public: DbBool;
   created_at: WithDefault<Timestamp>;
+/** Migrations 0005 and 0020: alerts raised by Swarm itself (src/alerts/). */
+export interface AlertsTable {
+  id: string;
+  owner_id: string;
+  alert_type: string;
+  severity: WithDefault<string>;
+  title: string;
+  message: string | null;
+  related_agent_id: string | null;
+  related_task_id: string | null;
+  related_run_id: string | null;
+  resolved: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  resolved_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+  /** What the alert is about: at most one open alert per owner and cause. */
+  cause: string;
+  count: WithDefault<number>;
+  last_seen_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+  /** `auto`, or the id of the user who resolved it. */
+  resolved_by: string | null;
+  metadata: WithDefault<JsonText>;
+}
+
+/** Migration 0020: a periodic alert evaluation's watermark and the lease of the process running it. */
+export interface AlertEvaluationsTable {
+  id: string;
+  watermark: Timestamp;
+  claimed_by: string | null;
+  claimed_until: Timestamp | null;
   updated_at: WithDefault<Timestamp>;
 }
 
 export interface SwarmDatabase {
+  alerts: AlertsTable;
+  alert_evaluations: AlertEvaluationsTable;
   trust_records: TrustRecordsTable;
   consensus_results: ConsensusResultsTable;
   llm_providers: LlmProvidersTable;

@@ -2,6 +2,7 @@ import type { Caller } from './caller.js';
 import { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
 import { assertMigrated, migrate } from './migrator.js';
 import * as agents from './repositories/agents.js';
+import * as alerts from './repositories/alerts.js';
 import * as apiKeys from './repositories/api-keys.js';
 import * as audit from './repositories/audit-logs.js';
 import * as authFailures from './repositories/auth-failures.js';
@@ -206,6 +207,12 @@ export class Store {
           budgets.reserveProviderRequest(db, dialect, caller, provider, windowStart, limits),
         addProviderTokens: (provider: string, windowStart: Date, tokens: number) =>
           budgets.addProviderTokens(db, caller, provider, windowStart, tokens),
+      },
+      /** Alerts Swarm raised for the caller (src/alerts/ raises and resolves them). */
+      alerts: {
+        list: (filters?: alerts.AlertFilters) => alerts.listAlerts(db, caller, filters),
+        find: (id: string) => alerts.findAlert(db, caller, id),
+        openCounts: () => alerts.countOpenAlerts(db, caller),
       },
       /** MCP servers: what a server runs or where it is, and the NAMES of the secrets it gets. */
       mcp: {

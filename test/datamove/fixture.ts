@@ -272,6 +272,8 @@ export const FIXTURE: readonly Spec[] = [
       severity: pick(v, 'critical', 'info'),
     }),
   ],
+  // A periodic evaluation's watermark and lease (migration 0020): no references.
+  ['alert_evaluations', () => ({})],
   [
     'trust_records',
     (v, ref) => ({

@@ -15,6 +15,7 @@
  * Nothing may answer 5xx.
  */
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { raise } from '../../src/alerts/index.js';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -414,6 +415,18 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
     });
     fill('artifacts', artifactId);
     remember(task.id);
+    // Alerts are raised by Swarm itself, not the API: one about the run.
+    const alert = await store.handle.dialect.writeTransaction(store.handle.db, (trx) =>
+      raise(trx, store.handle.dialect, {
+        ownerId: user[who],
+        type: 'task_completion',
+        severity: 'info',
+        cause: `task_completion:${run.id}`,
+        title: `${who} run completed`,
+        relatedRunId: run.id,
+      }),
+    );
+    fill('alerts', alert!.alert.id);
   }
 
   /** The URL with owner A's ids in it, or an error naming the parameter nothing fills. */

@@ -35,6 +35,7 @@ const EXPECTED_TABLES = [
   'execution_logs',
   'metrics',
   'alerts',
+  'alert_evaluations',
   'trust_records',
   'consensus_results',
   'audit_logs',

@@ -58,6 +58,7 @@ export function App() {
                   aria-current={v === view || v.path === view?.within ? 'page' : undefined}
                 >
                   {v.nav}
+                  {v.badge?.()}
                 </a>
               ))}
           </nav>

@@ -16,6 +16,7 @@ import { McpServersPage } from './pages/McpServers.js';
 import { KeysPage } from './pages/Keys.js';
 import { UsersPage } from './pages/Users.js';
 import { AuditPage } from './pages/Audit.js';
+import { AlertsBadge, AlertsPage } from './pages/Alerts.js';
 
 /**
  * The dashboard's views: the first path segment picks one. `scope` hides a view (and its nav
@@ -28,6 +29,8 @@ export interface View {
   readonly render: (route: Route) => ReactNode;
   /** A view reached from another one's page: no nav entry of its own, that one's is current. */
   readonly within?: string;
+  /** Shown next to the nav label (a count that needs attention). */
+  readonly badge?: () => ReactNode;
 }
 
 export const VIEWS: readonly View[] = [
@@ -58,6 +61,13 @@ export const VIEWS: readonly View[] = [
   { path: 'triggers', nav: 'Triggers', scope: 'triggers:read', render: () => <TriggersPage /> },
   { path: 'events', nav: 'Events', scope: 'events:read', render: () => <EventsPage /> },
   { path: 'webhooks', nav: 'Webhooks', scope: 'webhooks:read', render: () => <WebhooksPage /> },
+  {
+    path: 'alerts',
+    nav: 'Alerts',
+    scope: 'alerts:read',
+    render: () => <AlertsPage />,
+    badge: () => <AlertsBadge />,
+  },
   { path: 'tasks', nav: 'Tasks', scope: 'tasks:read', render: (route) => <TasksPage route={route} /> },
   // Budgets and providers: what model calls may spend, and where they go.
   { path: 'llm', nav: 'LLM', scope: 'providers:read', render: () => <LlmPage /> },

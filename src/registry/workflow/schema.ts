@@ -125,6 +125,13 @@ const common = {
   tags: { type: 'array', uniqueItems: true, items: str },
   // What the whole run may spend on model calls (each step may have its own too).
   budget,
+  // Alerts this workflow opts in to (docs/alerts.md): one `task_completion` alert per completed run.
+  alerts: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['on_completion'],
+    properties: { on_completion: { enum: ['info', 'warning', 'critical'] } },
+  },
 };
 
 const stepsForm = {

@@ -146,6 +146,8 @@ export interface NormalizedWorkflow {
   readonly timeout_seconds?: number;
   /** Most the whole run's model calls may spend. */
   readonly budget?: Budget;
+  /** Alerts the workflow opts in to: a `task_completion` alert of this severity per completed run. */
+  readonly alerts?: { readonly on_completion: 'info' | 'warning' | 'critical' };
   readonly tags: readonly string[];
   /** Set when the whole workflow was written as one top-level pattern. */
   readonly pattern?: OrchestrationPattern;
@@ -155,6 +157,13 @@ export interface NormalizedWorkflow {
 export interface Budget {
   readonly tokens?: number;
   readonly cost_usd?: number;
+}
+
+/** A workflow's `alerts` (already checked by the schema; this narrows the type). */
+export function isAlertsOptIn(value: unknown): value is NonNullable<NormalizedWorkflow['alerts']> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const level = (value as Record<string, unknown>).on_completion;
+  return level === 'info' || level === 'warning' || level === 'critical';
 }
 
 export function isBudget(value: unknown): value is Budget {

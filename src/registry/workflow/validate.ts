@@ -12,6 +12,7 @@ import { shapeIssues } from './schema.js';
 import { readHandlers, readStepsForm } from './source.js';
 import { readTrigger } from './trigger.js';
 import {
+  isAlertsOptIn,
   isBudget,
   MAX_STEPS,
   type NormalizedHandler,
@@ -135,6 +136,7 @@ export async function validateWorkflow(
     ...(onSuccess ? { on_success: handlersOf(onSuccess) } : {}),
     ...(typeof doc.timeout_seconds === 'number' ? { timeout_seconds: doc.timeout_seconds } : {}),
     ...(isBudget(doc.budget) ? { budget: doc.budget } : {}),
+    ...(isAlertsOptIn(doc.alerts) ? { alerts: { on_completion: doc.alerts.on_completion } } : {}),
     tags: Array.isArray(doc.tags) ? (doc.tags as string[]) : [],
     ...(!nodesForm && typeof doc.pattern === 'string'
       ? { pattern: doc.pattern as OrchestrationPattern }

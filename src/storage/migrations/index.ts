@@ -18,6 +18,7 @@ import { childTasks } from './0016-child-tasks.js';
 import { budgets } from './0017-budgets.js';
 import { mcpServers } from './0018-mcp-servers.js';
 import { consensus } from './0019-consensus.js';
+import { alerts } from './0020-alerts.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
@@ -41,6 +42,7 @@ export const MIGRATIONS: readonly Migration[] = [
   budgets,
   mcpServers,
   consensus,
+  alerts,
   historyRetentionTemplates,
 ];
 
@@ -51,6 +53,7 @@ export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { CONSENSUS_TYPES, TRUST_EVENT_TYPES } from './0019-consensus.js';
+export { ALERT_TYPES, ALERT_SEVERITIES } from './0020-alerts.js';
 export { TEMPLATE_PATTERNS } from './0021-history-retention-templates.js';
 export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {
