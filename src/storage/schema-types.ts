@@ -662,6 +662,9 @@ export interface WorkflowTemplatesTable {
   parameters: WithDefault<JsonText>;
   is_public: DbBool;
   created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
 /** Migrations 0005 and 0020: alerts raised by Swarm itself (src/alerts/). */
 export interface AlertsTable {
   id: string;
