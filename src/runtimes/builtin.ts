@@ -78,9 +78,13 @@ export class BuiltinRuntime implements Runtime {
       orchestrate: (input: OrchestrateInput, invocation, context) => {
         const deps = options.orchestration;
         if (deps === undefined)
-          throw new RuntimeError('INTERNAL', 'builtin/orchestrate needs the agent registry, which this runtime was built without', {
-            retryable: false,
-          });
+          throw new RuntimeError(
+            'INTERNAL',
+            'builtin/orchestrate needs the agent registry, which this runtime was built without',
+            {
+              retryable: false,
+            },
+          );
         return orchestrate(input, invocation, context, deps);
       },
     };

@@ -72,7 +72,11 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
     const children = await db
       .selectFrom('tasks')
       .selectAll()
-      .where('parent_task_id', 'in', step_.map((t) => t.id))
+      .where(
+        'parent_task_id',
+        'in',
+        step_.map((t) => t.id),
+      )
       .orderBy('created_at')
       .orderBy('id')
       .execute();
@@ -124,11 +128,19 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
       input: { topic: 'tests' },
     });
     expect(run.status).toBe('completed');
-    expect(run.steps.talk!.output).toMatchObject({ rounds: 3, turns: 6, stop_reason: 'until', last_speaker: 'bob' });
+    expect(run.steps.talk!.output).toMatchObject({
+      rounds: 3,
+      turns: 6,
+      stop_reason: 'until',
+      last_speaker: 'bob',
+    });
     expect(children).toHaveLength(6);
     expect(messages.map((m) => m.recipient)).toEqual(['bob', 'alice', 'bob', 'alice', 'bob', 'alice']);
     // Delivered: bob's first turn heard alice's.
-    const second = JSON.parse(String(children[1]!.input_data)) as { previous: { text: string }; transcript: unknown[] };
+    const second = JSON.parse(String(children[1]!.input_data)) as {
+      previous: { text: string };
+      transcript: unknown[];
+    };
     expect(second.previous.text).toMatch(/^alice \(round 1\)/);
     expect(second.transcript).toHaveLength(1);
   });
@@ -162,7 +174,9 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
     expect(run.status).toBe('completed');
     expect(run.steps.talk!.output).toMatchObject({ rounds: 2, turns: 6, stop_reason: 'done' });
     expect(messages.every((m) => m.messageType === 'broadcast' && m.recipient === null)).toBe(true);
-    const round2 = children.slice(3).map((c) => JSON.parse(String(c.input_data)) as { transcript: unknown[] });
+    const round2 = children
+      .slice(3)
+      .map((c) => JSON.parse(String(c.input_data)) as { transcript: unknown[] });
     expect(round2.every((i) => i.transcript.length === 3)).toBe(true);
   });
 
@@ -173,7 +187,11 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
       input: { route: ['billing', 'refunds'], question: 'refund?' },
     });
     expect(ok.run.status).toBe('completed');
-    expect(ok.run.steps.talk!.output).toMatchObject({ agent: 'refunds', handoffs: 2, path: ['triage', 'billing', 'refunds'] });
+    expect(ok.run.steps.talk!.output).toMatchObject({
+      agent: 'refunds',
+      handoffs: 2,
+      path: ['triage', 'billing', 'refunds'],
+    });
     const handoffs = ok.messages.filter((m) => m.messageType === 'request');
     expect(handoffs.map((m) => m.recipient)).toEqual(['billing', 'refunds']);
     const pingPong = await runStep({
@@ -194,7 +212,9 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
         () => [],
         (e: { issues?: { field: string; message: string }[] }) => e.issues ?? [],
       );
-    expect(await apply({ pattern: 'hierarchical', coordinator: 'planner', pool: ['planner'] })).toContainEqual({
+    expect(
+      await apply({ pattern: 'hierarchical', coordinator: 'planner', pool: ['planner'] }),
+    ).toContainEqual({
       field: 'steps[0].pool[0]',
       message: expect.stringMatching(/is the coordinator/) as string,
     });

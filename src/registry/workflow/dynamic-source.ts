@@ -108,14 +108,19 @@ export function readDynamic(
     issues.push({ field: f('agents'), message: `${pattern} needs at least 2 agents` });
   }
   if (pattern === 'selector' && raw.selector === undefined)
-    issues.push({ field: f('selector'), message: 'is required for pattern selector ({agent} or {expression})' });
+    issues.push({
+      field: f('selector'),
+      message: 'is required for pattern selector ({agent} or {expression})',
+    });
   const sel = isObject(raw.selector) ? raw.selector : undefined;
   const selectorExpression = str(sel?.expression);
   const selector =
     sel === undefined
       ? undefined
       : {
-          ...(sel.agent === undefined ? {} : { agent: agentAt(sel.agent, fieldOf(f('selector'), 'agent'), issues) }),
+          ...(sel.agent === undefined
+            ? {}
+            : { agent: agentAt(sel.agent, fieldOf(f('selector'), 'agent'), issues) }),
           ...(selectorExpression === undefined
             ? {}
             : { expression: { value: selectorExpression, field: fieldOf(f('selector'), 'expression') } }),
@@ -125,7 +130,10 @@ export function readDynamic(
     pattern,
     ...(coordinator === undefined ? {} : { coordinator }),
     pool,
-    maxRounds: int(raw.max_rounds) ?? int(raw.rounds) ?? (pattern === 'mesh' ? 3 : pattern === 'hierarchical' ? 5 : 10),
+    maxRounds:
+      int(raw.max_rounds) ??
+      int(raw.rounds) ??
+      (pattern === 'mesh' ? 3 : pattern === 'hierarchical' ? 5 : 10),
     maxSubtasks: int(raw.max_subtasks) ?? 20,
     maxDepth: int(raw.max_depth) ?? 2,
     allowSelfDelegation: raw.allow_self_delegation === true,
@@ -137,7 +145,12 @@ export function readDynamic(
   };
 }
 
-function readPoolEntry(item: unknown, field: string, agentAt: AgentAt, issues: FieldIssue[]): PoolEntry | undefined {
+function readPoolEntry(
+  item: unknown,
+  field: string,
+  agentAt: AgentAt,
+  issues: FieldIssue[],
+): PoolEntry | undefined {
   if (typeof item === 'string') {
     const agent = agentAt(item, field, issues);
     return agent === undefined ? undefined : { agent, routing: 'round_robin', delegates: false };
@@ -164,5 +177,7 @@ function readPoolEntry(item: unknown, field: string, agentAt: AgentAt, issues: F
   if (item.routing !== undefined)
     issues.push({ field: fieldOf(field, 'routing'), message: 'only allowed with capability' });
   const agent = agentAt(item.agent, fieldOf(field, 'agent'), issues);
-  return agent === undefined ? undefined : { agent, routing: 'round_robin', delegates: item.delegates === true };
+  return agent === undefined
+    ? undefined
+    : { agent, routing: 'round_robin', delegates: item.delegates === true };
 }

@@ -84,14 +84,18 @@ export async function conversation(
     stop: null,
   };
   const meta = { pattern };
-  const turnKey = (turn: number, who: number) => (pattern === 'mesh' ? `round-${turn}-a${who + 1}` : `turn-${turn}`);
+  const turnKey = (turn: number, who: number) =>
+    pattern === 'mesh' ? `round-${turn}-a${who + 1}` : `turn-${turn}`;
 
   if (state.phase === 'speaking') {
     const speakers = pattern === 'mesh' ? names.map((_, i) => i) : [state.next];
     const keys = speakers.map((i) => turnKey(pattern === 'mesh' ? state.round + 1 : state.turns + 1, i));
     const ended = await endedTurns(context, keys);
     if (ended === null) return new Sleep(recheck(), state);
-    const round = pattern === 'mesh' ? state.round + 1 : Math.floor(state.turns / (pattern === 'selector' ? 1 : names.length)) + 1;
+    const round =
+      pattern === 'mesh'
+        ? state.round + 1
+        : Math.floor(state.turns / (pattern === 'selector' ? 1 : names.length)) + 1;
     const heard: Message[] = [];
     const records = [];
     let stop: string | null = null;
@@ -114,7 +118,8 @@ export async function conversation(
       if (isDone(child.output)) stop = 'done';
     }
     const turns = state.turns + speakers.length;
-    const roundsDone = pattern === 'mesh' ? round : pattern === 'selector' ? turns : Math.floor(turns / names.length);
+    const roundsDone =
+      pattern === 'mesh' ? round : pattern === 'selector' ? turns : Math.floor(turns / names.length);
     state = {
       ...state,
       transcript: [...state.transcript, ...heard],

@@ -75,19 +75,30 @@ export async function handoff(
     if (!(isObject(out) && isObject(out.handoff))) {
       const answer = isObject(out) && out.answer !== undefined ? out.answer : out;
       const history = [...state.history, { from, to: null, round: state.path.length, content: out }];
-      await commit(context, { ...state, history, phase: 'idle' }, [entry(sender, null, 'response', out, meta)]);
+      await commit(context, { ...state, history, phase: 'idle' }, [
+        entry(sender, null, 'response', out, meta),
+      ]);
       return { answer, agent: from, handoffs: state.handoffs, path: state.path };
     }
     const h = out.handoff;
     const bad = (field: string, message: string) =>
-      new RuntimeError('INPUT_INVALID', `${field}: ${message}`, { retryable: false, issues: [{ field, message }] });
+      new RuntimeError('INPUT_INVALID', `${field}: ${message}`, {
+        retryable: false,
+        issues: [{ field, message }],
+      });
     if (typeof h.to !== 'string' || !names.includes(h.to))
-      throw bad('output.handoff.to', `${JSON.stringify(h.to ?? null)} is not one of the agents (${names.join(', ')})`);
+      throw bad(
+        'output.handoff.to',
+        `${JSON.stringify(h.to ?? null)} is not one of the agents (${names.join(', ')})`,
+      );
     if (h.to === from) throw bad('output.handoff.to', `${from} cannot hand off to itself`);
     const reason = typeof h.reason === 'string' ? h.reason : '';
     const handoffs = state.handoffs + 1;
     if (handoffs > maxHandoffs)
-      throw limit('MAX_HANDOFFS', `${handoffs} hand-offs: at most ${maxHandoffs} (max_handoffs); last ${from} → ${h.to}`);
+      throw limit(
+        'MAX_HANDOFFS',
+        `${handoffs} hand-offs: at most ${maxHandoffs} (max_handoffs); last ${from} → ${h.to}`,
+      );
     const previousFrom = state.path.at(-2);
     const pingPong = previousFrom === h.to ? state.pingPong + 1 : 1;
     if (pingPong >= 2 * maxPingPong)
@@ -106,7 +117,9 @@ export async function handoff(
       phase: 'idle',
       pingPong,
     };
-    await commit(context, state, [entry(sender, h.to, 'request', content, { ...meta, handoff: true, reason })]);
+    await commit(context, state, [
+      entry(sender, h.to, 'request', content, { ...meta, handoff: true, reason }),
+    ]);
   }
   const child = await turnRequest(
     deps,

@@ -55,10 +55,18 @@ const limit = (reason: string, message: string): RuntimeError =>
 const memberName = (m: PoolMember): string => (m.agent !== undefined ? nameOf(m.agent) : m.capability!);
 
 /** The plan, checked: a bad one fails the step with the field that is wrong. */
-function readPlan(output: unknown, spec: OrchestrateInput, coordinator: string): { subtasks: Subtask[]; answer?: unknown } {
+function readPlan(
+  output: unknown,
+  spec: OrchestrateInput,
+  coordinator: string,
+): { subtasks: Subtask[]; answer?: unknown } {
   const bad = (field: string, message: string) =>
-    new RuntimeError('INPUT_INVALID', `${field}: ${message}`, { retryable: false, issues: [{ field, message }] });
-  if (!isObject(output)) throw bad('output', 'the coordinator must answer {subtasks: [{to, input}], done?, answer?}');
+    new RuntimeError('INPUT_INVALID', `${field}: ${message}`, {
+      retryable: false,
+      issues: [{ field, message }],
+    });
+  if (!isObject(output))
+    throw bad('output', 'the coordinator must answer {subtasks: [{to, input}], done?, answer?}');
   const answered = output.done === true || output.answer !== undefined;
   if (output.subtasks !== undefined && !Array.isArray(output.subtasks))
     throw bad('output.subtasks', 'must be a list of {to, input}');
@@ -74,7 +82,10 @@ function readPlan(output: unknown, spec: OrchestrateInput, coordinator: string):
     if (!isObject(raw)) throw bad(at, 'must be {to, input}');
     if (typeof raw.to !== 'string') throw bad(`${at}.to`, 'must be the name of a pool member');
     if (raw.to === coordinator && spec.allow_self_delegation !== true)
-      throw bad(`${at}.to`, `"${raw.to}" is the coordinator: it may not delegate to itself (allow_self_delegation)`);
+      throw bad(
+        `${at}.to`,
+        `"${raw.to}" is the coordinator: it may not delegate to itself (allow_self_delegation)`,
+      );
     if (!pool.includes(raw.to) && !(raw.to === coordinator && spec.allow_self_delegation === true))
       throw bad(`${at}.to`, `"${raw.to}" is not in the pool (${pool.join(', ')})`);
     return { to: raw.to, input: raw.input ?? null };
@@ -88,7 +99,10 @@ function targetOf(subtask: Subtask, spec: OrchestrateInput): Target {
   const member = (spec.pool ?? []).find((m) => memberName(m) === subtask.to);
   if (member === undefined) return { ref: spec.coordinator! }; // self-delegation, allowed
   if (member.capability !== undefined)
-    return { capability: member.capability, ...(member.routing === undefined ? {} : { routing: member.routing }) };
+    return {
+      capability: member.capability,
+      ...(member.routing === undefined ? {} : { routing: member.routing }),
+    };
   if (member.delegates === true && depth + 1 < (spec.max_depth ?? 2))
     return {
       orchestrate: { ...spec, coordinator: member.agent!, input: subtask.input, depth: depth + 1 },
@@ -120,16 +134,30 @@ export async function hierarchical(
     const ended = await endedTurns(context, [planKey(state.round)]);
     if (ended === null) return new Sleep(recheck(), state);
     const child = ended.get(planKey(state.round))!;
-    if (child.status !== 'COMPLETED') throw turnFailed(child, `the coordinator ${coordinator} (round ${state.round})`);
+    if (child.status !== 'COMPLETED')
+      throw turnFailed(child, `the coordinator ${coordinator} (round ${state.round})`);
     const plan = readPlan(child.output, spec, coordinator);
     const sender = speakerOf(child, coordinator);
-    const record = entry(sender, null, 'response', child.output, { ...meta, round: state.round, turn: state.round, plan: true });
+    const record = entry(sender, null, 'response', child.output, {
+      ...meta,
+      round: state.round,
+      turn: state.round,
+      plan: true,
+    });
     if (plan.subtasks.length === 0) {
       await commit(context, { ...state, phase: 'idle' }, [record]);
-      return { answer: plan.answer, rounds: state.round, subtasks: state.results.length, stop_reason: 'answer' };
+      return {
+        answer: plan.answer,
+        rounds: state.round,
+        subtasks: state.results.length,
+        stop_reason: 'answer',
+      };
     }
     if (state.round >= maxRounds)
-      throw limit('MAX_ROUNDS', `the coordinator ${coordinator} still delegates after ${maxRounds} rounds (max_rounds)`);
+      throw limit(
+        'MAX_ROUNDS',
+        `the coordinator ${coordinator} still delegates after ${maxRounds} rounds (max_rounds)`,
+      );
     if (state.results.length + plan.subtasks.length > maxSubtasks)
       throw limit(
         'MAX_SUBTASKS',
@@ -153,12 +181,18 @@ export async function hierarchical(
       };
     });
     const records = results.map((r, i) =>
-      entry(speakerOf(ended.get(keys[i]!)!, r.to), coordinator, r.status === 'COMPLETED' ? 'response' : 'error', r.output ?? { error: r.error }, {
-        ...meta,
-        round: state.round,
-        turn: state.round,
-        subtask: i + 1,
-      }),
+      entry(
+        speakerOf(ended.get(keys[i]!)!, r.to),
+        coordinator,
+        r.status === 'COMPLETED' ? 'response' : 'error',
+        r.output ?? { error: r.error },
+        {
+          ...meta,
+          round: state.round,
+          turn: state.round,
+          subtask: i + 1,
+        },
+      ),
     );
     state = { ...state, results: [...state.results, ...results], plan: null, phase: 'idle' };
     await commit(context, state, records);
@@ -186,9 +220,17 @@ export async function hierarchical(
     results: state.results,
     pool: (spec.pool ?? []).map(memberName),
   };
-  const child = await turnRequest(deps, invocation, spec, { ref: spec.coordinator ?? '' }, input, planKey(round), {
-    round,
-    role: 'coordinator',
-  });
+  const child = await turnRequest(
+    deps,
+    invocation,
+    spec,
+    { ref: spec.coordinator ?? '' },
+    input,
+    planKey(round),
+    {
+      round,
+      role: 'coordinator',
+    },
+  );
   return new Sleep(recheck(), { ...state, round, phase: 'planning' }, [child]);
 }

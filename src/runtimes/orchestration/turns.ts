@@ -125,7 +125,13 @@ export async function turnRequest(
     ...common,
     agentName: agent.name,
     agentVersion: agent.version,
-    metadata: { ...metadata, orch: key, call_id: key, tool: agent.name, agent: `${agent.name}@${agent.version}` },
+    metadata: {
+      ...metadata,
+      orch: key,
+      call_id: key,
+      tool: agent.name,
+      agent: `${agent.name}@${agent.version}`,
+    },
   };
 }
 
@@ -146,7 +152,9 @@ export async function endedTurns(
   for (const key of keys) {
     const child = byKey.get(key);
     if (child === undefined)
-      throw new RuntimeError('INTERNAL', `orchestration: the turn "${key}" has no task`, { retryable: false });
+      throw new RuntimeError('INTERNAL', `orchestration: the turn "${key}" has no task`, {
+        retryable: false,
+      });
     if (!child.finished) return null;
   }
   return byKey;
@@ -154,7 +162,9 @@ export async function endedTurns(
 
 /** Who answered a turn, as name@version (the child's metadata), for the record. */
 export function speakerOf(child: ChildTaskOutcome, fallback: string): string {
-  return isObject(child.metadata) && typeof child.metadata.agent === 'string' ? child.metadata.agent : fallback;
+  return isObject(child.metadata) && typeof child.metadata.agent === 'string'
+    ? child.metadata.agent
+    : fallback;
 }
 
 /** A turn that failed because a budget ran out ends a conversation; other failures fail the step. */
@@ -163,11 +173,15 @@ export function isBudgetFailure(child: ChildTaskOutcome): boolean {
 }
 
 export function turnFailed(child: ChildTaskOutcome, who: string): RuntimeError {
-  return new RuntimeError('INTERNAL', `${who} failed (${child.status}): ${child.error ?? 'no error recorded'}`, {
-    status: 502,
-    retryable: false,
-    context: { task: child.id },
-  });
+  return new RuntimeError(
+    'INTERNAL',
+    `${who} failed (${child.status}): ${child.error ?? 'no error recorded'}`,
+    {
+      status: 502,
+      retryable: false,
+      context: { task: child.id },
+    },
+  );
 }
 
 /** A conversation message as a `messages` row. */
@@ -178,7 +192,14 @@ export function entry(
   content: unknown,
   metadata: Record<string, unknown>,
 ): ConversationEntry {
-  return { role: 'assistant', type, sender, recipient, content, metadata: { conversation: true, ...metadata } };
+  return {
+    role: 'assistant',
+    type,
+    sender,
+    recipient,
+    content,
+    metadata: { conversation: true, ...metadata },
+  };
 }
 
 /** Commits `state` and `entries` together; a lost lease ends the attempt (another holds the task). */
@@ -189,7 +210,9 @@ export async function commit(
 ): Promise<void> {
   if (context.checkpoint === undefined) return;
   if (!(await context.checkpoint(state, entries)))
-    throw new RuntimeError('INTERNAL', 'orchestration: lease lost while saving the round', { retryable: true });
+    throw new RuntimeError('INTERNAL', 'orchestration: lease lost while saving the round', {
+      retryable: true,
+    });
 }
 
 export const recheck = (): Date => new Date(Date.now() + RECHECK_MS);
