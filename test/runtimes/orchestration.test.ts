@@ -38,6 +38,7 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
     await code('speaker', 'alice');
     await code('speaker', 'bob');
     await code('speaker', 'carol');
+    await code('moderator', 'moderator');
     await code('desk', 'triage');
     await code('desk', 'billing');
     await code('desk', 'refunds');
@@ -145,7 +146,7 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
     expect(second.transcript).toHaveLength(1);
   });
 
-  it('selector: an expression picks the next speaker; an agent selector too', async () => {
+  it('selector: an expression picks the next speaker', async () => {
     const byExpression = await runStep({
       pattern: 'selector',
       agents: ['alice', 'bob', 'carol'],
@@ -162,6 +163,49 @@ describe.each(DIALECTS)('dynamic orchestration on %s', (dialect) => {
     });
     expect(bad.run.status).toBe('failed');
     expect(bad.run.steps.talk!.error).toMatch(/chose "nobody", which is not one of the speakers/);
+  });
+
+  it('selector: an agent picks the next speaker after every turn, given the transcript', async () => {
+    const { run, children, messages } = await runStep({
+      pattern: 'selector',
+      agents: ['alice', 'bob', 'carol'],
+      selector: { agent: 'moderator@^1' },
+      max_rounds: 4,
+    });
+    expect(run.status).toBe('completed');
+    expect(run.steps.talk!.output).toMatchObject({
+      turns: 4,
+      stop_reason: 'max_rounds',
+      last_speaker: 'carol',
+    });
+    // The moderator picks the least heard candidate other than the last speaker: alice opens.
+    expect(messages.map((m) => m.sender)).toEqual(['alice@1.0.0', 'carol@1.0.0', 'bob@1.0.0', 'carol@1.0.0']);
+    // Its three picks are child tasks of their own, between the turns, each given the transcript.
+    expect(children.map((c) => c.agent_name)).toEqual([
+      'alice',
+      'moderator',
+      'carol',
+      'moderator',
+      'bob',
+      'moderator',
+      'carol',
+    ]);
+    const picks = children
+      .filter((c) => c.agent_name === 'moderator')
+      .map((c) => JSON.parse(String(c.input_data)) as { transcript: unknown[]; candidates: string[] });
+    expect(picks.map((p) => p.transcript.length)).toEqual([1, 2, 3]);
+    expect(picks[0]!.candidates).toEqual(['alice', 'bob', 'carol']);
+    // A pick that is not a speaker fails the step, naming what was chosen.
+    const bad = await runStep({
+      pattern: 'selector',
+      agents: ['alice', 'bob'],
+      selector: { agent: 'echo' },
+      max_rounds: 3,
+    });
+    expect(bad.run.status).toBe('failed');
+    expect(bad.run.steps.talk!.error).toMatch(
+      /the selector agent chose null, which is not one of the speakers/,
+    );
   });
 
   it('mesh: every agent speaks each round and hears all the earlier rounds; done stops it', async () => {
