@@ -9,6 +9,15 @@ run(({ input, history, handoff }) => {
   if (input?.ping_pong === true)
     return { handoff: { to: handoff?.from ?? route[0], reason: 'not mine', context: { hops: done + 1 } } };
   if (done < route.length)
-    return { handoff: { to: route[done], reason: `step ${done + 1} of the route`, context: { question: input?.question } } };
-  return { answer: `resolved "${input?.question ?? ''}" after ${done} hand-offs`, from: handoff?.from ?? null };
+    return {
+      handoff: {
+        to: route[done],
+        reason: `step ${done + 1} of the route`,
+        context: { question: input?.question },
+      },
+    };
+  return {
+    answer: `resolved "${input?.question ?? ''}" after ${done} hand-offs`,
+    from: handoff?.from ?? null,
+  };
 });

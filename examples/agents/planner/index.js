@@ -5,7 +5,8 @@ import { run } from '../../../packages/swarm-agent-node/index.js';
 
 run(({ input, round, results, pool }) => {
   const text = String(input?.text ?? '');
-  if (input?.keep_delegating === true) return { subtasks: [{ to: pool[0], input: { text: `again ${round}` } }] };
+  if (input?.keep_delegating === true)
+    return { subtasks: [{ to: pool[0], input: { text: `again ${round}` } }] };
   if (round === 1) {
     const words = text.split(/\s+/).filter(Boolean);
     const size = Math.ceil(words.length / 3) || 1;
