@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   RUN_NOT_COMPLETED: { status: 409, title: 'Run did not complete', retryable: false },
   EXPRESSION_LIMIT: { status: 400, title: 'Expression limit exceeded', retryable: false },
   AGENT_LOOP_LIMIT: { status: 422, title: 'Agent loop limit reached', retryable: false },
+  DELEGATION_LIMIT: { status: 422, title: 'Delegation limit reached', retryable: false },
+  HANDOFF_LIMIT: { status: 422, title: 'Hand-off limit reached', retryable: false },
   BUDGET_EXCEEDED: { status: 422, title: 'Budget exceeded', retryable: false },
   NO_QUORUM: { status: 422, title: 'No quorum', retryable: false },
   MCP_SERVER_UNAVAILABLE: { status: 424, title: 'MCP server unavailable', retryable: true },

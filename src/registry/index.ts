@@ -20,6 +20,7 @@ export {
 export {
   validateWorkflow,
   compileExpression,
+  parseAgentRef,
   resolveInput,
   type NormalizedWorkflow,
   type Budget,

@@ -10,6 +10,7 @@ import { consensus, type ConsensusInput } from './consensus.js';
 import { delay, type DelayInput } from './delay.js';
 import { RuntimeError } from './errors.js';
 import { httpRequest, type HttpRequestInput } from './http-request.js';
+import { orchestrate, type OrchestrateInput, type OrchestrationDeps } from './orchestration/index.js';
 import { Sleep, type AgentInvocation, type HttpPolicy, type Runtime, type RuntimeContext } from './types.js';
 
 type Handler = (input: never, invocation: AgentInvocation, context: RuntimeContext) => unknown;
@@ -51,7 +52,8 @@ export class BuiltinRuntime implements Runtime {
   private readonly http: HttpPolicy;
   private readonly handlers: Readonly<Record<string, Handler>>;
 
-  constructor(options: { http: HttpPolicy }) {
+  /** `orchestration`: how builtin/orchestrate finds agents (absent: it refuses to run). */
+  constructor(options: { http: HttpPolicy; orchestration?: OrchestrationDeps }) {
     const { timeoutMs, maxResponseBytes } = options.http;
     if (
       !(Number.isInteger(timeoutMs) && timeoutMs > 0) ||
@@ -73,6 +75,18 @@ export class BuiltinRuntime implements Runtime {
         emitEvent(input, invocation, context),
       consensus: (input: ConsensusInput) => consensus(input),
       http_request: (input: HttpRequestInput, _inv, context) => httpRequest(input, this.http, context),
+      orchestrate: (input: OrchestrateInput, invocation, context) => {
+        const deps = options.orchestration;
+        if (deps === undefined)
+          throw new RuntimeError(
+            'INTERNAL',
+            'builtin/orchestrate needs the agent registry, which this runtime was built without',
+            {
+              retryable: false,
+            },
+          );
+        return orchestrate(input, invocation, context, deps);
+      },
     };
   }
 

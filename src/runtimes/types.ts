@@ -87,8 +87,11 @@ export interface RuntimeContext {
 export interface ConversationEntry {
   /** system, user, assistant or tool (a tool's result). */
   readonly role: 'system' | 'user' | 'assistant' | 'tool';
-  /** `messages.message_type`: request (to the model), response (from it or a tool), error. */
-  readonly type: 'request' | 'response' | 'error';
+  /**
+   * `messages.message_type`: request (to the model, or a hand-off), response (from it, a tool or
+   * a speaker), error, broadcast (a mesh speaker to all).
+   */
+  readonly type: 'request' | 'response' | 'error' | 'broadcast';
   /** Who spoke: the agent as name@version, `swarm`, or `tool:<name>`. */
   readonly sender: string;
   readonly recipient: string | null;

@@ -4,6 +4,7 @@ import type { Engine } from '../engine/index.js';
 import {
   BuiltinRuntime,
   createLlmRuntime,
+  storeLlmLookup,
   DatabaseEventSink,
   DispatchRuntime,
   HttpAgentRuntime,
@@ -73,6 +74,8 @@ export function createWorker(
       timeoutMs: 30_000,
       maxResponseBytes: 5 * 1024 * 1024,
     },
+    // builtin/orchestrate resolves its agents' ranges like an LLM agent's tools.
+    orchestration: { resolveAgent: storeLlmLookup(store).resolveAgent! },
   });
   const processes = new ProcessRuntime({
     home: config.home,

@@ -247,6 +247,72 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     expect(results).toContain('{\\"words\\":3,\\"characters\\":20}');
     expect(results).toContain('Budgets cap what model calls spend per step');
 
+    // The dynamic patterns, with deterministic process agents only.
+    // split-and-count (hierarchical): three parts over word-count and echo, a review, the answer.
+    const split = await run('split-and-count', { text: 'one two three four five six' });
+    expect(split.steps.delegate?.output).toEqual({
+      answer: {
+        parts: 4,
+        outputs: [
+          { words: 2, characters: 7 },
+          { text: 'three four' },
+          { words: 2, characters: 8 },
+          { text: expect.stringMatching(/^review: /) as string },
+        ],
+      },
+      rounds: 3,
+      subtasks: 4,
+      stop_reason: 'answer',
+    });
+    const speakers = async (id: string, step: string) =>
+      (
+        await api<{ turns: { sender: string }[]; toolCalls: unknown[] }>(
+          'GET',
+          `/api/v1/runs/${id}/steps/${step}/conversation`,
+        )
+      ).turns.map((t) => t.sender.replace(/@.*/, ''));
+    // 3 plans and 4 results, each a turn of the conversation.
+    expect(await speakers(split.id, 'delegate')).toHaveLength(7);
+
+    // debate (round_robin): turns until the critic agrees, at round 3 of 10.
+    const debate = await run('debate', { topic: 'tests' });
+    expect(debate.steps.debate?.output).toMatchObject({
+      final: { text: 'critic (round 3): convinced after 5 messages', agree: true },
+      last_speaker: 'critic',
+      rounds: 3,
+      turns: 6,
+      stop_reason: 'until',
+    });
+
+    // moderated-chat (selector): the moderator's picks, six turns.
+    const chat = await run('moderated-chat', {});
+    expect(chat.steps.chat?.output).toMatchObject({ turns: 6, stop_reason: 'max_rounds' });
+    expect(await speakers(chat.id, 'chat')).toEqual([
+      'speaker',
+      'scribe',
+      'critic',
+      'scribe',
+      'critic',
+      'speaker',
+    ]);
+
+    // brainstorm (mesh): all three speak each round, hearing the earlier rounds; done at round 2.
+    const brainstorm = await run('brainstorm', {});
+    expect(brainstorm.steps.brainstorm?.output).toMatchObject({
+      final: { counts: { speaker: 1, critic: 1, scribe: 1 } },
+      rounds: 2,
+      turns: 6,
+      stop_reason: 'done',
+    });
+
+    // help-desk (handoff): the desk hands the question to billing, which answers.
+    expect((await run('help-desk', { question: 'Why twice?' })).steps.desk?.output).toEqual({
+      answer: 'resolved "Why twice?" after 1 hand-offs',
+      agent: 'billing',
+      handoffs: 1,
+      path: ['desk', 'billing'],
+    });
+
     const definitions = fs
       .readdirSync(path.join(EXAMPLES_DIR, 'workflows'))
       .map((file) => {
@@ -255,5 +321,6 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
       })
       .sort();
     expect([...checked].sort()).toEqual(definitions);
-  });
+    // Some thirty agent processes for the patterns alone: more than the default 30 s on a busy machine.
+  }, 180_000);
 });

@@ -168,6 +168,44 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
       ['decision', 'reached', 'agreement'],
     ),
   },
+  orchestrate: {
+    description:
+      'Runs a hierarchical, round_robin, selector, mesh or handoff step at run time: each turn is a durable child task; the state is committed after every round (docs/patterns.md).',
+    type: 'coordination',
+    input_schema: object(
+      {
+        pattern: { enum: ['hierarchical', 'round_robin', 'selector', 'mesh', 'handoff'] },
+        input: { description: "the step's input, handed to the agents" },
+        agents: { type: 'array', minItems: 1, maxItems: 50, items: text },
+        coordinator: text,
+        pool: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 50,
+          items: object({
+            agent: text,
+            delegates: { type: 'boolean' },
+            capability: text,
+            routing: { type: 'string' },
+          }),
+        },
+        max_rounds: { type: 'integer', minimum: 1, maximum: 100 },
+        max_subtasks: { type: 'integer', minimum: 1, maximum: 1000 },
+        max_depth: { type: 'integer', minimum: 1, maximum: 5 },
+        depth: { type: 'integer', minimum: 0, maximum: 5 },
+        allow_self_delegation: { type: 'boolean' },
+        until: text,
+        window: { type: 'integer', minimum: 1, maximum: 1000 },
+        selector: object({ agent: text, expression: text }),
+        max_handoffs: { type: 'integer', minimum: 1, maximum: 100 },
+        max_ping_pong: { type: 'integer', minimum: 1, maximum: 100 },
+        max_retries: { type: 'integer', minimum: 0, maximum: 99 },
+        timeout_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+      },
+      ['pattern'],
+    ),
+    output_schema: { type: 'object' },
+  },
 };
 
 function manifest(name: BuiltinName, spec: BuiltinSpec): AgentManifest {

@@ -42,6 +42,7 @@ export const BUILTIN_NAMES = [
   'send_email',
   'approval',
   'consensus',
+  'orchestrate',
 ] as const;
 export type BuiltinName = (typeof BUILTIN_NAMES)[number];
 

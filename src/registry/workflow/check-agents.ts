@@ -20,6 +20,8 @@ interface Site {
 
 /** Pattern members that receive the step's input mapping unchanged (see expand.ts). */
 function firstStage(step: SourceStep): readonly Located<AgentRef>[] {
+  // A dynamic pattern's agents get `{input: I, round, transcript…}`, never I itself.
+  if (step.dynamic !== undefined) return [];
   if (step.kind === 'consensus' || step.pattern === 'concurrent' || step.pattern === 'mesh')
     return step.members;
   return step.members.slice(0, 1);
@@ -34,6 +36,7 @@ function sitesOf(steps: readonly SourceStep[], handlers: readonly SourceHandler[
     for (const m of step.members) sites.push({ ref: m, ...(fed.has(m) ? { input } : {}) });
     if (step.judge) sites.push({ ref: step.judge });
     for (const layer of step.layers ?? []) for (const a of layer) sites.push({ ref: a });
+    if (step.dynamic?.selector?.agent) sites.push({ ref: step.dynamic.selector.agent });
   }
   for (const h of handlers)
     if (h.agent) sites.push({ ref: h.agent, input: { value: h.input, field: h.inputField } });
@@ -67,11 +70,13 @@ export async function agentIssues(
     if (input === undefined || agent.input_schema === undefined) return [];
     return inputSchemaIssues(agent.input_schema, input.value, input.field, `${agent.name}@${agent.version}`);
   });
-  const perCapability = steps.map(async (step): Promise<FieldIssue[]> => {
-    if (!step.capability) return [];
-    const capability = step.capability.value;
-    const ok = await once(offered, capability, () => resolver.hasCapability(capability));
-    return ok ? [] : [{ field: step.capability.field, message: `no agent offers "${capability}"` }];
+  const capabilities = steps.flatMap((step) => [
+    ...(step.capability ? [step.capability] : []),
+    ...(step.dynamic?.pool.flatMap((p) => (p.capability ? [p.capability] : [])) ?? []),
+  ]);
+  const perCapability = capabilities.map(async ({ value, field }): Promise<FieldIssue[]> => {
+    const ok = await once(offered, value, () => resolver.hasCapability(value));
+    return ok ? [] : [{ field, message: `no agent offers "${value}"` }];
   });
   const all = await Promise.all([...perSite, ...perCapability]);
   return all.flat();

@@ -95,6 +95,10 @@ export function expressionIssues(
     const scope: Scope = { known, upstream: upstream.get(step.id) ?? new Set(), noun };
     mappingIssues(step.input, step.inputField, scope, issues);
     if (step.when) bareIssues(step.when.value, step.when.field, scope, issues);
+    // Evaluated by builtin/orchestrate over the conversation, not over the run: no `steps` there.
+    for (const bare of [step.dynamic?.until, step.dynamic?.selector?.expression]) {
+      if (bare !== undefined) bareIssues(bare.value, bare.field, { known: new Set(), noun }, issues);
+    }
     if (step.forEach) {
       const ast = bareIssues(step.forEach.value, step.forEach.field, scope, issues);
       const why = ast ? notAList(ast, variables) : null;

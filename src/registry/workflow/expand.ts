@@ -1,3 +1,4 @@
+import { dynamicInput } from './dynamic-input.js';
 import type { SourceStep } from './source.js';
 import type { AgentRef, ConsensusSpec, NormalizedStep, StepRole } from './types.js';
 
@@ -10,18 +11,14 @@ import type { AgentRef, ConsensusSpec, NormalizedStep, StepRole } from './types.
  * The first steps inherit the source step's `needs`; every generated step copies its `when`,
  * `retry`, `timeout_seconds` and `priority`. `I` is the step's input mapping as written.
  *
+ * - hierarchical, round_robin, selector, mesh, handoff (DYNAMIC_PATTERNS): ONE step `<id>` run by
+ *   builtin/orchestrate (role `orchestrator`), whose input is the pattern's settings and
+ *   `input: I` (see dynamic-input.ts). Who speaks, how often and to whom is decided at run time;
+ *   each turn is a durable child task of that step (src/runtimes/orchestration).
  * - sequential [a1…an]: a chain. a1 gets I; each later ak gets `{input: I, previous: <output
  *   of the step before>}`; an keeps `<id>`.
  * - concurrent [a1…an]: all in parallel on I, then a join `<id>` (builtin/transform) whose input
  *   is `{"<a1 name>": <a1 output>, …}`.
- * - hierarchical [coordinator, w1…wk]: the coordinator plans on I (`<id>__1`); the workers run in
- *   parallel on `{input: I, plan}`; the coordinator synthesises (`<id>`) from `{input: I, plan,
- *   results: {"<w name>": <output>, …}}`.
- * - round_robin [a1…an] × rounds: one chain of n × rounds turns, agents taking turns in order;
- *   turn 1 gets I, later turns `{input: I, previous, round}`; the last turn keeps `<id>`.
- * - mesh [a1…an] × rounds: in round 1 every agent runs on I in parallel; in round r > 1 every agent
- *   runs on `{input: I, round: r, previous: {"<name>": <output of round r-1>, …}}` and needs all
- *   of round r-1; then a join `<id>` (builtin/transform) keyed by agent over the last round.
  * - consensus [m1…mn]: members (role `member`) in parallel on I, then the aggregation `<id>`
  *   (role `aggregate`), marked `consensus` (strategy, member ids, quorum, on_no_quorum, layers,
  *   trust: what the engine decides and records by, src/engine/consensus.ts):
@@ -39,6 +36,7 @@ import type { AgentRef, ConsensusSpec, NormalizedStep, StepRole } from './types.
 
 const TRANSFORM: AgentRef = { name: 'builtin/transform', range: '*' };
 const CONSENSUS: AgentRef = { name: 'builtin/consensus', range: '*' };
+const ORCHESTRATE: AgentRef = { name: 'builtin/orchestrate', range: '*' };
 
 const output = (id: string): string => `{{ steps.${id}.output }}`;
 
@@ -179,6 +177,11 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
   const first = [...new Set(step.needs.map((n) => n.value))];
   const n = agents.length;
 
+  if (step.kind === 'pattern' && step.dynamic !== undefined) {
+    add(ORCHESTRATE, dynamicInput(step, step.dynamic), first, 'orchestrator', true);
+    return out;
+  }
+
   if (step.kind === 'consensus') {
     expandConsensus(step, agents, first, add);
     const last = out.pop()!;
@@ -187,16 +190,11 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
   }
 
   switch (step.pattern) {
-    case 'sequential':
-    case 'round_robin': {
-      const turns = step.pattern === 'sequential' ? n : n * step.rounds;
+    case 'sequential': {
       let prev: Member | undefined;
-      for (let t = 0; t < turns; t++) {
-        const agent = agents[t % n]!;
-        const extra = step.pattern === 'round_robin' ? { round: Math.floor(t / n) + 1 } : {};
-        const input = prev ? { input: I, previous: output(prev.id), ...extra } : I;
-        const role = step.pattern === 'sequential' ? 'member' : 'turn';
-        prev = add(agent, input, prev ? [prev.id] : first, role, t === turns - 1);
+      for (let t = 0; t < n; t++) {
+        const input = prev ? { input: I, previous: output(prev.id) } : I;
+        prev = add(agents[t]!, input, prev ? [prev.id] : first, 'member', t === n - 1);
       }
       return out;
     }
@@ -206,36 +204,6 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
         TRANSFORM,
         keyed(members),
         members.map((m) => m.id),
-        'join',
-        true,
-      );
-      return out;
-    }
-    case 'hierarchical': {
-      const [coordinator, ...workers] = agents;
-      const plan = add(coordinator!, I, first, 'plan');
-      const done = workers.map((w) => add(w, { input: I, plan: output(plan.id) }, [plan.id], 'worker'));
-      const input = { input: I, plan: output(plan.id), results: keyed(done) };
-      add(
-        coordinator!,
-        input,
-        done.map((w) => w.id),
-        'synthesis',
-        true,
-      );
-      return out;
-    }
-    case 'mesh': {
-      let round = agents.map((a) => add(a, I, first, 'member'));
-      for (let r = 2; r <= step.rounds; r++) {
-        const previous = keyed(round);
-        const needs = round.map((m) => m.id);
-        round = agents.map((a) => add(a, { input: I, round: r, previous }, needs, 'member'));
-      }
-      add(
-        TRANSFORM,
-        keyed(round),
-        round.map((m) => m.id),
         'join',
         true,
       );

@@ -64,6 +64,42 @@ const consensusTrust = {
     },
   },
 };
+/** A hierarchical pool member: an agent ref, an agent that may delegate, or a routed capability. */
+const poolMember = {
+  type: ['string', 'object'],
+  if: { type: 'string' },
+  then: { minLength: 1 },
+  else: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      agent: str,
+      delegates: { type: 'boolean' },
+      capability: str,
+      routing: { enum: ROUTING_STRATEGIES },
+    },
+  },
+};
+/** Fields of the patterns run at run time (src/runtimes/orchestration); which go where is checked in code. */
+const dynamicFields = {
+  coordinator: str,
+  pool: { type: 'array', minItems: 1, maxItems: 50, items: poolMember },
+  max_rounds: { type: 'integer', minimum: 1, maximum: 100 },
+  max_subtasks: { type: 'integer', minimum: 1, maximum: 1000 },
+  max_depth: { type: 'integer', minimum: 1, maximum: 5 },
+  allow_self_delegation: { type: 'boolean' },
+  until: expression,
+  window: { type: 'integer', minimum: 1, maximum: 1000 },
+  selector: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    properties: { agent: str, expression },
+  },
+  max_handoffs: { type: 'integer', minimum: 1, maximum: 100 },
+  max_ping_pong: { type: 'integer', minimum: 1, maximum: 100 },
+};
 const step = {
   type: 'object',
   required: ['id'],
@@ -78,6 +114,7 @@ const step = {
     type: { enum: ['consensus'] },
     agents: agentList,
     rounds: { type: 'integer', minimum: 1, maximum: 100 },
+    ...dynamicFields,
     strategy: { enum: CONSENSUS_STRATEGIES },
     judge: str,
     // mixture_of_agents: the aggregator (another name for `judge`) and the aggregation layers.

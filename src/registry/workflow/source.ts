@@ -1,9 +1,11 @@
 import type { FieldIssue } from '../../errors/index.js';
+import { misplacedDynamicFields, readDynamic, type DynamicSpec } from './dynamic-source.js';
 import { fieldOf } from './schema.js';
 import { STEP_ID, int, obj, parseAgentRef, readRetry, str, type Json } from './refs.js';
 import {
   DEFAULT_CONSENSUS_TRUST,
   isBudget,
+  isDynamicPattern,
   type AgentRef,
   type Budget,
   type ConsensusStrategy,
@@ -62,6 +64,8 @@ export interface SourceStep {
   readonly timeout_seconds?: number;
   readonly priority: number;
   readonly budget?: Budget;
+  /** Patterns run at run time (DYNAMIC_PATTERNS): their caps, pool, stop condition… */
+  readonly dynamic?: DynamicSpec;
 }
 
 export interface SourceHandler {
@@ -113,7 +117,7 @@ const ONLY_FOR: Record<string, { kinds: readonly StepKind[]; message: string }> 
   layers: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   on_no_quorum: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   trust: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
-  rounds: { kinds: ['pattern'], message: 'only allowed with pattern round_robin or mesh' },
+  rounds: { kinds: ['pattern'], message: 'only allowed with pattern round_robin, mesh or selector' },
   for_each: {
     kinds: ['agent', 'capability'],
     message:
@@ -147,12 +151,24 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
   const strategy = str(raw.strategy) as ConsensusStrategy | undefined;
   const agents = Array.isArray(raw.agents) ? raw.agents : [];
   const members = agents.flatMap((a, i) => agentAt(a, fieldOf(f('agents'), i), issues) ?? []);
-  if ((kind === 'pattern' || kind === 'consensus') && raw.agents === undefined) {
+  const coordinated = pattern === 'hierarchical' && (raw.coordinator !== undefined || raw.pool !== undefined);
+  if ((kind === 'pattern' || kind === 'consensus') && raw.agents === undefined && !coordinated) {
     issues.push({ field: f('agents'), message: `is required for a ${kind} step` });
   }
-  if (kind === 'pattern' && raw.rounds !== undefined && pattern !== 'round_robin' && pattern !== 'mesh') {
+  if (
+    kind === 'pattern' &&
+    raw.rounds !== undefined &&
+    pattern !== 'round_robin' &&
+    pattern !== 'mesh' &&
+    pattern !== 'selector'
+  ) {
     issues.push({ field: f('rounds'), message: ONLY_FOR.rounds!.message });
   }
+  misplacedDynamicFields(raw, kind === 'pattern' ? pattern : undefined, at, issues);
+  const dynamic =
+    kind === 'pattern' && isDynamicPattern(pattern)
+      ? readDynamic(raw, pattern, at, members, agentAt, issues)
+      : undefined;
   if (kind === 'pattern' && pattern === 'hierarchical' && agents.length === 1) {
     issues.push({
       field: f('agents'),
@@ -175,7 +191,13 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     capability: kind === 'capability' ? located(raw.capability, f('capability')) : undefined,
     routing: (str(raw.routing) as RoutingStrategy | undefined) ?? 'round_robin',
     pattern,
-    members,
+    members:
+      dynamic?.pattern === 'hierarchical' && coordinated
+        ? [
+            ...(dynamic.coordinator ? [dynamic.coordinator] : []),
+            ...dynamic.pool.flatMap((p) => (p.agent ? [p.agent] : [])),
+          ]
+        : members,
     rounds: int(raw.rounds) ?? 1,
     strategy,
     ...consensus,
@@ -188,6 +210,7 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     timeout_seconds: int(raw.timeout_seconds),
     priority: int(raw.priority) ?? 5,
     ...(isBudget(raw.budget) ? { budget: raw.budget } : {}),
+    ...(dynamic === undefined ? {} : { dynamic }),
   };
 }
 

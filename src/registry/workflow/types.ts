@@ -16,8 +16,20 @@ export const ORCHESTRATION_PATTERNS = [
   'hierarchical',
   'round_robin',
   'mesh',
+  'selector',
+  'handoff',
 ] as const;
 export type OrchestrationPattern = (typeof ORCHESTRATION_PATTERNS)[number];
+
+/**
+ * Patterns decided at run time: each becomes ONE step run by builtin/orchestrate, which starts
+ * the agents' turns as child tasks as it goes (src/runtimes/orchestration). The others expand
+ * to a fixed DAG when the workflow is applied.
+ */
+export const DYNAMIC_PATTERNS = ['hierarchical', 'round_robin', 'selector', 'mesh', 'handoff'] as const;
+export type DynamicPattern = (typeof DYNAMIC_PATTERNS)[number];
+export const isDynamicPattern = (p: string | undefined): p is DynamicPattern =>
+  (DYNAMIC_PATTERNS as readonly (string | undefined)[]).includes(p);
 
 export const CONSENSUS_STRATEGIES = ['voting', 'weighted', 'judge_based', 'mixture_of_agents'] as const;
 export type ConsensusStrategy = (typeof CONSENSUS_STRATEGIES)[number];
@@ -66,7 +78,16 @@ export type TriggerSpec =
 
 /** Which part a generated step plays in its expansion (for the dashboard and the run records). */
 export type StepRole =
-  'member' | 'join' | 'plan' | 'worker' | 'synthesis' | 'turn' | 'aggregate' | 'layer' | 'node';
+  | 'member'
+  | 'join'
+  | 'plan'
+  | 'worker'
+  | 'synthesis'
+  | 'turn'
+  | 'aggregate'
+  | 'layer'
+  | 'node'
+  | 'orchestrator';
 
 /** How much a consensus member's trust moves with agreeing or dissenting (`trust: false`: none). */
 export interface ConsensusTrust {

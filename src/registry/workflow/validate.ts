@@ -46,7 +46,7 @@ import {
  * - kind rules: `routing`: `only allowed with capability`; `agents`: `only allowed on pattern and
  *   consensus steps`, `is required for a ⟨kind⟩ step`, `a consensus needs at least 2 agents`,
  *   `hierarchical needs a coordinator and at least one worker (2 agents or more)`; `rounds`:
- *   `only allowed with pattern round_robin or mesh`; `strategy`/`judge`/`aggregator`/`quorum`/
+ *   `only allowed with pattern round_robin, mesh or selector`; `strategy`/`judge`/`aggregator`/`quorum`/
  *   `on_no_quorum`/`layers`/`trust`: `only allowed on consensus steps (type: consensus)`;
  *   `strategy`: `is required for a consensus step`; `judge`: `is required for strategy ⟨s⟩`,
  *   `not allowed with strategy voting|weighted (…)`; `quorum`/`on_no_quorum`: `only allowed with

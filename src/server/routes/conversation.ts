@@ -25,7 +25,7 @@ const turnSchema = {
     taskId: { type: 'string' },
     itemIndex: { type: ['integer', 'null'], description: 'The for_each item whose task spoke' },
     role: { type: 'string', enum: ['system', 'user', 'assistant', 'tool'] },
-    type: { type: 'string', enum: ['request', 'response', 'error'] },
+    type: { type: 'string', enum: ['request', 'response', 'error', 'broadcast'] },
     sender: { type: 'string', description: 'The agent (name@version), `swarm`, or `tool:<name>`' },
     recipient: nullableString,
     content: {

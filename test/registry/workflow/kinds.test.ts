@@ -28,9 +28,9 @@ describe('rules that depend on which kind of step it is, and the top level', () 
       },
       { field: 'steps[2].routing', message: 'only allowed with capability' },
       { field: 'steps[2].agents', message: 'only allowed on pattern and consensus steps' },
-      { field: 'steps[2].rounds', message: 'only allowed with pattern round_robin or mesh' },
+      { field: 'steps[2].rounds', message: 'only allowed with pattern round_robin, mesh or selector' },
       { field: 'steps[2].judge', message: 'only allowed on consensus steps (type: consensus)' },
-      { field: 'steps[3].rounds', message: 'only allowed with pattern round_robin or mesh' },
+      { field: 'steps[3].rounds', message: 'only allowed with pattern round_robin, mesh or selector' },
       {
         field: 'steps[3].for_each',
         message: expect.stringContaining('not allowed on pattern and consensus steps'),

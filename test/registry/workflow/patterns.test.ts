@@ -76,69 +76,88 @@ describe('orchestration patterns expand; the last step keeps the id, the first i
     expect(wf.steps[4]?.origin).toEqual({ kind: 'pattern', step: 'p', pattern: 'concurrent', role: 'join' });
   });
 
-  it('hierarchical: coordinator plans, workers run in parallel on the plan, coordinator synthesises', async () => {
+  // Decided at run time (src/runtimes/orchestration): one builtin/orchestrate step keeps the id.
+  const orchestrator = (input: Record<string, unknown>) => [
+    start,
+    { id: 'p', agent: 'builtin/orchestrate@*', needs: ['start'], input: { input: I, ...input } },
+    after,
+  ];
+  // Each turn is retried as the step would be (retry.max_attempts 3 → 2 retries).
+  const child = { max_retries: 2 };
+
+  it('hierarchical: one orchestrator step with the coordinator, the pool and the caps', async () => {
     const wf = await valid(around({ pattern: 'hierarchical', agents: ['writer', 'editor', 'critic'] }));
-    const plan = { input: I, plan: out('p__1') };
-    expect(dag(wf)).toEqual([
-      start,
-      { id: 'p__1', agent: 'writer@*', needs: ['start'], input: I },
-      { id: 'p__2', agent: 'editor@*', needs: ['p__1'], input: plan },
-      { id: 'p__3', agent: 'critic@*', needs: ['p__1'], input: plan },
-      {
-        id: 'p',
-        agent: 'writer@*',
-        needs: ['p__2', 'p__3'],
-        input: { ...plan, results: { editor: out('p__2'), critic: out('p__3') } },
-      },
-      after,
-    ]);
-    expect(wf.steps.slice(1, 5).map((s) => s.origin?.role)).toEqual([
-      'plan',
-      'worker',
-      'worker',
-      'synthesis',
-    ]);
+    expect(dag(wf)).toEqual(
+      orchestrator({
+        pattern: 'hierarchical',
+        coordinator: 'writer@*',
+        pool: [{ agent: 'editor@*' }, { agent: 'critic@*' }],
+        max_rounds: 5,
+        max_subtasks: 20,
+        max_depth: 2,
+        depth: 0,
+        allow_self_delegation: false,
+        ...child,
+      }),
+    );
+    expect(wf.steps[1]?.origin).toEqual({
+      kind: 'pattern',
+      step: 'p',
+      pattern: 'hierarchical',
+      role: 'orchestrator',
+    });
+    const pooled = await valid(
+      around({
+        pattern: 'hierarchical',
+        coordinator: 'writer',
+        pool: ['editor', { agent: 'critic', delegates: true }],
+        max_rounds: 2,
+      }),
+    );
+    expect(dag(pooled)[1]?.input).toMatchObject({
+      coordinator: 'writer@*',
+      pool: [{ agent: 'editor@*' }, { agent: 'critic@*', delegates: true }],
+      max_rounds: 2,
+    });
   });
 
-  it('round_robin: agents take turns for the given rounds as one chain', async () => {
-    const wf = await valid(around({ pattern: 'round_robin', agents: ['writer', 'critic'], rounds: 2 }));
-    expect(dag(wf)).toEqual([
-      start,
-      { id: 'p__1', agent: 'writer@*', needs: ['start'], input: I },
-      {
-        id: 'p__2',
-        agent: 'critic@*',
-        needs: ['p__1'],
-        input: { input: I, previous: out('p__1'), round: 1 },
-      },
-      {
-        id: 'p__3',
-        agent: 'writer@*',
-        needs: ['p__2'],
-        input: { input: I, previous: out('p__2'), round: 2 },
-      },
-      { id: 'p', agent: 'critic@*', needs: ['p__3'], input: { input: I, previous: out('p__3'), round: 2 } },
-      after,
-    ]);
+  it('round_robin and mesh: one orchestrator step; rounds is an alias of max_rounds', async () => {
+    const rr = await valid(
+      around({ pattern: 'round_robin', agents: ['writer', 'critic'], rounds: 2, until: 'last.done' }),
+    );
+    expect(dag(rr)).toEqual(
+      orchestrator({
+        pattern: 'round_robin',
+        agents: ['writer@*', 'critic@*'],
+        max_rounds: 2,
+        window: 20,
+        until: 'last.done',
+        ...child,
+      }),
+    );
+    const mesh = await valid(around({ pattern: 'mesh', agents: ['writer', 'critic'] }));
+    expect(dag(mesh)[1]?.input).toMatchObject({ pattern: 'mesh', max_rounds: 3 });
   });
 
-  it('mesh: each round runs everyone in parallel on all of the previous round, then a join', async () => {
-    const wf = await valid(around({ pattern: 'mesh', agents: ['writer', 'critic'], rounds: 2 }));
-    const previous = { writer: out('p__1'), critic: out('p__2') };
-    expect(dag(wf)).toEqual([
-      start,
-      { id: 'p__1', agent: 'writer@*', needs: ['start'], input: I },
-      { id: 'p__2', agent: 'critic@*', needs: ['start'], input: I },
-      { id: 'p__3', agent: 'writer@*', needs: ['p__1', 'p__2'], input: { input: I, round: 2, previous } },
-      { id: 'p__4', agent: 'critic@*', needs: ['p__1', 'p__2'], input: { input: I, round: 2, previous } },
-      {
-        id: 'p',
-        agent: 'builtin/transform@*',
-        needs: ['p__3', 'p__4'],
-        input: { writer: out('p__3'), critic: out('p__4') },
-      },
-      after,
-    ]);
+  it('selector and handoff: one orchestrator step with their own settings', async () => {
+    const sel = await valid(
+      around({ pattern: 'selector', agents: ['writer', 'critic'], selector: { expression: '"critic"' } }),
+    );
+    expect(dag(sel)[1]?.input).toMatchObject({
+      pattern: 'selector',
+      selector: { expression: '"critic"' },
+      max_rounds: 10,
+    });
+    const ho = await valid(around({ pattern: 'handoff', agents: ['writer', 'critic'], max_handoffs: 4 }));
+    expect(dag(ho)[1]?.input).toEqual({
+      input: I,
+      pattern: 'handoff',
+      agents: ['writer@*', 'critic@*'],
+      max_handoffs: 4,
+      max_ping_pong: 3,
+      window: 20,
+      ...child,
+    });
   });
 
   it('a whole workflow may be one top-level pattern (final step "main")', async () => {

@@ -14,6 +14,7 @@ import {
 import '@xyflow/react/dist/style.css';
 import './workflow-graph.css';
 import { layoutDag, stateLabel, type StepStateLike, type WorkflowDefinitionLike } from '../dag/layout.js';
+import { SUB_GAP, SUB_HEIGHT, SUB_PER_ROW, type SubNode } from '../dag/sub-nodes.js';
 
 export type { StepStateLike, WorkflowDefinitionLike } from '../dag/layout.js';
 
@@ -28,6 +29,8 @@ export interface WorkflowGraphProps {
   readonly selected?: string | null;
   /** CSS height of the canvas. @default 360 */
   readonly height?: number | string;
+  /** Child tasks drawn under their step (a dynamic pattern's plans, subtasks and turns). */
+  readonly subNodes?: Readonly<Record<string, readonly SubNode[]>>;
 }
 
 interface StepData extends Record<string, unknown> {
@@ -65,7 +68,24 @@ function GroupFrame({ data }: NodeProps<Node<{ label: string }>>) {
   return <div className="wg-group-label">{data.label}</div>;
 }
 
-const NODE_TYPES = { step: StepNode, frame: GroupFrame };
+function SubTaskNode({ data }: NodeProps<Node<{ label: string; status: string }>>) {
+  return (
+    <div
+      className={`wg-sub wg-${data.status}`}
+      data-status={data.status}
+      data-testid="wg-sub"
+      title={data.label}
+    >
+      {data.label}
+    </div>
+  );
+}
+
+const NODE_TYPES = { step: StepNode, frame: GroupFrame, sub: SubTaskNode };
+
+/** The height the sub-nodes take under their step. */
+const subBlock = (count: number): number =>
+  count === 0 ? 0 : Math.ceil(count / SUB_PER_ROW) * (SUB_HEIGHT + SUB_GAP) + SUB_GAP;
 
 /**
  * A workflow's DAG (layout from `layoutDag`), each step coloured by its state. Read-only: nodes
@@ -77,6 +97,7 @@ export function WorkflowGraph({
   onSelect,
   selected = null,
   height = 360,
+  subNodes,
 }: WorkflowGraphProps) {
   const layout = useMemo(() => layoutDag(definition), [definition]);
   const nodes = useMemo<Node[]>(() => {
@@ -85,7 +106,8 @@ export function WorkflowGraph({
       type: 'frame',
       position: { x: g.x, y: g.y },
       data: { label: g.label },
-      style: { width: g.width, height: g.height },
+      // A dynamic step's frame (a group of one) grows to hold its sub-nodes.
+      style: { width: g.width, height: g.height + subBlock(subNodes?.[g.id]?.length ?? 0) },
       className: 'wg-frame',
       selectable: false,
       draggable: false,
@@ -110,8 +132,26 @@ export function WorkflowGraph({
         connectable: false,
       };
     });
-    return [...frames, ...steps];
-  }, [layout, states, selected]);
+    const subs: Node[] = layout.nodes.flatMap((n) =>
+      (subNodes?.[n.id] ?? []).map((sub, i) => {
+        const width = (n.width - SUB_GAP * (SUB_PER_ROW - 1)) / SUB_PER_ROW;
+        return {
+          id: `sub:${sub.id}`,
+          type: 'sub',
+          position: {
+            x: n.x + (i % SUB_PER_ROW) * (width + SUB_GAP),
+            y: n.y + n.height + SUB_GAP + Math.floor(i / SUB_PER_ROW) * (SUB_HEIGHT + SUB_GAP),
+          },
+          data: { label: sub.label, status: sub.status },
+          style: { width, height: SUB_HEIGHT },
+          selectable: false,
+          draggable: false,
+          connectable: false,
+        };
+      }),
+    );
+    return [...frames, ...steps, ...subs];
+  }, [layout, states, selected, subNodes]);
   const edges = useMemo<Edge[]>(
     () =>
       layout.edges.map((e) => ({

@@ -3,6 +3,7 @@ import { get } from '../api.js';
 import { Timeline } from '../components/Timeline.js';
 import { WorkflowGraph } from '../components/WorkflowGraph.js';
 import { stepStates } from '../dag/step-states.js';
+import { subNodesOf, type SubNode } from '../dag/sub-nodes.js';
 import { formatDuration } from '../dag/timeline.js';
 import { href } from '../router.js';
 import { RunActions } from './run/RunActions.js';
@@ -31,13 +32,26 @@ function useNow(running: boolean): number {
 export function RunPage({ id }: { id: string }) {
   const { run, error, logs, mode, refresh } = useRunLive(id);
   const { attempts, more } = useAttempts(id, run?.status);
-  const conversations = useConversations(id, run?.status);
+  const [definition, setDefinition] = useState<WorkflowVersion['workflow'] | null>(null);
+  // Dynamic pattern steps: their turns are child tasks, read (and drawn) before any message.
+  const orchestrators = useMemo(
+    () => (definition?.steps ?? []).filter((s) => s.origin?.role === 'orchestrator').map((s) => s.id),
+    [definition],
+  );
+  const conversations = useConversations(id, run?.status, orchestrators);
+  const subNodes = useMemo(() => {
+    const out: Record<string, readonly SubNode[]> = {};
+    for (const step of orchestrators) {
+      const conversation = conversations.get(step);
+      if (conversation !== undefined) out[step] = subNodesOf(conversation.toolCalls);
+    }
+    return out;
+  }, [orchestrators, conversations]);
   const nested = useMemo(
     () => [...conversations].flatMap(([step, conversation]) => conversationBars(step, conversation)),
     [conversations],
   );
   const [selected, setSelected] = useState<string | null>(null);
-  const [definition, setDefinition] = useState<WorkflowVersion['workflow'] | null>(null);
   const [definitionError, setDefinitionError] = useState<string | null>(null);
   const running = run !== null && !ENDED.has(run.status);
   const now = useNow(running);
@@ -142,6 +156,7 @@ export function RunPage({ id }: { id: string }) {
               states={states}
               onSelect={setSelected}
               selected={selected}
+              subNodes={subNodes}
             />
           )}
           <h2>Timeline</h2>

@@ -57,13 +57,29 @@ function Turn({ turn, tasks }: { turn: ConversationTurn; tasks: ReadonlyMap<stri
   }
   const calls = askedCalls(turn.content);
   const text = textOf(turn.content);
+  // A message between agents (a pattern's plan, result, turn or hand-off): who to whom, and what
+  // it said beyond its text.
+  const between = turn.role === 'assistant' && turn.modelCall === undefined;
+  const rest = isRecord(turn.content)
+    ? Object.fromEntries(Object.entries(turn.content).filter(([k]) => k !== 'text'))
+    : turn.content;
   return (
-    <li className={`chat-turn chat-${turn.role}`} data-role={turn.role}>
+    <li className={`chat-turn chat-${turn.role}`} data-role={turn.role} data-type={turn.type}>
       <div className="chat-who">
         {turn.role === 'assistant' ? turn.sender : turn.role}
+        {between && typeof turn.recipient === 'string' && (
+          <span className="muted">
+            {turn.type === 'request' ? ' hands off to ' : ' → '}
+            {turn.recipient}
+          </span>
+        )}
+        {between && turn.type === 'broadcast' && <span className="muted"> → all</span>}
         {turn.itemIndex !== null && <span className="muted"> [{turn.itemIndex}]</span>}
       </div>
       {text !== '' && <div className="chat-text">{text}</div>}
+      {between && calls.length === 0 && !(isRecord(rest) && Object.keys(rest).length === 0) && (
+        <pre className="chat-content">{json(rest)}</pre>
+      )}
       {calls.map((call) => (
         <details key={call.id} className="chat-call" data-testid="tool-call">
           <summary>
@@ -72,7 +88,7 @@ function Turn({ turn, tasks }: { turn: ConversationTurn; tasks: ReadonlyMap<stri
           <pre>{json(call.arguments)}</pre>
         </details>
       ))}
-      {turn.role === 'assistant' && <div className="chat-usage muted">{usageLine(turn)}</div>}
+      {turn.role === 'assistant' && !between && <div className="chat-usage muted">{usageLine(turn)}</div>}
     </li>
   );
 }

@@ -79,6 +79,8 @@ export interface ConversationTurn {
   readonly role: 'system' | 'user' | 'assistant' | 'tool';
   readonly type: string;
   readonly sender: string;
+  /** Who a message between agents was for (null: everyone, or no one in particular). */
+  readonly recipient?: string | null;
   readonly content: unknown;
   readonly turn: number;
   readonly modelCall?: number;

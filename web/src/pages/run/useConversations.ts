@@ -8,15 +8,18 @@ const MAX_STEPS = 20;
 
 /**
  * The conversations of a run's agent steps: which steps have one comes from the run's messages
- * (`metadata.conversation`), then each is read (`/runs/{id}/steps/{step}/conversation`). Read
+ * (`metadata.conversation`) and `always` (dynamic pattern steps, whose child tasks are wanted
+ * before anything is said), then each is read (`/runs/{id}/steps/{step}/conversation`). Read
  * again every 2 s while the run goes on, and once more when it ends.
  */
 export function useConversations(
   runId: string,
   status: string | undefined,
+  always: readonly string[] = [],
 ): ReadonlyMap<string, StepConversation> {
   const [conversations, setConversations] = useState<ReadonlyMap<string, StepConversation>>(new Map());
   const ended = status !== undefined && ENDED.has(status);
+  const alwaysKey = always.join('\n');
   useEffect(() => {
     let live = true;
     const id = encodeURIComponent(runId);
@@ -24,8 +27,12 @@ export function useConversations(
       const { items } = await get<{ items: { metadata: Record<string, unknown> }[] }>(`/runs/${id}/messages`);
       const steps = [
         ...new Set(
-          items.flatMap((m) =>
-            m.metadata.conversation === true && typeof m.metadata.step === 'string' ? [m.metadata.step] : [],
+          (alwaysKey === '' ? [] : alwaysKey.split('\n')).concat(
+            items.flatMap((m) =>
+              m.metadata.conversation === true && typeof m.metadata.step === 'string'
+                ? [m.metadata.step]
+                : [],
+            ),
           ),
         ),
       ].slice(0, MAX_STEPS);
@@ -47,7 +54,7 @@ export function useConversations(
       live = false;
       clearInterval(timer);
     };
-  }, [runId, ended, status]);
+  }, [runId, ended, status, alwaysKey]);
   return conversations;
 }
 
