@@ -21,6 +21,7 @@ describe('BUILTIN_AGENTS', () => {
       'builtin/send_email',
       'builtin/approval',
       'builtin/consensus',
+      'builtin/orchestrate',
     ]);
     for (const agent of BUILTIN_AGENTS) {
       const name = agent.name.slice('builtin/'.length);
