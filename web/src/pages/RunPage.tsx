@@ -28,6 +28,8 @@ function useNow(running: boolean): number {
   return now;
 }
 
+const NO_SUB_NODES: Readonly<Record<string, readonly SubNode[]>> = {};
+
 /** `#/runs/<id>`: the run's DAG coloured live, its attempts waterfall, and a drawer per step. */
 export function RunPage({ id }: { id: string }) {
   const { run, error, logs, mode, refresh } = useRunLive(id);
@@ -40,6 +42,8 @@ export function RunPage({ id }: { id: string }) {
   );
   const conversations = useConversations(id, run?.status, orchestrators);
   const subNodes = useMemo(() => {
+    // No dynamic step: the same (empty) object every time, so the graph's nodes stay as they are.
+    if (orchestrators.length === 0) return NO_SUB_NODES;
     const out: Record<string, readonly SubNode[]> = {};
     for (const step of orchestrators) {
       const conversation = conversations.get(step);

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { get } from '../../api.js';
 import type { NestedBar } from '../../dag/timeline.js';
 import { ENDED, type StepConversation } from './types.js';
@@ -18,6 +18,8 @@ export function useConversations(
   always: readonly string[] = [],
 ): ReadonlyMap<string, StepConversation> {
   const [conversations, setConversations] = useState<ReadonlyMap<string, StepConversation>>(new Map());
+  // What was last read, as JSON: a poll that reads the same leaves the state (and the graph) alone.
+  const lastRead = useRef('');
   const ended = status !== undefined && ENDED.has(status);
   const alwaysKey = always.join('\n');
   useEffect(() => {
@@ -45,7 +47,11 @@ export function useConversations(
             ] as const,
         ),
       );
-      if (live) setConversations(new Map(read));
+      const json = JSON.stringify(read);
+      if (live && json !== lastRead.current) {
+        lastRead.current = json;
+        setConversations(new Map(read));
+      }
     };
     void load().catch(() => undefined);
     if (ended) return () => void (live = false);
