@@ -113,7 +113,7 @@ export type {
   StepConversation,
   ToolTaskRecord,
 } from './repositories/records.js';
-export { insertMessages } from './repositories/records.js';
+export { insertMessages, type MessagesTable } from './repositories/records.js';
 export {
   BUDGET_PERIODS,
   periodStart,
