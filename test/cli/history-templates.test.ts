@@ -67,7 +67,8 @@ describe.each(DIALECTS)('swarm templates and swarm history against a running ser
         const items = JSON.parse(out.stdout) as { runId: string }[];
         return items.some((i) => i.runId === id) ? out : null;
       },
-      15_000,
+      // The server archives every 5 s; each CLI call is a node process (slow on a loaded machine).
+      60_000,
     );
     expect(listed.code).toBe(0);
     const table = await cli(['history', 'list'], env);
@@ -77,5 +78,5 @@ describe.each(DIALECTS)('swarm templates and swarm history against a running ser
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ runId: id, status: 'completed', metrics: { steps: 2 } });
     expect((await cli(['history', 'show', 'no-such-run'], env)).code).not.toBe(0);
-  });
+  }, 120_000);
 });
