@@ -59,7 +59,9 @@ export interface DialectAdapter {
   boolDefault(value: boolean): RawBuilder<unknown>;
   /**
    * Runs `fn` in a transaction that holds the write lock from its first statement
-   * (SQLite `BEGIN IMMEDIATE`, so a read-then-write never fails on a stale snapshot).
+   * (SQLite `BEGIN IMMEDIATE`, so a read-then-write never fails on a stale snapshot). On
+   * PostgreSQL a transaction rolled back by a deadlock or serialization failure is run again
+   * (up to 3 times), so `fn` must do nothing but database work.
    */
   writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
   /**

@@ -97,7 +97,17 @@ export const postgresAdapter: DialectAdapter = {
   boolDefault: (value) => sql.raw(value ? 'true' : 'false'),
 
   async writeTransaction(db, fn) {
-    return db.transaction().execute((trx) => fn(trx));
+    // A deadlock or serialization failure rolls the whole transaction back: PostgreSQL picked it
+    // to give way to another, and the same work sent again succeeds. Retried here, once for every
+    // write, rather than surfacing as a 500 from whichever request happened to lose.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute((trx) => fn(trx));
+      } catch (error) {
+        if (attempt >= WRITE_ATTEMPTS || !isConflict(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 10));
+      }
+    }
   },
 
   async readTransaction(db, fn) {
@@ -176,3 +186,12 @@ export const postgresAdapter: DialectAdapter = {
     });
   },
 };
+
+/** How many times a write transaction is tried when PostgreSQL rolls it back for a conflict. */
+const WRITE_ATTEMPTS = 3;
+
+/** 40P01 deadlock_detected, 40001 serialization_failure: the transaction was chosen to give way. */
+function isConflict(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
