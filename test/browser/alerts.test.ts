@@ -1,5 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerClient } from '../helpers/api-client.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { until } from '../helpers/until.js';
 import {
@@ -28,20 +29,11 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)('the alerts view on %s', { timeout: 
       startSwarm(dialect, { SWARM_ALERT_INTERVAL_MS: '300' }),
       launchBrowser(),
     ]);
-    const key = swarm.server.bootstrapped!.key;
-    call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${swarm.url}/api/v1${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-      return JSON.parse(text) as T;
-    };
+    const { ok } = bearerClient(
+      () => `${swarm.url}/api/v1`,
+      () => swarm.server.bootstrapped!.key,
+    );
+    call = async <T>(method: string, path: string, body?: unknown) => (await ok(method, path, body)) as T;
   });
   afterAll(async () => {
     await browser?.close();
