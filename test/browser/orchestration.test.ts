@@ -118,11 +118,16 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       // Sampled while the run goes on: the graph is seen at more than one size on the way.
       const seen = new Set<number>();
       let running = false;
+      // Nodes are rebuilt on every poll; none may be drawn hidden waiting to be measured.
+      let hidden = 0;
       await expect
         .poll(
           async () => {
             seen.add(await subs.count());
             running ||= (await page.locator('[data-testid="wg-sub"][data-status="running"]').count()) > 0;
+            hidden += await page
+              .locator('.react-flow__node')
+              .evaluateAll((els) => els.filter((e) => getComputedStyle(e).visibility === 'hidden').length);
             return page.getByTestId('run-status').textContent();
           },
           { timeout: 60_000, interval: 200 },
@@ -135,6 +140,7 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       expect(sizes.length, `sizes seen: ${sizes.join(', ')}`).toBeGreaterThan(1);
       expect(sizes.at(-1)).toBe(5);
       expect(running).toBe(true);
+      expect(hidden).toBe(0);
       expect(await subs.evaluateAll((els) => els.map((e) => e.getAttribute('data-status')))).toEqual(
         Array(5).fill('completed'),
       );

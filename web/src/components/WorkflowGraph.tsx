@@ -83,6 +83,35 @@ function SubTaskNode({ data }: NodeProps<Node<{ label: string; status: string }>
 
 const NODE_TYPES = { step: StepNode, frame: GroupFrame, sub: SubTaskNode };
 
+/**
+ * Every node's size is known from the layout, so it is given, never measured. The nodes are
+ * rebuilt on every poll of a live run; a node React Flow has to measure is drawn hidden until its
+ * ResizeObserver reports, and when two rebuilds fall inside one measurement it never reports again
+ * and the node stays hidden (a step vanished from a live run's graph).
+ */
+const fixedSize = (width: number, height: number) => ({ width, height, style: { width, height } });
+
+/** A step's two handles (React Flow's 6 px dots, centred on the left and right edges). */
+const HANDLE = 6;
+const stepHandles = (width: number, height: number): NonNullable<Node['handles']> => [
+  {
+    type: 'target',
+    position: Position.Left,
+    x: -HANDLE / 2,
+    y: (height - HANDLE) / 2,
+    width: HANDLE,
+    height: HANDLE,
+  },
+  {
+    type: 'source',
+    position: Position.Right,
+    x: width - HANDLE / 2,
+    y: (height - HANDLE) / 2,
+    width: HANDLE,
+    height: HANDLE,
+  },
+];
+
 /** The height the sub-nodes take under their step. */
 const subBlock = (count: number): number =>
   count === 0 ? 0 : Math.ceil(count / SUB_PER_ROW) * (SUB_HEIGHT + SUB_GAP) + SUB_GAP;
@@ -107,7 +136,7 @@ export function WorkflowGraph({
       position: { x: g.x, y: g.y },
       data: { label: g.label },
       // A dynamic step's frame (a group of one) grows to hold its sub-nodes.
-      style: { width: g.width, height: g.height + subBlock(subNodes?.[g.id]?.length ?? 0) },
+      ...fixedSize(g.width, g.height + subBlock(subNodes?.[g.id]?.length ?? 0)),
       className: 'wg-frame',
       selectable: false,
       draggable: false,
@@ -127,7 +156,8 @@ export function WorkflowGraph({
           fanOut: n.fanOut,
           selected: n.id === selected,
         },
-        style: { width: n.width, height: n.height },
+        ...fixedSize(n.width, n.height),
+        handles: stepHandles(n.width, n.height),
         draggable: false,
         connectable: false,
       };
@@ -143,7 +173,7 @@ export function WorkflowGraph({
             y: n.y + n.height + SUB_GAP + Math.floor(i / SUB_PER_ROW) * (SUB_HEIGHT + SUB_GAP),
           },
           data: { label: sub.label, status: sub.status },
-          style: { width, height: SUB_HEIGHT },
+          ...fixedSize(width, SUB_HEIGHT),
           selectable: false,
           draggable: false,
           connectable: false,
