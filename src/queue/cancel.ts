@@ -4,6 +4,7 @@ import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../stora
 import { endAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { wakeParents } from './children.js';
+import { cancelWaitpointsOf } from './waitpoints.js';
 
 export interface CancelFilter {
   /** These tasks. */
@@ -92,6 +93,8 @@ export async function cancelTasks(
       }
     }
     await endAssignments(trx, dialect, cancelled, 'released', at);
+    // What they waited for is cancelled with them: no inbox offers a decision nobody awaits.
+    for (const chunk of chunksFor(dialect, cancelled, 1)) await cancelWaitpointsOf(trx, chunk, at);
     if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
     await within?.(trx, cancelled);
     return cancelled;

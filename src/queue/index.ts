@@ -38,6 +38,21 @@ export {
 export { cancelTasks, type CancelFilter } from './cancel.js';
 export { releaseTasks } from './release.js';
 export { sleepTask, type SleepRequest } from './sleep.js';
+export {
+  createWaitpoint,
+  resolveWaitpoint,
+  waitpointOf,
+  cancelWaitpointsOf,
+  waitpointFromRow,
+  NEVER,
+  type Waitpoint,
+  type WaitpointKind,
+  type WaitpointStatus,
+  type WaitpointTimeoutAction,
+  type WaitpointRequest,
+  type WaitpointOwner,
+  type Resolution,
+} from './waitpoints.js';
 export { checkpointTask, type CheckpointRequest } from './checkpoint.js';
 export {
   childTasksOf,

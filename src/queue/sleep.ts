@@ -2,6 +2,7 @@ import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.j
 import { endAssignments } from './assignments.js';
 import { enqueueTasks } from './enqueue.js';
 import type { Lease, NewTask } from './types.js';
+import { createWaitpoint, type WaitpointOwner, type WaitpointRequest } from './waitpoints.js';
 
 export interface SleepRequest extends Lease {
   /** When the task is claimable again. */
@@ -14,6 +15,13 @@ export interface SleepRequest extends Lease {
    * The sleep and the children are one commit: both happen or neither does.
    */
   readonly children?: readonly Omit<NewTask, 'parentTaskId'>[];
+  /**
+   * What the task waits for (an approval, an event): written in the same transaction, so no one
+   * can resolve it while the task still runs. `until` is its timeout (NEVER without one). When
+   * the task already has a settled waitpoint under the key (an attempt run again after a
+   * crash), the task wakes at once instead.
+   */
+  readonly waitpoint?: { readonly owner: Omit<WaitpointOwner, 'taskId'>; readonly request: WaitpointRequest };
 }
 
 /**
@@ -52,6 +60,15 @@ export async function sleepTask(
       .where('lease_epoch', '=', request.leaseEpoch)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return false;
+    if (request.waitpoint !== undefined) {
+      const { settled } = await createWaitpoint(
+        trx,
+        { ...request.waitpoint.owner, taskId: request.id },
+        request.waitpoint.request,
+        at,
+      );
+      if (settled) await trx.updateTable('tasks').set({ run_at: at }).where('id', '=', request.id).execute();
+    }
     await endAssignments(trx, dialect, [request.id], 'released', at);
     if (request.children !== undefined && request.children.length > 0)
       await enqueueTasks(

@@ -16,6 +16,8 @@ export type {
   ChildTaskRequest,
   ChildTaskOutcome,
   ConversationEntry,
+  WaitpointRequest,
+  WaitpointOutcome,
 } from './types.js';
 export { Sleep } from './types.js';
 export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';

@@ -81,6 +81,12 @@ export interface RuntimeContext {
    * Absent: nothing is saved (the runtime runs without a worker).
    */
   checkpoint?(state: unknown, entries: readonly ConversationEntry[]): Promise<boolean>;
+  /**
+   * This task's waitpoint under `key` (asked for with a `Sleep`), or null when there is none.
+   * A waitpoint still `waiting` past its timeout is settled as `timed_out` by this call — unless
+   * a decision wins the race, which is then what it returns. Absent without a worker.
+   */
+  waitpoint?(key: string): Promise<WaitpointOutcome | null>;
 }
 
 /** One message of an agent's conversation as the record keeps it (a `messages` row). */
@@ -154,7 +160,37 @@ export class Sleep {
      * them ends the task wakes at once (an agent loop's tool calls). Their owner is the task's.
      */
     readonly children: readonly ChildTaskRequest[] = [],
+    /**
+     * What the task waits for (an approval, an event): the worker writes it with the sleep, in
+     * one transaction, and `until` is its timeout. The attempt that resumes the task reads its
+     * outcome with `context.waitpoint(key)`.
+     */
+    readonly waitpoint?: WaitpointRequest,
   ) {}
+}
+
+/** A waitpoint a runtime asks for with its `Sleep` (see src/queue/waitpoints.ts). */
+export interface WaitpointRequest {
+  /** Its name within the task: the resumed attempt reads it back by this key. */
+  readonly key: string;
+  readonly kind: 'approval' | 'event' | 'sleep';
+  readonly spec: unknown;
+  readonly eventType?: string;
+  readonly eventSource?: string;
+  readonly eventsSince?: Date;
+  readonly timeoutAt?: Date;
+  readonly onTimeout?: 'fail' | 'approve' | 'reject' | 'continue';
+}
+
+/** A waitpoint as a resumed attempt reads it back (`context.waitpoint`). */
+export interface WaitpointOutcome {
+  readonly id: string;
+  readonly status: 'waiting' | 'resolved' | 'timed_out' | 'cancelled';
+  readonly timeoutAt: string | null;
+  readonly onTimeout: 'fail' | 'approve' | 'reject' | 'continue';
+  readonly result: unknown;
+  readonly resolvedBy: string | null;
+  readonly resolvedAt: string | null;
 }
 
 /** A child task a runtime asks for with its `Sleep`. */

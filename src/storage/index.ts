@@ -34,6 +34,9 @@ export {
   TEMPLATE_PATTERNS,
   ALERT_TYPES,
   ALERT_SEVERITIES,
+  WAITPOINT_KINDS,
+  WAITPOINT_STATUSES,
+  WAITPOINT_TIMEOUT_ACTIONS,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,
@@ -147,4 +150,5 @@ export type {
   WebhooksTable,
   WebhookDeliveriesTable,
   WebhookDeliveryAttemptsTable,
+  WaitpointsTable,
 } from './schema-types.js';

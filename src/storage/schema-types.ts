@@ -698,7 +698,36 @@ export interface AlertEvaluationsTable {
   updated_at: WithDefault<Timestamp>;
 }
 
+/** Migration 0022: what a waiting step waits for (src/queue/waitpoints.ts). */
+export interface WaitpointsTable {
+  id: string;
+  owner_id: string;
+  run_id: string | null;
+  task_id: string;
+  step_id: string | null;
+  /** The waitpoint's name within its task: one per (task, key). */
+  key: string;
+  kind: 'approval' | 'event' | 'sleep';
+  status: WithDefault<'waiting' | 'resolved' | 'timed_out' | 'cancelled'>;
+  /** JSON: what is awaited (an approval's message, data, approvers, form; an event's match). */
+  spec: WithDefault<JsonText>;
+  event_type: string | null;
+  event_source: string | null;
+  events_since: Timestamp | null;
+  /** The id of the last event already checked against this waitpoint. */
+  matched_through: string | null;
+  timeout_at: Timestamp | null;
+  on_timeout: WithDefault<'fail' | 'approve' | 'reject' | 'continue'>;
+  result: JsonText | null;
+  /** A user id, `event:<id>`, `timeout` or `system`. */
+  resolved_by: string | null;
+  resolved_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
+  waitpoints: WaitpointsTable;
   alerts: AlertsTable;
   alert_evaluations: AlertEvaluationsTable;
   trust_records: TrustRecordsTable;

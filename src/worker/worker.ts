@@ -33,6 +33,7 @@ import { outcomeHooks } from './hooks.js';
 import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { conversationRows } from './conversation.js';
+import { readWaitpoint } from './waitpoints.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 import { agentLabel, type AttemptEnd } from './attempt-end.js';
 import { startAttemptSpan, type AttemptSpan } from '../telemetry/index.js';
@@ -412,6 +413,7 @@ export class Worker {
           ),
           ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
           childTasks: () => childTasksOf(this.options.store.handle, task.ownerId, task.id),
+          waitpoint: (key) => readWaitpoint(this.options.store.handle, task, key),
           checkpoint: (state, entries) =>
             checkpointTask(this.options.store.handle, {
               id: task.id,
@@ -504,6 +506,14 @@ export class Worker {
       leaseEpoch: task.leaseEpoch,
       until: request.until,
       state: redactor.redact(request.state),
+      ...(request.waitpoint === undefined
+        ? {}
+        : {
+            waitpoint: {
+              owner: { ownerId: task.ownerId, runId: task.runId, stepId: task.stepId },
+              request: { ...request.waitpoint, spec: redactor.redact(request.waitpoint.spec) },
+            },
+          }),
       // The children run as the task's owner, at its priority, in its trace.
       children: request.children.map((child) => ({
         ...child,

@@ -127,7 +127,10 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
             running ||= (await page.locator('[data-testid="wg-sub"][data-status="running"]').count()) > 0;
             hidden += await page
               .locator('.react-flow__node')
-              .evaluateAll((els) => els.filter((e) => getComputedStyle(e).visibility === 'hidden').length);
+              .evaluateAll(
+                (els) =>
+                  els.filter((e) => (e.getAttribute('style') ?? '').includes('visibility: hidden')).length,
+              );
             return page.getByTestId('run-status').textContent();
           },
           { timeout: 60_000, interval: 200 },

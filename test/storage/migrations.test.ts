@@ -51,6 +51,7 @@ const EXPECTED_TABLES = [
   'execution_artifacts',
   'execution_history',
   'maintenance_leases',
+  'waitpoints',
   'events',
   'swarm_migrations',
 ];

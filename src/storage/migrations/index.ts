@@ -20,6 +20,7 @@ import { mcpServers } from './0018-mcp-servers.js';
 import { consensus } from './0019-consensus.js';
 import { alerts } from './0020-alerts.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
+import { waitpoints } from './0022-waitpoints.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -44,6 +45,7 @@ export const MIGRATIONS: readonly Migration[] = [
   consensus,
   alerts,
   historyRetentionTemplates,
+  waitpoints,
 ];
 
 export type { Migration } from './ddl.js';
@@ -55,6 +57,7 @@ export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { CONSENSUS_TYPES, TRUST_EVENT_TYPES } from './0019-consensus.js';
 export { ALERT_TYPES, ALERT_SEVERITIES } from './0020-alerts.js';
 export { TEMPLATE_PATTERNS } from './0021-history-retention-templates.js';
+export { WAITPOINT_KINDS, WAITPOINT_STATUSES, WAITPOINT_TIMEOUT_ACTIONS } from './0022-waitpoints.js';
 export { USER_ROLES, LOGIN_ATTEMPT_KINDS } from './0013-people.js';
 export {
   AGENT_TYPES,
