@@ -20,6 +20,7 @@ export type {
   WaitpointOutcome,
 } from './types.js';
 export { Sleep } from './types.js';
+export type { Mailer, OutgoingEmail, EmailAttachment, SentEmail } from './mail.js';
 export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';
 export { DatabaseEventSink } from './events.js';
 export { RuntimeError, isRuntimeError } from './errors.js';

@@ -24,6 +24,12 @@ export interface AgentInvocation {
    * `Sleep`): the `state` it gave then. Absent on a task that never slept.
    */
   resumeState?: unknown;
+  /**
+   * The same for every attempt of this step and item, and for its replays in forks of the run
+   * (derived from the original run, the step and the item): what an agent passes on to make its
+   * side effects safe to repeat (`Idempotency-Key`, an email's Message-ID).
+   */
+  idempotencyKey: string;
 }
 
 /**

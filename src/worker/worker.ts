@@ -34,6 +34,7 @@ import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { conversationRows } from './conversation.js';
 import { readWaitpoint } from './waitpoints.js';
+import { idempotencyKeyOf } from './idempotency.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 import { agentLabel, type AttemptEnd } from './attempt-end.js';
 import { startAttemptSpan, type AttemptSpan } from '../telemetry/index.js';
@@ -401,6 +402,7 @@ export class Worker {
           agent: invokedAgent(agent),
           input: task.input,
           ...(task.resumeState === undefined ? {} : { resumeState: task.resumeState }),
+          idempotencyKey: idempotencyKeyOf(task.runId, task.id, task.stepId, task.itemIndex),
         },
         {
           signal,

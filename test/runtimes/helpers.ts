@@ -46,6 +46,7 @@ export function invocation(
     stepId: 'step',
     ownerId: 'owner-1',
     attempt: 1,
+    idempotencyKey: 'swarm-test-key',
     agent: { name: `builtin/${name}`, version: '1.0.0', runtime: { type: 'builtin', name } },
     input,
     ...more,

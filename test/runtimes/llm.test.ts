@@ -116,6 +116,7 @@ describe.each(DIALECTS)('the llm runtime on %s', (dialect) => {
       stepId: 'write',
       ownerId: fx.caller.userId,
       attempt: 1,
+      idempotencyKey: 'swarm-test-key',
       agent: a,
       input,
       ...more,

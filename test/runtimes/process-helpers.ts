@@ -84,6 +84,7 @@ export function invoke(
     stepId: 'step',
     ownerId: 'owner-1',
     attempt: 1,
+    idempotencyKey: 'swarm-test-key',
     agent,
     input,
     ...more,
