@@ -40,6 +40,7 @@ import {
   taskOfStep,
 } from './completions.js';
 import { readConsensus, type ConsensusView } from './consensus-view.js';
+import { readWaiting, type WaitingView } from './waiting.js';
 import {
   decideConsensus,
   memberLookup,
@@ -838,7 +839,12 @@ export class Engine {
     await this.loadDefinitions([row.workflow_id]);
     const usage = await readRunUsage(this.store.handle.db, [row]);
     const consensus = await readConsensus(this.store.handle.db, caller.userId, runId);
-    return { ...viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id)), consensus };
+    const waiting = await readWaiting(this.store.handle.db, caller.userId, runId);
+    return {
+      ...viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id)),
+      consensus,
+      waiting,
+    };
   }
 
   /** The consensus decisions of a run the caller owns, oldest first. */
@@ -904,6 +910,8 @@ export interface RunView {
   readonly handlers: readonly HandlerState[];
   /** Its consensus decisions (one a consensus step), in a run read on its own (getRun). */
   readonly consensus?: readonly ConsensusView[];
+  /** What its steps wait for now (approvals, events, sleeps), in a run read on its own (getRun). */
+  readonly waiting?: readonly WaitingView[];
   /** What started it: the trigger type and id, or (manual) the user who did; its trigger data. */
   readonly trigger: {
     readonly type: string;

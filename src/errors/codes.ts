@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   HANDOFF_LIMIT: { status: 422, title: 'Hand-off limit reached', retryable: false },
   BUDGET_EXCEEDED: { status: 422, title: 'Budget exceeded', retryable: false },
   NO_QUORUM: { status: 422, title: 'No quorum', retryable: false },
+  WAIT_TIMEOUT: { status: 422, title: 'Wait timed out', retryable: false },
   MCP_SERVER_UNAVAILABLE: { status: 424, title: 'MCP server unavailable', retryable: true },
   MCP_TOOL_FAILED: { status: 422, title: 'MCP tool failed', retryable: false },
   TASK_NOT_COMPLETED: { status: 409, title: 'Task did not complete', retryable: false },

@@ -1,4 +1,5 @@
-import { toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import type { Kysely } from 'kysely';
+import { EVENTS_CHANNEL, toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { enqueueTasks } from './enqueue.js';
 import type { Lease, NewTask } from './types.js';
@@ -68,6 +69,9 @@ export async function sleepTask(
         at,
       );
       if (settled) await trx.updateTable('tasks').set({ run_at: at }).where('id', '=', request.id).execute();
+      // A new wait for events: the event dispatcher checks it against past events at once.
+      else if (request.waitpoint.request.kind === 'event')
+        await dialect.notify(trx as unknown as Kysely<unknown>, EVENTS_CHANNEL);
     }
     await endAssignments(trx, dialect, [request.id], 'released', at);
     if (request.children !== undefined && request.children.length > 0)

@@ -10,6 +10,7 @@ import { consensus, type ConsensusInput } from './consensus.js';
 import { delay, type DelayInput } from './delay.js';
 import { RuntimeError } from './errors.js';
 import { httpRequest, type HttpRequestInput } from './http-request.js';
+import { waitForEvent, type WaitForEventInput } from './wait-for-event.js';
 import { orchestrate, type OrchestrateInput, type OrchestrationDeps } from './orchestration/index.js';
 import { Sleep, type AgentInvocation, type HttpPolicy, type Runtime, type RuntimeContext } from './types.js';
 
@@ -69,11 +70,14 @@ export class BuiltinRuntime implements Runtime {
       noop: () => noop(),
       transform: (input: unknown) => transform(input),
       // Holds no worker: answers Sleep until due (see delay.ts).
-      delay: (input: DelayInput, invocation, context) => delay(input, invocation, context.log),
+      delay: (input: DelayInput, invocation, context) => delay(input, invocation, context),
       condition: (input: { value?: unknown }) => condition(input),
       emit_event: (input: { source: string; type: string; payload?: unknown }, invocation, context) =>
         emitEvent(input, invocation, context),
       consensus: (input: ConsensusInput) => consensus(input),
+      // Holds no worker either: an event waitpoint the dispatcher settles (see wait-for-event.ts).
+      wait_for_event: (input: WaitForEventInput, invocation, context) =>
+        waitForEvent(input, invocation, context),
       http_request: (input: HttpRequestInput, _inv, context) => httpRequest(input, this.http, context),
       orchestrate: (input: OrchestrateInput, invocation, context) => {
         const deps = options.orchestration;

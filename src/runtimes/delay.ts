@@ -4,9 +4,16 @@
  * slot stays taken, and the due time is kept in the task row); the attempt that resumes it once
  * due — on any worker, after any restart — reads the due time back and completes. A wait that is
  * already over completes at once.
+ *
+ * The sleep is a `sleep` waitpoint like every other wait (timeout = due, on_timeout continue):
+ * it shows in what its run waits for, and is cancelled with its run. Nothing resolves it; the
+ * resumed attempt settles it as timed out when it reads it back.
  */
 import { RuntimeError } from './errors.js';
-import { Sleep, type AgentInvocation, type LogLevel } from './types.js';
+import { Sleep, type AgentInvocation, type RuntimeContext } from './types.js';
+
+/** The sleep's waitpoint key within its task. */
+export const SLEEP_KEY = 'sleep';
 
 export interface DelayInput {
   /** Wait this many milliseconds from the first attempt. */
@@ -28,19 +35,29 @@ interface DelayState {
   readonly waited_ms: number;
 }
 
-export function delay(
+export async function delay(
   input: DelayInput,
   invocation: Pick<AgentInvocation, 'resumeState'>,
-  log: (level: LogLevel, message: string) => void,
+  context: Pick<RuntimeContext, 'log' | 'waitpoint'>,
   now: number = Date.now(),
-): DelayOutput | Sleep {
+): Promise<DelayOutput | Sleep> {
   const resumed = stateOf(invocation.resumeState);
   const { due, waited } = resumed ?? plan(input, now);
   const until = new Date(due).toISOString();
-  if (due <= now) return { waited_ms: waited, until };
+  if (due <= now) {
+    // Reading it settles the waitpoint (timed out, as planned): the run no longer lists it.
+    if (resumed !== undefined) await context.waitpoint?.(SLEEP_KEY);
+    return { waited_ms: waited, until };
+  }
   // A resumed attempt early (another process's clock a little behind) simply sleeps again.
-  if (resumed === undefined) log('info', `waiting until ${until}`);
-  return new Sleep(new Date(due), { delay_due: until, waited_ms: waited } satisfies DelayState);
+  if (resumed === undefined) context.log('info', `waiting until ${until}`);
+  return new Sleep(new Date(due), { delay_due: until, waited_ms: waited } satisfies DelayState, [], {
+    key: SLEEP_KEY,
+    kind: 'sleep',
+    spec: { until },
+    timeoutAt: new Date(due),
+    onTimeout: 'continue',
+  });
 }
 
 function plan(input: DelayInput, now: number): { due: number; waited: number } {

@@ -11,6 +11,7 @@ import {
 } from '../storage/index.js';
 import { firingError, prepareFiring, recordFiring, type Refusal } from './fire.js';
 import type { TriggerRow } from './types.js';
+import { EventWaits } from './waits.js';
 import { instruments, secondsSince } from '../metrics/index.js';
 
 /** Metrics (src/metrics): how long events waited between publication and dispatch. */
@@ -73,6 +74,8 @@ export interface DispatchReport {
  */
 export class EventDispatcher {
   private readonly maxEventDepth: number;
+  /** The `wait_for` steps waiting for events (waits.ts): settled in the dispatch transaction. */
+  private readonly waits: EventWaits;
 
   constructor(
     private readonly store: Store,
@@ -82,10 +85,16 @@ export class EventDispatcher {
     options: DispatcherOptions = {},
   ) {
     this.maxEventDepth = options.maxEventDepth ?? DEFAULT_MAX_EVENT_DEPTH;
+    this.waits = new EventWaits(store.handle, logger);
   }
 
   async dispatchPending(limit = 100): Promise<DispatchReport> {
     const { db } = this.store.handle;
+    // New waits first (their lookback), then live matching of the pending events: see waits.ts
+    // for why no event falls between the two.
+    await this.waits.backfill().catch((error: unknown) => {
+      this.logger?.error({ err: error }, 'checking new waits against past events failed; next pass retries');
+    });
     const rows = await db
       .selectFrom('events')
       .selectAll()
@@ -108,8 +117,11 @@ export class EventDispatcher {
     // Most events (every run's end) start nothing and go nowhere: they are marked in one statement.
     const triggers = await this.eventTriggers(events);
     const wanted = await Promise.all(this.subscribers.map((s) => s.wants(db, events)));
+    const waits = await this.waits.matchBatch(events.map(waitedEvent));
     const matching = (event: DispatchedEvent) => triggers.filter((t) => matches(t, event));
-    const idle = events.filter((e) => matching(e).length === 0 && wanted.every((w) => !w.has(e.id)));
+    const idle = events.filter(
+      (e) => matching(e).length === 0 && wanted.every((w) => !w.has(e.id)) && !waits.has(e.id),
+    );
     let dispatched = 0;
     let runsStarted = 0;
     if (idle.length > 0) {
@@ -132,7 +144,13 @@ export class EventDispatcher {
       const subscribers = this.subscribers.filter((_, i) => wanted[i]!.has(event.id));
       try {
         const cause = event.runId === null ? null : (causes.get(event.runId) ?? null);
-        const started = await this.dispatchOne(event, matching(event), subscribers, cause);
+        const started = await this.dispatchOne(
+          event,
+          matching(event),
+          subscribers,
+          cause,
+          waits.get(event.id),
+        );
         if (started !== null) {
           observeLag([event]);
           dispatched++;
@@ -192,6 +210,7 @@ export class EventDispatcher {
     triggers: readonly TriggerRow[],
     subscribers: readonly EventSubscriber[],
     cause: string | null,
+    waitpoints: readonly string[] = [],
   ): Promise<number | null> {
     const { db, dialect } = this.store.handle;
     const triggerData = {
@@ -258,6 +277,8 @@ export class EventDispatcher {
           );
       }
       for (const subscriber of subscribers) await subscriber.take(trx, dialect, event);
+      // Already settled (by the backfill, another dispatcher): a no-op, by its conditional update.
+      for (const id of waitpoints) await this.waits.settle(trx, event.ownerId, id, waitedEvent(event));
       await trx
         .updateTable('events')
         .set({ status: 'dispatched', dispatched_at: toDbTimestamp(new Date()) })
@@ -304,4 +325,16 @@ function matches(trigger: TriggerRow, event: DispatchedEvent): boolean {
     (trigger.event_source === event.source || trigger.event_source === '*') &&
     (trigger.event_type === event.type || trigger.event_type === '*')
   );
+}
+
+/** The event as a waiting step sees it (and its owner, to match by). */
+function waitedEvent(event: DispatchedEvent) {
+  return {
+    id: event.id,
+    ownerId: event.ownerId,
+    type: event.type,
+    source: event.source,
+    payload: event.payload,
+    created_at: event.createdAt,
+  };
 }

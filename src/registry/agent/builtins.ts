@@ -206,6 +206,50 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
     ),
     output_schema: { type: 'object' },
   },
+  wait_for_event: {
+    description:
+      'Waits, holding no worker, for the first event of type `event` (and `source`) whose `match` holds, published since its run started (or within `lookback`); the event dispatcher matches it. The `wait_for` step form runs it.',
+    type: 'coordination',
+    input_schema: object(
+      {
+        event: { ...text, description: 'the event type, e.g. order.paid' },
+        source: { ...text, description: 'only events from this source' },
+        match: {
+          ...text,
+          description:
+            'JSONata over {event, trigger, variables, steps, run}; the event counts when it is true',
+        },
+        timeout: { ...text, description: 'a duration ("30s", "2h", "7d"); none: wait until the run ends' },
+        lookback: {
+          ...text,
+          description:
+            'events published this long before the wait began count too; default: since the run started',
+        },
+        on_timeout: { enum: ['fail', 'continue'], description: 'default fail' },
+        scope: {
+          type: 'object',
+          description: 'what `match` sees besides `event` (the wait_for form fills it)',
+        },
+      },
+      ['event'],
+    ),
+    output_schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        event: object({ id: text, type: text, source: text, payload: {}, created_at: { type: 'string' } }, [
+          'id',
+          'type',
+          'source',
+          'payload',
+          'created_at',
+        ]),
+        waited_ms: { type: 'integer', minimum: 0 },
+        timed_out: { const: true },
+      },
+      anyOf: [{ required: ['event', 'waited_ms'] }, { required: ['timed_out'] }],
+    },
+  },
 };
 
 function manifest(name: BuiltinName, spec: BuiltinSpec): AgentManifest {

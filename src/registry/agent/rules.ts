@@ -43,6 +43,7 @@ export const BUILTIN_NAMES = [
   'approval',
   'consensus',
   'orchestrate',
+  'wait_for_event',
 ] as const;
 export type BuiltinName = (typeof BUILTIN_NAMES)[number];
 

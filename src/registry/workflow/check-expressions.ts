@@ -95,6 +95,8 @@ export function expressionIssues(
     const scope: Scope = { known, upstream: upstream.get(step.id) ?? new Set(), noun };
     mappingIssues(step.input, step.inputField, scope, issues);
     if (step.when) bareIssues(step.when.value, step.when.field, scope, issues);
+    // Evaluated by the event dispatcher over the event and the run (wait-for.ts).
+    if (step.waitFor?.match) bareIssues(step.waitFor.match.value, step.waitFor.match.field, scope, issues);
     // Evaluated by builtin/orchestrate over the conversation, not over the run: no `steps` there.
     for (const bare of [step.dynamic?.until, step.dynamic?.selector?.expression]) {
       if (bare !== undefined) bareIssues(bare.value, bare.field, { known: new Set(), noun }, issues);

@@ -1,5 +1,6 @@
 import { dynamicInput } from './dynamic-input.js';
 import type { SourceStep } from './source.js';
+import { waitForInput } from './wait-for.js';
 import type { AgentRef, ConsensusSpec, NormalizedStep, StepRole } from './types.js';
 
 /**
@@ -144,7 +145,7 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
         ...(step.name !== undefined ? { name: step.name } : {}),
         ...(step.agent ? { agent: step.agent.value } : {}),
         ...(step.capability ? { capability: { name: step.capability.value, routing: step.routing } } : {}),
-        input: I,
+        input: step.waitFor === undefined ? I : waitForInput(I, step.waitFor, step.forEach !== undefined),
         needs: [...new Set(step.needs.map((n) => n.value))],
         ...(step.forEach ? { for_each: step.forEach.value } : {}),
         ...common,

@@ -17,6 +17,7 @@ export {
 } from './expressions.js';
 export { parseAgentRef, refText, DEFAULT_RETRY, STEP_ID } from './refs.js';
 export { canonicalTimeZone, cronProblem } from './trigger.js';
+export { parseDuration, MAX_WAIT_TIMEOUT_MS, MAX_LOOKBACK_MS } from './duration.js';
 export {
   tallyVotes,
   sameResult,

@@ -100,6 +100,20 @@ const dynamicFields = {
   max_handoffs: { type: 'integer', minimum: 1, maximum: 100 },
   max_ping_pong: { type: 'integer', minimum: 1, maximum: 100 },
 };
+/** `wait_for`: a step that waits for an event (run by builtin/wait_for_event; see wait-for.ts). */
+const waitFor = {
+  type: 'object',
+  required: ['event'],
+  additionalProperties: false,
+  properties: {
+    event: str,
+    source: str,
+    match: expression,
+    timeout: str,
+    lookback: str,
+    on_timeout: { enum: ['fail', 'continue'] },
+  },
+};
 const step = {
   type: 'object',
   required: ['id'],
@@ -112,6 +126,7 @@ const step = {
     routing: { enum: ROUTING_STRATEGIES },
     pattern: { enum: ORCHESTRATION_PATTERNS },
     type: { enum: ['consensus'] },
+    wait_for: waitFor,
     agents: agentList,
     rounds: { type: 'integer', minimum: 1, maximum: 100 },
     ...dynamicFields,

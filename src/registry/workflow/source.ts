@@ -2,6 +2,7 @@ import type { FieldIssue } from '../../errors/index.js';
 import { misplacedDynamicFields, readDynamic, type DynamicSpec } from './dynamic-source.js';
 import { fieldOf } from './schema.js';
 import { STEP_ID, int, obj, parseAgentRef, readRetry, str, type Json } from './refs.js';
+import { readWaitFor, type WaitForSource } from './wait-for.js';
 import {
   DEFAULT_CONSENSUS_TRUST,
   isBudget,
@@ -66,6 +67,8 @@ export interface SourceStep {
   readonly budget?: Budget;
   /** Patterns run at run time (DYNAMIC_PATTERNS): their caps, pool, stop condition… */
   readonly dynamic?: DynamicSpec;
+  /** A `wait_for` step (an agent step running builtin/wait_for_event): its match, located. */
+  readonly waitFor?: WaitForSource;
 }
 
 export interface SourceHandler {
@@ -128,21 +131,25 @@ const ONLY_FOR: Record<string, { kinds: readonly StepKind[]; message: string }> 
 /** Reads `raw` (a step, or the document itself for a top-level pattern) written at `at`. */
 export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: string): SourceStep {
   const f = (key: string): string => fieldOf(at, key);
-  const present: StepKind[] = [];
+  const present: (StepKind | 'wait_for')[] = [];
   if (raw.agent !== undefined) present.push('agent');
   if (raw.capability !== undefined) present.push('capability');
   if (raw.pattern !== undefined) present.push('pattern');
   // Any other `type` is Ajv's enum error; counting it here too would report the step twice.
   if (raw.type === 'consensus') present.push('consensus');
-  const kind = present.length === 1 ? present[0]! : null;
+  if (raw.wait_for !== undefined) present.push('wait_for');
+  const only = present.length === 1 ? present[0]! : null;
+  // A wait_for step is an agent step: builtin/wait_for_event with the wait as its input.
+  const kind: StepKind | null = only === 'wait_for' ? 'agent' : only;
   if (kind === null) {
     const has =
       present.length === 0 ? 'none' : present.map((k) => (k === 'consensus' ? 'type' : k)).join(', ');
     issues.push({
       field: at,
-      message: `must have exactly one of agent, capability, pattern or type: consensus (has ${has})`,
+      message: `must have exactly one of agent, capability, pattern, wait_for or type: consensus (has ${has})`,
     });
   }
+  const waiting = only === 'wait_for' ? readWaitFor(raw, at, issues) : undefined;
   for (const [key, rule] of Object.entries(ONLY_FOR)) {
     if (raw[key] !== undefined && kind !== null && !rule.kinds.includes(kind))
       issues.push({ field: f(key), message: rule.message });
@@ -187,7 +194,7 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     fromNode: false,
     kind,
     name: str(raw.name),
-    agent: kind === 'agent' ? agentAt(raw.agent, f('agent'), issues) : undefined,
+    agent: waiting?.agent ?? (kind === 'agent' ? agentAt(raw.agent, f('agent'), issues) : undefined),
     capability: kind === 'capability' ? located(raw.capability, f('capability')) : undefined,
     routing: (str(raw.routing) as RoutingStrategy | undefined) ?? 'round_robin',
     pattern,
@@ -201,8 +208,8 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     rounds: int(raw.rounds) ?? 1,
     strategy,
     ...consensus,
-    input: obj(raw.input),
-    inputField: f('input'),
+    input: waiting?.input ?? obj(raw.input),
+    inputField: waiting === undefined ? f('input') : f('wait_for'),
     needs: needs.flatMap((n, i) => located(n, fieldOf(f('needs'), i)) ?? []),
     when: located(raw.when, f('when')),
     forEach: located(raw.for_each, f('for_each')),
@@ -211,6 +218,7 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     priority: int(raw.priority) ?? 5,
     ...(isBudget(raw.budget) ? { budget: raw.budget } : {}),
     ...(dynamic === undefined ? {} : { dynamic }),
+    ...(waiting === undefined ? {} : { waitFor: waiting.waitFor }),
   };
 }
 

@@ -33,7 +33,10 @@ import {
  *   `must be one of: a, b`, `must be >= 1` / `<= 10`, `must NOT have fewer than 1 items`,
  *   `repeats item ⟨j⟩` (needs, tags), `must be an object (a workflow definition)`
  * - `version`: `must be a semantic version like 1.0.0 (got "⟨v⟩")`
- * - `steps[i]`: `must have exactly one of agent, capability, pattern or type: consensus (has ⟨…⟩)`
+ * - `steps[i]`: `must have exactly one of agent, capability, pattern, wait_for or type: consensus (has ⟨…⟩)`
+ * - `steps[i].wait_for.timeout` / `.lookback`: `must be a duration such as "30s", …`, `must be at
+ *   most ⟨max⟩, …`; `steps[i].wait_for.match`: `is a bare JSONata expression over the event, …`
+ *   (and the expression rules below); `steps[i].input`: `not allowed with wait_for (…)`
  * - `steps[i].id` / `nodes[i].id`: `invalid ⟨noun⟩ id "⟨id⟩": use lowercase letters, …`,
  *   `invalid ⟨noun⟩ id "⟨id⟩": "__" is reserved …`, `duplicate ⟨noun⟩ id "⟨id⟩" (first at ⟨field⟩)`
  * - `steps[i].needs[j]` / `edges[j][0]`: `unknown ⟨noun⟩ "⟨id⟩"`; `edges[j][1]`: `unknown node "⟨id⟩"`

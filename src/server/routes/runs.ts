@@ -75,6 +75,23 @@ export const runSchema = {
       description: 'Its consensus decisions, one per consensus step that decided (GET /runs/{id} only)',
       items: consensusResult,
     },
+    waiting: {
+      type: 'array',
+      description:
+        'What its steps wait for now, oldest first: approvals, events, sleeps (GET /runs/{id} only; empty when nothing waits)',
+      items: {
+        type: 'object',
+        required: ['id', 'kind', 'step_id', 'timeout_at', 'created_at'],
+        properties: {
+          id: { type: 'string', description: 'The waitpoint' },
+          kind: { type: 'string', enum: ['approval', 'event', 'sleep'] },
+          step_id: { type: ['string', 'null'] },
+          timeout_at: { type: ['string', 'null'], description: 'When the wait times out; null: never' },
+          event_type: { type: 'string', description: 'event waits: the event type awaited' },
+          created_at: { type: 'string', description: 'When the wait began' },
+        },
+      },
+    },
     trigger: {
       type: 'object',
       description:

@@ -22,6 +22,7 @@ describe('BUILTIN_AGENTS', () => {
       'builtin/approval',
       'builtin/consensus',
       'builtin/orchestrate',
+      'builtin/wait_for_event',
     ]);
     for (const agent of BUILTIN_AGENTS) {
       const name = agent.name.slice('builtin/'.length);
