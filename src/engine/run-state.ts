@@ -427,4 +427,28 @@ export async function cancelRunTasks(
     )
     .where('status', 'in', ['PENDING', 'RUNNING'])
     .execute();
+  // What those tasks waited for (an approval, an event, a sleep) ends with them, so no inbox
+  // offers a decision nobody awaits and the dispatcher no longer matches events to them.
+  await trx
+    .updateTable('waitpoints')
+    .set({ status: 'cancelled', resolved_by: 'system', resolved_at: now, updated_at: now })
+    .where('status', '=', 'waiting')
+    .where((eb) =>
+      eb.or([
+        eb('run_id', '=', runId),
+        eb(
+          'task_id',
+          'in',
+          eb
+            .selectFrom('tasks as child')
+            .select('child.id')
+            .where(
+              'child.parent_task_id',
+              'in',
+              eb.selectFrom('tasks as parent').select('parent.id').where('parent.run_id', '=', runId),
+            ),
+        ),
+      ]),
+    )
+    .execute();
 }
