@@ -50,17 +50,20 @@ export async function waitForEvent(
   now: number = Date.now(),
 ): Promise<WaitForEventOutput | Sleep> {
   const plan = stateOf(invocation.resumeState) ?? planWait(input, now);
-  if (context.waitpoint === undefined)
-    throw new RuntimeError('INTERNAL', 'builtin/wait_for_event needs a worker to keep its waitpoint', {
-      retryable: false,
-    });
   if (invocation.resumeState !== undefined) {
+    if (context.waitpoint === undefined)
+      throw new RuntimeError('INTERNAL', 'builtin/wait_for_event needs a worker to read its waitpoint', {
+        retryable: false,
+      });
     const outcome = await context.waitpoint(WAIT_FOR_KEY);
     if (outcome !== null && outcome.status !== 'waiting') return settled(outcome, plan, input);
     // Woken while still waiting (nothing settled it): the same waitpoint, the same timeout.
   } else {
     const until = plan.timeout_at === null ? 'no timeout' : `until ${plan.timeout_at}`;
-    context.log('info', `waiting for a ${input.event} event (${until})`);
+    context.log(
+      'info',
+      `waiting for event ${input.event}${input.source === undefined ? '' : ` from ${input.source}`} (${until})`,
+    );
   }
   return new Sleep(plan.timeout_at === null ? NEVER : new Date(plan.timeout_at), plan, [], {
     key: WAIT_FOR_KEY,

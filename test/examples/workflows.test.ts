@@ -200,6 +200,39 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
       (await api<{ items: unknown[] }>('GET', '/api/v1/runs?workflow=negative-feedback-alert')).items,
     ).toHaveLength(1);
 
+    // order-waits-for-payment: accepted, then waits for its own order.paid; another order's
+    // payment does not count, this one's ships it.
+    checked.add('order-waits-for-payment');
+    const { id: orderRun } = await api<{ id: string }>(
+      'POST',
+      '/api/v1/workflows/order-waits-for-payment/runs',
+      {
+        input: { order_id: 'A-17' },
+      },
+    );
+    await until('the order to wait for its payment', async () => {
+      const view = await api<{ waiting: { kind: string; step_id: string }[] }>(
+        'GET',
+        `/api/v1/runs/${orderRun}`,
+      );
+      return view.waiting.some((w) => w.kind === 'event' && w.step_id === 'paid');
+    });
+    await api('POST', '/api/v1/events', {
+      source: 'shop',
+      type: 'order.paid',
+      payload: { order_id: 'A-18', amount: 7 },
+    });
+    const { id: payment } = await api<{ id: string }>('POST', '/api/v1/events', {
+      source: 'shop',
+      type: 'order.paid',
+      payload: { order_id: 'A-17', amount: 42 },
+    });
+    const shipped = await ended(orderRun);
+    expect(shipped.status).toBe('completed');
+    expect(shipped.result).toEqual({
+      ship: { order_id: 'A-17', amount: 42, payment_event: payment, status: 'shipped' },
+    });
+
     // morning-digest: summarise the notes (an LLM agent, routed by capability) and announce it.
     await api('PUT', '/api/v1/llm-providers/local-openai', { provider: 'custom', base_url: llm.url });
     llm.reply = JSON.stringify({ summary: 'A good deploy, two tests fixed, planning on Thursday.' });
