@@ -24,7 +24,8 @@ describe('rules that depend on which kind of step it is, and the top level', () 
       },
       {
         field: 'steps[1]',
-        message: 'must have exactly one of agent, capability, pattern, wait_for or type: consensus (has none)',
+        message:
+          'must have exactly one of agent, capability, pattern, wait_for or type: consensus (has none)',
       },
       { field: 'steps[2].routing', message: 'only allowed with capability' },
       { field: 'steps[2].agents', message: 'only allowed on pattern and consensus steps' },
