@@ -65,7 +65,11 @@ export class SmtpMailer implements Mailer {
   }
 
   /** Connects, greets and logs in, sending nothing: `{ok, message}`, never a throw. */
-  async verify(ownerId: string, name: string, signal: AbortSignal): Promise<{ ok: boolean; message: string }> {
+  async verify(
+    ownerId: string,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<{ ok: boolean; message: string }> {
     let connector: ResolvedSmtpConnector | undefined;
     try {
       connector = await this.connectors.smtp(ownerId, name);
@@ -77,9 +81,13 @@ export class SmtpMailer implements Mailer {
         transport.close();
       }
       const { host, port, tls } = connector.config;
-      return { ok: true, message: `${host}:${port} (${tls}) accepted the connection${connector.password === null ? '' : ' and the login'}` };
+      return {
+        ok: true,
+        message: `${host}:${port} (${tls}) accepted the connection${connector.password === null ? '' : ' and the login'}`,
+      };
     } catch (error) {
-      const mapped = connector === undefined || isSwarmError(error) ? error : mailError(error, connector, false);
+      const mapped =
+        connector === undefined || isSwarmError(error) ? error : mailError(error, connector, false);
       const message = mapped instanceof Error ? mapped.message : String(mapped);
       return { ok: false, message: new Redactor(connector?.secrets ?? {}).redactText(message) };
     }
@@ -138,13 +146,19 @@ function mailError(error: unknown, connector: ResolvedSmtpConnector, timedOut: b
   const message = redactor.redactText((error as Error).message ?? String(error));
   if (timedOut) return RuntimeError.unreachable(`${where}: timed out`, { context: { code } });
   if (code === 'EAUTH')
-    return new RuntimeError('FORBIDDEN', `${where}: login refused: ${message}`, { retryable: false, context: { code } });
+    return new RuntimeError('FORBIDDEN', `${where}: login refused: ${message}`, {
+      retryable: false,
+      context: { code },
+    });
   if (responseCode !== undefined && responseCode >= 500)
     return RuntimeError.unreachable(`${where}: refused: ${message}`, {
       retryable: false,
       context: { code, responseCode },
     });
   if (code === 'ETLS' || /certificate/i.test(message))
-    return RuntimeError.unreachable(`${where}: TLS failed: ${message}`, { retryable: false, context: { code } });
+    return RuntimeError.unreachable(`${where}: TLS failed: ${message}`, {
+      retryable: false,
+      context: { code },
+    });
   return RuntimeError.unreachable(`${where}: ${message}`, { context: { code, responseCode } });
 }

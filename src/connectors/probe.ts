@@ -22,7 +22,8 @@ export async function probeConnector(
   signal: AbortSignal,
 ): Promise<ProbeResult> {
   if (type === 'smtp') return deps.mailer.verify(ownerId, name, signal);
-  if (type !== 'http') return { ok: false, message: `a ${type} connector cannot be tested: this Swarm runs http and smtp` };
+  if (type !== 'http')
+    return { ok: false, message: `a ${type} connector cannot be tested: this Swarm runs http and smtp` };
   let secrets: Readonly<Record<string, string>> = {};
   try {
     const connector = await deps.connectors.http(ownerId, name);
@@ -43,7 +44,8 @@ export async function probeConnector(
     const status = response.statusCode ?? 0;
     // Reached, and the credentials were not refused: a 404 or 405 on the bare base URL is common.
     const ok = status < 400 || status === 404 || status === 405;
-    const why = status === 401 || status === 403 ? ' (credentials refused)' : status >= 500 ? ' (server error)' : '';
+    const why =
+      status === 401 || status === 403 ? ' (credentials refused)' : status >= 500 ? ' (server error)' : '';
     return { ok, message: `HEAD ${url.origin}${url.pathname} → ${status}${why}` };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -34,15 +34,21 @@ export class ConnectorResolver implements HttpConnectors {
     // Only the owner's rows: the storage layer filters by owner, so another's name is not found.
     const row = await this.store.as({ userId: ownerId, role: 'member' }).connectors.find(name);
     if (row === null || row.name !== name)
-      throw new RuntimeError('NOT_FOUND', `no connector named "${name}" (add one with \`swarm connectors add\`)`, {
-        retryable: false,
-        issues: [{ field: 'input.connector', message: `no connector named "${name}"` }],
-        context: { what: 'connector', id: name },
-      });
+      throw new RuntimeError(
+        'NOT_FOUND',
+        `no connector named "${name}" (add one with \`swarm connectors add\`)`,
+        {
+          retryable: false,
+          issues: [{ field: 'input.connector', message: `no connector named "${name}"` }],
+          context: { what: 'connector', id: name },
+        },
+      );
     if (row.type !== type)
-      throw RuntimeError.invalidInput('input.connector', `connector "${name}" is a ${row.type} connector, not ${type}`);
-    if (!row.active)
-      throw RuntimeError.invalidInput('input.connector', `connector "${name}" is not active`);
+      throw RuntimeError.invalidInput(
+        'input.connector',
+        `connector "${name}" is a ${row.type} connector, not ${type}`,
+      );
+    if (!row.active) throw RuntimeError.invalidInput('input.connector', `connector "${name}" is not active`);
     return row;
   }
 
@@ -90,9 +96,13 @@ export class ConnectorResolver implements HttpConnectors {
     const secret = secretOf(row.type, row.config);
     if (secret === null) return {};
     if (this.secrets === undefined)
-      throw new RuntimeError('INTERNAL', `connector "${row.name}" needs secret ${secret.name}, but secrets are not available here`, {
-        retryable: false,
-      });
+      throw new RuntimeError(
+        'INTERNAL',
+        `connector "${row.name}" needs secret ${secret.name}, but secrets are not available here`,
+        {
+          retryable: false,
+        },
+      );
     try {
       // Global secrets only: a connector belongs to the owner, not to one workflow.
       return await this.secrets.resolve(ownerId, [secret.name]);

@@ -91,9 +91,13 @@ export class BuiltinRuntime implements Runtime {
       http_request: async (input: HttpRequestInput, invocation, context) => {
         if (input.connector === undefined) return httpRequest(input, this.http, context);
         if (options.connectors === undefined)
-          throw new RuntimeError('INTERNAL', 'builtin/http_request cannot use connectors: this runtime was built without them', {
-            retryable: false,
-          });
+          throw new RuntimeError(
+            'INTERNAL',
+            'builtin/http_request cannot use connectors: this runtime was built without them',
+            {
+              retryable: false,
+            },
+          );
         // Resolved at send time, for the task's owner only: another owner's name is not found.
         const connector = await options.connectors.http(invocation.ownerId, input.connector);
         return httpRequest(input, this.http, context, connector);

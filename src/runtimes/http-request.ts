@@ -89,10 +89,10 @@ async function send(
       }
       response.resume(); // the redirect's own body is not wanted; let the socket go
       if (redirects === MAX_REDIRECTS) {
-        throw RuntimeError.unreachable(
-          `${describeUrl(inputUrl)}: stopped after ${MAX_REDIRECTS} redirects`,
-          { retryable: false, context: { redirects } },
-        );
+        throw RuntimeError.unreachable(`${describeUrl(inputUrl)}: stopped after ${MAX_REDIRECTS} redirects`, {
+          retryable: false,
+          context: { redirects },
+        });
       }
       const next = nextHop(hop, response.statusCode!, location);
       context.log('debug', `http_request redirect ${response.statusCode} → ${describeUrl(next.url)}`);

@@ -35,7 +35,10 @@ function addresses(value: string | string[] | undefined, field: string): string[
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
   list.forEach((address, i) => {
     if (!ADDRESS.test(address))
-      throw RuntimeError.invalidInput(Array.isArray(value) ? `${field}[${i}]` : field, 'is not an email address');
+      throw RuntimeError.invalidInput(
+        Array.isArray(value) ? `${field}[${i}]` : field,
+        'is not an email address',
+      );
   });
   return list;
 }
@@ -47,9 +50,13 @@ export async function sendEmail(
   deps: { readonly mailer?: Mailer; readonly artifacts?: ArtifactSource },
 ): Promise<SendEmailOutput> {
   if (deps.mailer === undefined)
-    throw new RuntimeError('INTERNAL', 'builtin/send_email needs a mailer, which this runtime was built without', {
-      retryable: false,
-    });
+    throw new RuntimeError(
+      'INTERNAL',
+      'builtin/send_email needs a mailer, which this runtime was built without',
+      {
+        retryable: false,
+      },
+    );
   if (input.text === undefined && input.html === undefined)
     throw RuntimeError.invalidInput('input.text', 'give a text or an html body (or both)');
   const to = addresses(input.to, 'input.to');
@@ -75,9 +82,13 @@ export async function sendEmail(
     context.signal,
   );
   // Addresses only: never the body, which may hold anything.
-  context.log('info', `send_email via ${input.connector}: ${sent.accepted.length} accepted, ${sent.rejected.length} rejected`, {
-    message_id: sent.messageId,
-  });
+  context.log(
+    'info',
+    `send_email via ${input.connector}: ${sent.accepted.length} accepted, ${sent.rejected.length} rejected`,
+    {
+      message_id: sent.messageId,
+    },
+  );
   return { message_id: sent.messageId, accepted: [...sent.accepted], rejected: [...sent.rejected] };
 }
 
@@ -94,15 +105,21 @@ async function attachment(
     return {
       filename: item.filename,
       ...(item.content_type === undefined ? {} : { contentType: item.content_type }),
-      contentBase64: base64 ? item.content.replace(/\s+/g, '') : Buffer.from(item.content, 'utf8').toString('base64'),
+      contentBase64: base64
+        ? item.content.replace(/\s+/g, '')
+        : Buffer.from(item.content, 'utf8').toString('base64'),
     };
   }
   if (invocation.runId === null)
     throw RuntimeError.invalidInput(`${field}.artifact`, 'a task outside any run has no artifacts to attach');
   if (artifacts === undefined)
-    throw new RuntimeError('INTERNAL', 'builtin/send_email cannot read artifacts: this runtime was built without them', {
-      retryable: false,
-    });
+    throw new RuntimeError(
+      'INTERNAL',
+      'builtin/send_email cannot read artifacts: this runtime was built without them',
+      {
+        retryable: false,
+      },
+    );
   const found = await artifacts.read(invocation.ownerId, invocation.runId, item.artifact);
   if (found === null)
     throw RuntimeError.invalidInput(`${field}.artifact`, `this run has no artifact named "${item.artifact}"`);

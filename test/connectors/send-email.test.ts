@@ -142,12 +142,22 @@ describe.each(DIALECTS)('builtin/send_email through an smtp connector on %s', (d
     ];
     for (const [i, [input, error]] of cases.entries()) {
       const ended = await run(
-        [{ id: 'm', agent: 'builtin/send_email', input: { to: 'x@example.com', subject: 's', text: 't', ...input } }],
+        [
+          {
+            id: 'm',
+            agent: 'builtin/send_email',
+            input: { to: 'x@example.com', subject: 's', text: 't', ...input },
+          },
+        ],
         `bad-${i}`,
       );
       expect(ended.status).toBe('failed');
       expect(ended.steps.m!.error).toMatch(error);
-      const tasks = await fx.store.handle.db.selectFrom('tasks').select('retry_count').where('run_id', '=', ended.id).execute();
+      const tasks = await fx.store.handle.db
+        .selectFrom('tasks')
+        .select('retry_count')
+        .where('run_id', '=', ended.id)
+        .execute();
       expect(tasks.map((t) => t.retry_count)).toEqual([0]);
     }
     expect(smtp.received).toHaveLength(0);

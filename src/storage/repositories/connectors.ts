@@ -63,7 +63,11 @@ export async function listConnectors(db: Db, caller: Caller): Promise<ConnectorR
 }
 
 /** The caller's connector by name, or by id when no name matches. */
-export async function findConnector(db: Db, caller: Caller, nameOrId: string): Promise<ConnectorRecord | null> {
+export async function findConnector(
+  db: Db,
+  caller: Caller,
+  nameOrId: string,
+): Promise<ConnectorRecord | null> {
   const row =
     (await connectorsOf(db, caller).where('name', '=', nameOrId).executeTakeFirst()) ??
     (await connectorsOf(db, caller).where('id', '=', nameOrId).executeTakeFirst());
@@ -130,7 +134,11 @@ export async function updateConnector(
   dialect: DialectAdapter,
   caller: Caller,
   id: string,
-  change: { readonly name: string; readonly config: Record<string, unknown>; readonly secretsRef: string | null },
+  change: {
+    readonly name: string;
+    readonly config: Record<string, unknown>;
+    readonly secretsRef: string | null;
+  },
 ): Promise<ConnectorRecord | null> {
   return dialect.writeTransaction(db, async (trx) => {
     const existing = await connectorsOf(trx, caller).where('id', '=', id).executeTakeFirst();
