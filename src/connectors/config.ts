@@ -105,7 +105,7 @@ const smtpSchema = {
     password_secret: secretName,
     from: { type: 'string', minLength: 3, maxLength: 320, pattern: '^[^\\r\\n]*@[^\\r\\n]*$' },
   },
-  dependentRequired: { password_secret: ['username'] },
+  dependencies: { password_secret: ['username'] },
 } as const;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -125,7 +125,7 @@ function issuesOf(errors: readonly ErrorObject[]): FieldIssue[] {
     };
     let field = ['config', ...path].join('.');
     let message = error.message ?? error.keyword;
-    if (error.keyword === 'required' || error.keyword === 'dependentRequired') {
+    if (error.keyword === 'required' || error.keyword === 'dependencies') {
       field = `${field}.${params.missingProperty}`;
       message = 'is required';
     } else if (error.keyword === 'additionalProperties') {
