@@ -44,7 +44,8 @@ export async function seedDemo(store: Store, passwordParams?: ScryptParams): Pro
   await store.as(caller).connectors.insert({
     name: 'demo-http',
     type: 'http',
-    config: { baseUrl: 'https://example.com', method: 'GET', timeoutMs: 10_000 },
+    // A valid http connector (docs/connectors.md): `connector: demo-http` in http_request.
+    config: { base_url: 'https://example.com' },
   });
   return { user, workflow: `${workflow.name}@${workflow.version}`, connector: 'demo-http' };
 }

@@ -29,6 +29,8 @@ export const SCOPES = [
   'mcp:write',
   'alerts:read',
   'alerts:write',
+  'connectors:read',
+  'connectors:write',
   'keys:read',
   'keys:write',
   'audit:read',

@@ -6,12 +6,15 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { BUILTIN_AGENTS } from '../registry/index.js';
 import { condition, emitEvent, noop, transform } from './basic.js';
+import type { ArtifactSource, HttpConnectors } from './connectors.js';
 import { consensus, type ConsensusInput } from './consensus.js';
 import { delay, type DelayInput } from './delay.js';
 import { RuntimeError } from './errors.js';
 import { httpRequest, type HttpRequestInput } from './http-request.js';
 import { waitForEvent, type WaitForEventInput } from './wait-for-event.js';
+import type { Mailer } from './mail.js';
 import { orchestrate, type OrchestrateInput, type OrchestrationDeps } from './orchestration/index.js';
+import { sendEmail, type SendEmailInput } from './send-email.js';
 import { Sleep, type AgentInvocation, type HttpPolicy, type Runtime, type RuntimeContext } from './types.js';
 
 type Handler = (input: never, invocation: AgentInvocation, context: RuntimeContext) => unknown;
@@ -21,7 +24,6 @@ type Handler = (input: never, invocation: AgentInvocation, context: RuntimeConte
  * pretending to send an email or to have been approved would be worse than failing.
  */
 export const UNAVAILABLE_BUILTINS: Readonly<Record<string, string>> = {
-  send_email: 'sending email needs SMTP connectors, which this version of Swarm does not have yet',
   approval: 'approvals need the approvals inbox, which this version of Swarm does not have yet',
 };
 
@@ -49,12 +51,24 @@ function schemasOf(name: string): Compiled | undefined {
   return entry;
 }
 
+/** What BuiltinRuntime is built with; each optional part, when absent, makes its builtin refuse. */
+export interface BuiltinRuntimeOptions {
+  http: HttpPolicy;
+  /** How builtin/orchestrate finds agents. */
+  orchestration?: OrchestrationDeps;
+  /** How builtin/send_email (and an approval's notification) sends: the owner's smtp connectors. */
+  mailer?: Mailer;
+  /** The owner's http connectors, for builtin/http_request's `connector`. */
+  connectors?: HttpConnectors;
+  /** A run's artifacts, for builtin/send_email's attachments. */
+  artifacts?: ArtifactSource;
+}
+
 export class BuiltinRuntime implements Runtime {
   private readonly http: HttpPolicy;
   private readonly handlers: Readonly<Record<string, Handler>>;
 
-  /** `orchestration`: how builtin/orchestrate finds agents (absent: it refuses to run). */
-  constructor(options: { http: HttpPolicy; orchestration?: OrchestrationDeps }) {
+  constructor(options: BuiltinRuntimeOptions) {
     const { timeoutMs, maxResponseBytes } = options.http;
     if (
       !(Number.isInteger(timeoutMs) && timeoutMs > 0) ||
@@ -78,7 +92,25 @@ export class BuiltinRuntime implements Runtime {
       // Holds no worker either: an event waitpoint the dispatcher settles (see wait-for-event.ts).
       wait_for_event: (input: WaitForEventInput, invocation, context) =>
         waitForEvent(input, invocation, context),
-      http_request: (input: HttpRequestInput, _inv, context) => httpRequest(input, this.http, context),
+      http_request: async (input: HttpRequestInput, invocation, context) => {
+        if (input.connector === undefined) return httpRequest(input, this.http, context);
+        if (options.connectors === undefined)
+          throw new RuntimeError(
+            'INTERNAL',
+            'builtin/http_request cannot use connectors: this runtime was built without them',
+            {
+              retryable: false,
+            },
+          );
+        // Resolved at send time, for the task's owner only: another owner's name is not found.
+        const connector = await options.connectors.http(invocation.ownerId, input.connector);
+        return httpRequest(input, this.http, context, connector);
+      },
+      send_email: (input: SendEmailInput, invocation, context) =>
+        sendEmail(input, invocation, context, {
+          ...(options.mailer === undefined ? {} : { mailer: options.mailer }),
+          ...(options.artifacts === undefined ? {} : { artifacts: options.artifacts }),
+        }),
       orchestrate: (input: OrchestrateInput, invocation, context) => {
         const deps = options.orchestration;
         if (deps === undefined)

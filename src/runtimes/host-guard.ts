@@ -34,11 +34,26 @@ export async function checkHost(
   policy: HttpPolicy,
   signal: AbortSignal,
 ): Promise<LookupFunction | undefined> {
+  const addresses = await guardedAddresses(hostname, policy, signal);
+  return addresses === null || isIP(bareHost(hostname)) !== 0 ? undefined : pinnedLookup(addresses);
+}
+
+/**
+ * Checks `hostname` against the policy and resolves to ALL the addresses it may be reached at,
+ * for a client that connects to an address itself (SMTP): null when the host is exempt and the
+ * system resolver may be used.
+ */
+export async function guardedAddresses(
+  hostname: string,
+  policy: HttpPolicy,
+  signal: AbortSignal,
+): Promise<LookupAddress[] | null> {
   const host = bareHost(hostname);
-  if (isExempt(host, policy)) return undefined;
-  if (isIP(host) !== 0) {
+  if (isExempt(host, policy)) return null;
+  const family = isIP(host);
+  if (family !== 0) {
     refuseIfPrivate(host, host);
-    return undefined;
+    return [{ address: host, family }];
   }
   let addresses: LookupAddress[];
   try {
@@ -53,7 +68,7 @@ export async function checkHost(
   }
   if (addresses.length === 0) throw RuntimeError.unreachable(`host "${host}" has no addresses`);
   for (const { address } of addresses) refuseIfPrivate(host, address);
-  return pinnedLookup(addresses);
+  return addresses;
 }
 
 function refuseIfPrivate(host: string, address: string): void {
@@ -61,7 +76,7 @@ function refuseIfPrivate(host: string, address: string): void {
   if (reason === null) return;
   const shown = host === address ? address : `"${host}" (${address})`;
   throw RuntimeError.forbidden(
-    `refused to contact ${shown}: ${reason} address; builtin/http_request reaches only public addresses unless the worker's HTTP policy allows private networks or lists the host`,
+    `refused to contact ${shown}: ${reason} address; builtins reach only public addresses unless the worker's HTTP policy allows private networks or lists the host`,
     { host, address, reason },
   );
 }

@@ -7,6 +7,8 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { SwarmError } from '../errors/index.js';
+import { Redactor } from '../secrets/index.js';
+import type { ResolvedHttpConnector } from './connectors.js';
 import { RuntimeError } from './errors.js';
 import { checkHost, bareHost } from './host-guard.js';
 import { readResponse, type HttpRequestOutput } from './http-response.js';
@@ -18,6 +20,8 @@ export interface HttpRequestInput {
   method?: string;
   headers?: Record<string, string>;
   body?: unknown;
+  /** One of the owner's http connectors: `url` may then be relative to its base_url. */
+  connector?: string;
 }
 
 export const MAX_REDIRECTS = 5;
@@ -40,14 +44,34 @@ export interface Hop {
   method: string;
   headers: Record<string, string>;
   body: Buffer | undefined;
+  /** Headers besides Authorization and Cookie that carry credentials (a connector's API key). */
+  credentialHeaders?: readonly string[];
 }
 
 export async function httpRequest(
   input: HttpRequestInput,
   policy: HttpPolicy,
   context: RuntimeContext,
+  connector?: ResolvedHttpConnector,
 ): Promise<HttpRequestOutput> {
-  let hop = firstHop(input);
+  if (connector === undefined) return send(firstHop(input), input.url, policy, context);
+  // The connector's secrets are the owner's, not granted to the step: nothing it produces keeps them.
+  const redactor = new Redactor(connector.secrets);
+  const hop = connectorHop(input, connector);
+  try {
+    return redactor.redact(await send(hop, input.url, policy, context));
+  } catch (error) {
+    throw error === context.signal.reason ? error : redactor.redactError(error);
+  }
+}
+
+async function send(
+  first: Hop,
+  inputUrl: string,
+  policy: HttpPolicy,
+  context: RuntimeContext,
+): Promise<HttpRequestOutput> {
+  let hop = first;
   const deadline = withTimeout(context.signal, policy.timeoutMs);
   const started = Date.now();
   try {
@@ -65,10 +89,10 @@ export async function httpRequest(
       }
       response.resume(); // the redirect's own body is not wanted; let the socket go
       if (redirects === MAX_REDIRECTS) {
-        throw RuntimeError.unreachable(
-          `${describeUrl(input.url)}: stopped after ${MAX_REDIRECTS} redirects`,
-          { retryable: false, context: { redirects } },
-        );
+        throw RuntimeError.unreachable(`${describeUrl(inputUrl)}: stopped after ${MAX_REDIRECTS} redirects`, {
+          retryable: false,
+          context: { redirects },
+        });
       }
       const next = nextHop(hop, response.statusCode!, location);
       context.log('debug', `http_request redirect ${response.statusCode} → ${describeUrl(next.url)}`);
@@ -79,6 +103,35 @@ export async function httpRequest(
   } finally {
     deadline.dispose();
   }
+}
+
+/** A scheme at the start: an absolute URL (`https:`, `mailto:`), not a path relative to a base. */
+const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
+
+/**
+ * The request through a connector: `url` relative to its base_url (joined as a path, as HTTP
+ * clients' `baseURL` does), or absolute under it — never elsewhere, which would hand its
+ * credentials to another server. Its headers go under the request's, its auth over them.
+ */
+function connectorHop(input: HttpRequestInput, connector: ResolvedHttpConnector): Hop {
+  const base = connector.baseUrl;
+  let url: string;
+  if (ABSOLUTE.test(input.url)) {
+    const within = input.url === base || input.url.startsWith(base.endsWith('/') ? base : `${base}/`);
+    if (!within)
+      throw RuntimeError.invalidInput(
+        'input.url',
+        `must be relative to connector "${connector.name}"'s base_url (or start with it): its credentials go nowhere else`,
+      );
+    url = input.url;
+  } else {
+    const rest = input.url.replace(/^\/+/, '');
+    url = rest === '' ? base : `${base.replace(/\/+$/, '')}/${rest}`;
+  }
+  const hop = firstHop({ ...input, url, headers: { ...connector.headers, ...input.headers } });
+  for (const [name, value] of Object.entries(connector.authHeaders)) hop.headers[name.toLowerCase()] = value;
+  const credentialHeaders = Object.keys(connector.authHeaders).map((name) => name.toLowerCase());
+  return { ...hop, credentialHeaders };
 }
 
 function firstHop(input: HttpRequestInput): Hop {
@@ -126,13 +179,15 @@ function nextHop(hop: Hop, status: number, location: string): Hop {
   }
   checkScheme(url, 'Location');
   const headers = { ...hop.headers };
-  if (url.origin !== hop.url.origin) for (const name of CREDENTIAL_HEADERS) delete headers[name];
+  if (url.origin !== hop.url.origin)
+    for (const name of [...CREDENTIAL_HEADERS, ...(hop.credentialHeaders ?? [])]) delete headers[name];
   const toGet =
     (status === 303 && hop.method !== 'HEAD') ||
     ((status === 301 || status === 302) && hop.method === 'POST');
-  if (!toGet) return { url, method: hop.method, headers, body: hop.body };
+  const credentialHeaders = hop.credentialHeaders ?? [];
+  if (!toGet) return { url, method: hop.method, headers, body: hop.body, credentialHeaders };
   delete headers['content-type'];
-  return { url, method: 'GET', headers, body: undefined };
+  return { url, method: 'GET', headers, body: undefined, credentialHeaders };
 }
 
 /**

@@ -21,7 +21,9 @@ export type {
 } from './types.js';
 export { Sleep } from './types.js';
 export type { Mailer, OutgoingEmail, EmailAttachment, SentEmail } from './mail.js';
-export { BuiltinRuntime, UNAVAILABLE_BUILTINS } from './builtin.js';
+export type { ArtifactSource, HttpConnectors, ResolvedHttpConnector } from './connectors.js';
+export { BuiltinRuntime, UNAVAILABLE_BUILTINS, type BuiltinRuntimeOptions } from './builtin.js';
+export { guardedAddresses } from './host-guard.js';
 export { DatabaseEventSink } from './events.js';
 export { RuntimeError, isRuntimeError } from './errors.js';
 export { isTruthy } from './basic.js';

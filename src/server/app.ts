@@ -35,6 +35,7 @@ import { agentRoutes, agentSchema } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { conversationRoutes } from './routes/conversation.js';
 import { alertRoutes } from './routes/alerts.js';
+import { connectorRoutes } from './routes/connectors.js';
 import { budgetRoutes } from './routes/budgets.js';
 import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
@@ -298,6 +299,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   conversationRoutes(app, options.store);
   budgetRoutes(app, options.store);
   alertRoutes(app, options.store);
+  connectorRoutes(app, options.store, {
+    ...(options.keyring === undefined ? {} : { keyring: options.keyring }),
+    // The same switch as the workers' (SWARM_ALLOW_PRIVATE_NETWORKS): a test reaches what a step would.
+    ...(options.providerUrls === undefined
+      ? {}
+      : { allowPrivateNetworks: options.providerUrls.allowPrivateNetworks }),
+  });
   remoteAgentRoutes(app, options.store, options.signingKey ?? null, engine);
   agentStatsRoutes(app, options.store);
   let keyring = options.keyring;

@@ -105,6 +105,7 @@ export {
   type LlmUsage,
 } from './repositories/llm.js';
 export type { McpServerRecord, NewMcpServer, McpTransport } from './repositories/mcp-servers.js';
+export type { ConnectorRecord, NewConnector } from './repositories/connectors.js';
 export type {
   ArtifactRecord,
   ArtifactWithContent,

@@ -168,6 +168,14 @@ export class Store {
       },
       connectors: {
         insert: (connector: connectors.NewConnector) => connectors.insertConnector(db, caller, connector),
+        list: () => connectors.listConnectors(db, caller),
+        /** By name, or by id when no name matches. */
+        find: (nameOrId: string) => connectors.findConnector(db, caller, nameOrId),
+        create: (connector: connectors.NewConnector) =>
+          connectors.createConnector(db, dialect, caller, connector),
+        update: (id: string, change: Parameters<typeof connectors.updateConnector>[4]) =>
+          connectors.updateConnector(db, dialect, caller, id, change),
+        remove: (id: string) => connectors.removeConnector(db, dialect, caller, id),
       },
       sessions: {
         /** The caller's working sessions. */

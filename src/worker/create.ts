@@ -14,6 +14,7 @@ import {
   type ProcessSandboxOptions,
   type SigningKey,
 } from '../runtimes/index.js';
+import { ConnectorResolver, SmtpMailer, StoreArtifactSource } from '../connectors/index.js';
 import { createMcpPool, McpRuntime, type McpPool } from '../mcp/index.js';
 import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
@@ -68,15 +69,6 @@ export function createWorker(
         ? "agent code is not isolated and SWARM_ALLOW_UNISOLATED_AGENTS=true: every owner's node, python and binary agents can read what this worker's user can"
         : 'agent code is not isolated: node, python and binary agents of admins only run here (SWARM_ALLOW_UNISOLATED_AGENTS=true runs everyone’s)',
     );
-  const builtin = new BuiltinRuntime({
-    http: {
-      allowPrivateNetworks: config.allowPrivateNetworks,
-      timeoutMs: 30_000,
-      maxResponseBytes: 5 * 1024 * 1024,
-    },
-    // builtin/orchestrate resolves its agents' ranges like an LLM agent's tools.
-    orchestration: { resolveAgent: storeLlmLookup(store).resolveAgent! },
-  });
   const processes = new ProcessRuntime({
     home: config.home,
     sandbox,
@@ -87,6 +79,22 @@ export function createWorker(
   });
   const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const secrets = new SecretsService(store, keyring);
+  const httpPolicy = {
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    timeoutMs: 30_000,
+    maxResponseBytes: 5 * 1024 * 1024,
+  };
+  // Connectors are the task owner's: their secrets are read for that owner when a step uses one.
+  const connectors = new ConnectorResolver(store, secrets);
+  const builtin = new BuiltinRuntime({
+    http: httpPolicy,
+    // builtin/orchestrate resolves its agents' ranges like an LLM agent's tools.
+    orchestration: { resolveAgent: storeLlmLookup(store).resolveAgent! },
+    connectors,
+    // SMTP hosts pass the same address guard as HTTP requests.
+    mailer: new SmtpMailer(connectors, httpPolicy),
+    artifacts: new StoreArtifactSource(store, config.home),
+  });
   const mcp =
     overrides.mcp ??
     createMcpPool({

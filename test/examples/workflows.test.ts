@@ -8,6 +8,7 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/data
 import { liftRateLimits } from '../helpers/rate-limits.js';
 import { until } from '../helpers/until.js';
 import { startFakeLlm, type FakeLlm } from '../runtimes/llm-server.js';
+import { header, startSmtp } from '../helpers/smtp.js';
 import { startScriptedModel, type ScriptedModel } from '../runtimes/scripted-model.js';
 
 interface RunView {
@@ -49,6 +50,8 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
         SWARM_LOG_LEVEL: 'silent',
         // The scripted model stands in for a local one: its origin alone is allowed.
         SWARM_LLM_ALLOWED_URLS: `${new URL(llm.url).origin},${new URL(model.url).origin}`,
+        // notify-by-email sends through an SMTP server the test starts on loopback.
+        SWARM_ALLOW_PRIVATE_NETWORKS: 'true',
       }),
     );
     key = server.bootstrapped!.key;
@@ -232,6 +235,25 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
     expect(shipped.result).toEqual({
       ship: { order_id: 'A-17', amount: 42, payment_event: payment, status: 'shipped' },
     });
+
+    // notify-by-email: a report, emailed with it attached through the smtp connector "mail".
+    const smtp = await startSmtp();
+    try {
+      await api('POST', '/api/v1/connectors', {
+        name: 'mail',
+        type: 'smtp',
+        config: { host: '127.0.0.1', port: smtp.port, tls: 'none', from: 'swarm@example.com' },
+      });
+      const mailed = await run('notify-by-email', { team: 'ops', done: 3, open: 1, to: 'ops@example.com' });
+      expect(mailed.steps.email?.output).toMatchObject({ accepted: ['ops@example.com'], rejected: [] });
+      expect(smtp.delivered).toHaveLength(1);
+      const raw = smtp.delivered[0]!.raw;
+      expect(header(raw, 'Subject')).toBe('Daily report for ops');
+      expect(raw).toContain('3 tasks done, 1 still open.');
+      expect(raw).toContain('filename=report.json');
+    } finally {
+      await smtp.close();
+    }
 
     // morning-digest: summarise the notes (an LLM agent, routed by capability) and announce it.
     await api('PUT', '/api/v1/llm-providers/local-openai', { provider: 'custom', base_url: llm.url });

@@ -178,20 +178,35 @@ describe('builtin/emit_event (with a sink)', () => {
 });
 
 describe('what the builtin runtime refuses', () => {
-  it.each(['send_email', 'approval'])(
-    'refuses builtin/%s honestly: not available yet, not retryable',
-    async (name) => {
-      const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;
-      expect(manifest).toBeDefined();
-      const error = await expectRuntimeError(
-        runtime().execute(invocation(name, { prompt: 'ok?', approvers: ['a'] }), makeContext()),
-        'INTERNAL',
-        false,
-        /is not available/,
-      );
-      expect(error.status).toBe(501);
-    },
-  );
+  it.each(['approval'])('refuses builtin/%s honestly: not available yet, not retryable', async (name) => {
+    const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;
+    expect(manifest).toBeDefined();
+    const error = await expectRuntimeError(
+      runtime().execute(invocation(name, { prompt: 'ok?', approvers: ['a'] }), makeContext()),
+      'INTERNAL',
+      false,
+      /is not available/,
+    );
+    expect(error.status).toBe(501);
+  });
+
+  it('refuses builtin/send_email and http_request with a connector when built without a mailer or connectors, not retryable', async () => {
+    await expectRuntimeError(
+      runtime().execute(
+        invocation('send_email', { connector: 'mail', to: 'a@example.com', subject: 's', text: 't' }),
+        makeContext(),
+      ),
+      'INTERNAL',
+      false,
+      /needs a mailer/,
+    );
+    await expectRuntimeError(
+      runtime().execute(invocation('http_request', { connector: 'api', url: '/x' }), makeContext()),
+      'INTERNAL',
+      false,
+      /without them/,
+    );
+  });
 
   it('refuses an unknown builtin and a non-builtin agent', async () => {
     await expectRuntimeError(

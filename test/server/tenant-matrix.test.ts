@@ -77,6 +77,7 @@ const BODIES: Record<string, unknown> = {
   'PATCH /api/v1/workflows/{name}': { enabled: true },
   'PATCH /api/v1/scheduled-tasks/{id}': { active: true },
   'PATCH /api/v1/webhooks/{id}': { active: true },
+  'PATCH /api/v1/connectors/{ref}': { config: { base_url: 'https://api.invalid' } },
   'POST /api/v1/tasks/{id}/result': { lease_epoch: 1, output: {} },
   'POST /api/v1/tasks/{id}/heartbeat': { lease_epoch: 1 },
   'PUT /api/v1/task-templates/{name}': { type: 'matrix', capability: 'matrix:b' },
@@ -343,6 +344,13 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
     // An HTTP MCP server at a name that never resolves (.invalid): declared, never reached.
     const mcp = await ok('PUT', `/api/v1/mcp/servers/${who}-mcp`, { url: `https://${who}-mcp.invalid/mcp` });
     fill('mcp/servers', `${who}-mcp`, (mcp.server as { id: string }).id);
+    // An http connector at a name that never resolves (.invalid): its test answers ok: false.
+    const connector = await ok('POST', '/api/v1/connectors', {
+      name: `${who}-api`,
+      type: 'http',
+      config: { base_url: `https://${who}-api.invalid` },
+    });
+    fill('connectors', `${who}-api`, connector.id);
     // Budgets are named by period: A's is a day's, B's a month's (so B has no `day` to find).
     // Their caps stand in for ids, to catch one owner's budget in another's answers.
     const cap = who === 'a' ? 111_111_111 : 222_222_222;

@@ -51,7 +51,7 @@ describe.each(DIALECTS)('the standalone worker (swarm worker) on %s', { timeout:
           id: 'send',
           agent: 'builtin/send_email',
           needs: ['prepare'],
-          input: { connector: 'smtp', to: 'a@example.com', subject: 'x', body: 'x' },
+          input: { connector: 'smtp', to: 'a@example.com', subject: 'x', text: 'x' },
         },
       ],
     });

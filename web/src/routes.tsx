@@ -13,6 +13,7 @@ import { TasksPage } from './pages/Tasks.js';
 import { LlmPage } from './pages/Llm.js';
 import { SecretsPage } from './pages/Secrets.js';
 import { McpServersPage } from './pages/McpServers.js';
+import { ConnectorsPage } from './pages/Connectors.js';
 import { KeysPage } from './pages/Keys.js';
 import { UsersPage } from './pages/Users.js';
 import { AuditPage } from './pages/Audit.js';
@@ -73,6 +74,7 @@ export const VIEWS: readonly View[] = [
   { path: 'llm', nav: 'LLM', scope: 'providers:read', render: () => <LlmPage /> },
   { path: 'secrets', nav: 'Secrets', scope: 'secrets:read', render: () => <SecretsPage /> },
   { path: 'mcp', nav: 'MCP servers', scope: 'mcp:read', render: () => <McpServersPage /> },
+  { path: 'connectors', nav: 'Connectors', scope: 'connectors:read', render: () => <ConnectorsPage /> },
   // Keys also lists the user's own sessions.
   { path: 'keys', nav: 'Keys', scope: 'keys:read', render: () => <KeysPage /> },
   { path: 'users', nav: 'Users', scope: 'users:admin', render: () => <UsersPage /> },

@@ -28,6 +28,7 @@ const object = (
 });
 const text = { type: 'string', minLength: 1 };
 const email = { type: 'string', format: 'email' };
+const recipients = { anyOf: [email, { type: 'array', items: email, minItems: 1, maxItems: 100 }] };
 
 const SPECS: Record<BuiltinName, BuiltinSpec> = {
   noop: {
@@ -46,10 +47,20 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
     permissions: ['network:http'],
     input_schema: object(
       {
-        url: { type: 'string', format: 'uri', pattern: '^https?://' },
+        url: {
+          type: 'string',
+          minLength: 1,
+          // An http(s) URL, or (with `connector`) a path relative to the connector's base_url.
+          pattern: '^(https?://|(?![A-Za-z][A-Za-z0-9+.-]*:))',
+          description: 'an http(s) URL; with `connector`, a path relative to its base_url',
+        },
         method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'], default: 'GET' },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         body: {},
+        connector: {
+          ...text,
+          description: "one of the owner's http connectors: base URL, default headers and auth",
+        },
       },
       ['url'],
     ),
@@ -91,20 +102,46 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
     output_schema: object({ event_id: { type: 'string' } }, ['event_id']),
   },
   send_email: {
-    description: 'Sends an email through a configured SMTP connector.',
+    description:
+      "Sends an email through one of the owner's smtp connectors: text and HTML bodies, attachments (inline or the run's artifacts by name).",
     permissions: ['network:smtp'],
     input_schema: object(
       {
-        connector: { ...text, description: 'name of an SMTP connector' },
-        to: { anyOf: [email, { type: 'array', items: email, minItems: 1 }] },
-        subject: { type: 'string' },
-        body: { type: 'string' },
+        connector: { ...text, description: 'name of an smtp connector' },
+        to: recipients,
+        cc: recipients,
+        bcc: recipients,
+        subject: { type: 'string', maxLength: 998 },
+        text: { type: 'string' },
+        html: { type: 'string' },
+        attachments: {
+          type: 'array',
+          maxItems: 20,
+          items: {
+            anyOf: [
+              object({ artifact: text, filename: text }, ['artifact']),
+              object(
+                {
+                  filename: text,
+                  content: { type: 'string' },
+                  encoding: { enum: ['utf8', 'base64'] },
+                  content_type: text,
+                },
+                ['filename', 'content'],
+              ),
+            ],
+          },
+        },
       },
-      ['connector', 'to', 'subject', 'body'],
+      ['connector', 'to', 'subject'],
     ),
     output_schema: object(
-      { message_id: { type: 'string' }, accepted: { type: 'array', items: { type: 'string' } } },
-      ['message_id', 'accepted'],
+      {
+        message_id: { type: 'string' },
+        accepted: { type: 'array', items: { type: 'string' } },
+        rejected: { type: 'array', items: { type: 'string' } },
+      },
+      ['message_id', 'accepted', 'rejected'],
     ),
   },
   approval: {

@@ -12,6 +12,25 @@ import { agentAt, checkId, type Located, type SourceStep } from './source.js';
  * because expressions and run records refer to it by that id.
  */
 
+/**
+ * Seed 004's connector node types, run by the builtins that use connectors: `http` is
+ * builtin/http_request (its config is the request: `url`, `method`, `headers`, `body`,
+ * `connector`), `email` and `smtp` are builtin/send_email (seed 004's `body` is the text body).
+ * These names are taken by the builtins in this form; an agent of one of them is written
+ * `name@range`.
+ */
+const NODE_BUILTINS: Readonly<Record<string, { agent: string; input?: (config: Json) => Json }>> = {
+  http: { agent: 'builtin/http_request' },
+  email: { agent: 'builtin/send_email', input: emailInput },
+  smtp: { agent: 'builtin/send_email', input: emailInput },
+};
+
+function emailInput(config: Json): Json {
+  if (!('body' in config) || 'text' in config) return config;
+  const { body, ...rest } = config;
+  return { ...rest, text: body };
+}
+
 function isCapability(type: string): boolean {
   return type.includes(':') && !type.includes('@') && !type.startsWith('builtin/');
 }
@@ -23,7 +42,11 @@ export function readNodesForm(doc: Json, issues: FieldIssue[]): SourceStep[] {
     const node = obj(raw);
     const at = `nodes[${i}]`;
     const id = checkId(node.id, fieldOf(at, 'id'), 'node', issues);
-    const type = str(node.type);
+    const alias =
+      typeof node.type === 'string' && Object.hasOwn(NODE_BUILTINS, node.type)
+        ? NODE_BUILTINS[node.type]
+        : undefined;
+    const type = alias?.agent ?? str(node.type);
     const typeField = fieldOf(at, 'type');
     const capability = type !== undefined && isCapability(type);
     const needs: Located<string>[] = [];
@@ -40,7 +63,7 @@ export function readNodesForm(doc: Json, issues: FieldIssue[]): SourceStep[] {
       routing: 'round_robin',
       members: [],
       rounds: 1,
-      input: obj(node.config),
+      input: alias?.input === undefined ? obj(node.config) : alias.input(obj(node.config)),
       inputField: fieldOf(at, 'config'),
       needs,
       retry: DEFAULT_RETRY,

@@ -67,6 +67,7 @@ export const resolver = new ListResolver([
   agent('builtin/noop', '1.0.0'),
   agent('builtin/transform', '1.0.0'),
   agent('builtin/send_email', '1.0.0', { capabilities: ['email:send'] }),
+  agent('builtin/http_request', '1.0.0'),
 ]);
 
 export async function valid(doc: unknown): Promise<NormalizedWorkflow> {

@@ -83,6 +83,47 @@ describe('seed 004 nodes/edges form', () => {
     ]);
   });
 
+  it("runs seed 004's connector node types with their builtins: http → http_request, email and smtp → send_email (body → text)", async () => {
+    const wf = await valid({
+      name: 'x',
+      version: '1.0.0',
+      nodes: [
+        { id: 'get', type: 'http', config: { connector: 'crm', url: '/orders', method: 'GET' } },
+        {
+          id: 'mail',
+          type: 'email',
+          config: { connector: 'mail', to: 'a@example.com', subject: 's', body: 'hi' },
+        },
+        {
+          id: 'relay',
+          type: 'smtp',
+          config: { connector: 'mail', to: 'a@example.com', subject: 's', text: 't' },
+        },
+      ],
+      edges: [
+        ['get', 'mail'],
+        ['get', 'relay'],
+      ],
+    });
+    expect(wf.steps.map((s) => [s.id, s.agent, s.input])).toEqual([
+      [
+        'get',
+        { name: 'builtin/http_request', range: '*' },
+        { connector: 'crm', url: '/orders', method: 'GET' },
+      ],
+      [
+        'mail',
+        { name: 'builtin/send_email', range: '*' },
+        { connector: 'mail', to: 'a@example.com', subject: 's', text: 'hi' },
+      ],
+      [
+        'relay',
+        { name: 'builtin/send_email', range: '*' },
+        { connector: 'mail', to: 'a@example.com', subject: 's', text: 't' },
+      ],
+    ]);
+  });
+
   it('refuses node ids that are not step ids instead of renaming them', async () => {
     const found = await issues({ ...seed, nodes: [{ id: 'Fetch-Data', type: 'fetcher' }], edges: [] });
     expect(found).toEqual([
