@@ -15,3 +15,4 @@ export type { HandlerState } from './handlers.js';
 export { RunLogs, LogTail, LOG_LEVELS, type LogView, type LogQuery, type LogLevel } from './logs.js';
 export { encodeCursor, decodeCursor } from './run-filters.js';
 export type { ConsensusView } from './consensus-view.js';
+export type { ForkRunOptions, ForkView } from './fork.js';

@@ -74,7 +74,8 @@ export class BuiltinRuntime implements Runtime {
       emit_event: (input: { source: string; type: string; payload?: unknown }, invocation, context) =>
         emitEvent(input, invocation, context),
       consensus: (input: ConsensusInput) => consensus(input),
-      http_request: (input: HttpRequestInput, _inv, context) => httpRequest(input, this.http, context),
+      http_request: (input: HttpRequestInput, invocation, context) =>
+        httpRequest(input, this.http, context, invocation.idempotencyKey),
       orchestrate: (input: OrchestrateInput, invocation, context) => {
         const deps = options.orchestration;
         if (deps === undefined)

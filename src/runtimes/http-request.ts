@@ -18,6 +18,11 @@ export interface HttpRequestInput {
   method?: string;
   headers?: Record<string, string>;
   body?: unknown;
+  /**
+   * false: send no `Idempotency-Key` header. By default the request carries the step's key (the
+   * same for every attempt and every fork's replay of it) unless `headers` set one already.
+   */
+  idempotency_key?: boolean;
 }
 
 export const MAX_REDIRECTS = 5;
@@ -46,8 +51,12 @@ export async function httpRequest(
   input: HttpRequestInput,
   policy: HttpPolicy,
   context: RuntimeContext,
+  /** The attempt's key (AgentInvocation.idempotencyKey); absent: none is sent. */
+  idempotencyKey?: string,
 ): Promise<HttpRequestOutput> {
   let hop = firstHop(input);
+  if (idempotencyKey !== undefined && input.idempotency_key !== false)
+    hop.headers['idempotency-key'] ??= idempotencyKey;
   const deadline = withTimeout(context.signal, policy.timeoutMs);
   const started = Date.now();
   try {

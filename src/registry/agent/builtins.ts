@@ -50,6 +50,12 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
         method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'], default: 'GET' },
         headers: { type: 'object', additionalProperties: { type: 'string' } },
         body: {},
+        idempotency_key: {
+          type: 'boolean',
+          default: true,
+          description:
+            "false: no Idempotency-Key header; by default the step's key (the same for its retries and a fork's replays)",
+        },
       },
       ['url'],
     ),

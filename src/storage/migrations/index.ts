@@ -21,6 +21,7 @@ import { consensus } from './0019-consensus.js';
 import { alerts } from './0020-alerts.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
 import { waitpoints } from './0022-waitpoints.js';
+import { runForks } from './0025-run-forks.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -46,6 +47,7 @@ export const MIGRATIONS: readonly Migration[] = [
   alerts,
   historyRetentionTemplates,
   waitpoints,
+  runForks,
 ];
 
 export type { Migration } from './ddl.js';
