@@ -46,7 +46,7 @@ const REUSABLE = new Set<StepState['status']>(['completed', 'skipped']);
 /** `from` and every step that depends on it, directly or not. */
 export function dependentsOf(workflow: NormalizedWorkflow, from: string): Set<string> {
   const found = new Set<string>([from]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const step of workflow.steps)
       if (!found.has(step.id) && step.needs.some((n) => found.has(n))) {
@@ -112,7 +112,7 @@ export function planFork(source: ForkSource, target: NormalizedWorkflow, from: s
   const upstream = ancestorsOf(target, from);
   const rerun = dependentsOf(target, from);
   // Parallel branches the source did not finish run again, and so does whatever needs them.
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const step of target.steps) {
       if (rerun.has(step.id) || upstream.has(step.id)) continue;
