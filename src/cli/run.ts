@@ -37,6 +37,9 @@ export function buildProgram(given: CliIo): Command {
   const program = new Command('swarm')
     .description('Swarm: run swarms of agents — registry, workflows, triggers, a durable task queue')
     .version(SWARM_VERSION, '-V, --version')
+    // Its own options (--credential, --version) come before the command, so a command may have a
+    // `--version` of its own (`runs fork --version`, a workflow version).
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out(s),

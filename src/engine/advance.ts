@@ -25,6 +25,11 @@ export interface RunFrame {
    * tasks carry the span's traceparent. Null or absent when tracing was off at the run's start.
    */
   readonly traceContext?: string | null;
+  /**
+   * A fork's root run (workflow_runs.original_run_id): its tasks carry it, so their attempts'
+   * idempotency keys are the original's. Null or absent for an ordinary run.
+   */
+  readonly originalRunId?: string | null;
 }
 
 export type RunOutcome =
@@ -113,6 +118,7 @@ function taskBase(frame: RunFrame, step: NormalizedStep, now: string): Omit<NewT
     },
     ...(step.timeout_seconds === undefined ? {} : { timeoutSeconds: step.timeout_seconds }),
     ...(frame.traceContext == null ? {} : { traceContext: runTraceparent(frame.traceContext) }),
+    ...(frame.originalRunId == null ? {} : { idempotencyRunId: frame.originalRunId }),
   };
 }
 

@@ -117,6 +117,26 @@ interface Decision {
  * earlier statuses; `taskOf` the batch's task per step), mutating their states: the decided
  * output, or `failed` with the reason. Returns the records to write and the run's failure.
  */
+/**
+ * The members' tasks, each looked up in the run that ran it: a fork's reused member ran in the
+ * run its output was reused from (StepState.reused_from), and its agent and trust are there.
+ */
+async function memberTasks(
+  run: StoredRun,
+  ids: readonly string[],
+  lookup: MemberLookup,
+): Promise<Map<string, MemberTask>> {
+  const byRun = new Map<string, string[]>();
+  for (const id of ids) {
+    const ranIn = run.steps[id]?.reused_from ?? run.id;
+    byRun.set(ranIn, [...(byRun.get(ranIn) ?? []), id]);
+  }
+  const found = new Map<string, MemberTask>();
+  for (const [runId, stepIds] of byRun)
+    for (const [id, task] of await lookup(runId, stepIds)) found.set(id, task);
+  return found;
+}
+
 export async function decideConsensus(
   run: StoredRun,
   before: Readonly<Record<string, string>>,
@@ -131,7 +151,7 @@ export async function decideConsensus(
     if (spec === undefined || state === undefined) continue;
     if (before[step.id] !== 'running' || state.status !== 'completed') continue;
     const ids = [...spec.members, ...(spec.layers ?? []).flat()];
-    const tasks = await lookup(run.id, ids);
+    const tasks = await memberTasks(run, ids, lookup);
     const agentResults = Object.fromEntries(
       ids.map((id) => [id, { agent: tasks.get(id)?.agent ?? null, output: run.steps[id]?.output ?? null }]),
     );

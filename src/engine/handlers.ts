@@ -88,6 +88,8 @@ export interface HandlerRun {
   steps: RunSteps;
   /** The run span's trace context (src/telemetry); its handlers' attempts are its children too. */
   traceContext?: string | null;
+  /** A fork's root run: its handlers' idempotency keys are the original's too. */
+  originalRunId?: string | null;
 }
 
 /**
@@ -141,6 +143,7 @@ export async function planHandlers(
         maxRetries: 2,
         retryPolicy: { backoff: 'exponential', initialDelayMs: 1000, maxDelayMs: 30_000, jitter: true },
         ...(run.traceContext == null ? {} : { traceContext: runTraceparent(run.traceContext) }),
+        ...(run.originalRunId == null ? {} : { idempotencyRunId: run.originalRunId }),
       });
       handler.status = 'running';
     } catch (error) {

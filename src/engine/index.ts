@@ -16,3 +16,4 @@ export { RunLogs, LogTail, LOG_LEVELS, type LogView, type LogQuery, type LogLeve
 export { encodeCursor, decodeCursor } from './run-filters.js';
 export type { ConsensusView } from './consensus-view.js';
 export type { WaitingView } from './waiting.js';
+export type { ForkRunOptions, ForkView } from './fork.js';

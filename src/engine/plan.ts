@@ -10,6 +10,8 @@ export interface StepState {
   agent_version?: string;
   started_at?: string;
   completed_at?: string;
+  /** A fork's step that did not run: its output is the one recorded in this run (docs/replay.md). */
+  reused_from?: string;
 }
 
 export type RunSteps = Record<string, StepState>;

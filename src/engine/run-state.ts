@@ -63,6 +63,7 @@ const FRAME_COLUMNS = [
   'started_at',
   'event_depth',
   'trace_context',
+  'original_run_id',
 ] as const;
 export type FrameRow = Pick<RunRow, (typeof FRAME_COLUMNS)[number]>;
 
@@ -97,6 +98,7 @@ export async function frameOf(
     startedAt: row.started_at,
     eventDepth: row.event_depth,
     traceContext: row.trace_context,
+    originalRunId: row.original_run_id,
   };
 }
 

@@ -56,6 +56,7 @@ import {
   type HandlerState,
 } from './handlers.js';
 import type { RunSteps } from './plan.js';
+import { planFork, readForks, type ForkLink, type ForkRunOptions, type ForkView } from './fork.js';
 import { inStepOrder } from './step-order.js';
 import {
   readRunUsage,
@@ -96,6 +97,8 @@ export interface StartRunOptions {
   readonly startedBy?: string | null;
   /** The depth of the event that started it (event triggers); the events it causes are one deeper. */
   readonly eventDepth?: number;
+  /** Set for a fork (forkRun): the run it came from, the step it runs again from, the chain's root. */
+  readonly fork?: ForkLink;
 }
 
 /**
@@ -189,13 +192,7 @@ export class Engine {
     agents: AgentRegistry,
     options: StartRunOptions = {},
   ): Promise<PreparedRun> {
-    if (!workflow.enabled || workflow.status !== 'active') {
-      throw new SwarmError(
-        'CONFLICT',
-        `workflow ${workflow.name} is ${workflow.enabled ? workflow.status : 'disabled'}; enable it to start runs`,
-      );
-    }
-    const normalized = workflow.workflow;
+    const normalized = this.startable(workflow).workflow;
     const resolver = agents.resolver();
     const steps: RunSteps = {};
     for (const step of normalized.steps) {
@@ -214,6 +211,17 @@ export class Engine {
     }
     const handlers = await pinHandlers(normalized, agents);
     return this.planStart(newId(), caller, workflow, steps, handlers, options);
+  }
+
+  /** The workflow, if runs of it may start: enabled and active. */
+  private startable(workflow: WorkflowView): WorkflowView {
+    if (!workflow.enabled || workflow.status !== 'active') {
+      throw new SwarmError(
+        'CONFLICT',
+        `workflow ${workflow.name} is ${workflow.enabled ? workflow.status : 'disabled'}; enable it to start runs`,
+      );
+    }
+    return workflow;
   }
 
   /**
@@ -248,6 +256,7 @@ export class Engine {
       trigger: triggerDataOf(options),
       workflow: workflow.workflow,
       steps,
+      originalRunId: options.fork?.originalRunId ?? null,
     };
     const { outcome, tasks, failure } = await planReadySteps(frame, this.limits);
     if (failure !== undefined)
@@ -285,6 +294,14 @@ export class Engine {
         timeout_at: deadline(normalized, now),
         event_depth: options.eventDepth ?? 0,
         trace_context: traceContext,
+        ...(options.fork === undefined
+          ? {}
+          : {
+              parent_run_id: options.fork.parentRunId,
+              is_replay: 1 as const,
+              forked_from_step: options.fork.fromStep,
+              original_run_id: options.fork.originalRunId,
+            }),
       })
       .execute();
     const run: StoredRun = {
@@ -299,19 +316,30 @@ export class Engine {
       startedAt: now,
       eventDepth: options.eventDepth ?? 0,
       traceContext,
+      originalRunId: options.fork?.originalRunId ?? null,
     };
+    const { fork } = options;
     const started = {
       ownerId: caller.userId,
       runId,
-      message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})`,
+      message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})${fork === undefined ? '' : `, forked from run ${fork.parentRunId} at step ${fork.fromStep}`}`,
     };
+    // A fork's reused steps are logged as reused, not as having just completed.
+    const reused = Object.entries(steps).filter(([, s]) => s.reused_from !== undefined);
+    const before = Object.fromEntries(reused.map(([id, s]) => [id, s.status]));
+    const reuseLogs = reused.map(([stepId, s]) => ({
+      ownerId: caller.userId,
+      runId,
+      stepId,
+      message: `step ${stepId} ${s.status} (reused from run ${s.reused_from})`,
+    }));
     // Planned before the run had its trace context: the first tasks get it now.
     const tasks =
       traceContext === null
         ? prepared.start.tasks
         : prepared.start.tasks.map((task) => ({ ...task, traceContext: runTraceparent(traceContext) }));
     if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
-    await saveRun(trx, dialect, run, prepared.start.outcome, {}, [started]);
+    await saveRun(trx, dialect, run, prepared.start.outcome, before, [started, ...reuseLogs]);
   }
 
   /**
@@ -779,6 +807,105 @@ export class Engine {
     return this.getRun(caller, runId);
   }
 
+  /**
+   * Forks a run the caller owns into a new run (docs/replay.md): on the original's version, or
+   * `version` (`latest` or a given one), with the original's input unless `input` is given. The
+   * steps that do not depend on `fromStep` reuse the original's records without running (see
+   * planFork); `fromStep` and its dependents run, their tasks carrying the root run of the fork
+   * chain for their idempotency keys. A run still going may be forked: only what it finished is
+   * reused. Returns the new run's id.
+   */
+  async forkRun(
+    caller: Caller,
+    runId: string,
+    options: ForkRunOptions,
+    registry: {
+      agents: AgentRegistry;
+      workflows: { get(name: string, version?: string): Promise<WorkflowView> };
+    },
+  ): Promise<string> {
+    const row = await this.store.handle.db
+      .selectFrom('workflow_runs')
+      .selectAll()
+      .where('id', '=', runId)
+      .where('owner_id', '=', caller.userId)
+      .executeTakeFirst();
+    if (row === undefined) throw new NotFoundError('run', runId);
+    await this.loadDefinitions([row.workflow_id]);
+    const source = {
+      id: row.id,
+      version: row.workflow_version ?? '',
+      workflow: this.definitions.get(row.workflow_id)!,
+      steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+    };
+    const name = row.workflow_name ?? source.workflow.name;
+    const target = await registry.workflows.get(
+      name,
+      options.version === 'latest' ? undefined : (options.version ?? source.version),
+    );
+    const { fromStep } = options;
+    if (!target.workflow.steps.some((s) => s.id === fromStep))
+      throw new InputError('fromStep', `${name}@${target.version} has no step "${fromStep}"`);
+    const plan = planFork(source, target.workflow, fromStep);
+    if (plan.differences.length > 0) {
+      const issues = [...plan.differences];
+      throw new SwarmError(
+        'FORK_MISMATCH',
+        `cannot fork run ${runId} from ${fromStep} on ${name}@${target.version}: ${issues
+          .slice(0, 5)
+          .map((i) => `${i.field} ${i.message}`)
+          .join('; ')}${issues.length > 5 ? `; and ${issues.length - 5} more` : ''}`,
+        { issues, context: { run: runId, fromStep, version: target.version } },
+      );
+    }
+    const resolver = registry.agents.resolver();
+    for (const id of plan.rerun) {
+      const step = target.workflow.steps.find((s) => s.id === id)!;
+      if (step.agent === undefined) continue;
+      const resolved = await resolver.resolve(step.agent.name, step.agent.range);
+      if (resolved === null)
+        throw new SwarmError(
+          'CONFLICT',
+          `step ${id}: no usable version of ${step.agent.name} satisfies ${step.agent.range} any more`,
+        );
+      plan.steps[id]!.agent_version = resolved.version;
+    }
+    const input = options.input === undefined ? fromDbJson(row.input) : options.input;
+    const fork: ForkLink = { parentRunId: row.id, fromStep, originalRunId: row.original_run_id ?? row.id };
+    const prepared = await this.planStart(
+      newId(),
+      caller,
+      this.startable(target),
+      plan.steps,
+      await pinHandlers(target.workflow, registry.agents),
+      {
+        input: input ?? {},
+        triggerData: options.input === undefined ? fromDbJson(row.trigger_data) : options.input,
+        triggerType: 'manual',
+        fork,
+      },
+    );
+    const { db, dialect } = this.store.handle;
+    await dialect.writeTransaction(db, async (trx) => {
+      await this.insertRun(trx, prepared);
+      await recordAudit(trx, {
+        caller,
+        action: 'run.fork',
+        resourceType: 'run',
+        resourceId: prepared.id,
+        metadata: {
+          workflow: name,
+          version: target.version,
+          parent: row.id,
+          fromStep,
+          reused: plan.reused,
+          newInput: options.input !== undefined,
+        },
+      });
+    });
+    return prepared.id;
+  }
+
   /** The caller's runs, newest first. */
   async listRuns(caller: Caller, filters: RunFilters = {}): Promise<RunView[]> {
     return (await this.listRunPage(caller, filters)).items;
@@ -839,11 +966,15 @@ export class Engine {
     await this.loadDefinitions([row.workflow_id]);
     const usage = await readRunUsage(this.store.handle.db, [row]);
     const consensus = await readConsensus(this.store.handle.db, caller.userId, runId);
-    const waiting = await readWaiting(this.store.handle.db, caller.userId, runId);
+    const [waiting, forks] = await Promise.all([
+      readWaiting(this.store.handle.db, caller.userId, runId),
+      readForks(this.store.handle.db, caller.userId, runId),
+    ]);
     return {
       ...viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id)),
       consensus,
       waiting,
+      forks,
     };
   }
 
@@ -877,6 +1008,10 @@ function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined, usage?
     durationMs: row.duration_ms,
     ...runTotals(row, usage),
     timeoutAt: row.timeout_at,
+    parentRunId: row.parent_run_id,
+    isReplay: Boolean(row.is_replay),
+    forkedFromStep: row.forked_from_step,
+    originalRunId: row.original_run_id,
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? [],
     trigger: {
       type: row.trigger_type ?? 'manual',
@@ -912,6 +1047,14 @@ export interface RunView {
   readonly consensus?: readonly ConsensusView[];
   /** What its steps wait for now (approvals, events, sleeps), in a run read on its own (getRun). */
   readonly waiting?: readonly WaitingView[];
+  /** The run it was forked from (null: none, or that run was deleted), and from which step. */
+  readonly parentRunId: string | null;
+  readonly isReplay: boolean;
+  readonly forkedFromStep: string | null;
+  /** The root of its fork chain, whose idempotency keys its steps' side effects carry. */
+  readonly originalRunId: string | null;
+  /** The runs forked from it, oldest first, in a run read on its own (getRun). */
+  readonly forks?: readonly ForkView[];
   /** What started it: the trigger type and id, or (manual) the user who did; its trigger data. */
   readonly trigger: {
     readonly type: string;

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   NOT_FOUND: { status: 404, title: 'Not found', retryable: false },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retryable: false },
   CONFLICT: { status: 409, title: 'Conflict', retryable: false },
+  FORK_MISMATCH: { status: 409, title: 'Fork cannot reuse the original run', retryable: false },
   RATE_LIMITED: { status: 429, title: 'Too many requests', retryable: true },
   DB_UNREACHABLE: { status: 503, title: 'Database unreachable', retryable: true },
   DB_URL_INVALID: { status: 400, title: 'Invalid database URL', retryable: false },

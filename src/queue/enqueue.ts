@@ -41,6 +41,7 @@ const TASK_COLUMNS = [
   { name: 'trace_context', type: 'text' },
   { name: 'parent_task_id', type: 'text' },
   { name: 'task_metadata', type: 'json' },
+  { name: 'idempotency_run_id', type: 'text' },
 ] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
 const PARAMS_PER_ROW = TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
@@ -244,5 +245,6 @@ function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCach
     trace_context: task.traceContext ?? null,
     parent_task_id: task.parentTaskId ?? null,
     task_metadata: task.metadata === undefined ? null : toDbJson(task.metadata),
+    idempotency_run_id: task.idempotencyRunId ?? null,
   } satisfies TaskInsert;
 }

@@ -61,6 +61,7 @@ export const CLAIM_COLUMNS = [
   'locked_until',
   'resume_state',
   'trace_context',
+  'idempotency_run_id',
 ] as const;
 
 export interface ClaimRow {
@@ -87,6 +88,7 @@ export interface ClaimRow {
   locked_until: string | null;
   resume_state: string | null;
   trace_context: string | null;
+  idempotency_run_id: string | null;
 }
 
 export function toClaimedTask(row: ClaimRow): ClaimedTask {
@@ -110,6 +112,7 @@ export function toClaimedTask(row: ClaimRow): ClaimedTask {
     lockedUntil: row.locked_until ?? '',
     ...(row.resume_state === null ? {} : { resumeState: fromDbJson(row.resume_state) }),
     ...(row.trace_context === null ? {} : { traceContext: row.trace_context }),
+    ...(row.idempotency_run_id === null ? {} : { idempotencyRunId: row.idempotency_run_id }),
   };
 }
 

@@ -86,6 +86,11 @@ export interface NewTask {
   readonly parentTaskId?: string;
   /** Any JSON value kept with the task (`task_metadata`): what its parent needs to read it back. */
   readonly metadata?: unknown;
+  /**
+   * The run whose id its attempts' idempotency keys are derived from, when not its own: a fork's
+   * tasks name the root of the fork chain, so a replayed side effect carries the original key.
+   */
+  readonly idempotencyRunId?: string;
 }
 
 /** A task a worker now holds. */
@@ -113,6 +118,8 @@ export interface ClaimedTask {
   readonly resumeState?: unknown;
   /** The run span's traceparent it was enqueued with (tracing on); absent otherwise. */
   readonly traceContext?: string;
+  /** A replay's root run (NewTask.idempotencyRunId); absent for a task of an ordinary run. */
+  readonly idempotencyRunId?: string;
 }
 
 /** A lease as a worker names it: which task, claimed under which epoch. */

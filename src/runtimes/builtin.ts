@@ -93,7 +93,8 @@ export class BuiltinRuntime implements Runtime {
       wait_for_event: (input: WaitForEventInput, invocation, context) =>
         waitForEvent(input, invocation, context),
       http_request: async (input: HttpRequestInput, invocation, context) => {
-        if (input.connector === undefined) return httpRequest(input, this.http, context);
+        const { idempotencyKey } = invocation;
+        if (input.connector === undefined) return httpRequest(input, this.http, context, { idempotencyKey });
         if (options.connectors === undefined)
           throw new RuntimeError(
             'INTERNAL',
@@ -104,7 +105,7 @@ export class BuiltinRuntime implements Runtime {
           );
         // Resolved at send time, for the task's owner only: another owner's name is not found.
         const connector = await options.connectors.http(invocation.ownerId, input.connector);
-        return httpRequest(input, this.http, context, connector);
+        return httpRequest(input, this.http, context, { connector, idempotencyKey });
       },
       send_email: (input: SendEmailInput, invocation, context) =>
         sendEmail(input, invocation, context, {

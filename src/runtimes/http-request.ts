@@ -22,6 +22,11 @@ export interface HttpRequestInput {
   body?: unknown;
   /** One of the owner's http connectors: `url` may then be relative to its base_url. */
   connector?: string;
+  /**
+   * false: send no `Idempotency-Key` header. By default the request carries the step's key (the
+   * same for every attempt and every fork's replay of it) unless `headers` set one already.
+   */
+  idempotency_key?: boolean;
 }
 
 export const MAX_REDIRECTS = 5;
@@ -52,12 +57,20 @@ export async function httpRequest(
   input: HttpRequestInput,
   policy: HttpPolicy,
   context: RuntimeContext,
-  connector?: ResolvedHttpConnector,
+  options: {
+    /** One of the owner's http connectors, resolved: its base URL, headers and auth apply. */
+    connector?: ResolvedHttpConnector;
+    /** The attempt's key (AgentInvocation.idempotencyKey); absent: none is sent. */
+    idempotencyKey?: string;
+  } = {},
 ): Promise<HttpRequestOutput> {
-  if (connector === undefined) return send(firstHop(input), input.url, policy, context);
+  const { connector, idempotencyKey } = options;
+  const hop = connector === undefined ? firstHop(input) : connectorHop(input, connector);
+  if (idempotencyKey !== undefined && input.idempotency_key !== false)
+    hop.headers['idempotency-key'] ??= idempotencyKey;
+  if (connector === undefined) return send(hop, input.url, policy, context);
   // The connector's secrets are the owner's, not granted to the step: nothing it produces keeps them.
   const redactor = new Redactor(connector.secrets);
-  const hop = connectorHop(input, connector);
   try {
     return redactor.redact(await send(hop, input.url, policy, context));
   } catch (error) {

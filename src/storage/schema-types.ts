@@ -246,6 +246,13 @@ export interface WorkflowRunsTable {
   event_depth: WithDefault<number>;
   /** Migration 0015: the run span's trace context (src/telemetry/run-trace.ts); null with tracing off. */
   trace_context: string | null;
+  /** Since 0003: the run this one was forked from (null when the parent is deleted). */
+  parent_run_id: string | null;
+  is_replay: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
+  /** Migration 0025: the step a fork ran again from. */
+  forked_from_step: string | null;
+  /** Migration 0025: the root of a fork chain, whose idempotency keys a replay keeps. */
+  original_run_id: string | null;
 }
 
 export interface TasksTable {
@@ -309,6 +316,8 @@ export interface TasksTable {
   trace_context: string | null;
   /** Migration 0016: the task this one was spawned by (an agent loop's tool call), woken when it ends. */
   parent_task_id: string | null;
+  /** Migration 0025: a replay's tasks carry the root run of its fork chain: their idempotency keys' basis. */
+  idempotency_run_id: string | null;
 }
 
 export interface TaskTemplatesTable {

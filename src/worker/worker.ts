@@ -402,7 +402,12 @@ export class Worker {
           agent: invokedAgent(agent),
           input: task.input,
           ...(task.resumeState === undefined ? {} : { resumeState: task.resumeState }),
-          idempotencyKey: idempotencyKeyOf(task.runId, task.id, task.stepId, task.itemIndex),
+          idempotencyKey: idempotencyKeyOf(
+            task.idempotencyRunId ?? task.runId,
+            task.id,
+            task.stepId,
+            task.itemIndex,
+          ),
         },
         {
           signal,

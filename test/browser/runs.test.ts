@@ -174,6 +174,8 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)('the Runs view on %s', { timeout: 24
       const rows = Array.from({ length: 10_000 }, (_, i) => ({
         ...template,
         id: newId(),
+        // Read back as a boolean (PostgreSQL) or 0/1 (SQLite); written as 0/1 on both.
+        is_replay: 0 as const,
         status: i % 10 === 0 ? 'failed' : 'completed',
         error: i % 10 === 0 ? `bulk failure ${i}` : null,
         created_at: new Date(base + i * 1000).toISOString(),

@@ -213,6 +213,18 @@ describe.each(DIALECTS)('consensus on %s', (dialect) => {
     // trust: false — nobody's trust moved.
     expect(await consensusTrust('bob')).toEqual([]);
 
+    // Forked from the decision: the members' answers are reused, and weighed by the trust of the
+    // agents that gave them in the original run.
+    const forkId = await fx.engine.forkRun(fx.caller, runId, { fromStep: 'vote' }, fx.registry.as(fx.caller));
+    const replayed = await drain(fx, scripted({}));
+    expect(replayed.map((t) => t.stepId)).toEqual(['vote']);
+    const fork = await fx.engine.getRun(fx.caller, forkId);
+    expect(fork.steps.vote__2).toMatchObject({ reused_from: runId, output: 'no' });
+    expect(fork.steps.vote?.output).toMatchObject({ decision: 'no', reached: true, agreement: 0.66113 });
+    expect(fork.consensus?.[0]?.agentResults).toMatchObject({
+      vote__2: { agent: 'bob@1.0.0', output: 'no' },
+    });
+
     // A quorum of 0.7 of the weight is missed: the step fails saying by how much.
     const missed = await start({ strategy: 'weighted', agents: ['alice', 'bob', 'carol'], quorum: 0.7 });
     await drain(fx, scripted({ alice: 'yes', bob: 'no', carol: 'yes' }));

@@ -89,7 +89,7 @@ describe('HttpAgentRuntime', () => {
       step_id: 'step',
       attempt: 1,
       input: { a: 1 },
-      context: { agent: { name: 'remote', version: '1.0.0' } },
+      context: { agent: { name: 'remote', version: '1.0.0' }, idempotency_key: 'swarm-test-key' },
     });
   });
 

@@ -126,6 +126,16 @@ describe('builtin/http_request against a local server', () => {
     expect(JSON.parse(echoed.body)).toEqual({ a: 1, b: ['x'] });
   });
 
+  it("sends the step's Idempotency-Key unless the step opts out or sets its own", async () => {
+    const keyOf = async (input: Record<string, unknown>) =>
+      ((await send({ url: `${base}/echo`, method: 'POST', body: {}, ...input })) as Output).body as {
+        headers: Record<string, string>;
+      };
+    expect((await keyOf({})).headers['idempotency-key']).toBe('swarm-test-key');
+    expect((await keyOf({ idempotency_key: false })).headers['idempotency-key']).toBeUndefined();
+    expect((await keyOf({ headers: { 'Idempotency-Key': 'mine' } })).headers['idempotency-key']).toBe('mine');
+  });
+
   it('sends a string body as text unless told otherwise', async () => {
     const output = (await send({ url: `${base}/echo`, method: 'PUT', body: 'hello' })) as Output;
     expect(output.body).toMatchObject({

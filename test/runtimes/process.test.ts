@@ -171,6 +171,7 @@ describe('the process runtime', () => {
           run_id: 'run-1',
           step_id: 'step',
           attempt: 1,
+          idempotency_key: 'swarm-test-key',
           agent: { name: agent().name, version: '1.0.0' },
           secrets: { API_TOKEN: 'tok-123456' },
         });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { LogView, RunView } from '../../engine/index.js';
-import { SwarmError } from '../../errors/index.js';
+import { InputError, SwarmError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, readJsonOption, type CliIo } from '../io.js';
 import { readDefinition } from './workflow.js';
@@ -248,4 +248,32 @@ export function registerRunCommands(program: Command, io: CliIo): void {
       });
       io.out(options.json ? JSON.stringify(run) : `${run.id}: ${run.status} (attempt ${run.attempt})`);
     });
+  runs
+    .command('fork')
+    .description(
+      'Fork a run into a new one that runs again from a step (and what depends on it), reusing the recorded outputs of the rest',
+    )
+    .argument('<id>', 'the run id')
+    .option('--from <step>', 'the step to run again (required)')
+    .option(
+      '--version <version>',
+      "the workflow version to run: a version, or latest (default: the run's own)",
+    )
+    .option('-i, --input <json|@file>', "the new run's input (default: the run's own)")
+    .option('--json', 'machine-readable output (the new run)')
+    .action(
+      async (id: string, options: { from?: string; version?: string; input?: string; json?: boolean }) => {
+        // Checked here rather than by commander, so a missing step is an input error (exit 1).
+        if (options.from === undefined || options.from.trim() === '')
+          throw new InputError('--from', 'is required: the step to run again');
+        const input =
+          options.input === undefined ? undefined : readJsonOption(options.input, '--input', io.cwd);
+        const run = await client().request<RunView>('POST', `/api/v1/runs/${encodeURIComponent(id)}/fork`, {
+          fromStep: options.from,
+          ...(options.version === undefined ? {} : { version: options.version }),
+          ...(input === undefined ? {} : { input }),
+        });
+        io.out(options.json ? JSON.stringify(run) : run.id);
+      },
+    );
 }

@@ -61,6 +61,12 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
           ...text,
           description: "one of the owner's http connectors: base URL, default headers and auth",
         },
+        idempotency_key: {
+          type: 'boolean',
+          default: true,
+          description:
+            "false: no Idempotency-Key header; by default the step's key (the same for its retries and a fork's replays)",
+        },
       },
       ['url'],
     ),

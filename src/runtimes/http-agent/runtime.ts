@@ -79,7 +79,11 @@ export class HttpAgentRuntime implements Runtime {
         step_id: invocation.stepId,
         attempt: invocation.attempt,
         input: invocation.input ?? null,
-        context: { agent: { name: agent.name, version: agent.version } },
+        context: {
+          agent: { name: agent.name, version: agent.version },
+          // The same for every attempt of this step and item, and for a fork's replay of it.
+          idempotency_key: invocation.idempotencyKey,
+        },
       }),
       'utf8',
     );

@@ -104,6 +104,8 @@ export class ProcessRuntime implements Runtime {
           run_id: invocation.runId,
           step_id: invocation.stepId,
           attempt: invocation.attempt,
+          // The same for every attempt of this step and item, and for a fork's replay of it.
+          idempotency_key: invocation.idempotencyKey,
           agent: { name: agent.name, version: agent.version },
           memory_mb: memoryMb,
           secrets,

@@ -1,5 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { LOG_LEVELS, RUN_TRIGGER_TYPES, RunLogs, type Engine, type LogLevel } from '../../engine/index.js';
+import {
+  LOG_LEVELS,
+  RUN_TRIGGER_TYPES,
+  RunLogs,
+  type Engine,
+  type ForkRunOptions,
+  type LogLevel,
+} from '../../engine/index.js';
 import type { Registry } from '../../registry/index.js';
 import { RUN_STATUSES, type Store } from '../../storage/index.js';
 import { isSwarmError } from '../../errors/index.js';
@@ -89,6 +96,31 @@ export const runSchema = {
           timeout_at: { type: ['string', 'null'], description: 'When the wait times out; null: never' },
           event_type: { type: 'string', description: 'event waits: the event type awaited' },
           created_at: { type: 'string', description: 'When the wait began' },
+        },
+      },
+    },
+    parentRunId: {
+      type: ['string', 'null'],
+      description: 'The run this one was forked from (null: not a fork, or that run was deleted)',
+    },
+    isReplay: { type: 'boolean', description: 'A fork: it reused recorded outputs of another run' },
+    forkedFromStep: { type: ['string', 'null'], description: 'The step a fork ran again from' },
+    originalRunId: {
+      type: ['string', 'null'],
+      description: "The root of a fork chain: its steps' idempotency keys are derived from it",
+    },
+    forks: {
+      type: 'array',
+      description: 'The runs forked from this one, oldest first (GET /runs/{id} only, at most 100)',
+      items: {
+        type: 'object',
+        required: ['id', 'status', 'createdAt', 'fromStep'],
+        properties: {
+          id: { type: 'string' },
+          status: { type: 'string', enum: [...RUN_STATUSES] },
+          createdAt: { type: 'string' },
+          fromStep: { type: ['string', 'null'] },
+          version: { type: ['string', 'null'] },
         },
       },
     },
@@ -372,6 +404,47 @@ export function runRoutes(
       });
       onRunStarted();
       return run;
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: ForkRunOptions }>(
+    '/api/v1/runs/:id/fork',
+    {
+      config: { scope: 'runs:write' },
+      schema: {
+        tags: ['runs'],
+        summary: 'Fork a run into a new one that runs again from a step, reusing the rest',
+        description:
+          "The new run is linked to this one (`parentRunId`, `isReplay`). It runs `fromStep` and every step that depends on it; the other steps reuse this run's recorded outputs without running (`steps.<id>.reused_from`). `version` picks the workflow version (default: this run's; `latest`), `input` a new input (default: this run's). 409 FORK_MISMATCH lists the steps that cannot be reused. See docs/replay.md.",
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['fromStep'],
+          properties: {
+            fromStep: { type: 'string', minLength: 1, maxLength: 200, description: 'The step to run again' },
+            version: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 100,
+              description: "A version of the run's workflow, or `latest`; default: the run's own",
+            },
+            input: { description: "The new run's input; default: this run's" },
+          },
+        },
+        response: {
+          201: { $ref: 'Run#' },
+          400: { $ref: 'Problem#' },
+          404: { $ref: 'Problem#' },
+          409: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      const id = await engine.forkRun(caller, request.params.id, request.body, registry.as(caller));
+      onRunStarted();
+      return reply.code(201).send(await engine.getRun(caller, id));
     },
   );
 

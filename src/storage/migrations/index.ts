@@ -22,6 +22,7 @@ import { alerts } from './0020-alerts.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
 import { waitpoints } from './0022-waitpoints.js';
 import { eventWaits } from './0024-event-waits.js';
+import { runForks } from './0025-run-forks.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -48,6 +49,7 @@ export const MIGRATIONS: readonly Migration[] = [
   historyRetentionTemplates,
   waitpoints,
   eventWaits,
+  runForks,
 ];
 
 export type { Migration } from './ddl.js';

@@ -123,6 +123,38 @@ export function RunPage({ id }: { id: string }) {
         </dd>
         <dt>Trigger</dt>
         <dd>{run.trigger?.type ?? 'manual'}</dd>
+        {run.isReplay === true && (
+          <>
+            <dt>Forked from</dt>
+            <dd data-testid="run-parent">
+              {run.parentRunId == null ? (
+                'a deleted run'
+              ) : (
+                <a href={href('runs', run.parentRunId)}>{run.parentRunId}</a>
+              )}
+              {run.forkedFromStep == null ? '' : ` at step ${run.forkedFromStep}`}
+            </dd>
+          </>
+        )}
+        {run.forks !== undefined && run.forks.length > 0 && (
+          <>
+            <dt>Forks</dt>
+            <dd>
+              <ul className="run-forks" aria-label="Forks">
+                {run.forks.map((f) => (
+                  <li key={f.id}>
+                    <a href={href('runs', f.id)}>{f.id}</a>{' '}
+                    <span className={`status status-${f.status}`}>{f.status}</span>
+                    <span className="muted">
+                      {f.fromStep === null ? '' : ` from ${f.fromStep}`}
+                      {f.version == null ? '' : ` on @${f.version}`}
+                    </span>
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
         {typeof run.tokens === 'number' && (
           <>
             <dt>Tokens</dt>

@@ -40,7 +40,8 @@ const ROW_HEIGHT = 34;
 /** `#/runs` lists runs; `#/runs/<id>` is one run. */
 export function RunsPage({ route }: { route: Route }) {
   const id = route.segments[1];
-  if (id !== undefined) return <RunPage id={id} />;
+  // Keyed by the run: following a link to another run (a fork, a parent) starts the page afresh.
+  if (id !== undefined) return <RunPage key={id} id={id} />;
   return <RunsList route={route} />;
 }
 

@@ -1,8 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
 import { get } from '../../api.js';
 import { formatDuration } from '../../dag/timeline.js';
+import { href } from '../../router.js';
 import { useCan } from '../../session.js';
 import { ConsensusPanel } from './ConsensusPanel.js';
+import { ForkPanel } from './ForkPanel.js';
 import { Conversation } from './Conversation.js';
 import type { Attempt, ConsensusView, LogLine, StepConversation, StepView } from './types.js';
 
@@ -128,7 +130,16 @@ export function StepDrawer({
             <dd>{formatDuration(Date.parse(step.completed_at) - Date.parse(step.started_at))}</dd>
           </>
         )}
+        {step?.reused_from !== undefined && (
+          <>
+            <dt>Reused from</dt>
+            <dd>
+              <a href={href('runs', step.reused_from)}>{step.reused_from}</a> (not run again)
+            </dd>
+          </>
+        )}
       </dl>
+      <ForkPanel key={`${runId}/${stepId}`} runId={runId} stepId={stepId} />
       {error !== null && (
         <section>
           <h3>Error</h3>

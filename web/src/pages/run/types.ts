@@ -11,6 +11,17 @@ export interface StepView {
   readonly agent_version?: string;
   readonly started_at?: string;
   readonly completed_at?: string;
+  /** A fork's step that did not run: the run whose recorded output it reused. */
+  readonly reused_from?: string;
+}
+
+/** A run forked from another (`GET /api/v1/runs/{id}` → `forks`). */
+export interface ForkView {
+  readonly id: string;
+  readonly status: string;
+  readonly createdAt: string;
+  readonly fromStep: string | null;
+  readonly version?: string | null;
 }
 
 export interface RunView {
@@ -33,6 +44,12 @@ export interface RunView {
   readonly cost?: number | null;
   /** Its consensus decisions, one per consensus step that decided. */
   readonly consensus?: readonly ConsensusView[];
+  /** A fork: the run it came from and the step it ran again from (docs/replay.md). */
+  readonly parentRunId?: string | null;
+  readonly isReplay?: boolean;
+  readonly forkedFromStep?: string | null;
+  /** The runs forked from it (on the run's own page). */
+  readonly forks?: readonly ForkView[];
 }
 
 /** A consensus step's recorded decision (`GET /api/v1/runs/{id}` → `consensus`). */
