@@ -6,10 +6,12 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { BUILTIN_AGENTS } from '../registry/index.js';
 import { condition, emitEvent, noop, transform } from './basic.js';
+import { approval, type ApprovalInput, type ApprovalLinkMaker } from './approval.js';
 import { consensus, type ConsensusInput } from './consensus.js';
 import { delay, type DelayInput } from './delay.js';
 import { RuntimeError } from './errors.js';
 import { httpRequest, type HttpRequestInput } from './http-request.js';
+import type { Mailer } from './mail.js';
 import { orchestrate, type OrchestrateInput, type OrchestrationDeps } from './orchestration/index.js';
 import { Sleep, type AgentInvocation, type HttpPolicy, type Runtime, type RuntimeContext } from './types.js';
 
@@ -21,7 +23,6 @@ type Handler = (input: never, invocation: AgentInvocation, context: RuntimeConte
  */
 export const UNAVAILABLE_BUILTINS: Readonly<Record<string, string>> = {
   send_email: 'sending email needs SMTP connectors, which this version of Swarm does not have yet',
-  approval: 'approvals need the approvals inbox, which this version of Swarm does not have yet',
 };
 
 // Formats are not checked here (the handlers parse what they use, e.g. the URL), and
@@ -52,8 +53,17 @@ export class BuiltinRuntime implements Runtime {
   private readonly http: HttpPolicy;
   private readonly handlers: Readonly<Record<string, Handler>>;
 
-  /** `orchestration`: how builtin/orchestrate finds agents (absent: it refuses to run). */
-  constructor(options: { http: HttpPolicy; orchestration?: OrchestrationDeps }) {
+  /**
+   * `orchestration`: how builtin/orchestrate finds agents (absent: it refuses to run).
+   * `mailer`: sends email through the owner's SMTP connectors; `approvalLinks`: makes signed
+   * approval links. Without them, an approval's `notify` is refused.
+   */
+  constructor(options: {
+    http: HttpPolicy;
+    orchestration?: OrchestrationDeps;
+    mailer?: Mailer;
+    approvalLinks?: ApprovalLinkMaker;
+  }) {
     const { timeoutMs, maxResponseBytes } = options.http;
     if (
       !(Number.isInteger(timeoutMs) && timeoutMs > 0) ||
@@ -74,6 +84,12 @@ export class BuiltinRuntime implements Runtime {
       emit_event: (input: { source: string; type: string; payload?: unknown }, invocation, context) =>
         emitEvent(input, invocation, context),
       consensus: (input: ConsensusInput) => consensus(input),
+      // Holds no worker while a person decides (see approval.ts).
+      approval: (input: ApprovalInput, invocation, context) =>
+        approval(input, invocation, context, {
+          ...(options.mailer === undefined ? {} : { mailer: options.mailer }),
+          ...(options.approvalLinks === undefined ? {} : { links: options.approvalLinks }),
+        }),
       http_request: (input: HttpRequestInput, _inv, context) => httpRequest(input, this.http, context),
       orchestrate: (input: OrchestrateInput, invocation, context) => {
         const deps = options.orchestration;

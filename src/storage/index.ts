@@ -151,4 +151,5 @@ export type {
   WebhookDeliveriesTable,
   WebhookDeliveryAttemptsTable,
   WaitpointsTable,
+  ApprovalLinksTable,
 } from './schema-types.js';

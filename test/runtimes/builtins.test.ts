@@ -178,7 +178,7 @@ describe('builtin/emit_event (with a sink)', () => {
 });
 
 describe('what the builtin runtime refuses', () => {
-  it.each(['send_email', 'approval'])(
+  it.each(['send_email'])(
     'refuses builtin/%s honestly: not available yet, not retryable',
     async (name) => {
       const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;

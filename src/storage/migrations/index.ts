@@ -21,6 +21,7 @@ import { consensus } from './0019-consensus.js';
 import { alerts } from './0020-alerts.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
 import { waitpoints } from './0022-waitpoints.js';
+import { approvalLinks } from './0023-approval-links.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -46,6 +47,7 @@ export const MIGRATIONS: readonly Migration[] = [
   alerts,
   historyRetentionTemplates,
   waitpoints,
+  approvalLinks,
 ];
 
 export type { Migration } from './ddl.js';
