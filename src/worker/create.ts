@@ -12,8 +12,10 @@ import {
   ProcessRuntime,
   ProcessSandbox,
   type ProcessSandboxOptions,
+  type Mailer,
   type SigningKey,
 } from '../runtimes/index.js';
+import { linkMaker } from '../approvals/index.js';
 import { createMcpPool, McpRuntime, type McpPool } from '../mcp/index.js';
 import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
@@ -36,6 +38,8 @@ export interface WorkerOverrides {
    * the same pool) and closes them itself. @default a pool of the worker's own, closed when it stops
    */
   mcp?: McpPool;
+  /** Sends builtins' email (send_email, an approval's `notify`); without it they refuse to. */
+  mailer?: Mailer;
   /** Hears how each attempt ended (`swarm worker` prints a line per task). */
   onAttemptEnded?: WorkerOptions['onAttemptEnded'];
 }
@@ -68,6 +72,7 @@ export function createWorker(
         ? "agent code is not isolated and SWARM_ALLOW_UNISOLATED_AGENTS=true: every owner's node, python and binary agents can read what this worker's user can"
         : 'agent code is not isolated: node, python and binary agents of admins only run here (SWARM_ALLOW_UNISOLATED_AGENTS=true runs everyone’s)',
     );
+  const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const builtin = new BuiltinRuntime({
     http: {
       allowPrivateNetworks: config.allowPrivateNetworks,
@@ -76,6 +81,9 @@ export function createWorker(
     },
     // builtin/orchestrate resolves its agents' ranges like an LLM agent's tools.
     orchestration: { resolveAgent: storeLlmLookup(store).resolveAgent! },
+    // An approval's `notify` emails a signed link to it, under SWARM_PUBLIC_URL.
+    approvalLinks: linkMaker(store.handle, keyring, config.publicUrl),
+    ...(overrides.mailer === undefined ? {} : { mailer: overrides.mailer }),
   });
   const processes = new ProcessRuntime({
     home: config.home,
@@ -85,7 +93,6 @@ export function createWorker(
       trusted: async (ownerId) => (await store.system.findUserById(ownerId))?.role === 'admin',
     },
   });
-  const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const secrets = new SecretsService(store, keyring);
   const mcp =
     overrides.mcp ??
