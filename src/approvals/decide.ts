@@ -37,9 +37,13 @@ export async function decideApproval(
   assertWaiting(found, now);
   const spec = found.waitpoint.spec as Partial<ApprovalSpec>;
   if (!mayDecide(spec.approvers ?? null, found.waitpoint.ownerId, person))
-    throw new SwarmError('FORBIDDEN', `you are not one of this approval's approvers (${describe(spec.approvers)})`, {
-      context: { approval: id },
-    });
+    throw new SwarmError(
+      'FORBIDDEN',
+      `you are not one of this approval's approvers (${describe(spec.approvers)})`,
+      {
+        context: { approval: id },
+      },
+    );
   checkForm(spec.form ?? null, input);
   const decidedBy: Decider = { id: person.id, email: person.email, via: 'api' };
   await settle(handle, found, input, decidedBy, now, async (trx) =>
@@ -104,7 +108,12 @@ export async function decideByLink(
       resourceType: 'approval',
       resourceId: found.waitpoint.id,
       ...origin,
-      metadata: { ...auditMetadata(found, input), via: 'link', link: claim.linkId, linkCreatedBy: link.createdBy },
+      metadata: {
+        ...auditMetadata(found, input),
+        via: 'link',
+        link: claim.linkId,
+        linkCreatedBy: link.createdBy,
+      },
     });
     return decidedBy;
   });
@@ -160,7 +169,9 @@ function assertWaiting(found: FoundApproval, now: Date): void {
 }
 
 function settledError(id: string, why: string): SwarmError {
-  return new SwarmError('APPROVAL_SETTLED', `approval ${id} cannot be decided: ${why}`, { context: { approval: id } });
+  return new SwarmError('APPROVAL_SETTLED', `approval ${id} cannot be decided: ${why}`, {
+    context: { approval: id },
+  });
 }
 
 /** An approval's `data` must fit its form; a rejection's data is kept as given, unchecked. */
@@ -176,7 +187,8 @@ function checkForm(form: Record<string, unknown> | null, input: DecisionInput): 
 function formIssue(error: ErrorObject): { field: string; message: string } {
   const path = error.instancePath.split('/').slice(1);
   const params = error.params as { missingProperty?: string; additionalProperty?: string };
-  if (error.keyword === 'required') return { field: ['data', ...path, params.missingProperty].join('.'), message: 'is required' };
+  if (error.keyword === 'required')
+    return { field: ['data', ...path, params.missingProperty].join('.'), message: 'is required' };
   if (error.keyword === 'additionalProperties')
     return { field: ['data', ...path, params.additionalProperty].join('.'), message: 'is not in the form' };
   return { field: ['data', ...path].join('.'), message: error.message ?? error.keyword };

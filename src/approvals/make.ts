@@ -16,11 +16,19 @@ export async function createApprovalLink(
 ): Promise<ApprovalLink> {
   const found = await findApproval(handle, caller.userId, id);
   if (found.waitpoint.status !== 'waiting')
-    throw new SwarmError('APPROVAL_SETTLED', `approval ${id} is already ${found.waitpoint.status.replace('_', ' ')}: a link could decide nothing`);
+    throw new SwarmError(
+      'APPROVAL_SETTLED',
+      `approval ${id} is already ${found.waitpoint.status.replace('_', ' ')}: a link could decide nothing`,
+    );
   return createLink(
     handle.db,
     keyring,
-    { ownerId: caller.userId, approvalId: id, createdBy: actorOf(caller), expiresAt: new Date(now.getTime() + expiresInSeconds * 1000) },
+    {
+      ownerId: caller.userId,
+      approvalId: id,
+      createdBy: actorOf(caller),
+      expiresAt: new Date(now.getTime() + expiresInSeconds * 1000),
+    },
     now,
   );
 }
@@ -29,11 +37,15 @@ export async function createApprovalLink(
  * What a worker hands builtin/approval to email links with: links under `publicUrl`
  * (SWARM_PUBLIC_URL), signed with the worker's keyring (the same keys the servers check with).
  */
-export function linkMaker(handle: DatabaseHandle, keyring: Keyring, publicUrl: string): ApprovalLinkMaker {
+export function linkMaker(
+  handle: DatabaseHandle,
+  keyring: Keyring,
+  publicUrl: () => string,
+): ApprovalLinkMaker {
   return {
     async create(request) {
       const link = await createLink(handle.db, keyring, request);
-      return { url: `${publicUrl.replace(/\/+$/, '')}${link.path}`, expiresAt: link.expiresAt };
+      return { url: `${publicUrl().replace(/\/+$/, '')}${link.path}`, expiresAt: link.expiresAt };
     },
   };
 }

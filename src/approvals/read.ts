@@ -73,13 +73,20 @@ export async function listApprovals(
     .execute();
   const page = rows.slice(0, limit);
   return {
-    items: page.map(({ workflow_name, ...row }) => ({ waitpoint: waitpointFromRow(row), workflowName: workflow_name })),
+    items: page.map(({ workflow_name, ...row }) => ({
+      waitpoint: waitpointFromRow(row),
+      workflowName: workflow_name,
+    })),
     next: rows.length > limit ? page.at(-1)!.id : null,
   };
 }
 
 /** One of the owner's approvals, or NOT_FOUND (another owner's too). */
-export async function findApproval(handle: DatabaseHandle, ownerId: string, id: string): Promise<FoundApproval> {
+export async function findApproval(
+  handle: DatabaseHandle,
+  ownerId: string,
+  id: string,
+): Promise<FoundApproval> {
   const row = await query(handle, ownerId).where('waitpoints.id', '=', id).executeTakeFirst();
   if (row === undefined) throw new NotFoundError('approval', id);
   const { workflow_name, ...waitpoint } = row;
@@ -108,8 +115,7 @@ export function approvalView(found: FoundApproval, person: Person | null): Appro
     decision: result?.decision ?? null,
     comment: result?.comment ?? null,
     decidedBy:
-      result?.decided_by ??
-      (status === 'timed_out' ? { id: null, email: null, via: 'timeout' } : null),
+      result?.decided_by ?? (status === 'timed_out' ? { id: null, email: null, via: 'timeout' } : null),
     decidedAt: waitpoint.resolvedAt,
     createdAt: waitpoint.createdAt,
     canDecide:

@@ -19,6 +19,7 @@ import { registerEventCommands } from './commands/events.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
 import { registerAlertCommands } from './commands/alerts.js';
+import { registerApprovalCommands } from './commands/approvals.js';
 import { registerBudgetCommands } from './commands/budgets.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerUserCommands } from './commands/users.js';
@@ -62,6 +63,7 @@ export function buildProgram(given: CliIo): Command {
   registerSecretCommands(program, io);
   registerBudgetCommands(program, io);
   registerAlertCommands(program, io);
+  registerApprovalCommands(program, io);
   registerLlmCommands(program, io);
   registerMcpCommands(program, io);
   registerWebhookCommands(program, io);

@@ -31,9 +31,10 @@ export interface Config {
   readonly serverUrlFrom: 'SWARM_URL' | 'SWARM_PORT' | 'default';
   /**
    * Where people reach this Swarm from outside, from `SWARM_PUBLIC_URL`: the origin of signed
-   * approval links that steps email (docs/waiting.md). @default `serverUrl`
+   * approval links (docs/waiting.md). Unset: where the server listens (or, for a link made
+   * through the API, where its caller reached it).
    */
-  readonly publicUrl: string;
+  readonly publicUrl: string | undefined;
   /** The saved credential the CLI uses, by name, database or server URL (`SWARM_CREDENTIAL`, `--credential`). */
   readonly credential: string | undefined;
   /** API key for the CLI; otherwise read from `home`/credentials. */
@@ -268,8 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   } catch {
     throw new InputError('SWARM_URL', `not a URL: "${serverUrl}"`);
   }
-  const publicUrl = (nonEmpty(env.SWARM_PUBLIC_URL) ?? serverUrl).replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]/.test(publicUrl) || !URL.canParse(publicUrl))
+  const publicUrl = nonEmpty(env.SWARM_PUBLIC_URL)?.replace(/\/+$/, '');
+  if (publicUrl !== undefined && (!/^https?:\/\/[^/]/.test(publicUrl) || !URL.canParse(publicUrl)))
     throw new InputError('SWARM_PUBLIC_URL', `not an http(s) URL: "${publicUrl}"`);
   const config: Omit<Config, 'adminPassword'> = {
     home,

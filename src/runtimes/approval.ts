@@ -138,7 +138,10 @@ function ask(input: ApprovalInput, deps: ApprovalDeps, now: Date): Sleep {
     try {
       formAjv.compile(input.form);
     } catch (error) {
-      throw RuntimeError.invalidInput('input.form', `is not a usable JSON Schema: ${(error as Error).message}`);
+      throw RuntimeError.invalidInput(
+        'input.form',
+        `is not a usable JSON Schema: ${(error as Error).message}`,
+      );
     }
   }
   const seconds = input.timeout === undefined ? undefined : parseDuration('input.timeout', input.timeout);
@@ -243,9 +246,23 @@ function timedOut(action: TimeoutAction, at: string): ApprovalOutput {
   const byTimeout: Decider = { id: null, email: null, via: 'timeout' };
   switch (action) {
     case 'approve':
-      return { decision: 'approve', approved: true, data: null, comment: null, decided_by: byTimeout, decided_at: at };
+      return {
+        decision: 'approve',
+        approved: true,
+        data: null,
+        comment: null,
+        decided_by: byTimeout,
+        decided_at: at,
+      };
     case 'continue':
-      return { decision: 'timeout', approved: false, data: null, comment: null, decided_by: byTimeout, decided_at: at };
+      return {
+        decision: 'timeout',
+        approved: false,
+        data: null,
+        comment: null,
+        decided_by: byTimeout,
+        decided_at: at,
+      };
     case 'reject':
       throw rejected(byTimeout, null);
     case 'fail':

@@ -16,10 +16,16 @@ export function parseDuration(field: string, value: number | string): number {
   else {
     const match = DURATION.exec(value.trim());
     if (match === null)
-      throw RuntimeError.invalidInput(field, `must be seconds or a duration such as 30s, 15m, 24h, 7d; got ${JSON.stringify(value)}`);
+      throw RuntimeError.invalidInput(
+        field,
+        `must be seconds or a duration such as 30s, 15m, 24h, 7d; got ${JSON.stringify(value)}`,
+      );
     seconds = Number(match[1]) * UNIT_SECONDS[match[2] as keyof typeof UNIT_SECONDS];
   }
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_DURATION_SECONDS)
-    throw RuntimeError.invalidInput(field, `must be a whole number of seconds from 1 to ${MAX_DURATION_SECONDS} (a year)`);
+    throw RuntimeError.invalidInput(
+      field,
+      `must be a whole number of seconds from 1 to ${MAX_DURATION_SECONDS} (a year)`,
+    );
   return seconds;
 }

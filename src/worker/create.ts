@@ -38,6 +38,11 @@ export interface WorkerOverrides {
    * the same pool) and closes them itself. @default a pool of the worker's own, closed when it stops
    */
   mcp?: McpPool;
+  /**
+   * The origin of the approval links steps email. @default SWARM_PUBLIC_URL, else SWARM_URL
+   * (`swarm start` gives where its server listens)
+   */
+  publicUrl?: () => string;
   /** Sends builtins' email (send_email, an approval's `notify`); without it they refuse to. */
   mailer?: Mailer;
   /** Hears how each attempt ended (`swarm worker` prints a line per task). */
@@ -82,7 +87,11 @@ export function createWorker(
     // builtin/orchestrate resolves its agents' ranges like an LLM agent's tools.
     orchestration: { resolveAgent: storeLlmLookup(store).resolveAgent! },
     // An approval's `notify` emails a signed link to it, under SWARM_PUBLIC_URL.
-    approvalLinks: linkMaker(store.handle, keyring, config.publicUrl),
+    approvalLinks: linkMaker(
+      store.handle,
+      keyring,
+      overrides.publicUrl ?? (() => config.publicUrl ?? config.serverUrl),
+    ),
     ...(overrides.mailer === undefined ? {} : { mailer: overrides.mailer }),
   });
   const processes = new ProcessRuntime({

@@ -116,8 +116,19 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
         message: { ...text, description: 'what the person is asked' },
         data: { description: 'what they review' },
         approvers: object({
-          users: { type: 'array', items: text, minItems: 1, uniqueItems: true, description: 'user ids or emails' },
-          roles: { type: 'array', items: { enum: ['admin', 'member', 'viewer'] }, minItems: 1, uniqueItems: true },
+          users: {
+            type: 'array',
+            items: text,
+            minItems: 1,
+            uniqueItems: true,
+            description: 'user ids or emails',
+          },
+          roles: {
+            type: 'array',
+            items: { enum: ['admin', 'member', 'viewer'] },
+            minItems: 1,
+            uniqueItems: true,
+          },
         }),
         form: { type: 'object', description: "a JSON Schema the decision's data must satisfy" },
         timeout: {
