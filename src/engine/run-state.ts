@@ -427,4 +427,11 @@ export async function cancelRunTasks(
     )
     .where('status', 'in', ['PENDING', 'RUNNING'])
     .execute();
+  // What its steps waited for ends with them: no inbox offers a decision nobody awaits.
+  await trx
+    .updateTable('waitpoints')
+    .set({ status: 'cancelled', resolved_by: 'system', resolved_at: now, updated_at: now })
+    .where('run_id', '=', runId)
+    .where('status', '=', 'waiting')
+    .execute();
 }
