@@ -248,6 +248,16 @@ describe.each(DIALECTS)('approvals through the API on %s', (dialect) => {
     expect(run.steps.review!.error).toMatch(/input\.form/);
   });
 
+  it('refuses notify on a worker without a mailer, rather than pretending to send', async () => {
+    const runId = await fx.startRun(
+      node,
+      reviewSteps({ message: 'x', notify: { connector: 'mail', to: ['boss@example.com'] } }),
+    );
+    const run = await fx.finished(node, runId);
+    expect(run.status).toBe('failed');
+    expect(run.steps.review!.error).toMatch(/input\.notify: this worker has no mailer/);
+  });
+
   it('is cancelled with its run, and then cannot be decided', async () => {
     const { alice } = fx.people;
     const runId = await fx.startRun(node, reviewSteps({ message: 'cancel me' }));

@@ -40,7 +40,12 @@ export interface ApprovalsFixture {
   readonly keyring: Keyring;
   readonly people: Record<'alice' | 'bob' | 'root', Person>;
   readonly nodes: Node[];
-  start(): Promise<Node>;
+  /**
+   * A new node with connections of its own; on SQLite, one `sharing` another's store instead:
+   * better-sqlite3 waits for a busy database synchronously, so two connections in one process
+   * would block the very event loop the lock holder needs to finish.
+   */
+  start(sharing?: Node): Promise<Node>;
   /** Starts a run of a new workflow of alice's with these steps, on `node`. */
   startRun(node: Node, steps: Array<Record<string, unknown>>): Promise<string>;
   /** The run once it ended. */
@@ -95,8 +100,9 @@ export async function approvalsFixture(dialect: TestDialect): Promise<ApprovalsF
     keyring,
     people,
     nodes,
-    async start() {
-      const store = await Store.open(testDb.url, { migrate: false });
+    async start(sharing) {
+      const shared = sharing !== undefined && dialect === 'sqlite';
+      const store = shared ? sharing.store : await Store.open(testDb.url, { migrate: false });
       const engine = new Engine(store);
       const worker = createWorker(store, engine, config, pino({ level: 'silent' }), {
         keyring,
@@ -122,7 +128,7 @@ export async function approvalsFixture(dialect: TestDialect): Promise<ApprovalsF
           nodes.splice(nodes.indexOf(node), 1);
           await app.close();
           await worker.stop(2000);
-          await store.close();
+          if (!shared) await store.close();
         },
       };
       nodes.push(node);

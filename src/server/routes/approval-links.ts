@@ -14,10 +14,11 @@ import type { Store } from '../../storage/index.js';
 
 const CSP =
   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+// A wildcard, not `:token`: a token is longer than the router's limit on a parameter (100).
 const tokenParams = {
   type: 'object',
-  required: ['token'],
-  properties: { token: { type: 'string', minLength: 1, maxLength: 512 } },
+  required: ['*'],
+  properties: { '*': { type: 'string', minLength: 1, maxLength: 512, description: 'the token' } },
 } as const;
 
 export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: () => Keyring): void {
@@ -29,8 +30,8 @@ export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: 
       (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
     );
 
-    scope.get<{ Params: { token: string } }>(
-      '/approve/:token',
+    scope.get<{ Params: { '*': string } }>(
+      '/approve/*',
       {
         config: { scope: 'public' },
         schema: {
@@ -41,7 +42,7 @@ export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: 
       },
       async (request, reply) => {
         try {
-          const approval = await approvalOfLink(store.handle, keyring(), request.params.token);
+          const approval = await approvalOfLink(store.handle, keyring(), request.params['*']);
           return page(reply, 200, 'Approval needed', decisionForm(approval, request.url));
         } catch (error) {
           return refused(reply, error);
@@ -49,8 +50,8 @@ export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: 
       },
     );
 
-    scope.post<{ Params: { token: string }; Body: Record<string, unknown> | undefined }>(
-      '/approve/:token',
+    scope.post<{ Params: { '*': string }; Body: Record<string, unknown> | undefined }>(
+      '/approve/*',
       {
         config: { scope: 'public' },
         schema: {
@@ -63,7 +64,7 @@ export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: 
         try {
           const input = decisionOf(request.body);
           const userAgent = request.headers['user-agent'];
-          const approval = await decideByLink(store.handle, keyring(), request.params.token, input, {
+          const approval = await decideByLink(store.handle, keyring(), request.params['*'], input, {
             ipAddress: request.ip,
             ...(userAgent === undefined ? {} : { userAgent }),
           });
