@@ -178,20 +178,17 @@ describe('builtin/emit_event (with a sink)', () => {
 });
 
 describe('what the builtin runtime refuses', () => {
-  it.each(['send_email'])(
-    'refuses builtin/%s honestly: not available yet, not retryable',
-    async (name) => {
-      const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;
-      expect(manifest).toBeDefined();
-      const error = await expectRuntimeError(
-        runtime().execute(invocation(name, { prompt: 'ok?', approvers: ['a'] }), makeContext()),
-        'INTERNAL',
-        false,
-        /is not available/,
-      );
-      expect(error.status).toBe(501);
-    },
-  );
+  it.each(['send_email'])('refuses builtin/%s honestly: not available yet, not retryable', async (name) => {
+    const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;
+    expect(manifest).toBeDefined();
+    const error = await expectRuntimeError(
+      runtime().execute(invocation(name, { prompt: 'ok?', approvers: ['a'] }), makeContext()),
+      'INTERNAL',
+      false,
+      /is not available/,
+    );
+    expect(error.status).toBe(501);
+  });
 
   it('refuses an unknown builtin and a non-builtin agent', async () => {
     await expectRuntimeError(
