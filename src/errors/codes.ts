@@ -34,7 +34,7 @@ export const ERROR_CODES = {
   APPROVAL_REJECTED: { status: 422, title: 'Approval rejected', retryable: false },
   APPROVAL_TIMEOUT: { status: 422, title: 'Approval timed out', retryable: false },
   APPROVAL_SETTLED: { status: 409, title: 'Approval already settled', retryable: false },
-  APPROVAL_LINK_INVALID: { status: 403, title: 'Approval link invalid', retryable: false },
+  APPROVAL_LINK_INVALID: { status: 404, title: 'Approval link invalid', retryable: false },
   APPROVAL_LINK_EXPIRED: { status: 410, title: 'Approval link expired', retryable: false },
   APPROVAL_LINK_USED: { status: 410, title: 'Approval link already used', retryable: false },
   MCP_SERVER_UNAVAILABLE: { status: 424, title: 'MCP server unavailable', retryable: true },

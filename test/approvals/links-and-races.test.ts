@@ -55,7 +55,7 @@ describe.each(DIALECTS)('approval links, races and restarts on %s', (dialect) =>
         url: `/approve/${bad}`,
         ...form({ decision: 'approve' }),
       });
-      expect(refused.statusCode, bad).toBe(403);
+      expect(refused.statusCode, bad).toBe(404);
       expect(refused.body).toContain('APPROVAL_LINK_INVALID');
     }
     const badDecision = await node.app.inject({
