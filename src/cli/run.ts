@@ -20,6 +20,7 @@ import { registerRunCommands } from './commands/run.js';
 import { registerSecretCommands } from './commands/secrets.js';
 import { registerAlertCommands } from './commands/alerts.js';
 import { registerConnectorCommands } from './commands/connectors.js';
+import { registerApprovalCommands } from './commands/approvals.js';
 import { registerBudgetCommands } from './commands/budgets.js';
 import { registerWebhookCommands } from './commands/webhooks.js';
 import { registerUserCommands } from './commands/users.js';
@@ -67,6 +68,7 @@ export function buildProgram(given: CliIo): Command {
   registerBudgetCommands(program, io);
   registerAlertCommands(program, io);
   registerConnectorCommands(program, io);
+  registerApprovalCommands(program, io);
   registerLlmCommands(program, io);
   registerMcpCommands(program, io);
   registerWebhookCommands(program, io);

@@ -29,6 +29,12 @@ export interface Config {
    * the URL saved with its credential: where that database's server last listened.
    */
   readonly serverUrlFrom: 'SWARM_URL' | 'SWARM_PORT' | 'default';
+  /**
+   * Where people reach this Swarm from outside, from `SWARM_PUBLIC_URL`: the origin of signed
+   * approval links (docs/waiting.md). Unset: where the server listens (or, for a link made
+   * through the API, where its caller reached it).
+   */
+  readonly publicUrl: string | undefined;
   /** The saved credential the CLI uses, by name, database or server URL (`SWARM_CREDENTIAL`, `--credential`). */
   readonly credential: string | undefined;
   /** API key for the CLI; otherwise read from `home`/credentials. */
@@ -263,6 +269,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   } catch {
     throw new InputError('SWARM_URL', `not a URL: "${serverUrl}"`);
   }
+  const publicUrl = nonEmpty(env.SWARM_PUBLIC_URL)?.replace(/\/+$/, '');
+  if (publicUrl !== undefined && (!/^https?:\/\/[^/]/.test(publicUrl) || !URL.canParse(publicUrl)))
+    throw new InputError('SWARM_PUBLIC_URL', `not an http(s) URL: "${publicUrl}"`);
   const config: Omit<Config, 'adminPassword'> = {
     home,
     databaseUrl: nonEmpty(env.DATABASE_URL) ?? `sqlite:${path.join(home, 'swarm.db')}`,
@@ -276,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       : nonEmpty(env.SWARM_PORT)
         ? 'SWARM_PORT'
         : 'default',
+    publicUrl,
     credential: nonEmpty(env.SWARM_CREDENTIAL),
     apiKey: nonEmpty(env.SWARM_API_KEY),
     owner: nonEmpty(env.SWARM_OWNER),

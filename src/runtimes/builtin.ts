@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { BUILTIN_AGENTS } from '../registry/index.js';
 import { condition, emitEvent, noop, transform } from './basic.js';
 import type { ArtifactSource, HttpConnectors } from './connectors.js';
+import { approval, type ApprovalInput, type ApprovalLinkMaker } from './approval.js';
 import { consensus, type ConsensusInput } from './consensus.js';
 import { delay, type DelayInput } from './delay.js';
 import { RuntimeError } from './errors.js';
@@ -18,14 +19,6 @@ import { sendEmail, type SendEmailInput } from './send-email.js';
 import { Sleep, type AgentInvocation, type HttpPolicy, type Runtime, type RuntimeContext } from './types.js';
 
 type Handler = (input: never, invocation: AgentInvocation, context: RuntimeContext) => unknown;
-
-/**
- * Agents Swarm declares but does not run yet, with the reason. They are refused, not faked:
- * pretending to send an email or to have been approved would be worse than failing.
- */
-export const UNAVAILABLE_BUILTINS: Readonly<Record<string, string>> = {
-  approval: 'approvals need the approvals inbox, which this version of Swarm does not have yet',
-};
 
 // Formats are not checked here (the handlers parse what they use, e.g. the URL), and
 // strictness about schemas belongs to registration, which already accepted these.
@@ -62,6 +55,8 @@ export interface BuiltinRuntimeOptions {
   connectors?: HttpConnectors;
   /** A run's artifacts, for builtin/send_email's attachments. */
   artifacts?: ArtifactSource;
+  /** Makes signed approval links, for an approval's `notify` (without it, `notify` is refused). */
+  approvalLinks?: ApprovalLinkMaker;
 }
 
 export class BuiltinRuntime implements Runtime {
@@ -112,6 +107,12 @@ export class BuiltinRuntime implements Runtime {
           ...(options.mailer === undefined ? {} : { mailer: options.mailer }),
           ...(options.artifacts === undefined ? {} : { artifacts: options.artifacts }),
         }),
+      // Holds no worker while a person decides (see approval.ts).
+      approval: (input: ApprovalInput, invocation, context) =>
+        approval(input, invocation, context, {
+          ...(options.mailer === undefined ? {} : { mailer: options.mailer }),
+          ...(options.approvalLinks === undefined ? {} : { links: options.approvalLinks }),
+        }),
       orchestrate: (input: OrchestrateInput, invocation, context) => {
         const deps = options.orchestration;
         if (deps === undefined)
@@ -133,15 +134,6 @@ export class BuiltinRuntime implements Runtime {
       throw new RuntimeError('INTERNAL', `the builtin runtime cannot run a ${runtime.type} agent`);
     }
     const name = runtime.name ?? invocation.agent.name.replace(/^builtin\//, '');
-    const unavailable = Object.hasOwn(UNAVAILABLE_BUILTINS, name) ? UNAVAILABLE_BUILTINS[name] : undefined;
-    if (unavailable !== undefined) {
-      // 501: a known agent this Swarm cannot run; retrying will not change that.
-      throw new RuntimeError('INTERNAL', `builtin/${name} is not available: ${unavailable}`, {
-        status: 501,
-        retryable: false,
-        context: { builtin: name },
-      });
-    }
     const handler = Object.hasOwn(this.handlers, name) ? this.handlers[name] : undefined;
     const schemas = schemasOf(name);
     if (handler === undefined || schemas === undefined) {

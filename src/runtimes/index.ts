@@ -22,8 +22,19 @@ export type {
 export { Sleep } from './types.js';
 export type { Mailer, OutgoingEmail, EmailAttachment, SentEmail } from './mail.js';
 export type { ArtifactSource, HttpConnectors, ResolvedHttpConnector } from './connectors.js';
-export { BuiltinRuntime, UNAVAILABLE_BUILTINS, type BuiltinRuntimeOptions } from './builtin.js';
+export { BuiltinRuntime, type BuiltinRuntimeOptions } from './builtin.js';
 export { guardedAddresses } from './host-guard.js';
+export {
+  APPROVAL_KEY,
+  type ApprovalDecision,
+  type ApprovalInput,
+  type ApprovalLinkMaker,
+  type ApprovalOutput,
+  type ApprovalSpec,
+  type ApproverRole,
+  type Decider,
+} from './approval.js';
+export { parseDuration, MAX_DURATION_SECONDS } from './duration.js';
 export { DatabaseEventSink } from './events.js';
 export { RuntimeError, isRuntimeError } from './errors.js';
 export { isTruthy } from './basic.js';

@@ -36,6 +36,8 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { conversationRoutes } from './routes/conversation.js';
 import { alertRoutes } from './routes/alerts.js';
 import { connectorRoutes } from './routes/connectors.js';
+import { approvalRoutes } from './routes/approvals.js';
+import { approvalLinkRoutes } from './routes/approval-links.js';
 import { budgetRoutes } from './routes/budgets.js';
 import { authFailureRoutes } from './routes/auth-failures.js';
 import { healthRoutes } from './routes/health.js';
@@ -129,6 +131,8 @@ export interface AppOptions {
    * @default off: nothing archived or pruned here (tests)
    */
   readonly retention?: RetentionPolicy;
+  /** SWARM_PUBLIC_URL: the origin of approval links. @default where each request reached the server */
+  readonly publicUrl?: string;
 }
 
 declare module 'fastify' {
@@ -320,6 +324,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     failures,
   };
   hookRoutes(app, deps);
+  approvalRoutes(app, options.store, {
+    keyring: deps.keyring,
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+  });
+  approvalLinkRoutes(app, options.store, deps.keyring);
   triggerRoutes(app, deps);
   eventRoutes(app, deps);
   scheduledTaskRoutes(app, deps);

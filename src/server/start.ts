@@ -42,6 +42,7 @@ export async function startServer(
   // Closed too if starting fails after it listens (the database went away mid-start): a listener
   // left open kept the process alive, answering 500 on a closed store, instead of exiting.
   let listening: { close(): Promise<unknown> } | null = null;
+  let listeningUrl = config.serverUrl;
   try {
     const engine = new Engine(store, { maxFanOut: config.maxFanOut });
     // One keyring per process: the API encrypts with it, the worker decrypts granted secrets.
@@ -63,7 +64,13 @@ export async function startServer(
         }),
     });
     const worker: Worker | null = config.worker
-      ? createWorker(store, engine, config, logger, { keyring, signingKey, mcp })
+      ? createWorker(store, engine, config, logger, {
+          keyring,
+          signingKey,
+          mcp,
+          // Links its approval steps email point here (once listening, `url` is known).
+          publicUrl: () => config.publicUrl ?? listeningUrl,
+        })
       : null;
     const app = await buildApp({
       store,
@@ -89,6 +96,7 @@ export async function startServer(
       auditRetentionDays: config.auditRetentionDays,
       retention: config.retention,
       metrics: config.metrics,
+      ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
       ...(config.dashboardDir === undefined ? {} : { dashboardDir: config.dashboardDir }),
       rateLimits: { windowScale: config.rateLimitWindowScale },
     });
@@ -106,6 +114,7 @@ export async function startServer(
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    listeningUrl = url;
     const bootstrapped = await bootstrapAdmin(store, config.home, url, {
       password: config.adminPassword === undefined ? 'generate' : { given: config.adminPassword },
     });

@@ -152,4 +152,5 @@ export type {
   WebhookDeliveriesTable,
   WebhookDeliveryAttemptsTable,
   WaitpointsTable,
+  ApprovalLinksTable,
 } from './schema-types.js';

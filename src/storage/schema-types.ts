@@ -735,8 +735,22 @@ export interface WaitpointsTable {
   updated_at: WithDefault<Timestamp>;
 }
 
+/** Migration 0023: a signed one-time approval link's nonce, expiry and use. */
+export interface ApprovalLinksTable {
+  /** The link's nonce. */
+  id: string;
+  owner_id: string;
+  waitpoint_id: string;
+  /** The user who made the link, or `step:<task id>` for one an approval step emailed itself. */
+  created_by: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+}
+
 export interface SwarmDatabase {
   waitpoints: WaitpointsTable;
+  approval_links: ApprovalLinksTable;
   alerts: AlertsTable;
   alert_evaluations: AlertEvaluationsTable;
   trust_records: TrustRecordsTable;

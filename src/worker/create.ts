@@ -12,9 +12,11 @@ import {
   ProcessRuntime,
   ProcessSandbox,
   type ProcessSandboxOptions,
+  type Mailer,
   type SigningKey,
 } from '../runtimes/index.js';
 import { ConnectorResolver, SmtpMailer, StoreArtifactSource } from '../connectors/index.js';
+import { linkMaker } from '../approvals/index.js';
 import { createMcpPool, McpRuntime, type McpPool } from '../mcp/index.js';
 import { openKeyring, SecretsService, type Keyring } from '../secrets/index.js';
 import type { Store } from '../storage/index.js';
@@ -37,6 +39,13 @@ export interface WorkerOverrides {
    * the same pool) and closes them itself. @default a pool of the worker's own, closed when it stops
    */
   mcp?: McpPool;
+  /**
+   * The origin of the approval links steps email. @default SWARM_PUBLIC_URL, else SWARM_URL
+   * (`swarm start` gives where its server listens)
+   */
+  publicUrl?: () => string;
+  /** Sends builtins' email (send_email, an approval's `notify`); without it they refuse to. */
+  mailer?: Mailer;
   /** Hears how each attempt ended (`swarm worker` prints a line per task). */
   onAttemptEnded?: WorkerOptions['onAttemptEnded'];
 }
@@ -69,6 +78,7 @@ export function createWorker(
         ? "agent code is not isolated and SWARM_ALLOW_UNISOLATED_AGENTS=true: every owner's node, python and binary agents can read what this worker's user can"
         : 'agent code is not isolated: node, python and binary agents of admins only run here (SWARM_ALLOW_UNISOLATED_AGENTS=true runs everyone’s)',
     );
+  const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const processes = new ProcessRuntime({
     home: config.home,
     sandbox,
@@ -77,7 +87,6 @@ export function createWorker(
       trusted: async (ownerId) => (await store.system.findUserById(ownerId))?.role === 'admin',
     },
   });
-  const keyring = overrides.keyring ?? openKeyring(config, { warn: (message) => logger.warn(message) });
   const secrets = new SecretsService(store, keyring);
   const httpPolicy = {
     allowPrivateNetworks: config.allowPrivateNetworks,
@@ -92,7 +101,13 @@ export function createWorker(
     orchestration: { resolveAgent: storeLlmLookup(store).resolveAgent! },
     connectors,
     // SMTP hosts pass the same address guard as HTTP requests.
-    mailer: new SmtpMailer(connectors, httpPolicy),
+    mailer: overrides.mailer ?? new SmtpMailer(connectors, httpPolicy),
+    // An approval's `notify` emails a signed link to it, under SWARM_PUBLIC_URL.
+    approvalLinks: linkMaker(
+      store.handle,
+      keyring,
+      overrides.publicUrl ?? (() => config.publicUrl ?? config.serverUrl),
+    ),
     artifacts: new StoreArtifactSource(store, config.home),
   });
   const mcp =

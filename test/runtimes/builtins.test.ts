@@ -178,18 +178,6 @@ describe('builtin/emit_event (with a sink)', () => {
 });
 
 describe('what the builtin runtime refuses', () => {
-  it.each(['approval'])('refuses builtin/%s honestly: not available yet, not retryable', async (name) => {
-    const manifest = BUILTIN_AGENTS.find((a) => a.name === `builtin/${name}`)!;
-    expect(manifest).toBeDefined();
-    const error = await expectRuntimeError(
-      runtime().execute(invocation(name, { prompt: 'ok?', approvers: ['a'] }), makeContext()),
-      'INTERNAL',
-      false,
-      /is not available/,
-    );
-    expect(error.status).toBe(501);
-  });
-
   it('refuses builtin/send_email and http_request with a connector when built without a mailer or connectors, not retryable', async () => {
     await expectRuntimeError(
       runtime().execute(

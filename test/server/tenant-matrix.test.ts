@@ -16,6 +16,7 @@
  */
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { raise } from '../../src/alerts/index.js';
+import { createWaitpoint } from '../../src/queue/index.js';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -435,6 +436,21 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
       }),
     );
     fill('alerts', alert!.alert.id);
+    // Approvals are waitpoints a step's sleep writes: one on the run's step, as a worker would.
+    const step = await store.handle.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('run_id', '=', run.id)
+      .executeTakeFirstOrThrow();
+    const approval = await store.handle.dialect.writeTransaction(store.handle.db, (trx) =>
+      createWaitpoint(
+        trx,
+        { ownerId: user[who], runId: run.id, taskId: step.id, stepId: 'only' },
+        { key: 'approval', kind: 'approval', spec: { message: `${who} approves?` } },
+        new Date().toISOString(),
+      ),
+    );
+    fill('approvals', approval.id);
   }
 
   /** The URL with owner A's ids in it, or an error naming the parameter nothing fills. */

@@ -52,6 +52,7 @@ const EXPECTED_TABLES = [
   'execution_history',
   'maintenance_leases',
   'waitpoints',
+  'approval_links',
   'events',
   'swarm_migrations',
 ];

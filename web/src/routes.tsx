@@ -18,6 +18,7 @@ import { KeysPage } from './pages/Keys.js';
 import { UsersPage } from './pages/Users.js';
 import { AuditPage } from './pages/Audit.js';
 import { AlertsBadge, AlertsPage } from './pages/Alerts.js';
+import { ApprovalsBadge, ApprovalsPage } from './pages/Approvals.js';
 
 /**
  * The dashboard's views: the first path segment picks one. `scope` hides a view (and its nav
@@ -59,6 +60,14 @@ export const VIEWS: readonly View[] = [
     render: (route) => <TemplatesPage route={route} />,
   },
   { path: 'agents', nav: 'Agents', scope: 'agents:read', render: (route) => <AgentsPage route={route} /> },
+  // Steps waiting for a person: the badge counts those the user may decide.
+  {
+    path: 'approvals',
+    nav: 'Approvals',
+    scope: 'runs:read',
+    render: () => <ApprovalsPage />,
+    badge: () => <ApprovalsBadge />,
+  },
   { path: 'triggers', nav: 'Triggers', scope: 'triggers:read', render: () => <TriggersPage /> },
   { path: 'events', nav: 'Events', scope: 'events:read', render: () => <EventsPage /> },
   { path: 'webhooks', nav: 'Webhooks', scope: 'webhooks:read', render: () => <WebhooksPage /> },

@@ -12,7 +12,7 @@ interface BuiltinSpec {
   readonly permissions?: readonly string[];
   readonly input_schema: JsonSchema;
   readonly output_schema: JsonSchema;
-  /** Agents that wait in an attempt (approval) get the longest timeout allowed. */
+  /** @default 300 */
   readonly timeout_seconds?: number;
 }
 
@@ -151,22 +151,67 @@ const SPECS: Record<BuiltinName, BuiltinSpec> = {
     ),
   },
   approval: {
-    description: 'Waits for one of the approvers to approve or reject, and outputs the decision.',
+    description:
+      'Waits for a person to approve or reject (API, CLI, dashboard inbox or a signed link), holding no worker; outputs the decision. A rejection fails the step (docs/waiting.md).',
     type: 'coordination',
     input_schema: object(
-      { prompt: text, approvers: { type: 'array', items: text, minItems: 1, uniqueItems: true } },
-      ['prompt', 'approvers'],
+      {
+        message: { ...text, description: 'what the person is asked' },
+        data: { description: 'what they review' },
+        approvers: object({
+          users: {
+            type: 'array',
+            items: text,
+            minItems: 1,
+            uniqueItems: true,
+            description: 'user ids or emails',
+          },
+          roles: {
+            type: 'array',
+            items: { enum: ['admin', 'member', 'viewer'] },
+            minItems: 1,
+            uniqueItems: true,
+          },
+        }),
+        form: { type: 'object', description: "a JSON Schema the decision's data must satisfy" },
+        timeout: {
+          anyOf: [
+            { type: 'integer', minimum: 1 },
+            { type: 'string', pattern: '^\\s*\\d{1,7}(s|m|h|d)\\s*$' },
+          ],
+          description: 'seconds, or 30s, 15m, 24h, 7d; absent: no timeout',
+        },
+        on_timeout: { enum: ['fail', 'approve', 'reject', 'continue'], default: 'fail' },
+        notify: object(
+          {
+            connector: { ...text, description: 'name of an SMTP connector' },
+            to: { type: 'array', items: email, minItems: 1 },
+            subject: { type: 'string' },
+          },
+          ['connector', 'to'],
+        ),
+      },
+      ['message'],
     ),
     output_schema: object(
       {
+        decision: { enum: ['approve', 'timeout'] },
         approved: { type: 'boolean' },
-        decided_by: { type: 'string' },
-        decided_at: { type: 'string', format: 'date-time' },
-        comment: { type: 'string' },
+        data: {},
+        comment: { type: ['string', 'null'] },
+        decided_by: object(
+          {
+            id: { type: ['string', 'null'] },
+            email: { type: ['string', 'null'] },
+            via: { enum: ['api', 'link', 'timeout'] },
+            link: object({ id: { type: 'string' }, created_by: { type: 'string' } }, ['id', 'created_by']),
+          },
+          ['id', 'email', 'via'],
+        ),
+        decided_at: { type: 'string' },
       },
-      ['approved', 'decided_by', 'decided_at'],
+      ['decision', 'approved', 'data', 'comment', 'decided_by', 'decided_at'],
     ),
-    timeout_seconds: 86_400,
   },
   consensus: {
     description:

@@ -21,6 +21,7 @@ import { consensus } from './0019-consensus.js';
 import { alerts } from './0020-alerts.js';
 import { historyRetentionTemplates } from './0021-history-retention-templates.js';
 import { waitpoints } from './0022-waitpoints.js';
+import { approvalLinks } from './0023-approval-links.js';
 import { eventWaits } from './0024-event-waits.js';
 import { runForks } from './0025-run-forks.js';
 
@@ -48,6 +49,7 @@ export const MIGRATIONS: readonly Migration[] = [
   alerts,
   historyRetentionTemplates,
   waitpoints,
+  approvalLinks,
   eventWaits,
   runForks,
 ];
