@@ -8,12 +8,12 @@ import type { SwarmDatabase } from '../storage/index.js';
 export interface WaitingView {
   readonly id: string;
   readonly kind: 'approval' | 'event' | 'sleep';
-  readonly step_id: string | null;
+  readonly stepId: string | null;
   /** When it times out; null: it waits until settled or its run ends. */
-  readonly timeout_at: string | null;
+  readonly timeoutAt: string | null;
   /** `event` waits: the event type they wait for. */
-  readonly event_type?: string;
-  readonly created_at: string;
+  readonly eventType?: string;
+  readonly createdAt: string;
 }
 
 export async function readWaiting(
@@ -33,9 +33,9 @@ export async function readWaiting(
   return rows.map((row) => ({
     id: row.id,
     kind: row.kind,
-    step_id: row.step_id,
-    timeout_at: row.timeout_at,
-    ...(row.event_type === null ? {} : { event_type: row.event_type }),
-    created_at: row.created_at,
+    stepId: row.step_id,
+    timeoutAt: row.timeout_at,
+    ...(row.event_type === null ? {} : { eventType: row.event_type }),
+    createdAt: row.created_at,
   }));
 }

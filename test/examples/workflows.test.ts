@@ -214,11 +214,11 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
       },
     );
     await until('the order to wait for its payment', async () => {
-      const view = await api<{ waiting: { kind: string; step_id: string }[] }>(
+      const view = await api<{ waiting: { kind: string; stepId: string }[] }>(
         'GET',
         `/api/v1/runs/${orderRun}`,
       );
-      return view.waiting.some((w) => w.kind === 'event' && w.step_id === 'paid');
+      return view.waiting.some((w) => w.kind === 'event' && w.stepId === 'paid');
     });
     await api('POST', '/api/v1/events', {
       source: 'shop',

@@ -89,7 +89,7 @@ describe.each(DIALECTS)('waiting for events on %s', (dialect) => {
     status: string;
     startedAt: string;
     steps: Record<string, { status: string; output?: unknown; error?: string }>;
-    waiting: { id: string; kind: string; step_id: string; timeout_at: string | null; event_type?: string }[];
+    waiting: { id: string; kind: string; stepId: string; timeoutAt: string | null; eventType?: string }[];
   };
   const run = async (id: string) => (await call('GET', `/api/v1/runs/${id}`)).json() as RunJson;
   const finished = (id: string) =>
@@ -213,10 +213,10 @@ describe.each(DIALECTS)('waiting for events on %s', (dialect) => {
       {
         id: (await waitpointOf(a))!.id,
         kind: 'event',
-        step_id: 'paid',
-        event_type: 'order.paid',
-        timeout_at: (await waitpointOf(a))!.timeout_at,
-        created_at: expect.any(String),
+        stepId: 'paid',
+        eventType: 'order.paid',
+        timeoutAt: (await waitpointOf(a))!.timeout_at,
+        createdAt: expect.any(String),
       },
     ]);
 
@@ -335,9 +335,9 @@ describe.each(DIALECTS)('waiting for events on %s', (dialect) => {
       {
         id: expect.any(String),
         kind: 'sleep',
-        step_id: 'wait',
-        timeout_at: (await waitpointOf(nap))!.timeout_at,
-        created_at: expect.any(String),
+        stepId: 'wait',
+        timeoutAt: (await waitpointOf(nap))!.timeout_at,
+        createdAt: expect.any(String),
       },
     ]);
     expect((await finished(blink)).steps.wait!.output).toEqual({ waited_ms: 200, until: expect.any(String) });
