@@ -251,6 +251,35 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
       expect(header(raw, 'Subject')).toBe('Daily report for ops');
       expect(raw).toContain('3 tasks done, 1 still open.');
       expect(raw).toContain('filename=report.json');
+
+      // expense-approval: the approval step emails a signed link through "mail", then waits; the
+      // link's page decides it without signing in, and the run goes on to the payment.
+      checked.add('expense-approval');
+      const { id: expense } = await api<{ id: string }>('POST', '/api/v1/workflows/expense-approval/runs', {
+        input: { amount: 120, purpose: 'train tickets', approver: 'boss@example.com' },
+      });
+      await until('the approval link to be emailed', async () => smtp.delivered.length === 2);
+      const mail = smtp.delivered[1]!;
+      expect(mail.to).toEqual(['boss@example.com']);
+      expect(header(mail.raw, 'Subject')).toContain('Approve an expense of 120 EUR for train tickets?');
+      // The text part is quoted-printable: soft line breaks and =XX escapes undone.
+      const body = mail.raw
+        .replace(/=\r?\n/g, '')
+        .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      const linkPath = /\/approve\/[A-Za-z0-9._~-]+/.exec(body)?.[0];
+      expect(linkPath).toBeDefined();
+      const page = await fetch(`${server.url}${linkPath}`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('train tickets');
+      const decided = await fetch(`${server.url}${linkPath}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'decision=approve&comment=fine',
+      });
+      expect(decided.status).toBe(200);
+      const paid = await ended(expense);
+      expect(paid.status).toBe('completed');
+      expect(paid.steps.pay?.output).toMatchObject({ status: 'paid', amount: 120, comment: 'fine' });
     } finally {
       await smtp.close();
     }
