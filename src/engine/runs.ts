@@ -824,14 +824,7 @@ export class Engine {
       workflows: { get(name: string, version?: string): Promise<WorkflowView> };
     },
   ): Promise<string> {
-    const row = await this.store.handle.db
-      .selectFrom('workflow_runs')
-      .selectAll()
-      .where('id', '=', runId)
-      .where('owner_id', '=', caller.userId)
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('run', runId);
-    await this.loadDefinitions([row.workflow_id]);
+    const row = await this.ownedRun(caller, runId);
     const source = {
       id: row.id,
       version: row.workflow_version ?? '',
@@ -954,8 +947,8 @@ export class Engine {
     }
   }
 
-  /** A run with its steps, if the caller owns it. */
-  async getRun(caller: Caller, runId: string): Promise<RunView> {
+  /** The caller's run row, its definition loaded; NotFoundError for anyone else's. */
+  private async ownedRun(caller: Caller, runId: string) {
     const row = await this.store.handle.db
       .selectFrom('workflow_runs')
       .selectAll()
@@ -964,6 +957,12 @@ export class Engine {
       .executeTakeFirst();
     if (row === undefined) throw new NotFoundError('run', runId);
     await this.loadDefinitions([row.workflow_id]);
+    return row;
+  }
+
+  /** A run with its steps, if the caller owns it. */
+  async getRun(caller: Caller, runId: string): Promise<RunView> {
+    const row = await this.ownedRun(caller, runId);
     const usage = await readRunUsage(this.store.handle.db, [row]);
     const consensus = await readConsensus(this.store.handle.db, caller.userId, runId);
     const [waiting, forks] = await Promise.all([
