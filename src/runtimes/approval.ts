@@ -20,7 +20,7 @@ import { parseDuration } from './duration.js';
 /** The waitpoint's key within the task. */
 export const APPROVAL_KEY = 'approval';
 /** The queue's NEVER (src/queue/waitpoints.ts): a wait without a timeout. */
-const NEVER = new Date('9999-01-01T00:00:00.000Z');
+export const NEVER = new Date('9999-01-01T00:00:00.000Z');
 /** Links an approval step emails are valid this long when the approval has no timeout. */
 const DEFAULT_LINK_SECONDS = 7 * 86_400;
 
@@ -273,18 +273,26 @@ function timedOut(action: TimeoutAction, at: string): ApprovalOutput {
   }
 }
 
-function rejected(by: Decider, comment: string | null): RuntimeError {
+/** Who decided, as a failure's message names them (with their comment, quoted, if any). */
+export function describeDecision(by: Decider, comment: string | null): string {
   const who =
     by.via === 'timeout'
       ? 'its timeout (on_timeout: reject)'
       : by.via === 'link'
         ? `a signed link made by ${by.link?.created_by ?? 'unknown'}`
         : (by.email ?? by.id ?? 'unknown');
-  const why = comment === null || comment === '' ? '' : `: ${JSON.stringify(comment)}`;
-  return new RuntimeError('APPROVAL_REJECTED', `the approval was rejected by ${who}${why}`, {
-    retryable: false,
-    context: { decided_by: by, comment },
-  });
+  return comment === null || comment === '' ? who : `${who}: ${JSON.stringify(comment)}`;
+}
+
+function rejected(by: Decider, comment: string | null): RuntimeError {
+  return new RuntimeError(
+    'APPROVAL_REJECTED',
+    `the approval was rejected by ${describeDecision(by, comment)}`,
+    {
+      retryable: false,
+      context: { decided_by: by, comment },
+    },
+  );
 }
 
 function oneLine(text: string, max: number): string {

@@ -7,6 +7,7 @@ import type { FieldIssue } from '../../errors/index.js';
 import { MCP_SERVER_NAME, MCP_TOOL_NAME } from './mcp-names.js';
 import { checkUnknownKeys, describe, isPlainObject } from './rules.js';
 import { ROUTING_STRATEGIES } from '../../storage/index.js';
+import { MAX_WAIT_TIMEOUT_MS, parseDuration } from '../workflow/index.js';
 
 export interface LlmToolSpec {
   /** `name` or `name@range` of an agent (builtins too, e.g. `builtin/http_request`). */
@@ -33,7 +34,13 @@ export interface LlmLoopSettings {
   readonly max_tool_calls?: number;
   readonly repeat_limit?: number;
   readonly output_retries?: number;
+  /** A step or run budget reached: fail the step (default), or ask the run's owner to continue. */
+  readonly on_budget?: 'fail' | 'ask';
+  /** With `ask`: how long the approval waits (`30m`, `24h`…) before it counts as rejected. */
+  readonly budget_approval_timeout?: string;
 }
+
+export const ON_BUDGET = ['fail', 'ask'] as const;
 
 export const LLM_LOOP_KEYS = [
   'tools',
@@ -41,10 +48,15 @@ export const LLM_LOOP_KEYS = [
   'max_tool_calls',
   'repeat_limit',
   'output_retries',
+  'on_budget',
+  'budget_approval_timeout',
 ] as const;
 export const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_TOOLS = 64;
-const LIMITS: Record<Exclude<(typeof LLM_LOOP_KEYS)[number], 'tools'>, number> = {
+const LIMITS: Record<
+  Exclude<(typeof LLM_LOOP_KEYS)[number], 'tools' | 'on_budget' | 'budget_approval_timeout'>,
+  number
+> = {
   max_turns: 100,
   max_tool_calls: 1000,
   repeat_limit: 100,
@@ -70,6 +82,7 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
     }
     settings[key] = value;
   }
+  Object.assign(settings, checkOnBudget(raw, issues));
   if (raw.tools === undefined) return settings;
   if (!Array.isArray(raw.tools) || raw.tools.length > MAX_TOOLS) {
     issues.push({
@@ -140,6 +153,34 @@ export function checkLlmLoop(raw: Record<string, unknown>, issues: FieldIssue[])
     names.add(name);
     return tool as LlmToolSpec;
   });
+  return settings;
+}
+
+/** `on_budget` and `budget_approval_timeout` (which only `ask` uses), or issues naming the field. */
+function checkOnBudget(raw: Record<string, unknown>, issues: FieldIssue[]): Partial<LlmLoopSettings> {
+  const settings: { on_budget?: 'fail' | 'ask'; budget_approval_timeout?: string } = {};
+  if (raw.on_budget !== undefined) {
+    if ((ON_BUDGET as readonly unknown[]).includes(raw.on_budget))
+      settings.on_budget = raw.on_budget as 'fail' | 'ask';
+    else
+      issues.push({
+        field: 'runtime.on_budget',
+        message: `must be one of ${ON_BUDGET.join(', ')}, got ${describe(raw.on_budget)}`,
+      });
+  }
+  if (raw.budget_approval_timeout === undefined) return settings;
+  if (raw.on_budget !== 'ask') {
+    issues.push({
+      field: 'runtime.budget_approval_timeout',
+      message: 'is for on_budget: ask only (how long the approval to continue waits)',
+    });
+    return settings;
+  }
+  const ms = parseDuration(raw.budget_approval_timeout, MAX_WAIT_TIMEOUT_MS);
+  if (typeof ms === 'string') issues.push({ field: 'runtime.budget_approval_timeout', message: ms });
+  else if (ms < 1000)
+    issues.push({ field: 'runtime.budget_approval_timeout', message: 'must be at least 1s' });
+  else settings.budget_approval_timeout = String(raw.budget_approval_timeout).trim();
   return settings;
 }
 

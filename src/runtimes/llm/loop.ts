@@ -22,7 +22,8 @@ import type {
   RuntimeContext,
 } from '../types.js';
 import { Sleep } from '../types.js';
-import { ProviderWait } from './spending.js';
+import { askFor, askRequest, NO_ASKS, settleAsk, type BudgetPolicy, type BudgetState } from './budget-ask.js';
+import { ProviderWait, type BudgetRaises } from './spending.js';
 import type { ModelCallInfo, ToolCall, ToolResult, ToolSpec, Turn } from './tool-wire.js';
 
 /** A tool as the loop runs it: what the model sees, and the task that answers a call. */
@@ -48,6 +49,8 @@ export interface LoopState {
   readonly recorded?: number;
   /** Sleeps in a row waiting for the providers' rate limits (reset by a call made). */
   readonly waits?: number;
+  /** on_budget: ask — the asks made, the raises approved, the ask awaited (absent before any). */
+  readonly budget?: BudgetState;
 }
 
 export interface LoopLimits {
@@ -71,11 +74,15 @@ const MAX_WAITS = 50;
 const MAX_RESULT_CHARS = 20_000;
 
 export interface LoopDeps {
-  /** One model call with the conversation and the tools; `callIndex` counts from 1. */
+  /**
+   * One model call with the conversation and the tools; `callIndex` counts from 1. `raises` is
+   * what approvals added to the step's and run's budgets for this task.
+   */
   callModel(
     turns: readonly Turn[],
     tools: readonly ToolSpec[],
     callIndex: number,
+    raises: BudgetRaises,
   ): Promise<{ text: string; toolCalls: ToolCall[]; call: ModelCallInfo }>;
   /** The final answer as the step's output; throws RuntimeError INVALID_INPUT when it does not fit. */
   output(text: string): unknown;
@@ -88,6 +95,8 @@ export interface LoopDeps {
   /** The agent as name@version: who speaks the assistant turns in the record. */
   speaker: string;
   limits: LoopLimits;
+  /** What a budget refusal does (on_budget); absent: it fails the step. */
+  budget?: BudgetPolicy;
   now?: () => number;
 }
 
@@ -114,6 +123,17 @@ export async function runLoop(
         answered: [],
         recorded: 0,
       };
+
+  // Woken from a budget ask: approved carries on with the raise; rejected or timed out throws.
+  const asking = state.budget?.asking;
+  if (asking != null) {
+    const settled = await settleAsk(state.budget!, context);
+    if (settled.waiting) {
+      const { until, request } = askRequest(asking);
+      return new Sleep(until, state, [], request);
+    }
+    state = { ...state, budget: settled.budget };
+  }
 
   if (state.pending !== null) {
     if (context.childTasks === undefined) throw new Error('the worker gives this runtime no child tasks');
@@ -206,8 +226,23 @@ export async function runLoop(
     }
     let reply: Awaited<ReturnType<LoopDeps['callModel']>>;
     try {
-      reply = await deps.callModel(state.turns, state.tools, state.modelCalls + 1);
+      reply = await deps.callModel(
+        state.turns,
+        state.tools,
+        state.modelCalls + 1,
+        state.budget?.raises ?? {},
+      );
     } catch (error) {
+      const asked = askFor(error, deps.budget, state.budget ?? NO_ASKS, context, now());
+      if (asked?.asking != null) {
+        // The task sleeps holding its conversation; the resumed attempt carries on from it.
+        context.log(
+          'info',
+          `model call ${state.modelCalls + 1}: ${(error as Error).message}; asking the run's owner whether to continue (${asked.asking.key})`,
+        );
+        const { until, request } = askRequest(asked.asking);
+        return new Sleep(until, { ...state, budget: asked }, [], request);
+      }
       if (!(error instanceof ProviderWait)) throw error;
       // Rate limited: the task sleeps until then, holding no worker and spending no attempt.
       const waits = (state.waits ?? 0) + 1;

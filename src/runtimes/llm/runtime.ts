@@ -14,7 +14,13 @@ import type {
   ProviderRateLimits,
   SpendLimit,
 } from '../../storage/index.js';
-import { toolNameOf, type LlmFallback, type LlmToolSpec } from '../../registry/index.js';
+import {
+  MAX_WAIT_TIMEOUT_MS,
+  parseDuration,
+  toolNameOf,
+  type LlmFallback,
+  type LlmToolSpec,
+} from '../../registry/index.js';
 import { answeredCost, costAt, priceOf } from './prices.js';
 import {
   checkBudgets,
@@ -23,7 +29,9 @@ import {
   ProviderWait,
   rateLimitsOf,
   retryAfterMs,
+  type BudgetRaises,
 } from './spending.js';
+import type { BudgetPolicy } from './budget-ask.js';
 import { RuntimeError } from '../errors.js';
 import type { AgentInvocation, HttpPolicy, Runtime, RuntimeContext } from '../types.js';
 import { bareHost } from '../host-guard.js';
@@ -71,6 +79,22 @@ function loopSettings(runtime: Record<string, unknown>): { tools: LlmToolSpec[];
       repeatLimit: int('repeat_limit', DEFAULT_LOOP_LIMITS.repeatLimit),
       outputRetries: int('output_retries', DEFAULT_LOOP_LIMITS.outputRetries),
     },
+  };
+}
+
+/**
+ * runtime.on_budget and budget_approval_timeout (checked at registration; a value that no longer
+ * reads as one counts as absent). For plain agents and loops alike.
+ */
+function budgetPolicy(runtime: Record<string, unknown>, agent: string): BudgetPolicy {
+  const timeout =
+    runtime.budget_approval_timeout === undefined
+      ? null
+      : parseDuration(runtime.budget_approval_timeout, MAX_WAIT_TIMEOUT_MS);
+  return {
+    onBudget: runtime.on_budget === 'ask' ? 'ask' : 'fail',
+    timeoutMs: typeof timeout === 'number' ? timeout : null,
+    agent,
   };
 }
 
@@ -186,12 +210,13 @@ export class LlmRuntime implements Runtime {
     return runLoop(
       {
         limits: loop.limits,
+        budget: budgetPolicy(runtime, `${agent.name}@${agent.version}`),
         system: call.system,
         speaker: `${agent.name}@${agent.version}`,
         initialTurns: () => call.messages.map((m) => ({ role: m.role, content: m.content })),
         resolveTools: () => this.resolveTools(invocation, loop.tools),
-        callModel: async (turns, tools, index) => {
-          await this.checkBudgets(invocation, primary, { system: call.system, turns, tools });
+        callModel: async (turns, tools, index, raises) => {
+          await this.checkBudgets(invocation, primary, { system: call.system, turns, tools }, raises);
           return this.callProviders(1 + fallbacks.length, candidate, invocation, context, {
             turns,
             tools,
@@ -256,6 +281,7 @@ export class LlmRuntime implements Runtime {
     invocation: AgentInvocation,
     primary: Candidate,
     next: { system: string | undefined; turns: readonly Turn[]; tools: readonly ToolSpec[] },
+    raises: BudgetRaises,
   ): Promise<void> {
     const lookup = this.options.providers.spendLimits;
     if (lookup === undefined) return;
@@ -265,7 +291,11 @@ export class LlmRuntime implements Runtime {
     });
     if (limits.length === 0) return;
     const tokens = estimateInputTokens(next.system, next.turns, next.tools);
-    checkBudgets(limits, { tokens, cost: costAt(priceOf(primary.provider, primary.call.model), tokens, 0) });
+    checkBudgets(
+      limits,
+      { tokens, cost: costAt(priceOf(primary.provider, primary.call.model), tokens, 0) },
+      raises,
+    );
   }
 
   /**

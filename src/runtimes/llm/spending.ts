@@ -71,32 +71,59 @@ export function estimateInputTokens(
   return Math.max(previous, Math.ceil(sent / 4));
 }
 
-const SCOPE_NAMES: Record<SpendLimit['scope'], string> = {
+export const SCOPE_NAMES: Record<SpendLimit['scope'], string> = {
   step: "the step's budget",
   run: "the run's budget",
   day: "the owner's daily budget",
   month: "the owner's monthly budget",
 };
 
+/** The budgets an approval may raise for one task (on_budget: ask); the owner's day and month are never raised. */
+export const RAISABLE_SCOPES = ['step', 'run'] as const;
+export type RaisableScope = (typeof RAISABLE_SCOPES)[number];
+export type BudgetDimension = 'tokens' | 'cost_usd';
+/** What approvals added to a task's step and run budgets, on top of the workflow's figures. */
+export type BudgetRaises = Partial<
+  Record<RaisableScope, { readonly tokens: number; readonly cost_usd: number }>
+>;
+
+export function isRaisable(scope: unknown): scope is RaisableScope {
+  return (RAISABLE_SCOPES as readonly unknown[]).includes(scope);
+}
+
 /**
  * Refuses the call (BUDGET_EXCEEDED) when, with its estimated tokens and cost, what has been
- * spent would pass any of the caps: a call that would pass a budget is not made.
+ * spent would pass any of the caps: a call that would pass a budget is not made. `raises` adds
+ * what approvals allowed this task to its step and run budgets. The owner's caps are checked
+ * first, so a call they stop never turns into a question nobody may answer.
  */
 export function checkBudgets(
   limits: readonly SpendLimit[],
   estimate: { tokens: number; cost: number },
+  raises: BudgetRaises = {},
 ): void {
-  for (const limit of limits) {
+  const ordered = [
+    ...limits.filter((l) => !isRaisable(l.scope)),
+    ...limits.filter((l) => isRaisable(l.scope)),
+  ];
+  for (const limit of ordered) {
     const { tokens, cost } = limit.spent;
-    if (limit.maxTokens !== null && tokens + estimate.tokens > limit.maxTokens)
+    const extra = isRaisable(limit.scope) ? raises[limit.scope] : undefined;
+    const maxTokens = limit.maxTokens === null ? null : limit.maxTokens + (extra?.tokens ?? 0);
+    const maxCost = limit.maxCostUsd === null ? null : limit.maxCostUsd + (extra?.cost_usd ?? 0);
+    if (maxTokens !== null && tokens + estimate.tokens > maxTokens)
       throw budgetError(
         limit,
-        `${tokens} tokens spent, and the next model call needs about ${estimate.tokens} more: ${SCOPE_NAMES[limit.scope]} is ${limit.maxTokens} tokens`,
+        'tokens',
+        estimate,
+        `${tokens} tokens spent, and the next model call needs about ${estimate.tokens} more: ${SCOPE_NAMES[limit.scope]} is ${maxTokens} tokens${extra?.tokens ? ` (raised by approval from ${limit.maxTokens})` : ''}`,
       );
-    if (limit.maxCostUsd !== null && cost + estimate.cost > limit.maxCostUsd)
+    if (maxCost !== null && cost + estimate.cost > maxCost)
       throw budgetError(
         limit,
-        `$${round(cost)} spent, and the next model call costs about $${round(estimate.cost)}: ${SCOPE_NAMES[limit.scope]} is $${limit.maxCostUsd}`,
+        'cost_usd',
+        estimate,
+        `$${round(cost)} spent, and the next model call costs about $${round(estimate.cost)}: ${SCOPE_NAMES[limit.scope]} is $${round(maxCost)}${extra?.cost_usd ? ` (raised by approval from $${limit.maxCostUsd})` : ''}`,
       );
   }
 }
@@ -105,15 +132,23 @@ function round(value: number): string {
   return String(Math.round(value * 1e6) / 1e6);
 }
 
-function budgetError(limit: SpendLimit, detail: string): RuntimeError {
+function budgetError(
+  limit: SpendLimit,
+  dimension: BudgetDimension,
+  estimate: { tokens: number; cost: number },
+  detail: string,
+): RuntimeError {
   return new RuntimeError('BUDGET_EXCEEDED', `budget exceeded: ${detail}; the call was not made`, {
     retryable: false,
     context: {
       scope: limit.scope,
+      dimension,
       max_tokens: limit.maxTokens,
       max_cost_usd: limit.maxCostUsd,
       spent_tokens: limit.spent.tokens,
       spent_cost: limit.spent.cost,
+      next_call_tokens: estimate.tokens,
+      next_call_cost: estimate.cost,
     },
   });
 }
