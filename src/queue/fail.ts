@@ -2,6 +2,7 @@ import { toDbText, toDbTimestamp, type DatabaseHandle } from '../storage/index.j
 import { instruments } from '../metrics/index.js';
 import { endAssignments } from './assignments.js';
 import { wakeParents } from './children.js';
+import { cancelWaitpointsOf } from './waitpoints.js';
 import { computeBackoffMs } from './backoff.js';
 import { retryPolicyOf } from './rows.js';
 import type { FailureHooks, Lease } from './types.js';
@@ -116,6 +117,9 @@ export async function failTask(
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return 'rejected';
     await endAssignments(trx, dialect, [failure.id], 'completed', now);
+    // A step that failed while waiting (an approval whose notification could not be sent) waits
+    // for nothing any more: no inbox offers its decision.
+    await cancelWaitpointsOf(trx, [failure.id], now);
     if (row.parent_task_id !== null) await wakeParents(trx, dialect, [row.parent_task_id], now);
     await hooks.onAttemptFailed?.(trx, { id: failure.id, timedOut: failure.timedOut ?? false });
     await hooks.onFailed?.(trx, {

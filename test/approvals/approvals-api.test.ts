@@ -248,14 +248,18 @@ describe.each(DIALECTS)('approvals through the API on %s', (dialect) => {
     expect(run.steps.review!.error).toMatch(/input\.form/);
   });
 
-  it('refuses notify on a worker without a mailer, rather than pretending to send', async () => {
+  it('fails a step whose notification cannot be sent (no such connector), and leaves nothing to decide', async () => {
     const runId = await fx.startRun(
       node,
       reviewSteps({ message: 'x', notify: { connector: 'mail', to: ['boss@example.com'] } }),
     );
     const run = await fx.finished(node, runId);
     expect(run.status).toBe('failed');
-    expect(run.steps.review!.error).toMatch(/input\.notify: this worker has no mailer/);
+    expect(run.steps.review!.error).toMatch(/connector.*"mail"/);
+    const inbox = (await fx.call(node, 'GET', '/api/v1/approvals?status=all', fx.people.alice)).json();
+    expect(inbox.items.filter((a: { runId: string }) => a.runId === runId)).toMatchObject([
+      { status: 'cancelled' },
+    ]);
   });
 
   it('is cancelled with its run, and then cannot be decided', async () => {
