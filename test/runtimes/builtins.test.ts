@@ -1,6 +1,5 @@
 import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_AGENTS } from '../../src/registry/index.js';
 import { BuiltinRuntime, isTruthy, RuntimeError, Sleep } from '../../src/runtimes/index.js';
 import {
   expectRuntimeError,
