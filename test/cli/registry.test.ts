@@ -86,7 +86,7 @@ describe.each(DIALECTS)('swarm agent / workflow against a running server on %s',
     const mail = path.join(testDb.dir, 'mail.yaml');
     fs.writeFileSync(
       mail,
-      'name: mail\nversion: 1.0.0\nsteps:\n  - id: send\n    agent: builtin/send_email\n    input: { connector: smtp, to: a@example.com, subject: hi, body: hello }\n',
+      'name: mail\nversion: 1.0.0\nsteps:\n  - id: send\n    agent: builtin/send_email\n    input: { connector: smtp, to: a@example.com, subject: hi, text: hello }\n',
     );
     expect((await cli(['workflow', 'apply', mail], env)).code).toBe(0);
     const failed = await cli(['run', 'mail', '--wait'], env);

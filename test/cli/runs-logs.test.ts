@@ -34,7 +34,7 @@ describe.each(DIALECTS)('swarm runs logs / run --wait / runs retry against a ser
         '  - id: send',
         '    agent: builtin/send_email',
         '    needs: [prepare]',
-        '    input: { connector: smtp, to: a@example.com, subject: "{{ steps.prepare.output.subject }}", body: x }',
+        '    input: { connector: smtp, to: a@example.com, subject: "{{ steps.prepare.output.subject }}", text: x }',
       ].join('\n'),
     );
     expect((await cli(['workflow', 'apply', flaky], env)).code).toBe(0);

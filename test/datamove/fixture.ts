@@ -236,6 +236,18 @@ export const FIXTURE: readonly Spec[] = [
       parent_task_id: v === 0 ? null : ref('tasks', 0),
     }),
   ],
+  [
+    'waitpoints',
+    (v, ref) => ({
+      owner_id: ref('users'),
+      run_id: maybe(v, ref, 'workflow_runs'),
+      task_id: ref('tasks', v),
+      kind: pick(v, 'approval', 'event'),
+      status: pick(v, 'waiting', 'timed_out'),
+      on_timeout: pick(v, 'reject', 'continue'),
+    }),
+  ],
+  ['approval_links', (v, ref) => ({ owner_id: ref('users'), waitpoint_id: ref('waitpoints', v) })],
   ['worker_assignments', (v) => ({ status: pick(v, 'running', 'lost'), pid: pick(v, -2_147_483_648, null) })],
   [
     'messages',

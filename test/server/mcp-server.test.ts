@@ -109,10 +109,10 @@ describe.each(DIALECTS)('MCP server on %s', (dialect) => {
       type: 'object',
       properties: { name: { type: 'string' }, _wait_seconds: { type: 'integer', maximum: 60 } },
     });
-    // http_request's own schema for `url`, and it is required there.
+    // http_request's own schema for `url` (an http(s) URL, or a path under a connector's base), required.
     expect(byName.get('fetch-page')!.inputSchema).toMatchObject({
       type: 'object',
-      properties: { url: { type: 'string', pattern: '^https?://' } },
+      properties: { url: { type: 'string', pattern: '^(https?://|(?![A-Za-z][A-Za-z0-9+.-]*:))' } },
       required: ['url'],
     });
     // A definition that reads no input takes any object.

@@ -6,7 +6,7 @@
  * answer is cached, framed or sent on as a referrer. A token is 256 bits of
  * HMAC: guessing one is hopeless, so no counting of bad ones is needed to keep it safe.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { approvalOfLink, decideByLink, type Approval, type DecisionInput } from '../../approvals/index.js';
 import { ERROR_CODES, isSwarmError, SwarmError } from '../../errors/index.js';
 import type { Keyring } from '../../secrets/index.js';
@@ -45,7 +45,7 @@ export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: 
           const approval = await approvalOfLink(store.handle, keyring(), request.params['*']);
           return page(reply, 200, 'Approval needed', decisionForm(approval, request.url));
         } catch (error) {
-          return refused(reply, error);
+          return refused(request, reply, error);
         }
       },
     );
@@ -76,7 +76,7 @@ export function approvalLinkRoutes(app: FastifyInstance, store: Store, keyring: 
             `<p>${verb}. The workflow has been told; this link is now used up.</p>`,
           );
         } catch (error) {
-          return refused(reply, error);
+          return refused(request, reply, error);
         }
       },
     );
@@ -128,8 +128,13 @@ function decisionForm(approval: Approval, action: string): string {
   );
 }
 
-function refused(reply: FastifyReply, error: unknown) {
-  if (!isSwarmError(error)) throw error;
+/**
+ * A refusal as a page for a browser; a client that asks for JSON (and not HTML) gets the API's
+ * problem+json instead, through the app's error handler, like every other route.
+ */
+function refused(request: FastifyRequest, reply: FastifyReply, error: unknown) {
+  const accept = request.headers.accept ?? '';
+  if (!isSwarmError(error) || (/json/i.test(accept) && !/text\/html/i.test(accept))) throw error;
   const status = ERROR_CODES[error.code].status;
   return page(
     reply,
