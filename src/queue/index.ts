@@ -34,6 +34,7 @@ export {
   leaseLostMessage,
   LEASE_EXPIRED,
   DEFAULT_MAX_LEASE_LOSSES,
+  type SparedLeases,
 } from './reclaim.js';
 export { cancelTasks, type CancelFilter } from './cancel.js';
 export { releaseTasks } from './release.js';

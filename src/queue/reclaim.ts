@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { sql, type ExpressionBuilder } from 'kysely';
+import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../storage/index.js';
 import { instruments } from '../metrics/index.js';
 import { endAssignments } from './assignments.js';
 import type { FailureHooks, LeaseHooks } from './types.js';
@@ -13,6 +13,16 @@ export const DEFAULT_MAX_LEASE_LOSSES = 3;
 /** Why a task whose leases kept expiring failed: `lease lost 3 times (…; SWARM_MAX_LEASE_LOSSES=3)`. */
 export function leaseLostMessage(losses: number, maxLosses: number): string {
   return `lease lost ${losses} times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${maxLosses})`;
+}
+
+/**
+ * The tasks a live worker knows it holds: its own reclaim leaves them alone, however late its
+ * renewals were (a stalled event loop, a slow database). Other workers' reclaims do not spare
+ * them: to everyone else an expired lease is a worker that is gone.
+ */
+export interface SparedLeases {
+  readonly workerId: string;
+  readonly taskIds: readonly string[];
 }
 
 /**
@@ -31,15 +41,18 @@ export function leaseLostMessage(losses: number, maxLosses: number): string {
  *
  * Two statements, no CASE: one UPDATE for the tasks that end, one for those that go back.
  * The condition `status = 'RUNNING' AND locked_until < now` is served by idx_tasks_leases, and
- * row locks make concurrent reclaimers (several schedulers) take each task once.
+ * row locks make concurrent reclaimers (several schedulers) take each task once. `spare` is the
+ * reclaiming worker's own live tasks (SparedLeases).
  */
 export async function reclaimExpiredLeases(
   handle: DatabaseHandle,
   now: Date = new Date(),
   hooks: FailureHooks & LeaseHooks = {},
   maxLeaseLosses: number = DEFAULT_MAX_LEASE_LOSSES,
+  spare?: SparedLeases,
 ): Promise<string[]> {
   const { db, dialect } = handle;
+  const notSpared = sparedFilter(dialect.maxParameters, spare);
   const at = toDbTimestamp(now);
   const max = Math.max(1, Math.floor(maxLeaseLosses));
   // Per row, so the count is right even for a task that lost more leases under a higher limit.
@@ -61,6 +74,7 @@ export async function reclaimExpiredLeases(
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
       .where('lease_losses', '>=', max - 1)
+      .where(notSpared)
       .returning([
         'id',
         'owner_id',
@@ -89,6 +103,7 @@ export async function reclaimExpiredLeases(
       }))
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
+      .where(notSpared)
       .returning(['id', 'owner_id', 'run_id', 'step_id', 'item_index', 'retry_count', 'lease_losses'])
       .execute();
 
@@ -131,4 +146,17 @@ export async function reclaimExpiredLeases(
   // Counted once committed: a rolled-back reclaim lost nothing.
   if (ids.length > 0) instruments.leaseLosses.inc(ids.length);
   return ids;
+}
+
+/**
+ * `NOT (locked_by = :worker AND id IN (:spared))`; past the dialect's parameter limit, every
+ * task the worker holds is spared (all of them are then live in all likelihood, and other
+ * workers' reclaims still cover it should it be gone).
+ */
+function sparedFilter(maxParameters: number, spare: SparedLeases | undefined) {
+  return (eb: ExpressionBuilder<SwarmDatabase, 'tasks'>) => {
+    if (spare === undefined || spare.taskIds.length === 0) return eb.lit(true);
+    if (spare.taskIds.length > maxParameters - 200) return eb('locked_by', '<>', spare.workerId);
+    return eb.or([eb('locked_by', '<>', spare.workerId), eb('id', 'not in', [...spare.taskIds])]);
+  };
 }

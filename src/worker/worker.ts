@@ -115,6 +115,8 @@ export class Worker {
   private flushing: Promise<void> | null = null;
   /** When the oldest attempt of the batch being written finished; null while none is. */
   private recordingSince: number | null = null;
+  /** The batch of completions being written, if any. */
+  private recording: readonly FinishedAttempt[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private running = false;
@@ -145,8 +147,10 @@ export class Worker {
     this.timers.push(
       setInterval(() => void this.heartbeat(), Math.max(50, Math.min(1000, this.leaseMs / 3))),
     );
-    // Renewing first: a process that stalled (a long GC, a blocked event loop) does not take
-    // its own live tasks away from itself when it wakes — only a worker that is gone loses them.
+    // A process that stalled (a long GC, a blocked event loop, a slow database) does not take
+    // its own live tasks away from itself when it wakes: it renews first, and its reclaim
+    // spares what it still holds however late the renewal came. Only a worker that is gone
+    // loses its tasks, to the others' reclaims.
     this.timers.push(
       setInterval(
         () => {
@@ -158,6 +162,7 @@ export class Worker {
                     new Date(),
                     hooks,
                     this.options.maxLeaseLosses,
+                    { workerId: this.workerId, taskIds: this.liveTaskIds() },
                   )
                 : [],
             )
@@ -585,6 +590,7 @@ export class Worker {
 
   private record(batch: FinishedAttempt[]): Promise<void> {
     this.recordingSince = batch[0]?.finishedAt ?? null;
+    this.recording = batch;
     // Each attempt's log lines were pushed before its completion: they go in first, ahead of
     // the engine's "step … completed".
     return (
@@ -622,9 +628,19 @@ export class Worker {
         })
         .finally(() => {
           this.recordingSince = null;
+          this.recording = [];
           this.flushing = null;
         })
     );
+  }
+
+  /** The tasks this worker holds: running, or finished with their completion not yet written. */
+  private liveTaskIds(): string[] {
+    return [
+      ...this.inFlight.keys(),
+      ...this.completions.map((f) => f.completion.id),
+      ...this.recording.map((f) => f.completion.id),
+    ];
   }
 
   private async heartbeat(): Promise<void> {

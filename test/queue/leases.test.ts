@@ -72,6 +72,25 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
     expect((await taskRow(f, id!)).locked_until).toBe(at(t0, 1800).toISOString());
   });
 
+  it("a worker's own reclaim spares the tasks it names as live; anyone else's takes them", async () => {
+    const [mine, forgotten, theirs] = await enqueue(f, [{}, {}, {}]);
+    const t0 = later();
+    await claimTasks(f.handle, { workerId: 'A', limit: 2, leaseMs: 1000, now: t0 });
+    await claimTasks(f.handle, { workerId: 'B', limit: 1, leaseMs: 1000, now: t0 });
+    // All three leases ran out. A still holds `mine` (it stalled, its renewal came late): its
+    // reclaim takes B's task and the one A no longer names, never the one it names.
+    const spare = { workerId: 'A', taskIds: [mine!, theirs!] };
+    expect(new Set(await reclaimExpiredLeases(f.handle, at(t0, 2000), {}, 3, spare))).toEqual(
+      new Set([forgotten, theirs]),
+    );
+    expect(await taskRow(f, mine!)).toMatchObject({ status: 'RUNNING', locked_by: 'A', lease_losses: 0 });
+    // To any other reclaimer A's expired lease is a worker that is gone.
+    expect(
+      await reclaimExpiredLeases(f.handle, at(t0, 2000), {}, 3, { workerId: 'B', taskIds: [mine!] }),
+    ).toEqual([mine]);
+    expect(await taskRow(f, mine!)).toMatchObject({ status: 'PENDING', lease_losses: 1 });
+  });
+
   it('fences a worker whose lease was reclaimed: only the new holder completes, once', async () => {
     const [id] = await enqueue(f, [{ maxRetries: 3 }]);
     const t0 = later();
