@@ -3,6 +3,8 @@
 // The worker writes one JSON message on stdin, {"input": ..., "context": {...}}, and reads JSON
 // lines from stdout: log, event, message, usage, artifact, and exactly one output (or an error).
 // `run(handler)` does all of it: the handler gets the input and a context, and returns the output.
+// With SWARM_AGENT_MODE=persistent in its environment (a `mode: persistent` agent), the process
+// reads one task message after another instead and runs the handler for each.
 // See docs/runtimes.md in the Swarm repository for the protocol itself.
 
 /** An error the handler throws to fail the attempt; `retryable: false` asks for no retry. */
@@ -118,24 +120,91 @@ function exit(code) {
   process.stdout.write('', () => process.exit(code));
 }
 
+/** The worker started this process for many tasks (an agent with `runtime.mode: persistent`). */
+export function isPersistent(env = process.env) {
+  return env.SWARM_AGENT_MODE === 'persistent';
+}
+
+function errorLine(error) {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    type: 'error',
+    message,
+    ...(typeof error?.retryable === 'boolean' ? { retryable: error.retryable } : {}),
+  };
+}
+
+/**
+ * Persistent mode: one `{"type":"task","input":…,"context":…}` line at a time on stdin, each
+ * answered by the task's lines and its output (or error) line, until stdin ends. Tasks run one
+ * after another, never two at once.
+ */
+async function serve(handler, stream) {
+  let buffered = '';
+  const queue = [];
+  let wake = null;
+  let ended = false;
+  stream.setEncoding('utf8');
+  stream.on('data', (text) => {
+    buffered += text;
+    let newline;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      queue.push(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+    }
+    wake?.();
+  });
+  stream.on('end', () => {
+    ended = true;
+    wake?.();
+  });
+  for (;;) {
+    while (queue.length === 0 && !ended) await new Promise((resolve) => (wake = resolve));
+    wake = null;
+    if (queue.length === 0) return;
+    const text = queue.shift();
+    if (text.trim() === '') continue;
+    let message;
+    try {
+      message = JSON.parse(text);
+      if (message === null || typeof message !== 'object') throw new Error('not a JSON object');
+    } catch (error) {
+      // The worker never sends one; answered so that whoever did sees where its task ended.
+      send(errorLine(new AgentError(`bad task message on stdin: ${error.message}`, { retryable: false })));
+      continue;
+    }
+    try {
+      const output = await handler(message.input ?? null, createContext(message.context ?? {}));
+      send({ type: 'output', output: output === undefined ? null : output });
+    } catch (error) {
+      send(errorLine(error));
+    }
+  }
+}
+
 /**
  * Runs an agent: reads the message, calls `handler(input, ctx)`, writes its result as the output
  * line and exits 0; a thrown error becomes an error line and exit 1. The process exits when the
  * handler is done, even if it left timers or sockets open.
+ *
+ * Started in persistent mode (SWARM_AGENT_MODE=persistent), it calls the same handler for every
+ * task message on stdin instead, and exits 0 when stdin ends. Module-level state then lives from
+ * one task to the next (a warm cache, an open client): keep nothing of one task's input or secrets
+ * there that the next task should not see.
  */
 export async function run(handler) {
+  if (isPersistent()) {
+    await serve(handler, process.stdin);
+    exit(0);
+    return;
+  }
   try {
     const { input, context } = await readMessage();
     const output = await handler(input, createContext(context));
     send({ type: 'output', output: output === undefined ? null : output });
     exit(0);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    send({
-      type: 'error',
-      message,
-      ...(typeof error?.retryable === 'boolean' ? { retryable: error.retryable } : {}),
-    });
+    send(errorLine(error));
     exit(1);
   }
 }

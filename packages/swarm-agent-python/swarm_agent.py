@@ -3,6 +3,8 @@
 The worker writes one JSON message on stdin, {"input": ..., "context": {...}}, and reads JSON
 lines from stdout: log, event, message, usage, artifact, and exactly one output (or an error).
 ``run(handler)`` does all of it: the handler gets the input and a context and returns the output.
+With SWARM_AGENT_MODE=persistent in its environment (a ``mode: persistent`` agent) the process
+reads one task message after another instead and runs the handler for each.
 See docs/runtimes.md in the Swarm repository for the protocol itself.
 
     from swarm_agent import run
@@ -16,9 +18,10 @@ See docs/runtimes.md in the Swarm repository for the protocol itself.
 """
 
 import json
+import os
 import sys
 
-__all__ = ["AgentError", "Context", "read_message", "run", "send"]
+__all__ = ["AgentError", "Context", "is_persistent", "read_message", "run", "send", "serve"]
 __version__ = "0.1.0"
 
 
@@ -117,17 +120,56 @@ class Context:
         send(_only(type="artifact", name=name, content=content, path=path, content_type=content_type, encoding=encoding))
 
 
+def is_persistent(environ=None):
+    """The worker started this process for many tasks (an agent with runtime.mode: persistent)."""
+    return (environ if environ is not None else os.environ).get("SWARM_AGENT_MODE") == "persistent"
+
+
+def _error_line(error):
+    line = {"type": "error", "message": str(error) or type(error).__name__}
+    if isinstance(error, AgentError):
+        line["retryable"] = error.retryable
+    return line
+
+
+def serve(handler, stream=None):
+    """Persistent mode: one {"type": "task", "input": ..., "context": ...} line at a time on stdin,
+    each answered by the task's lines and its output (or error) line, until stdin ends."""
+    stream = stream if stream is not None else sys.stdin.buffer
+    for raw in iter(stream.readline, b""):
+        if not raw.strip():
+            continue
+        try:
+            message = json.loads(raw.decode("utf-8"))
+            if not isinstance(message, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as error:
+            # The worker never sends one; answered so that whoever did sees where its task ended.
+            send(_error_line(AgentError("bad task message on stdin: %s" % error, retryable=False)))
+            continue
+        try:
+            output = handler(message.get("input"), Context(message.get("context") or {}))
+            send({"type": "output", "output": output})
+        except Exception as error:  # this task fails; the process serves the next one
+            send(_error_line(error))
+
+
 def run(handler):
     """Reads the message, calls handler(input, ctx), writes the output line and exits 0; an
-    exception becomes an error line and exit status 1."""
+    exception becomes an error line and exit status 1.
+
+    Started in persistent mode (SWARM_AGENT_MODE=persistent), it calls the same handler for every
+    task message on stdin instead and exits 0 when stdin ends. Module-level state then lives from
+    one task to the next: keep nothing of one task's input or secrets there that the next task
+    should not see."""
+    if is_persistent():
+        serve(handler)
+        sys.exit(0)
     try:
         input_value, context = read_message()
         output = handler(input_value, Context(context))
         send({"type": "output", "output": output})
     except Exception as error:  # the attempt fails with the message, whatever it was
-        line = {"type": "error", "message": str(error) or type(error).__name__}
-        if isinstance(error, AgentError):
-            line["retryable"] = error.retryable
-        send(line)
+        send(_error_line(error))
         sys.exit(1)
     sys.exit(0)

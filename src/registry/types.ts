@@ -5,6 +5,7 @@
  */
 import type { FieldIssue } from '../errors/index.js';
 import type { LlmLoopSettings } from './agent/llm-tools.js';
+import type { ProcessModeSettings } from './agent/process-mode.js';
 
 export type JsonSchema = Record<string, unknown> | boolean;
 
@@ -12,7 +13,11 @@ export const AGENT_KINDS = ['reasoning', 'execution', 'coordination', 'analysis'
 export type AgentKind = (typeof AGENT_KINDS)[number];
 
 export type RuntimeSpec =
-  | { readonly type: 'node' | 'python' | 'binary'; readonly entry: string; readonly args?: readonly string[] }
+  | ({
+      readonly type: 'node' | 'python' | 'binary';
+      readonly entry: string;
+      readonly args?: readonly string[];
+    } & ProcessModeSettings)
   | {
       readonly type: 'http';
       readonly endpoint: string;

@@ -86,6 +86,8 @@ export function createWorker(
       allow: config.allowUnisolatedAgents,
       trusted: async (ownerId) => (await store.system.findUserById(ownerId))?.role === 'admin',
     },
+    // Persistent agents' warm processes: never more than the tasks this worker runs at once.
+    warm: { maxProcesses: overrides.concurrency ?? config.workerConcurrency },
   });
   const secrets = new SecretsService(store, keyring);
   const httpPolicy = {
@@ -147,8 +149,9 @@ export function createWorker(
     secrets,
     // Artifacts over the inline limit go to files under <SWARM_HOME>/artifacts/.
     reports: { home: config.home },
-    // Its own MCP connections end with it; a shared pool is its owner's to close.
-    ...(overrides.mcp === undefined ? { closeOnStop: [mcp] } : {}),
+    // Its warm processes and its own MCP connections end with it; a shared MCP pool is its
+    // owner's to close.
+    closeOnStop: overrides.mcp === undefined ? [processes, mcp] : [processes],
     concurrency: overrides.concurrency ?? config.workerConcurrency,
     leaseMs: overrides.leaseMs ?? config.leaseMs,
     maxLeaseLosses: config.maxLeaseLosses,

@@ -7,6 +7,7 @@
 import type { FieldIssue } from '../../errors/index.js';
 import type { RuntimeSpec } from '../types.js';
 import { checkEntry } from './entry.js';
+import { checkProcessMode, PROCESS_MODE_KEYS } from './process-mode.js';
 import { checkLlmLoop, LLM_LOOP_KEYS } from './llm-tools.js';
 import {
   BUILTIN_NAMES,
@@ -22,9 +23,9 @@ export const RUNTIME_TYPES = ['node', 'python', 'binary', 'http', 'llm', 'builti
 type RuntimeType = (typeof RUNTIME_TYPES)[number];
 
 const RUNTIME_KEYS: Record<RuntimeType, readonly string[]> = {
-  node: ['type', 'entry', 'args'],
-  python: ['type', 'entry', 'args'],
-  binary: ['type', 'entry', 'args'],
+  node: ['type', 'entry', 'args', ...PROCESS_MODE_KEYS],
+  python: ['type', 'entry', 'args', ...PROCESS_MODE_KEYS],
+  binary: ['type', 'entry', 'args', ...PROCESS_MODE_KEYS],
   http: ['type', 'endpoint', 'public_key', 'signature'],
   llm: ['type', 'provider', 'model', 'fallbacks', 'system_prompt', 'parameters', ...LLM_LOOP_KEYS],
   builtin: ['type', 'name'],
@@ -75,7 +76,8 @@ function buildRuntime(
     case 'python':
     case 'binary': {
       const entry = checkEntry(raw.entry, kind, folder, issues);
-      if (raw.args === undefined) return { type: kind, entry };
+      const mode = checkProcessMode(raw, issues);
+      if (raw.args === undefined) return { type: kind, entry, ...mode };
       const args = Array.isArray(raw.args) ? raw.args : [];
       if (!Array.isArray(raw.args))
         issues.push({
@@ -86,7 +88,7 @@ function buildRuntime(
         if (typeof arg !== 'string')
           issues.push({ field: `runtime.args[${i}]`, message: `must be a string, got ${describe(arg)}` });
       });
-      return { type: kind, entry, args: args as string[] };
+      return { type: kind, entry, args: args as string[], ...mode };
     }
     case 'http': {
       const endpoint = need('endpoint', 'the http(s) URL Swarm sends tasks to');

@@ -21,6 +21,15 @@ import { LineSplitter } from './lines.js';
 import { parseLine, type AgentLine } from './protocol.js';
 import { ProcessSandbox } from './sandbox.js';
 import type { ProgramKind, Sandbox, SandboxedProcess, SandboxExit } from './types.js';
+import {
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_MAX_TASKS_PER_PROCESS,
+  DEFAULT_RECYCLE_MEMORY_SHARE,
+  PERSISTENT_ENV,
+  WarmPool,
+  WarmProcess,
+  type RecycleReason,
+} from './warm.js';
 
 export const PROCESS_KINDS: readonly ProgramKind[] = ['node', 'python', 'binary'];
 
@@ -55,6 +64,13 @@ export interface ProcessRuntimeOptions {
     /** Whether an owner is trusted with the worker's files (an admin). */
     trusted(ownerId: string): Promise<boolean>;
   };
+  /** Warm processes of `mode: persistent` agents. */
+  readonly warm?: {
+    /** Alive at once, all agents and owners together: the worker's concurrency. @default 4 */
+    readonly maxProcesses?: number;
+    /** Replaced after a task that left its peak memory above this share of memory_mb. @default 0.8 */
+    readonly recycleMemoryShare?: number;
+  };
 }
 
 /** Where the process runtime's failures come from, for one place to pick code and status. */
@@ -71,12 +87,17 @@ export class ProcessRuntime implements Runtime {
   private readonly home: string;
   private readonly limits: ProcessLimits;
   private readonly unisolated: ProcessRuntimeOptions['unisolated'];
+  /** Warm processes of persistent agents, per owner and agent version. */
+  readonly warm: WarmPool;
+  private readonly recycleMemoryShare: number;
 
   constructor(options: ProcessRuntimeOptions) {
     this.home = path.resolve(options.home);
     this.sandbox = options.sandbox ?? new ProcessSandbox();
     this.unisolated = options.unisolated;
     this.limits = { ...DEFAULT_PROCESS_LIMITS, ...options.limits };
+    this.warm = new WarmPool({ maxProcesses: options.warm?.maxProcesses ?? 4 });
+    this.recycleMemoryShare = options.warm?.recycleMemoryShare ?? DEFAULT_RECYCLE_MEMORY_SHARE;
     for (const [key, value] of Object.entries(this.limits)) {
       if (!(Number.isInteger(value) && value > 0))
         throw new RuntimeError('CONFIG_INVALID', `process limits: ${key} must be a positive integer`);
@@ -95,22 +116,26 @@ export class ProcessRuntime implements Runtime {
     const permissions = agent.permissions ?? [];
     const secrets = grantedSecrets(permissions, context.secrets ?? {});
     const memoryMb = agent.memoryMb ?? 128;
-    const work = await this.workFolder(invocation);
+    const message = {
+      input: invocation.input ?? null,
+      context: {
+        task_id: invocation.taskId,
+        run_id: invocation.runId,
+        step_id: invocation.stepId,
+        attempt: invocation.attempt,
+        // The same for every attempt of this step and item, and for a fork's replay of it.
+        idempotency_key: invocation.idempotencyKey,
+        agent: { name: agent.name, version: agent.version },
+        memory_mb: memoryMb,
+        secrets,
+      },
+    };
+    if (agent.runtime.mode === 'persistent') {
+      const start = { kind, program, permissions, memoryMb };
+      return this.executeWarm(invocation, context, start, secrets, message);
+    }
+    const work = await this.workFolder(`${invocation.taskId}-${invocation.attempt}`);
     try {
-      const message = {
-        input: invocation.input ?? null,
-        context: {
-          task_id: invocation.taskId,
-          run_id: invocation.runId,
-          step_id: invocation.stepId,
-          attempt: invocation.attempt,
-          // The same for every attempt of this step and item, and for a fork's replay of it.
-          idempotency_key: invocation.idempotencyKey,
-          agent: { name: agent.name, version: agent.version },
-          memory_mb: memoryMb,
-          secrets,
-        },
-      };
       const proc = await this.sandbox.start({
         kind,
         agentFolder: program.folder,
@@ -157,15 +182,129 @@ export class ProcessRuntime implements Runtime {
     );
   }
 
-  private async workFolder(invocation: AgentInvocation): Promise<string> {
+  /**
+   * One task of a persistent agent, on a warm process of this owner and agent version. The task's
+   * lines are read and judged as a one-shot program's are; the process goes back to the pool only
+   * when its task ended with its terminal line, and is replaced otherwise (see warm.ts).
+   */
+  private async executeWarm(
+    invocation: AgentInvocation,
+    context: RuntimeContext,
+    start: WarmStart,
+    secrets: Readonly<Record<string, string>>,
+    message: { input: unknown; context: Record<string, unknown> },
+  ): Promise<unknown> {
+    const { agent } = invocation;
+    const { program, kind, memoryMb } = start;
+    // Never shared across owners; the code and the limits are part of the key, not just the name.
+    const key = JSON.stringify([
+      invocation.ownerId,
+      agent.name,
+      agent.version,
+      kind,
+      program.folder,
+      program.entry,
+      program.args,
+      memoryMb,
+    ]);
+    const warm = await this.warm.acquire(key, () => this.startWarm(key, start));
+    const idleSeconds = positiveInteger(agent.runtime.idle_timeout_seconds) ?? DEFAULT_IDLE_TIMEOUT_SECONDS;
+    const maxTasks = positiveInteger(agent.runtime.max_tasks_per_process) ?? DEFAULT_MAX_TASKS_PER_PROCESS;
+    try {
+      const task = warm.begin();
+      const session = new Session(task.proc, invocation, context, secrets, this.limits);
+      // A task that is aborted (timeout, cancellation, lost lease) takes its process with it.
+      const onAbort = () => warm.kill('killed');
+      context.signal.addEventListener('abort', onAbort, { once: true });
+      let exit: SandboxExit;
+      try {
+        if (context.signal.aborted) warm.kill('killed');
+        else warm.send({ type: 'task', ...message });
+        exit = await task.done;
+        await session.finished();
+      } finally {
+        context.signal.removeEventListener('abort', onAbort);
+      }
+      if (warm.retired !== null) await warm.gone;
+      if (context.signal.aborted) throw context.signal.reason as Error;
+      return session.judge(exit, kind, memoryMb);
+    } finally {
+      let reason: RecycleReason | null = warm.retired;
+      if (reason === null && warm.tasks >= maxTasks) reason = 'max-tasks';
+      if (reason === null) {
+        const peak = await warm.peakMemoryMb();
+        if (peak !== null && peak > memoryMb * this.recycleMemoryShare) reason = 'memory';
+      }
+      // The next task starts in an empty working folder, as a one-shot attempt does.
+      if (reason === null && !(await emptyFolder(warm.workFolder))) reason = 'cleanup';
+      this.warm.release(warm, reason, idleSeconds * 1000);
+    }
+  }
+
+  private async startWarm(key: string, start: WarmStart): Promise<WarmProcess> {
+    const label = `warm-${randomBytes(4).toString('hex')}`;
+    const work = await this.workFolder(label);
+    try {
+      const proc = await this.sandbox.start({
+        kind: start.kind,
+        agentFolder: start.program.folder,
+        entry: start.program.entry,
+        args: start.program.args,
+        workFolder: work,
+        // Secrets travel in each task's message only: a process serves many tasks.
+        env: { ...PERSISTENT_ENV },
+        memoryMb: start.memoryMb,
+        permissions: start.permissions,
+        stdin: '',
+        keepStdinOpen: true,
+        label,
+        hide: await realpath(this.home),
+      });
+      return new WarmProcess(key, proc, this.limits.lineBytes, work, () => removeFolder(work, null));
+    } catch (error) {
+      await removeFolder(work, null);
+      throw error;
+    }
+  }
+
+  /** Stops every warm process (the worker stops) and waits until they are gone. */
+  async close(): Promise<void> {
+    await this.warm.close();
+  }
+
+  private async workFolder(label: string): Promise<string> {
     // The real path: the sandbox hides SWARM_HOME and binds this folder back by that path.
     await mkdir(this.home, { recursive: true, mode: 0o700 });
     const root = path.join(await realpath(this.home), 'work');
     await mkdir(root, { recursive: true, mode: 0o700 });
-    const name = `${invocation.taskId}-${invocation.attempt}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    const name = label.replace(/[^A-Za-z0-9_.-]/g, '_');
     const folder = path.join(root, `${name}-${randomBytes(3).toString('hex')}`);
     await mkdir(folder, { mode: 0o700 });
     return folder;
+  }
+}
+
+interface WarmStart {
+  readonly kind: ProgramKind;
+  readonly program: { folder: string; entry: string; args: string[] };
+  readonly permissions: readonly string[];
+  readonly memoryMb: number;
+}
+
+const positiveInteger = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : null;
+
+/** Empties a warm process's working folder between tasks; false when something stayed. */
+async function emptyFolder(folder: string): Promise<boolean> {
+  try {
+    const entries = await readdir(folder);
+    if (entries.length === 0) return true;
+    await Promise.all(
+      entries.map((name) => rm(path.join(folder, name), { recursive: true, force: true, maxRetries: 2 })),
+    );
+    return (await readdir(folder)).length === 0;
+  } catch {
+    return false;
   }
 }
 
@@ -233,7 +372,7 @@ async function locate(agent: InvokedAgent): Promise<{ folder: string; entry: str
 }
 
 /** Removes a working folder, making unreadable folders the agent left readable first. */
-async function removeFolder(folder: string, context: RuntimeContext): Promise<void> {
+async function removeFolder(folder: string, context: Pick<RuntimeContext, 'log'> | null): Promise<void> {
   try {
     await rm(folder, { recursive: true, force: true, maxRetries: 2 });
   } catch {
@@ -241,7 +380,7 @@ async function removeFolder(folder: string, context: RuntimeContext): Promise<vo
       await makeWritable(folder);
       await rm(folder, { recursive: true, force: true });
     } catch (error) {
-      context.log('warning', `could not remove the working folder ${folder}`, {
+      context?.log('warning', `could not remove the working folder ${folder}`, {
         error: (error as Error).message,
       });
     }

@@ -343,6 +343,7 @@ class Attempt implements SandboxedProcess {
   private ended = false;
   private memoryExceeded = false;
   private readonly known = new Map<number, string>();
+  private readonly peakBytes: () => Promise<number | null>;
 
   constructor(
     private readonly child: ChildProcess,
@@ -363,6 +364,7 @@ class Attempt implements SandboxedProcess {
     const limitBytes = memoryMb * 1024 * 1024;
     let stopWatching = () => {};
     let peakBytes = 0;
+    let peakNow = async (): Promise<number | null> => (peakBytes > 0 ? peakBytes : null);
     if (cgroup === null && HAS_PROC) {
       void readProc(pid).then((info) => {
         if (info !== null && !this.ended) this.known.set(pid, info.startTime);
@@ -378,6 +380,7 @@ class Attempt implements SandboxedProcess {
         },
       };
       const unwatch = sampler.watch(watch);
+      peakNow = async () => (this.ended ? peakBytes : watch.peakBytes) || null;
       stopWatching = () => {
         peakBytes = watch.peakBytes;
         unwatch();
@@ -393,7 +396,9 @@ class Attempt implements SandboxedProcess {
       }, intervalMs);
       timer.unref();
       stopWatching = () => clearInterval(timer);
+      peakNow = () => cgroup.peakBytes();
     }
+    this.peakBytes = peakNow;
     this.exited = (async () => {
       const { code, signal } = await exit;
       // The program is done: whatever it left running goes with it.
@@ -425,6 +430,11 @@ class Attempt implements SandboxedProcess {
         peakMemoryMb: peak === null ? null : Math.round((peak / 1024 / 1024) * 10) / 10,
       };
     })();
+  }
+
+  async peakMemoryMb(): Promise<number | null> {
+    const bytes = await this.peakBytes();
+    return bytes === null ? null : Math.round((bytes / 1024 / 1024) * 10) / 10;
   }
 
   kill(): void {

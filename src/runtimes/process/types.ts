@@ -74,6 +74,11 @@ export interface SandboxedProcess {
   readonly exited: Promise<SandboxExit>;
   /** Kills the program and everything it started, at once. Idempotent; `exited` then settles. */
   kill(): void;
+  /**
+   * The most memory the tree has used so far, in MB, when the sandbox can tell: a warm
+   * (persistent) process is replaced when it grows too close to its limit.
+   */
+  peakMemoryMb?(): Promise<number | null>;
 }
 
 export interface Sandbox {
