@@ -101,6 +101,38 @@ describe.each(DIALECTS)('who may publish agent code, and from where, on %s', (di
     expect(res.json().agent.path).toBe(fs.realpathSync(path.join(home, 'agents', 'mine')));
   });
 
+  it('refuses bad persistent-mode values with 400 naming each field, and stores nothing', async () => {
+    const folder = path.join(home, 'agents', 'mine');
+    for (const [runtime, field] of [
+      [{ mode: 'warm' }, 'runtime.mode'],
+      [{ mode: 'persistent', max_tasks_per_process: 0 }, 'runtime.max_tasks_per_process'],
+      [{ mode: 'persistent', idle_timeout_seconds: 'soon' }, 'runtime.idle_timeout_seconds'],
+      [{ max_tasks_per_process: 10 }, 'runtime.max_tasks_per_process'],
+    ] as const) {
+      const manifest = { ...NODE_AGENT, runtime: { ...NODE_AGENT.runtime, ...runtime } };
+      const res = await register(adminKey, folder, manifest);
+      expect([field, res.statusCode]).toEqual([field, 400]);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ code: 'INPUT_INVALID', errors: [{ field }] });
+    }
+    const listed = await app.inject({
+      method: 'GET',
+      url: '/api/v1/agents?builtin=false',
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    expect(listed.json().items).toEqual([]);
+    const ok = {
+      ...NODE_AGENT,
+      runtime: { ...NODE_AGENT.runtime, mode: 'persistent', max_tasks_per_process: 10 },
+    };
+    const res = await register(adminKey, folder, ok);
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().agent.manifest.runtime).toMatchObject({
+      mode: 'persistent',
+      max_tasks_per_process: 10,
+    });
+  });
+
   it('lets the examples load from the default folders, and a member publish only when granted', async () => {
     const config = loadConfig({ SWARM_HOME: home });
     const registry = new Registry(store, { agentsDirs: config.agentsDirs });

@@ -43,7 +43,46 @@ describe('runtime: node, python, binary', () => {
     expectIssue(
       node({ entry: 'i.js', model: 'x' }),
       'runtime.model',
-      'unknown property for the node runtime; allowed: type, entry, args',
+      'unknown property for the node runtime (did you mean "mode"?); allowed: type, entry, args, mode, max_tasks_per_process, idle_timeout_seconds',
+    );
+  });
+
+  it('mode: one-shot by default, persistent with its recycling settings', () => {
+    expect(validOf(node({ entry: 'i.js', mode: 'one-shot' })).runtime).toEqual({
+      type: 'node',
+      entry: 'i.js',
+      mode: 'one-shot',
+    });
+    const warm = { entry: 'i.js', mode: 'persistent', max_tasks_per_process: 50, idle_timeout_seconds: 30 };
+    expect(validOf(base({ runtime: { type: 'python', ...warm } })).runtime).toEqual({
+      type: 'python',
+      ...warm,
+    });
+    expectIssue(
+      node({ entry: 'i.js', mode: 'warm' }),
+      'runtime.mode',
+      'must be one of one-shot, persistent, got "warm"',
+    );
+    for (const bad of [0, -1, 1.5, '10', 1_000_001])
+      expectIssue(
+        node({ entry: 'i.js', mode: 'persistent', max_tasks_per_process: bad }),
+        'runtime.max_tasks_per_process',
+        'must be an integer from 1 to 1000000',
+      );
+    expectIssue(
+      node({ entry: 'i.js', mode: 'persistent', idle_timeout_seconds: 86_401 }),
+      'runtime.idle_timeout_seconds',
+      'must be an integer from 1 to 86400, got number 86401',
+    );
+    expectIssue(
+      node({ entry: 'i.js', max_tasks_per_process: 5 }),
+      'runtime.max_tasks_per_process',
+      'applies to mode: persistent only',
+    );
+    expectIssue(
+      base({ runtime: { type: 'llm', provider: 'p', model: 'm', mode: 'persistent' } }),
+      'runtime.mode',
+      'unknown property for the llm runtime',
     );
   });
 
