@@ -2,16 +2,20 @@
 // examples/agents/echo (a no-op through packages/swarm-agent-node), run by the real worker as
 // createWorker builds it — ProcessRuntime in a ProcessSandbox, one child process per task — on
 // SQLite and on PostgreSQL with the worker in this process. What it shows is the spawn cost per
-// task (start node, read stdin, write the output line, exit, record), not the engine. See
-// bench/README.md for exactly what is timed.
+// task (start node, read stdin, write the output line, exit, record), not the engine. The `-warm`
+// setups run the same program as a persistent agent (`runtime.mode: persistent`, registered as
+// echo-warm): warm processes take one task after another, so what is left is the protocol's
+// round trip and the store. See bench/README.md for exactly what is timed.
+import { readFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
+import { parse } from 'yaml';
 import { loadConfig } from '../dist/config/index.js';
 import { Engine } from '../dist/engine/index.js';
 import { enqueueTasks } from '../dist/queue/index.js';
-import { Registry, registerExamples } from '../dist/registry/index.js';
+import { EXAMPLES_DIR, Registry, registerExamples } from '../dist/registry/index.js';
 import { createWorker } from '../dist/worker/index.js';
 import { perSecond } from './lib.mjs';
 import { benchUser, epochNow, openStore, percentile, storeUrl, waitForCount } from './swarm-lib.mjs';
@@ -25,11 +29,21 @@ export const setups = {
     description: 'PostgreSQL, worker in the same process; one node child process per task',
     backend: 'postgres',
   },
+  'sqlite-warm': {
+    description: 'SQLite file (WAL), worker in the same process; warm node processes (mode: persistent)',
+    backend: 'none',
+    persistent: true,
+  },
+  'pg-1p-warm': {
+    description: 'PostgreSQL, worker in the same process; warm node processes (mode: persistent)',
+    backend: 'postgres',
+    persistent: true,
+  },
 };
 
 export const workload = {
   letter: 'e',
-  title: 'process runtime: no-op node agent (examples/agents/echo), one process per task',
+  title: 'process runtime: no-op node agent (examples/agents/echo), one process per task or warm',
   size: { tasks: 200, concurrency: 8 },
   quick: { tasks: 20, concurrency: 8 },
 };
@@ -51,6 +65,16 @@ export async function run(opts) {
   const user = await benchUser(store);
   const registry = new Registry(store);
   await registerExamples(registry, user.caller);
+  const agentName = setup.persistent === true ? 'echo-warm' : 'echo';
+  if (setup.persistent === true) {
+    // The same folder and program as the example, as a persistent agent.
+    const folder = path.join(EXAMPLES_DIR, 'agents', 'echo');
+    const manifest = parse(await readFile(path.join(folder, 'agent.yaml'), 'utf8'));
+    await registry.as(user.caller).agents.register(
+      { ...manifest, name: agentName, runtime: { ...manifest.runtime, mode: 'persistent' } },
+      { path: folder },
+    );
+  }
   const home = await mkdtemp(path.join(opts.tmpDir, 'home-'));
   const config = loadConfig({ DATABASE_URL: url, SWARM_HOME: home });
   // The memory mechanism this machine offers (a cgroup, or RSS sampling), as `swarm worker` uses.
@@ -72,8 +96,8 @@ export async function run(opts) {
       dialect,
       Array.from({ length: n }, (_, i) => ({
         ownerId: user.id,
-        taskType: 'echo',
-        agentName: 'echo',
+        taskType: agentName,
+        agentName,
         agentVersion: '1.0.0',
         input: { [tag]: i },
         maxRetries: 0,

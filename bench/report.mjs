@@ -150,7 +150,7 @@ function printProcess(processRows) {
     1,
   );
   console.log(
-    '  tasks/s: N / (enqueue → the store shows all N done); ms per task: the same span / N; task p50/p99: claim → completion recorded of each task (one node process each); peak RSS: the worker process (agents not included)',
+    '  tasks/s: N / (enqueue → the store shows all N done); ms per task: the same span / N; task p50/p99: claim → completion recorded of each task (one node process each, or a warm one for the -warm setups); peak RSS: the worker process (agents not included)',
   );
   for (const r of processRows) console.log(`  ${r.setup}: ${r.description}`);
 }
