@@ -70,10 +70,12 @@ export async function run(opts) {
     // The same folder and program as the example, as a persistent agent.
     const folder = path.join(EXAMPLES_DIR, 'agents', 'echo');
     const manifest = parse(await readFile(path.join(folder, 'agent.yaml'), 'utf8'));
-    await registry.as(user.caller).agents.register(
-      { ...manifest, name: agentName, runtime: { ...manifest.runtime, mode: 'persistent' } },
-      { path: folder },
-    );
+    await registry
+      .as(user.caller)
+      .agents.register(
+        { ...manifest, name: agentName, runtime: { ...manifest.runtime, mode: 'persistent' } },
+        { path: folder },
+      );
   }
   const home = await mkdtemp(path.join(opts.tmpDir, 'home-'));
   const config = loadConfig({ DATABASE_URL: url, SWARM_HOME: home });
