@@ -171,6 +171,7 @@ export interface WarmPoolOptions {
 export class WarmPool {
   private readonly idle = new Map<string, WarmProcess[]>();
   private readonly live = new Set<WarmProcess>();
+  private starting = 0;
   private closed = false;
   /** The last processes gone, with why: for tests and for whoever inspects the pool. */
   readonly recycled: { id: string; key: string; reason: RecycleReason; tasks: number }[] = [];
@@ -195,8 +196,15 @@ export class WarmPool {
       warm.idleTimer = null;
       if (warm.retired === null) return warm;
     }
-    if (this.live.size >= this.options.maxProcesses) this.evictOne();
-    const warm = await start();
+    // Processes still starting count too: concurrent acquires must not both think there is room.
+    if (this.live.size + this.starting >= this.options.maxProcesses) this.evictOne();
+    this.starting++;
+    let warm: WarmProcess;
+    try {
+      warm = await start();
+    } finally {
+      this.starting--;
+    }
     this.live.add(warm);
     void warm.gone.then(() => this.forget(warm));
     if (this.closed) {
