@@ -72,6 +72,8 @@ export {
   type MemoryMechanism,
   type ProcessRuntimeOptions,
   type ProcessLimits,
+  type WarmStopped,
+  type RecycleReason,
 } from './process/index.js';
 export {
   LlmRuntime,

@@ -87,7 +87,14 @@ export function createWorker(
       trusted: async (ownerId) => (await store.system.findUserById(ownerId))?.role === 'admin',
     },
     // Persistent agents' warm processes: never more than the tasks this worker runs at once.
-    warm: { maxProcesses: overrides.concurrency ?? config.workerConcurrency },
+    warm: {
+      maxProcesses: overrides.concurrency ?? config.workerConcurrency,
+      onStopped: ({ id, ownerId, agent, reason, tasks }) =>
+        logger.info(
+          { process: id, ownerId, agent, reason, tasks },
+          `warm agent process ${id} of ${agent} stopped (${reason}) after ${tasks} task(s)`,
+        ),
+    },
   });
   const secrets = new SecretsService(store, keyring);
   const httpPolicy = {

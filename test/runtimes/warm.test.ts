@@ -8,6 +8,7 @@ import {
   RuntimeError,
   type InvokedAgent,
   type IsolationMode,
+  type WarmStopped,
 } from '../../src/runtimes/index.js';
 import { context, FIXTURES, invoke, ISOLATIONS, workFolders } from './process-helpers.js';
 
@@ -58,12 +59,15 @@ describe.each(ISOLATIONS)('warm process agents (isolation %s)', (isolation: Isol
   let home = '';
   let runtime: ProcessRuntime;
 
+  let stopped: WarmStopped[] = [];
+
   function make(options: { recycleMemoryShare?: number; maxProcesses?: number } = {}) {
+    stopped = [];
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'swarm-warm-'));
     runtime = new ProcessRuntime({
       home,
       sandbox: new ProcessSandbox({ isolation: { mode: isolation } }),
-      warm: { maxProcesses: options.maxProcesses ?? 4, ...options },
+      warm: { maxProcesses: options.maxProcesses ?? 4, ...options, onStopped: (s) => stopped.push(s) },
     });
     return runtime;
   }
@@ -115,6 +119,13 @@ describe.each(ISOLATIONS)('warm process agents (isolation %s)', (isolation: Isol
       ['max-tasks', 2],
       ['max-tasks', 2],
     ]);
+    // What the worker logs: the agent and its owner, never the task's input or secrets.
+    expect(stopped[0]).toMatchObject({
+      ownerId: 'owner-1',
+      agent: 'warm@1.0.0',
+      reason: 'max-tasks',
+      tasks: 2,
+    });
   });
 
   it.each([

@@ -18,7 +18,15 @@ export {
   grantedSecrets,
   type ProcessRuntimeOptions,
   type ProcessLimits,
+  type WarmStopped,
 } from './runtime.js';
+export {
+  WarmPool,
+  DEFAULT_MAX_TASKS_PER_PROCESS,
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  type RecycleReason,
+  type Recycled,
+} from './warm.js';
 export { parseLine, LINE_TYPES, type AgentLine } from './protocol.js';
 export { isAlive, listProcs } from './proc.js';
 export {

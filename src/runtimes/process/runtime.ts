@@ -70,6 +70,8 @@ export interface ProcessRuntimeOptions {
     readonly maxProcesses?: number;
     /** Replaced after a task that left its peak memory above this share of memory_mb. @default 0.8 */
     readonly recycleMemoryShare?: number;
+    /** Told of every warm process gone: its agent, why, after how many tasks. */
+    readonly onStopped?: (stopped: WarmStopped) => void;
   };
 }
 
@@ -96,7 +98,19 @@ export class ProcessRuntime implements Runtime {
     this.sandbox = options.sandbox ?? new ProcessSandbox();
     this.unisolated = options.unisolated;
     this.limits = { ...DEFAULT_PROCESS_LIMITS, ...options.limits };
-    this.warm = new WarmPool({ maxProcesses: options.warm?.maxProcesses ?? 4 });
+    const onStopped = options.warm?.onStopped;
+    this.warm = new WarmPool({
+      maxProcesses: options.warm?.maxProcesses ?? 4,
+      ...(onStopped === undefined
+        ? {}
+        : {
+            onGone: ({ id, key, reason, tasks }) => {
+              // The key's head: owner, agent name, version (see executeWarm).
+              const [ownerId, name, version] = JSON.parse(key) as [string, string, string];
+              onStopped({ id, ownerId, agent: `${name}@${version}`, reason, tasks });
+            },
+          }),
+    });
     this.recycleMemoryShare = options.warm?.recycleMemoryShare ?? DEFAULT_RECYCLE_MEMORY_SHARE;
     for (const [key, value] of Object.entries(this.limits)) {
       if (!(Number.isInteger(value) && value > 0))
@@ -282,6 +296,15 @@ export class ProcessRuntime implements Runtime {
     await mkdir(folder, { mode: 0o700 });
     return folder;
   }
+}
+
+/** A warm process gone, for the worker's log. */
+export interface WarmStopped {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly agent: string;
+  readonly reason: RecycleReason;
+  readonly tasks: number;
 }
 
 interface WarmStart {

@@ -162,9 +162,18 @@ export class WarmProcess {
   }
 }
 
+export interface Recycled {
+  readonly id: string;
+  readonly key: string;
+  readonly reason: RecycleReason;
+  readonly tasks: number;
+}
+
 export interface WarmPoolOptions {
   /** Warm processes alive at once, all keys together (the worker's concurrency). */
   readonly maxProcesses: number;
+  /** Told of every process gone, with why (the worker logs it). */
+  readonly onGone?: (recycled: Recycled) => void;
 }
 
 /** Idle warm processes by key, bounded in all; idle ones exit after their idle timeout. */
@@ -174,7 +183,7 @@ export class WarmPool {
   private starting = 0;
   private closed = false;
   /** The last processes gone, with why: for tests and for whoever inspects the pool. */
-  readonly recycled: { id: string; key: string; reason: RecycleReason; tasks: number }[] = [];
+  readonly recycled: Recycled[] = [];
 
   constructor(private readonly options: WarmPoolOptions) {
     if (!(Number.isInteger(options.maxProcesses) && options.maxProcesses > 0))
@@ -259,8 +268,10 @@ export class WarmPool {
 
   private forget(warm: WarmProcess): void {
     this.live.delete(warm);
-    this.recycled.push({ id: warm.id, key: warm.key, reason: warm.retired ?? 'exited', tasks: warm.tasks });
+    const recycled = { id: warm.id, key: warm.key, reason: warm.retired ?? 'exited', tasks: warm.tasks };
+    this.recycled.push(recycled);
     if (this.recycled.length > RECYCLED_KEPT) this.recycled.shift();
+    this.options.onGone?.(recycled);
     for (const [key, list] of this.idle) {
       const at = list.indexOf(warm);
       if (at < 0) continue;
