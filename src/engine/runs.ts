@@ -174,6 +174,11 @@ export class Engine {
     this.limits = { maxFanOut: options.maxFanOut ?? DEFAULT_MAX_FAN_OUT };
   }
 
+  /** The store's dialect, for callers writing in the engine's transactions (trigger firings). */
+  get dialect() {
+    return this.store.handle.dialect;
+  }
+
   /**
    * Creates a run of one workflow version and the tasks of the steps that can start, in one
    * transaction. Agent ranges (of steps and handlers) are pinned to the versions they resolve to now.
