@@ -29,7 +29,7 @@ describe.each(DIALECTS)('run concurrency over the API on %s', (dialect) => {
     await testDb.drop();
   });
 
-  const call = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
+  const call = (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
     app.inject({
       method,
       url,
