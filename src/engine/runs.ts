@@ -504,6 +504,14 @@ export class Engine {
     };
     if (placement.status !== 'running') {
       await this.notStarted(trx, { ...run, concurrencyKey: concurrency?.key ?? '' }, placement);
+      // Queued behind older waiting runs although a slot is free (freed outside the engine):
+      // the oldest start now, under the lock still held, rather than at the next sweep.
+      if (placement.status === 'pending' && concurrency !== undefined)
+        await this.admitWaiting(trx, {
+          ownerId: caller.userId,
+          workflowName: workflow.name,
+          key: concurrency.key,
+        });
       return;
     }
     const { fork } = options;

@@ -237,7 +237,17 @@ describe.each(DIALECTS)('workflow concurrency on %s', (dialect) => {
     expect(await fx.engine.admitWaitingRuns()).toBe(1);
     expect((await run(second)).status).toBe('running');
     expect(await fx.engine.admitWaitingRuns()).toBe(0);
+    // Freed by hand again, with a run waiting: a new start queues behind it (FIFO), and the older
+    // one starts at once, in that start's transaction.
+    const third = await start(workflow, {});
+    await fx.store.handle.db
+      .updateTable('workflow_runs')
+      .set({ status: 'failed' })
+      .where('id', '=', second)
+      .execute();
+    const fourth = await start(workflow, {});
+    expect(await statuses([third, fourth])).toEqual(['running', 'pending']);
     await drain(fx);
-    expect((await run(second)).status).toBe('completed');
+    expect(await statuses([third, fourth])).toEqual(['completed', 'completed']);
   });
 });
