@@ -59,6 +59,15 @@ import type { RunSteps } from './plan.js';
 import { planFork, readForks, type ForkLink, type ForkRunOptions, type ForkView } from './fork.js';
 import { inStepOrder } from './step-order.js';
 import {
+  concurrencyOf,
+  groupsOfRuns,
+  lockGroup,
+  runsOfGroup,
+  waitingGroups,
+  type ConcurrencyGroup,
+  type RunConcurrency,
+} from './concurrency.js';
+import {
   readRunUsage,
   runTotals,
   stepViews,
@@ -78,13 +87,14 @@ import {
   triggersOf,
   type LockedRun,
   runEndedEvent,
-  saveRun,
   saveRuns,
   statusesOf,
   type RunChange,
   type RunRow,
   type StoredRun,
+  type RunEnd,
 } from './run-state.js';
+import type { LogEntry } from './records.js';
 
 export interface StartRunOptions {
   /** The run's input; for a manual run it is also its trigger data. */
@@ -115,7 +125,18 @@ export interface PreparedRun {
   readonly options: StartRunOptions;
   /** Where the run stands at its start, and the tasks of the steps released. */
   readonly start: { readonly outcome: RunOutcome; readonly tasks: readonly NewTask[] };
+  /**
+   * Its concurrency key and rule, when the workflow has `concurrency`, and its steps as they were
+   * before its first steps were planned (what a run that waits for a slot stores).
+   */
+  readonly concurrency?: RunConcurrency & { readonly steps: RunSteps };
 }
+
+/** Where a new (or retried) run goes under its workflow's concurrency. */
+type Placement =
+  | { readonly status: 'running' }
+  | { readonly status: 'pending' }
+  | { readonly status: 'cancelled'; readonly reason: string };
 
 export interface EngineOptions {
   /** The most items one `for_each` may fan out to (SWARM_MAX_FAN_OUT). @default 100000 */
@@ -151,6 +172,11 @@ export class Engine {
     options: EngineOptions = {},
   ) {
     this.limits = { maxFanOut: options.maxFanOut ?? DEFAULT_MAX_FAN_OUT };
+  }
+
+  /** The store's dialect, for callers writing in the engine's transactions (trigger firings). */
+  get dialect() {
+    return this.store.handle.dialect;
   }
 
   /**
@@ -258,10 +284,151 @@ export class Engine {
       steps,
       originalRunId: options.fork?.originalRunId ?? null,
     };
+    const concurrency = await concurrencyOf(workflow.workflow, options.input ?? {}, frame.trigger);
+    // Planning below moves the first steps on in `steps`: a run that waits for a slot is stored
+    // as it was before, and planned again when it starts.
+    const unplanned = concurrency === undefined ? undefined : structuredClone(steps);
     const { outcome, tasks, failure } = await planReadySteps(frame, this.limits);
     if (failure !== undefined)
       throw new InputError(`steps.${failure.step}.${failure.field}`, failure.message);
-    return { id, caller, workflow, steps, handlers, options, start: { outcome, tasks } };
+    return {
+      id,
+      caller,
+      workflow,
+      steps,
+      handlers,
+      options,
+      start: { outcome, tasks },
+      ...(concurrency === undefined ? {} : { concurrency: { ...concurrency, steps: unplanned! } }),
+    };
+  }
+
+  /**
+   * Where a new run goes under its key (locked here for the rest of the transaction): it runs
+   * when a slot is free; over the limit, `queue` has it wait (FIFO: also behind runs already
+   * waiting), `cancel_newest` records it cancelled, `cancel_in_progress` cancels the oldest
+   * running runs of the key to make room.
+   */
+  private async place(
+    trx: Kysely<SwarmDatabase>,
+    group: ConcurrencyGroup,
+    rule: { readonly limit: number; readonly strategy: RunConcurrency['strategy'] },
+    runId: string,
+  ): Promise<Placement> {
+    await lockGroup(trx, this.store.handle.dialect, group);
+    const running = await runsOfGroup(trx, group, 'running');
+    const full = running.length >= rule.limit;
+    const named = `key "${group.key}" of ${group.workflowName} has ${running.length} running run(s), limit ${rule.limit}`;
+    switch (rule.strategy) {
+      case 'queue':
+        return full || (await runsOfGroup(trx, group, 'pending', 1)).some((r) => r.id !== runId)
+          ? { status: 'pending' }
+          : { status: 'running' };
+      case 'cancel_newest':
+        return full
+          ? { status: 'cancelled', reason: `concurrency limit reached (cancel_newest): ${named}` }
+          : { status: 'running' };
+      case 'cancel_in_progress': {
+        const excess = running.slice(0, Math.max(0, running.length - rule.limit + 1));
+        for (const old of excess) {
+          const row = await lockRun(trx, this.store.handle.dialect, old.id);
+          if (row?.status !== 'running') continue;
+          await this.cancelLocked(
+            trx,
+            row,
+            'engine',
+            `cancelled by newer run ${runId} (concurrency cancel_in_progress: ${named})`,
+          );
+        }
+        return { status: 'running' };
+      }
+    }
+  }
+
+  /**
+   * Starts the waiting runs of a key while it has free slots, oldest first, in the caller's
+   * transaction (the one that ended a run of the key, or the safety-net sweep). A run that ends
+   * as soon as it starts (every step skipped, a failing expression) frees its slot at once, so
+   * the count is read again for each.
+   */
+  private async admitWaiting(trx: Kysely<SwarmDatabase>, group: ConcurrencyGroup): Promise<number> {
+    const { dialect } = this.store.handle;
+    await lockGroup(trx, dialect, group);
+    let admitted = 0;
+    for (;;) {
+      const [head] = await runsOfGroup(trx, group, 'pending', 1);
+      if (head === undefined) return admitted;
+      const running = await runsOfGroup(trx, group, 'running');
+      if (running.length >= (head.concurrency_limit ?? 1)) return admitted;
+      const row = await lockRun(trx, dialect, head.id);
+      if (row === undefined) return admitted;
+      await this.loadDefinitions([row.workflow_id]);
+      const run = await frameOf(trx, row, this.definitions);
+      const now = new Date().toISOString();
+      const started: StoredRun = { ...run, startedAt: now };
+      await trx
+        .updateTable('workflow_runs')
+        .set({ status: 'running', started_at: now, timeout_at: deadline(run.workflow, now), updated_at: now })
+        .where('id', '=', row.id)
+        .execute();
+      const before = statusesOf(run.steps);
+      const end = await releaseReadySteps(trx, dialect, started, this.limits);
+      const log = {
+        ownerId: row.owner_id,
+        runId: row.id,
+        message: `run started: a concurrency slot of key "${group.key}" is free (${running.length + 1} of ${head.concurrency_limit ?? 1} running)`,
+      };
+      await this.save(trx, [{ run: started, end, before }], [log], false);
+      admitted++;
+    }
+  }
+
+  /**
+   * Writes runs' changes (saveRuns) and, for those that ended under a concurrency key, starts the
+   * key's waiting runs in the same transaction: every way a run ends (completion, failure, timeout,
+   * a lost lease's final failure) comes through here. cancelRun admits on its own.
+   */
+  private async save(
+    trx: Kysely<SwarmDatabase>,
+    changes: readonly RunChange[],
+    extraLogs: readonly LogEntry[] = [],
+    admit = true,
+  ): Promise<void> {
+    await saveRuns(trx, this.store.handle.dialect, changes, extraLogs);
+    if (!admit) return;
+    const ended = changes.filter(
+      (c) => c.end.status !== 'running' && c.run.workflow.concurrency !== undefined,
+    );
+    if (ended.length === 0) return;
+    for (const group of await groupsOfRuns(
+      trx,
+      ended.map((c) => c.run.id),
+    ))
+      await this.admitWaiting(trx, group);
+  }
+
+  /** save for one run. */
+  private saveOne(
+    trx: Kysely<SwarmDatabase>,
+    run: StoredRun,
+    end: RunEnd,
+    before: Record<string, string> = {},
+    extraLogs: readonly LogEntry[] = [],
+  ): Promise<void> {
+    return this.save(trx, [{ run, end, before }], extraLogs);
+  }
+
+  /**
+   * The safety net behind admission at a run's end: starts waiting runs of keys with free slots
+   * (a run that ended by a path that could not admit, such as a row deleted by hand). Cheap: one
+   * query over the partial index of keyed runs when nothing waits. Returns how many started.
+   */
+  async admitWaitingRuns(limit = 50): Promise<number> {
+    const { db, dialect } = this.store.handle;
+    let admitted = 0;
+    for (const group of await waitingGroups(db, limit))
+      admitted += await dialect.writeTransaction(db, (trx) => this.admitWaiting(trx, group));
+    return admitted;
   }
 
   /** The writing half of startRun, in the caller's transaction: the run and its first tasks. */
@@ -274,6 +441,17 @@ export class Engine {
     // The run span's ids, reserved under the active span (the request that starts it): null, and
     // nothing more done for it, with tracing off.
     const traceContext = newRunTrace(Date.parse(now));
+    const { concurrency } = prepared;
+    const placement: Placement =
+      concurrency === undefined
+        ? { status: 'running' }
+        : await this.place(
+            trx,
+            { ownerId: caller.userId, workflowName: workflow.name, key: concurrency.key },
+            concurrency,
+            runId,
+          );
+    const started = placement.status === 'running';
     await trx
       .insertInto('workflow_runs')
       .values({
@@ -282,18 +460,24 @@ export class Engine {
         workflow_id: workflow.id,
         workflow_name: workflow.name,
         workflow_version: workflow.version,
-        status: 'running',
+        status: placement.status,
         trigger_type: options.triggerType ?? 'manual',
         trigger_id: options.triggerId ?? null,
         trigger_data: toDbJson(triggerData),
         input: toDbJson(options.input ?? {}),
-        step_results: toDbJson(steps),
+        step_results: toDbJson(started || concurrency === undefined ? steps : concurrency.steps),
         handlers: handlers === null ? null : toDbJson(handlers),
         started_by: options.startedBy === undefined ? actorOf(caller) : options.startedBy,
-        started_at: now,
-        timeout_at: deadline(normalized, now),
+        started_at: started ? now : null,
+        timeout_at: started ? deadline(normalized, now) : null,
         event_depth: options.eventDepth ?? 0,
         trace_context: traceContext,
+        ...(concurrency === undefined
+          ? {}
+          : { concurrency_key: concurrency.key, concurrency_limit: concurrency.limit }),
+        ...(placement.status === 'cancelled'
+          ? { cancelled_by: 'engine', cancellation_reason: placement.reason, completed_at: now }
+          : {}),
         ...(options.fork === undefined
           ? {}
           : {
@@ -318,8 +502,20 @@ export class Engine {
       traceContext,
       originalRunId: options.fork?.originalRunId ?? null,
     };
+    if (placement.status !== 'running') {
+      await this.notStarted(trx, { ...run, concurrencyKey: concurrency?.key ?? '' }, placement);
+      // Queued behind older waiting runs although a slot is free (freed outside the engine):
+      // the oldest start now, under the lock still held, rather than at the next sweep.
+      if (placement.status === 'pending' && concurrency !== undefined)
+        await this.admitWaiting(trx, {
+          ownerId: caller.userId,
+          workflowName: workflow.name,
+          key: concurrency.key,
+        });
+      return;
+    }
     const { fork } = options;
-    const started = {
+    const startedLog = {
       ownerId: caller.userId,
       runId,
       message: `run started: ${workflow.name}@${workflow.version} (${options.triggerType ?? 'manual'})${fork === undefined ? '' : `, forked from run ${fork.parentRunId} at step ${fork.fromStep}`}`,
@@ -339,7 +535,35 @@ export class Engine {
         ? prepared.start.tasks
         : prepared.start.tasks.map((task) => ({ ...task, traceContext: runTraceparent(traceContext) }));
     if (tasks.length > 0) await enqueueTasks(trx, dialect, tasks);
-    await saveRun(trx, dialect, run, prepared.start.outcome, before, [started, ...reuseLogs]);
+    await this.saveOne(trx, run, prepared.start.outcome, before, [startedLog, ...reuseLogs]);
+  }
+
+  /** The record of a new run that waits for a slot, or that cancel_newest cancelled at once. */
+  private async notStarted(
+    trx: Kysely<SwarmDatabase>,
+    run: StoredRun & { concurrencyKey: string },
+    placement: Exclude<Placement, { status: 'running' }>,
+  ): Promise<void> {
+    const { dialect } = this.store.handle;
+    const label = `${run.workflowName}, concurrency key "${run.concurrencyKey}"`;
+    await writeLogs(trx, dialect, [
+      placement.status === 'pending'
+        ? {
+            ownerId: run.ownerId,
+            runId: run.id,
+            message: `run queued: waiting for a concurrency slot (${label})`,
+          }
+        : {
+            ownerId: run.ownerId,
+            runId: run.id,
+            level: 'warning',
+            message: `run cancelled: ${placement.reason}`,
+          },
+    ]);
+    if (placement.status === 'cancelled')
+      await insertEvents(trx, dialect, [
+        runEndedEvent(run, { status: 'cancelled', error: placement.reason }),
+      ]);
   }
 
   /**
@@ -537,7 +761,7 @@ export class Engine {
       throw error;
     }
     if (released.length > 0) await enqueueTasks(trx, dialect, released);
-    await saveRuns(trx, dialect, changes);
+    await this.save(trx, changes);
     await writeConsensusRecords(trx, dialect, decisions);
   };
 
@@ -553,7 +777,7 @@ export class Engine {
     const { run, state, stepId, before } = found;
     const error = `step ${stepId}${task.itemIndex === null ? '' : `[${task.itemIndex}]`} failed: ${task.error ?? 'unknown error'}`;
     Object.assign(state, { status: 'failed', error, completed_at: new Date().toISOString() });
-    await saveRun(trx, this.store.handle.dialect, run, { status: 'failed', error, step: stepId }, before);
+    await this.saveOne(trx, run, { status: 'failed', error, step: stepId }, before);
   };
 
   /**
@@ -615,9 +839,8 @@ export class Engine {
           if (state.status === 'running')
             Object.assign(state, { status: 'failed', error: 'run timed out', completed_at: at });
         }
-        await saveRun(
+        await this.saveOne(
           trx,
-          dialect,
           run,
           {
             status: 'timeout',
@@ -648,47 +871,7 @@ export class Engine {
           `run ${runId} is ${row.status}; only a pending or running run can be cancelled`,
         );
       }
-      const now = new Date().toISOString();
-      const handlers = fromDbJson<HandlerState[]>(row.handlers);
-      for (const h of handlers ?? [])
-        if (h.status === 'waiting') Object.assign(h, { status: 'skipped', completed_at: now });
-      await trx
-        .updateTable('workflow_runs')
-        .set({
-          status: 'cancelled',
-          cancelled_by: actorOf(caller),
-          cancellation_reason: reason,
-          completed_at: now,
-          updated_at: now,
-          ...(handlers === null ? {} : { handlers: toDbJson(handlers) }),
-        })
-        .where('id', '=', runId)
-        .execute();
-      await cancelRunTasks(trx, runId, caller.userId, reason, now);
-      await writeLogs(trx, this.store.handle.dialect, [
-        {
-          ownerId: row.owner_id,
-          runId,
-          level: 'warning',
-          message: `run cancelled by ${caller.userId}: ${reason}`,
-        },
-      ]);
-      const run = {
-        id: runId,
-        ownerId: row.owner_id,
-        workflowName: row.workflow_name ?? '',
-        attempt: row.attempt,
-        eventDepth: row.event_depth,
-      };
-      await insertEvents(trx, this.store.handle.dialect, [
-        runEndedEvent(run, { status: 'cancelled', error: reason }),
-      ]);
-      endRunSpan(row.trace_context, { runId, ...run, status: 'cancelled', error: reason });
-      if (row.started_at !== null)
-        instruments.runDuration.observe(
-          { workflow: labelOf(row.workflow_name), status: 'cancelled' },
-          Math.max(0, Date.parse(now) - Date.parse(row.started_at)) / 1000,
-        );
+      await this.cancelLocked(trx, row, actorOf(caller), reason, caller.userId);
       await recordAudit(trx, {
         caller,
         ownerId: row.owner_id,
@@ -697,8 +880,70 @@ export class Engine {
         resourceId: runId,
         metadata: { workflow: row.workflow_name, reason },
       });
+      // A running run's slot is free now; a waiting run's cancel frees none.
+      if (row.status === 'running' && row.concurrency_key !== null)
+        await this.admitWaiting(trx, {
+          ownerId: row.owner_id,
+          workflowName: row.workflow_name ?? '',
+          key: row.concurrency_key,
+        });
     });
     return this.getRun(caller, runId);
+  }
+
+  /**
+   * Ends a locked pending or running run `cancelled`: its waiting handlers are skipped, its tasks
+   * cancelled, its end logged and published. `by` is recorded as who cancelled it (a user, or
+   * `engine` for cancel_in_progress).
+   */
+  private async cancelLocked(
+    trx: Kysely<SwarmDatabase>,
+    row: RunRow,
+    by: string,
+    reason: string,
+    tasksBy = by,
+  ): Promise<void> {
+    const { dialect } = this.store.handle;
+    const runId = row.id;
+    const now = new Date().toISOString();
+    const handlers = fromDbJson<HandlerState[]>(row.handlers);
+    for (const h of handlers ?? [])
+      if (h.status === 'waiting') Object.assign(h, { status: 'skipped', completed_at: now });
+    await trx
+      .updateTable('workflow_runs')
+      .set({
+        status: 'cancelled',
+        cancelled_by: by,
+        cancellation_reason: reason,
+        completed_at: now,
+        updated_at: now,
+        ...(handlers === null ? {} : { handlers: toDbJson(handlers) }),
+      })
+      .where('id', '=', runId)
+      .execute();
+    await cancelRunTasks(trx, runId, tasksBy, reason, now);
+    await writeLogs(trx, dialect, [
+      {
+        ownerId: row.owner_id,
+        runId,
+        level: 'warning',
+        message: `run cancelled by ${tasksBy}: ${reason}`,
+      },
+    ]);
+    const run = {
+      id: runId,
+      ownerId: row.owner_id,
+      workflowName: row.workflow_name ?? '',
+      attempt: row.attempt,
+      eventDepth: row.event_depth,
+    };
+    await insertEvents(trx, dialect, [runEndedEvent(run, { status: 'cancelled', error: reason })]);
+    endRunSpan(row.trace_context, { runId, ...run, status: 'cancelled', error: reason });
+    if (row.started_at !== null)
+      instruments.runDuration.observe(
+        { workflow: labelOf(row.workflow_name), status: 'cancelled' },
+        Math.max(0, Date.parse(now) - Date.parse(row.started_at)) / 1000,
+      );
   }
 
   /**
@@ -751,10 +996,27 @@ export class Engine {
         handlers: handlers ?? null,
         traceContext,
       };
+      // A retry takes a concurrency slot like a new run; under cancel_newest a full key refuses it.
+      const placement: Placement =
+        row.concurrency_key === null
+          ? { status: 'running' }
+          : await this.place(
+              trx,
+              { ownerId: row.owner_id, workflowName: row.workflow_name ?? '', key: row.concurrency_key },
+              {
+                limit: row.concurrency_limit ?? 1,
+                strategy: run.workflow.concurrency?.strategy ?? 'queue',
+              },
+              runId,
+            );
+      if (placement.status === 'cancelled')
+        throw new SwarmError('CONFLICT', `run ${runId} cannot be retried now: ${placement.reason}`);
+      const waits = placement.status === 'pending';
       await trx
         .updateTable('workflow_runs')
         .set({
-          status: 'running',
+          status: placement.status,
+          ...(waits ? { step_results: toDbJson(retried.steps) } : {}),
           attempt: retried.attempt,
           error: null,
           error_step: null,
@@ -763,7 +1025,7 @@ export class Engine {
           cancellation_reason: null,
           result: null,
           updated_at: now,
-          timeout_at: deadline(run.workflow, now),
+          timeout_at: waits ? null : deadline(run.workflow, now),
           trace_context: traceContext,
           ...(handlers === undefined ? {} : { handlers: toDbJson(handlers) }),
         })
@@ -781,16 +1043,11 @@ export class Engine {
         {
           ownerId: row.owner_id,
           runId,
-          message: `run retried as attempt ${retried.attempt}${options.fromFailed ? ' from its failed step' : ' from the start'}`,
+          message: `run retried as attempt ${retried.attempt}${options.fromFailed ? ' from its failed step' : ' from the start'}${waits ? `; waiting for a concurrency slot of key "${row.concurrency_key}"` : ''}`,
         },
       ]);
-      await saveRun(
-        trx,
-        dialect,
-        retried,
-        await releaseReadySteps(trx, dialect, retried, this.limits),
-        before,
-      );
+      if (!waits)
+        await this.saveOne(trx, retried, await releaseReadySteps(trx, dialect, retried, this.limits), before);
       await recordAudit(trx, {
         caller,
         ownerId: row.owner_id,
@@ -1007,6 +1264,9 @@ function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined, usage?
     durationMs: row.duration_ms,
     ...runTotals(row, usage),
     timeoutAt: row.timeout_at,
+    concurrencyKey: row.concurrency_key,
+    cancelledBy: row.cancelled_by,
+    cancellationReason: row.cancellation_reason,
     parentRunId: row.parent_run_id,
     isReplay: Boolean(row.is_replay),
     forkedFromStep: row.forked_from_step,
@@ -1040,6 +1300,14 @@ export interface RunView {
   readonly cost: number;
   /** The run's deadline, if its workflow sets `timeout_seconds`. */
   readonly timeoutAt: string | null;
+  /**
+   * Its workflow's `concurrency.key` value ("" for a workflow-wide key); null without
+   * `concurrency`. A `pending` run with a key is waiting for a slot.
+   */
+  readonly concurrencyKey: string | null;
+  /** Who cancelled it (a user, or `engine` for a concurrency strategy), and why. */
+  readonly cancelledBy: string | null;
+  readonly cancellationReason: string | null;
   /** Its on_error / on_success handlers and how they went. */
   readonly handlers: readonly HandlerState[];
   /** Its consensus decisions (one a consensus step), in a run read on its own (getRun). */

@@ -48,6 +48,10 @@ export {
   type ConsensusSpec,
   type ConsensusTrust,
   DEFAULT_CONSENSUS_TRUST,
+  CONCURRENCY_STRATEGIES,
+  type ConcurrencySpec,
+  type ConcurrencyStrategy,
+  type FiringFlowSpec,
 } from './workflow/index.js';
 export { contentHash, canonicalJson } from './content-hash.js';
 export type * from './types.js';

@@ -253,6 +253,9 @@ export interface WorkflowRunsTable {
   forked_from_step: string | null;
   /** Migration 0025: the root of a fork chain, whose idempotency keys a replay keeps. */
   original_run_id: string | null;
+  /** Migration 0027: the value of the workflow's `concurrency.key` for this run, and its limit. */
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
 }
 
 export interface TasksTable {
@@ -399,7 +402,32 @@ export interface TriggerFiringsTable {
   error: string | null;
   scheduled_for: Timestamp | null;
   created_at: WithDefault<Timestamp>;
-  reason: 'depth-limit' | 'self-triggered' | null;
+  reason: 'depth-limit' | 'self-triggered' | 'throttled' | null;
+  /** Migration 0027: the throttle key of the firing (null: the trigger has no throttle). */
+  flow_key: string | null;
+}
+
+/** Migration 0027: locked by whoever starts or ends a run of one concurrency key. */
+export interface RunConcurrencyKeysTable {
+  id: string;
+  owner_id: string;
+  workflow_name: string;
+  concurrency_key: string;
+  created_at: WithDefault<Timestamp>;
+}
+
+/** Migration 0027: a debounced trigger's pending firing, per key. */
+export interface TriggerDebouncesTable {
+  id: string;
+  owner_id: string;
+  trigger_id: string;
+  debounce_key: string;
+  trigger_data: JsonText;
+  event_depth: WithDefault<number>;
+  coalesced: WithDefault<number>;
+  fire_at: Timestamp;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
 }
 
 export interface EventsTable {
@@ -779,6 +807,8 @@ export interface SwarmDatabase {
   secrets: SecretsTable;
   triggers: TriggersTable;
   trigger_firings: TriggerFiringsTable;
+  run_concurrency_keys: RunConcurrencyKeysTable;
+  trigger_debounces: TriggerDebouncesTable;
   events: EventsTable;
   scheduled_tasks: ScheduledTasksTable;
   webhooks: WebhooksTable;

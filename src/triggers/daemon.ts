@@ -3,6 +3,7 @@ import type { Engine } from '../engine/index.js';
 import { EVENTS_CHANNEL, type Store } from '../storage/index.js';
 import { EventDispatcher, type EventSubscriber } from './dispatch.js';
 import { pruneTriggerRecords, type Retention } from './prune.js';
+import { fireDebounced } from './flow.js';
 import { Scheduler } from './scheduler.js';
 
 export interface TriggerDaemonOptions {
@@ -99,6 +100,12 @@ export class TriggerDaemon {
         if ((await this.scheduler.fireDue()) > 0) this.options.onStarted?.();
       } catch (error) {
         this.options.logger.error({ err: error }, 'the scheduler pass failed');
+      }
+      try {
+        const { store, engine, logger } = this.options;
+        if ((await fireDebounced(store, engine, logger)) > 0) this.options.onStarted?.();
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'firing debounced triggers failed');
       }
     });
   }

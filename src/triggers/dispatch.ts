@@ -10,6 +10,7 @@ import {
   type SwarmDatabase,
 } from '../storage/index.js';
 import { firingError, prepareFiring, recordFiring, type Refusal } from './fire.js';
+import { planFlow } from './flow.js';
 import type { TriggerRow } from './types.js';
 import { EventWaits } from './waits.js';
 import { instruments, secondsSince } from '../metrics/index.js';
@@ -223,7 +224,7 @@ export class EventDispatcher {
       created_at: event.createdAt,
     };
     // Reading and pinning happen before the transaction, which then only writes.
-    const prepared = new Map<string, PreparedRun | { failed: string } | { refused: Refusal }>();
+    const prepared = new Map<string, Parameters<typeof recordFiring>[4]>();
     for (const trigger of triggers) {
       const refused = this.refusal(trigger, event, cause);
       if (refused !== null) {
@@ -231,10 +232,20 @@ export class EventDispatcher {
         continue;
       }
       try {
-        prepared.set(
-          trigger.id,
-          await prepareFiring(this.store, this.engine, trigger, triggerData, event.depth),
+        // A debounced trigger starts its run later (flow.ts), from the last event of its key.
+        const flow = await planFlow(trigger, triggerData, event.depth);
+        if (flow !== null && 'debounce' in flow) {
+          prepared.set(trigger.id, { debounce: flow.debounce });
+          continue;
+        }
+        const run: PreparedRun = await prepareFiring(
+          this.store,
+          this.engine,
+          trigger,
+          triggerData,
+          event.depth,
         );
+        prepared.set(trigger.id, flow === null ? { run } : { run, throttle: flow.throttle });
       } catch (error) {
         prepared.set(trigger.id, { failed: firingError(error) });
       }
@@ -250,13 +261,7 @@ export class EventDispatcher {
       let started = 0;
       for (const trigger of triggers) {
         const what = prepared.get(trigger.id)!;
-        const outcome = await recordFiring(
-          trx,
-          this.engine,
-          trigger,
-          `event:${event.id}`,
-          'failed' in what || 'refused' in what ? what : { run: what },
-        );
+        const outcome = await recordFiring(trx, this.engine, trigger, `event:${event.id}`, what);
         if (outcome.duplicate) continue;
         if (outcome.status === 'started') started++;
         else if (outcome.status === 'failed')

@@ -4,6 +4,7 @@ import { SwarmError } from '../errors/index.js';
 import { Registry } from '../registry/index.js';
 import { newId, toDbTimestamp, type Caller, type Store, type SwarmDatabase } from '../storage/index.js';
 import type { TriggerRow } from './types.js';
+import { debounce, throttled, type DebouncePlan, type ThrottlePlan } from './flow.js';
 
 /** The owner a trigger acts for: runs it starts belong to the workflow's owner. */
 export function ownerOf(trigger: Pick<TriggerRow, 'owner_id'>): Caller {
@@ -48,7 +49,7 @@ export function again(engine: Engine, prepared: PreparedRun, triggerData: unknow
 
 /** Why the event loop guard refused a firing: a machine-readable reason and a message. */
 export interface Refusal {
-  readonly reason: 'depth-limit' | 'self-triggered';
+  readonly reason: 'depth-limit' | 'self-triggered' | 'throttled';
   readonly message: string;
 }
 
@@ -71,9 +72,30 @@ export async function recordFiring(
   engine: Engine,
   trigger: TriggerRow,
   fireKey: string,
-  what: { run: PreparedRun } | { skipped: string } | { failed: string } | { refused: Refusal },
+  given:
+    | { run: PreparedRun; throttle?: ThrottlePlan }
+    | { debounce: DebouncePlan }
+    | { skipped: string }
+    | { failed: string }
+    | { refused: Refusal },
   scheduledFor: Date | null = null,
 ): Promise<FiringOutcome> {
+  // Flow control (flow.ts): a throttle over its limit refuses the run; a debounce stores the
+  // firing for later and records this one as skipped.
+  let what = given;
+  let flowKey: string | null = null;
+  if ('run' in what && what.throttle !== undefined) {
+    flowKey = what.throttle.key;
+    const why = await throttled(trx, engine.dialect, trigger, what.throttle);
+    if (why !== null) what = { refused: { reason: 'throttled', message: why } };
+  }
+  const debounced = 'debounce' in what ? what.debounce : null;
+  if (debounced !== null) {
+    flowKey = debounced.key;
+    what = {
+      skipped: `debounced (key "${debounced.key}"): starts a run ${debounced.period} after the last firing of the key`,
+    };
+  }
   const status =
     'run' in what ? 'started' : 'skipped' in what ? 'skipped' : 'refused' in what ? 'refused' : 'failed';
   const firingId = newId();
@@ -96,6 +118,7 @@ export async function recordFiring(
               : null,
       reason: 'refused' in what ? what.refused.reason : null,
       scheduled_for: scheduledFor === null ? null : toDbTimestamp(scheduledFor),
+      flow_key: flowKey,
     })
     .onConflict((oc) => oc.columns(['trigger_id', 'fire_key']).doNothing())
     .executeTakeFirst();
@@ -108,6 +131,7 @@ export async function recordFiring(
       .executeTakeFirstOrThrow();
     return { runId: first.run_id, duplicate: true, status: first.status };
   }
+  if (debounced !== null) await debounce(trx, trigger, debounced);
   if ('run' in what) await engine.insertRun(trx, what.run);
   return { runId: 'run' in what ? what.run.id : null, duplicate: false, status };
 }

@@ -17,6 +17,7 @@ export {
 } from './service.js';
 export { prepareFiring, recordFiring, again, ownerOf, firingError, type FiringOutcome } from './fire.js';
 export { planTicks } from './schedule.js';
+export { fireDebounced, planFlow, type FlowPlan } from './flow.js';
 export {
   viewOfTrigger,
   type FiringStats,

@@ -41,21 +41,26 @@ export async function findWebhookTrigger(
   store: Store,
   path: string,
   fireKey: string | null = null,
-): Promise<{ trigger: TriggerRow; fired: { runId: string | null } | null } | undefined> {
+): Promise<
+  { trigger: TriggerRow; fired: { runId: string | null; status: string | null } | null } | undefined
+> {
   const row = await store.handle.db
     .selectFrom('triggers')
     .leftJoin('trigger_firings as firing', (join) =>
       join.onRef('firing.trigger_id', '=', 'triggers.id').on('firing.fire_key', '=', fireKey ?? ''),
     )
     .selectAll('triggers')
-    .select(['firing.id as fired_id', 'firing.run_id as fired_run_id'])
+    .select(['firing.id as fired_id', 'firing.run_id as fired_run_id', 'firing.status as fired_status'])
     .where('triggers.type', '=', 'webhook')
     .where('triggers.webhook_path', '=', path)
     .where('triggers.workflow_name', 'is not', null)
     .executeTakeFirst();
   if (row === undefined) return undefined;
-  const { fired_id, fired_run_id, ...trigger } = row;
-  return { trigger, fired: fired_id === null || fireKey === null ? null : { runId: fired_run_id } };
+  const { fired_id, fired_run_id, fired_status, ...trigger } = row;
+  return {
+    trigger,
+    fired: fired_id === null || fireKey === null ? null : { runId: fired_run_id, status: fired_status },
+  };
 }
 
 /** Trigger management for one caller: list, enable/disable, rotate a secret, next ticks, firings. */

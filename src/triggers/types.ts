@@ -67,7 +67,7 @@ export interface FiringView {
   readonly runId: string | null;
   readonly error: string | null;
   /** Why the event loop guard refused it: `depth-limit` or `self-triggered`; else null. */
-  readonly reason: 'depth-limit' | 'self-triggered' | null;
+  readonly reason: 'depth-limit' | 'self-triggered' | 'throttled' | null;
   readonly scheduledFor: string | null;
   readonly createdAt: string;
 }

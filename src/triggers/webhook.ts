@@ -5,6 +5,7 @@ import type { Keyring } from '../secrets/index.js';
 import type { AuthFailureSink } from '../auth/index.js';
 import { depthMessage, jsonTextTooDeep, newId, type Store } from '../storage/index.js';
 import { prepareFiring, recordFiring } from './fire.js';
+import { planFlow } from './flow.js';
 import { findWebhookTrigger, webhookSecrets } from './service.js';
 
 /**
@@ -178,6 +179,11 @@ export interface WebhookReceipt {
   readonly runId: string | null;
   /** True when the delivery id was seen before: nothing new was started. */
   readonly duplicate: boolean;
+  /**
+   * `started` (a run), or what flow control did instead: `debounced` (a run starts once the
+   * trigger's quiet period passes), `throttled` (dropped: over the trigger's limit).
+   */
+  readonly status: 'started' | 'debounced' | 'throttled';
 }
 
 function header(headers: WebhookRequest['headers'], name: string): string | undefined {
@@ -246,6 +252,11 @@ export function parseWebhookBody(
   throw unsupportedType(contentType);
 }
 
+/** What a delivery's firing did, as its receipt says. */
+function receiptStatus(firing: string | null): WebhookReceipt['status'] {
+  return firing === 'refused' ? 'throttled' : firing === 'skipped' ? 'debounced' : 'started';
+}
+
 /**
  * Receives one delivery to `/hooks/<path>`: finds the trigger, checks the signature, parses the
  * body and fires the trigger under the delivery's key. Resolves once the firing and its run are
@@ -297,13 +308,23 @@ export async function receiveWebhook(deps: WebhookDeps, request: WebhookRequest)
   const fireKey = key === null ? `req:${newId()}` : `idem:${key}`;
 
   // A resend usually comes after the first delivery committed: answer it without preparing a run.
-  if (found.fired !== null) return { runId: found.fired.runId, duplicate: true };
+  if (found.fired !== null)
+    return { runId: found.fired.runId, duplicate: true, status: receiptStatus(found.fired.status) };
 
-  const prepared = await prepareFiring(store, engine, trigger, data);
+  // Flow control (flow.ts): a debounced delivery starts its run later; a throttled one none.
+  const flow = await planFlow(trigger, data);
+  const what =
+    flow !== null && 'debounce' in flow
+      ? { debounce: flow.debounce }
+      : { run: await prepareFiring(store, engine, trigger, data), ...(flow === null ? {} : flow) };
   // Two deliveries with one key at once both get here; the unique (trigger_id, fire_key) lets
   // one start the run and hands the other that run.
   const outcome = await store.handle.dialect.writeTransaction(store.handle.db, (trx) =>
-    recordFiring(trx, engine, trigger, fireKey, { run: prepared }, null),
+    recordFiring(trx, engine, trigger, fireKey, what, null),
   );
-  return { runId: outcome.runId, duplicate: outcome.duplicate };
+  return {
+    runId: outcome.runId,
+    duplicate: outcome.duplicate,
+    status: receiptStatus(outcome.status),
+  };
 }

@@ -183,6 +183,17 @@ export class Worker {
         );
       }, 500),
     );
+    // Runs waiting for a concurrency slot start when a run of their key ends, in that same
+    // transaction; this sweep is the safety net for a slot freed some other way.
+    this.timers.push(
+      setInterval(() => {
+        this.options.engine.admitWaitingRuns().then(
+          (n) => n > 0 && this.notify(),
+          (error: unknown) =>
+            this.options.logger.error({ err: error }, 'starting runs waiting for concurrency slots failed'),
+        );
+      }, 5000),
+    );
     // Remote agents that stopped sending heartbeats leave routing (docs/runtimes.md).
     this.timers.push(
       setInterval(() => {

@@ -332,6 +332,20 @@ export const FIXTURE: readonly Spec[] = [
       status: pick(v, 'started', 'skipped'),
     }),
   ],
+  [
+    'run_concurrency_keys',
+    // Unique per (owner, workflow, key): the rows differ in the key ("" is a workflow-wide key).
+    (v, ref) => ({ owner_id: ref('users'), concurrency_key: pick(v, 'acme', '') }),
+  ],
+  [
+    'trigger_debounces',
+    (v, ref) => ({
+      owner_id: ref('users'),
+      trigger_id: ref('triggers'),
+      debounce_key: pick(v, 'cart-1', ''),
+      coalesced: pick(v, 2_147_483_647, undefined),
+    }),
+  ],
   ['webhooks', (_v, ref) => ({ owner_id: ref('users') })],
   [
     'webhook_deliveries',

@@ -236,6 +236,35 @@ describe.each(DIALECTS)('the example workflows on %s do what their descriptions 
       ship: { order_id: 'A-17', amount: 42, payment_event: payment, status: 'shipped' },
     });
 
+    // deploy-service: one deploy per service at a time; a newer deploy of a service cancels the
+    // one in progress (naming it), another service's deploy runs alongside.
+    checked.add('deploy-service');
+    const deploy = async (service: string, version: string) =>
+      (
+        await api<{ id: string }>('POST', '/api/v1/workflows/deploy-service/runs', {
+          input: { service, version },
+        })
+      ).id;
+    const oldDeploy = await deploy('api', '1.0.0');
+    const newDeploy = await deploy('api', '1.0.1');
+    const webDeploy = await deploy('web', '2.0.0');
+    const superseded = (await ended(oldDeploy)) as RunView & { cancellationReason: string | null };
+    expect(superseded.status).toBe('cancelled');
+    expect(superseded.cancellationReason).toContain(`cancelled by newer run ${newDeploy}`);
+    for (const [service, version] of [
+      ['api', '1.0.1'],
+      ['web', '2.0.0'],
+    ])
+      await api('POST', '/api/v1/events', {
+        source: 'ci',
+        type: 'build.published',
+        payload: { service, version },
+      });
+    expect((await ended(newDeploy)).result).toEqual({
+      deploy: { service: 'api', version: '1.0.1', status: 'deployed' },
+    });
+    expect((await ended(webDeploy)).status).toBe('completed');
+
     // notify-by-email: a report, emailed with it attached through the smtp connector "mail".
     const smtp = await startSmtp();
     try {

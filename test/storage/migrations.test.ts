@@ -54,6 +54,8 @@ const EXPECTED_TABLES = [
   'waitpoints',
   'approval_links',
   'events',
+  'run_concurrency_keys',
+  'trigger_debounces',
   'swarm_migrations',
 ];
 

@@ -187,7 +187,7 @@ describe.each(DIALECTS)('incoming webhooks on %s', (dialect) => {
     expect(first.statusCode).toBe(202);
     const again = await deliver('{"n":1}', { headers });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ runId: first.json().runId, duplicate: true });
+    expect(again.json()).toEqual({ runId: first.json().runId, duplicate: true, status: 'started' });
     expect(await count('workflow_runs')).toBe(1);
     expect(started).toBe(1);
 

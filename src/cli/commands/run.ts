@@ -166,6 +166,12 @@ export function registerRunCommands(program: Command, io: CliIo): void {
       io.out(
         `${run.id} ${run.workflow}@${run.version} — ${run.status} (attempt ${run.attempt})${run.durationMs === null ? '' : ` in ${run.durationMs} ms`}${run.error ? `: ${run.error}` : ''}`,
       );
+      // Workflow concurrency (docs/run-concurrency.md): a pending run with a key waits for a slot.
+      if (run.concurrencyKey !== null && run.concurrencyKey !== undefined)
+        io.out(
+          `concurrency key: ${JSON.stringify(run.concurrencyKey)}${run.status === 'pending' ? ' (waiting for a slot)' : ''}`,
+        );
+      if (run.cancellationReason) io.out(`cancelled by ${run.cancelledBy ?? '?'}: ${run.cancellationReason}`);
       const steps = Object.entries(run.steps);
       if (options.full) {
         for (const [s, st] of steps) {

@@ -1,6 +1,12 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FieldIssue } from '../../errors/index.js';
-import { BACKOFF_KINDS, CONSENSUS_STRATEGIES, ORCHESTRATION_PATTERNS, ROUTING_STRATEGIES } from './types.js';
+import {
+  BACKOFF_KINDS,
+  CONCURRENCY_STRATEGIES,
+  CONSENSUS_STRATEGIES,
+  ORCHESTRATION_PATTERNS,
+  ROUTING_STRATEGIES,
+} from './types.js';
 
 /**
  * The shape of a definition as JSON Schema: types, ranges, enums and unknown properties.
@@ -11,6 +17,17 @@ import { BACKOFF_KINDS, CONSENSUS_STRATEGIES, ORCHESTRATION_PATTERNS, ROUTING_ST
 const str = { type: 'string', minLength: 1 };
 const expression = { type: 'string', minLength: 1 };
 const mapping = { type: 'object' };
+/** A trigger's debounce (`limit` refused) or throttle: a period, an optional key, a limit. */
+const firingFlow = (withLimit: boolean) => ({
+  type: 'object',
+  required: withLimit ? ['period', 'limit'] : ['period'],
+  additionalProperties: false,
+  properties: {
+    key: expression,
+    period: str,
+    ...(withLimit ? { limit: { type: 'integer', minimum: 1, maximum: 100_000 } } : {}),
+  },
+});
 const trigger = {
   type: 'object',
   required: ['type'],
@@ -26,6 +43,8 @@ const trigger = {
     source: str,
     event_type: str,
     allow_self: { type: 'boolean' },
+    debounce: firingFlow(false),
+    throttle: firingFlow(true),
   },
 };
 const retry = {
@@ -172,6 +191,17 @@ const common = {
   description: { type: 'string' },
   trigger,
   variables: { type: 'object' },
+  // At most `limit` running runs per key value; the strategy says what happens to the rest.
+  concurrency: {
+    type: 'object',
+    required: ['limit'],
+    additionalProperties: false,
+    properties: {
+      key: expression,
+      limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+      strategy: { enum: CONCURRENCY_STRATEGIES },
+    },
+  },
   // The whole run's deadline: past it the run ends `timeout` and its running attempts stop.
   timeout_seconds: { type: 'integer', minimum: 1, maximum: 2_592_000 },
   tags: { type: 'array', uniqueItems: true, items: str },

@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import type { FieldIssue } from '../../errors/index.js';
 import { isObject, str } from './refs.js';
+import { readFiringFlow } from './flow-control.js';
 import type { TriggerSpec } from './types.js';
 
 /**
@@ -12,9 +13,12 @@ import type { TriggerSpec } from './types.js';
 
 const FIELDS: Record<TriggerSpec['type'], { required: readonly string[]; allowed: readonly string[] }> = {
   manual: { required: [], allowed: [] },
-  webhook: { required: [], allowed: ['path'] },
+  webhook: { required: [], allowed: ['path', 'debounce', 'throttle'] },
   schedule: { required: ['cron'], allowed: ['cron', 'timezone', 'misfire', 'catch_up_limit'] },
-  event: { required: ['source', 'event_type'], allowed: ['source', 'event_type', 'allow_self'] },
+  event: {
+    required: ['source', 'event_type'],
+    allowed: ['source', 'event_type', 'allow_self', 'debounce', 'throttle'],
+  },
 };
 
 const TYPED_KEYS = [
@@ -26,6 +30,8 @@ const TYPED_KEYS = [
   'source',
   'event_type',
   'allow_self',
+  'debounce',
+  'throttle',
 ];
 
 /** @-nicknames croner knows; everything else must be 5 fields (minute first) or 6 (second first). */
@@ -88,7 +94,8 @@ export function readTrigger(value: unknown, issues: FieldIssue[]): TriggerSpec {
         });
       }
       // Stored without the leading slash: the URL is always /hooks/<path>.
-      return path === undefined ? { type } : { type, path: path.replace(/^\//, '') };
+      const flow = readFiringFlow(value, issues);
+      return path === undefined ? { type, ...flow } : { type, path: path.replace(/^\//, ''), ...flow };
     }
     case 'schedule': {
       const written = str(value.timezone) ?? 'UTC';
@@ -108,6 +115,7 @@ export function readTrigger(value: unknown, issues: FieldIssue[]): TriggerSpec {
         source: str(value.source) ?? '',
         event_type: str(value.event_type) ?? '',
         allow_self: value.allow_self === true,
+        ...readFiringFlow(value, issues),
       };
   }
 }

@@ -52,9 +52,35 @@ export interface AgentRef {
   readonly range: string;
 }
 
+/** How runs over a workflow's `concurrency.limit` are handled (Hatchet's strategies). */
+export const CONCURRENCY_STRATEGIES = ['queue', 'cancel_in_progress', 'cancel_newest'] as const;
+export type ConcurrencyStrategy = (typeof CONCURRENCY_STRATEGIES)[number];
+
+/** A workflow's `concurrency`: at most `limit` running runs per value of `key` (absent: one key). */
+export interface ConcurrencySpec {
+  /** Bare JSONata over `{input, trigger, variables}`. */
+  readonly key?: string;
+  readonly limit: number;
+  readonly strategy: ConcurrencyStrategy;
+}
+
+/** A trigger's `debounce` / `throttle`: `key` is bare JSONata over the trigger data. */
+export interface FiringFlowSpec {
+  readonly key?: string;
+  /** As written (`5s`), and in milliseconds. */
+  readonly period: string;
+  readonly period_ms: number;
+}
+
+/** What an event or webhook trigger may add: at most one of them. */
+export interface FiringFlow {
+  readonly debounce?: FiringFlowSpec;
+  readonly throttle?: FiringFlowSpec & { readonly limit: number };
+}
+
 export type TriggerSpec =
   | { readonly type: 'manual' }
-  | { readonly type: 'webhook'; readonly path?: string }
+  | ({ readonly type: 'webhook'; readonly path?: string } & FiringFlow)
   | {
       readonly type: 'schedule';
       readonly cron: string;
@@ -65,7 +91,7 @@ export type TriggerSpec =
       /** With `catch_up`: how many of the newest missed ticks fire (default 10). */
       readonly catch_up_limit: number;
     }
-  | {
+  | ({
       readonly type: 'event';
       readonly source: string;
       readonly event_type: string;
@@ -74,7 +100,7 @@ export type TriggerSpec =
        * again; the depth limit still ends such a loop (default false).
        */
       readonly allow_self: boolean;
-    };
+    } & FiringFlow);
 
 /** Which part a generated step plays in its expansion (for the dashboard and the run records). */
 export type StepRole =
@@ -165,6 +191,8 @@ export interface NormalizedWorkflow {
   readonly on_success?: readonly NormalizedHandler[];
   /** The run's deadline, counted from its start (and from each retry). */
   readonly timeout_seconds?: number;
+  /** At most `limit` running runs per key; what happens to the rest (docs/run-concurrency.md). */
+  readonly concurrency?: ConcurrencySpec;
   /** Most the whole run's model calls may spend. */
   readonly budget?: Budget;
   /** Alerts the workflow opts in to: a `task_completion` alert of this severity per completed run. */

@@ -11,6 +11,7 @@ import { isObject, obj, str } from './refs.js';
 import { shapeIssues } from './schema.js';
 import { readHandlers, readStepsForm } from './source.js';
 import { readTrigger } from './trigger.js';
+import { readConcurrency } from './flow-control.js';
 import {
   isAlertsOptIn,
   isBudget,
@@ -75,6 +76,11 @@ import {
  * - `trigger.⟨key⟩`: `is required for ⟨type⟩ triggers`, `not allowed on ⟨type⟩ triggers`;
  *   `trigger.cron`: `invalid cron expression "⟨c⟩": ⟨why⟩`, `cron expression "⟨c⟩" never fires`;
  *   `trigger.timezone`: `unknown time zone "⟨z⟩"`; `trigger.path`: `invalid webhook path "⟨p⟩" (…)`
+ * - flow control (flow-control.ts): `concurrency.key`, `trigger.debounce.key`,
+ *   `trigger.throttle.key`: `expression does not parse: …`; `trigger.debounce.period` /
+ *   `trigger.throttle.period`: `must be a duration such as "30s", …`; `trigger.throttle`: `use
+ *   either debounce or throttle, not both`; `concurrency.limit`: `must be >= 1` (Ajv);
+ *   `concurrency.strategy`: `must be one of: queue, cancel_in_progress, cancel_newest` (Ajv)
  */
 export async function validateWorkflow(
   doc: unknown,
@@ -105,6 +111,7 @@ export async function validateWorkflow(
     issues.push({ field: 'version', message: `must be a semantic version like 1.0.0 (got "${version}")` });
   }
   const trigger = readTrigger(doc.trigger, issues);
+  const concurrency = readConcurrency(doc.concurrency, issues);
   const steps = nodesForm ? readNodesForm(doc, issues) : readStepsForm(doc, issues);
   const onError = nodesForm ? undefined : readHandlers(doc.on_error, 'on_error', issues);
   const onSuccess = nodesForm ? undefined : readHandlers(doc.on_success, 'on_success', issues);
@@ -139,6 +146,7 @@ export async function validateWorkflow(
     ...(onSuccess ? { on_success: handlersOf(onSuccess) } : {}),
     ...(typeof doc.timeout_seconds === 'number' ? { timeout_seconds: doc.timeout_seconds } : {}),
     ...(isBudget(doc.budget) ? { budget: doc.budget } : {}),
+    ...(concurrency === undefined ? {} : { concurrency }),
     ...(isAlertsOptIn(doc.alerts) ? { alerts: { on_completion: doc.alerts.on_completion } } : {}),
     tags: Array.isArray(doc.tags) ? (doc.tags as string[]) : [],
     ...(!nodesForm && typeof doc.pattern === 'string'

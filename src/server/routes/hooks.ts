@@ -9,6 +9,12 @@ const receiptSchema = {
   properties: {
     runId: { type: ['string', 'null'] },
     duplicate: { type: 'boolean', description: 'True for a resend: nothing new was started' },
+    status: {
+      type: 'string',
+      enum: ['started', 'debounced', 'throttled'],
+      description:
+        "`started`: a run (runId); `debounced`: a run starts once the trigger's quiet period passes; `throttled`: dropped, over the trigger's limit (docs/run-concurrency.md)",
+    },
   },
 } as const;
 

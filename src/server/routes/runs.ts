@@ -72,6 +72,16 @@ export const runSchema = {
       description: "Answered from the execution history: the run's own rows were pruned (docs/retention.md)",
     },
     timeoutAt: { type: ['string', 'null'], description: "The run's deadline, if its workflow sets one" },
+    concurrencyKey: {
+      type: ['string', 'null'],
+      description:
+        'The value of its workflow\'s `concurrency.key` ("" without a key); null: no concurrency. A pending run with a key waits for a slot (docs/run-concurrency.md)',
+    },
+    cancelledBy: { type: ['string', 'null'], description: 'Who cancelled it: a user, or `engine`' },
+    cancellationReason: {
+      type: ['string', 'null'],
+      description: 'Why it was cancelled (a concurrency strategy names the run or the limit)',
+    },
     handlers: {
       type: 'array',
       description: 'Its on_error / on_success handlers and how they went',

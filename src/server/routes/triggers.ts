@@ -48,14 +48,15 @@ export const firingSchema = {
     status: {
       type: 'string',
       enum: ['started', 'skipped', 'failed', 'refused'],
-      description: 'refused: the event loop guard stopped it (see reason)',
+      description:
+        'refused: the event loop guard or the trigger’s throttle stopped it (see reason); skipped: a schedule’s missed tick, or a debounced firing (its run starts once the quiet period passes)',
     },
     runId: { type: ['string', 'null'] },
     error: { type: ['string', 'null'] },
     reason: {
       type: ['string', 'null'],
       description:
-        'Why a firing was refused: `depth-limit` (the event is SWARM_MAX_EVENT_DEPTH deep) or `self-triggered` (a run of the same workflow caused it); null otherwise',
+        'Why a firing was refused: `depth-limit` (the event is SWARM_MAX_EVENT_DEPTH deep), `self-triggered` (a run of the same workflow caused it) or `throttled` (over the trigger’s `throttle`); null otherwise',
     },
     scheduledFor: { type: ['string', 'null'] },
     createdAt: { type: 'string' },

@@ -123,6 +123,24 @@ export function RunPage({ id }: { id: string }) {
         </dd>
         <dt>Trigger</dt>
         <dd>{run.trigger?.type ?? 'manual'}</dd>
+        {run.concurrencyKey != null && (
+          <>
+            <dt>Concurrency key</dt>
+            <dd data-testid="run-concurrency-key">
+              {run.concurrencyKey === '' ? '(one for the workflow)' : run.concurrencyKey}
+              {run.status === 'pending' && <span className="muted"> — waiting for a slot</span>}
+            </dd>
+          </>
+        )}
+        {run.cancellationReason != null && (
+          <>
+            <dt>Cancelled</dt>
+            <dd>
+              {run.cancellationReason}
+              <span className="muted"> — by {run.cancelledBy ?? 'unknown'}</span>
+            </dd>
+          </>
+        )}
         {run.isReplay === true && (
           <>
             <dt>Forked from</dt>

@@ -18,6 +18,8 @@ export interface RunSummary {
   readonly durationMs: number | null;
   readonly error: string | null;
   readonly trigger?: { readonly type: string };
+  /** Set under workflow concurrency: a pending run with a key waits for a slot. */
+  readonly concurrencyKey?: string | null;
 }
 
 interface Page {
@@ -242,7 +244,16 @@ function RunsList({ route }: { route: Route }) {
                     </a>
                   </span>
                   <span role="cell">
-                    <span className={`status status-${run.status}`}>{run.status}</span>
+                    <span
+                      className={`status status-${run.status}`}
+                      title={
+                        run.status === 'pending' && run.concurrencyKey != null
+                          ? `waiting for a concurrency slot (key ${JSON.stringify(run.concurrencyKey)})`
+                          : undefined
+                      }
+                    >
+                      {run.status}
+                    </span>
                   </span>
                   <span role="cell">{run.trigger?.type ?? 'manual'}</span>
                   <span role="cell">

@@ -38,6 +38,10 @@ export interface RunView {
   readonly completedAt: string | null;
   readonly durationMs: number | null;
   readonly timeoutAt?: string | null;
+  /** Its workflow's concurrency key ("" for one key per workflow); a pending run with one waits for a slot. */
+  readonly concurrencyKey?: string | null;
+  readonly cancelledBy?: string | null;
+  readonly cancellationReason?: string | null;
   readonly trigger?: { readonly type: string; readonly id: string | null; readonly startedBy: string | null };
   /** Added by another change to the run view; shown when present. */
   readonly tokens?: number | null;
