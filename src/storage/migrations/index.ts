@@ -23,6 +23,7 @@ import { historyRetentionTemplates } from './0021-history-retention-templates.js
 import { waitpoints } from './0022-waitpoints.js';
 import { approvalLinks } from './0023-approval-links.js';
 import { eventWaits } from './0024-event-waits.js';
+import { flowControl } from './0026-flow-control.js';
 import { runForks } from './0025-run-forks.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
@@ -52,6 +53,7 @@ export const MIGRATIONS: readonly Migration[] = [
   approvalLinks,
   eventWaits,
   runForks,
+  flowControl,
 ];
 
 export type { Migration } from './ddl.js';
