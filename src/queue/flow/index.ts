@@ -7,7 +7,6 @@ export {
   flowKey,
   describeFlowKey,
   ownerQuota,
-  agentLimit,
   type FlowScope,
   type FlowLimit,
   type FlowNamespace,
