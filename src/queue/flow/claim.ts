@@ -17,6 +17,8 @@ export interface KeyedClaimAt {
 
 /** Parked keys looked at per claim: bounds a claim's work whatever the number of full keys. */
 const MAX_PARKED_KEYS = 256;
+/** Parked keys locked and looked into at a time (see claimKeyedTasks). */
+const KEYS_PER_ROUND = 16;
 
 type Candidate = ClaimRow & { flow_keys: string | null; parked_key: string | null };
 
@@ -41,7 +43,8 @@ interface KeyState {
  *    locking can deadlock;
  * 3. under the locks, each key's live slots counted (dead ones pruned: a slot counts only while
  *    its task is RUNNING at the slot's lease_epoch) and its starts within the rate window;
- * 4. each parked key with room gives its oldest parked tasks, up to the room;
+ * 4. parked keys, a round of KEYS_PER_ROUND at a time from a random point, locked the same way;
+ *    each with room gives its oldest parked tasks, up to the room, until the claim has enough;
  * 5. all of them in claim order: a task every key of which has room starts (a slot per
  *    concurrency key, a start per rate key); one refused is parked under the key that refused
  *    it, so it costs nothing until that key has room again.
@@ -74,26 +77,39 @@ export async function claimKeyedTasks(
   if (parkedKeys.length === 0 && pool.size === 0) return { rows: [], seen: false };
 
   const states = new Map<string, KeyState>();
-  await lockKeys(trx, dialect, at, new Set([...parkedKeys, ...[...pool.values()].flatMap(keysOf)]), states);
+  await lockKeys(trx, dialect, at, new Set([...pool.values()].flatMap(keysOf)), states);
 
-  for (const key of parkedKeys) {
-    const state = states.get(key);
-    if (state === undefined || (state.wakeAt !== null && state.wakeAt > at.now)) continue;
-    const room = Math.min(roomOf(state), at.limit);
-    if (room <= 0) continue;
-    let parked = trx
-      .selectFrom('tasks')
-      .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
-      .where('status', '=', 'PENDING')
-      .where('parked_key', '=', key)
-      .where('run_at', '<=', at.now)
-      .$call((q) => narrowed(q, at))
-      .orderBy('priority', 'desc')
-      .orderBy('run_at')
-      .orderBy('id')
-      .limit(room);
-    if (lock) parked = parked.forUpdate().skipLocked();
-    for (const row of await parked.execute()) pool.set(row.id, row);
+  // Parked keys a few at a time, from a random point of the list, until the claim has enough:
+  // concurrent claimers start on different keys (and skip each other's), and a claim of 10
+  // tasks does not lock and count a thousand keys.
+  const offset = Math.floor(Math.random() * parkedKeys.length);
+  const order = [...parkedKeys.slice(offset), ...parkedKeys.slice(0, offset)];
+  let unparked = 0;
+  for (let i = 0; i < order.length && unparked < at.limit; i += KEYS_PER_ROUND) {
+    const round = order.slice(i, i + KEYS_PER_ROUND);
+    await lockKeys(trx, dialect, at, new Set(round.filter((key) => !states.has(key))), states);
+    for (const key of round) {
+      const state = states.get(key);
+      if (state === undefined || (state.wakeAt !== null && state.wakeAt > at.now)) continue;
+      const room = Math.min(roomOf(state), at.limit - unparked);
+      if (room <= 0) continue;
+      let parked = trx
+        .selectFrom('tasks')
+        .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
+        .where('status', '=', 'PENDING')
+        .where('parked_key', '=', key)
+        .where('run_at', '<=', at.now)
+        .$call((q) => narrowed(q, at))
+        .orderBy('priority', 'desc')
+        .orderBy('run_at')
+        .orderBy('id')
+        .limit(room);
+      if (lock) parked = parked.forUpdate().skipLocked();
+      for (const row of await parked.execute()) {
+        if (!pool.has(row.id)) unparked++;
+        pool.set(row.id, row);
+      }
+    }
   }
   // Keys of unparked tasks that no first round locked (a task under several limits).
   const more = new Set([...pool.values()].flatMap(keysOf).filter((key) => !states.has(key)));
