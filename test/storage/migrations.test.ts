@@ -54,6 +54,9 @@ const EXPECTED_TABLES = [
   'waitpoints',
   'approval_links',
   'events',
+  'flow_keys',
+  'flow_slots',
+  'flow_starts',
   'swarm_migrations',
 ];
 
