@@ -208,6 +208,22 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     expect(await claimTasks(f.handle, { workerId: 'w', limit: 10, leaseMs: 60_000, now })).toHaveLength(1);
   });
 
+  it('gives every key its turn when more keys are parked than a claim scans (300 keys)', async () => {
+    const keys = Array.from({ length: 300 }, (_, k) =>
+      concurrency(f.ownerId, `k${String(k).padStart(3, '0')}`, 1),
+    );
+    await enqueue(
+      f,
+      keys.flatMap((key) => [{ flow: [key] }, { flow: [key] }]),
+    );
+    const now = later();
+    for (let i = 0; i < 20; i++)
+      await claimTasks(f.handle, { workerId: 'w', limit: 50, leaseMs: 60_000, now });
+    const running = await runningPerKey(f.handle);
+    expect(running.size).toBe(300);
+    expect(Math.max(...running.values())).toBe(1);
+  });
+
   it('keeps priority and FIFO order within a key', async () => {
     const key = concurrency(f.ownerId, 'k', 1);
     const ids = await enqueue(f, [

@@ -146,15 +146,35 @@ export async function claimKeyedTasks(
   return { rows: claimed, seen: true };
 }
 
-/** The distinct keys parked tasks wait under: a loose index scan, one probe per key. */
+/**
+ * Where the last capped scan of parked keys stopped (this process): the next one goes on from
+ * there, so with more than MAX_PARKED_KEYS parked keys every key still gets its turn.
+ */
+let parkedCursor = '';
+
+/**
+ * The distinct keys parked tasks wait under: a loose index scan, one probe per key, at most
+ * MAX_PARKED_KEYS from where the last capped scan stopped, wrapping round to the first.
+ */
 async function keysWithParkedTasks(trx: Kysely<SwarmDatabase>): Promise<string[]> {
+  const after = parkedCursor;
+  const keys = await scanParkedKeys(trx, after, MAX_PARKED_KEYS);
+  if (keys.length < MAX_PARKED_KEYS && after !== '')
+    for (const key of await scanParkedKeys(trx, '', MAX_PARKED_KEYS - keys.length))
+      if (key <= after) keys.push(key);
+  parkedCursor = keys.length >= MAX_PARKED_KEYS ? keys[keys.length - 1]! : '';
+  return keys;
+}
+
+async function scanParkedKeys(trx: Kysely<SwarmDatabase>, after: string, most: number): Promise<string[]> {
   const result = await sql<{ key: string | null }>`
     WITH RECURSIVE parked(key, n) AS (
-      SELECT (SELECT min(parked_key) FROM tasks WHERE status = 'PENDING' AND parked_key IS NOT NULL), 1
+      SELECT (SELECT min(parked_key) FROM tasks
+              WHERE status = 'PENDING' AND parked_key IS NOT NULL AND parked_key > ${after}), 1
       UNION ALL
       SELECT (SELECT min(parked_key) FROM tasks
               WHERE status = 'PENDING' AND parked_key IS NOT NULL AND parked_key > parked.key), n + 1
-      FROM parked WHERE parked.key IS NOT NULL AND n < ${MAX_PARKED_KEYS}
+      FROM parked WHERE parked.key IS NOT NULL AND n < ${most}
     )
     SELECT key FROM parked WHERE key IS NOT NULL`.execute(trx);
   return result.rows.map((row) => row.key!);
