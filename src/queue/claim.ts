@@ -10,7 +10,7 @@ import { recordAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask, type ClaimRow } from './rows.js';
 import type { ClaimedTask } from './types.js';
-import { claimKeyedTasks, noteNoKeyedWork, shouldLookForKeyedWork } from './flow/index.js';
+import { claimKeyedTasks, noteNoKeyedWork, ownersInTurn, shouldLookForKeyedWork } from './flow/index.js';
 
 export interface ClaimOptions {
   /** Who claims: recorded as the lock holder and on the worker assignment. */
@@ -88,16 +88,24 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
   keyedFirst = !keyedFirst;
   let rows: ClaimRow[] = [];
   if (lookForKeyed && keyedFirst) rows = await claimKeyed(handle, options, at);
+  const unkeyedClaim = (by: ClaimOptions, most: number): Promise<ClaimRow[]> => {
+    const unkeyed = { ...at, limit: most };
+    return dialect.capabilities.writingCtes
+      ? claimInOneStatement(db, dialect, by, unkeyed)
+      : dialect.writeTransaction(db, async (trx) => {
+          const claimed = await claimStatement(trx, dialect, by, unkeyed).execute();
+          return finishClaim(trx, dialect, by, claimed, unkeyed);
+        });
+  };
   if (rows.length < limit) {
-    const unkeyed = { ...at, limit: limit - rows.length };
-    rows = rows.concat(
-      dialect.capabilities.writingCtes
-        ? await claimInOneStatement(db, dialect, options, unkeyed)
-        : await dialect.writeTransaction(db, async (trx) => {
-            const claimed = await claimStatement(trx, dialect, options, unkeyed).execute();
-            return finishClaim(trx, dialect, options, claimed, unkeyed);
-          }),
-    );
+    // Several owners with ready work: a share from each in turn, then the rest by priority.
+    const turns = options.ownerId === undefined ? await ownersInTurn(db, limit - rows.length) : [];
+    const share = Math.max(1, Math.floor((limit - rows.length) / Math.max(1, turns.length)));
+    for (const ownerId of turns) {
+      if (rows.length >= limit) break;
+      rows = rows.concat(await unkeyedClaim({ ...options, ownerId }, Math.min(share, limit - rows.length)));
+    }
+    if (rows.length < limit) rows = rows.concat(await unkeyedClaim(options, limit - rows.length));
   }
   if (lookForKeyed && !keyedFirst && rows.length < limit)
     rows = rows.concat(await claimKeyed(handle, options, { ...at, limit: limit - rows.length }));

@@ -4,13 +4,14 @@ import {
   cancelTasks,
   claimTasks,
   completeTasks,
+  enqueueTasks,
   reclaimExpiredLeases,
   type ClaimedTask,
   type NewTask,
 } from '../../src/queue/index.js';
 import { flowKey, type FlowLimit } from '../../src/queue/flow/index.js';
 import { InputError } from '../../src/errors/index.js';
-import { openDatabase, type DatabaseHandle } from '../../src/storage/index.js';
+import { openDatabase, toDbTimestamp, type DatabaseHandle } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import {
   at,
@@ -223,6 +224,36 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     expect(running.size).toBe(300);
     expect(Math.max(...running.values())).toBe(1);
   });
+
+  it('starts owner B’s single task within one claim while owner A has 100,000 waiting', async () => {
+    const other = await f.store.system.insertUserIfAbsent({
+      name: 'B',
+      email: 'b@example.com',
+      role: 'member',
+    });
+    const old = toDbTimestamp(new Date(Date.now() - 3_600_000));
+    // A's backlog, older than B's task and of the same priority: by priority and age alone,
+    // B would wait for all of it.
+    await sql`
+      INSERT INTO tasks (id, owner_id, task_type, input_data, run_at)
+      WITH RECURSIVE seq(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM seq WHERE g < 100000)
+      SELECT 'a-' || g, ${f.ownerId}, 't', '{}', ${old} FROM seq`.execute(f.handle.db);
+    await f.handle.dialect.analyze(f.handle.db as never, 'tasks');
+    const [single] = await enqueueTasks(f.handle.db, f.handle.dialect, [
+      { ownerId: other!.id, taskType: 't', input: {} },
+    ]);
+    // A worker that just started (its own pool): its first claim sees both owners.
+    const fresh = await openDatabase(f.testDb.url);
+    const got = await claimTasks(fresh, { workerId: 'w', limit: 4, leaseMs: 60_000, now: later() }).finally(
+      () => fresh.close(),
+    );
+    expect(got).toHaveLength(4);
+    expect(got.map((task) => task.id)).toContain(single);
+    // Priorities still order work within an owner: A's share is its oldest.
+    expect(got.filter((task) => task.ownerId === f.ownerId).every((task) => task.id.startsWith('a-'))).toBe(
+      true,
+    );
+  }, 120_000);
 
   it('keeps priority and FIFO order within a key', async () => {
     const key = concurrency(f.ownerId, 'k', 1);
