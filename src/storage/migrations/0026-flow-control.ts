@@ -33,9 +33,16 @@ export const flowControl: Migration = {
     });
     // Fairness: the owners with ready unkeyed work, found by a loose index scan, each claimed
     // from in its own order.
-    await createIndex(db, dialect, 'idx_tasks_ready_owner', 'tasks', ['owner_id', 'priority desc', 'run_at', 'id'], {
-      where: "status = 'PENDING' AND concurrency_key IS NULL",
-    });
+    await createIndex(
+      db,
+      dialect,
+      'idx_tasks_ready_owner',
+      'tasks',
+      ['owner_id', 'priority desc', 'run_at', 'id'],
+      {
+        where: "status = 'PENDING' AND concurrency_key IS NULL",
+      },
+    );
     await createIndex(db, dialect, 'idx_tasks_flow_ready', 'tasks', ['priority desc', 'run_at', 'id'], {
       where: "status = 'PENDING' AND concurrency_key IS NOT NULL AND parked_key IS NULL",
     });
