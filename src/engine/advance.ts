@@ -9,6 +9,7 @@ import { NeedsThreadError, type EvaluateOptions } from '../expressions/index.js'
 import { enqueueTasks, messageOf, type NewTask } from '../queue/index.js';
 import type { DialectAdapter, SwarmDatabase } from '../storage/index.js';
 import { runTraceparent } from '../telemetry/index.js';
+import { stepFlowLimits } from './flow.js';
 import { allSettled, expressionContext, readySteps, type RunSteps } from './plan.js';
 
 /** What advancing needs to know about a run, read under its lock. */
@@ -47,7 +48,7 @@ export interface PlanLimits {
 }
 
 /** The field of a step whose evaluation failed. */
-export type StepField = 'input' | 'when' | 'for_each';
+export type StepField = 'input' | 'when' | 'for_each' | 'concurrency';
 
 /**
  * Why a step could not be released: which step, which of its fields, and what went wrong.
@@ -90,6 +91,17 @@ const stepInput = (
   context: Record<string, unknown>,
   options: EvaluateOptions,
 ): Promise<unknown> => evaluate(step.id, 'input', () => resolveInput(step.input, context, options));
+
+/** A task's flow limits, its keys evaluated over the task's data (src/engine/flow.ts). */
+const taskFlow = (
+  frame: RunFrame,
+  step: NormalizedStep,
+  context: Record<string, unknown>,
+  options: EvaluateOptions,
+) =>
+  evaluate(step.id, 'concurrency', () =>
+    stepFlowLimits(frame.ownerId, frame.workflowName, step, context, options),
+  );
 
 /** What every task of a step shares; each task adds its input (and an item its index). */
 function taskBase(frame: RunFrame, step: NormalizedStep, now: string): Omit<NewTask, 'input'> {
@@ -190,7 +202,10 @@ export async function planReadySteps(
         const forEach = step.for_each;
         if (forEach === undefined) {
           at = { step: step.id, field: 'input' };
-          tasks.push({ ...base, input: await stepInput(step, context, options) });
+          const input = await stepInput(step, context, options);
+          at = { step: step.id, field: 'concurrency' };
+          const flow = await taskFlow(frame, step, context, options);
+          tasks.push(flow === undefined ? { ...base, input } : { ...base, input, flow });
           state.status = 'running';
           continue;
         }
@@ -223,10 +238,19 @@ export async function planReadySteps(
         // One plain loop: nothing recurses or spreads over the list, so any length the cap
         // allows costs memory in proportion to it, never stack.
         for (let index = 0; index < list.length; index++) {
-          const input = await stepInput(step, { ...context, item: list[index], index }, options);
+          const itemContext = { ...context, item: list[index], index };
+          const input = await stepInput(step, itemContext, options);
+          const flow =
+            step.flow === undefined ? undefined : await taskFlow(frame, step, itemContext, options);
           // Object.assign, not a spread: V8 makes a spread copy of this many properties a
           // dictionary, about 600 bytes a task against 200 (600 MB for a million items).
-          tasks.push(Object.assign({}, base, { itemIndex: index, input }));
+          tasks.push(
+            Object.assign(
+              {},
+              base,
+              flow === undefined ? { itemIndex: index, input } : { itemIndex: index, input, flow },
+            ),
+          );
         }
         Object.assign(state, { status: 'running', items: { total: list.length, done: 0 } });
       }

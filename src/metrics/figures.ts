@@ -58,3 +58,38 @@ export async function runsByStatus(
     .execute();
   return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
 }
+
+/**
+ * Flow control (src/queue/flow): live slots and parked tasks, every owner's, per key scope —
+ * four scopes at most, so the gauges' label cardinality stays fixed however many keys exist.
+ */
+export async function flowTotalsByScope(
+  db: Kysely<SwarmDatabase>,
+): Promise<{ scope: string; running: number; waiting: number }[]> {
+  const live = await db
+    .selectFrom('flow_slots as s')
+    .innerJoin('flow_keys as k', 'k.key', 's.key')
+    .innerJoin('tasks as t', (join) =>
+      join
+        .onRef('t.id', '=', 's.task_id')
+        .onRef('t.lease_epoch', '=', 's.lease_epoch')
+        .on('t.status', '=', 'RUNNING'),
+    )
+    .select(['k.scope', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .groupBy('k.scope')
+    .execute();
+  const parked = await db
+    .selectFrom('tasks as t')
+    .innerJoin('flow_keys as k', 'k.key', 't.parked_key')
+    .select(['k.scope', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('t.status', '=', 'PENDING')
+    .where('t.parked_key', 'is not', null)
+    .groupBy('k.scope')
+    .execute();
+  const totals = new Map<string, { running: number; waiting: number }>();
+  const of = (scope: string) =>
+    totals.get(scope) ?? totals.set(scope, { running: 0, waiting: 0 }).get(scope)!;
+  for (const row of live) of(row.scope).running = Number(row.n);
+  for (const row of parked) of(row.scope).waiting = Number(row.n);
+  return [...totals].map(([scope, t]) => ({ scope, ...t }));
+}

@@ -10,6 +10,7 @@ import { recordAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask, type ClaimRow } from './rows.js';
 import type { ClaimedTask } from './types.js';
+import { claimKeyedTasks, noteNoKeyedWork, ownersInTurn, shouldLookForKeyedWork } from './flow/index.js';
 
 export interface ClaimOptions {
   /** Who claims: recorded as the lock holder and on the worker assignment. */
@@ -79,21 +80,35 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
   const lockedUntil = toDbTimestamp(new Date(nowDate.getTime() + options.leaseMs));
   const claimStarted = performance.now();
 
-  const rows = dialect.capabilities.writingCtes
-    ? await claimInOneStatement(db, dialect, options, { limit, now, nowDate, lockedUntil })
-    : await dialect.writeTransaction(db, async (trx) => {
-        const claimed = await claimStatement(trx, dialect, options, { limit, now, lockedUntil }).execute();
-        const expired = claimed.filter((row) => hasExpired(row, nowDate));
-        await expire(
-          trx,
-          dialect,
-          expired.map((row) => row.id),
-          now,
-        );
-        const live = claimed.filter((row) => !expired.includes(row));
-        await recordAssignments(trx, dialect, live, { ...options, now });
-        return live;
-      });
+  const at = { limit, now, nowDate, lockedUntil };
+  // Keyed tasks (flow control) are claimed apart, under their keys' locks; the claim of
+  // unkeyed tasks below is the same single statement whether or not keyed work exists. Which
+  // goes first alternates, so neither kind can starve the other of a busy worker's room.
+  const lookForKeyed = shouldLookForKeyedWork();
+  keyedFirst = !keyedFirst;
+  let rows: ClaimRow[] = [];
+  if (lookForKeyed && keyedFirst) rows = await claimKeyed(handle, options, at);
+  const unkeyedClaim = (by: ClaimOptions, most: number): Promise<ClaimRow[]> => {
+    const unkeyed = { ...at, limit: most };
+    return dialect.capabilities.writingCtes
+      ? claimInOneStatement(db, dialect, by, unkeyed)
+      : dialect.writeTransaction(db, async (trx) => {
+          const claimed = await claimStatement(trx, dialect, by, unkeyed).execute();
+          return finishClaim(trx, dialect, by, claimed, unkeyed);
+        });
+  };
+  if (rows.length < limit) {
+    // Several owners with ready work: a share from each in turn, then the rest by priority.
+    const turns = options.ownerId === undefined ? await ownersInTurn(db, limit - rows.length) : [];
+    const share = Math.max(1, Math.floor((limit - rows.length) / Math.max(1, turns.length)));
+    for (const ownerId of turns) {
+      if (rows.length >= limit) break;
+      rows = rows.concat(await unkeyedClaim({ ...options, ownerId }, Math.min(share, limit - rows.length)));
+    }
+    if (rows.length < limit) rows = rows.concat(await unkeyedClaim(options, limit - rows.length));
+  }
+  if (lookForKeyed && !keyedFirst && rows.length < limit)
+    rows = rows.concat(await claimKeyed(handle, options, { ...at, limit: limit - rows.length }));
   // Metrics: in memory, synchronous (src/metrics).
   instruments.claimDuration.observe((performance.now() - claimStarted) / 1000);
   for (const row of rows) {
@@ -101,6 +116,38 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
     if (wait !== null) instruments.taskWait.observe(wait);
   }
   return rows.sort(byClaimOrder).map(toClaimedTask);
+}
+
+let keyedFirst = false;
+
+/** Keyed tasks, in a write transaction of their own (src/queue/flow). */
+async function claimKeyed(handle: DatabaseHandle, options: ClaimOptions, at: ClaimAt & { nowDate: Date }) {
+  const { db, dialect } = handle;
+  return dialect.writeTransaction(db, async (trx) => {
+    const { rows, seen } = await claimKeyedTasks(trx, dialect, { ...options, ...at });
+    if (!seen) noteNoKeyedWork();
+    return finishClaim(trx, dialect, options, rows, at);
+  });
+}
+
+/** Ends the claimed tasks found expired and records the assignments of the others. */
+async function finishClaim(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  options: ClaimOptions,
+  claimed: ClaimRow[],
+  at: { now: string; nowDate: Date },
+): Promise<ClaimRow[]> {
+  const expired = claimed.filter((row) => hasExpired(row, at.nowDate));
+  await expire(
+    trx,
+    dialect,
+    expired.map((row) => row.id),
+    at.now,
+  );
+  const live = claimed.filter((row) => !expired.includes(row));
+  await recordAssignments(trx, dialect, live, { ...options, now: at.now });
+  return live;
 }
 
 interface ClaimAt {
@@ -129,6 +176,7 @@ function claimStatement(
           .selectFrom('tasks')
           .select('id')
           .where('status', '=', 'PENDING')
+          .where('concurrency_key', 'is', null)
           .where('run_at', '<=', now)
           .$if(options.ownerId !== undefined, (q) => q.where('owner_id', '=', options.ownerId!))
           .$if(options.only !== undefined, (q) =>

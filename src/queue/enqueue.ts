@@ -11,6 +11,7 @@ import {
   type SwarmDatabase,
 } from '../storage/index.js';
 import { chunksFor } from './batch.js';
+import { noteKeyedWork, withOwnerQuotas, flowIssues, registerFlowKeys } from './flow/index.js';
 import { retryColumns } from './rows.js';
 import { BACKOFF_KINDS, DEFAULT_RETRY_POLICY, type NewTask } from './types.js';
 
@@ -42,6 +43,8 @@ const TASK_COLUMNS = [
   { name: 'parent_task_id', type: 'text' },
   { name: 'task_metadata', type: 'json' },
   { name: 'idempotency_run_id', type: 'text' },
+  { name: 'flow_keys', type: 'text' },
+  { name: 'parked_key', type: 'text' },
 ] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
 const PARAMS_PER_ROW = TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
@@ -65,9 +68,10 @@ export const TASKS_CHANNEL = 'swarm_tasks';
 export async function enqueueTasks(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
-  tasks: readonly NewTask[],
+  given: readonly NewTask[],
 ): Promise<string[]> {
-  if (tasks.length === 0) return [];
+  if (given.length === 0) return [];
+  const tasks = await withOwnerQuotas(db, given);
   const now = nowTimestamp();
   const timestamps = new TimestampCache();
   const issues: FieldIssue[] = [];
@@ -76,6 +80,9 @@ export async function enqueueTasks(
   const [first, ...more] = issues.slice(0, 100);
   if (first !== undefined) throw new InputError(first.field, first.message, more);
   const keyed = tasks.some((task) => task.idempotencyKey !== undefined);
+  const flowKeyed = tasks.some((task) => task.flow !== undefined && task.flow.length > 0);
+  // The keys' rows first: a claimer that sees a keyed task always finds its limits.
+  if (flowKeyed) await registerFlowKeys(db, dialect, tasks);
   const ids: string[] = [];
   // Rows whose idempotency key was taken: their position, to put the existing task's id there.
   const taken: Array<{ index: number; owner_id: string; idempotency_key: string }> = [];
@@ -109,6 +116,7 @@ export async function enqueueTasks(
   // planner until autovacuum's next analyze: every claim would sort the whole backlog.
   if (inserted >= ANALYZE_AFTER_ROWS) await dialect.analyze(db as unknown as Kysely<unknown>, 'tasks');
   if (inserted > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
+  if (flowKeyed && inserted > 0) noteKeyedWork();
   if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
   return ids;
 }
@@ -203,6 +211,7 @@ function issuesOf(task: NewTask, at: string, timestamps: TimestampCache): FieldI
     'itemIndex',
     'an integer of at least 0',
   );
+  for (const issue of flowIssues(task.flow, at)) issues.push(issue);
   for (const field of ['runAt', 'expiresAt'] as const) {
     const value = task[field];
     if (value === undefined) continue;
@@ -221,6 +230,7 @@ function issuesOf(task: NewTask, at: string, timestamps: TimestampCache): FieldI
 
 function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCache) {
   const policy = task.retryPolicy ?? DEFAULT_RETRY_POLICY;
+  const flowKey = task.flow?.[0]?.key;
   return {
     id: newId(),
     owner_id: task.ownerId,
@@ -240,11 +250,16 @@ function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCach
     ...retryColumns(policy),
     timeout_seconds: task.timeoutSeconds ?? null,
     expires_at: task.expiresAt === undefined ? null : timestamps.of(task.expiresAt, `${at}.expiresAt`),
-    concurrency_key: task.concurrencyKey ?? null,
+    // A keyed task is born parked under its first key: the claim admits it when the key has
+    // room, so a backlog of one key never lies on the ready path of any other task.
+    concurrency_key: flowKey ?? null,
     idempotency_key: task.idempotencyKey ?? null,
     trace_context: task.traceContext ?? null,
     parent_task_id: task.parentTaskId ?? null,
     task_metadata: task.metadata === undefined ? null : toDbJson(task.metadata),
     idempotency_run_id: task.idempotencyRunId ?? null,
+    flow_keys:
+      flowKey === undefined ? null : JSON.stringify([...new Set(task.flow!.map((limit) => limit.key))]),
+    parked_key: flowKey ?? null,
   } satisfies TaskInsert;
 }

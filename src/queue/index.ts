@@ -23,6 +23,17 @@ export {
   type LeaseHooks,
   type LostLease,
 } from './types.js';
+export {
+  FLOW_SCOPES,
+  flowKey,
+  describeFlowKey,
+  listFlowKeys,
+  MAX_LISTED_KEYS,
+  type FlowKeyView,
+  type FlowScope,
+  type FlowLimit,
+  type FlowNamespace,
+} from './flow/index.js';
 export { computeBackoffMs } from './backoff.js';
 export { enqueueTasks, TASKS_CHANNEL } from './enqueue.js';
 export { claimTasks, type ClaimOptions, type ClaimFilter } from './claim.js';

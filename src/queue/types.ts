@@ -1,3 +1,4 @@
+import type { FlowLimit } from './flow/keys.js';
 /**
  * Glossary of the durable queue.
  *
@@ -74,7 +75,11 @@ export interface NewTask {
   readonly timeoutSeconds?: number;
   /** Not started after this moment: a task still waiting then becomes EXPIRED. */
   readonly expiresAt?: Date | string;
-  readonly concurrencyKey?: string;
+  /**
+   * Flow control: the concurrency and rate limits the task is under (src/queue/flow). The
+   * owner's quota, when an admin set one, is added at enqueue.
+   */
+  readonly flow?: readonly FlowLimit[];
   /** Enqueueing again with the same key (per owner) returns the existing task's id. */
   readonly idempotencyKey?: string;
   /** The run span's W3C traceparent (src/telemetry), when tracing is on: its attempts' parent. */

@@ -58,6 +58,7 @@ import { runAttemptRoutes } from './routes/run-attempts.js';
 import { secretRoutes } from './routes/secrets.js';
 import { taskRoutes } from './routes/tasks.js';
 import { queueSummaryRoutes } from './routes/queue-summary.js';
+import { flowKeyRoutes } from './routes/flow-keys.js';
 import { workflowRoutes, workflowSchema } from './routes/workflows.js';
 import type { RouteDeps } from './routes/deps.js';
 import { eventRoutes } from './routes/events.js';
@@ -291,6 +292,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   runAttemptRoutes(app, options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
   queueSummaryRoutes(app, options.store);
+  flowKeyRoutes(app, options.store);
   secretRoutes(app, options.store, options.keyring);
   llmProviderRoutes(app, options.store, options.providerUrls);
   mcpServerRoutes(app, options.store, {

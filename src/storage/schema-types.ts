@@ -24,6 +24,8 @@ export interface UsersTable {
   updated_at: WithDefault<Timestamp>;
   /** Scopes granted beyond the role's (0013). */
   grants: WithDefault<JsonText>;
+  /** Most tasks of this owner running at once (0026); null: no quota. */
+  max_running_tasks: number | null;
 }
 
 /** Connections to outside services (0002, seed 004); only the demo seed writes them so far. */
@@ -321,6 +323,36 @@ export interface TasksTable {
   parent_task_id: string | null;
   /** Migration 0025: a replay's tasks carry the root run of its fork chain: their idempotency keys' basis. */
   idempotency_run_id: string | null;
+  /** Migration 0026: every flow key of a keyed task (JSON text); null when unkeyed. */
+  flow_keys: string | null;
+  /** Migration 0026: the key a refused keyed task waits under, off the ready indexes. */
+  parked_key: string | null;
+}
+
+/** Migration 0026: one flow-control key, its limits, and hints of its parked tasks. */
+export interface FlowKeysTable {
+  key: string;
+  owner_id: string;
+  scope: string;
+  max_running: number | null;
+  rate_limit: number | null;
+  period_ms: number | null;
+  wake_at: Timestamp | null;
+  created_at: WithDefault<Timestamp>;
+  updated_at: WithDefault<Timestamp>;
+}
+
+/** Migration 0026: a concurrency slot, live while its task is RUNNING at this lease_epoch. */
+export interface FlowSlotsTable {
+  key: string;
+  task_id: string;
+  lease_epoch: number;
+}
+
+/** Migration 0026: a start of a rate-limited key, kept for one period. */
+export interface FlowStartsTable {
+  key: string;
+  started_at: Timestamp;
 }
 
 export interface TaskTemplatesTable {
@@ -789,6 +821,9 @@ export interface SwarmDatabase {
   execution_logs: ExecutionLogsTable;
   metrics: MetricsTable;
   users: UsersTable;
+  flow_keys: FlowKeysTable;
+  flow_slots: FlowSlotsTable;
+  flow_starts: FlowStartsTable;
   sessions: SessionsTable;
   connectors: ConnectorsTable;
   login_attempts: LoginAttemptsTable;

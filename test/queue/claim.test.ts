@@ -37,7 +37,7 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
         retryPolicy: { backoff: 'linear', initialDelayMs: 250, maxDelayMs: 900, jitter: false },
         timeoutSeconds: 30,
         expiresAt: '2030-01-03T00:00:00+02:00',
-        concurrencyKey: 'k',
+        flow: [{ key: 'k', scope: 'owner', maxRunning: 1 }],
       },
     ]);
     const row = await taskRow(f, id!);

@@ -96,6 +96,8 @@ export function expressionIssues(
     mappingIssues(step.input, step.inputField, scope, issues);
     if (step.when) bareIssues(step.when.value, step.when.field, scope, issues);
     // Evaluated by the event dispatcher over the event and the run (wait-for.ts).
+    // Flow-control keys: evaluated at enqueue over the same data as the step's input.
+    for (const key of step.flow?.keys ?? []) bareIssues(key.value, key.field, scope, issues);
     if (step.waitFor?.match) bareIssues(step.waitFor.match.value, step.waitFor.match.field, scope, issues);
     // Evaluated by builtin/orchestrate over the conversation, not over the run: no `steps` there.
     for (const bare of [step.dynamic?.until, step.dynamic?.selector?.expression]) {

@@ -142,6 +142,7 @@ export function expandStep(step: SourceStep): NormalizedStep[] {
     return [
       {
         id: step.id,
+        ...(step.flow !== undefined && step.flow.limits.length > 0 ? { flow: step.flow.limits } : {}),
         ...(step.name !== undefined ? { name: step.name } : {}),
         ...(step.agent ? { agent: step.agent.value } : {}),
         ...(step.capability ? { capability: { name: step.capability.value, routing: step.routing } } : {}),

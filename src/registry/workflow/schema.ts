@@ -133,6 +133,32 @@ const waitFor = {
     on_timeout: { enum: ['fail', 'continue'] },
   },
 };
+/** Flow control (docs/flow-control.md): what a limit counts over. */
+const flowScope = { enum: ['step', 'workflow', 'agent', 'owner'] };
+const concurrencyLimit = {
+  type: 'object',
+  required: ['limit'],
+  additionalProperties: false,
+  properties: { key: expression, limit: { type: 'integer', minimum: 1, maximum: 100_000 }, scope: flowScope },
+};
+const rateLimit = {
+  type: 'object',
+  required: ['limit', 'period'],
+  additionalProperties: false,
+  properties: {
+    key: expression,
+    limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+    period: str,
+    scope: flowScope,
+  },
+};
+// One limit or a list; if/then/else instead of oneOf so errors point inside the limit.
+const concurrency = {
+  type: ['object', 'array'],
+  if: { type: 'array' },
+  then: { minItems: 1, maxItems: 8, items: concurrencyLimit },
+  else: concurrencyLimit,
+};
 const step = {
   type: 'object',
   required: ['id'],
@@ -166,6 +192,8 @@ const step = {
     timeout_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
     priority: { type: 'integer', minimum: 1, maximum: 10 },
     budget,
+    concurrency,
+    rate_limit: rateLimit,
   },
 };
 const handler = {

@@ -3,6 +3,7 @@ import { misplacedDynamicFields, readDynamic, type DynamicSpec } from './dynamic
 import { fieldOf } from './schema.js';
 import { STEP_ID, int, obj, parseAgentRef, readRetry, str, type Json } from './refs.js';
 import { readWaitFor, type WaitForSource } from './wait-for.js';
+import { readStepFlow } from './flow.js';
 import {
   DEFAULT_CONSENSUS_TRUST,
   isBudget,
@@ -14,6 +15,7 @@ import {
   type OrchestrationPattern,
   type RetryPolicy,
   type RoutingStrategy,
+  type StepFlowLimit,
 } from './types.js';
 
 /**
@@ -65,6 +67,8 @@ export interface SourceStep {
   readonly timeout_seconds?: number;
   readonly priority: number;
   readonly budget?: Budget;
+  /** Flow control: the step's limits, and their key expressions located for checking. */
+  readonly flow?: { readonly limits: readonly StepFlowLimit[]; readonly keys: readonly Located<string>[] };
   /** Patterns run at run time (DYNAMIC_PATTERNS): their caps, pool, stop condition… */
   readonly dynamic?: DynamicSpec;
   /** A `wait_for` step (an agent step running builtin/wait_for_event): its match, located. */
@@ -120,6 +124,14 @@ const ONLY_FOR: Record<string, { kinds: readonly StepKind[]; message: string }> 
   layers: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   on_no_quorum: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
   trust: { kinds: ['consensus'], message: 'only allowed on consensus steps (type: consensus)' },
+  concurrency: {
+    kinds: ['agent', 'capability'],
+    message: 'not allowed on pattern and consensus steps (they expand to several steps)',
+  },
+  rate_limit: {
+    kinds: ['agent', 'capability'],
+    message: 'not allowed on pattern and consensus steps (they expand to several steps)',
+  },
   rounds: { kinds: ['pattern'], message: 'only allowed with pattern round_robin, mesh or selector' },
   for_each: {
     kinds: ['agent', 'capability'],
@@ -187,6 +199,8 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
   const { retry, issue } = readRetry(raw.retry, f('retry'));
   if (issue) issues.push(issue);
   const needs = Array.isArray(raw.needs) ? raw.needs : [];
+  const flow =
+    kind === 'agent' || kind === 'capability' ? readStepFlow(raw, at, kind === 'agent', issues) : undefined;
   return {
     id: fixedId ?? checkId(raw.id, f('id'), 'step', issues),
     idField: f('id'),
@@ -217,6 +231,7 @@ export function readStep(raw: Json, at: string, issues: FieldIssue[], fixedId?: 
     timeout_seconds: int(raw.timeout_seconds),
     priority: int(raw.priority) ?? 5,
     ...(isBudget(raw.budget) ? { budget: raw.budget } : {}),
+    ...(flow === undefined ? {} : { flow }),
     ...(dynamic === undefined ? {} : { dynamic }),
     ...(waiting === undefined ? {} : { waitFor: waiting.waitFor }),
   };

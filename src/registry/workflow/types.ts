@@ -144,6 +144,20 @@ export interface ConsensusSpec {
  * One unit the engine schedules: exactly one of `agent` or `capability`. `input` is a mapping
  * whose string values may hold `{{ expr }}` templates; `when`/`for_each` are bare JSONata.
  */
+/** What a flow limit of a step counts over (docs/flow-control.md). */
+export const STEP_FLOW_SCOPES = ['step', 'workflow', 'agent', 'owner'] as const;
+export type StepFlowScope = (typeof STEP_FLOW_SCOPES)[number];
+
+/** A step's `concurrency` or `rate_limit`: `key` is a bare JSONata expression, evaluated per task. */
+export interface StepFlowLimit {
+  readonly kind: 'concurrency' | 'rate';
+  readonly key?: string;
+  readonly limit: number;
+  /** Rate limits: the window, in milliseconds. */
+  readonly period_ms?: number;
+  readonly scope: StepFlowScope;
+}
+
 export interface NormalizedStep {
   readonly id: string;
   /** Display name (seed 004 node `name`, or a step's `name`). */
@@ -161,6 +175,8 @@ export interface NormalizedStep {
   readonly priority: number;
   /** Most its model calls may spend (an agent loop's, every item's together). */
   readonly budget?: Budget;
+  /** Flow control: its concurrency and rate limits (in the task's order of keys). */
+  readonly flow?: readonly StepFlowLimit[];
   /** Set on the step that aggregates a consensus: its strategy, member step ids and rules. */
   readonly consensus?: ConsensusSpec;
   /** Set on steps generated from a pattern, a consensus step or a seed 004 node. */

@@ -24,6 +24,7 @@ import { waitpoints } from './0022-waitpoints.js';
 import { approvalLinks } from './0023-approval-links.js';
 import { eventWaits } from './0024-event-waits.js';
 import { runForks } from './0025-run-forks.js';
+import { flowControl } from './0026-flow-control.js';
 import { runConcurrency } from './0027-run-concurrency.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
@@ -53,6 +54,7 @@ export const MIGRATIONS: readonly Migration[] = [
   approvalLinks,
   eventWaits,
   runForks,
+  flowControl,
   runConcurrency,
 ];
 

@@ -77,8 +77,72 @@ export function TasksPage({ route }: { route: Route }) {
         </p>
       )}
       {summary.data === null ? <p className="muted">Loading…</p> : <QueueView summary={summary.data} />}
+      <FlowKeys />
       <TaskList route={route} />
     </section>
+  );
+}
+
+interface FlowKey {
+  readonly key: string;
+  readonly kind: 'concurrency' | 'rate';
+  readonly scope: string;
+  readonly namespace: readonly string[];
+  readonly value: string;
+  readonly limit: number | null;
+  readonly rateLimit: number | null;
+  readonly periodMs: number | null;
+  readonly running: number;
+  readonly recentStarts: number;
+  readonly waiting: number;
+}
+
+/** Flow control (`GET /queue/keys`): each key's limit, what runs under it and what waits. */
+function FlowKeys() {
+  const keys = useAdminLoad(
+    () => get<{ keys: FlowKey[]; truncated: boolean }>('/queue/keys'),
+    'queue-keys',
+    3000,
+  );
+  if (keys.data === null || keys.data.keys.length === 0) return null;
+  return (
+    <>
+      <h2>Flow control</h2>
+      <table className="table" aria-label="Flow control">
+        <thead>
+          <tr>
+            <th>Key</th>
+            <th>Scope</th>
+            <th>Limit</th>
+            <th>Running</th>
+            <th>Waiting</th>
+          </tr>
+        </thead>
+        <tbody>
+          {keys.data.keys.map((k) => (
+            <tr key={k.key}>
+              <td>
+                {[...k.namespace, k.value === '' ? '(all)' : k.value].map((part, i) => (
+                  <span key={i}>
+                    {i > 0 && ' / '}
+                    <code>{part}</code>
+                  </span>
+                ))}
+              </td>
+              <td>{k.scope}</td>
+              <td>
+                {k.kind === 'rate'
+                  ? `${k.rateLimit ?? '–'} per ${formatAge(k.periodMs ?? 0)}`
+                  : `${k.limit ?? '–'} at once`}
+              </td>
+              <td>{k.kind === 'rate' ? `${k.recentStarts} started` : k.running}</td>
+              <td>{k.waiting}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {keys.data.truncated && <p className="muted">Only the first keys are shown.</p>}
+    </>
   );
 }
 

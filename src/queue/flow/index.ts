@@ -1,0 +1,18 @@
+/**
+ * Flow control in the claim (docs/flow-control.md): concurrency limits, rate limits and owner
+ * quotas on keyed tasks. Unkeyed tasks never meet any of it.
+ */
+export {
+  FLOW_SCOPES,
+  flowKey,
+  describeFlowKey,
+  ownerQuota,
+  type FlowScope,
+  type FlowLimit,
+  type FlowNamespace,
+} from './keys.js';
+export { flowIssues, registerFlowKeys } from './register.js';
+export { claimKeyedTasks, type KeyedClaimAt } from './claim.js';
+export { noteKeyedWork, noteNoKeyedWork, shouldLookForKeyedWork, withOwnerQuotas, PROBE_MS } from './gate.js';
+export { listFlowKeys, MAX_LISTED_KEYS, type FlowKeyView } from './list.js';
+export { ownersInTurn } from './fair.js';

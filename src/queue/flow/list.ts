@@ -1,0 +1,104 @@
+import { sql, type Kysely } from 'kysely';
+import { toDbTimestamp, type SwarmDatabase } from '../../storage/index.js';
+import { describeFlowKey } from './keys.js';
+
+/** Keys listed at most (the busiest first within the listing: see listFlowKeys). */
+export const MAX_LISTED_KEYS = 500;
+
+export interface FlowKeyView {
+  readonly key: string;
+  readonly kind: 'concurrency' | 'rate';
+  readonly scope: string;
+  readonly ownerId: string;
+  /** The workflow and step, the agent, or nothing (owner scope), as the key is namespaced. */
+  readonly namespace: readonly string[];
+  /** What the key expression gave ('' for the scope's single key). */
+  readonly value: string;
+  readonly limit: number | null;
+  readonly rateLimit: number | null;
+  readonly periodMs: number | null;
+  /** Tasks holding a live slot now (concurrency keys). */
+  readonly running: number;
+  /** Starts within the current window (rate keys). */
+  readonly recentStarts: number;
+  /** Tasks parked under the key, waiting for room. */
+  readonly waiting: number;
+}
+
+/**
+ * The flow keys of one owner (or every owner's, for an admin), with what they hold now: live
+ * slots, starts within the window, parked tasks. Keys with waiting or running tasks first.
+ */
+export async function listFlowKeys(
+  db: Kysely<SwarmDatabase>,
+  ownerId: string | null,
+  now: Date = new Date(),
+): Promise<{ keys: FlowKeyView[]; truncated: boolean }> {
+  const rows = await db
+    .selectFrom('flow_keys')
+    .selectAll()
+    .$if(ownerId !== null, (q) => q.where('owner_id', '=', ownerId!))
+    .orderBy('updated_at', 'desc')
+    .orderBy('key')
+    .limit(MAX_LISTED_KEYS + 1)
+    .execute();
+  const truncated = rows.length > MAX_LISTED_KEYS;
+  const listed = rows.slice(0, MAX_LISTED_KEYS);
+  const keys = listed.map((row) => row.key);
+  const running = new Map<string, number>();
+  const waiting = new Map<string, number>();
+  const starts = new Map<string, number>();
+  if (keys.length > 0) {
+    const live = await db
+      .selectFrom('flow_slots as s')
+      .innerJoin('tasks as t', (join) =>
+        join
+          .onRef('t.id', '=', 's.task_id')
+          .onRef('t.lease_epoch', '=', 's.lease_epoch')
+          .on('t.status', '=', 'RUNNING'),
+      )
+      .select(['s.key', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('s.key', 'in', keys)
+      .groupBy('s.key')
+      .execute();
+    for (const row of live) running.set(row.key, Number(row.n));
+    const parked = await db
+      .selectFrom('tasks')
+      .select(['parked_key', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('status', '=', 'PENDING')
+      .where('parked_key', 'in', keys)
+      .groupBy('parked_key')
+      .execute();
+    for (const row of parked) waiting.set(row.parked_key!, Number(row.n));
+    for (const row of listed) {
+      if (row.rate_limit === null || row.period_ms === null) continue;
+      const since = toDbTimestamp(new Date(now.getTime() - Number(row.period_ms)));
+      const counted = await db
+        .selectFrom('flow_starts')
+        .select(sql<number | string>`count(*)`.as('n'))
+        .where('key', '=', row.key)
+        .where('started_at', '>', since)
+        .executeTakeFirst();
+      starts.set(row.key, Number(counted?.n ?? 0));
+    }
+  }
+  const views = listed.map((row): FlowKeyView => {
+    const about = describeFlowKey(row.key);
+    return {
+      key: row.key,
+      kind: about.kind,
+      scope: row.scope,
+      ownerId: row.owner_id,
+      namespace: about.namespace,
+      value: about.value,
+      limit: row.max_running,
+      rateLimit: row.rate_limit,
+      periodMs: row.period_ms === null ? null : Number(row.period_ms),
+      running: running.get(row.key) ?? 0,
+      recentStarts: starts.get(row.key) ?? 0,
+      waiting: waiting.get(row.key) ?? 0,
+    };
+  });
+  views.sort((a, b) => b.waiting + b.running - (a.waiting + a.running));
+  return { keys: views, truncated };
+}

@@ -1,0 +1,110 @@
+import type { Kysely } from 'kysely';
+import { nowTimestamp, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
+import { chunksFor } from '../batch.js';
+import type { FieldIssue } from '../../errors/index.js';
+import { FLOW_SCOPES, type FlowLimit } from './keys.js';
+
+/** The problems of a task's flow limits, each naming its field (`tasks[0].flow[1].maxRunning`). */
+export function flowIssues(flow: readonly FlowLimit[] | undefined, at: string): FieldIssue[] {
+  if (flow === undefined) return [];
+  const issues: FieldIssue[] = [];
+  if (!Array.isArray(flow)) return [{ field: `${at}.flow`, message: 'a list of limits' }];
+  flow.forEach((limit, i) => {
+    const field = `${at}.flow[${i}]`;
+    if (typeof limit.key !== 'string' || limit.key === '')
+      issues.push({ field: `${field}.key`, message: 'required' });
+    if (!FLOW_SCOPES.includes(limit.scope))
+      issues.push({ field: `${field}.scope`, message: `one of ${FLOW_SCOPES.join(', ')}` });
+    if (limit.maxRunning === undefined && limit.rate === undefined)
+      issues.push({ field: field, message: 'a concurrency or a rate limit' });
+    if (limit.maxRunning !== undefined && !(Number.isInteger(limit.maxRunning) && limit.maxRunning > 0))
+      issues.push({ field: `${field}.maxRunning`, message: 'a positive integer' });
+    if (limit.rate !== undefined) {
+      if (!(Number.isInteger(limit.rate.limit) && limit.rate.limit > 0))
+        issues.push({ field: `${field}.rate.limit`, message: 'a positive integer' });
+      if (!(Number.isInteger(limit.rate.periodMs) && limit.rate.periodMs > 0))
+        issues.push({ field: `${field}.rate.periodMs`, message: 'a positive integer' });
+    }
+  });
+  return issues;
+}
+
+/**
+ * Makes sure every key of `tasks` has its `flow_keys` row with the limits given (the last
+ * definition enqueued wins). Existing rows are read without a lock and only missing or changed
+ * ones written: enqueueing into a busy key must not queue behind the claimers holding it.
+ */
+export async function registerFlowKeys(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  tasks: readonly { readonly ownerId: string; readonly flow?: readonly FlowLimit[] }[],
+): Promise<void> {
+  const wanted = new Map<
+    string,
+    {
+      owner_id: string;
+      scope: string;
+      max_running: number | null;
+      rate_limit: number | null;
+      period_ms: number | null;
+    }
+  >();
+  for (const task of tasks)
+    for (const limit of task.flow ?? [])
+      wanted.set(limit.key, {
+        owner_id: task.ownerId,
+        scope: limit.scope,
+        max_running: limit.maxRunning ?? null,
+        rate_limit: limit.rate?.limit ?? null,
+        period_ms: limit.rate?.periodMs ?? null,
+      });
+  if (wanted.size === 0) return;
+  const keys = [...wanted.keys()].sort();
+  const existing = new Map<
+    string,
+    { max_running: number | null; rate_limit: number | null; period_ms: number | null }
+  >();
+  for (const chunk of chunksFor(dialect, keys, 1)) {
+    const rows = await db
+      .selectFrom('flow_keys')
+      .select(['key', 'max_running', 'rate_limit', 'period_ms'])
+      .where('key', 'in', chunk)
+      .execute();
+    for (const row of rows)
+      existing.set(row.key, {
+        max_running: row.max_running,
+        rate_limit: row.rate_limit,
+        period_ms: row.period_ms === null ? null : Number(row.period_ms),
+      });
+  }
+  const now = nowTimestamp();
+  const missing = keys.filter((key) => !existing.has(key));
+  for (const chunk of chunksFor(dialect, missing, 8)) {
+    await db
+      .insertInto('flow_keys')
+      .values(chunk.map((key) => ({ key, ...wanted.get(key)!, created_at: now, updated_at: now })))
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+  }
+  for (const key of keys) {
+    const had = existing.get(key);
+    const want = wanted.get(key)!;
+    if (
+      had === undefined ||
+      (had.max_running === want.max_running &&
+        had.rate_limit === want.rate_limit &&
+        had.period_ms === want.period_ms)
+    )
+      continue;
+    await db
+      .updateTable('flow_keys')
+      .set({
+        max_running: want.max_running,
+        rate_limit: want.rate_limit,
+        period_ms: want.period_ms,
+        updated_at: now,
+      })
+      .where('key', '=', key)
+      .execute();
+  }
+}

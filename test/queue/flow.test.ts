@@ -1,0 +1,296 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import {
+  cancelTasks,
+  claimTasks,
+  completeTasks,
+  enqueueTasks,
+  reclaimExpiredLeases,
+  type ClaimedTask,
+  type NewTask,
+} from '../../src/queue/index.js';
+import { flowKey, type FlowLimit } from '../../src/queue/flow/index.js';
+import { InputError } from '../../src/errors/index.js';
+import { openDatabase, toDbTimestamp, type DatabaseHandle } from '../../src/storage/index.js';
+import { DIALECTS } from '../helpers/databases.js';
+import {
+  at,
+  closeQueueFixture,
+  enqueue,
+  later,
+  openQueueFixture,
+  taskRow,
+  type QueueFixture,
+} from './helpers.js';
+
+const concurrency = (ownerId: string, value: string, maxRunning: number): FlowLimit => ({
+  key: flowKey('concurrency', 'owner', { ownerId }, value),
+  scope: 'owner',
+  maxRunning,
+});
+
+async function runningPerKey(handle: DatabaseHandle): Promise<Map<string, number>> {
+  const rows = await handle.db
+    .selectFrom('tasks')
+    .select(['concurrency_key', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('status', '=', 'RUNNING')
+    .where('concurrency_key', 'is not', null)
+    .groupBy('concurrency_key')
+    .execute();
+  return new Map(rows.map((row) => [row.concurrency_key!, Number(row.n)]));
+}
+
+async function unfinished(handle: DatabaseHandle): Promise<number> {
+  const row = await handle.db
+    .selectFrom('tasks')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('status', 'in', ['PENDING', 'RUNNING'])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+const pause = () => new Promise((resolve) => setTimeout(resolve, 2));
+
+describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
+  let f: QueueFixture;
+  let second: DatabaseHandle;
+  beforeAll(async () => {
+    f = await openQueueFixture(dialect);
+    // PostgreSQL: a second pool, as a second worker process has (see concurrency.test.ts).
+    second = dialect === 'postgres' ? await openDatabase(f.testDb.url) : f.handle;
+  });
+  afterAll(async () => {
+    if (second !== f.handle) await second.close();
+    await closeQueueFixture(f);
+  });
+  beforeEach(async () => {
+    for (const table of ['worker_assignments', 'flow_slots', 'flow_starts', 'tasks', 'flow_keys'] as const)
+      await f.handle.db.deleteFrom(table).execute();
+    await f.handle.db.updateTable('users').set({ max_running_tasks: null }).execute();
+  });
+
+  it('never has a third task running under a key of limit 2 (2000 tasks, 4 claimers)', async () => {
+    const keys = ['a', 'b', 'c', 'd'].map((value) => concurrency(f.ownerId, value, 2));
+    await enqueue(
+      f,
+      Array.from({ length: 2000 }, (_, i) => ({ flow: [keys[i % keys.length]!], priority: 1 + (i % 3) })),
+    );
+    const now = later();
+    let worst = 0;
+    let claims = 0;
+    const claimer = async (handle: DatabaseHandle, workerId: string) => {
+      const done: string[] = [];
+      for (;;) {
+        const got = await claimTasks(handle, { workerId, limit: 4, leaseMs: 60_000, now });
+        claims++;
+        // Checked from the database at every claim, while the other claimers run.
+        for (const n of (await runningPerKey(handle)).values()) worst = Math.max(worst, n);
+        if (got.length === 0) {
+          if ((await unfinished(handle)) === 0) return done;
+          await pause();
+          continue;
+        }
+        await completeTasks(
+          handle,
+          got.map((task) => ({ id: task.id, leaseEpoch: task.leaseEpoch, output: null })),
+        );
+        done.push(...got.map((task) => task.id));
+      }
+    };
+    const results = await Promise.all([
+      claimer(f.handle, 'w1'),
+      claimer(second, 'w2'),
+      claimer(f.handle, 'w3'),
+      claimer(second, 'w4'),
+    ]);
+    const all = results.flat();
+    expect(all).toHaveLength(2000);
+    expect(new Set(all).size).toBe(2000);
+    expect(worst).toBeLessThanOrEqual(2);
+    expect(worst).toBe(2);
+    expect(claims).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('holds a rate limit of 10 a second across two claimers', async () => {
+    const key: FlowLimit = {
+      key: flowKey('rate', 'owner', { ownerId: f.ownerId }, 'api'),
+      scope: 'owner',
+      rate: { limit: 10, periodMs: 1000 },
+    };
+    await enqueue(
+      f,
+      Array.from({ length: 60 }, () => ({ flow: [key] })),
+    );
+    const t0 = later();
+    const starts: number[] = [];
+    // A simulated clock, 100 ms a tick: the claims pass `now`, so nothing depends on timing.
+    for (let tick = 0; tick < 50; tick++) {
+      const now = at(t0, tick * 100);
+      const got = await Promise.all(
+        [f.handle, second].map((handle, i) =>
+          claimTasks(handle, { workerId: `r${i}`, limit: 8, leaseMs: 60_000, now }),
+        ),
+      );
+      for (let n = got.flat().length; n > 0; n--) starts.push(now.getTime());
+    }
+    expect(starts.length).toBeGreaterThanOrEqual(40);
+    for (const s of starts)
+      expect(starts.filter((t) => t >= s && t < s + 1000).length).toBeLessThanOrEqual(10);
+    // The first second used its whole allowance.
+    expect(starts.filter((t) => t < t0.getTime() + 1000)).toHaveLength(10);
+  });
+
+  it('parks what a full key refuses, and ready unkeyed work still starts', async () => {
+    const key = concurrency(f.ownerId, 'one', 1);
+    const keyed = await enqueue(
+      f,
+      Array.from({ length: 50 }, () => ({ flow: [key], priority: 9 })),
+    );
+    const [plain] = await enqueue(f, [{ priority: 1 }]);
+    const now = later();
+    const first = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now });
+    const second = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now });
+    const got = [...first, ...second].map((task) => task.id);
+    expect(got).toContain(plain);
+    expect(got.filter((id) => keyed.includes(id))).toEqual([keyed[0]]);
+    expect((await taskRow(f, keyed[1]!)).parked_key).toBe(key.key);
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now })).toEqual([]);
+  });
+
+  it('gives a killed worker’s slots back when its lease is reclaimed', async () => {
+    const key = concurrency(f.ownerId, 'k', 1);
+    const ids = await enqueue(f, [{ flow: [key] }, { flow: [key] }]);
+    const now = later();
+    const [held] = await claimTasks(f.handle, { workerId: 'dead', limit: 2, leaseMs: 1000, now });
+    expect(held?.id).toBe(ids[0]);
+    expect(await claimTasks(f.handle, { workerId: 'alive', limit: 2, leaseMs: 60_000, now })).toEqual([]);
+    // The worker died (kill -9): nothing decrements anything; the lease just runs out.
+    const afterLease = at(now, 5000);
+    expect(await reclaimExpiredLeases(f.handle, afterLease)).toEqual([ids[0]]);
+    const got = await claimTasks(f.handle, {
+      workerId: 'alive',
+      limit: 2,
+      leaseMs: 60_000,
+      now: at(afterLease, 5000),
+    });
+    expect(got).toHaveLength(1);
+    expect(await runningPerKey(f.handle)).toEqual(new Map([[key.key, 1]]));
+  });
+
+  it('cancels a parked task, and its slot-free key starts the next', async () => {
+    const key = concurrency(f.ownerId, 'k', 1);
+    const ids = await enqueue(f, [{ flow: [key] }, { flow: [key] }, { flow: [key] }]);
+    const now = later();
+    const [first] = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(first?.id).toBe(ids[0]);
+    expect((await taskRow(f, ids[1]!)).parked_key).toBe(key.key);
+    expect(await cancelTasks(f.handle, { ids: [ids[1]!] }, f.ownerId, 'not needed')).toEqual([ids[1]]);
+    expect((await taskRow(f, ids[1]!)).status).toBe('CANCELLED');
+    await completeTasks(f.handle, [{ id: first!.id, leaseEpoch: first!.leaseEpoch, output: 1 }]);
+    const next = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(next.map((task) => task.id)).toEqual([ids[2]]);
+  });
+
+  it('applies an owner quota an admin set to unkeyed tasks', async () => {
+    await f.handle.db
+      .updateTable('users')
+      .set({ max_running_tasks: 2 })
+      .where('id', '=', f.ownerId)
+      .execute();
+    await enqueue(
+      f,
+      Array.from({ length: 5 }, () => ({})),
+    );
+    const now = later();
+    const got = await claimTasks(f.handle, { workerId: 'w', limit: 10, leaseMs: 60_000, now });
+    expect(got).toHaveLength(2);
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 10, leaseMs: 60_000, now })).toEqual([]);
+    await completeTasks(f.handle, [{ id: got[0]!.id, leaseEpoch: got[0]!.leaseEpoch, output: 1 }]);
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 10, leaseMs: 60_000, now })).toHaveLength(1);
+  });
+
+  it('gives every key its turn when more keys are parked than a claim scans (300 keys)', async () => {
+    const keys = Array.from({ length: 300 }, (_, k) =>
+      concurrency(f.ownerId, `k${String(k).padStart(3, '0')}`, 1),
+    );
+    await enqueue(
+      f,
+      keys.flatMap((key) => [{ flow: [key] }, { flow: [key] }]),
+    );
+    const now = later();
+    for (let i = 0; i < 20; i++)
+      await claimTasks(f.handle, { workerId: 'w', limit: 50, leaseMs: 60_000, now });
+    const running = await runningPerKey(f.handle);
+    expect(running.size).toBe(300);
+    expect(Math.max(...running.values())).toBe(1);
+  });
+
+  it('starts owner B’s single task within one claim while owner A has 100,000 waiting', async () => {
+    const other = await f.store.system.insertUserIfAbsent({
+      name: 'B',
+      email: 'b@example.com',
+      role: 'member',
+    });
+    const old = toDbTimestamp(new Date(Date.now() - 3_600_000));
+    // A's backlog, older than B's task and of the same priority: by priority and age alone,
+    // B would wait for all of it.
+    await sql`
+      INSERT INTO tasks (id, owner_id, task_type, input_data, run_at)
+      WITH RECURSIVE seq(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM seq WHERE g < 100000)
+      SELECT 'a-' || g, ${f.ownerId}, 't', '{}', ${old} FROM seq`.execute(f.handle.db);
+    await f.handle.dialect.analyze(f.handle.db as never, 'tasks');
+    const [single] = await enqueueTasks(f.handle.db, f.handle.dialect, [
+      { ownerId: other!.id, taskType: 't', input: {} },
+    ]);
+    // A worker that just started (its own pool): its first claim sees both owners.
+    const fresh = await openDatabase(f.testDb.url);
+    const got = await claimTasks(fresh, { workerId: 'w', limit: 4, leaseMs: 60_000, now: later() }).finally(
+      () => fresh.close(),
+    );
+    expect(got).toHaveLength(4);
+    expect(got.map((task) => task.id)).toContain(single);
+    // Priorities still order work within an owner: A's share is its oldest.
+    expect(got.filter((task) => task.ownerId === f.ownerId).every((task) => task.id.startsWith('a-'))).toBe(
+      true,
+    );
+  }, 120_000);
+
+  it('keeps priority and FIFO order within a key', async () => {
+    const key = concurrency(f.ownerId, 'k', 1);
+    const ids = await enqueue(f, [
+      { flow: [key], priority: 2 },
+      { flow: [key], priority: 8 },
+      { flow: [key], priority: 2 },
+    ]);
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [task] = (await claimTasks(f.handle, {
+        workerId: 'w',
+        limit: 3,
+        leaseMs: 60_000,
+        now: later(),
+      })) as [ClaimedTask];
+      order.push(task.id);
+      await completeTasks(f.handle, [{ id: task.id, leaseEpoch: task.leaseEpoch, output: 1 }]);
+    }
+    expect(order).toEqual([ids[1], ids[0], ids[2]]);
+  });
+
+  it('refuses bad limits, naming the field, and writes nothing', async () => {
+    const bad: Array<[Partial<NewTask>, string]> = [
+      [{ flow: [{ ...concurrency(f.ownerId, 'k', 1), maxRunning: 0 }] }, 'tasks[0].flow[0].maxRunning'],
+      [{ flow: [{ key: 'k', scope: 'galaxy' as never, maxRunning: 1 }] }, 'tasks[0].flow[0].scope'],
+      [
+        { flow: [{ key: 'k', scope: 'owner', rate: { limit: 5, periodMs: 0 } }] },
+        'tasks[0].flow[0].rate.periodMs',
+      ],
+    ];
+    for (const [task, field] of bad) {
+      const error = await enqueue(f, [task]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputError);
+      expect((error as InputError).issues[0]?.field).toBe(field);
+    }
+    const count = await sql<{ n: number | string }>`SELECT count(*) AS n FROM tasks`.execute(f.handle.db);
+    expect(Number(count.rows[0]!.n)).toBe(0);
+  });
+});

@@ -1,0 +1,114 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimTasks, enqueueTasks, flowKey, type FlowLimit } from '../../src/queue/index.js';
+import { buildApp } from '../../src/server/index.js';
+import { Store } from '../../src/storage/index.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { bearer, keyFor } from '../helpers/people.js';
+
+describe.each(DIALECTS)('flow-control API on %s', (dialect) => {
+  let testDb: TestDatabase;
+  let store: Store;
+  let app: FastifyInstance;
+  const people: Record<'admin' | 'alice' | 'bob', { id: string; key: string }> = {} as never;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(dialect);
+    store = await Store.open(testDb.url);
+    for (const [name, role] of [
+      ['admin', 'admin'],
+      ['alice', 'member'],
+      ['bob', 'member'],
+    ] as const) {
+      const user = await store.system.insertUserIfAbsent({ name, email: `${name}@example.com`, role });
+      people[name] = { id: user!.id, key: await keyFor(store, { id: user!.id, role }) };
+    }
+    app = await buildApp({ store, rateLimits: false });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store?.close();
+    await testDb?.drop();
+  });
+
+  const get = (url: string, key: string) => app.inject({ method: 'GET', url, headers: bearer(key) });
+
+  it('lists the caller’s keys with limit, running and waiting; an admin sees every owner’s', async () => {
+    const limit: FlowLimit = {
+      key: flowKey('concurrency', 'workflow', { ownerId: people.alice.id, workflow: 'wf' }, 'eu'),
+      scope: 'workflow',
+      maxRunning: 1,
+    };
+    await enqueueTasks(
+      store.handle.db,
+      store.handle.dialect,
+      [0, 1, 2].map(() => ({ ownerId: people.alice.id, taskType: 't', input: {}, flow: [limit] })),
+    );
+    expect(await claimTasks(store.handle, { workerId: 'w', limit: 5, leaseMs: 60_000 })).toHaveLength(1);
+    const alice = await get('/api/v1/queue/keys', people.alice.key);
+    expect(alice.statusCode, alice.body).toBe(200);
+    expect(alice.json()).toEqual({
+      truncated: false,
+      keys: [
+        expect.objectContaining({
+          key: limit.key,
+          kind: 'concurrency',
+          scope: 'workflow',
+          ownerId: people.alice.id,
+          namespace: ['wf'],
+          value: 'eu',
+          limit: 1,
+          running: 1,
+          waiting: 2,
+        }),
+      ],
+    });
+    expect((await get('/api/v1/queue/keys', people.bob.key)).json().keys).toEqual([]);
+    expect((await get('/api/v1/queue/keys', people.admin.key)).json().keys).toHaveLength(1);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/queue/keys' })).statusCode).toBe(401);
+  });
+
+  it('lets an admin set an owner quota, refuses bad values and non-admins', async () => {
+    const put = (key: string, payload: Record<string, unknown>, who = people.bob.id) =>
+      app.inject({ method: 'PUT', url: `/api/v1/users/${who}/quota`, headers: bearer(key), payload });
+    const denied = await put(people.alice.key, { max_running_tasks: 1 });
+    expect(denied.statusCode).toBe(403);
+    const bad = await put(people.admin.key, { max_running_tasks: 0 });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.headers['content-type']).toMatch(/problem\+json/);
+    expect(bad.body).toMatch(/max_running_tasks/);
+    const row = () =>
+      store.handle.db
+        .selectFrom('users')
+        .select('max_running_tasks')
+        .where('id', '=', people.bob.id)
+        .executeTakeFirstOrThrow();
+    expect((await row()).max_running_tasks).toBeNull();
+    const set = await put(people.admin.key, { max_running_tasks: 2 });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json()).toEqual({ userId: people.bob.id, max_running_tasks: 2 });
+    expect((await row()).max_running_tasks).toBe(2);
+    // Bob's next tasks are under the quota: two run, the rest wait.
+    await enqueueTasks(
+      store.handle.db,
+      store.handle.dialect,
+      [0, 1, 2, 3].map(() => ({ ownerId: people.bob.id, taskType: 't', input: {} })),
+    );
+    const claimed = await claimTasks(store.handle, {
+      workerId: 'w',
+      limit: 10,
+      leaseMs: 60_000,
+      ownerId: people.bob.id,
+    });
+    expect(claimed).toHaveLength(2);
+    const keys = (await get('/api/v1/queue/keys', people.bob.key)).json().keys;
+    expect(keys).toEqual([expect.objectContaining({ scope: 'owner', limit: 2, running: 2, waiting: 2 })]);
+    // /metrics: per-scope aggregates, so the label cardinality is fixed.
+    const metrics = await get('/metrics', people.admin.key);
+    expect(metrics.statusCode, metrics.body).toBe(200);
+    expect(metrics.body).toContain('swarm_flow_key_running{scope="owner"} 2');
+    expect(metrics.body).toContain('swarm_flow_key_waiting{scope="owner"} 2');
+    expect((await put(people.admin.key, { max_running_tasks: null })).json().max_running_tasks).toBeNull();
+    expect((await put(people.admin.key, { max_running_tasks: 1 }, 'ghost@example.com')).statusCode).toBe(404);
+  });
+});
