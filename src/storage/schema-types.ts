@@ -331,6 +331,7 @@ export interface TasksTable {
 
 /** Migration 0026: one flow-control key, its limits, and hints of its parked tasks. */
 export interface FlowKeysTable {
+  id: string;
   key: string;
   owner_id: string;
   scope: string;
@@ -344,6 +345,7 @@ export interface FlowKeysTable {
 
 /** Migration 0026: a concurrency slot, live while its task is RUNNING at this lease_epoch. */
 export interface FlowSlotsTable {
+  id: string;
   key: string;
   task_id: string;
   lease_epoch: number;
@@ -351,6 +353,7 @@ export interface FlowSlotsTable {
 
 /** Migration 0026: a start of a rate-limited key, kept for one period. */
 export interface FlowStartsTable {
+  id: string;
   key: string;
   started_at: Timestamp;
 }

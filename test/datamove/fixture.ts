@@ -346,6 +346,20 @@ export const FIXTURE: readonly Spec[] = [
       coalesced: pick(v, 2_147_483_647, undefined),
     }),
   ],
+  [
+    'flow_keys',
+    // Unique per key; a concurrency key has a limit, a rate key a limit and a period.
+    (v, ref) => ({
+      key: pick(v, '["c","step","o","w/s","acme"]', '["r","owner","o","",""]'),
+      owner_id: ref('users'),
+      scope: pick(v, 'step', 'owner'),
+      max_running: pick(v, 2_147_483_647, null),
+      rate_limit: pick(v, null, 10),
+      period_ms: pick(v, null, 9_007_199_254_740_991),
+    }),
+  ],
+  ['flow_slots', (v, ref) => ({ task_id: ref('tasks', v), lease_epoch: pick(v, 1, 2_147_483_647) })],
+  ['flow_starts', (v) => ({ key: pick(v, '["r","owner","o","",""]', 'k') })],
   ['webhooks', (_v, ref) => ({ owner_id: ref('users') })],
   [
     'webhook_deliveries',

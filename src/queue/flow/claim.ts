@@ -1,6 +1,6 @@
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
-import { toDbTimestamp } from '../../storage/index.js';
+import { newId, toDbTimestamp } from '../../storage/index.js';
 import { chunksFor } from '../batch.js';
 import { byClaimOrder, CLAIM_COLUMNS, type ClaimRow } from '../rows.js';
 
@@ -337,9 +337,9 @@ async function start(
   const slots = claimed.flatMap((task) =>
     keysOf(task)
       .filter((key) => states.get(key)?.maxRunning != null)
-      .map((key) => ({ key, task_id: task.id, lease_epoch: task.lease_epoch })),
+      .map((key) => ({ id: newId(), key, task_id: task.id, lease_epoch: task.lease_epoch })),
   );
-  for (const chunk of chunksFor(dialect, slots, 3))
+  for (const chunk of chunksFor(dialect, slots, 4))
     await trx
       .insertInto('flow_slots')
       .values(chunk)
@@ -350,9 +350,9 @@ async function start(
   const starts = claimed.flatMap((task) =>
     keysOf(task)
       .filter((key) => states.get(key)?.rate != null)
-      .map((key) => ({ key, started_at: at.now })),
+      .map((key) => ({ id: newId(), key, started_at: at.now })),
   );
-  for (const chunk of chunksFor(dialect, starts, 2))
+  for (const chunk of chunksFor(dialect, starts, 3))
     await trx.insertInto('flow_starts').values(chunk).execute();
   return claimed;
 }

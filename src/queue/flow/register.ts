@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { nowTimestamp, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
+import { newId, nowTimestamp, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
 import { chunksFor } from '../batch.js';
 import type { FieldIssue } from '../../errors/index.js';
 import { FLOW_SCOPES, type FlowLimit } from './keys.js';
@@ -79,10 +79,10 @@ export async function registerFlowKeys(
   }
   const now = nowTimestamp();
   const missing = keys.filter((key) => !existing.has(key));
-  for (const chunk of chunksFor(dialect, missing, 8)) {
+  for (const chunk of chunksFor(dialect, missing, 9)) {
     await db
       .insertInto('flow_keys')
-      .values(chunk.map((key) => ({ key, ...wanted.get(key)!, created_at: now, updated_at: now })))
+      .values(chunk.map((key) => ({ id: newId(), key, ...wanted.get(key)!, created_at: now, updated_at: now })))
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
   }

@@ -56,6 +56,7 @@ export const flowControl: Migration = {
     );
 
     await table(db, dialect, 'flow_keys')
+      .id()
       .text('key', { notNull: true, unique: true })
       .text('owner_id', { notNull: true })
       .text('scope', { notNull: true })
@@ -68,6 +69,7 @@ export const flowControl: Migration = {
     await createIndex(db, dialect, 'idx_flow_keys_owner', 'flow_keys', ['owner_id']);
 
     await table(db, dialect, 'flow_slots')
+      .id()
       .text('key', { notNull: true })
       .text('task_id', { notNull: true })
       .integer('lease_epoch', { notNull: true })
@@ -75,6 +77,7 @@ export const flowControl: Migration = {
     await createIndex(db, dialect, 'uq_flow_slots', 'flow_slots', ['key', 'task_id'], { unique: true });
 
     await table(db, dialect, 'flow_starts')
+      .id()
       .text('key', { notNull: true })
       .timestamp('started_at', { notNull: true })
       .create();
