@@ -24,6 +24,7 @@ import { waitpoints } from './0022-waitpoints.js';
 import { approvalLinks } from './0023-approval-links.js';
 import { eventWaits } from './0024-event-waits.js';
 import { runForks } from './0025-run-forks.js';
+import { blobs } from './0028-blobs.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -52,11 +53,13 @@ export const MIGRATIONS: readonly Migration[] = [
   approvalLinks,
   eventWaits,
   runForks,
+  blobs,
 ];
 
 export type { Migration } from './ddl.js';
 export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.js';
 export { RUN_STATUSES } from './0003-runs.js';
+export { BLOB_LOCATIONS, BLOB_SOURCES } from './0028-blobs.js';
 export { FIRING_STATUSES, REFUSAL_REASONS } from './0010-event-causation.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
