@@ -9,7 +9,7 @@
  * on reading, so nothing a user writes is ever read as a reference.
  */
 import type { Kysely } from 'kysely';
-import { toDbJson, type SwarmDatabase } from '../storage/index.js';
+import { newId, toDbJson, type SwarmDatabase } from '../storage/index.js';
 import { blobSettings } from './settings.js';
 import { getBlob, isSha256, putBlob, type BlobHandle } from './store.js';
 
@@ -102,7 +102,13 @@ export async function addReferences(
   for (const ref of refs) {
     await db
       .insertInto('blob_refs')
-      .values({ sha256: ref.sha256, owner_id: ref.ownerId, source: ref.source, source_id: ref.sourceId })
+      .values({
+        id: newId(),
+        sha256: ref.sha256,
+        owner_id: ref.ownerId,
+        source: ref.source,
+        source_id: ref.sourceId,
+      })
       .onConflict((oc) => oc.columns(['sha256', 'source', 'source_id']).doNothing())
       .execute();
   }

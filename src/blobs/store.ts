@@ -9,7 +9,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { SwarmError } from '../errors/index.js';
-import { nowTimestamp, type DialectAdapter, type SwarmDatabase } from '../storage/index.js';
+import { newId, nowTimestamp, type DialectAdapter, type SwarmDatabase } from '../storage/index.js';
 import { blobSettings } from './settings.js';
 
 export const CHUNK_BYTES = 1024 * 1024;
@@ -46,7 +46,7 @@ export async function putBlob(handle: BlobHandle, content: Buffer | string): Pro
       for (let seq = 0, at = 0; at < bytes.length || seq === 0; seq++, at += CHUNK_BYTES) {
         await db
           .insertInto('blob_chunks')
-          .values({ sha256: info.sha256, seq, data: bytes.subarray(at, at + CHUNK_BYTES) })
+          .values({ id: newId(), sha256: info.sha256, seq, data: bytes.subarray(at, at + CHUNK_BYTES) })
           .onConflict((oc) => oc.columns(['sha256', 'seq']).doNothing())
           .execute();
       }
@@ -98,14 +98,14 @@ export async function putBlobStream(
       for await (const piece of createReadStream(temp, { highWaterMark: CHUNK_BYTES })) {
         await db
           .insertInto('blob_chunks')
-          .values({ sha256: info.sha256, seq: seq++, data: piece as Buffer })
+          .values({ id: newId(), sha256: info.sha256, seq: seq++, data: piece as Buffer })
           .onConflict((oc) => oc.columns(['sha256', 'seq']).doNothing())
           .execute();
       }
       if (seq === 0) {
         await db
           .insertInto('blob_chunks')
-          .values({ sha256: info.sha256, seq: 0, data: Buffer.alloc(0) })
+          .values({ id: newId(), sha256: info.sha256, seq: 0, data: Buffer.alloc(0) })
           .onConflict((oc) => oc.columns(['sha256', 'seq']).doNothing())
           .execute();
       }
@@ -132,14 +132,14 @@ async function writeOnce(
     const touched = await db
       .updateTable('blobs')
       .set({ last_referenced_at: now })
-      .where('sha256', '=', info.sha256)
+      .where('id', '=', info.sha256)
       .executeTakeFirst();
     if (Number(touched.numUpdatedRows) > 0) return;
     const location = await write(db);
     await db
       .insertInto('blobs')
-      .values({ sha256: info.sha256, size: info.size, location, created_at: now, last_referenced_at: now })
-      .onConflict((oc) => oc.column('sha256').doUpdateSet({ last_referenced_at: now }))
+      .values({ id: info.sha256, size: info.size, location, created_at: now, last_referenced_at: now })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ last_referenced_at: now }))
       .execute();
   };
   if (handle.db.isTransaction) await body(handle.db);
@@ -183,7 +183,7 @@ export async function findBlob(
   const row = await db
     .selectFrom('blobs')
     .select(['size', 'location'])
-    .where('sha256', '=', sha256)
+    .where('id', '=', sha256)
     .executeTakeFirst();
   return row === undefined ? null : { size: Number(row.size), location: row.location };
 }

@@ -40,14 +40,12 @@ export async function sweepBlobs(handle: BlobHandle, now = new Date(), limit = 1
   }
   const candidates = await db
     .selectFrom('blobs')
-    .select(['sha256', 'size', 'location'])
+    .select(['id', 'size', 'location'])
     .where('last_referenced_at', '<', before)
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
-          selectFrom('blob_refs')
-            .select(sql.lit(1).as('one'))
-            .whereRef('blob_refs.sha256', '=', 'blobs.sha256'),
+          selectFrom('blob_refs').select(sql.lit(1).as('one')).whereRef('blob_refs.sha256', '=', 'blobs.id'),
         ),
       ),
     )
@@ -60,25 +58,25 @@ export async function sweepBlobs(handle: BlobHandle, now = new Date(), limit = 1
     const deleted = await dialect.writeTransaction(db, async (trx) => {
       const row = await trx
         .deleteFrom('blobs')
-        .where('sha256', '=', candidate.sha256)
+        .where('id', '=', candidate.id)
         .where('last_referenced_at', '<', before)
         .where(({ not, exists, selectFrom }) =>
           not(
             exists(
               selectFrom('blob_refs')
                 .select(sql.lit(1).as('one'))
-                .where('blob_refs.sha256', '=', candidate.sha256),
+                .where('blob_refs.sha256', '=', candidate.id),
             ),
           ),
         )
         .executeTakeFirst();
       if (Number(row.numDeletedRows) === 0) return false;
-      await trx.deleteFrom('blob_chunks').where('sha256', '=', candidate.sha256).execute();
+      await trx.deleteFrom('blob_chunks').where('sha256', '=', candidate.id).execute();
       return true;
     });
     if (!deleted) continue;
     if (candidate.location === 'dir' && settings.dir !== null) {
-      await rm(blobPath(settings.dir, candidate.sha256), { force: true });
+      await rm(blobPath(settings.dir, candidate.id), { force: true });
     }
     blobs++;
     bytes += Number(candidate.size);

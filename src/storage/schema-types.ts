@@ -651,7 +651,8 @@ export interface ExecutionHistoryTable {
 
 /** One stored content (0028), addressed by the SHA-256 of its bytes (lowercase hex). */
 export interface BlobsTable {
-  sha256: string;
+  /** The SHA-256 of the content. */
+  id: string;
   /** Bytes; a string on PostgreSQL (bigint), a number on SQLite. */
   size: number | string | bigint;
   location: 'db' | 'dir';
@@ -661,6 +662,7 @@ export interface BlobsTable {
 
 /** A blob's bytes in the database, in order of `seq`. */
 export interface BlobChunksTable {
+  id: string;
   sha256: string;
   seq: number;
   data: Buffer;
@@ -668,6 +670,7 @@ export interface BlobChunksTable {
 
 /** Which owner's row (`source` table, `source_id`) references a blob. */
 export interface BlobRefsTable {
+  id: string;
   sha256: string;
   owner_id: string;
   source: 'tasks' | 'events';

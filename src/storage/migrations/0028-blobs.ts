@@ -10,7 +10,7 @@ export const BLOB_SOURCES = ['tasks', 'events'] as const;
  * SWARM_PAYLOAD_INLINE_MAX is stored once, content-addressed by SHA-256, and its row holds a
  * small reference instead.
  *
- * - `blobs`: one row per content; `last_referenced_at` is moved on by every writer that
+ * - `blobs`: one row per content, its id the SHA-256; `last_referenced_at` is moved on by every writer that
  *   references it, so the sweep's grace period covers a writer that found it just before the
  *   row referencing it commits;
  * - `blob_chunks`: the bytes in ~1 MiB pieces when they live in the database (the default, so
@@ -24,20 +24,23 @@ export const blobs: Migration = {
   version: 28,
   name: 'blobs',
   async up(db, dialect) {
+    // Its id is the SHA-256 (lowercase hex): every Swarm table has a single-column key `id`.
     await table(db, dialect, 'blobs')
-      .text('sha256', { notNull: true, unique: true })
+      .id()
       .bigint('size', { notNull: true })
       .text('location', { notNull: true, check: oneOf('location', BLOB_LOCATIONS) })
       .createdAt()
       .timestamp('last_referenced_at', { notNull: true, default: 'now' })
       .create();
     await table(db, dialect, 'blob_chunks')
+      .id()
       .text('sha256', { notNull: true })
       .integer('seq', { notNull: true })
       .blob('data', { notNull: true })
       .unique('piece', ['sha256', 'seq'])
       .create();
     await table(db, dialect, 'blob_refs')
+      .id()
       .text('sha256', { notNull: true })
       .text('owner_id', { notNull: true })
       .text('source', { notNull: true, check: oneOf('source', BLOB_SOURCES) })
