@@ -24,7 +24,6 @@ export {
 export {
   storeJson,
   inlineJson,
-  exceedsInline,
   loadJson,
   resolveStored,
   unescapeStored,

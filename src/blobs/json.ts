@@ -90,11 +90,6 @@ export function inlineJson(value: unknown, text = toDbJson(value), field = 'valu
   return escaped === value ? text : toDbJson(escaped, field);
 }
 
-/** Whether `value`'s JSON is over the threshold (so storeJson would make it a blob). */
-export function exceedsInline(value: unknown, field = 'value'): boolean {
-  return Buffer.byteLength(toDbJson(value, field), 'utf8') > blobSettings().inlineMax;
-}
-
 export async function addReferences(
   db: Kysely<SwarmDatabase>,
   refs: readonly (BlobOwner & { sha256: string })[],

@@ -3,8 +3,8 @@
  * (docs/payloads.md), written before the transaction that records the row: a 50 MB output does
  * not hold the write lock of a batch of completions while it is copied.
  */
-import { exceedsInline, inlineJson, storeJson } from '../blobs/index.js';
-import { isTransientDatabaseError, type DatabaseHandle } from '../storage/index.js';
+import { blobSettings, inlineJson, storeJson } from '../blobs/index.js';
+import { isTransientDatabaseError, toDbJson, type DatabaseHandle } from '../storage/index.js';
 
 /**
  * The `result_data` text of each completion whose output could be prepared: large ones stored
@@ -17,10 +17,13 @@ export async function storeOutputs(
 ): Promise<Map<string, string>> {
   const stored = new Map<string, string>();
   const large: { id: string; output: unknown }[] = [];
+  const max = blobSettings().inlineMax;
   for (const c of completions) {
     try {
-      if (exceedsInline(c.output ?? null, 'output')) large.push(c);
-      else stored.set(c.id, inlineJson(c.output ?? null));
+      // Serialised once: most outputs are small and stay inline as this text.
+      const text = toDbJson(c.output ?? null);
+      if (text.length * 3 > max && Buffer.byteLength(text, 'utf8') > max) large.push(c);
+      else stored.set(c.id, inlineJson(c.output ?? null, text));
     } catch {
       // Refused again, with its error, where the batch is recorded.
     }
