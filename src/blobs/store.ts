@@ -35,7 +35,7 @@ export function isSha256(text: string): boolean {
 /**
  * Stores `content` unless the same bytes are stored already, and marks it referenced now (the
  * sweep spares a blob referenced within its grace period, so a row about to reference it is
- * safe). Inside a transaction it writes through it; otherwise in one of its own.
+ * safe). Inside a transaction it writes through it; otherwise (PostgreSQL) in one of its own.
  */
 export async function putBlob(handle: BlobHandle, content: Buffer | string): Promise<BlobInfo> {
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -142,7 +142,12 @@ async function writeOnce(
       .onConflict((oc) => oc.column('id').doUpdateSet({ last_referenced_at: now }))
       .execute();
   };
-  if (handle.db.isTransaction) await body(handle.db);
+  // SQLite: statement by statement, in the caller's transaction if it is in one (its
+  // writeTransaction's connection does not say so, and SQLite cannot nest them). Safe without
+  // one of its own: writers are serialised, and the sweep deletes a blob's row and chunks under
+  // one write lock, so it never falls between this update and these inserts. Crashing between
+  // the chunks and the row leaves chunks that the next writer of the same content reuses.
+  if (handle.db.isTransaction || handle.dialect.name === 'sqlite') await body(handle.db);
   else await handle.dialect.writeTransaction(handle.db, body);
 }
 
