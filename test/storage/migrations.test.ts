@@ -54,6 +54,9 @@ const EXPECTED_TABLES = [
   'waitpoints',
   'approval_links',
   'events',
+  'blobs',
+  'blob_chunks',
+  'blob_refs',
   'swarm_migrations',
 ];
 
