@@ -95,10 +95,32 @@ export interface Config {
    * from `SWARM_TRIGGERS`. Several processes may all run them: ticks and events fire once. @default true
    */
   readonly triggers: boolean;
-  /** Largest body a webhook trigger accepts (bytes), from `SWARM_WEBHOOK_BODY_LIMIT`. @default 1 MiB */
+  /**
+   * Largest body a webhook trigger accepts (bytes), from `SWARM_WEBHOOK_BODY_LIMIT`, up to
+   * 512 MiB: a body over SWARM_PAYLOAD_INLINE_MAX is stored as a blob (docs/payloads.md). @default 1 MiB
+   */
   readonly webhookBodyLimit: number;
-  /** Largest API request body (bytes), from `SWARM_BODY_LIMIT`; larger get 413. @default 1 MiB */
+  /**
+   * Largest API request body (bytes), from `SWARM_BODY_LIMIT`, up to 512 MiB; larger get 413.
+   * Remote agents' completions carry their outputs in it. @default 1 MiB
+   */
   readonly bodyLimit: number;
+  /**
+   * A stored JSON value (an input, an output, an event payload) larger than this many bytes is
+   * kept as a content-addressed blob and referenced from its row, from
+   * `SWARM_PAYLOAD_INLINE_MAX` (docs/payloads.md). @default 64 KiB
+   */
+  readonly payloadInlineMax: number;
+  /**
+   * Where blobs are kept, from `SWARM_BLOB_DIR`: a folder (shared by every process), or unset
+   * for the database (`blob_chunks`). @default the database
+   */
+  readonly blobDir: string | undefined;
+  /**
+   * Everything a process agent may write to stdout in one attempt, its output line included,
+   * from `SWARM_AGENT_OUTPUT_MAX` (bytes, up to 512 MiB). @default 256 MiB
+   */
+  readonly agentOutputMax: number;
   /**
    * Deepest nesting of objects/arrays in a request or webhook body, from `SWARM_BODY_MAX_DEPTH`;
    * deeper get 400 before anything parses them further. @default 64
@@ -325,9 +347,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       env.SWARM_WEBHOOK_BODY_LIMIT,
       1024 * 1024,
       1024,
+      MAX_BODY_BYTES,
+    ),
+    bodyLimit: parseInteger('SWARM_BODY_LIMIT', env.SWARM_BODY_LIMIT, 1024 * 1024, 1024, MAX_BODY_BYTES),
+    payloadInlineMax: parseInteger(
+      'SWARM_PAYLOAD_INLINE_MAX',
+      env.SWARM_PAYLOAD_INLINE_MAX,
+      64 * 1024,
+      1024,
       64 * 1024 * 1024,
     ),
-    bodyLimit: parseInteger('SWARM_BODY_LIMIT', env.SWARM_BODY_LIMIT, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    blobDir: parseFolder('SWARM_BLOB_DIR', env.SWARM_BLOB_DIR, cwd),
+    agentOutputMax: parseInteger(
+      'SWARM_AGENT_OUTPUT_MAX',
+      env.SWARM_AGENT_OUTPUT_MAX,
+      256 * 1024 * 1024,
+      1024,
+      MAX_BODY_BYTES,
+    ),
     bodyMaxDepth: parseInteger('SWARM_BODY_MAX_DEPTH', env.SWARM_BODY_MAX_DEPTH, 64, 2, 512),
     authFailureWindowSeconds: parseInteger(
       'SWARM_AUTH_FAILURE_WINDOW',
@@ -591,6 +628,24 @@ function parseBoolean(name: string, raw: string | undefined, fallback: boolean):
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
   if (['0', 'false', 'no', 'off'].includes(value)) return false;
   throw new InputError(name, `must be true or false, got "${raw}"`);
+}
+
+/**
+ * Bodies and agent outputs are read whole into one string before they are parsed: V8 strings
+ * hold at most about 2^29 characters, so nothing above 512 MiB could be read anyway.
+ */
+const MAX_BODY_BYTES = 512 * 1024 * 1024;
+
+/** An absolute folder (a relative one is taken from `cwd`), or undefined when unset. */
+function parseFolder(name: string, raw: string | undefined, cwd: string): string | undefined {
+  const value = nonEmpty(raw);
+  if (value === undefined) return undefined;
+  if (value.includes('\0')) throw new InputError(name, 'must be a folder path');
+  const folder = path.resolve(cwd, value);
+  if (fs.existsSync(folder) && !fs.statSync(folder).isDirectory()) {
+    throw new InputError(name, `must be a folder, but ${folder} is a file`);
+  }
+  return folder;
 }
 
 function parseInteger(

@@ -1,5 +1,6 @@
+import { loadJson } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
-import { fromDbJson, type SwarmDatabase } from '../storage/index.js';
+import type { SwarmDatabase } from '../storage/index.js';
 
 /** Item outputs read per query: a fan-in of a million items never holds a million rows at once. */
 const PAGE = 10_000;
@@ -36,7 +37,7 @@ export async function readItemOutputs(
       .execute();
     for (const row of page) {
       takeExtrasBefore(row.item_index!);
-      outputs.push(fromDbJson(row.result_data));
+      outputs.push(await loadJson(db, row.result_data));
     }
     if (page.length < PAGE) {
       takeExtrasBefore(Infinity);

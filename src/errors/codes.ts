@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   MASTER_KEY_READONLY: { status: 409, title: 'Master keys are managed outside Swarm', retryable: false },
   SERVER_UNREACHABLE: { status: 503, title: 'Swarm server unreachable', retryable: true },
   PORT_IN_USE: { status: 409, title: 'Port in use', retryable: false },
+  BLOB_MISSING: { status: 500, title: 'Stored payload missing or damaged', retryable: false },
   INTERNAL: { status: 500, title: 'Internal error', retryable: false },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 

@@ -1,3 +1,4 @@
+import { sweepBlobs } from '../blobs/index.js';
 import { hostname } from 'node:os';
 import type { RetentionPolicy } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
@@ -58,10 +59,13 @@ export function startHistoryService(options: HistoryServiceOptions): () => Promi
     pruning ??= (async () => {
       if (!(await claimLease(store.handle.db, RETENTION_JOB, holder, pruneIntervalMs))) return;
       const report = await pruneRecords(store, engine, retention, { stop: () => stopped });
+      // After the rows are gone: blobs only they referenced go with them (docs/payloads.md).
+      const swept = stopped ? null : await sweepBlobs(store.handle);
       await recordLeaseResult(store.handle.db, RETENTION_JOB, {
         holder,
         at: new Date().toISOString(),
         ...report,
+        ...(swept === null ? {} : { blobs: swept.blobs, blob_bytes: swept.bytes }),
       });
     })()
       .catch((error: unknown) => options.onError(error, 'pruning'))

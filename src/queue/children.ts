@@ -1,3 +1,4 @@
+import { loadJson } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import {
   fromDbJson,
@@ -74,11 +75,12 @@ export async function childTasksOf(
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  return rows.map((row) => ({
+  const outputs = await Promise.all(rows.map((row) => loadJson(handle.db, row.result_data)));
+  return rows.map((row, i) => ({
     id: row.id,
     status: row.status,
     finished: (FINISHED_STATUSES as readonly string[]).includes(row.status),
-    output: fromDbJson(row.result_data) ?? null,
+    output: outputs[i] ?? null,
     error: row.error_message,
     metadata: fromDbJson(row.task_metadata) ?? null,
   }));

@@ -1,8 +1,10 @@
-import { isTransientDatabaseError, toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import { inlineJson } from '../blobs/index.js';
+import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAssignments } from './assignments.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
+import { storeOutputs } from './payloads.js';
 import { bisectFailures, messageOf } from './split.js';
 import {
   PREPARE_ON_REQUEST,
@@ -85,9 +87,10 @@ export async function completeTasks(
 ): Promise<CompleteResult> {
   const { unique, duplicates } = uniqueById(completions);
   if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id), failed: [] };
+  const stored = await storeOutputs(handle, unique);
   const { results, failed } = await bisectFailures(
     unique,
-    (batch) => recordBatch(handle, batch, hooks, now),
+    (batch) => recordBatch(handle, batch, stored, hooks, now),
     { rethrow: isTransientDatabaseError },
   );
   const completed = new Set<string>();
@@ -121,23 +124,26 @@ export async function completeTasks(
 async function recordBatch(
   handle: DatabaseHandle,
   batch: readonly Completion[],
+  stored: ReadonlyMap<string, string>,
   hooks: CompletionHooks,
   now: Date,
 ): Promise<Set<string>> {
-  if (hooks.prepareCompletedBatch === undefined) return completeBatch(handle, batch, hooks, now, undefined);
+  if (hooks.prepareCompletedBatch === undefined)
+    return completeBatch(handle, batch, stored, hooks, now, undefined);
   try {
-    return await completeBatch(handle, batch, hooks, now, PREPARE_ON_REQUEST);
+    return await completeBatch(handle, batch, stored, hooks, now, PREPARE_ON_REQUEST);
   } catch (error) {
     if (!(error instanceof PrepareFirstError)) throw error;
   }
   const prepared = await hooks.prepareCompletedBatch(batch).catch(() => undefined);
-  return completeBatch(handle, batch, hooks, now, prepared);
+  return completeBatch(handle, batch, stored, hooks, now, prepared);
 }
 
 /** One transaction: completes the batch and runs the hooks; throws (rolled back) on any error. */
 async function completeBatch(
   handle: DatabaseHandle,
   unique: readonly Completion[],
+  stored: ReadonlyMap<string, string>,
   hooks: CompletionHooks,
   now: Date,
   prepared: unknown,
@@ -154,7 +160,7 @@ async function completeBatch(
         chunk.map((c) => ({
           id: c.id,
           lease_epoch: c.leaseEpoch,
-          output: toDbJson(c.output ?? null),
+          output: stored.get(c.id) ?? inlineJson(c.output ?? null),
           duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
         })),
       );

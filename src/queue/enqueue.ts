@@ -10,6 +10,7 @@ import {
   type LogicalType,
   type SwarmDatabase,
 } from '../storage/index.js';
+import { inlineJson, storeLargeColumns } from '../blobs/index.js';
 import { chunksFor } from './batch.js';
 import { noteKeyedWork, withOwnerQuotas, flowIssues, registerFlowKeys } from './flow/index.js';
 import { retryColumns } from './rows.js';
@@ -89,6 +90,14 @@ export async function enqueueTasks(
   let inserted = 0;
   for (const chunk of taskChunks(dialect, tasks)) {
     const rows = chunk.map((task, j) => toRow(task, `tasks[${ids.length + j}]`, now, timestamps));
+    await storeLargeColumns(
+      { db, dialect },
+      rows,
+      'input_data',
+      chunk.map((task) => task.input),
+      'tasks',
+      (j) => `tasks[${ids.length + j}].input`,
+    );
     const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, rows);
     let insert =
       asSelect === null
@@ -243,7 +252,7 @@ function toRow(task: NewTask, at: string, now: string, timestamps: TimestampCach
     routing_strategy: task.routing ?? 'round_robin',
     task_type: task.taskType,
     // undefined is no JSON value: store null rather than a NULL the column refuses.
-    input_data: toDbJson(task.input ?? null),
+    input_data: inlineJson(task.input ?? null),
     priority: task.priority ?? 5,
     run_at: task.runAt === undefined ? now : timestamps.of(task.runAt, `${at}.runAt`),
     max_retries: task.maxRetries ?? 3,

@@ -33,6 +33,7 @@ import {
 import { problemSchema, sendProblem } from './problem.js';
 import { agentRoutes, agentSchema } from './routes/agents.js';
 import { artifactRoutes } from './routes/artifacts.js';
+import { blobRoutes } from './routes/blobs.js';
 import { conversationRoutes } from './routes/conversation.js';
 import { alertRoutes } from './routes/alerts.js';
 import { connectorRoutes } from './routes/connectors.js';
@@ -290,6 +291,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.mcp,
   );
   runAttemptRoutes(app, options.store);
+  blobRoutes(app, options.store);
   taskRoutes(app, registry, options.store, options.onRunStarted);
   queueSummaryRoutes(app, options.store);
   flowKeyRoutes(app, options.store);

@@ -1,3 +1,4 @@
+import { blobConfig, configureBlobs } from '../blobs/index.js';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { bootstrapAdmin, rememberServer, type Bootstrapped } from '../auth/index.js';
@@ -36,6 +37,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Process-wide: the API (run starts), the worker and the triggers all evaluate expressions.
   configureExpressionLimits(config.expressionLimits);
+  // Process-wide too: every writer of inputs, outputs and payloads spills large ones to blobs.
+  configureBlobs(blobConfig(config));
   // SWARM_HOME holds the database, keys and artifacts: made private (0700) before anything in it.
   fs.mkdirSync(config.home, { recursive: true, mode: 0o700 });
   const store = await Store.open(config.databaseUrl);

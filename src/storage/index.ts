@@ -37,6 +37,8 @@ export {
   WAITPOINT_KINDS,
   WAITPOINT_STATUSES,
   WAITPOINT_TIMEOUT_ACTIONS,
+  BLOB_SOURCES,
+  BLOB_LOCATIONS,
 } from './migrations/index.js';
 export {
   LOGICAL_TYPES,

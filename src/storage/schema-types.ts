@@ -712,6 +712,35 @@ export interface ExecutionHistoryTable {
   created_at: WithDefault<Timestamp>;
 }
 
+/** One stored content (0028), addressed by the SHA-256 of its bytes (lowercase hex). */
+export interface BlobsTable {
+  /** The SHA-256 of the content. */
+  id: string;
+  /** Bytes; a string on PostgreSQL (bigint), a number on SQLite. */
+  size: number | string | bigint;
+  location: 'db' | 'dir';
+  created_at: WithDefault<Timestamp>;
+  last_referenced_at: WithDefault<Timestamp>;
+}
+
+/** A blob's bytes in the database, in order of `seq`. */
+export interface BlobChunksTable {
+  id: string;
+  sha256: string;
+  seq: number;
+  data: Buffer;
+}
+
+/** Which owner's row (`source` table, `source_id`) references a blob. */
+export interface BlobRefsTable {
+  id: string;
+  sha256: string;
+  owner_id: string;
+  source: 'tasks' | 'events';
+  source_id: string;
+  created_at: WithDefault<Timestamp>;
+}
+
 /** A periodic job run once across all processes sharing the database (0021): id is its name. */
 export interface MaintenanceLeasesTable {
   id: string;
@@ -857,4 +886,7 @@ export interface SwarmDatabase {
   execution_history: ExecutionHistoryTable;
   maintenance_leases: MaintenanceLeasesTable;
   workflow_templates: WorkflowTemplatesTable;
+  blobs: BlobsTable;
+  blob_chunks: BlobChunksTable;
+  blob_refs: BlobRefsTable;
 }

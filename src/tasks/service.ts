@@ -1,3 +1,4 @@
+import { viewJson } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import { InputError, NotFoundError, SwarmError, type FieldIssue } from '../errors/index.js';
 import { cancelTasks } from '../queue/index.js';
@@ -177,7 +178,12 @@ export class TaskService {
       .where('id', '=', id)
       .executeTakeFirst();
     if (row === undefined) throw new NotFoundError('task', id);
-    return taskView(row);
+    const db = this.store.handle.db;
+    return {
+      ...taskView(row),
+      input: await viewJson(db, row.input_data),
+      result: await viewJson(db, row.result_data),
+    };
   }
 
   /** The caller's standalone tasks, newest first. */

@@ -1,3 +1,4 @@
+import { viewStored } from '../blobs/index.js';
 import type { Selectable } from 'kysely';
 import { DEFAULT_RETRY_POLICY } from '../queue/index.js';
 import { fromDbBool, fromDbJson, type SwarmDatabase } from '../storage/index.js';
@@ -24,8 +25,9 @@ export function taskView(row: TaskRow): TaskView {
     type: row.task_type,
     status: row.status,
     priority: row.priority,
-    input: fromDbJson(row.input_data),
-    result: fromDbJson(row.result_data),
+    // In lists a large value is a link to its blob; `get` reads it whole (viewJson).
+    input: viewStored(fromDbJson(row.input_data)),
+    result: viewStored(fromDbJson(row.result_data)),
     error: row.error_message ?? (row.status === 'PENDING' ? null : row.last_error),
     error_code: row.error_code,
     attempts: started ? row.retry_count + 1 : row.retry_count,

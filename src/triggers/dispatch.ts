@@ -1,3 +1,4 @@
+import { loadJson } from '../blobs/index.js';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Engine, PreparedRun } from '../engine/index.js';
@@ -105,12 +106,14 @@ export class EventDispatcher {
       .limit(limit)
       .execute();
     if (rows.length === 0) return { dispatched: 0, runsStarted: 0 };
-    const events: DispatchedEvent[] = rows.map((row) => ({
+    // A large payload is a blob: triggers, waits and subscribers get the value itself.
+    const payloads = await Promise.all(rows.map((row) => loadJson(db, row.payload)));
+    const events: DispatchedEvent[] = rows.map((row, i) => ({
       id: row.id,
       ownerId: row.owner_id,
       source: row.source,
       type: row.type,
-      payload: fromDbJson(row.payload),
+      payload: payloads[i] ?? null,
       runId: row.run_id,
       depth: Number(row.depth),
       createdAt: row.created_at,

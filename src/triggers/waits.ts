@@ -19,6 +19,7 @@
  * update, and the second resolution is a no-op. Which event wins is the first one found: the
  * oldest in the backfill and within a batch; between the two paths, whichever commits first.
  */
+import { loadJson } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { resolveWaitpoint } from '../queue/index.js';
@@ -143,7 +144,7 @@ export class EventWaits {
       }
       const rows = await query.orderBy('created_at').orderBy('id').limit(BACKFILL_PAGE).execute();
       for (const row of rows) {
-        const event = { ...row, payload: fromDbJson(row.payload) };
+        const event = { ...row, payload: await loadJson(this.handle.db, row.payload) };
         if (await this.matches(wait, event)) return { found: event, last: row.id };
       }
       const tail = rows.at(-1);

@@ -1,3 +1,4 @@
+import { blobConfig, configureBlobs } from '../blobs/index.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
@@ -64,6 +65,8 @@ export function createWorker(
   logger: Logger,
   overrides: WorkerOverrides = {},
 ): Worker {
+  // Process-wide: a standalone worker stores large outputs as blobs like the server does.
+  configureBlobs(blobConfig(config));
   const sandbox = new ProcessSandbox({
     isolation: { mode: config.agentIsolation, uid: config.agentUid, gid: config.agentGid },
     ...overrides.sandbox,
@@ -82,6 +85,7 @@ export function createWorker(
   const processes = new ProcessRuntime({
     home: config.home,
     sandbox,
+    limits: { stdoutBytes: config.agentOutputMax, lineBytes: config.agentOutputMax },
     unisolated: {
       allow: config.allowUnisolatedAgents,
       trusted: async (ownerId) => (await store.system.findUserById(ownerId))?.role === 'admin',

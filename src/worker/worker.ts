@@ -1,3 +1,4 @@
+import { resolveStored } from '../blobs/index.js';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/index.js';
@@ -416,7 +417,8 @@ export class Worker {
           ownerId: task.ownerId,
           attempt: task.attempt,
           agent: invokedAgent(agent),
-          input: task.input,
+          // A large input is a reference to a blob: the agent gets the value itself.
+          input: await resolveStored(this.options.store.handle.db, task.input),
           ...(task.resumeState === undefined ? {} : { resumeState: task.resumeState }),
           idempotencyKey: idempotencyKeyOf(
             task.idempotencyRunId ?? task.runId,

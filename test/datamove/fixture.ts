@@ -373,6 +373,10 @@ export const FIXTURE: readonly Spec[] = [
     'webhook_delivery_attempts',
     (_v, ref) => ({ owner_id: ref('users'), delivery_id: ref('webhook_deliveries') }),
   ],
+  // Payload blobs (migration 0028): no foreign keys; a reference names its owner and row.
+  ['blobs', (v) => ({ location: pick(v, 'db', 'dir') })],
+  ['blob_chunks', () => ({})],
+  ['blob_refs', (v, ref) => ({ owner_id: ref('users'), source: pick(v, 'tasks', 'events') })],
 ];
 
 /** Ids beyond the first two rows of a bulk table: text keys that sort differently by collation. */

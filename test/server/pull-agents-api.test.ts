@@ -7,6 +7,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootstrapAdmin } from '../../src/auth/index.js';
+import { isBlobReference } from '../../src/blobs/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { manifestSigningPayload } from '../../src/registry/agent/index.js';
 import { Registry } from '../../src/registry/index.js';
@@ -231,6 +232,23 @@ describe.each(DIALECTS)('pull agents over the API on %s', (dialect) => {
     expect(await taskRow(task.id)).toMatchObject({ status: 'RUNNING', result_data: null });
     const bad = await call('/api/v1/agents/puller/claim', { limit: 101 });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('hands a pull agent a large input whole and stores its large output as a blob (docs/payloads.md)', async () => {
+    await registerAgent('bulky', ['pull:bulky']);
+    const input = { text: 'in '.repeat(40_000) };
+    const runId = await startRun({ agent: 'bulky@1.0.0' }, input);
+    const [task] = (await claim('bulky')).tasks;
+    expect(task!.input).toEqual(input);
+    expect(isBlobReference(JSON.parse((await taskRow(task!.id)).input_data))).toBe(true);
+    const output = { rows: Array.from({ length: 8000 }, (_, i) => ({ i, out: 'row' })) };
+    const done = await call(`/api/v1/tasks/${task!.id}/result`, { lease_epoch: task!.lease_epoch, output });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(isBlobReference(JSON.parse((await taskRow(task!.id)).result_data!))).toBe(true);
+    expect(await engine.getRun(caller, runId)).toMatchObject({
+      status: 'completed',
+      result: { only: output },
+    });
   });
 });
 

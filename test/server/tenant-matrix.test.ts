@@ -424,6 +424,18 @@ describe.each(DIALECTS)('tenant matrix on %s', (dialect) => {
     });
     fill('artifacts', artifactId);
     remember(task.id);
+    // A payload over SWARM_PAYLOAD_INLINE_MAX is a blob, readable by the owners referencing it.
+    await ok('POST', '/api/v1/events', {
+      source: 'matrix',
+      type: 'big',
+      payload: { text: `${who} `.repeat(40_000) },
+    });
+    const blob = await store.handle.db
+      .selectFrom('blob_refs')
+      .select('sha256')
+      .where('owner_id', '=', user[who])
+      .executeTakeFirstOrThrow();
+    fill('blobs', blob.sha256);
     // Alerts are raised by Swarm itself, not the API: one about the run.
     const alert = await store.handle.dialect.writeTransaction(store.handle.db, (trx) =>
       raise(trx, store.handle.dialect, {

@@ -59,6 +59,9 @@ const EXPECTED_TABLES = [
   'flow_starts',
   'run_concurrency_keys',
   'trigger_debounces',
+  'blobs',
+  'blob_chunks',
+  'blob_refs',
   'swarm_migrations',
 ];
 

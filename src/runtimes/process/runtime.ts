@@ -34,17 +34,20 @@ import {
 export const PROCESS_KINDS: readonly ProgramKind[] = ['node', 'python', 'binary'];
 
 export interface ProcessLimits {
-  /** All of stdout together. @default 10 MiB */
+  /** All of stdout together (SWARM_AGENT_OUTPUT_MAX). @default 256 MiB */
   readonly stdoutBytes: number;
-  /** One stdout line (the output line included). @default 1 MiB */
+  /**
+   * One stdout line (the output line included). Its pieces are kept as they come and joined
+   * once, at its newline. @default 256 MiB, as much as all of stdout: an output of 50 MB is one line
+   */
   readonly lineBytes: number;
   /** Stderr written to the log; the rest is read and dropped (never fatal). @default 1 MiB */
   readonly stderrLogBytes: number;
 }
 
 export const DEFAULT_PROCESS_LIMITS: ProcessLimits = {
-  stdoutBytes: 10 * 1024 * 1024,
-  lineBytes: 1024 * 1024,
+  stdoutBytes: 256 * 1024 * 1024,
+  lineBytes: 256 * 1024 * 1024,
   stderrLogBytes: 1024 * 1024,
 };
 
@@ -483,7 +486,7 @@ class Session {
     for (const line of lines) this.onLine(line);
     if (tooLarge !== null) {
       this.fail(
-        agentFailed(`output too large: ${tooLarge} (a limit of the process runtime)`, {
+        agentFailed(`output too large: ${tooLarge} (SWARM_AGENT_OUTPUT_MAX)`, {
           retryable: false,
         }),
       );

@@ -1,3 +1,4 @@
+import { viewStored } from '../../blobs/index.js';
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../../errors/index.js';
 import { fromDbJson, insertEvents, SYSTEM_EVENT_SOURCE } from '../../storage/index.js';
@@ -159,7 +160,8 @@ export function eventRoutes(app: FastifyInstance, deps: RouteDeps): void {
           id: row.id,
           source: row.source,
           type: row.type,
-          payload: fromDbJson(row.payload),
+          // A large payload is a link to its blob (GET /api/v1/blobs/{sha256}).
+          payload: viewStored(fromDbJson(row.payload)),
           status: row.status,
           attempts: Number(row.attempts),
           lastError: row.last_error,

@@ -1,3 +1,4 @@
+import { resolveStored } from '../../blobs/index.js';
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/index.js';
 import { SwarmError } from '../../errors/index.js';
@@ -214,11 +215,12 @@ export function remoteAgentRoutes(
           .set({ assigned_agent_id: agentId })
           .where('id', 'in', ids)
           .execute();
+      const inputs = await Promise.all(claimed.map((task) => resolveStored(store.handle.db, task.input)));
       return {
-        tasks: claimed.map((task) => ({
+        tasks: claimed.map((task, i) => ({
           id: task.id,
           lease_epoch: task.leaseEpoch,
-          input: task.input ?? null,
+          input: inputs[i] ?? null,
           step_id: task.stepId,
           run_id: task.runId,
           attempt: task.attempt,

@@ -26,6 +26,7 @@ import { eventWaits } from './0024-event-waits.js';
 import { runForks } from './0025-run-forks.js';
 import { flowControl } from './0026-flow-control.js';
 import { runConcurrency } from './0027-run-concurrency.js';
+import { blobs } from './0028-blobs.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -56,6 +57,7 @@ export const MIGRATIONS: readonly Migration[] = [
   runForks,
   flowControl,
   runConcurrency,
+  blobs,
 ];
 
 export type { Migration } from './ddl.js';
@@ -63,6 +65,7 @@ export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.
 export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES } from './0010-event-causation.js';
 export { FIRING_REFUSAL_REASONS as REFUSAL_REASONS } from './0027-run-concurrency.js';
+export { BLOB_LOCATIONS, BLOB_SOURCES } from './0028-blobs.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { CONSENSUS_TYPES, TRUST_EVENT_TYPES } from './0019-consensus.js';

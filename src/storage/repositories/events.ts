@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase } from '../schema-types.js';
-import { newId, toDbJson } from '../values.js';
+import { inlineJson, storeLargeColumns } from '../../blobs/json.js';
+import { newId } from '../values.js';
 
 /** An event `{source, type, payload}` as it is published; dispatched to subscribers later. */
 export interface NewEvent {
@@ -75,7 +76,7 @@ export async function insertEvents(
     owner_id: event.ownerId,
     source: event.source,
     type: event.type,
-    payload: toDbJson(event.payload === undefined ? null : event.payload),
+    payload: inlineJson(event.payload === undefined ? null : event.payload),
     run_id: event.runId ?? null,
     task_id: event.taskId ?? null,
     idempotency_key: event.idempotencyKey ?? null,
@@ -86,6 +87,14 @@ export async function insertEvents(
           ? event.runEventDepth + 1
           : (depths.get(event.runId) ?? 0),
   }));
+  await storeLargeColumns(
+    { db, dialect },
+    rows,
+    'payload',
+    events.map((event) => event.payload),
+    'events',
+    (j) => `events[${j}].payload`,
+  );
   const size = Math.floor((dialect.maxParameters - 200) / 9);
   for (let i = 0; i < rows.length; i += size) {
     await db

@@ -1,0 +1,41 @@
+/**
+ * Payloads without a size cap (docs/payloads.md): content-addressed blobs, JSON values that
+ * spill into them above SWARM_PAYLOAD_INLINE_MAX, and the sweep that removes unreferenced ones.
+ */
+export {
+  configureBlobs,
+  blobConfig,
+  blobSettings,
+  DEFAULT_BLOB_SETTINGS,
+  type BlobSettings,
+} from './settings.js';
+export {
+  putBlob,
+  putBlobStream,
+  getBlob,
+  readBlob,
+  findBlob,
+  isSha256,
+  blobPath,
+  CHUNK_BYTES,
+  type BlobHandle,
+  type BlobInfo,
+} from './store.js';
+export {
+  storeJson,
+  inlineJson,
+  loadJson,
+  resolveStored,
+  unescapeStored,
+  viewStored,
+  viewJson,
+  VIEW_WHOLE_MAX,
+  isBlobReference,
+  referenceSha,
+  addReferences,
+  storeLargeColumns,
+  type BlobReference,
+  type BlobOwner,
+} from './json.js';
+export { sweepBlobs, type SweepReport } from './sweep.js';
+export { mayReadBlob } from './access.js';
