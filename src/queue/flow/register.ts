@@ -82,7 +82,9 @@ export async function registerFlowKeys(
   for (const chunk of chunksFor(dialect, missing, 9)) {
     await db
       .insertInto('flow_keys')
-      .values(chunk.map((key) => ({ id: newId(), key, ...wanted.get(key)!, created_at: now, updated_at: now })))
+      .values(
+        chunk.map((key) => ({ id: newId(), key, ...wanted.get(key)!, created_at: now, updated_at: now })),
+      )
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
   }
