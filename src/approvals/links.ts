@@ -93,8 +93,11 @@ export function verifyToken(keyring: Keyring, token: string, now: Date = new Dat
   }
   const expires = Number(expiresText);
   const expected = mac(key, approvalId!, linkId!, expires);
-  const given = Buffer.from(signature!, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+  // The text is compared, not its decoding: base64url's last character carries unused bits, so
+  // several spellings decode to one signature, and a link must have exactly one.
+  const given = Buffer.from(signature!, 'utf8');
+  const wanted = Buffer.from(expected.toString('base64url'), 'utf8');
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw invalid();
   if (expires * 1000 <= now.getTime())
     throw new SwarmError(
       'APPROVAL_LINK_EXPIRED',

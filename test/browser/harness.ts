@@ -39,7 +39,7 @@ export async function startSwarm(dialect: TestDialect, env: Record<string, strin
       DATABASE_URL: testDb.url,
       SWARM_HOME: home,
       SWARM_PORT: '0',
-      SWARM_LOG_LEVEL: 'silent',
+      SWARM_LOG_LEVEL: process.env.SWARM_TEST_LOG_LEVEL ?? 'silent',
       SWARM_ADMIN_PASSWORD: ADMIN.password,
       // A dashboard built elsewhere (npx vite build --outDir …), else the package's dist/web.
       ...(process.env.SWARM_DASHBOARD_DIR ? { SWARM_DASHBOARD_DIR: process.env.SWARM_DASHBOARD_DIR } : {}),

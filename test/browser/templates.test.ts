@@ -146,20 +146,31 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
         input: { text: 'hello' },
       });
       expect(run.status).toBe(202);
+      // Finished first (a loaded machine runs it slowly), then archived within a sweep or two.
+      await expect
+        .poll(async () => (await call<{ status: string }>('GET', `/runs/${run.body.id}`)).body.status, {
+          timeout: 60_000,
+          interval: 500,
+        })
+        .toBe('completed');
       await page.goto('/#/history?workflow=chain-from-template');
       const row = page.getByRole('table', { name: 'Archived runs' }).locator(`tr[data-run="${run.body.id}"]`);
       await expect
         .poll(
           async () => {
+            // The rows come after the page's load event: wait for them a while before reloading.
             await page.reload();
-            return row.count();
+            return row.waitFor({ timeout: 3000 }).then(
+              () => 1,
+              () => 0,
+            );
           },
-          { timeout: 20_000, interval: 1000 },
+          { timeout: 30_000, interval: 500 },
         )
         .toBe(1);
       expect(await row.textContent()).toMatch(/chain-from-template@1\.0\.0.*completed/);
       await context.close();
-    });
+    }, 120_000);
 
     it('a viewer sees the templates but no form to create a workflow', async () => {
       const viewer = { email: 'tpl-viewer@example.com', password: 'viewer password 1234' };
