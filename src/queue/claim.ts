@@ -8,6 +8,7 @@ import {
 import { instruments, secondsSince } from '../metrics/index.js';
 import { recordAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
+import { whereClaimerMayTake } from './claimer-filter.js';
 import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask, type ClaimRow } from './rows.js';
 import type { ClaimedTask } from './types.js';
 import { claimKeyedTasks, noteNoKeyedWork, ownersInTurn, shouldLookForKeyedWork } from './flow/index.js';
@@ -178,19 +179,7 @@ function claimStatement(
           .where('status', '=', 'PENDING')
           .where('concurrency_key', 'is', null)
           .where('run_at', '<=', now)
-          .$if(options.ownerId !== undefined, (q) => q.where('owner_id', '=', options.ownerId!))
-          .$if(options.only !== undefined, (q) =>
-            q.where((eb) => {
-              const { agentName, capabilities = [] } = options.only!;
-              const either = [];
-              if (agentName !== undefined) either.push(eb('agent_name', '=', agentName));
-              if (capabilities.length > 0)
-                either.push(
-                  eb.and([eb('agent_name', 'is', null), eb('capability_required', 'in', [...capabilities])]),
-                );
-              return eb.or(either);
-            }),
-          )
+          .$call((q) => whereClaimerMayTake(q, options))
           .orderBy('priority', 'desc')
           .orderBy('run_at')
           .orderBy('id')

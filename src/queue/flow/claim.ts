@@ -1,6 +1,7 @@
-import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
 import { newId, toDbTimestamp } from '../../storage/index.js';
+import { whereClaimerMayTake } from '../claimer-filter.js';
 import { chunksFor } from '../batch.js';
 import { byClaimOrder, CLAIM_COLUMNS, type ClaimRow } from '../rows.js';
 
@@ -66,7 +67,7 @@ export async function claimKeyedTasks(
     .where('concurrency_key', 'is not', null)
     .where('parked_key', 'is', null)
     .where('run_at', '<=', at.now)
-    .$call((q) => narrowed(q, at))
+    .$call((q) => whereClaimerMayTake(q, at))
     .orderBy('priority', 'desc')
     .orderBy('run_at')
     .orderBy('id')
@@ -99,7 +100,7 @@ export async function claimKeyedTasks(
         .where('status', '=', 'PENDING')
         .where('parked_key', '=', key)
         .where('run_at', '<=', at.now)
-        .$call((q) => narrowed(q, at))
+        .$call((q) => whereClaimerMayTake(q, at))
         .orderBy('priority', 'desc')
         .orderBy('run_at')
         .orderBy('id')
@@ -190,24 +191,6 @@ function roomOf(state: KeyState): number {
   if (state.maxRunning !== null) room = state.maxRunning - state.running;
   if (state.rate !== null) room = Math.min(room, state.rate - state.starts);
   return room;
-}
-
-/** The claimer's filters (a pull agent's owner, agent name, capabilities), as the claim applies them. */
-function narrowed<O>(q: SelectQueryBuilder<SwarmDatabase, 'tasks', O>, at: KeyedClaimAt) {
-  return q
-    .$if(at.ownerId !== undefined, (w) => w.where('owner_id', '=', at.ownerId!))
-    .$if(at.only !== undefined, (w) =>
-      w.where((eb) => {
-        const { agentName, capabilities = [] } = at.only!;
-        const either = [];
-        if (agentName !== undefined) either.push(eb('agent_name', '=', agentName));
-        if (capabilities.length > 0)
-          either.push(
-            eb.and([eb('agent_name', 'is', null), eb('capability_required', 'in', [...capabilities])]),
-          );
-        return eb.or(either);
-      }),
-    );
 }
 
 /**
