@@ -144,9 +144,13 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       expect(sizes.at(-1)).toBe(5);
       expect(running).toBe(true);
       expect(hidden).toBe(0);
-      expect(await subs.evaluateAll((els) => els.map((e) => e.getAttribute('data-status')))).toEqual(
-        Array(5).fill('completed'),
-      );
+      // The sub-nodes come from the conversation, read once more after the run's status says it
+      // ended: they catch up within that read.
+      await expect
+        .poll(() => subs.evaluateAll((els) => els.map((e) => e.getAttribute('data-status'))), {
+          timeout: 10_000,
+        })
+        .toEqual(Array(5).fill('completed'));
       expect(await subs.allTextContents()).toEqual([
         'crew-lead · plan 1',
         'crew-hand · round 1 · subtask 1',
