@@ -1,11 +1,38 @@
+import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { InputError } from '../errors/index.js';
 import { depthMessage, measureJson } from './json-guard.js';
 
-/** A new row id: UUIDv7, so ids sort by creation time and index pages fill in order. */
+/**
+ * A new row id: UUIDv7, so ids sort by creation time and index pages fill in order — and, within
+ * this process, in the order they were made (the same millisecond counts on, as uuid's own v7
+ * does). The random bytes come from a pool filled 256 ids at a time: uuid asks the system for 16
+ * bytes per id, which cost a queue enqueueing tens of thousands of tasks a second more than
+ * anything else it did in Node.
+ */
 export function newId(): string {
-  return uuidv7();
+  const now = Date.now();
+  if (now > clock.msecs) {
+    clock.msecs = now;
+    clock.seq = -1; // drawn from this id's random bytes below
+  } else {
+    clock.seq = (clock.seq + 1) | 0;
+    if (clock.seq === 0) clock.msecs++; // 2^31 ids in one millisecond: borrow the next one
+  }
+  if (pool.offset + 16 > pool.bytes.length) {
+    randomFillSync(pool.bytes);
+    pool.offset = 0;
+  }
+  const random = pool.bytes.subarray(pool.offset, pool.offset + 16);
+  pool.offset += 16;
+  // A new millisecond starts its sequence at random (31 bits, as uuid does), leaving room to count.
+  if (clock.seq === -1)
+    clock.seq = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
+  return uuidv7({ random, msecs: clock.msecs, seq: clock.seq });
 }
+
+const clock = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
+const pool = { bytes: new Uint8Array(16 * 256), offset: 16 * 256 };
 
 /**
  * The deepest JSON Swarm stores. JSON.stringify recurses, and overflows the stack somewhere past

@@ -404,8 +404,19 @@ export class Worker {
     }
     if (Object.keys(secrets).length > 0) redactor = new Redactor(secrets);
     const timeoutMs = (task.timeoutSeconds ?? agent.timeoutSeconds) * 1000;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([controller.signal, timeout]);
+    // The attempt's one controller also carries its timeout: AbortSignal.timeout + any cost a
+    // timer, a combined signal and weak-reference bookkeeping per task, which a worker running
+    // thousands of short tasks a second pays for in garbage collection.
+    let timedOut = false;
+    const timer =
+      timeoutMs <= MAX_TIMER_MS
+        ? setTimeout(() => {
+            if (controller.signal.aborted) return; // cancelled or lost first: that is the reason
+            timedOut = true;
+            controller.abort(new DOMException(`attempt exceeded ${timeoutMs} ms`, 'TimeoutError'));
+          }, timeoutMs).unref()
+        : undefined;
+    const signal = controller.signal;
     const attemptLog = this.attemptLog(task, redactor);
     agentRan = true;
     try {
@@ -448,7 +459,7 @@ export class Worker {
             }),
         },
       );
-      if (controller.signal.aborted) return; // cancelled or lost: the queue refuses the result anyway
+      if (controller.signal.aborted && !timedOut) return; // cancelled or lost: the queue refuses the result anyway
       if (output instanceof Sleep) {
         await this.checkChildTaskCap(task, output);
         ended('sleeping');
@@ -471,9 +482,11 @@ export class Worker {
       });
       this.scheduleFlush();
     } catch (error) {
-      if (timeout.aborted) await fail(`TIMEOUT: attempt exceeded ${timeoutMs} ms`, true, true);
+      if (timedOut) await fail(`TIMEOUT: attempt exceeded ${timeoutMs} ms`, true, true);
       else if (controller.signal.aborted) return;
       else await fail((error as Error).message, isSwarmError(error) ? error.retryable : true);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -697,3 +710,5 @@ function redactedEvents(sink: EventSink, redactor: Redactor): EventSink {
       }),
   };
 }
+/** setTimeout fires at once past this (2^31 - 1 ms, ~24.8 days): a longer timeout is none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -31,6 +31,18 @@ describe('value codecs', () => {
     expect(new Set(ids).size).toBe(1000);
     expect([...ids].sort()).toEqual(ids);
   });
+
+  it('keeps ids UUIDv7 and in order across many refills of its random pool', () => {
+    // 100,000 ids: hundreds of refills of the pool, most of them in the same millisecond.
+    const ids = Array.from({ length: 100_000 }, () => newId());
+    const v7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(ids.filter((id) => !v7.test(id))).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.filter((id, i) => i > 0 && !(id > ids[i - 1]!))).toEqual([]);
+    // The time prefix is the clock's (within the run of this test).
+    const ms = parseInt(ids[0]!.replace('-', '').slice(0, 12), 16);
+    expect(Math.abs(ms - Date.now())).toBeLessThan(60_000);
+  });
 });
 
 describe.each(DIALECTS)('values through %s', (dialect) => {

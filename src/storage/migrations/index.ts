@@ -27,6 +27,7 @@ import { runForks } from './0025-run-forks.js';
 import { flowControl } from './0026-flow-control.js';
 import { runConcurrency } from './0027-run-concurrency.js';
 import { blobs } from './0028-blobs.js';
+import { leanTaskIndexes } from './0031-lean-task-indexes.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -58,6 +59,7 @@ export const MIGRATIONS: readonly Migration[] = [
   flowControl,
   runConcurrency,
   blobs,
+  leanTaskIndexes,
 ];
 
 export type { Migration } from './ddl.js';
