@@ -193,6 +193,9 @@ async function completeBatch(
           'tasks.scheduled_task_id',
           'tasks.chain_id',
           'tasks.parent_task_id',
+          'tasks.assigned_agent_id',
+          'tasks.agent_name',
+          'tasks.agent_version',
         ])
         .execute();
       for (const row of updated) rows.push(row);
@@ -221,6 +224,7 @@ async function completeBatch(
         durationMs: row.duration_ms,
         scheduledTaskId: row.scheduled_task_id,
         chainId: row.chain_id,
+        agent: { assignedAgentId: row.assigned_agent_id, name: row.agent_name, version: row.agent_version },
       }));
       if (hooks.onCompletedBatch !== undefined) {
         if (done.length > 0) await hooks.onCompletedBatch(trx, done, prepared);

@@ -12,6 +12,7 @@ export {
   type ClaimedTask,
   type Lease,
   type CompletedTask,
+  type TaskAgentRef,
   type FailedTask,
   type TaskHook,
   PREPARE_ON_REQUEST,

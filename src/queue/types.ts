@@ -147,6 +147,15 @@ export interface CompletedTask {
   readonly scheduledTaskId: string | null;
   /** The task chain it is a step of, if any. */
   readonly chainId: string | null;
+  /** The agent that ran it, as its row names it: what a hook needs without reading it again. */
+  readonly agent: TaskAgentRef;
+}
+
+/** The agent of a task: the one routing assigned, else the one the task names (if any). */
+export interface TaskAgentRef {
+  readonly assignedAgentId: string | null;
+  readonly name: string | null;
+  readonly version: string | null;
 }
 
 /** What the final-failure hook learns about a task that will not run again. */

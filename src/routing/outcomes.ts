@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { BatchHook, CompletedTask } from '../queue/index.js';
+import type { BatchHook, CompletedTask, TaskAgentRef } from '../queue/index.js';
 import { chunksFor } from '../queue/index.js';
 import {
   newId,
@@ -23,6 +23,11 @@ export interface AttemptOutcome {
   readonly result: AttemptResult;
   /** How long a completed attempt took; feeds the agent's average. */
   readonly durationMs?: number | null;
+  /**
+   * The task's agent and owner, when the caller has them from the row it just changed (a
+   * completion's RETURNING): the agents are then found without reading the tasks again.
+   */
+  readonly agent?: TaskAgentRef & { readonly ownerId: string };
 }
 
 /** One change of one agent's trust score, as written to `trust_records`. */
@@ -68,25 +73,9 @@ export async function recordOutcomes(
   if (outcomes.length === 0) return [];
   const policy = options.policy ?? DEFAULT_TRUST_POLICY;
   const now = toDbTimestamp(options.now ?? new Date());
-  const agentOf = new Map<string, string>();
-  for (const chunk of chunksFor(dialect, [...new Set(outcomes.map((o) => o.taskId))], 1)) {
-    const rows = await trx
-      .selectFrom('tasks as t')
-      .leftJoin('agents as routed', 'routed.id', 't.assigned_agent_id')
-      .leftJoin('agents as named', (join) =>
-        join
-          .onRef('named.owner_id', '=', 't.owner_id')
-          .onRef('named.name', '=', 't.agent_name')
-          .onRef('named.version', '=', 't.agent_version'),
-      )
-      .select(['t.id', 'routed.id as routed_id', 'named.id as named_id'])
-      .where('t.id', 'in', chunk)
-      .execute();
-    for (const row of rows) {
-      const agentId = row.routed_id ?? row.named_id;
-      if (agentId !== null) agentOf.set(row.id, agentId);
-    }
-  }
+  const agentOf = outcomes.every((o) => o.agent !== undefined)
+    ? await agentsByRef(trx, dialect, outcomes)
+    : await agentsByTask(trx, dialect, outcomes);
   if (agentOf.size === 0) return [];
 
   const ids = [...new Set(agentOf.values())].sort();
@@ -199,6 +188,80 @@ export async function recordOutcome(
   );
 }
 
+/** Each task's agent id, read with the tasks (the row holds the routed or named agent). */
+async function agentsByTask(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  outcomes: readonly AttemptOutcome[],
+): Promise<Map<string, string>> {
+  const agentOf = new Map<string, string>();
+  for (const chunk of chunksFor(dialect, [...new Set(outcomes.map((o) => o.taskId))], 1)) {
+    const rows = await trx
+      .selectFrom('tasks as t')
+      .leftJoin('agents as routed', 'routed.id', 't.assigned_agent_id')
+      .leftJoin('agents as named', (join) =>
+        join
+          .onRef('named.owner_id', '=', 't.owner_id')
+          .onRef('named.name', '=', 't.agent_name')
+          .onRef('named.version', '=', 't.agent_version'),
+      )
+      .select(['t.id', 'routed.id as routed_id', 'named.id as named_id'])
+      .where('t.id', 'in', chunk)
+      .execute();
+    for (const row of rows) {
+      const agentId = row.routed_id ?? row.named_id;
+      if (agentId !== null) agentOf.set(row.id, agentId);
+    }
+  }
+  return agentOf;
+}
+
+/**
+ * Each task's agent id from the refs the caller read with the tasks: the routed agent's id as
+ * is, the named ones looked up once per distinct (owner, name, version) — a batch of a thousand
+ * tasks of one agent is one small lookup, not a join over a thousand tasks.
+ */
+async function agentsByRef(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  outcomes: readonly AttemptOutcome[],
+): Promise<Map<string, string>> {
+  const agentOf = new Map<string, string>();
+  const named = new Map<string, { ownerId: string; name: string; version: string; tasks: string[] }>();
+  for (const { taskId, agent } of outcomes) {
+    if (agent === undefined) continue;
+    if (agent.assignedAgentId !== null) agentOf.set(taskId, agent.assignedAgentId);
+    else if (agent.name !== null && agent.version !== null) {
+      const key = JSON.stringify([agent.ownerId, agent.name, agent.version]);
+      const entry = named.get(key);
+      if (entry === undefined)
+        named.set(key, { ownerId: agent.ownerId, name: agent.name, version: agent.version, tasks: [taskId] });
+      else entry.tasks.push(taskId);
+    }
+  }
+  for (const chunk of chunksFor(dialect, [...named.values()], 3)) {
+    const rows = await trx
+      .selectFrom('agents')
+      .select(['id', 'owner_id', 'name', 'version'])
+      .where((eb) =>
+        eb.or(
+          chunk.map((ref) =>
+            eb.and([
+              eb('owner_id', '=', ref.ownerId),
+              eb('name', '=', ref.name),
+              eb('version', '=', ref.version),
+            ]),
+          ),
+        ),
+      )
+      .execute();
+    for (const row of rows)
+      for (const taskId of named.get(JSON.stringify([row.owner_id, row.name, row.version]))?.tasks ?? [])
+        agentOf.set(taskId, row.id);
+  }
+  return agentOf;
+}
+
 /**
  * A completion hook that also brings the agents of the completed tasks up to date, in the same
  * transaction as the completions: it runs `hook` (the engine's), then recordOutcomes.
@@ -213,7 +276,12 @@ export function withAgentOutcomes(
     await recordOutcomes(
       trx,
       dialect,
-      tasks.map((t) => ({ taskId: t.id, result: 'completed' as const, durationMs: t.durationMs })),
+      tasks.map((t) => ({
+        taskId: t.id,
+        result: 'completed' as const,
+        durationMs: t.durationMs,
+        agent: { ...t.agent, ownerId: t.ownerId },
+      })),
       options,
     );
   };

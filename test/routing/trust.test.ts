@@ -189,6 +189,41 @@ describe.each(DIALECTS)('trust and agent statistics on %s', (dialect) => {
     expect(await trustRecords(fx, id)).toHaveLength(3);
   });
 
+  it('finds the agents of a completed batch from the completion itself, as it would from the tasks', async () => {
+    const a = await agentWith(fx, 'ref-a');
+    const b = await agentWith(fx, 'ref-b');
+    const { db, dialect } = fx.store.handle;
+    const task = (agentName: string) => ({
+      ownerId: fx.caller.userId,
+      agentName,
+      agentVersion: '1.0.0',
+      taskType: 't',
+      input: {},
+    });
+    const ids = await enqueueTasks(db, dialect, [
+      task('ref-a'),
+      task('ref-b'),
+      task('builtin/noop'),
+      task('ref-a'),
+      // Names no registered version: no agent to bring up to date.
+      { ...task('ref-b'), agentVersion: '9.9.9' },
+    ]);
+    // Routing assigned the fourth to b although it names a: the assigned agent wins.
+    await db.updateTable('tasks').set({ assigned_agent_id: b }).where('id', '=', ids[3]!).execute();
+    const claimed = await claimTasks(fx.store.handle, { workerId: 'w', limit: 5, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(5);
+    const result = await completeTasks(
+      fx.store.handle,
+      claimed.map((t) => ({ id: t.id, leaseEpoch: t.leaseEpoch, output: null, durationMs: 1000 })),
+      { onCompletedBatch: withAgentOutcomes(dialect, async () => {}) },
+    );
+    expect(result.completed).toHaveLength(5);
+    expect((await agentRow(fx, a)).total_tasks_completed).toBe(1);
+    expect((await agentRow(fx, b)).total_tasks_completed).toBe(2);
+    expect((await trustRecords(fx, a)).map((r) => r.task_id)).toEqual([ids[0]]);
+    expect((await trustRecords(fx, b)).map((r) => r.task_id).sort()).toEqual([ids[1], ids[3]].sort());
+  });
+
   it('adjusts trust by hand with a manual_adjustment record', async () => {
     const id = await agentWith(fx, 'manual', { trust: 0.1 });
     expect(

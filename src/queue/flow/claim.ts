@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Expression, type Kysely } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
 import { newId, toDbTimestamp } from '../../storage/index.js';
 import { whereClaimerMayTake } from '../claimer-filter.js';
@@ -89,27 +89,21 @@ export async function claimKeyedTasks(
   for (let i = 0; i < order.length && unparked < at.limit; i += KEYS_PER_ROUND) {
     const round = order.slice(i, i + KEYS_PER_ROUND);
     await lockKeys(trx, dialect, at, new Set(round.filter((key) => !states.has(key))), states);
+    // Each key with room gives up to its room, the claim's limit shared out in round order.
+    const wanted: { key: string; room: number }[] = [];
+    let left = at.limit - unparked;
     for (const key of round) {
       const state = states.get(key);
       if (state === undefined || (state.wakeAt !== null && state.wakeAt > at.now)) continue;
-      const room = Math.min(roomOf(state), at.limit - unparked);
+      const room = Math.min(roomOf(state), left);
       if (room <= 0) continue;
-      let parked = trx
-        .selectFrom('tasks')
-        .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
-        .where('status', '=', 'PENDING')
-        .where('parked_key', '=', key)
-        .where('run_at', '<=', at.now)
-        .$call((q) => whereClaimerMayTake(q, at))
-        .orderBy('priority', 'desc')
-        .orderBy('run_at')
-        .orderBy('id')
-        .limit(room);
-      if (lock) parked = parked.forUpdate().skipLocked();
-      for (const row of await parked.execute()) {
-        if (!pool.has(row.id)) unparked++;
-        pool.set(row.id, row);
-      }
+      wanted.push({ key, room });
+      left -= room;
+      if (left <= 0) break;
+    }
+    for (const row of await parkedHeads(trx, dialect, at, wanted)) {
+      if (!pool.has(row.id)) unparked++;
+      pool.set(row.id, row);
     }
   }
   // Keys of unparked tasks that no first round locked (a task under several limits).
@@ -145,6 +139,53 @@ export async function claimKeyedTasks(
   const claimed = accepted.length === 0 ? [] : await start(trx, dialect, at, accepted, states);
   await rememberWakeTimes(trx, at, states);
   return { rows: claimed, seen: true };
+}
+
+/**
+ * The oldest parked tasks of each key, up to its room, locked (PostgreSQL: SKIP LOCKED). On
+ * PostgreSQL one statement for all the keys of a round — each key's head is its own LATERAL
+ * subquery over idx_tasks_flow_parked, so a round costs one round trip, not one per key; SQLite
+ * (one writer, no LATERAL, no round trip) asks key by key.
+ */
+async function parkedHeads(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  at: KeyedClaimAt,
+  wanted: readonly { key: string; room: number }[],
+): Promise<Candidate[]> {
+  if (wanted.length === 0) return [];
+  const head = (key: Expression<string>, room: Expression<number>) => {
+    const q = trx
+      .selectFrom('tasks')
+      .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
+      .where('status', '=', 'PENDING')
+      .where('parked_key', '=', key)
+      .where('run_at', '<=', at.now)
+      .$call((q) => whereClaimerMayTake(q, at))
+      .orderBy('priority', 'desc')
+      .orderBy('run_at')
+      .orderBy('id')
+      .limit(room);
+    return dialect.capabilities.skipLocked ? q.forUpdate().skipLocked() : q;
+  };
+  if (!dialect.capabilities.arrayParameters) {
+    const rows: Candidate[] = [];
+    for (const { key, room } of wanted) rows.push(...(await head(sql.val(key), sql.val(room)).execute()));
+    return rows;
+  }
+  const keys = sql<{
+    key: string;
+    room: number;
+  }>`(SELECT unnest(cast(${wanted.map((w) => w.key)} as text[])) AS key,
+    unnest(cast(${wanted.map((w) => w.room)} as integer[])) AS room)`;
+  return (await trx
+    .selectFrom(keys.as('k'))
+    .innerJoinLateral(
+      () => head(sql.ref<string>('k.key'), sql.ref<number>('k.room')).as('t'),
+      (join) => join.onTrue(),
+    )
+    .selectAll('t')
+    .execute()) as Candidate[];
 }
 
 /**
