@@ -1,10 +1,12 @@
-// `npm run bench:scale [-- --history N] [-- --samples N] [-- --jobs N] [-- --pg URL]`
+// `npm run bench:scale [-- --history N] [-- --samples N] [-- --jobs N] [-- --reuse] [-- --pg URL]`
 // Issue 18's scale row: does the queue slow down as its history grows? On a fresh PostgreSQL
 // database, the same measurements twice — on an empty `tasks` table, then after N finished tasks
 // (default 10,000,000, COMPLETED over the last 30 days, inserted with generate_series) — :
 //   claim   p50/p99 of one claimTasks(limit 1) with one task ready (and of its completeTasks);
 //   drain   no-op tasks/s of --jobs tasks drained by 1 worker process, then by 4.
 // Prints both and their ratio, and writes bench/results/<date>-scale.json. Needs `npm run build`.
+// The empty table is a fresh database each run; the filled one (swarm_bench_scale: ~7 GB for 10M
+// rows, ~5 min to fill here) is kept, and --reuse measures on it again without refilling.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,7 @@ const { values: args } = parseArgs({
     history: { type: 'string', default: '10000000' },
     samples: { type: 'string', default: '300' },
     jobs: { type: 'string', default: '20000' },
+    reuse: { type: 'boolean', default: false },
     pg: {
       type: 'string',
       default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -40,32 +43,48 @@ const samples = positive('samples');
 const jobs = positive('jobs');
 const FILL_BATCH = 1_000_000;
 
-const dbName = `swarm_bench_scale`;
 const admin = new pg.Client({ connectionString: args.pg });
 await admin.connect();
-await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-await admin.query(`CREATE DATABASE ${dbName}`);
-await admin.end();
-const url = withDatabase(args.pg, dbName);
-const store = await openStore(url, { poolSize: 4 });
-const user = await benchUser(store);
-const sql = new pg.Client({ connectionString: url });
-await sql.connect();
+
+/** One measurement's database and store: made afresh, unless `keep` and it exists. */
+async function database(/** @type {string} */ name, /** @type {boolean} */ keep) {
+  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+  if (!(keep && exists)) {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  }
+  const url = withDatabase(args.pg, name);
+  const store = await openStore(url, { poolSize: 4 });
+  const found =
+    keep && exists ? await store.handle.db.selectFrom('users').select(['id']).executeTakeFirst() : undefined;
+  const user = found ?? (await benchUser(store));
+  const sql = new pg.Client({ connectionString: url });
+  await sql.connect();
+  return { url, store, user, sql };
+}
+/** The database being measured. @type {Awaited<ReturnType<typeof database>>} */
+let at;
 
 /** p50/p99 ms of claiming one ready task, and of completing it: the queue's per-claim cost. */
 async function claimLatency() {
-  const { db, dialect } = store.handle;
+  const { db, dialect } = at.store.handle;
   const claim = [];
   const complete = [];
   for (let i = 0; i < samples + 10; i++) {
     await enqueueTasks(db, dialect, [
-      { ownerId: user.id, taskType: 'noop', agentName: 'builtin/noop', agentVersion: '1.0.0', input: { i } },
+      {
+        ownerId: at.user.id,
+        taskType: 'noop',
+        agentName: 'builtin/noop',
+        agentVersion: '1.0.0',
+        input: { i },
+      },
     ]);
     const t0 = performance.now();
-    const [task] = await claimTasks(store.handle, { workerId: 'scale', limit: 1, leaseMs: 30_000 });
+    const [task] = await claimTasks(at.store.handle, { workerId: 'scale', limit: 1, leaseMs: 30_000 });
     const t1 = performance.now();
     if (task === undefined) throw new Error('the ready task was not claimed');
-    await completeTasks(store.handle, [{ id: task.id, leaseEpoch: task.leaseEpoch, output: null }]);
+    await completeTasks(at.store.handle, [{ id: task.id, leaseEpoch: task.leaseEpoch, output: null }]);
     const t2 = performance.now();
     if (i >= 10) {
       // The first ten warm the connections and the plan cache.
@@ -83,13 +102,13 @@ async function claimLatency() {
 
 /** Tasks/s of `jobs` no-op tasks drained by `processes` worker processes. */
 async function drain(processes) {
-  const { db, dialect } = store.handle;
+  const { db, dialect } = at.store.handle;
   for (let off = 0; off < jobs; off += 1000)
     await enqueueTasks(
       db,
       dialect,
       Array.from({ length: Math.min(1000, jobs - off) }, (_, k) => ({
-        ownerId: user.id,
+        ownerId: at.user.id,
         taskType: 'noop',
         agentName: 'builtin/noop',
         agentVersion: '1.0.0',
@@ -97,15 +116,19 @@ async function drain(processes) {
         maxRetries: 0,
       })),
     );
-  await sql.query('ANALYZE tasks');
-  // Unfinished tasks, counted through the partial indexes of ready and held tasks: a count of
-  // COMPLETED would read the whole history on every poll.
+  await at.sql.query('ANALYZE tasks');
+  // Unfinished tasks, counted through the partial indexes of ready and of held tasks (their
+  // predicates word for word): any other count would read the whole history on every poll.
   const unfinished = async () =>
     Number(
-      (await sql.query(`SELECT count(*)::int AS n FROM tasks WHERE status IN ('PENDING', 'RUNNING')`)).rows[0]
-        .n,
+      (
+        await at.sql.query(
+          `SELECT (SELECT count(*) FROM tasks WHERE status = 'PENDING' AND concurrency_key IS NULL)
+                + (SELECT count(*) FROM tasks WHERE status IN ('ASSIGNED', 'RUNNING')) AS n`,
+        )
+      ).rows[0].n,
     );
-  const workers = await forkWorkers(processes, url, { hold: true });
+  const workers = await forkWorkers(processes, at.url, { hold: true });
   await workers.go();
   const doneAt = await waitForCount(async () => jobs - (await unfinished()), jobs);
   const perSec = Math.round((jobs * 1000) / (doneAt - workers.firstStartAt()));
@@ -129,7 +152,7 @@ async function fillHistory() {
   const started = performance.now();
   for (let from = 1; from <= history; from += FILL_BATCH) {
     const to = Math.min(history, from + FILL_BATCH - 1);
-    await sql.query(
+    await at.sql.query(
       `INSERT INTO tasks (id, owner_id, task_type, agent_name, agent_version, input_data, result_data, status,
          lease_epoch, worker_id, run_at, created_at, assigned_at, started_at, completed_at, updated_at, duration_ms)
        SELECT '00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'), $1, 'noop', 'builtin/noop', '1.0.0',
@@ -137,14 +160,14 @@ async function fillHistory() {
          t, t, t, t, t + interval '3 ms', t + interval '3 ms', 3
        FROM generate_series($2::bigint, $3::bigint) AS i,
          LATERAL (SELECT now() - interval '30 days' * (1 - i::float8 / $4) AS t) AS at`,
-      [user.id, from, to, history],
+      [at.user.id, from, to, history],
     );
     process.stdout.write(
       `\r  history: ${to.toLocaleString('en-US')} rows (${Math.round((performance.now() - started) / 1000)} s)`,
     );
   }
   process.stdout.write('\n');
-  await sql.query('VACUUM ANALYZE tasks');
+  await at.sql.query('VACUUM ANALYZE tasks');
   return Math.round((performance.now() - started) / 1000);
 }
 
@@ -152,9 +175,18 @@ const machine = await getMachineInfo(args.pg);
 console.log(
   `scale: claim latency and drain throughput, empty vs ${history.toLocaleString('en-US')} finished tasks`,
 );
+at = await database('swarm_bench_scale_empty', false);
 const empty = await measure('empty history');
-const fillSeconds = await fillHistory();
-const size = (await sql.query(`SELECT pg_size_pretty(pg_total_relation_size('tasks')) AS s`)).rows[0].s;
+await at.sql.end();
+await at.store.close();
+await admin.query('DROP DATABASE swarm_bench_scale_empty WITH (FORCE)');
+
+at = await database('swarm_bench_scale', args.reuse);
+const kept = Number(
+  (await at.sql.query(`SELECT count(*) AS n FROM tasks WHERE worker_id = 'history'`)).rows[0].n,
+);
+const fillSeconds = kept >= history ? null : await fillHistory();
+const size = (await at.sql.query(`SELECT pg_size_pretty(pg_total_relation_size('tasks')) AS s`)).rows[0].s;
 const full = await measure(`${(history / 1e6).toLocaleString('en-US')}M history rows`);
 const ratio = (/** @type {number} */ a, /** @type {number} */ b) => Math.round((a / b) * 100) / 100;
 const ratios = {
@@ -164,13 +196,14 @@ const ratios = {
   drain4: ratio(full.drain4, empty.drain4),
 };
 console.log(
-  `history filled in ${fillSeconds} s (tasks table and indexes: ${size}); full / empty: claim p50 ${ratios.claimP50}×, p99 ${ratios.claimP99}×; drain 1 process ${ratios.drain1}×, 4 processes ${ratios.drain4}×`,
+  `history ${fillSeconds === null ? 'reused' : `filled in ${fillSeconds} s`} (tasks table and indexes: ${size}); full / empty: claim p50 ${ratios.claimP50}×, p99 ${ratios.claimP99}×; drain 1 process ${ratios.drain1}×, 4 processes ${ratios.drain4}×`,
 );
 console.log(
   `target: claim latency at ${history.toLocaleString('en-US')} history rows within 20% of the empty table's (p50): ${ratios.claimP50 <= 1.2 ? 'met' : 'not met'}`,
 );
-await sql.end();
-await store.close();
+await at.sql.end();
+await at.store.close();
+await admin.end();
 const out = path.join(here, 'results', `${new Date().toISOString().slice(0, 10)}-scale.json`);
 await mkdir(path.dirname(out), { recursive: true });
 await writeFile(
