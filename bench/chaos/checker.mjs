@@ -52,6 +52,10 @@ export async function readDatabase(client) {
           WHERE step_id IS NULL AND (message = 'run completed' OR message LIKE 'run failed at step %')
           GROUP BY run_id`,
       ),
+      // The concurrency limits in force (flow control, migration 0026); none in older builds.
+      flowLimits: (await q(`SELECT to_regclass('flow_keys') IS NOT NULL AS present`))[0]?.present
+        ? await q(`SELECT key, max_running FROM flow_keys WHERE max_running IS NOT NULL`)
+        : [],
     };
     return data;
   } finally {
@@ -66,8 +70,9 @@ export async function readDatabase(client) {
  *   every fault carried out (kills and stalls name the worker, PostgreSQL restarts their span),
  *   and the stalls of the machine this process saw (`machine-stall`, from `at` to `to`)
  * @param {number} leaseMs
+ * @param {{flow?: boolean, slackMs?: number}} [options]  flow: also check the concurrency limits
  */
-export function check(history, db, faults, leaseMs) {
+export function check(history, db, faults, leaseMs, options = {}) {
   const runById = new Map(db.runs.map((r) => [r.id, r]));
   /** @type {Map<string, any[]>} */
   const runsByKey = new Map();
@@ -228,7 +233,93 @@ export function check(history, db, faults, leaseMs) {
       db.assignments,
       faults.filter((f) => (f.type === 'kill' || f.type === 'stall') && f.workerId),
     ),
+    flow: options.flow ? concurrencyHeld(db.tasks, db.flowLimits ?? [], options.slackMs ?? SLACK_MS) : null,
   };
+}
+
+/**
+ * How long an excess may last before it counts. The recorded times are the claimer's and the
+ * completer's clocks read before their transactions: a start is stamped a little before the
+ * claim takes its slot (a claim that reads the clock, then finds the slot a completion freed
+ * meanwhile, starts "before" that completion ended). Excesses shorter than this are counted
+ * apart, not as violations.
+ */
+const SLACK_MS = 100;
+
+/** @param {unknown} v  a timestamp as pg returns it (Date) or as text; null stays null */
+const ms = (v) => (v == null ? null : v instanceof Date ? v.getTime() : new Date(String(v)).getTime());
+
+/**
+ * Did each concurrency key keep at most `limit` tasks running at once? From the tasks' recorded
+ * attempts only: `started_at` … `completed_at` of the attempt that ended the task (a RUNNING
+ * task: open-ended). What cannot be checked: an attempt whose lease was taken away (a worker
+ * stalled past its lease, or killed) leaves no interval, and a stalled worker may go on
+ * executing after its slot was freed and re-given — by design: its result is then refused
+ * (fenced by lease_epoch), so it never counts as the task's attempt. Nor is `worker_assignments`
+ * used: when its rows are written is not this check's to rely on.
+ * @param {Array<Record<string, any>>} tasks
+ * @param {Array<{key: string, max_running: number}>} limits
+ * @param {number} slackMs
+ */
+export function concurrencyHeld(tasks, limits, slackMs) {
+  const limitOf = new Map(limits.map((l) => [l.key, Number(l.max_running)]));
+  /** @type {Map<string, Array<{id: string, from: number, to: number}>>} */
+  const byKey = new Map();
+  let checkedTasks = 0;
+  for (const t of tasks) {
+    const keys =
+      t.flow_keys != null ? json(t.flow_keys) : t.concurrency_key != null ? [t.concurrency_key] : [];
+    const limited = keys.filter((k) => limitOf.has(k));
+    if (limited.length === 0) continue;
+    const from = ms(t.started_at);
+    const to = t.status === 'RUNNING' ? Infinity : ms(t.completed_at);
+    // A task that never started, or whose start was wiped (released, slept), has no attempt.
+    if (from === null || to === null || to < from) continue;
+    checkedTasks++;
+    for (const k of limited) byKey.set(k, [...(byKey.get(k) ?? []), { id: t.id, from, to }]);
+  }
+  const violations = [];
+  let briefExcesses = 0;
+  /** @type {Record<string, {limit: number, tasks: number, maxRunning: number}>} */
+  const keys = {};
+  for (const [key, spans] of byKey) {
+    const limit = /** @type {number} */ (limitOf.get(key));
+    // A sweep over the ends (an end before a start at the same instant: [from, to) intervals).
+    const events = spans.flatMap((s) => [
+      { at: s.from, d: 1, s },
+      { at: s.to, d: -1, s },
+    ]);
+    events.sort((a, b) => a.at - b.at || a.d - b.d);
+    const open = new Set();
+    let maxRunning = 0;
+    /** @type {{from: number, most: number, tasks: Set<string>} | null} */
+    let excess = null;
+    for (const e of events) {
+      if (e.d > 0) open.add(e.s);
+      else open.delete(e.s);
+      maxRunning = Math.max(maxRunning, open.size);
+      if (open.size > limit) {
+        excess ??= { from: e.at, most: 0, tasks: new Set() };
+        excess.most = Math.max(excess.most, open.size);
+        for (const s of open) excess.tasks.add(s.id);
+      } else if (excess !== null) {
+        const lastedMs = e.at - excess.from;
+        if (lastedMs > slackMs)
+          violations.push({
+            key,
+            limit,
+            running: excess.most,
+            at: excess.from,
+            lastedMs,
+            tasks: [...excess.tasks],
+          });
+        else briefExcesses++;
+        excess = null;
+      }
+    }
+    keys[key] = { limit, tasks: spans.length, maxRunning };
+  }
+  return { keys, checkedTasks, violations, briefExcesses, slackMs };
 }
 
 /**

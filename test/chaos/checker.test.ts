@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { check, type ChaosDatabase, type ChaosHistory } from '../../bench/chaos/checker.mjs';
+import { check, concurrencyHeld, type ChaosDatabase, type ChaosHistory } from '../../bench/chaos/checker.mjs';
 
 // The chaos suite's checker (`npm run chaos`) must find what it looks for: each anomaly below is
 // planted in a history and a database snapshot and must be reported, and a clean run must not be.
@@ -207,5 +207,81 @@ describe('the chaos checker', () => {
     );
     const result = check({ api: [], hooks: [] }, db, [{ type: 'kill', workerId: 'w:1:a', at: 1000 }], LEASE);
     expect(result.reclaim.kill).toMatchObject({ tasks: 1, p50: 12_000, p95: 12_000, notReclaimed: 0 });
+  });
+
+  describe('with --flow: the concurrency limits held', () => {
+    const KEY = JSON.stringify(['c', 'step', 'owner', 'chaos-dag', 'wait', '1']);
+    const OTHER = JSON.stringify(['c', 'step', 'owner', 'chaos-dag', 'wait', '2']);
+    const RATE = JSON.stringify(['r', 'step', 'owner', 'chaos-dag', 'square', '']);
+    const limits = [
+      { key: KEY, max_running: 2 },
+      { key: OTHER, max_running: 2 },
+    ];
+    const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
+    const attempt = (id: string, from: number, to: number | null, keys = [KEY], status = 'COMPLETED') => ({
+      ...task(id, 'r1', 'wait', status),
+      flow_keys: JSON.stringify(keys),
+      concurrency_key: keys[0],
+      started_at: at(from),
+      completed_at: to === null ? null : at(to),
+    });
+
+    it('passes when no key ever has more than its limit of recorded attempts at once', () => {
+      const tasks = [
+        attempt('t1', 0, 300),
+        attempt('t2', 100, 400),
+        // starts the instant t1 ends: intervals are [from, to)
+        attempt('t3', 300, 500),
+        // another key, overlapping freely with the first
+        attempt('t4', 0, 500, [OTHER]),
+        attempt('t5', 0, 500, [OTHER]),
+        // a rate key is no concurrency key
+        attempt('t6', 0, 500, [RATE]),
+        // no recorded attempt: never started, or its start wiped
+        { ...attempt('t7', 0, 500), started_at: null },
+      ];
+      const result = concurrencyHeld(tasks, limits, 100);
+      expect(result.violations).toEqual([]);
+      expect(result.briefExcesses).toBe(0);
+      expect(result.checkedTasks).toBe(5);
+      expect(result.keys[KEY]).toEqual({ limit: 2, tasks: 3, maxRunning: 2 });
+      expect(result.keys[OTHER]).toEqual({ limit: 2, tasks: 2, maxRunning: 2 });
+    });
+
+    it('finds a key that ran more attempts at once than its limit, and reports it through check()', () => {
+      const db = empty();
+      db.runs.push(run('r1', 'a1'));
+      db.tasks.push(attempt('t1', 0, 1000), attempt('t2', 200, 1000), attempt('t3', 400, 900));
+      db.flowLimits = limits;
+      const result = check({ api: [api('a1', 'r1')], hooks: [] }, db, [], LEASE, { flow: true });
+      expect(result.flow?.violations).toEqual([
+        { key: KEY, limit: 2, running: 3, at: at(400).getTime(), lastedMs: 500, tasks: ['t1', 't2', 't3'] },
+      ]);
+      expect(result.flow?.keys[KEY]?.maxRunning).toBe(3);
+      // without --flow, nothing is checked
+      expect(check({ api: [api('a1', 'r1')], hooks: [] }, db, [], LEASE).flow).toBeNull();
+    });
+
+    it('counts an excess within the clock slack apart, and a task still RUNNING as open-ended', () => {
+      // t3's start is stamped 40 ms before t1's end: the claimer read its clock first.
+      const brief = concurrencyHeld(
+        [attempt('t1', 0, 300), attempt('t2', 100, 600), attempt('t3', 260, 600)],
+        limits,
+        100,
+      );
+      expect(brief.violations).toEqual([]);
+      expect(brief.briefExcesses).toBe(1);
+      // A RUNNING task holds its slot until the end of time, so a third start later still exceeds.
+      const running = concurrencyHeld(
+        [
+          attempt('t1', 0, null, [KEY], 'RUNNING'),
+          attempt('t2', 100, null, [KEY], 'RUNNING'),
+          attempt('t3', 5000, 5300),
+        ],
+        limits,
+        100,
+      );
+      expect(running.violations).toEqual([expect.objectContaining({ key: KEY, running: 3, lastedMs: 300 })]);
+    });
   });
 });
