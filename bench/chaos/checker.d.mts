@@ -96,6 +96,6 @@ export function check(
 export function concurrencyHeld(
   tasks: Array<Record<string, unknown>>,
   limits: Array<{ key: string; max_running: number }>,
-  slackMs: number,
+  slackMs?: number,
 ): FlowResult;
 export function percentile(values: number[], p: number): number | null;

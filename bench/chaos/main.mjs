@@ -11,7 +11,7 @@
 // lost, duplicated and stuck runs and steps, failures with their reasons, re-claim latency.
 // --flow puts the workflows under flow control (workload.mjs, withFlow: step concurrency keys, a
 // rate limit, a run-level `queue` limit); the checker then also checks, from the tasks' recorded
-// attempts, that no concurrency key ever ran more tasks at once than its limit.
+// attempts, that no concurrency key ever held more slots at once than its limit.
 // Exits 1 on any lost, duplicated, stuck, wrong or mismatched run, a failure the injected faults
 // do not explain, a Swarm process that crashed, a 5xx other than 503, or (--flow) a concurrency
 // limit exceeded.

@@ -86,7 +86,7 @@ export function printReport(r) {
   ];
   if (result.flow)
     verdicts.push([
-      'concurrency limits exceeded (a key with more recorded attempts at once than its limit)',
+      'concurrency limits exceeded (a key with more slots certainly held at once than its limit)',
       result.flow.violations.length,
     ]);
   // 503 is what Swarm answers while the database is away (retryable); any other 5xx is an error
@@ -196,23 +196,27 @@ export function printReport(r) {
     ])}`,
   );
   if (result.flow) {
-    const keys = Object.entries(result.flow.keys);
+    const keys = Object.entries(result.flow.keys).sort(([a], [b]) => (a < b ? -1 : 1));
     console.log(
       `\n${table([
-        ['flow control (--flow)', 'count', 'detail'],
         [
-          'concurrency keys checked',
-          keys.length,
-          keys
-            .map(([k, v]) => `${k}: limit ${v.limit}, ${v.tasks} tasks, at most ${v.maxRunning} at once`)
-            .join('; '),
+          'concurrency key (--flow)',
+          'limit',
+          'tasks',
+          'most certainly held at once',
+          'most recorded at once',
         ],
-        [
-          'tasks with a recorded attempt',
-          result.flow.checkedTasks,
-          `${result.flow.briefExcesses} excesses shorter than ${result.flow.slackMs} ms (clock slack) not counted`,
-        ],
+        ...keys.map(([k, v]) => [
+          JSON.parse(k).slice(3).join(' '),
+          v.limit,
+          v.tasks,
+          v.maxHeld,
+          v.maxRecorded,
+        ]),
       ])}`,
+    );
+    console.log(
+      `(${result.flow.checkedTasks} tasks with a recorded attempt; held: completed_at - duration_ms … completed_at, which the slot certainly covered; recorded: started_at … completed_at, stamped before the claim's and the completion's transactions, so no proof)`,
     );
   }
   console.log(`\n${table([['check', 'found'], ...verdicts])}`);

@@ -218,70 +218,74 @@ describe('the chaos checker', () => {
       { key: OTHER, max_running: 2 },
     ];
     const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
-    const attempt = (id: string, from: number, to: number | null, keys = [KEY], status = 'COMPLETED') => ({
-      ...task(id, 'r1', 'wait', status),
+    /** A task's recorded attempt: claimed (clock) at `from`, ran `ran` ms, completion clock at `to`. */
+    const attempt = (id: string, from: number, to: number | null, ran: number | null, keys = [KEY]) => ({
+      ...task(id, 'r1', 'wait'),
       flow_keys: JSON.stringify(keys),
       concurrency_key: keys[0],
       started_at: at(from),
       completed_at: to === null ? null : at(to),
+      duration_ms: ran,
     });
 
-    it('passes when no key ever has more than its limit of recorded attempts at once', () => {
+    it('passes when no key ever certainly held more slots than its limit', () => {
       const tasks = [
-        attempt('t1', 0, 300),
-        attempt('t2', 100, 400),
-        // starts the instant t1 ends: intervals are [from, to)
-        attempt('t3', 300, 500),
+        attempt('t1', 0, 300, 290),
+        attempt('t2', 100, 400, 290),
+        // ran right after t1's completion: the slot t1 freed
+        attempt('t3', 250, 500, 190),
+        // stamped at 0 (its claim's transaction then waited), ran only at the end: overlaps the
+        // others as recorded, not as held
+        attempt('t4', 0, 600, 50),
         // another key, overlapping freely with the first
-        attempt('t4', 0, 500, [OTHER]),
-        attempt('t5', 0, 500, [OTHER]),
+        attempt('t5', 0, 500, 500, [OTHER]),
+        attempt('t6', 0, 500, 500, [OTHER]),
         // a rate key is no concurrency key
-        attempt('t6', 0, 500, [RATE]),
-        // no recorded attempt: never started, or its start wiped
-        { ...attempt('t7', 0, 500), started_at: null },
+        attempt('t7', 0, 500, 500, [RATE]),
+        // no recorded attempt: not ended, or its start wiped
+        attempt('t8', 0, null, null),
+        { ...attempt('t9', 0, 500, 500), started_at: null },
       ];
-      const result = concurrencyHeld(tasks, limits, 100);
+      const result = concurrencyHeld(tasks, limits);
       expect(result.violations).toEqual([]);
-      expect(result.briefExcesses).toBe(0);
-      expect(result.checkedTasks).toBe(5);
-      expect(result.keys[KEY]).toEqual({ limit: 2, tasks: 3, maxRunning: 2 });
-      expect(result.keys[OTHER]).toEqual({ limit: 2, tasks: 2, maxRunning: 2 });
+      expect(result.checkedTasks).toBe(6);
+      expect(result.keys[KEY]).toEqual({ limit: 2, tasks: 4, maxHeld: 2, maxRecorded: 4 });
+      expect(result.keys[OTHER]).toEqual({ limit: 2, tasks: 2, maxHeld: 2, maxRecorded: 2 });
+      expect(result.keys[RATE]).toBeUndefined();
     });
 
-    it('finds a key that ran more attempts at once than its limit, and reports it through check()', () => {
+    it('finds a key that certainly held more slots than its limit, and reports it through check()', () => {
       const db = empty();
       db.runs.push(run('r1', 'a1'));
-      db.tasks.push(attempt('t1', 0, 1000), attempt('t2', 200, 1000), attempt('t3', 400, 900));
+      db.tasks.push(
+        attempt('t1', 0, 1000, 1000),
+        attempt('t2', 200, 1000, 800),
+        attempt('t3', 400, 900, 500),
+      );
       db.flowLimits = limits;
       const result = check({ api: [api('a1', 'r1')], hooks: [] }, db, [], LEASE, { flow: true });
+      // all three certainly held from 402 (t3's start + the 2 ms of rounding) to 900
       expect(result.flow?.violations).toEqual([
-        { key: KEY, limit: 2, running: 3, at: at(400).getTime(), lastedMs: 500, tasks: ['t1', 't2', 't3'] },
+        { key: KEY, limit: 2, running: 3, at: at(402).getTime(), lastedMs: 498, tasks: ['t1', 't2', 't3'] },
       ]);
-      expect(result.flow?.keys[KEY]?.maxRunning).toBe(3);
+      expect(result.flow?.keys[KEY]).toMatchObject({ maxHeld: 3, maxRecorded: 3 });
       // without --flow, nothing is checked
       expect(check({ api: [api('a1', 'r1')], hooks: [] }, db, [], LEASE).flow).toBeNull();
     });
 
-    it('counts an excess within the clock slack apart, and a task still RUNNING as open-ended', () => {
-      // t3's start is stamped 40 ms before t1's end: the claimer read its clock first.
-      const brief = concurrencyHeld(
-        [attempt('t1', 0, 300), attempt('t2', 100, 600), attempt('t3', 260, 600)],
-        limits,
-        100,
-      );
-      expect(brief.violations).toEqual([]);
-      expect(brief.briefExcesses).toBe(1);
-      // A RUNNING task holds its slot until the end of time, so a third start later still exceeds.
-      const running = concurrencyHeld(
+    it('does not count an attempt with no duration as held, nor an overlap within the rounding', () => {
+      const result = concurrencyHeld(
         [
-          attempt('t1', 0, null, [KEY], 'RUNNING'),
-          attempt('t2', 100, null, [KEY], 'RUNNING'),
-          attempt('t3', 5000, 5300),
+          attempt('t1', 0, 1000, 1000),
+          attempt('t2', 0, 1000, 1000),
+          attempt('t3', 0, 1000, null),
+          // held from 999 (+2 ms of rounding): not before t1 and t2 end
+          attempt('t4', 0, 1001, 2),
         ],
         limits,
-        100,
       );
-      expect(running.violations).toEqual([expect.objectContaining({ key: KEY, running: 3, lastedMs: 300 })]);
+      expect(result.violations).toEqual([]);
+      expect(result.keys[KEY]).toMatchObject({ maxHeld: 2, maxRecorded: 4 });
     });
   });
 });
