@@ -32,6 +32,7 @@ export interface ChaosDatabase {
   }>;
   stepLogs: Array<{ run_id: string; step_id: string; n: number }>;
   endLogs: Array<{ run_id: string; n: number }>;
+  flowLimits?: Array<{ key: string; max_running: number }>;
 }
 
 export interface ChaosFault {
@@ -67,6 +68,22 @@ export interface ChaosResult {
     stall: Latency & { notReclaimed: number };
     all: Latency;
   };
+  flow: FlowResult | null;
+}
+
+export interface FlowResult {
+  keys: Record<string, { limit: number; tasks: number; maxRunning: number }>;
+  checkedTasks: number;
+  violations: Array<{
+    key: string;
+    limit: number;
+    running: number;
+    at: number;
+    lastedMs: number;
+    tasks: string[];
+  }>;
+  briefExcesses: number;
+  slackMs: number;
 }
 
 export function check(
@@ -74,5 +91,11 @@ export function check(
   db: ChaosDatabase,
   faults: ChaosFault[],
   leaseMs: number,
+  options?: { flow?: boolean; slackMs?: number },
 ): ChaosResult;
+export function concurrencyHeld(
+  tasks: Array<Record<string, unknown>>,
+  limits: Array<{ key: string; max_running: number }>,
+  slackMs?: number,
+): FlowResult;
 export function percentile(values: number[], p: number): number | null;

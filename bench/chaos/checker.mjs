@@ -52,6 +52,10 @@ export async function readDatabase(client) {
           WHERE step_id IS NULL AND (message = 'run completed' OR message LIKE 'run failed at step %')
           GROUP BY run_id`,
       ),
+      // The concurrency limits in force (flow control, migration 0026); none in older builds.
+      flowLimits: (await q(`SELECT to_regclass('flow_keys') IS NOT NULL AS present`))[0]?.present
+        ? await q(`SELECT key, max_running FROM flow_keys WHERE max_running IS NOT NULL`)
+        : [],
     };
     return data;
   } finally {
@@ -66,8 +70,9 @@ export async function readDatabase(client) {
  *   every fault carried out (kills and stalls name the worker, PostgreSQL restarts their span),
  *   and the stalls of the machine this process saw (`machine-stall`, from `at` to `to`)
  * @param {number} leaseMs
+ * @param {{flow?: boolean, slackMs?: number}} [options]  flow: also check the concurrency limits
  */
-export function check(history, db, faults, leaseMs) {
+export function check(history, db, faults, leaseMs, options = {}) {
   const runById = new Map(db.runs.map((r) => [r.id, r]));
   /** @type {Map<string, any[]>} */
   const runsByKey = new Map();
@@ -228,7 +233,111 @@ export function check(history, db, faults, leaseMs) {
       db.assignments,
       faults.filter((f) => (f.type === 'kill' || f.type === 'stall') && f.workerId),
     ),
+    flow: options.flow ? concurrencyHeld(db.tasks, db.flowLimits ?? [], options.slackMs) : null,
   };
+}
+
+/** @param {unknown} v  a timestamp as pg returns it (Date) or as text; null stays null */
+const ms = (v) => (v == null ? null : v instanceof Date ? v.getTime() : new Date(String(v)).getTime());
+
+/**
+ * Did each concurrency key keep at most `limit` tasks running at once? Only what the database
+ * recorded can be checked: the attempt that ended each task (`started_at`, `completed_at`,
+ * `duration_ms`). An attempt whose lease was taken away leaves no trace there, and a worker
+ * stalled past its lease may go on executing after its slot was freed and given to another —
+ * by design: its result is refused (fenced by lease_epoch), so it is not the task's attempt.
+ * `worker_assignments` is not used: when its rows are written is not this check's to rely on.
+ *
+ * Both recorded times are clocks read before a transaction: `started_at` before the claim's
+ * (which may then take a while to commit, and take its slot only then), `completed_at` before
+ * the completion's (which frees the slot when it commits). So a slot was held from some moment
+ * in [started_at, completed_at - duration_ms] (the worker ran the task after its claim committed
+ * and read the completion clock after it ran) to some moment after completed_at: the slot was
+ * certainly held over [completed_at - duration_ms, completed_at]. More than `limit` of those at
+ * once is a violation whatever the commit times were (`slackMs` absorbs the rounding to
+ * milliseconds). The wider [started_at, completed_at] are counted too (`maxRecorded`), but are
+ * no proof: two claims whose transactions ran one after the other can have stamped overlapping
+ * starts.
+ * @param {Array<Record<string, any>>} tasks
+ * @param {Array<{key: string, max_running: number}>} limits
+ * @param {number} [slackMs]
+ */
+export function concurrencyHeld(tasks, limits, slackMs = 2) {
+  const limitOf = new Map(limits.map((l) => [l.key, Number(l.max_running)]));
+  /** @type {Map<string, Array<{id: string, from: number, to: number, heldFrom: number | null}>>} */
+  const byKey = new Map();
+  let checkedTasks = 0;
+  for (const t of tasks) {
+    const keys =
+      t.flow_keys != null ? json(t.flow_keys) : t.concurrency_key != null ? [t.concurrency_key] : [];
+    const limited = keys.filter((k) => limitOf.has(k));
+    if (limited.length === 0) continue;
+    const from = ms(t.started_at);
+    const to = ms(t.completed_at);
+    // Not ended, or its start wiped (released, slept): no recorded attempt.
+    if (from === null || to === null || to < from) continue;
+    const heldFrom = t.duration_ms == null ? null : to - Number(t.duration_ms);
+    checkedTasks++;
+    for (const k of limited) byKey.set(k, [...(byKey.get(k) ?? []), { id: t.id, from, to, heldFrom }]);
+  }
+  const violations = [];
+  /** @type {Record<string, {limit: number, tasks: number, maxHeld: number, maxRecorded: number}>} */
+  const keys = {};
+  for (const [key, spans] of byKey) {
+    const limit = /** @type {number} */ (limitOf.get(key));
+    const held = spans
+      .filter((s) => s.heldFrom !== null)
+      .map((s) => ({ id: s.id, from: /** @type {number} */ (s.heldFrom) + slackMs, to: s.to }));
+    const certain = sweep(held, limit);
+    for (const v of certain.excesses) violations.push({ key, limit, ...v });
+    keys[key] = {
+      limit,
+      tasks: spans.length,
+      maxHeld: certain.max,
+      maxRecorded: sweep(spans, limit).max,
+    };
+  }
+  return { keys, checkedTasks, violations, slackMs };
+}
+
+/**
+ * The most [from, to) intervals open at once, and each stretch with more than `limit` open.
+ * @param {Array<{id: string, from: number, to: number}>} spans
+ * @param {number} limit
+ */
+function sweep(spans, limit) {
+  const events = spans
+    .filter((s) => s.to > s.from)
+    .flatMap((s) => [
+      { at: s.from, d: 1, s },
+      { at: s.to, d: -1, s },
+    ]);
+  // An end before a start at the same instant.
+  events.sort((a, b) => a.at - b.at || a.d - b.d);
+  const open = new Set();
+  let max = 0;
+  const excesses = [];
+  /** @type {{at: number, running: number, tasks: Set<string>} | null} */
+  let excess = null;
+  for (const e of events) {
+    if (e.d > 0) open.add(e.s);
+    else open.delete(e.s);
+    max = Math.max(max, open.size);
+    if (open.size > limit) {
+      excess ??= { at: e.at, running: 0, tasks: new Set() };
+      excess.running = Math.max(excess.running, open.size);
+      for (const s of open) excess.tasks.add(s.id);
+    } else if (excess !== null) {
+      excesses.push({
+        at: excess.at,
+        running: excess.running,
+        lastedMs: e.at - excess.at,
+        tasks: [...excess.tasks],
+      });
+      excess = null;
+    }
+  }
+  return { max, excesses };
 }
 
 /**

@@ -1,6 +1,6 @@
 // `npm run chaos -- --minutes M [--workers N] [--seed S] [--pg URL] [--rate R] [--lease-ms MS]
 //   [--drain-seconds S] [--pg-restarts N] [--server-kills N] [--kill-every S] [--stall-every S]
-//   [--server-worker]
+//   [--server-worker] [--flow]
 //   [--dist DIR] [--keep]`
 // A Jepsen-style test of Swarm on PostgreSQL (bench/README.md, "Chaos"): a fresh database, one
 // API server and N standalone workers from the built dist/; thousands of multi-step runs started
@@ -9,8 +9,12 @@
 // restarted, and the server killed while a burst of webhooks arrives. Then every process is made
 // whole, the runs drain, and the checker compares what clients were told with the database:
 // lost, duplicated and stuck runs and steps, failures with their reasons, re-claim latency.
+// --flow puts the workflows under flow control (workload.mjs, withFlow: step concurrency keys, a
+// rate limit, a run-level `queue` limit); the checker then also checks, from the tasks' recorded
+// attempts, that no concurrency key ever held more slots at once than its limit.
 // Exits 1 on any lost, duplicated, stuck, wrong or mismatched run, a failure the injected faults
-// do not explain, a Swarm process that crashed, or a 5xx other than 503.
+// do not explain, a Swarm process that crashed, a 5xx other than 503, or (--flow) a concurrency
+// limit exceeded.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -31,6 +35,7 @@ import {
   HOOK_WORKFLOW,
   startApiRun,
   acceptedAnswer,
+  withFlow,
 } from './workload.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -58,6 +63,7 @@ const { values: args } = parseArgs({
     // drain at the end stays short.
     'max-backlog': { type: 'string', default: '400' },
     'server-worker': { type: 'boolean', default: false },
+    flow: { type: 'boolean', default: false },
     dist: { type: 'string', default: path.join(here, '..', '..', 'dist') },
     keep: { type: 'boolean', default: false },
   },
@@ -254,8 +260,9 @@ try {
     if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  await api('POST', '/api/v1/workflows', DAG_WORKFLOW);
-  const applied = await api('POST', '/api/v1/workflows', HOOK_WORKFLOW);
+  const flow = args.flow === true;
+  await api('POST', '/api/v1/workflows', flow ? withFlow(DAG_WORKFLOW) : DAG_WORKFLOW);
+  const applied = await api('POST', '/api/v1/workflows', flow ? withFlow(HOOK_WORKFLOW) : HOOK_WORKFLOW);
   const secret = applied.trigger?.secret;
   if (typeof secret !== 'string') throw new Error('the webhook workflow came without its secret');
   const hookUrl = `${url}${applied.trigger.url}`;
@@ -400,7 +407,7 @@ try {
   let db;
   try {
     db = await readDatabase(client);
-    result = check(history, db, [...faults.done, ...machineStalls], leaseMs);
+    result = check(history, db, [...faults.done, ...machineStalls], leaseMs, { flow: args.flow === true });
   } finally {
     await client.end();
   }

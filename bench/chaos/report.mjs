@@ -84,6 +84,11 @@ export function printReport(r) {
     ['phantom runs (no client sent them)', result.phantom.length],
     ['crashed Swarm processes', crashes.length],
   ];
+  if (result.flow)
+    verdicts.push([
+      'concurrency limits exceeded (a key with more slots certainly held at once than its limit)',
+      result.flow.violations.length,
+    ]);
   // 503 is what Swarm answers while the database is away (retryable); any other 5xx is an error
   // it did not expect: a defect, whatever the faults.
   const unexpected5xx = [
@@ -190,6 +195,30 @@ export function printReport(r) {
       ['all', rc.all.tasks, ms(rc.all.p50), ms(rc.all.p95), ms(rc.all.max), ''],
     ])}`,
   );
+  if (result.flow) {
+    const keys = Object.entries(result.flow.keys).sort(([a], [b]) => (a < b ? -1 : 1));
+    console.log(
+      `\n${table([
+        [
+          'concurrency key (--flow)',
+          'limit',
+          'tasks',
+          'most certainly held at once',
+          'most recorded at once',
+        ],
+        ...keys.map(([k, v]) => [
+          JSON.parse(k).slice(3).join(' '),
+          v.limit,
+          v.tasks,
+          v.maxHeld,
+          v.maxRecorded,
+        ]),
+      ])}`,
+    );
+    console.log(
+      `(${result.flow.checkedTasks} tasks with a recorded attempt; held: completed_at - duration_ms … completed_at, which the slot certainly covered; recorded: started_at … completed_at, stamped before the claim's and the completion's transactions, so no proof)`,
+    );
+  }
   console.log(`\n${table([['check', 'found'], ...verdicts])}`);
 
   const examples = (title, list) => {
@@ -210,6 +239,7 @@ export function printReport(r) {
   examples('mismatched', result.mismatched);
   examples('phantom', result.phantom);
   examples('unexpected 5xx', unexpected5xx);
+  examples('concurrency limits exceeded', result.flow?.violations ?? []);
   for (const c of crashes) console.log(`\n${c.process} (pid ${c.pid}) crashed: ${c.end}\n${c.log}`);
   console.log(
     `\n${ok ? 'OK' : 'FAILED'}: ${
@@ -251,6 +281,7 @@ export function printReport(r) {
     leaseLostTasks: result.leaseLostTasks,
     indeterminate: result.indeterminate,
     reclaim: result.reclaim,
+    flow: result.flow,
     failedByReason: Object.fromEntries([...failureReasons].map(([k, v]) => [k, v.length])),
     drainedMs: r.drainedMs,
     examples: {

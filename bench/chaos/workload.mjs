@@ -81,6 +81,31 @@ export const HOOK_WORKFLOW = {
 };
 
 /**
+ * `--flow`: the same workflows under flow control (docs/flow-control.md, run-concurrency.md).
+ * Limits only delay: what a run must produce does not change. The keys are few (the item count
+ * mod 3, an item mod 4), so they are shared by many runs and bind when a stalled worker holds
+ * their slots. The limited `wait` is a real delay (0–300 ms), so its intervals overlap and the
+ * checker's concurrency check has something to see; the rate limit is loose (the load is about
+ * 30 items/s) so it does not set the pace; the run-level `queue` limit binds when runs pile up.
+ */
+export function withFlow(workflow) {
+  const steps = workflow.steps.map((step) => {
+    if (workflow === DAG_WORKFLOW && step.id === 'wait')
+      return { ...step, concurrency: { key: '$count(trigger.items) % 3', limit: 2 } };
+    if (workflow === DAG_WORKFLOW && step.id === 'square')
+      return { ...step, rate_limit: { limit: 60, period: '1s' } };
+    if (workflow === HOOK_WORKFLOW && step.id === 'double')
+      return { ...step, concurrency: { key: 'item % 4', limit: 3, scope: 'workflow' } };
+    return step;
+  });
+  const run =
+    workflow === HOOK_WORKFLOW
+      ? { concurrency: { key: '$count(trigger.items) % 2', limit: 8, strategy: 'queue' } }
+      : {};
+  return { ...workflow, ...run, steps };
+}
+
+/**
  * What a run of each workflow must have produced, from what its client sent: the checker reads
  * every step's output and compares.
  * @param {'dag' | 'hook'} kind  @param {{key: string, items: number[], expected?: number}} data

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { check, type ChaosDatabase, type ChaosHistory } from '../../bench/chaos/checker.mjs';
+import { check, concurrencyHeld, type ChaosDatabase, type ChaosHistory } from '../../bench/chaos/checker.mjs';
 
 // The chaos suite's checker (`npm run chaos`) must find what it looks for: each anomaly below is
 // planted in a history and a database snapshot and must be reported, and a clean run must not be.
@@ -207,5 +207,85 @@ describe('the chaos checker', () => {
     );
     const result = check({ api: [], hooks: [] }, db, [{ type: 'kill', workerId: 'w:1:a', at: 1000 }], LEASE);
     expect(result.reclaim.kill).toMatchObject({ tasks: 1, p50: 12_000, p95: 12_000, notReclaimed: 0 });
+  });
+
+  describe('with --flow: the concurrency limits held', () => {
+    const KEY = JSON.stringify(['c', 'step', 'owner', 'chaos-dag', 'wait', '1']);
+    const OTHER = JSON.stringify(['c', 'step', 'owner', 'chaos-dag', 'wait', '2']);
+    const RATE = JSON.stringify(['r', 'step', 'owner', 'chaos-dag', 'square', '']);
+    const limits = [
+      { key: KEY, max_running: 2 },
+      { key: OTHER, max_running: 2 },
+    ];
+    const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
+    /** A task's recorded attempt: claimed (clock) at `from`, ran `ran` ms, completion clock at `to`. */
+    const attempt = (id: string, from: number, to: number | null, ran: number | null, keys = [KEY]) => ({
+      ...task(id, 'r1', 'wait'),
+      flow_keys: JSON.stringify(keys),
+      concurrency_key: keys[0],
+      started_at: at(from),
+      completed_at: to === null ? null : at(to),
+      duration_ms: ran,
+    });
+
+    it('passes when no key ever certainly held more slots than its limit', () => {
+      const tasks = [
+        attempt('t1', 0, 300, 290),
+        attempt('t2', 100, 400, 290),
+        // ran right after t1's completion: the slot t1 freed
+        attempt('t3', 250, 500, 190),
+        // stamped at 0 (its claim's transaction then waited), ran only at the end: overlaps the
+        // others as recorded, not as held
+        attempt('t4', 0, 600, 50),
+        // another key, overlapping freely with the first
+        attempt('t5', 0, 500, 500, [OTHER]),
+        attempt('t6', 0, 500, 500, [OTHER]),
+        // a rate key is no concurrency key
+        attempt('t7', 0, 500, 500, [RATE]),
+        // no recorded attempt: not ended, or its start wiped
+        attempt('t8', 0, null, null),
+        { ...attempt('t9', 0, 500, 500), started_at: null },
+      ];
+      const result = concurrencyHeld(tasks, limits);
+      expect(result.violations).toEqual([]);
+      expect(result.checkedTasks).toBe(6);
+      expect(result.keys[KEY]).toEqual({ limit: 2, tasks: 4, maxHeld: 2, maxRecorded: 4 });
+      expect(result.keys[OTHER]).toEqual({ limit: 2, tasks: 2, maxHeld: 2, maxRecorded: 2 });
+      expect(result.keys[RATE]).toBeUndefined();
+    });
+
+    it('finds a key that certainly held more slots than its limit, and reports it through check()', () => {
+      const db = empty();
+      db.runs.push(run('r1', 'a1'));
+      db.tasks.push(
+        attempt('t1', 0, 1000, 1000),
+        attempt('t2', 200, 1000, 800),
+        attempt('t3', 400, 900, 500),
+      );
+      db.flowLimits = limits;
+      const result = check({ api: [api('a1', 'r1')], hooks: [] }, db, [], LEASE, { flow: true });
+      // all three certainly held from 402 (t3's start + the 2 ms of rounding) to 900
+      expect(result.flow?.violations).toEqual([
+        { key: KEY, limit: 2, running: 3, at: at(402).getTime(), lastedMs: 498, tasks: ['t1', 't2', 't3'] },
+      ]);
+      expect(result.flow?.keys[KEY]).toMatchObject({ maxHeld: 3, maxRecorded: 3 });
+      // without --flow, nothing is checked
+      expect(check({ api: [api('a1', 'r1')], hooks: [] }, db, [], LEASE).flow).toBeNull();
+    });
+
+    it('does not count an attempt with no duration as held, nor an overlap within the rounding', () => {
+      const result = concurrencyHeld(
+        [
+          attempt('t1', 0, 1000, 1000),
+          attempt('t2', 0, 1000, 1000),
+          attempt('t3', 0, 1000, null),
+          // held from 999 (+2 ms of rounding): not before t1 and t2 end
+          attempt('t4', 0, 1001, 2),
+        ],
+        limits,
+      );
+      expect(result.violations).toEqual([]);
+      expect(result.keys[KEY]).toMatchObject({ maxHeld: 2, maxRecorded: 4 });
+    });
   });
 });
