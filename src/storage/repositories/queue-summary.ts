@@ -105,10 +105,12 @@ export async function queueSummary(
     .limit(1)
     .executeTakeFirst();
 
-  // The caller's tasks held right now, with the worker holding each.
+  // The caller's tasks held right now, with the worker holding each: from the held tasks
+  // (idx_tasks_leases, whose predicate this repeats) to their running assignment, whatever the
+  // size of the assignments' history.
   const held = await db
-    .selectFrom('worker_assignments as w')
-    .innerJoin('tasks as t', 't.id', 'w.task_id')
+    .selectFrom('tasks as t')
+    .innerJoin('worker_assignments as w', 'w.task_id', 't.id')
     .select([
       'w.worker_id',
       'w.hostname',
@@ -123,6 +125,7 @@ export async function queueSummary(
       't.status as task_status',
     ])
     .where('t.owner_id', '=', owner)
+    .where('t.status', 'in', ['ASSIGNED', 'RUNNING'])
     .where('w.status', '=', 'running')
     .orderBy('w.worker_id')
     .orderBy('w.assigned_at')
