@@ -1,6 +1,6 @@
+import { insertEvents } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import {
-  insertEvents,
   raiseAlert,
   resolveOpenAlerts,
   SYSTEM_EVENT_SOURCE,

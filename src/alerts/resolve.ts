@@ -1,5 +1,6 @@
+import { insertEvents } from '../blobs/index.js';
 import { NotFoundError } from '../errors/index.js';
-import { insertEvents, resolveAlertByHand, type Alert, type Caller, type Store } from '../storage/index.js';
+import { resolveAlertByHand, type Alert, type Caller, type Store } from '../storage/index.js';
 import { alertEvent } from './publish.js';
 
 /**

@@ -37,5 +37,6 @@ export {
   type BlobReference,
   type BlobOwner,
 } from './json.js';
+export { insertEvents } from './events.js';
 export { sweepBlobs, type SweepReport } from './sweep.js';
 export { mayReadBlob } from './access.js';

@@ -1,3 +1,4 @@
+import { insertEvents } from '../blobs/index.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import {
   chunksFor,
@@ -10,7 +11,6 @@ import {
 import type { NormalizedWorkflow } from '../registry/index.js';
 import {
   fromDbJson,
-  insertEvents,
   SYSTEM_EVENT_SOURCE,
   toDbJson,
   type DialectAdapter,

@@ -1,10 +1,10 @@
+import { insertEvents } from '../blobs/index.js';
 import { sql, type Kysely } from 'kysely';
 import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
 import {
   actorOf,
   fromDbJson,
-  insertEvents,
   newId,
   recordAudit,
   toDbJson,

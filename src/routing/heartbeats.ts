@@ -5,13 +5,8 @@
  * they never sent one) `inactive`, which takes them out of routing, and the next heartbeat makes
  * them `active` again. Only silence sets `inactive`; deprecated or disabled agents stay so.
  */
-import {
-  insertEvents,
-  SYSTEM_EVENT_SOURCE,
-  toDbTimestamp,
-  type Caller,
-  type Store,
-} from '../storage/index.js';
+import { insertEvents } from '../blobs/index.js';
+import { SYSTEM_EVENT_SOURCE, toDbTimestamp, type Caller, type Store } from '../storage/index.js';
 import { SwarmError } from '../errors/index.js';
 
 export interface Heartbeat {

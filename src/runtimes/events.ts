@@ -3,7 +3,8 @@
  * later by the dispatcher, which reads pending rows. Publishing is only the durable write: an
  * event is never lost between being emitted and reaching the workflows subscribed to it.
  */
-import { insertEvents, SYSTEM_EVENT_SOURCE, type DatabaseHandle, type Store } from '../storage/index.js';
+import { insertEvents } from '../blobs/index.js';
+import { SYSTEM_EVENT_SOURCE, type DatabaseHandle, type Store } from '../storage/index.js';
 import { RuntimeError } from './errors.js';
 import type { EmittedEvent, EventSink } from './types.js';
 

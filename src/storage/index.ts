@@ -142,7 +142,13 @@ export {
   type RaiseOutcome,
 } from './repositories/alerts.js';
 export * as alertEvaluations from './repositories/alert-evaluations.js';
-export { insertEvents, EVENTS_CHANNEL, SYSTEM_EVENT_SOURCE, type NewEvent } from './repositories/events.js';
+export {
+  insertEventRows,
+  EVENTS_CHANNEL,
+  SYSTEM_EVENT_SOURCE,
+  type NewEvent,
+  type PreparedEvent,
+} from './repositories/events.js';
 export type {
   SwarmDatabase,
   WorkflowRunsTable,

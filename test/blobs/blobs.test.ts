@@ -10,9 +10,10 @@ import {
   putBlob,
   storeJson,
   sweepBlobs,
+  insertEvents,
 } from '../../src/blobs/index.js';
 import { enqueueTasks } from '../../src/queue/index.js';
-import { insertEvents, Store } from '../../src/storage/index.js';
+import { Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 
 const KIB = 1024;

@@ -1,3 +1,4 @@
+import { insertEvents } from '../../src/blobs/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,7 @@ import { Engine } from '../../src/engine/index.js';
 import { Registry } from '../../src/registry/index.js';
 import { openKeyring } from '../../src/secrets/index.js';
 import { buildApp, startServer } from '../../src/server/index.js';
-import { insertEvents, Store, type Caller } from '../../src/storage/index.js';
+import { Store, type Caller } from '../../src/storage/index.js';
 import {
   EventDispatcher,
   Scheduler,

@@ -1,9 +1,9 @@
+import { insertEvents } from '../../src/blobs/index.js';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { openKeyring } from '../../src/secrets/index.js';
-import { insertEvents } from '../../src/storage/index.js';
 import {
   EventDispatcher,
   pruneTriggerRecords,

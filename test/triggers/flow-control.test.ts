@@ -1,3 +1,4 @@
+import { insertEvents } from '../../src/blobs/index.js';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -6,7 +7,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { openKeyring } from '../../src/secrets/index.js';
 import { buildApp } from '../../src/server/index.js';
-import { insertEvents, Store } from '../../src/storage/index.js';
+import { Store } from '../../src/storage/index.js';
 import {
   EventDispatcher,
   fireDebounced,

@@ -1,10 +1,10 @@
+import { insertEvents } from '../../src/blobs/index.js';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { openKeyring } from '../../src/secrets/index.js';
-import { insertEvents } from '../../src/storage/index.js';
 import { DEFAULT_MAX_EVENT_DEPTH, syncTriggers, TriggerDaemon } from '../../src/triggers/index.js';
 import { createWorker, type Worker } from '../../src/worker/index.js';
 import { engineFixture, type EngineFixture } from '../engine/helpers.js';

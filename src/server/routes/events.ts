@@ -1,7 +1,7 @@
-import { viewStored } from '../../blobs/index.js';
+import { viewStored, insertEvents } from '../../blobs/index.js';
 import type { FastifyInstance } from 'fastify';
 import { InputError } from '../../errors/index.js';
-import { fromDbJson, insertEvents, SYSTEM_EVENT_SOURCE } from '../../storage/index.js';
+import { fromDbJson, SYSTEM_EVENT_SOURCE } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
 import type { RouteDeps } from './deps.js';
 

@@ -1,8 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DialectAdapter } from '../dialect/dialect.js';
 import type { SwarmDatabase } from '../schema-types.js';
-import { inlineJson, storeLargeColumns } from '../../blobs/json.js';
-import { newId } from '../values.js';
 
 /** An event `{source, type, payload}` as it is published; dispatched to subscribers later. */
 export interface NewEvent {
@@ -34,7 +32,7 @@ export interface NewEvent {
 async function causingRunDepths(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
-  events: readonly NewEvent[],
+  events: readonly Pick<NewEvent, 'runId' | 'runEventDepth'>[],
 ): Promise<Map<string, number>> {
   const runIds = [
     ...new Set(
@@ -56,6 +54,16 @@ async function causingRunDepths(
   return depths;
 }
 
+/**
+ * An event ready to be stored: its id chosen and its payload already the column's text. Storage
+ * only writes JSON text; whether a large payload goes to the blob store (and the column holds a
+ * reference) is decided above it, by `insertEvents` in blobs.
+ */
+export interface PreparedEvent extends Omit<NewEvent, 'payload'> {
+  readonly id: string;
+  readonly payloadJson: string;
+}
+
 /** The system's own events use this source. */
 export const SYSTEM_EVENT_SOURCE = 'swarm';
 
@@ -64,19 +72,19 @@ export const SYSTEM_EVENT_SOURCE = 'swarm';
  * event commit together), and wakes the dispatchers. Returns the stored ids in order; a keyed
  * event that was already published returns the first one's id.
  */
-export async function insertEvents(
+export async function insertEventRows(
   db: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
-  events: readonly NewEvent[],
+  events: readonly PreparedEvent[],
 ): Promise<string[]> {
   if (events.length === 0) return [];
   const depths = await causingRunDepths(db, dialect, events);
   const rows = events.map((event) => ({
-    id: newId(),
+    id: event.id,
     owner_id: event.ownerId,
     source: event.source,
     type: event.type,
-    payload: inlineJson(event.payload === undefined ? null : event.payload),
+    payload: event.payloadJson,
     run_id: event.runId ?? null,
     task_id: event.taskId ?? null,
     idempotency_key: event.idempotencyKey ?? null,
@@ -87,14 +95,6 @@ export async function insertEvents(
           ? event.runEventDepth + 1
           : (depths.get(event.runId) ?? 0),
   }));
-  await storeLargeColumns(
-    { db, dialect },
-    rows,
-    'payload',
-    events.map((event) => event.payload),
-    'events',
-    (j) => `events[${j}].payload`,
-  );
   const size = Math.floor((dialect.maxParameters - 200) / 9);
   for (let i = 0; i < rows.length; i += size) {
     await db
