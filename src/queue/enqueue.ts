@@ -12,7 +12,13 @@ import {
 } from '../storage/index.js';
 import { inlineJson, storeLargeColumns } from '../blobs/index.js';
 import { chunksFor } from './batch.js';
-import { noteKeyedWork, withOwnerQuotas, flowIssues, registerFlowKeys } from './flow/index.js';
+import {
+  noteKeyedWork,
+  withAgentLimits,
+  withOwnerQuotas,
+  flowIssues,
+  registerFlowKeys,
+} from './flow/index.js';
 import { retryColumns } from './rows.js';
 import { BACKOFF_KINDS, DEFAULT_RETRY_POLICY, type NewTask } from './types.js';
 
@@ -72,7 +78,8 @@ export async function enqueueTasks(
   given: readonly NewTask[],
 ): Promise<string[]> {
   if (given.length === 0) return [];
-  const tasks = await withOwnerQuotas(db, given);
+  // The owner's quota and the named agents' max_concurrency: limits every such task is under.
+  const tasks = await withAgentLimits(db, dialect, await withOwnerQuotas(db, given));
   const now = nowTimestamp();
   const timestamps = new TimestampCache();
   const issues: FieldIssue[] = [];

@@ -111,6 +111,7 @@ export class AgentRegistry {
       runtimeConfig: Object.fromEntries(Object.entries(runtime).filter(([key]) => key !== 'type')),
       memoryMb: manifest.resources.memory_mb,
       timeoutSeconds: manifest.resources.timeout_seconds,
+      maxConcurrency: manifest.resources.max_concurrency ?? null,
       tags: [...manifest.tags],
       author: manifest.author ?? null,
       path: folder,

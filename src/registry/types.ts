@@ -43,7 +43,12 @@ export interface AgentManifest {
   readonly permissions: readonly string[];
   readonly input_schema?: JsonSchema;
   readonly output_schema?: JsonSchema;
-  readonly resources: { readonly memory_mb: number; readonly timeout_seconds: number };
+  readonly resources: {
+    readonly memory_mb: number;
+    readonly timeout_seconds: number;
+    /** Most of its tasks RUNNING at once, per owner, across all workers (flow control). */
+    readonly max_concurrency?: number;
+  };
   readonly runtime: RuntimeSpec;
   readonly tags: readonly string[];
   readonly author?: string;

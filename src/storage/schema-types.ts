@@ -165,6 +165,8 @@ export interface AgentsTable {
   runtime_config: WithDefault<JsonText>;
   memory_mb: WithDefault<number>;
   timeout_seconds: WithDefault<number>;
+  /** Most of its tasks RUNNING at once, per owner (migration 0033); null: no limit. */
+  max_concurrency: number | null;
   triggers: JsonText | null;
   author: string | null;
   tags: WithDefault<JsonText>;

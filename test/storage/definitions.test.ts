@@ -16,6 +16,7 @@ function agent(name: string, version: string, capabilities: string[], tags: stri
     runtimeConfig: { entry: 'index.js' },
     memoryMb: 128,
     timeoutSeconds: 300,
+    maxConcurrency: null,
     tags,
     author: null,
     path: '/agents/x',

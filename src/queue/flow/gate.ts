@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { SwarmDatabase } from '../../storage/index.js';
-import { ownerQuota, type FlowLimit } from './keys.js';
+import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
+import { chunksFor } from '../batch.js';
+import { agentLimit, ownerQuota, type FlowLimit } from './keys.js';
 
 /**
  * Whether a claim looks for keyed tasks at all. A database without keyed work must cost the
@@ -46,4 +47,58 @@ export async function withOwnerQuotas<
     const quota = quotaOf.get(task.ownerId);
     return quota === undefined ? task : { ...task, flow: [...(task.flow ?? []), quota] };
   });
+}
+
+/**
+ * Adds each registered agent's `resources.max_concurrency` to every task naming it (the agent's
+ * version as the task names it; the limit's key is the agent's name, so its versions share it,
+ * and the last limit enqueued is the one that holds). One read of the distinct agents of the
+ * batch; none when it names only builtins or no agent (capability routing: the agent is not
+ * known before the claim, so no agent limit applies).
+ */
+export async function withAgentLimits<
+  T extends {
+    readonly ownerId: string;
+    readonly agentName?: string;
+    readonly agentVersion?: string;
+    readonly flow?: readonly FlowLimit[];
+  },
+>(db: Kysely<SwarmDatabase>, dialect: DialectAdapter, tasks: readonly T[]): Promise<readonly T[]> {
+  const named = new Map<string, { ownerId: string; name: string; version: string }>();
+  for (const { ownerId, agentName: name, agentVersion: version } of tasks)
+    if (name !== undefined && version !== undefined && !name.startsWith('builtin/'))
+      named.set(agentOf(ownerId, name, version), { ownerId, name, version });
+  if (named.size === 0) return tasks;
+  const limits = new Map<string, FlowLimit>();
+  for (const chunk of chunksFor(dialect, [...named.values()], 3)) {
+    const rows = await db
+      .selectFrom('agents')
+      .select(['owner_id', 'name', 'version', 'max_concurrency'])
+      .where('max_concurrency', 'is not', null)
+      .where((eb) =>
+        eb.or(
+          chunk.map((a) =>
+            eb.and([eb('owner_id', '=', a.ownerId), eb('name', '=', a.name), eb('version', '=', a.version)]),
+          ),
+        ),
+      )
+      .execute();
+    for (const row of rows)
+      limits.set(
+        agentOf(row.owner_id, row.name, row.version),
+        agentLimit(row.owner_id, row.name, row.max_concurrency!),
+      );
+  }
+  if (limits.size === 0) return tasks;
+  return tasks.map((task) => {
+    const limit =
+      task.agentName === undefined || task.agentVersion === undefined
+        ? undefined
+        : limits.get(agentOf(task.ownerId, task.agentName, task.agentVersion));
+    return limit === undefined ? task : { ...task, flow: [...(task.flow ?? []), limit] };
+  });
+}
+
+function agentOf(ownerId: string, name: string, version: string): string {
+  return JSON.stringify([ownerId, name, version]);
 }

@@ -13,6 +13,13 @@ export {
 } from './keys.js';
 export { flowIssues, registerFlowKeys } from './register.js';
 export { claimKeyedTasks, type KeyedClaimAt } from './claim.js';
-export { noteKeyedWork, noteNoKeyedWork, shouldLookForKeyedWork, withOwnerQuotas, PROBE_MS } from './gate.js';
+export {
+  noteKeyedWork,
+  noteNoKeyedWork,
+  shouldLookForKeyedWork,
+  withOwnerQuotas,
+  withAgentLimits,
+  PROBE_MS,
+} from './gate.js';
 export { listFlowKeys, MAX_LISTED_KEYS, type FlowKeyView } from './list.js';
 export { ownersInTurn } from './fair.js';

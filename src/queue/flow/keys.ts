@@ -69,3 +69,12 @@ export function describeFlowKey(key: string): {
 export function ownerQuota(ownerId: string, maxRunning: number): FlowLimit {
   return { key: flowKey('concurrency', 'owner', { ownerId }, '__quota'), scope: 'owner', maxRunning };
 }
+
+/** An agent's `resources.max_concurrency`: every task naming the agent (any version) counts. */
+export function agentLimit(ownerId: string, agent: string, maxRunning: number): FlowLimit {
+  return {
+    key: flowKey('concurrency', 'agent', { ownerId, agent }, '__max_concurrency'),
+    scope: 'agent',
+    maxRunning,
+  };
+}

@@ -51,6 +51,8 @@ export const RESOURCE_LIMITS = {
   memory_mb: { min: 16, max: 65_536, default: 128 },
   timeout_seconds: { min: 1, max: 86_400, default: 300 },
 } as const;
+/** resources.max_concurrency: optional, no default (no limit). */
+export const MAX_CONCURRENCY = { min: 1, max: 100_000 } as const;
 
 /** A non-empty string, or '' after reporting why not (`hint` says what belongs there). */
 export function requiredString(value: unknown, field: string, hint: string, issues: FieldIssue[]): string {

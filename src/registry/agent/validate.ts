@@ -20,6 +20,7 @@ import {
   FIXED_PERMISSIONS,
   NAME_MAX_LENGTH,
   NAME_PATTERN,
+  MAX_CONCURRENCY,
   RESOURCE_LIMITS,
   SECRET_PERMISSION_PATTERN,
   checkStringList,
@@ -202,14 +203,20 @@ function checkResources(value: unknown, issues: FieldIssue[]): AgentManifest['re
   if (!isPlainObject(raw)) {
     issues.push({
       field: 'resources',
-      message: `must be an object (memory_mb, timeout_seconds), got ${describe(raw)}`,
+      message: `must be an object (memory_mb, timeout_seconds, max_concurrency), got ${describe(raw)}`,
     });
     return {
       memory_mb: RESOURCE_LIMITS.memory_mb.default,
       timeout_seconds: RESOURCE_LIMITS.timeout_seconds.default,
     };
   }
-  checkUnknownKeys(raw, Object.keys(RESOURCE_LIMITS), 'resources.', issues, 'resources');
+  checkUnknownKeys(
+    raw,
+    [...Object.keys(RESOURCE_LIMITS), 'max_concurrency'],
+    'resources.',
+    issues,
+    'resources',
+  );
   const limit = (key: keyof typeof RESOURCE_LIMITS, unit: string): number => {
     const { min, max, default: fallback } = RESOURCE_LIMITS[key];
     const given = raw[key];
@@ -222,7 +229,23 @@ function checkResources(value: unknown, issues: FieldIssue[]): AgentManifest['re
     });
     return fallback;
   };
-  return { memory_mb: limit('memory_mb', 'MB'), timeout_seconds: limit('timeout_seconds', 'seconds') };
+  const resources = {
+    memory_mb: limit('memory_mb', 'MB'),
+    timeout_seconds: limit('timeout_seconds', 'seconds'),
+  };
+  const most = raw.max_concurrency;
+  if (most === undefined) return resources;
+  if (
+    Number.isInteger(most) &&
+    (most as number) >= MAX_CONCURRENCY.min &&
+    (most as number) <= MAX_CONCURRENCY.max
+  )
+    return { ...resources, max_concurrency: most as number };
+  issues.push({
+    field: 'resources.max_concurrency',
+    message: `must be an integer from ${MAX_CONCURRENCY.min} to ${MAX_CONCURRENCY.max} (tasks running at once), got ${describe(most)}`,
+  });
+  return resources;
 }
 
 /** A remote agent's signature must verify: otherwise anyone could register its endpoint. */

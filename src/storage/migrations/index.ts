@@ -29,6 +29,7 @@ import { runConcurrency } from './0027-run-concurrency.js';
 import { blobs } from './0028-blobs.js';
 import { leanTaskIndexes } from './0031-lean-task-indexes.js';
 import { assignmentUpdatesInPlace } from './0032-assignment-updates-in-place.js';
+import { agentMaxConcurrency } from './0033-agent-max-concurrency.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -62,6 +63,7 @@ export const MIGRATIONS: readonly Migration[] = [
   blobs,
   leanTaskIndexes,
   assignmentUpdatesInPlace,
+  agentMaxConcurrency,
 ];
 
 export type { Migration } from './ddl.js';

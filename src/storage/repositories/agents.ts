@@ -21,6 +21,8 @@ export interface AgentRecord {
   readonly runtimeConfig: Record<string, unknown>;
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
+  /** resources.max_concurrency: most of its tasks RUNNING at once; null: no limit. */
+  readonly maxConcurrency: number | null;
   readonly tags: string[];
   readonly author: string | null;
   readonly path: string | null;
@@ -62,6 +64,7 @@ function toAgent(row: Selectable<AgentsTable>): AgentRecord {
     runtimeConfig: fromDbJson<Record<string, unknown>>(row.runtime_config) ?? {},
     memoryMb: row.memory_mb,
     timeoutSeconds: row.timeout_seconds,
+    maxConcurrency: row.max_concurrency,
     tags: fromDbJson<string[]>(row.tags) ?? [],
     author: row.author,
     path: row.path,
@@ -126,6 +129,7 @@ async function insertAgentRow(
       runtime_config: toDbJson(agent.runtimeConfig),
       memory_mb: agent.memoryMb,
       timeout_seconds: agent.timeoutSeconds,
+      max_concurrency: agent.maxConcurrency,
       tags: toDbJson(agent.tags),
       author: agent.author,
       path: agent.path,
