@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { BatchHook, CompletedTask, TaskAgentRef } from '../queue/index.js';
 import { chunksFor } from '../queue/index.js';
 import {
+  agentsNamed,
   newId,
   toDbTimestamp,
   type DatabaseHandle,
@@ -239,26 +240,9 @@ async function agentsByRef(
       else entry.tasks.push(taskId);
     }
   }
-  for (const chunk of chunksFor(dialect, [...named.values()], 3)) {
-    const rows = await trx
-      .selectFrom('agents')
-      .select(['id', 'owner_id', 'name', 'version'])
-      .where((eb) =>
-        eb.or(
-          chunk.map((ref) =>
-            eb.and([
-              eb('owner_id', '=', ref.ownerId),
-              eb('name', '=', ref.name),
-              eb('version', '=', ref.version),
-            ]),
-          ),
-        ),
-      )
-      .execute();
-    for (const row of rows)
-      for (const taskId of named.get(JSON.stringify([row.owner_id, row.name, row.version]))?.tasks ?? [])
-        agentOf.set(taskId, row.id);
-  }
+  for (const row of await agentsNamed(trx, dialect, [...named.values()]))
+    for (const taskId of named.get(JSON.stringify([row.owner_id, row.name, row.version]))?.tasks ?? [])
+      agentOf.set(taskId, row.id);
   return agentOf;
 }
 

@@ -87,7 +87,8 @@ export type {
   RateLimits,
   RateLimitWindowType,
 } from './repositories/rate-limits.js';
-export type { AgentRecord, NewAgent, AgentFilters } from './repositories/agents.js';
+export type { AgentRecord, NewAgent, AgentFilters, AgentRef } from './repositories/agents.js';
+export { agentsNamed } from './repositories/agents.js';
 export {
   queueSummary,
   MAX_QUEUE_ASSIGNMENTS,

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
-import { chunksFor } from '../batch.js';
+import { agentsNamed, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
 import { agentLimit, ownerQuota, type FlowLimit } from './keys.js';
 
 /**
@@ -53,7 +52,7 @@ export async function withOwnerQuotas<
  * Adds each registered agent's `resources.max_concurrency` to every task naming it (the agent's
  * version as the task names it; the limit's key is the agent's name, so its versions share it,
  * and the last limit enqueued is the one that holds). One read of the distinct agents of the
- * batch; none when it names only builtins or no agent (capability routing: the agent is not
+ * batch (agentsNamed); none when it names only builtins or no agent (capability routing: the agent is not
  * known before the claim, so no agent limit applies).
  */
 export async function withAgentLimits<
@@ -70,25 +69,12 @@ export async function withAgentLimits<
       named.set(agentOf(ownerId, name, version), { ownerId, name, version });
   if (named.size === 0) return tasks;
   const limits = new Map<string, FlowLimit>();
-  for (const chunk of chunksFor(dialect, [...named.values()], 3)) {
-    const rows = await db
-      .selectFrom('agents')
-      .select(['owner_id', 'name', 'version', 'max_concurrency'])
-      .where('max_concurrency', 'is not', null)
-      .where((eb) =>
-        eb.or(
-          chunk.map((a) =>
-            eb.and([eb('owner_id', '=', a.ownerId), eb('name', '=', a.name), eb('version', '=', a.version)]),
-          ),
-        ),
-      )
-      .execute();
-    for (const row of rows)
+  for (const row of await agentsNamed(db, dialect, [...named.values()]))
+    if (row.max_concurrency !== null)
       limits.set(
         agentOf(row.owner_id, row.name, row.version),
-        agentLimit(row.owner_id, row.name, row.max_concurrency!),
+        agentLimit(row.owner_id, row.name, row.max_concurrency),
       );
-  }
   if (limits.size === 0) return tasks;
   return tasks.map((task) => {
     const limit =

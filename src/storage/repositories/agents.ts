@@ -210,3 +210,49 @@ export async function setAgentStatus(
           },
   );
 }
+
+/** An agent version as a task names it: its owner, name and version. */
+export interface AgentRef {
+  readonly ownerId: string;
+  readonly name: string;
+  readonly version: string;
+}
+
+/**
+ * The registered agents these refs name (those that exist), read in as few statements as the
+ * dialect's parameter limit allows: what a batch of tasks needs to know about its agents (the
+ * id for their statistics, the limit for their enqueue), looked up once per distinct agent.
+ */
+export async function agentsNamed(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  refs: readonly AgentRef[],
+): Promise<
+  { id: string; owner_id: string; name: string; version: string; max_concurrency: number | null }[]
+> {
+  const distinct = [
+    ...new Map(refs.map((ref) => [JSON.stringify([ref.ownerId, ref.name, ref.version]), ref])).values(),
+  ];
+  const perStatement = Math.max(1, Math.floor(dialect.maxParameters / 3) - 1);
+  const found = [];
+  for (let i = 0; i < distinct.length; i += perStatement) {
+    const chunk = distinct.slice(i, i + perStatement);
+    const rows = await db
+      .selectFrom('agents')
+      .select(['id', 'owner_id', 'name', 'version', 'max_concurrency'])
+      .where((eb) =>
+        eb.or(
+          chunk.map((ref) =>
+            eb.and([
+              eb('owner_id', '=', ref.ownerId),
+              eb('name', '=', ref.name),
+              eb('version', '=', ref.version),
+            ]),
+          ),
+        ),
+      )
+      .execute();
+    found.push(...rows);
+  }
+  return found;
+}
