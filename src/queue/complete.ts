@@ -1,6 +1,6 @@
 import { inlineJson } from '../blobs/index.js';
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
@@ -164,6 +164,14 @@ async function completeBatch(
           duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
         })),
       );
+      // The attempts that this UPDATE ends (RUNNING at the given epoch), read before it.
+      await endAttempts(trx, dialect, 'completed', at, (qb) =>
+        qb.where((eb) =>
+          eb.or(
+            chunk.map((c) => eb.and([eb('tasks.id', '=', c.id), eb('tasks.lease_epoch', '=', c.leaseEpoch)])),
+          ),
+        ),
+      );
       const updated = await trx
         .with('done(id, lease_epoch, output, duration_ms)', () => done)
         .updateTable('tasks')
@@ -197,13 +205,6 @@ async function completeBatch(
         .execute();
       for (const row of updated) rows.push(row);
     }
-    await endAssignments(
-      trx,
-      dialect,
-      rows.map((row) => row.id),
-      'completed',
-      at,
-    );
     const parents = rows.flatMap((row) => (row.parent_task_id === null ? [] : [row.parent_task_id]));
     if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
     if (hooks.onCompleted !== undefined || hooks.onCompletedBatch !== undefined) {

@@ -52,14 +52,5 @@ export async function renewLeases(
     for (const row of rows) renewed.add(row.id);
   }
   const ids = [...renewed];
-  for (const chunk of chunksFor(dialect, ids, 1)) {
-    await db
-      .updateTable('worker_assignments')
-      .set({ heartbeat_at: at })
-      .where('task_id', 'in', chunk)
-      .where('worker_id', '=', workerId)
-      .where('status', '=', 'running')
-      .execute();
-  }
   return { renewed: ids, lost: unique.filter((lease) => !renewed.has(lease.id)).map((lease) => lease.id) };
 }
