@@ -62,11 +62,12 @@ interface DoneRow {
 /**
  * Completes a batch of tasks in one write transaction:
  *
+ *   INSERT INTO worker_assignments SELECT … FROM tasks
+ *   WHERE (id, lease_epoch) = one of the batch's AND status = 'RUNNING';   -- endAttempts
  *   WITH done(id, lease_epoch, output, duration_ms) AS (VALUES (…), …)
  *   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, … FROM done
  *   WHERE tasks.id = done.id AND tasks.lease_epoch = done.lease_epoch AND status = 'RUNNING'
  *   RETURNING …;
- *   UPDATE worker_assignments SET status = 'completed' WHERE task_id IN (…) AND status = 'running';
  *
  * then `onCompleted` for each completed task, in the same transaction. The epoch condition is
  * the fence: a worker whose lease was taken away cannot complete, so a task's result is

@@ -21,7 +21,8 @@ export interface RenewResult {
  *   WHERE tasks.id = leases.id AND tasks.lease_epoch = leases.lease_epoch
  *     AND status = 'RUNNING' AND locked_by = :worker RETURNING id
  *
- * — then stamps the matching worker assignments. Cancellation bumps the epoch, so this is
+ * — the task row only: a running attempt has no assignment row (it is written when the attempt
+ * ends, from the task's last heartbeat_at). Cancellation bumps the epoch, so this is
  * also how a running attempt learns it was cancelled.
  */
 export async function renewLeases(
