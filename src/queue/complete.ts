@@ -1,3 +1,4 @@
+import { sql, type RawBuilder } from 'kysely';
 import { inlineJson } from '../blobs/index.js';
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAttempts } from './assignments.js';
@@ -165,16 +166,45 @@ async function completeBatch(
           duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
         })),
       );
-      // The attempts that this UPDATE ends (RUNNING at the given epoch), read before it.
-      await endAttempts(trx, dialect, 'completed', at, (qb) =>
-        qb.where((eb) =>
-          eb.or(
-            chunk.map((c) => eb.and([eb('tasks.id', '=', c.id), eb('tasks.lease_epoch', '=', c.leaseEpoch)])),
+      // The attempts that this UPDATE ends (RUNNING at the given epoch), read before it: on
+      // PostgreSQL a CTE of the same statement (all CTEs see the pre-update snapshot).
+      const idSql = dialect.newIdSql();
+      if (idSql === null)
+        await endAttempts(trx, dialect, 'completed', at, (qb) =>
+          qb.where((eb) =>
+            eb.or(
+              chunk.map((c) =>
+                eb.and([eb('tasks.id', '=', c.id), eb('tasks.lease_epoch', '=', c.leaseEpoch)]),
+              ),
+            ),
           ),
-        ),
-      );
-      const updated = await trx
-        .with('done(id, lease_epoch, output, duration_ms)', () => done)
+        );
+      const withDone = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
+      const statement =
+        idSql === null
+          ? withDone
+          : (withDone.with('ended', (db) =>
+              db
+                .insertInto('worker_assignments')
+                .columns([
+                  'id',
+                  'worker_id',
+                  'task_id',
+                  'run_id',
+                  'lease_epoch',
+                  'status',
+                  'assigned_at',
+                  'heartbeat_at',
+                  'released_at',
+                ])
+                .expression(
+                  sql`SELECT ${idSql}, coalesce(t.worker_id, t.locked_by, ''), t.id, t.run_id, t.lease_epoch, 'completed',
+                    coalesce(t.assigned_at, t.started_at, cast(${at} as timestamptz)), t.heartbeat_at, cast(${at} as timestamptz)
+                  FROM tasks AS t JOIN done ON t.id = done.id AND t.lease_epoch = done.lease_epoch
+                  WHERE t.status = 'RUNNING'` as RawBuilder<never>,
+                ),
+            ) as unknown as typeof withDone);
+      const updated = await statement
         .updateTable('tasks')
         .from('done')
         .set((eb) => ({
