@@ -6,8 +6,8 @@ import type { DialectAdapter } from '../storage/index.js';
 
 /**
  * Every attempt of a run's tasks, for the dashboard's waterfall. A task is one row however often
- * it is tried; each claim of it leaves a `worker_assignments` row (src/queue/assignments.ts), so
- * an attempt here is one claim: queued since the previous claim ended (or the task was created),
+ * it is tried; each ended claim of it leaves a `worker_assignments` row (src/queue/assignments.ts)
+ * and the running one is read from the task row, so an attempt here is one claim: queued since the previous claim ended (or the task was created),
  * started when claimed, completed when the claim ended. A task still waiting for a worker gets
  * one more entry with status `queued` and no start.
  */
@@ -53,6 +53,9 @@ type TaskRow = {
   created_at: string;
   error_message: string | null;
   last_error: string | null;
+  worker_id: string | null;
+  assigned_at: string | null;
+  started_at: string | null;
 };
 type AssignmentRow = {
   task_id: string;
@@ -139,7 +142,18 @@ export async function listRunAttempts(
   const limit = query.limit ?? 1000;
   let tasks = db
     .selectFrom('tasks')
-    .select(['id', 'step_id', 'item_index', 'status', 'created_at', 'error_message', 'last_error'])
+    .select([
+      'id',
+      'step_id',
+      'item_index',
+      'status',
+      'created_at',
+      'error_message',
+      'last_error',
+      'worker_id',
+      'assigned_at',
+      'started_at',
+    ])
     .where('run_id', '=', runId)
     .where('owner_id', '=', caller.userId);
   if (query.step !== undefined) {
@@ -174,6 +188,20 @@ export async function listRunAttempts(
       .execute()) as AssignmentRow[];
     for (const claim of found)
       (claims.get(claim.task_id) ?? claims.set(claim.task_id, []).get(claim.task_id)!).push(claim);
+  }
+  // The running attempt has no assignment row yet (written when it ends): the task row is it.
+  for (const task of page) {
+    if (task.status !== 'RUNNING' || task.worker_id === null) continue;
+    const assignedAt = task.assigned_at ?? task.started_at;
+    if (assignedAt === null) continue;
+    const running = {
+      task_id: task.id,
+      worker_id: task.worker_id,
+      status: 'running',
+      assigned_at: assignedAt,
+      released_at: null,
+    };
+    (claims.get(task.id) ?? claims.set(task.id, []).get(task.id)!).push(running);
   }
   return {
     items: page.flatMap((task) => attemptsOf(task, claims.get(task.id) ?? [])),

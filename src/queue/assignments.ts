@@ -1,76 +1,93 @@
-import type { Kysely, RawBuilder } from 'kysely';
-import { newId, type DialectAdapter, type LogicalType, type SwarmDatabase } from '../storage/index.js';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
+import { newId, type DialectAdapter, type SwarmDatabase } from '../storage/index.js';
 import { chunksFor } from './batch.js';
 
 /**
- * `worker_assignments` is the history of who held what: one row per claim, written in the
- * transaction that changes the task, so it never disagrees with `tasks`. The task row stays
- * the truth the queue decides on; these rows are for people and dashboards (which worker ran
- * this, which worker lost what when it died).
+ * `worker_assignments` is the history of who held what: one row per ENDED attempt, written in
+ * the transaction that ends it, so it never disagrees with `tasks`. The attempt running now has
+ * no row: the task row carries it (worker_id, assigned_at, heartbeat_at, lease_epoch), and
+ * readers show it from there. Writing at the end only spares the claim an INSERT and every
+ * heartbeat an UPDATE per task, which were most of the queue's cost on PostgreSQL.
+ *
+ * The row is read from the task BEFORE the statement that ends the attempt changes it (several
+ * clear locked_by, started_at or heartbeat_at): callers run `endAttempts` first, with the very
+ * filter of their UPDATE, so only the attempt holding the task (RUNNING, at its lease_epoch)
+ * gets a row and a rejected end (stale epoch) writes none. hostname and pid are not known at
+ * the end (worker ids do not carry them, and the tasks row is not widened for them): null.
  */
 export type AssignmentEnd = 'completed' | 'released' | 'lost';
 
-const COLUMNS = [
-  { name: 'id', type: 'text' },
-  { name: 'worker_id', type: 'text' },
-  { name: 'task_id', type: 'text' },
-  { name: 'run_id', type: 'text' },
-  { name: 'lease_epoch', type: 'integer' },
-  { name: 'status', type: 'text' },
-  { name: 'hostname', type: 'text' },
-  { name: 'pid', type: 'integer' },
-  { name: 'assigned_at', type: 'timestamp' },
-  { name: 'heartbeat_at', type: 'timestamp' },
-] as const satisfies readonly { name: string; type: LogicalType }[];
+export type RunningTasks = (
+  qb: SelectQueryBuilder<SwarmDatabase, 'tasks', object>,
+) => SelectQueryBuilder<SwarmDatabase, 'tasks', object>;
 
-/** One `running` assignment per claimed task, in multi-row inserts. */
-export async function recordAssignments(
+const COLUMNS = [
+  'id',
+  'worker_id',
+  'task_id',
+  'run_id',
+  'lease_epoch',
+  'status',
+  'assigned_at',
+  'heartbeat_at',
+  'released_at',
+] as const;
+
+/** One ended assignment per RUNNING task `narrow` keeps; run before the UPDATE that ends them. */
+export async function endAttempts(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
-  tasks: readonly { id: string; run_id: string | null; lease_epoch: number }[],
-  by: { workerId: string; now: string; hostname?: string; pid?: number },
+  status: AssignmentEnd,
+  now: string,
+  narrow: RunningTasks,
 ): Promise<void> {
-  const rows = tasks.map((task) => ({
-    id: newId(),
-    worker_id: by.workerId,
-    task_id: task.id,
-    run_id: task.run_id,
-    lease_epoch: task.lease_epoch,
-    status: 'running',
-    hostname: by.hostname ?? null,
-    pid: by.pid ?? null,
-    assigned_at: by.now,
-    heartbeat_at: by.now,
-  }));
-  if (rows.length === 0) return;
-  // PostgreSQL: one array per column, one statement (see rowsAsSelect).
-  const asSelect = dialect.rowsAsSelect(COLUMNS, rows);
-  if (asSelect !== null) {
+  const running = narrow(trx.selectFrom('tasks').where('tasks.status', '=', 'RUNNING'));
+  const idSql = dialect.newIdSql();
+  if (idSql !== null) {
+    // One INSERT … SELECT: no round trip to fetch what the database already has.
+    const at = sql`cast(${now} as timestamptz)`;
     await trx
       .insertInto('worker_assignments')
-      .columns(COLUMNS.map((c) => c.name))
-      .expression(asSelect as RawBuilder<never>)
+      .columns(COLUMNS)
+      .expression(
+        running.select([
+          idSql.as('id'),
+          sql<string>`coalesce(tasks.worker_id, tasks.locked_by, '')`.as('worker_id'),
+          'tasks.id as task_id',
+          'tasks.run_id',
+          'tasks.lease_epoch',
+          sql<string>`cast(${status} as text)`.as('status'),
+          sql`coalesce(tasks.assigned_at, tasks.started_at, ${at})`.as('assigned_at'),
+          'tasks.heartbeat_at',
+          at.as('released_at'),
+        ]),
+      )
       .execute();
     return;
   }
+  const found = await running
+    .select([
+      'tasks.id',
+      'tasks.worker_id',
+      'tasks.locked_by',
+      'tasks.run_id',
+      'tasks.lease_epoch',
+      'tasks.assigned_at',
+      'tasks.started_at',
+      'tasks.heartbeat_at',
+    ])
+    .execute();
+  const rows = found.map((task) => ({
+    id: newId(),
+    worker_id: task.worker_id ?? task.locked_by ?? '',
+    task_id: task.id,
+    run_id: task.run_id,
+    lease_epoch: task.lease_epoch,
+    status,
+    assigned_at: task.assigned_at ?? task.started_at ?? now,
+    heartbeat_at: task.heartbeat_at,
+    released_at: now,
+  }));
   for (const chunk of chunksFor(dialect, rows, COLUMNS.length))
     await trx.insertInto('worker_assignments').values(chunk).execute();
-}
-
-/** Ends the running assignments of these tasks (only a task's current claim is still running). */
-export async function endAssignments(
-  trx: Kysely<SwarmDatabase>,
-  dialect: DialectAdapter,
-  taskIds: readonly string[],
-  status: AssignmentEnd,
-  now: string,
-): Promise<void> {
-  for (const chunk of chunksFor(dialect, taskIds, 1)) {
-    await trx
-      .updateTable('worker_assignments')
-      .set({ status, released_at: now })
-      .where('task_id', 'in', chunk)
-      .where('status', '=', 'running')
-      .execute();
-  }
 }

@@ -1,7 +1,7 @@
 import { InputError } from '../errors/index.js';
 import type { Kysely } from 'kysely';
 import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../storage/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { wakeParents } from './children.js';
 import { cancelWaitpointsOf } from './waitpoints.js';
@@ -45,6 +45,11 @@ export async function cancelTasks(
     const parents: string[] = [];
     for (const ids of idChunks) {
       if (ids !== undefined && ids.length === 0) continue;
+      await endAttempts(trx, dialect, 'released', at, (qb) =>
+        qb
+          .$if(ids !== undefined, (q) => q.where('tasks.id', 'in', ids!))
+          .$if(filter.runId !== undefined, (q) => q.where('tasks.run_id', '=', filter.runId!)),
+      );
       const rows = await trx
         .updateTable('tasks')
         .set((eb) => ({
@@ -73,6 +78,9 @@ export async function cancelTasks(
       const parents = cancelled.slice(from);
       from = cancelled.length;
       for (const chunk of chunksFor(dialect, parents, 1)) {
+        await endAttempts(trx, dialect, 'released', at, (qb) =>
+          qb.where('tasks.parent_task_id', 'in', chunk),
+        );
         const rows = await trx
           .updateTable('tasks')
           .set((eb) => ({
@@ -92,7 +100,6 @@ export async function cancelTasks(
         for (const row of rows) cancelled.push(row.id);
       }
     }
-    await endAssignments(trx, dialect, cancelled, 'released', at);
     // What they waited for is cancelled with them: no inbox offers a decision nobody awaits.
     for (const chunk of chunksFor(dialect, cancelled, 1)) await cancelWaitpointsOf(trx, chunk, at);
     if (parents.length > 0) await wakeParents(trx, dialect, parents, at);

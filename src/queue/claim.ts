@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Kysely } from 'kysely';
 import {
   toDbTimestamp,
   type DatabaseHandle,
@@ -6,7 +6,6 @@ import {
   type SwarmDatabase,
 } from '../storage/index.js';
 import { instruments, secondsSince } from '../metrics/index.js';
-import { recordAssignments } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { whereClaimerMayTake } from './claimer-filter.js';
 import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask, type ClaimRow } from './rows.js';
@@ -41,7 +40,7 @@ export interface ClaimFilter {
 
 /**
  * Claims up to `limit` ready tasks — PENDING, `run_at` come — highest priority first, then
- * oldest. On SQLite, one write transaction of two statements:
+ * oldest. One statement (on SQLite in a write transaction, with the expiry of stale tasks):
  *
  *   WITH next AS MATERIALIZED (
  *     SELECT id FROM tasks WHERE status = 'PENDING' AND run_at <= :now
@@ -56,7 +55,7 @@ export interface ClaimFilter {
  * claimers pass over each other's rows instead of queueing behind them; MATERIALIZED makes the
  * LIMITed, locking select run exactly once (a subquery re-run by a nested loop could lock and
  * update more rows than asked for). SQLite has one writer: BEGIN IMMEDIATE serialises claimers.
- * On PostgreSQL both are CTEs of one statement (claimInOneStatement).
+ * On PostgreSQL it commits on its own (claimInOneStatement).
  *
  * `ownerId` and `only` narrow the select (a pull agent claiming over the API); without them the
  * statement is exactly the one above.
@@ -131,7 +130,7 @@ async function claimKeyed(handle: DatabaseHandle, options: ClaimOptions, at: Cla
   });
 }
 
-/** Ends the claimed tasks found expired and records the assignments of the others. */
+/** Ends the claimed tasks found expired; the others are the claim (no assignment row yet). */
 async function finishClaim(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
@@ -147,7 +146,6 @@ async function finishClaim(
     at.now,
   );
   const live = claimed.filter((row) => !expired.includes(row));
-  await recordAssignments(trx, dialect, live, { ...options, now: at.now });
   return live;
 }
 
@@ -205,11 +203,11 @@ function claimStatement(
 }
 
 /**
- * PostgreSQL: the claim, its worker assignments and nothing else in one statement, committed on
- * its own — one round trip where the transaction took four (BEGIN, UPDATE, INSERT, COMMIT),
- * which is most of the enqueue-to-start latency of an idle worker. The assignments' ids come
- * from the database (`newIdSql`). A task found expired is turned EXPIRED just after, still
- * under the lease this claim took (nobody else may touch it meanwhile); it gets no assignment.
+ * PostgreSQL: the claim in one statement, committed on its own — one round trip, which is most
+ * of the enqueue-to-start latency of an idle worker. It writes no `worker_assignments` row: the
+ * running attempt lives on the task row, and its assignment is written when it ends
+ * (assignments.ts). A task found expired is turned EXPIRED just after, still under the lease
+ * this claim took (nobody else may touch it meanwhile).
  */
 async function claimInOneStatement(
   db: Kysely<SwarmDatabase>,
@@ -217,33 +215,8 @@ async function claimInOneStatement(
   options: ClaimOptions,
   at: ClaimAt & { readonly nowDate: Date },
 ): Promise<ClaimRow[]> {
-  const newId = dialect.newIdSql();
-  if (newId === null) throw new Error(`${dialect.name}: writingCtes without newIdSql`);
-  const now = sql`cast(${at.now} as timestamptz)`;
   const claimed = await db
     .with('claimed', (qb) => claimStatement(qb as unknown as Kysely<SwarmDatabase>, dialect, options, at))
-    .with('assigned', (qb) =>
-      qb
-        .insertInto('worker_assignments')
-        .columns([
-          'id',
-          'worker_id',
-          'task_id',
-          'run_id',
-          'lease_epoch',
-          'status',
-          'hostname',
-          'pid',
-          'assigned_at',
-          'heartbeat_at',
-        ])
-        .expression(
-          sql`SELECT ${newId}, cast(${options.workerId} as text), c.id, c.run_id, c.lease_epoch, 'running',
-            cast(${options.hostname ?? null} as text), cast(${options.pid ?? null} as integer), ${now}, ${now}
-          FROM claimed AS c
-          WHERE NOT (c.expires_at IS NOT NULL AND c.resume_state IS NULL AND c.expires_at <= ${now})` as RawBuilder<never>,
-        ),
-    )
     .selectFrom('claimed')
     .selectAll()
     .execute();

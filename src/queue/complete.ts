@@ -1,6 +1,7 @@
+import { sql, type RawBuilder } from 'kysely';
 import { inlineJson } from '../blobs/index.js';
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
@@ -62,11 +63,12 @@ interface DoneRow {
 /**
  * Completes a batch of tasks in one write transaction:
  *
+ *   INSERT INTO worker_assignments SELECT … FROM tasks
+ *   WHERE (id, lease_epoch) = one of the batch's AND status = 'RUNNING';   -- endAttempts
  *   WITH done(id, lease_epoch, output, duration_ms) AS (VALUES (…), …)
  *   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, … FROM done
  *   WHERE tasks.id = done.id AND tasks.lease_epoch = done.lease_epoch AND status = 'RUNNING'
  *   RETURNING …;
- *   UPDATE worker_assignments SET status = 'completed' WHERE task_id IN (…) AND status = 'running';
  *
  * then `onCompleted` for each completed task, in the same transaction. The epoch condition is
  * the fence: a worker whose lease was taken away cannot complete, so a task's result is
@@ -164,8 +166,45 @@ async function completeBatch(
           duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
         })),
       );
-      const updated = await trx
-        .with('done(id, lease_epoch, output, duration_ms)', () => done)
+      // The attempts that this UPDATE ends (RUNNING at the given epoch), read before it: on
+      // PostgreSQL a CTE of the same statement (all CTEs see the pre-update snapshot).
+      const idSql = dialect.newIdSql();
+      if (idSql === null)
+        await endAttempts(trx, dialect, 'completed', at, (qb) =>
+          qb.where((eb) =>
+            eb.or(
+              chunk.map((c) =>
+                eb.and([eb('tasks.id', '=', c.id), eb('tasks.lease_epoch', '=', c.leaseEpoch)]),
+              ),
+            ),
+          ),
+        );
+      const withDone = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
+      const statement =
+        idSql === null
+          ? withDone
+          : (withDone.with('ended', (db) =>
+              db
+                .insertInto('worker_assignments')
+                .columns([
+                  'id',
+                  'worker_id',
+                  'task_id',
+                  'run_id',
+                  'lease_epoch',
+                  'status',
+                  'assigned_at',
+                  'heartbeat_at',
+                  'released_at',
+                ])
+                .expression(
+                  sql`SELECT ${idSql}, coalesce(t.worker_id, t.locked_by, ''), t.id, t.run_id, t.lease_epoch, 'completed',
+                    coalesce(t.assigned_at, t.started_at, cast(${at} as timestamptz)), t.heartbeat_at, cast(${at} as timestamptz)
+                  FROM tasks AS t JOIN done ON t.id = done.id AND t.lease_epoch = done.lease_epoch
+                  WHERE t.status = 'RUNNING'` as RawBuilder<never>,
+                ),
+            ) as unknown as typeof withDone);
+      const updated = await statement
         .updateTable('tasks')
         .from('done')
         .set((eb) => ({
@@ -200,13 +239,6 @@ async function completeBatch(
         .execute();
       for (const row of updated) rows.push(row);
     }
-    await endAssignments(
-      trx,
-      dialect,
-      rows.map((row) => row.id),
-      'completed',
-      at,
-    );
     const parents = rows.flatMap((row) => (row.parent_task_id === null ? [] : [row.parent_task_id]));
     if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
     if (hooks.onCompleted !== undefined || hooks.onCompletedBatch !== undefined) {

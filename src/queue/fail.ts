@@ -1,6 +1,6 @@
 import { toDbText, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { instruments } from '../metrics/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import { wakeParents } from './children.js';
 import { cancelWaitpointsOf } from './waitpoints.js';
 import { computeBackoffMs } from './backoff.js';
@@ -72,6 +72,10 @@ export async function failTask(
       .where('lease_epoch', '=', failure.leaseEpoch)
       .executeTakeFirst();
     if (row === undefined) return 'rejected';
+    // The attempt ends below under the same fence (row found RUNNING at this epoch).
+    await endAttempts(trx, dialect, 'completed', now, (qb) =>
+      qb.where('tasks.id', '=', failure.id).where('tasks.lease_epoch', '=', failure.leaseEpoch),
+    );
     const code = failure.code ?? (failure.timedOut ? 'TIMEOUT' : null);
     const attempt = row.retry_count + 1;
 
@@ -96,7 +100,6 @@ export async function failTask(
         })
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) return 'rejected';
-      await endAssignments(trx, dialect, [failure.id], 'completed', now);
       await hooks.onAttemptFailed?.(trx, { id: failure.id, timedOut: failure.timedOut ?? false });
       return 'retrying';
     }
@@ -116,7 +119,6 @@ export async function failTask(
       })
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return 'rejected';
-    await endAssignments(trx, dialect, [failure.id], 'completed', now);
     // A step that failed while waiting (an approval whose notification could not be sent) waits
     // for nothing any more: no inbox offers its decision.
     await cancelWaitpointsOf(trx, [failure.id], now);

@@ -1,7 +1,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../storage/index.js';
 import { instruments } from '../metrics/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import type { FailureHooks, LeaseHooks } from './types.js';
 
 /** The error a task carries when its holder stopped renewing (died, hung, cut off). */
@@ -58,6 +58,10 @@ export async function reclaimExpiredLeases(
   // Per row, so the count is right even for a task that lost more leases under a higher limit.
   const message = sql<string>`cast(${`lease lost `} as text) || cast(lease_losses + 1 as text) || cast(${` times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${max})`} as text)`;
   const ids = await dialect.writeTransaction(db, async (trx) => {
+    // Both UPDATEs below take exactly these: RUNNING, lease expired, not spared.
+    await endAttempts(trx, dialect, 'lost', at, (qb) =>
+      qb.where('tasks.locked_until', '<', at).where(notSpared),
+    );
     const timedOut = await trx
       .updateTable('tasks')
       .set((eb) => ({
@@ -108,7 +112,6 @@ export async function reclaimExpiredLeases(
       .execute();
 
     const ids = [...timedOut, ...requeued].map((row) => row.id);
-    await endAssignments(trx, dialect, ids, 'lost', at);
     if (hooks.onLeaseLost !== undefined && requeued.length > 0) {
       await hooks.onLeaseLost(
         trx,

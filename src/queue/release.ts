@@ -1,5 +1,5 @@
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { bisectFailures, messageOf } from './split.js';
 
@@ -49,6 +49,9 @@ async function releaseBatch(
   return dialect.writeTransaction(db, async (trx) => {
     const released: string[] = [];
     for (const chunk of chunksFor(dialect, ids, 1)) {
+      await endAttempts(trx, dialect, 'released', at, (qb) =>
+        qb.where('tasks.id', 'in', chunk).where('tasks.locked_by', '=', workerId),
+      );
       const rows = await trx
         .updateTable('tasks')
         .set({
@@ -66,7 +69,6 @@ async function releaseBatch(
         .execute();
       for (const row of rows) released.push(row.id);
     }
-    await endAssignments(trx, dialect, released, 'released', at);
     return released;
   });
 }

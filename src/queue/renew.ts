@@ -21,7 +21,8 @@ export interface RenewResult {
  *   WHERE tasks.id = leases.id AND tasks.lease_epoch = leases.lease_epoch
  *     AND status = 'RUNNING' AND locked_by = :worker RETURNING id
  *
- * — then stamps the matching worker assignments. Cancellation bumps the epoch, so this is
+ * — the task row only: a running attempt has no assignment row (it is written when the attempt
+ * ends, from the task's last heartbeat_at). Cancellation bumps the epoch, so this is
  * also how a running attempt learns it was cancelled.
  */
 export async function renewLeases(
@@ -52,14 +53,5 @@ export async function renewLeases(
     for (const row of rows) renewed.add(row.id);
   }
   const ids = [...renewed];
-  for (const chunk of chunksFor(dialect, ids, 1)) {
-    await db
-      .updateTable('worker_assignments')
-      .set({ heartbeat_at: at })
-      .where('task_id', 'in', chunk)
-      .where('worker_id', '=', workerId)
-      .where('status', '=', 'running')
-      .execute();
-  }
   return { renewed: ids, lost: unique.filter((lease) => !renewed.has(lease.id)).map((lease) => lease.id) };
 }

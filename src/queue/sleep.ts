@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { EVENTS_CHANNEL, toDbJson, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { endAssignments } from './assignments.js';
+import { endAttempts } from './assignments.js';
 import { enqueueTasks } from './enqueue.js';
 import type { Lease, NewTask } from './types.js';
 import { createWaitpoint, type WaitpointOwner, type WaitpointRequest } from './waitpoints.js';
@@ -44,6 +44,9 @@ export async function sleepTask(
   const { db, dialect } = handle;
   const at = toDbTimestamp(now);
   return dialect.writeTransaction(db, async (trx) => {
+    await endAttempts(trx, dialect, 'released', at, (qb) =>
+      qb.where('tasks.id', '=', request.id).where('tasks.lease_epoch', '=', request.leaseEpoch),
+    );
     const result = await trx
       .updateTable('tasks')
       .set({
@@ -73,7 +76,6 @@ export async function sleepTask(
       else if (request.waitpoint.request.kind === 'event')
         await dialect.notify(trx as unknown as Kysely<unknown>, EVENTS_CHANNEL);
     }
-    await endAssignments(trx, dialect, [request.id], 'released', at);
     if (request.children !== undefined && request.children.length > 0)
       await enqueueTasks(
         trx,

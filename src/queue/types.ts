@@ -18,8 +18,10 @@ import type { FlowLimit } from './flow/keys.js';
  * - **sleep**: a runtime's answer "not done yet, resume me at T" (builtin/delay): the task goes
  *   back to PENDING with `run_at` T and the runtime's `resume_state`, holding no worker slot,
  *   as the same attempt.
- * - **worker assignment**: one row of `worker_assignments` per claim, recording who held which
- *   task under which epoch and how it ended (running → completed | released | lost).
+ * - **worker assignment**: one row of `worker_assignments` per ended attempt, written when it
+ *   ends, recording who held which task under which epoch and how it ended (completed |
+ *   released | lost). The running attempt has no row: the task row (worker_id, assigned_at,
+ *   heartbeat_at, lease_epoch) is it.
  */
 import type { Kysely } from 'kysely';
 import type { ROUTING_STRATEGIES, SwarmDatabase } from '../storage/index.js';

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { claimTasks, DEFAULT_RETRY_POLICY, enqueueTasks } from '../../src/queue/index.js';
+import {
+  claimTasks,
+  completeTasks,
+  DEFAULT_RETRY_POLICY,
+  enqueueTasks,
+  failTask,
+} from '../../src/queue/index.js';
 import { InputError } from '../../src/errors/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import {
@@ -108,7 +114,7 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     expect(await claimTasks(f.handle, { workerId: 'w1', limit: 4, leaseMs: 30_000, now })).toEqual([]);
   });
 
-  it('marks a claim on the task and in worker_assignments', async () => {
+  it('marks a claim on the task only; its assignment is written when it ends', async () => {
     const [id] = await enqueue(f, [{ input: { a: 1 }, maxRetries: 4, timeoutSeconds: 9 }]);
     const now = later();
     const [task] = await claimTasks(f.handle, {
@@ -147,17 +153,26 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
       started_at: now.toISOString(),
       heartbeat_at: now.toISOString(),
     });
+    // The running attempt lives on the task row only.
+    expect(await f.handle.db.selectFrom('worker_assignments').selectAll().execute()).toEqual([]);
+    // A completion under a stale epoch is rejected and writes no assignment.
+    const stale = await completeTasks(f.handle, [{ id: id!, leaseEpoch: 0, output: null }], {}, at(now, 100));
+    expect(stale.rejected).toEqual([id]);
+    expect(await f.handle.db.selectFrom('worker_assignments').selectAll().execute()).toEqual([]);
+    const done = await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: null }], {}, at(now, 200));
+    expect(done.completed).toEqual([id]);
     const assignments = await f.handle.db.selectFrom('worker_assignments').selectAll().execute();
     expect(assignments).toEqual([
       expect.objectContaining({
         worker_id: 'w1',
         task_id: id,
         lease_epoch: 1,
-        status: 'running',
-        hostname: 'h',
-        pid: 42,
+        status: 'completed',
+        hostname: null,
+        pid: null,
         assigned_at: now.toISOString(),
         heartbeat_at: now.toISOString(),
+        released_at: at(now, 200).toISOString(),
       }),
     ]);
     // The id is a UUIDv7 whichever side made it (PostgreSQL makes it in the claiming statement).
@@ -165,6 +180,50 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     expect(assignmentId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const stampedMs = parseInt(assignmentId.replaceAll('-', '').slice(0, 12), 16);
     expect(Math.abs(stampedMs - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('writes one assignment per ended attempt, in order: a failure retried, then the completion', async () => {
+    const [id] = await enqueue(f, [{ maxRetries: 2 }]);
+    const t0 = later();
+    const [first] = await claimTasks(f.handle, { workerId: 'w1', limit: 1, leaseMs: 5000, now: t0 });
+    expect(
+      await failTask(
+        f.handle,
+        { id: id!, leaseEpoch: first!.leaseEpoch, error: 'boom', retryable: true },
+        {},
+        { now: at(t0, 10) },
+      ),
+    ).toBe('retrying');
+    // A second failure report under the same (now stale) epoch is rejected and writes nothing.
+    expect(
+      await failTask(
+        f.handle,
+        { id: id!, leaseEpoch: first!.leaseEpoch, error: 'again' },
+        {},
+        { now: at(t0, 11) },
+      ),
+    ).toBe('rejected');
+    const t1 = at(t0, 60_000);
+    const [second] = await claimTasks(f.handle, { workerId: 'w2', limit: 1, leaseMs: 5000, now: t1 });
+    expect(second!.leaseEpoch).toBe(2);
+    expect(await assignmentsOf(f, id!)).toHaveLength(1);
+    await completeTasks(f.handle, [{ id: id!, leaseEpoch: 2, output: null }], {}, at(t1, 5));
+    expect(await assignmentsOf(f, id!)).toEqual([
+      {
+        worker_id: 'w1',
+        lease_epoch: 1,
+        status: 'completed',
+        released_at: at(t0, 10).toISOString(),
+        heartbeat_at: t0.toISOString(),
+      },
+      {
+        worker_id: 'w2',
+        lease_epoch: 2,
+        status: 'completed',
+        released_at: at(t1, 5).toISOString(),
+        heartbeat_at: t1.toISOString(),
+      },
+    ]);
   });
 
   it('does not claim a task before its run_at', async () => {

@@ -53,7 +53,8 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
       locked_until: at(t0, 1800).toISOString(),
       heartbeat_at: at(t0, 800).toISOString(),
     });
-    expect((await assignmentsOf(f, id!))[0]!.heartbeat_at).toBe(at(t0, 800).toISOString());
+    // Renewal stamps the task only: the attempt is still running, so it has no assignment row.
+    expect(await assignmentsOf(f, id!)).toEqual([]);
 
     // Past the first lease but within the renewed one, or exactly at its end: nothing to reclaim.
     expect(await reclaimExpiredLeases(f.handle, at(t0, 1500))).toEqual([]);
@@ -262,7 +263,7 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
       locked_until: null,
     });
     expect((await assignmentsOf(f, ids[0]!)).map((x) => x.status)).toEqual(['released']);
-    expect((await assignmentsOf(f, ids[2]!)).map((x) => x.status)).toEqual(['running']);
+    expect(await assignmentsOf(f, ids[2]!)).toEqual([]);
 
     const again = await claimTasks(f.handle, { workerId: 'v', limit: 3, leaseMs: 10_000, now: at(t0, 1) });
     expect(again.map((t) => t.id)).toEqual([ids[0], ids[1]]);

@@ -105,18 +105,17 @@ export async function queueSummary(
     .limit(1)
     .executeTakeFirst();
 
-  // The caller's tasks held right now, with the worker holding each: from the held tasks
-  // (idx_tasks_leases, whose predicate this repeats) to their running assignment, whatever the
-  // size of the assignments' history.
+  // The caller's tasks held right now, with the worker holding each.
+  // The running attempts are the RUNNING tasks themselves (their assignment row is written
+  // when they end). Worker ids do not carry hostname or pid, so those are unknown here.
   const held = await db
     .selectFrom('tasks as t')
-    .innerJoin('worker_assignments as w', 'w.task_id', 't.id')
     .select([
-      'w.worker_id',
-      'w.hostname',
-      'w.pid',
-      'w.assigned_at',
-      'w.heartbeat_at',
+      sql<string>`t.worker_id`.as('worker_id'),
+      sql<string | null>`cast(null as text)`.as('hostname'),
+      sql<number | null>`cast(null as integer)`.as('pid'),
+      sql<string>`t.assigned_at`.as('assigned_at'),
+      't.heartbeat_at',
       't.id as task_id',
       't.run_id',
       't.step_id',
@@ -125,11 +124,11 @@ export async function queueSummary(
       't.status as task_status',
     ])
     .where('t.owner_id', '=', owner)
-    .where('t.status', 'in', ['ASSIGNED', 'RUNNING'])
-    .where('w.status', '=', 'running')
-    .orderBy('w.worker_id')
-    .orderBy('w.assigned_at')
-    .orderBy('w.id')
+    .where('t.status', '=', 'RUNNING')
+    .where('t.worker_id', 'is not', null)
+    .orderBy('t.worker_id')
+    .orderBy('t.assigned_at')
+    .orderBy('t.id')
     .limit(maxAssignments + 1)
     .execute();
 
