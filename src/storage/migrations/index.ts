@@ -28,7 +28,7 @@ import { flowControl } from './0026-flow-control.js';
 import { runConcurrency } from './0027-run-concurrency.js';
 import { blobs } from './0028-blobs.js';
 import { leanTaskIndexes } from './0031-lean-task-indexes.js';
-import { assignmentUpdatesInPlace } from './0032-assignment-updates-in-place.js';
+import { dropAssignmentStatusIndex } from './0032-assignment-status-index.js';
 import { agentMaxConcurrency } from './0033-agent-max-concurrency.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
@@ -62,7 +62,7 @@ export const MIGRATIONS: readonly Migration[] = [
   runConcurrency,
   blobs,
   leanTaskIndexes,
-  assignmentUpdatesInPlace,
+  dropAssignmentStatusIndex,
   agentMaxConcurrency,
 ];
 

@@ -6,9 +6,9 @@ import type { Migration } from './ddl.js';
  * and the running attempts are the RUNNING tasks themselves: every reader finds assignments by
  * task (`idx_worker_assignments_task`), so the index only cost each insert an entry.
  */
-export const assignmentUpdatesInPlace: Migration = {
+export const dropAssignmentStatusIndex: Migration = {
   version: 32,
-  name: 'assignment-updates-in-place',
+  name: 'drop-assignment-status-index',
   async up(db) {
     await db.schema.dropIndex('idx_worker_assignments_worker').execute();
   },
