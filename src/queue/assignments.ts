@@ -21,7 +21,8 @@ export type RunningTasks = (
   qb: SelectQueryBuilder<SwarmDatabase, 'tasks', object>,
 ) => SelectQueryBuilder<SwarmDatabase, 'tasks', object>;
 
-const COLUMNS = [
+/** The columns an ended attempt's row is written with (here and in the completion's CTE). */
+export const ASSIGNMENT_COLUMNS = [
   'id',
   'worker_id',
   'task_id',
@@ -48,7 +49,7 @@ export async function endAttempts(
     const at = sql`cast(${now} as timestamptz)`;
     await trx
       .insertInto('worker_assignments')
-      .columns(COLUMNS)
+      .columns(ASSIGNMENT_COLUMNS)
       .expression(
         running.select([
           idSql.as('id'),
@@ -88,6 +89,6 @@ export async function endAttempts(
     heartbeat_at: task.heartbeat_at,
     released_at: now,
   }));
-  for (const chunk of chunksFor(dialect, rows, COLUMNS.length))
+  for (const chunk of chunksFor(dialect, rows, ASSIGNMENT_COLUMNS.length))
     await trx.insertInto('worker_assignments').values(chunk).execute();
 }

@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { inlineJson } from '../blobs/index.js';
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { endAttempts } from './assignments.js';
+import { ASSIGNMENT_COLUMNS, endAttempts } from './assignments.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
@@ -186,17 +186,7 @@ async function completeBatch(
           : (withDone.with('ended', (db) =>
               db
                 .insertInto('worker_assignments')
-                .columns([
-                  'id',
-                  'worker_id',
-                  'task_id',
-                  'run_id',
-                  'lease_epoch',
-                  'status',
-                  'assigned_at',
-                  'heartbeat_at',
-                  'released_at',
-                ])
+                .columns(ASSIGNMENT_COLUMNS)
                 .expression(
                   sql`SELECT ${idSql}, coalesce(t.worker_id, t.locked_by, ''), t.id, t.run_id, t.lease_epoch, 'completed',
                     coalesce(t.assigned_at, t.started_at, cast(${at} as timestamptz)), t.heartbeat_at, cast(${at} as timestamptz)
