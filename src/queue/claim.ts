@@ -21,9 +21,6 @@ export interface ClaimOptions {
   readonly leaseMs: number;
   /** @default new Date() */
   readonly now?: Date;
-  /** Recorded on the worker assignments, to find the process behind a worker id. */
-  readonly hostname?: string;
-  readonly pid?: number;
   /** Only tasks of this owner (a pull agent sees its owner's tasks and no one else's). */
   readonly ownerId?: string;
   /**

@@ -280,8 +280,6 @@ export class Worker {
             workerId: this.workerId,
             limit: room,
             leaseMs: this.leaseMs,
-            hostname: os.hostname(),
-            pid: process.pid,
           });
         } catch (error) {
           this.options.logger.error({ err: error }, 'claiming tasks failed');

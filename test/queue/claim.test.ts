@@ -122,8 +122,6 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
       limit: 10,
       leaseMs: 5000,
       now,
-      hostname: 'h',
-      pid: 42,
     });
     expect(task).toEqual({
       id,

@@ -60,8 +60,6 @@ describe.each(DIALECTS)('GET /api/v1/queue and the task list on %s', (dialect) =
       limit: 1,
       leaseMs: 10 * MINUTE,
       ownerId: users.alice.id,
-      hostname: 'host-a',
-      pid: 4242,
     });
     [ids.delayed, ids.blocked] = await enqueue(users.alice.id, [
       { agentName: 'slow', runAt: new Date(Date.now() + 60 * MINUTE) },
