@@ -9,7 +9,7 @@
  * on reading, so nothing a user writes is ever read as a reference.
  */
 import type { Kysely } from 'kysely';
-import { newId, toDbJson, type SwarmDatabase } from '../storage/index.js';
+import { newId, toDbJson, type BLOB_SOURCES, type SwarmDatabase } from '../storage/index.js';
 import { blobSettings } from './settings.js';
 import { getBlob, isSha256, putBlob, type BlobHandle } from './store.js';
 
@@ -24,7 +24,7 @@ export interface BlobReference {
 /** Which row references a blob: the owner it is scoped to, and what the sweep checks exists. */
 export interface BlobOwner {
   readonly ownerId: string;
-  readonly source: 'tasks' | 'events';
+  readonly source: (typeof BLOB_SOURCES)[number];
   readonly sourceId: string;
 }
 

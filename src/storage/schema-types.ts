@@ -738,7 +738,7 @@ export interface BlobRefsTable {
   id: string;
   sha256: string;
   owner_id: string;
-  source: 'tasks' | 'events';
+  source: 'tasks' | 'events' | 'workflow_runs' | 'webhook_deliveries';
   source_id: string;
   created_at: WithDefault<Timestamp>;
 }

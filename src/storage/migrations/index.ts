@@ -30,6 +30,7 @@ import { blobs } from './0028-blobs.js';
 import { leanTaskIndexes } from './0031-lean-task-indexes.js';
 import { dropAssignmentStatusIndex } from './0032-assignment-status-index.js';
 import { agentMaxConcurrency } from './0033-agent-max-concurrency.js';
+import { blobSources } from './0034-blob-sources.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -64,6 +65,7 @@ export const MIGRATIONS: readonly Migration[] = [
   leanTaskIndexes,
   dropAssignmentStatusIndex,
   agentMaxConcurrency,
+  blobSources,
 ];
 
 export type { Migration } from './ddl.js';
@@ -71,7 +73,8 @@ export { TASK_STATUSES, ROUTING_STRATEGIES, RETRY_POLICIES } from './0004-queue.
 export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES } from './0010-event-causation.js';
 export { FIRING_REFUSAL_REASONS as REFUSAL_REASONS } from './0027-run-concurrency.js';
-export { BLOB_LOCATIONS, BLOB_SOURCES } from './0028-blobs.js';
+export { BLOB_LOCATIONS } from './0028-blobs.js';
+export { BLOB_SOURCES } from './0034-blob-sources.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { CONSENSUS_TYPES, TRUST_EVENT_TYPES } from './0019-consensus.js';
