@@ -23,6 +23,9 @@ export {
 } from './store.js';
 export {
   storeJson,
+  storeValue,
+  needsEscape,
+  viewValue,
   inlineJson,
   loadJson,
   resolveStored,

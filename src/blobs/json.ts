@@ -79,9 +79,33 @@ export async function storeJson(
 ): Promise<string> {
   const text = toDbJson(value, field);
   if (Buffer.byteLength(text, 'utf8') <= blobSettings().inlineMax) return inlineJson(value, text, field);
+  return JSON.stringify(await spill(handle, text, owner));
+}
+
+/**
+ * `value` as it is stored inside a larger JSON document (a run's step outputs): escaped if it
+ * looks like a reference, or a reference to a blob holding it when it is over the threshold.
+ */
+export async function storeValue(
+  handle: BlobHandle,
+  value: unknown,
+  owner: BlobOwner,
+  field = 'value',
+): Promise<unknown> {
+  const text = toDbJson(value, field);
+  if (Buffer.byteLength(text, 'utf8') <= blobSettings().inlineMax) return escape(value);
+  return spill(handle, text, owner);
+}
+
+/** Whether `value` is stored as something else even when small (see `escape`). */
+export function needsEscape(value: unknown): boolean {
+  return escape(value) !== value;
+}
+
+async function spill(handle: BlobHandle, text: string, owner: BlobOwner): Promise<BlobReference> {
   const info = await putBlob(handle, text);
   await addReferences(handle.db, [{ ...owner, sha256: info.sha256 }]);
-  return JSON.stringify({ [REF_KEY]: `sha256:${info.sha256}`, size: info.size });
+  return { [REF_KEY]: `sha256:${info.sha256}`, size: info.size };
 }
 
 /** The column text for a value known to be small enough to stay inline (escaped if need be). */
@@ -145,7 +169,11 @@ export const VIEW_WHOLE_MAX = 16 * 1024 * 1024;
 /** A JSON column's text for a view of one thing: whole up to VIEW_WHOLE_MAX, else a link. */
 export async function viewJson(db: Kysely<SwarmDatabase>, text: string | null): Promise<unknown> {
   if (text === null) return null;
-  const value: unknown = JSON.parse(text);
+  return viewValue(db, JSON.parse(text));
+}
+
+/** A stored (decoded) value for a view of one thing: whole up to VIEW_WHOLE_MAX, else a link. */
+export async function viewValue(db: Kysely<SwarmDatabase>, value: unknown): Promise<unknown> {
   if (isBlobReference(value) && value.size <= VIEW_WHOLE_MAX) return resolveStored(db, value);
   return viewStored(value);
 }

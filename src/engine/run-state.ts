@@ -25,6 +25,7 @@ import { writeLogs, type LogEntry } from './records.js';
 import { endRunSpan } from '../telemetry/index.js';
 import { instruments, labelOf } from '../metrics/index.js';
 import { inStepOrder } from './step-order.js';
+import { loadRunValue, loadSteps, storeRunValue, storeSteps } from './run-values.js';
 
 export type RunRow = Selectable<WorkflowRunsTable>;
 
@@ -91,9 +92,9 @@ export async function frameOf(
     ownerId: row.owner_id,
     workflowName: row.workflow_name ?? '',
     attempt: row.attempt,
-    trigger: fromDbJson(row.trigger_data),
+    trigger: await loadRunValue(trx, row.trigger_data),
     workflow,
-    steps: inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow),
+    steps: inStepOrder(await loadSteps(trx, row.step_results), workflow),
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? null,
     startedAt: row.started_at,
     eventDepth: row.event_depth,
@@ -232,12 +233,16 @@ export async function saveRuns(
           message: `handler ${h.kind}[${h.index}] started: ${h.agent}@${h.version}`,
         });
     }
+    const owner = { runId: run.id, ownerId: run.ownerId };
     rows.push({
       id: run.id,
-      step_results: toDbJson(run.steps),
+      step_results: await storeSteps({ db: trx, dialect }, owner, run.steps),
       current_step: Object.entries(run.steps).find(([, s]) => s.status === 'running')?.[0] ?? null,
       status: end.status,
-      result: end.status === 'completed' ? toDbJson(end.result) : null,
+      result:
+        end.status === 'completed'
+          ? await storeRunValue({ db: trx, dialect }, owner, end.result, 'result')
+          : null,
       error: end.status === 'failed' || end.status === 'timeout' ? end.error : null,
       error_step: end.status === 'failed' || end.status === 'timeout' ? end.step : null,
       ended: ended ? 1 : 0,
@@ -374,7 +379,7 @@ export async function triggersOf(
   const large: string[] = [];
   for (const row of rows)
     if (row.small_trigger === null) large.push(row.id);
-    else triggers.set(row.id, fromDbJson(row.small_trigger));
+    else triggers.set(row.id, await loadRunValue(db, row.small_trigger));
   for (const [id, trigger] of await readTriggers(db, dialect, large)) triggers.set(id, trigger);
   return triggers;
 }
@@ -392,7 +397,7 @@ async function readTriggers(
       .select(['id', 'trigger_data'])
       .where('id', 'in', chunk)
       .execute();
-    for (const row of rows) triggers.set(row.id, fromDbJson(row.trigger_data));
+    for (const row of rows) triggers.set(row.id, await loadRunValue(trx, row.trigger_data));
   }
   return triggers;
 }

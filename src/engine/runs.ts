@@ -1,4 +1,4 @@
-import { insertEvents } from '../blobs/index.js';
+import { insertEvents, viewJson, viewStored } from '../blobs/index.js';
 import { sql, type Kysely } from 'kysely';
 import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
@@ -58,6 +58,14 @@ import {
 import type { RunSteps } from './plan.js';
 import { planFork, readForks, type ForkLink, type ForkRunOptions, type ForkView } from './fork.js';
 import { inStepOrder } from './step-order.js';
+import {
+  listedSteps,
+  loadRunValue,
+  loadSteps,
+  storeRunValue,
+  storeSteps,
+  viewedSteps,
+} from './run-values.js';
 import {
   concurrencyOf,
   groupsOfRuns,
@@ -452,6 +460,8 @@ export class Engine {
             runId,
           );
     const started = placement.status === 'running';
+    const handle = { db: trx, dialect };
+    const owner = { runId, ownerId: caller.userId };
     await trx
       .insertInto('workflow_runs')
       .values({
@@ -463,9 +473,13 @@ export class Engine {
         status: placement.status,
         trigger_type: options.triggerType ?? 'manual',
         trigger_id: options.triggerId ?? null,
-        trigger_data: toDbJson(triggerData),
-        input: toDbJson(options.input ?? {}),
-        step_results: toDbJson(started || concurrency === undefined ? steps : concurrency.steps),
+        trigger_data: await storeRunValue(handle, owner, triggerData, 'trigger_data'),
+        input: await storeRunValue(handle, owner, options.input ?? {}, 'input'),
+        step_results: await storeSteps(
+          handle,
+          owner,
+          started || concurrency === undefined ? steps : concurrency.steps,
+        ),
         handlers: handlers === null ? null : toDbJson(handlers),
         started_by: options.startedBy === undefined ? actorOf(caller) : options.startedBy,
         started_at: started ? now : null,
@@ -1016,7 +1030,15 @@ export class Engine {
         .updateTable('workflow_runs')
         .set({
           status: placement.status,
-          ...(waits ? { step_results: toDbJson(retried.steps) } : {}),
+          ...(waits
+            ? {
+                step_results: await storeSteps(
+                  { db: trx, dialect: this.store.handle.dialect },
+                  { runId, ownerId: row.owner_id },
+                  retried.steps,
+                ),
+              }
+            : {}),
           attempt: retried.attempt,
           error: null,
           error_step: null,
@@ -1086,7 +1108,7 @@ export class Engine {
       id: row.id,
       version: row.workflow_version ?? '',
       workflow: this.definitions.get(row.workflow_id)!,
-      steps: fromDbJson<RunSteps>(row.step_results) ?? {},
+      steps: await loadSteps(this.store.handle.db, row.step_results),
     };
     const name = row.workflow_name ?? source.workflow.name;
     const target = await registry.workflows.get(
@@ -1120,7 +1142,8 @@ export class Engine {
         );
       plan.steps[id]!.agent_version = resolved.version;
     }
-    const input = options.input === undefined ? fromDbJson(row.input) : options.input;
+    const { db: reader } = this.store.handle;
+    const input = options.input === undefined ? await loadRunValue(reader, row.input) : options.input;
     const fork: ForkLink = { parentRunId: row.id, fromStep, originalRunId: row.original_run_id ?? row.id };
     const prepared = await this.planStart(
       newId(),
@@ -1130,7 +1153,8 @@ export class Engine {
       await pinHandlers(target.workflow, registry.agents),
       {
         input: input ?? {},
-        triggerData: options.input === undefined ? fromDbJson(row.trigger_data) : options.input,
+        triggerData:
+          options.input === undefined ? await loadRunValue(reader, row.trigger_data) : options.input,
         triggerType: 'manual',
         fork,
       },
@@ -1226,8 +1250,14 @@ export class Engine {
       readWaiting(this.store.handle.db, caller.userId, runId),
       readForks(this.store.handle.db, caller.userId, runId),
     ]);
+    const { db } = this.store.handle;
+    const values: RunValues = {
+      steps: await viewedSteps(db, row.step_results),
+      result: await viewJson(db, row.result),
+      triggerData: await viewJson(db, row.trigger_data),
+    };
     return {
-      ...viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id)),
+      ...viewOfRun(row, this.definitions.get(row.workflow_id), usage.get(row.id), values),
       consensus,
       waiting,
       forks,
@@ -1248,15 +1278,20 @@ export class Engine {
 }
 
 /** A run as the API shows it, its steps in the definition's order (see `inStepOrder`). */
-function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined, usage?: RunUsage): RunView {
+function viewOfRun(
+  row: RunRow,
+  workflow: NormalizedWorkflow | undefined,
+  usage?: RunUsage,
+  values: RunValues = listedValues(row),
+): RunView {
   return {
     id: row.id,
     workflow: row.workflow_name ?? '',
     version: row.workflow_version ?? '',
     status: row.status,
     attempt: row.attempt,
-    steps: stepViews(inStepOrder(fromDbJson<RunSteps>(row.step_results) ?? {}, workflow), usage),
-    result: fromDbJson(row.result),
+    steps: stepViews(inStepOrder(values.steps, workflow), usage),
+    result: values.result,
     error: row.error,
     errorStep: row.error_step,
     startedAt: row.started_at,
@@ -1276,10 +1311,24 @@ function viewOfRun(row: RunRow, workflow: NormalizedWorkflow | undefined, usage?
       type: row.trigger_type ?? 'manual',
       id: row.trigger_id,
       startedBy: row.started_by,
-      data: fromDbJson(row.trigger_data),
+      data: values.triggerData,
     },
   };
 }
+
+/** A run's values as a view shows them: see run-values.ts. */
+interface RunValues {
+  readonly steps: RunSteps;
+  readonly result: unknown;
+  readonly triggerData: unknown;
+}
+
+/** In a list of runs, a large value is a reference with the URL to fetch it. */
+const listedValues = (row: RunRow): RunValues => ({
+  steps: listedSteps(row.step_results),
+  result: viewStored(fromDbJson(row.result)),
+  triggerData: viewStored(fromDbJson(row.trigger_data)),
+});
 
 export interface RunView {
   readonly id: string;

@@ -1,6 +1,14 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { viewJson } from '../blobs/index.js';
 import type { Engine, RunView } from '../engine/index.js';
-import { fromDbJson, newId, toDbJson, toDbTimestamp, type Store } from '../storage/index.js';
+import {
+  fromDbJson,
+  newId,
+  toDbJson,
+  toDbTimestamp,
+  type Store,
+  type SwarmDatabase,
+} from '../storage/index.js';
 import { FINISHED_RUN_STATUSES, historyDb, type FinishedRunStatus, type HistoryDb } from './tables.js';
 
 /** The most messages one run's archived conversation keeps; later ones are counted, not kept. */
@@ -76,11 +84,17 @@ export async function archiveFinishedRuns(
     .orderBy('r.id')
     .limit(limit)
     .execute();
-  for (const run of pending) await archiveRun(db, engine, run.id, run.owner_id);
+  for (const run of pending) await archiveRun(db, store.handle.db, engine, run.id, run.owner_id);
   return pending.length;
 }
 
-async function archiveRun(db: HistoryDb, engine: Engine, runId: string, ownerId: string): Promise<void> {
+async function archiveRun(
+  db: HistoryDb,
+  blobs: Kysely<SwarmDatabase>,
+  engine: Engine,
+  runId: string,
+  ownerId: string,
+): Promise<void> {
   // The archive runs for Swarm itself, as the run's owner: the view is the one its owner saw.
   const view = await engine.getRun({ userId: ownerId, role: 'member' }, runId).catch(() => null);
   // Deleted meanwhile (by its workflow's owner, or another process's pruner): nothing to keep.
@@ -141,7 +155,9 @@ async function archiveRun(db: HistoryDb, engine: Engine, runId: string, ownerId:
     workflow_id: row.workflow_id,
     workflow_name: view.workflow,
     workflow_version: view.version,
-    input: row.input,
+    // The run's input may be a reference to a blob its run holds, and the run is pruned
+    // before its history: the archive keeps the value (a link only above VIEW_WHOLE_MAX).
+    input: toDbJson(await viewJson(blobs, row.input)),
     output: view.result === undefined ? null : toDbJson(view.result ?? null),
     conversation_log: toDbJson(conversation),
     metrics: toDbJson(metrics),
