@@ -3,12 +3,12 @@ import {
   newId,
   nowTimestamp,
   toDbBool,
-  toDbJson,
   toDbTimestamp,
   type DialectAdapter,
   type SwarmDatabase,
 } from '../storage/index.js';
 import { matchesEventType, storedEventTypes } from './event-types.js';
+import { storeDeliveryBody } from './payload.js';
 
 /** The channel new deliveries notify, so idle delivery workers send at once instead of at their next poll. */
 export const WEBHOOK_DELIVERIES_CHANNEL = 'swarm_webhook_deliveries';
@@ -83,13 +83,14 @@ export async function createDeliveries(
     .execute();
   const subscribed = webhooks.filter((w) => matchesEventType(storedEventTypes(w.event_types), event.type));
   if (subscribed.length === 0) return 0;
-  const payload = toDbJson(deliveryBody(event));
+  const ids = subscribed.map(() => newId()) as [string, ...string[]];
+  const payload = await storeDeliveryBody({ db: trx, dialect }, deliveryBody(event), event.ownerId, ids);
   const now = nowTimestamp();
   await trx
     .insertInto('webhook_deliveries')
     .values(
-      subscribed.map((webhook) => ({
-        id: newId(),
+      subscribed.map((webhook, i) => ({
+        id: ids[i]!,
         owner_id: event.ownerId,
         webhook_id: webhook.id,
         event_id: event.id,

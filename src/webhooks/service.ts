@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { viewJson } from '../blobs/index.js';
 import { InputError, NotFoundError } from '../errors/index.js';
 import { sealText, type Keyring } from '../secrets/index.js';
 import {
@@ -14,6 +15,7 @@ import {
 } from '../storage/index.js';
 import { checkEventTypes } from './event-types.js';
 import { WEBHOOK_DELIVERIES_CHANNEL, deliveryBody } from './deliveries.js';
+import { storeDeliveryBody } from './payload.js';
 import { generateSecret, secretKey } from './signature.js';
 import {
   attemptView,
@@ -248,7 +250,10 @@ export class WebhookService {
     return rows.map(deliveryView);
   }
 
-  /** One delivery with its body and every attempt, oldest first. */
+  /**
+   * One delivery with its body (whole up to VIEW_WHOLE_MAX, above it the blob's reference and
+   * url) and every attempt, oldest first.
+   */
   async delivery(caller: Caller, id: string): Promise<DeliveryDetail> {
     const row = await this.db
       .selectFrom('webhook_deliveries')
@@ -264,7 +269,11 @@ export class WebhookService {
       .where('owner_id', '=', caller.userId)
       .orderBy('attempt')
       .execute();
-    return { ...deliveryView(row), payload: JSON.parse(row.payload), attempts: attempts.map(attemptView) };
+    return {
+      ...deliveryView(row),
+      payload: await viewJson(this.db, row.payload),
+      attempts: attempts.map(attemptView),
+    };
   }
 
   /**
@@ -310,18 +319,24 @@ export class WebhookService {
       payload: { webhook_id: webhook.id, name: webhook.name },
       createdAt: now,
     });
+    const deliveryId = newId();
     const row = await this.audited(
       caller,
-      (trx) =>
+      async (trx) =>
         trx
           .insertInto('webhook_deliveries')
           .values({
-            id: newId(),
+            id: deliveryId,
             owner_id: caller.userId,
             webhook_id: webhook.id,
             event_id: eventId,
             event_type: 'webhook.test',
-            payload: toDbJson(body),
+            payload: await storeDeliveryBody(
+              { db: trx, dialect: this.store.handle.dialect },
+              body,
+              caller.userId,
+              [deliveryId],
+            ),
             status: 'pending',
             next_attempt_at: now,
             created_at: now,

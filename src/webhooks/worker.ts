@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { loadJson } from '../blobs/index.js';
+import { SwarmError } from '../errors/index.js';
 import { openText, type Keyring } from '../secrets/index.js';
 import { newId as newAttemptId, toDbBool, toDbTimestamp, type Store } from '../storage/index.js';
 import { DEFAULT_BACKOFF, parseRetryAfter, retryDelayMs, type BackoffOptions } from './backoff.js';
@@ -264,7 +266,14 @@ export class DeliveryWorker {
         retryAfter: undefined,
       };
     }
-    const stored = JSON.parse(delivery.payload) as DeliveryBody;
+    let stored: DeliveryBody;
+    try {
+      stored = (await loadJson<DeliveryBody>(this.options.store.handle.db, delivery.payload))!;
+    } catch (error) {
+      // A body whose blob is gone or damaged cannot be sent, however often it is tried.
+      if (!(error instanceof SwarmError) || error.code !== 'BLOB_MISSING') throw error;
+      return { statusCode: null, latencyMs: 0, error: error.message, permanent: true, retryAfter: undefined };
+    }
     // Rebuilt in a fixed key order: PostgreSQL's jsonb gives keys back in an order of its own.
     const body = JSON.stringify({ type: stored.type, timestamp: stored.timestamp, data: stored.data });
     return sendSigned(

@@ -78,7 +78,10 @@ export const deliveryDetailSchema = {
   required: [...deliveryRequired, 'payload', 'attempts'],
   properties: {
     ...deliveryProperties,
-    payload: { description: 'The JSON body: {type, timestamp, data}' },
+    payload: {
+      description:
+        'The JSON body: {type, timestamp, data}; over 16 MiB, its blob reference {$blob, size, url} instead (GET the url for the body)',
+    },
     attempts: {
       type: 'array',
       items: {
