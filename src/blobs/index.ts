@@ -24,6 +24,7 @@ export {
 export {
   storeJson,
   storeValue,
+  keepReference,
   needsEscape,
   viewValue,
   inlineJson,

@@ -9,7 +9,7 @@
  * on reading, so nothing a user writes is ever read as a reference.
  */
 import type { Kysely } from 'kysely';
-import { newId, toDbJson, type BLOB_SOURCES, type SwarmDatabase } from '../storage/index.js';
+import { newId, nowTimestamp, toDbJson, type BLOB_SOURCES, type SwarmDatabase } from '../storage/index.js';
 import { blobSettings } from './settings.js';
 import { getBlob, isSha256, putBlob, type BlobHandle } from './store.js';
 
@@ -95,6 +95,27 @@ export async function storeValue(
   const text = toDbJson(value, field);
   if (Buffer.byteLength(text, 'utf8') <= blobSettings().inlineMax) return escape(value);
   return spill(handle, text, owner);
+}
+
+/**
+ * Records `owner` as referencing the blob `ref` already names, without its content: the blob's
+ * `last_referenced_at` is moved on first, so the sweep's grace period covers this writer as it
+ * covers putBlob's. False when the blob is gone (the caller stores the value again).
+ */
+export async function keepReference(
+  handle: BlobHandle,
+  ref: BlobReference,
+  owner: BlobOwner,
+): Promise<boolean> {
+  const sha256 = referenceSha(ref);
+  const touched = await handle.db
+    .updateTable('blobs')
+    .set({ last_referenced_at: nowTimestamp() })
+    .where('id', '=', sha256)
+    .executeTakeFirst();
+  if (Number(touched.numUpdatedRows) === 0) return false;
+  await addReferences(handle.db, [{ ...owner, sha256 }]);
+  return true;
 }
 
 /** Whether `value` is stored as something else even when small (see `escape`). */

@@ -6,6 +6,8 @@
  */
 import {
   blobSettings,
+  isBlobReference,
+  keepReference,
   loadJson,
   needsEscape,
   resolveStored,
@@ -14,6 +16,7 @@ import {
   viewStored,
   viewValue,
   type BlobHandle,
+  type BlobReference,
 } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import { fromDbJson, toDbJson, type SwarmDatabase } from '../storage/index.js';
@@ -39,20 +42,36 @@ export function storeRunValue(
 }
 
 /**
+ * The reference each output read whole from a blob was read from (loadSteps): written back
+ * unchanged, it is referenced again instead of being serialised and hashed again at each of the
+ * run's later completions. Outputs are never changed in place once read.
+ */
+const readFrom = new WeakMap<object, BlobReference>();
+
+/**
  * The text of a run's `step_results`: each step's output stored as storeValue stores it. Most
  * runs' steps fit whole under the threshold and need no escape: their text is the plain JSON.
  */
 export async function storeSteps(handle: BlobHandle, run: RunValueOwner, steps: RunSteps): Promise<string> {
-  const text = toDbJson(steps, 'step_results');
   const entries = Object.entries(steps);
+  const kept: RunSteps = {};
+  let keeps = false;
+  for (const [id, step] of entries) {
+    const ref = isObject(step.output) ? readFrom.get(step.output) : undefined;
+    if (ref !== undefined && (await keepReference(handle, ref, blobOwner(run)))) {
+      kept[id] = { ...step, output: ref };
+      keeps = true;
+    } else kept[id] = step;
+  }
+  const text = toDbJson(keeps ? kept : steps, 'step_results');
   const max = blobSettings().inlineMax;
   // A UTF-16 unit is at most 3 UTF-8 bytes: most runs are ruled out without counting.
   const small = text.length * 3 <= max || Buffer.byteLength(text, 'utf8') <= max;
   if (small && !entries.some(([, s]) => needsEscape(s.output))) return text;
   const stored: RunSteps = {};
-  for (const [id, step] of entries) {
+  for (const [id, step] of Object.entries(kept)) {
     stored[id] =
-      step.output === undefined
+      step.output === undefined || step.output !== steps[id]?.output
         ? step
         : { ...step, output: await storeValue(handle, step.output, blobOwner(run), `steps.${id}.output`) };
   }
@@ -64,10 +83,16 @@ export async function loadSteps(db: Kysely<SwarmDatabase>, text: string | null):
   const steps = fromDbJson<RunSteps>(text) ?? {};
   // Neither a reference nor an escape can be stored without this key in the text.
   if (text === null || !text.includes('"$blob')) return steps;
-  for (const step of Object.values(steps))
-    if (step.output !== undefined) step.output = await resolveStored(db, step.output);
+  for (const step of Object.values(steps)) {
+    if (step.output === undefined) continue;
+    const stored = step.output;
+    step.output = await resolveStored(db, stored);
+    if (isBlobReference(stored) && isObject(step.output)) readFrom.set(step.output, stored);
+  }
   return steps;
 }
+
+const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
 
 /** A run's step states for a list: a large output stays a reference, with the URL to fetch it. */
 export function listedSteps(text: string | null): RunSteps {

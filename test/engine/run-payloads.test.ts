@@ -105,6 +105,16 @@ describe.each(DIALECTS)("a run's large values on %s", (dialect) => {
     await drain(fx, outputs);
     expect((await fx.engine.getRun(fx.caller, fork)).steps.a?.output).toEqual({ text: big });
     expect(await taskInput(fork, 'c')).toEqual({ text: big });
+    const forkRefs = await fx.store.handle.db
+      .selectFrom('blob_refs')
+      .select('sha256')
+      .where('source', '=', 'workflow_runs')
+      .where('source_id', '=', fork)
+      .execute();
+    // a's output is the original's blob, referenced by the fork too.
+    expect(forkRefs.map((r) => r.sha256)).toContain(
+      refs.find((r) => JSON.parse(row.step_results).a.output.$blob === `sha256:${r.sha256}`)?.sha256,
+    );
 
     // Once the run is gone (and the grace period over), so are its references and its blobs.
     const later = new Date(Date.now() + 2 * HOUR);
