@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, get, query } from '../api.js';
+import { StoredValue } from '../components/StoredValue.js';
 import { useAdminLoad } from '../components/useAdminLoad.js';
 import { errorText, formatTime } from '../components/admin-format.js';
 import { href } from '../router.js';
@@ -61,7 +62,7 @@ export function EventsPage() {
                 <td>
                   <details>
                     <summary>JSON</summary>
-                    <pre>{JSON.stringify(e.payload, null, 2)}</pre>
+                    <StoredValue value={e.payload} />
                   </details>
                 </td>
               </tr>

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { get } from '../../api.js';
+import { StoredValue } from '../../components/StoredValue.js';
 import { formatDuration } from '../../dag/timeline.js';
 import { href } from '../../router.js';
 import { useCan } from '../../session.js';
@@ -152,13 +153,13 @@ export function StepDrawer({
       {input !== null && (
         <section>
           <h3>Input</h3>
-          <pre>{json(input.value)}</pre>
+          <StoredValue value={input.value} />
         </section>
       )}
       {step?.output !== undefined && step.output !== null && (
         <section>
           <h3>Output</h3>
-          <pre>{json(step.output)}</pre>
+          <StoredValue value={step.output} />
         </section>
       )}
       {conversation !== undefined && conversation.turns.length > 0 && (
