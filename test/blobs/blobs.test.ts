@@ -11,6 +11,7 @@ import {
   storeJson,
   sweepBlobs,
   insertEvents,
+  keepReference,
 } from '../../src/blobs/index.js';
 import { enqueueTasks } from '../../src/queue/index.js';
 import { Store } from '../../src/storage/index.js';
@@ -163,5 +164,35 @@ describe.each(DIALECTS)('blob store on %s', (dialect) => {
     const report = await sweepBlobs(store.handle, new Date(Date.now() + 2 * HOUR));
     expect(report.blobs).toBe(1);
     expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('keeps a reference without the content only while its blob is there', async () => {
+    const run = { ownerId, source: 'workflow_runs' as const, sourceId: 'run-1' };
+    const ref = JSON.parse(await storeJson(store.handle, { text: 'z'.repeat(100 * KIB) }, run));
+    const fork = { ...run, sourceId: 'run-2' };
+    const before = await store.handle.db
+      .selectFrom('blobs')
+      .select('last_referenced_at')
+      .executeTakeFirstOrThrow();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await keepReference(store.handle, ref, fork)).toBe(true);
+    const after = await store.handle.db
+      .selectFrom('blobs')
+      .select('last_referenced_at')
+      .executeTakeFirstOrThrow();
+    expect(new Date(after.last_referenced_at as string | Date).getTime()).toBeGreaterThan(
+      new Date(before.last_referenced_at as string | Date).getTime(),
+    );
+    const sources = await store.handle.db
+      .selectFrom('blob_refs')
+      .select('source_id')
+      .orderBy('source_id')
+      .execute();
+    expect(sources.map((r) => r.source_id)).toEqual(['run-1', 'run-2']);
+    // Gone (swept, or removed by hand): nothing is recorded, and the caller stores the value again.
+    await store.handle.db.deleteFrom('blob_chunks').execute();
+    await store.handle.db.deleteFrom('blobs').execute();
+    expect(await keepReference(store.handle, ref, { ...run, sourceId: 'run-3' })).toBe(false);
+    expect(await count('blob_refs')).toBe(2);
   });
 });
