@@ -1,4 +1,4 @@
-import { insertEvents } from '../blobs/index.js';
+import { insertEvents, loadJson } from '../blobs/index.js';
 import { sql, type Kysely, type Selectable } from 'kysely';
 import {
   chunksFor,
@@ -25,7 +25,7 @@ import { writeLogs, type LogEntry } from './records.js';
 import { endRunSpan } from '../telemetry/index.js';
 import { instruments, labelOf } from '../metrics/index.js';
 import { inStepOrder } from './step-order.js';
-import { loadRunValue, loadSteps, storeRunValue, storeSteps } from './run-values.js';
+import { loadSteps, storeRunValue, storeSteps } from './run-values.js';
 
 export type RunRow = Selectable<WorkflowRunsTable>;
 
@@ -92,7 +92,7 @@ export async function frameOf(
     ownerId: row.owner_id,
     workflowName: row.workflow_name ?? '',
     attempt: row.attempt,
-    trigger: await loadRunValue(trx, row.trigger_data),
+    trigger: await loadJson(trx, row.trigger_data),
     workflow,
     steps: inStepOrder(await loadSteps(trx, row.step_results), workflow),
     handlers: fromDbJson<HandlerState[]>(row.handlers) ?? null,
@@ -379,7 +379,7 @@ export async function triggersOf(
   const large: string[] = [];
   for (const row of rows)
     if (row.small_trigger === null) large.push(row.id);
-    else triggers.set(row.id, await loadRunValue(db, row.small_trigger));
+    else triggers.set(row.id, await loadJson(db, row.small_trigger));
   for (const [id, trigger] of await readTriggers(db, dialect, large)) triggers.set(id, trigger);
   return triggers;
 }
@@ -397,7 +397,7 @@ async function readTriggers(
       .select(['id', 'trigger_data'])
       .where('id', 'in', chunk)
       .execute();
-    for (const row of rows) triggers.set(row.id, await loadRunValue(trx, row.trigger_data));
+    for (const row of rows) triggers.set(row.id, await loadJson(trx, row.trigger_data));
   }
   return triggers;
 }

@@ -8,7 +8,6 @@ import {
   blobSettings,
   isBlobReference,
   keepReference,
-  loadJson,
   needsEscape,
   resolveStored,
   storeJson,
@@ -20,7 +19,7 @@ import {
 } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import { fromDbJson, toDbJson, type SwarmDatabase } from '../storage/index.js';
-import type { RunSteps } from './plan.js';
+import type { RunSteps, StepState } from './plan.js';
 
 /** The run whose row holds the values: blobs are referenced by it, for its owner. */
 export interface RunValueOwner {
@@ -78,16 +77,23 @@ export async function storeSteps(handle: BlobHandle, run: RunValueOwner, steps: 
   return toDbJson(stored, 'step_results');
 }
 
+/**
+ * A run's step states as parsed, and those whose output may be a reference or an escape: none
+ * when the text lacks the `"$blob` key, which neither can be stored without (most runs).
+ */
+function parsedSteps(text: string | null): [RunSteps, StepState[]] {
+  const steps = fromDbJson<RunSteps>(text) ?? {};
+  if (text === null || !text.includes('"$blob')) return [steps, []];
+  return [steps, Object.values(steps).filter((step) => step.output !== undefined)];
+}
+
 /** A run's step states with every output whole. */
 export async function loadSteps(db: Kysely<SwarmDatabase>, text: string | null): Promise<RunSteps> {
-  const steps = fromDbJson<RunSteps>(text) ?? {};
-  // Neither a reference nor an escape can be stored without this key in the text.
-  if (text === null || !text.includes('"$blob')) return steps;
-  for (const step of Object.values(steps)) {
-    if (step.output === undefined) continue;
-    const stored = step.output;
-    step.output = await resolveStored(db, stored);
-    if (isBlobReference(stored) && isObject(step.output)) readFrom.set(step.output, stored);
+  const [steps, stored] = parsedSteps(text);
+  for (const step of stored) {
+    const ref = step.output;
+    step.output = await resolveStored(db, ref);
+    if (isBlobReference(ref) && isObject(step.output)) readFrom.set(step.output, ref);
   }
   return steps;
 }
@@ -96,22 +102,14 @@ const isObject = (value: unknown): value is object => typeof value === 'object' 
 
 /** A run's step states for a list: a large output stays a reference, with the URL to fetch it. */
 export function listedSteps(text: string | null): RunSteps {
-  const steps = fromDbJson<RunSteps>(text) ?? {};
-  if (text === null || !text.includes('"$blob')) return steps;
-  for (const step of Object.values(steps))
-    if (step.output !== undefined) step.output = viewStored(step.output);
+  const [steps, stored] = parsedSteps(text);
+  for (const step of stored) step.output = viewStored(step.output);
   return steps;
 }
 
 /** A run's step states for a view of the run: outputs whole up to VIEW_WHOLE_MAX, else a link. */
 export async function viewedSteps(db: Kysely<SwarmDatabase>, text: string | null): Promise<RunSteps> {
-  const steps = fromDbJson<RunSteps>(text) ?? {};
-  if (text === null || !text.includes('"$blob')) return steps;
-  for (const step of Object.values(steps))
-    if (step.output !== undefined) step.output = await viewValue(db, step.output);
+  const [steps, stored] = parsedSteps(text);
+  for (const step of stored) step.output = await viewValue(db, step.output);
   return steps;
 }
-
-/** A run's value column read whole. */
-export const loadRunValue = (db: Kysely<SwarmDatabase>, text: string | null): Promise<unknown> =>
-  loadJson(db, text);

@@ -1,4 +1,4 @@
-import { insertEvents, viewJson, viewStored } from '../blobs/index.js';
+import { insertEvents, loadJson, viewJson, viewStored } from '../blobs/index.js';
 import { sql, type Kysely } from 'kysely';
 import { InputError, NotFoundError, SwarmError } from '../errors/index.js';
 import type { AgentRegistry, NormalizedWorkflow, WorkflowView } from '../registry/index.js';
@@ -58,14 +58,7 @@ import {
 import type { RunSteps } from './plan.js';
 import { planFork, readForks, type ForkLink, type ForkRunOptions, type ForkView } from './fork.js';
 import { inStepOrder } from './step-order.js';
-import {
-  listedSteps,
-  loadRunValue,
-  loadSteps,
-  storeRunValue,
-  storeSteps,
-  viewedSteps,
-} from './run-values.js';
+import { listedSteps, loadSteps, storeRunValue, storeSteps, viewedSteps } from './run-values.js';
 import {
   concurrencyOf,
   groupsOfRuns,
@@ -1143,7 +1136,7 @@ export class Engine {
       plan.steps[id]!.agent_version = resolved.version;
     }
     const { db: reader } = this.store.handle;
-    const input = options.input === undefined ? await loadRunValue(reader, row.input) : options.input;
+    const input = options.input === undefined ? await loadJson(reader, row.input) : options.input;
     const fork: ForkLink = { parentRunId: row.id, fromStep, originalRunId: row.original_run_id ?? row.id };
     const prepared = await this.planStart(
       newId(),
@@ -1153,8 +1146,7 @@ export class Engine {
       await pinHandlers(target.workflow, registry.agents),
       {
         input: input ?? {},
-        triggerData:
-          options.input === undefined ? await loadRunValue(reader, row.trigger_data) : options.input,
+        triggerData: options.input === undefined ? await loadJson(reader, row.trigger_data) : options.input,
         triggerType: 'manual',
         fork,
       },
