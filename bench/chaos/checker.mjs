@@ -34,11 +34,19 @@ export async function readDatabase(client) {
         // some builds this may check.
         `SELECT * FROM tasks WHERE run_id IS NOT NULL`,
       ),
+      // Every ended claim. The one that completed a task has no row in newer builds (it stays
+      // on the task row, src/queue/assignments.ts): it is read from there unless a row has it.
       assignments: await q(
         `SELECT task_id, worker_id, status,
                 (extract(epoch FROM assigned_at) * 1000)::float8 AS assigned_ms,
                 (extract(epoch FROM released_at) * 1000)::float8 AS released_ms
-           FROM worker_assignments`,
+           FROM (SELECT task_id, worker_id, status, assigned_at, released_at FROM worker_assignments
+                 UNION ALL
+                 SELECT t.id, t.worker_id, 'completed', coalesce(t.assigned_at, t.started_at), t.completed_at
+                   FROM tasks AS t
+                  WHERE t.status = 'COMPLETED' AND t.worker_id IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM worker_assignments AS a
+                                     WHERE a.task_id = t.id AND a.lease_epoch = t.lease_epoch)) AS ended`,
       ),
       // The engine logs each step's state changes and the run's end once: a second "completed"
       // line is a step recorded twice.
@@ -383,8 +391,8 @@ function stepSummary(steps) {
 
 /**
  * Re-claim latency: for each task a killed or stalled worker held at the moment of the fault,
- * the time from the fault to the task's next claim by a worker (from `worker_assignments`, the
- * history of claims the queue writes in the claim's own transaction).
+ * the time from the fault to the task's next claim by a worker (from the ended claims read
+ * above: `worker_assignments` and the completed tasks' own rows).
  * @param {Array<{task_id: string, worker_id: string, status: string, assigned_ms: number, released_ms: number | null}>} assignments
  * @param {Array<{type: string, workerId: string, at: number}>} faults
  */

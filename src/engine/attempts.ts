@@ -7,7 +7,8 @@ import type { DialectAdapter } from '../storage/index.js';
 /**
  * Every attempt of a run's tasks, for the dashboard's waterfall. A task is one row however often
  * it is tried; each ended claim of it leaves a `worker_assignments` row (src/queue/assignments.ts)
- * and the running one is read from the task row, so an attempt here is one claim: queued since the previous claim ended (or the task was created),
+ * except the one that completed it, which, like the running one, is read from the task row.
+ * An attempt here is one claim: queued since the previous claim ended (or the task was created),
  * started when claimed, completed when the claim ended. A task still waiting for a worker gets
  * one more entry with status `queued` and no start.
  */
@@ -56,9 +57,12 @@ type TaskRow = {
   worker_id: string | null;
   assigned_at: string | null;
   started_at: string | null;
+  completed_at: string | null;
+  lease_epoch: number;
 };
 type AssignmentRow = {
   task_id: string;
+  lease_epoch: number;
   worker_id: string;
   status: string;
   assigned_at: string;
@@ -153,6 +157,8 @@ export async function listRunAttempts(
       'worker_id',
       'assigned_at',
       'started_at',
+      'completed_at',
+      'lease_epoch',
     ])
     .where('run_id', '=', runId)
     .where('owner_id', '=', caller.userId);
@@ -181,7 +187,7 @@ export async function listRunAttempts(
   )) {
     const found = (await db
       .selectFrom('worker_assignments')
-      .select(['task_id', 'worker_id', 'status', 'assigned_at', 'released_at'])
+      .select(['task_id', 'lease_epoch', 'worker_id', 'status', 'assigned_at', 'released_at'])
       .where('task_id', 'in', chunk)
       .orderBy('assigned_at')
       .orderBy('id')
@@ -189,22 +195,31 @@ export async function listRunAttempts(
     for (const claim of found)
       (claims.get(claim.task_id) ?? claims.set(claim.task_id, []).get(claim.task_id)!).push(claim);
   }
-  // The running attempt has no assignment row yet (written when it ends): the task row is it.
   for (const task of page) {
-    if (task.status !== 'RUNNING' || task.worker_id === null) continue;
-    const assignedAt = task.assigned_at ?? task.started_at;
-    if (assignedAt === null) continue;
-    const running = {
-      task_id: task.id,
-      worker_id: task.worker_id,
-      status: 'running',
-      assigned_at: assignedAt,
-      released_at: null,
-    };
-    (claims.get(task.id) ?? claims.set(task.id, []).get(task.id)!).push(running);
+    const last = lastAttemptOf(task, claims.get(task.id) ?? []);
+    if (last !== null) (claims.get(task.id) ?? claims.set(task.id, []).get(task.id)!).push(last);
   }
   return {
     items: page.flatMap((task) => attemptsOf(task, claims.get(task.id) ?? [])),
     next: more ? page[page.length - 1]!.id : null,
   };
+}
+
+/**
+ * The attempt the task row carries and no assignment row does: the running one (its row is
+ * written when it ends), or the one that completed the task (it never gets a row). Completed
+ * tasks from before that rule have a row at their epoch, and are not shown twice.
+ */
+function lastAttemptOf(task: TaskRow, claims: readonly AssignmentRow[]): AssignmentRow | null {
+  const assignedAt = task.assigned_at ?? task.started_at;
+  if (task.worker_id === null || assignedAt === null) return null;
+  const base = {
+    task_id: task.id,
+    lease_epoch: task.lease_epoch,
+    worker_id: task.worker_id,
+    assigned_at: assignedAt,
+  };
+  if (task.status === 'RUNNING') return { ...base, status: 'running', released_at: null };
+  if (task.status !== 'COMPLETED' || claims.some((c) => c.lease_epoch === task.lease_epoch)) return null;
+  return { ...base, status: 'completed', released_at: task.completed_at };
 }

@@ -4,10 +4,14 @@ import { chunksFor } from './batch.js';
 
 /**
  * `worker_assignments` is the history of who held what: one row per ENDED attempt, written in
- * the transaction that ends it, so it never disagrees with `tasks`. The attempt running now has
- * no row: the task row carries it (worker_id, assigned_at, heartbeat_at, lease_epoch), and
- * readers show it from there. Writing at the end only spares the claim an INSERT and every
- * heartbeat an UPDATE per task, which were most of the queue's cost on PostgreSQL.
+ * the transaction that ends it, so it never disagrees with `tasks`. Two attempts have no row,
+ * because the task row carries them (worker_id, assigned_at, heartbeat_at, lease_epoch, and
+ * completed_at once done) and readers show them from there (src/engine/attempts.ts):
+ * - the attempt running now;
+ * - the attempt that completed the task: it is the task's last, and the row is never claimed
+ *   again (a failed attempt does get a row: the task's columns move on to its next attempt).
+ * Writing at the end only, and not for completions, spares the claim an INSERT, every heartbeat
+ * an UPDATE and every completion an INSERT per task: most of the queue's cost on PostgreSQL.
  *
  * The row is read from the task BEFORE the statement that ends the attempt changes it (several
  * clear locked_by, started_at or heartbeat_at): callers run `endAttempts` first, with the very
@@ -15,14 +19,18 @@ import { chunksFor } from './batch.js';
  * gets a row and a rejected end (stale epoch) writes none. hostname and pid are not known at
  * the end (worker ids do not carry them, and the tasks row is not widened for them): null.
  */
+/**
+ * How an attempt with a row ended: `completed` with an outcome (today a failure: a success has
+ * no row), `released` handed back untried, `lost` its lease ran out.
+ */
 export type AssignmentEnd = 'completed' | 'released' | 'lost';
 
 export type RunningTasks = (
   qb: SelectQueryBuilder<SwarmDatabase, 'tasks', object>,
 ) => SelectQueryBuilder<SwarmDatabase, 'tasks', object>;
 
-/** The columns an ended attempt's row is written with (here and in the completion's CTE). */
-export const ASSIGNMENT_COLUMNS = [
+/** The columns an ended attempt's row is written with. */
+const ASSIGNMENT_COLUMNS = [
   'id',
   'worker_id',
   'task_id',

@@ -1,7 +1,5 @@
-import { sql, type RawBuilder } from 'kysely';
 import { inlineJson } from '../blobs/index.js';
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { ASSIGNMENT_COLUMNS, endAttempts } from './assignments.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
@@ -63,8 +61,6 @@ interface DoneRow {
 /**
  * Completes a batch of tasks in one write transaction:
  *
- *   INSERT INTO worker_assignments SELECT … FROM tasks
- *   WHERE (id, lease_epoch) = one of the batch's AND status = 'RUNNING';   -- endAttempts
  *   WITH done(id, lease_epoch, output, duration_ms) AS (VALUES (…), …)
  *   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, … FROM done
  *   WHERE tasks.id = done.id AND tasks.lease_epoch = done.lease_epoch AND status = 'RUNNING'
@@ -72,7 +68,8 @@ interface DoneRow {
  *
  * then `onCompleted` for each completed task, in the same transaction. The epoch condition is
  * the fence: a worker whose lease was taken away cannot complete, so a task's result is
- * recorded once, by its current holder.
+ * recorded once, by its current holder. The completed attempt writes no `worker_assignments` row:
+ * the task row keeps who ran it and when (assignments.ts).
  *
  * One bad completion never sinks the others: if the batch's transaction throws (a hook's
  * error, an output the database refuses), it rolls back and each half is completed on its own,
@@ -166,34 +163,8 @@ async function completeBatch(
           duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
         })),
       );
-      // The attempts that this UPDATE ends (RUNNING at the given epoch), read before it: on
-      // PostgreSQL a CTE of the same statement (all CTEs see the pre-update snapshot).
-      const idSql = dialect.newIdSql();
-      if (idSql === null)
-        await endAttempts(trx, dialect, 'completed', at, (qb) =>
-          qb.where((eb) =>
-            eb.or(
-              chunk.map((c) =>
-                eb.and([eb('tasks.id', '=', c.id), eb('tasks.lease_epoch', '=', c.leaseEpoch)]),
-              ),
-            ),
-          ),
-        );
-      const withDone = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
-      const statement =
-        idSql === null
-          ? withDone
-          : (withDone.with('ended', (db) =>
-              db
-                .insertInto('worker_assignments')
-                .columns(ASSIGNMENT_COLUMNS)
-                .expression(
-                  sql`SELECT ${idSql}, coalesce(t.worker_id, t.locked_by, ''), t.id, t.run_id, t.lease_epoch, 'completed',
-                    coalesce(t.assigned_at, t.started_at, cast(${at} as timestamptz)), t.heartbeat_at, cast(${at} as timestamptz)
-                  FROM tasks AS t JOIN done ON t.id = done.id AND t.lease_epoch = done.lease_epoch
-                  WHERE t.status = 'RUNNING'` as RawBuilder<never>,
-                ),
-            ) as unknown as typeof withDone);
+      // No worker_assignments row: a completed attempt stays on the task row (assignments.ts).
+      const statement = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
       const updated = await statement
         .updateTable('tasks')
         .from('done')

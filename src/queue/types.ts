@@ -20,8 +20,8 @@ import type { FlowLimit } from './flow/keys.js';
  *   as the same attempt.
  * - **worker assignment**: one row of `worker_assignments` per ended attempt, written when it
  *   ends, recording who held which task under which epoch and how it ended (completed |
- *   released | lost). The running attempt has no row: the task row (worker_id, assigned_at,
- *   heartbeat_at, lease_epoch) is it.
+ *   released | lost). The running attempt and the one that completed the task have no row:
+ *   the task row (worker_id, assigned_at, heartbeat_at, lease_epoch, completed_at) is it.
  */
 import type { Kysely } from 'kysely';
 import type { ROUTING_STRATEGIES, SwarmDatabase } from '../storage/index.js';

@@ -114,7 +114,7 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     expect(await claimTasks(f.handle, { workerId: 'w1', limit: 4, leaseMs: 30_000, now })).toEqual([]);
   });
 
-  it('marks a claim on the task only; its assignment is written when it ends', async () => {
+  it('marks a claim on the task only, and keeps the attempt that completes it there', async () => {
     const [id] = await enqueue(f, [{ input: { a: 1 }, maxRetries: 4, timeoutSeconds: 9 }]);
     const now = later();
     const [task] = await claimTasks(f.handle, {
@@ -159,28 +159,20 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     expect(await f.handle.db.selectFrom('worker_assignments').selectAll().execute()).toEqual([]);
     const done = await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: null }], {}, at(now, 200));
     expect(done.completed).toEqual([id]);
-    const assignments = await f.handle.db.selectFrom('worker_assignments').selectAll().execute();
-    expect(assignments).toEqual([
-      expect.objectContaining({
-        worker_id: 'w1',
-        task_id: id,
-        lease_epoch: 1,
-        status: 'completed',
-        hostname: null,
-        pid: null,
-        assigned_at: now.toISOString(),
-        heartbeat_at: now.toISOString(),
-        released_at: at(now, 200).toISOString(),
-      }),
-    ]);
-    // The id is a UUIDv7 whichever side made it (PostgreSQL makes it in the claiming statement).
-    const assignmentId = assignments[0]!.id;
-    expect(assignmentId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    const stampedMs = parseInt(assignmentId.replaceAll('-', '').slice(0, 12), 16);
-    expect(Math.abs(stampedMs - Date.now())).toBeLessThan(60_000);
+    // The attempt that completed the task writes no assignment either: the task row keeps it.
+    expect(await f.handle.db.selectFrom('worker_assignments').selectAll().execute()).toEqual([]);
+    expect(await taskRow(f, id!)).toMatchObject({
+      status: 'COMPLETED',
+      locked_by: null,
+      worker_id: 'w1',
+      lease_epoch: 1,
+      assigned_at: now.toISOString(),
+      heartbeat_at: now.toISOString(),
+      completed_at: at(now, 200).toISOString(),
+    });
   });
 
-  it('writes one assignment per ended attempt, in order: a failure retried, then the completion', async () => {
+  it('writes an assignment for each ended attempt but the completing one: a failure retried, then the completion', async () => {
     const [id] = await enqueue(f, [{ maxRetries: 2 }]);
     const t0 = later();
     const [first] = await claimTasks(f.handle, { workerId: 'w1', limit: 1, leaseMs: 5000, now: t0 });
@@ -206,7 +198,8 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     expect(second!.leaseEpoch).toBe(2);
     expect(await assignmentsOf(f, id!)).toHaveLength(1);
     await completeTasks(f.handle, [{ id: id!, leaseEpoch: 2, output: null }], {}, at(t1, 5));
-    expect(await assignmentsOf(f, id!)).toEqual([
+    const assignments = await assignmentsOf(f, id!);
+    expect(assignments).toEqual([
       {
         worker_id: 'w1',
         lease_epoch: 1,
@@ -214,14 +207,18 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
         released_at: at(t0, 10).toISOString(),
         heartbeat_at: t0.toISOString(),
       },
-      {
-        worker_id: 'w2',
-        lease_epoch: 2,
-        status: 'completed',
-        released_at: at(t1, 5).toISOString(),
-        heartbeat_at: t1.toISOString(),
-      },
     ]);
+    expect(await taskRow(f, id!)).toMatchObject({
+      status: 'COMPLETED',
+      worker_id: 'w2',
+      lease_epoch: 2,
+      completed_at: at(t1, 5).toISOString(),
+    });
+    // The id is a UUIDv7 whichever side made it (PostgreSQL makes it in the failing statement).
+    const [row] = await f.handle.db.selectFrom('worker_assignments').select('id').execute();
+    expect(row!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const stampedMs = parseInt(row!.id.replaceAll('-', '').slice(0, 12), 16);
+    expect(Math.abs(stampedMs - Date.now())).toBeLessThan(60_000);
   });
 
   it('does not claim a task before its run_at', async () => {

@@ -4,7 +4,7 @@ import { bootstrapAdmin } from '../../src/auth/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { claimTasks, completeTasks, failTask } from '../../src/queue/index.js';
 import { buildApp } from '../../src/server/index.js';
-import { Store } from '../../src/storage/index.js';
+import { newId, Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { memberWithKey } from '../helpers/users.js';
 
@@ -153,6 +153,26 @@ describe.each(DIALECTS)('GET /api/v1/runs/:id/attempts on %s', (dialect) => {
     const rest = (await call('GET', `/api/v1/runs/${id}/attempts?limit=2&after=${page.next}`)).json();
     expect(rest.items).toHaveLength(2);
     expect(rest.next).toBeNull();
+
+    // Older builds wrote a row for the completing attempt too: it is shown once, not twice.
+    await store.handle.db
+      .insertInto('worker_assignments')
+      .values({
+        id: newId(),
+        worker_id: 'w-2',
+        task_id: retry!.id,
+        run_id: id,
+        lease_epoch: retry!.leaseEpoch,
+        status: 'completed',
+        assigned_at: firsts[1]!.startedAt!,
+        released_at: firsts[1]!.completedAt,
+      })
+      .execute();
+    const again = (await attempts(id)).filter((a) => a.stepId === 'first');
+    expect(again.map((a) => [a.attempt, a.status, a.workerId])).toEqual([
+      [1, 'failed', 'w-1'],
+      [2, 'completed', 'w-2'],
+    ]);
   });
 
   it("names a retried run's earlier tasks by their run attempt", async () => {
