@@ -72,11 +72,12 @@ export async function listApprovals(
     .limit(limit + 1)
     .execute();
   const page = rows.slice(0, limit);
+  const items: FoundApproval[] = [];
+  // Whole, even in a list: the view shows no result, but takes its decision and comment from it.
+  for (const { workflow_name, ...row } of page)
+    items.push({ waitpoint: await waitpointFromRow(handle.db, row), workflowName: workflow_name });
   return {
-    items: page.map(({ workflow_name, ...row }) => ({
-      waitpoint: waitpointFromRow(row),
-      workflowName: workflow_name,
-    })),
+    items,
     next: rows.length > limit ? page.at(-1)!.id : null,
   };
 }
@@ -90,7 +91,7 @@ export async function findApproval(
   const row = await query(handle, ownerId).where('waitpoints.id', '=', id).executeTakeFirst();
   if (row === undefined) throw new NotFoundError('approval', id);
   const { workflow_name, ...waitpoint } = row;
-  return { waitpoint: waitpointFromRow(waitpoint), workflowName: workflow_name };
+  return { waitpoint: await waitpointFromRow(handle.db, waitpoint), workflowName: workflow_name };
 }
 
 /** The API's view of an approval, for `person` (null: nobody, e.g. a link's page). */

@@ -69,15 +69,16 @@ export function unescapeStored(value: unknown): unknown {
 /**
  * The column text for `value`: its JSON, or a reference to a blob holding it when it is over
  * the threshold (then `owner` is recorded as referencing it, in the same transaction when
- * `handle.db` is one). Errors name `field`, like toDbJson's.
+ * `handle.db` is one). Errors name `field`, like toDbJson's. `text`, when the caller measured
+ * it already, is the value's JSON, so a large value is not serialised twice.
  */
 export async function storeJson(
   handle: BlobHandle,
   value: unknown,
   owner: BlobOwner,
   field = 'value',
+  text = toDbJson(value, field),
 ): Promise<string> {
-  const text = toDbJson(value, field);
   if (Buffer.byteLength(text, 'utf8') <= blobSettings().inlineMax) return inlineJson(value, text, field);
   return JSON.stringify(await spill(handle, text, owner));
 }

@@ -3,9 +3,12 @@
  * `run_at` at the waitpoint's timeout (NEVER when it has none): it holds no lease and no worker
  * slot. `sleepTask` writes the waitpoint in the transaction that puts the task to sleep;
  * `resolveWaitpoint` settles it once and makes the task claimable at once; the attempt that
- * resumes the task reads the outcome back with `waitpointOf`.
+ * resumes the task reads the outcome back with `waitpointOf`. A result over
+ * SWARM_PAYLOAD_INLINE_MAX (an event's large payload) is a blob the row references
+ * (docs/payloads.md); every reader gets it whole.
  */
 import type { Kysely, Selectable } from 'kysely';
+import { blobSettings, inlineJson, loadJson, storeJson } from '../blobs/index.js';
 import {
   fromDbJson,
   newId,
@@ -136,12 +139,17 @@ export async function resolveWaitpoint(
 ): Promise<Waitpoint | null> {
   const { db, dialect } = handle;
   const at = toDbTimestamp(now);
+  const value = resolution.result ?? null;
+  const text = toDbJson(value, 'result');
+  // A large result is stored (and referenced) only once this resolution has won the row: one
+  // that loses must not leave a reference behind on a row that does not hold its blob.
+  const large = Buffer.byteLength(text, 'utf8') > blobSettings().inlineMax;
   const work = async (tx: Kysely<SwarmDatabase>): Promise<Waitpoint | null> => {
     const result = await tx
       .updateTable('waitpoints')
       .set({
         status: resolution.status,
-        result: toDbJson(resolution.result ?? null, 'result'),
+        ...(large ? {} : { result: inlineJson(value, text, 'result') }),
         resolved_by: resolution.resolvedBy,
         resolved_at: at,
         updated_at: at,
@@ -151,6 +159,14 @@ export async function resolveWaitpoint(
       .where('status', '=', 'waiting')
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return null;
+    if (large) {
+      const owner = { ownerId: resolution.ownerId, source: 'waitpoints', sourceId: resolution.id } as const;
+      await tx
+        .updateTable('waitpoints')
+        .set({ result: await storeJson({ db: tx, dialect }, value, owner, 'result', text) })
+        .where('id', '=', resolution.id)
+        .execute();
+    }
     const row = await tx
       .selectFrom('waitpoints')
       .selectAll()
@@ -163,7 +179,8 @@ export async function resolveWaitpoint(
       .where('status', '=', 'PENDING')
       .executeTakeFirst();
     if (woken.numUpdatedRows > 0n) await dialect.notify(tx as unknown as Kysely<unknown>, TASKS_CHANNEL);
-    return waitpointFromRow(row);
+    // The result as given: a large one is not read back from the blob just written.
+    return fromRow(row, value);
   };
   return trx === undefined ? dialect.writeTransaction(db, work) : work(trx);
 }
@@ -180,7 +197,7 @@ export async function waitpointOf(
     .where('task_id', '=', taskId)
     .where('key', '=', key)
     .executeTakeFirst();
-  return row === undefined ? null : waitpointFromRow(row);
+  return row === undefined ? null : waitpointFromRow(handle.db, row);
 }
 
 /**
@@ -202,7 +219,15 @@ export async function cancelWaitpointsOf(
   return Number(result.numUpdatedRows);
 }
 
-export function waitpointFromRow(row: Selectable<WaitpointsTable>): Waitpoint {
+/** A waitpoint as read from its row, with its result whole. */
+export async function waitpointFromRow(
+  db: Kysely<SwarmDatabase>,
+  row: Selectable<WaitpointsTable>,
+): Promise<Waitpoint> {
+  return fromRow(row, await loadJson(db, row.result));
+}
+
+function fromRow(row: Selectable<WaitpointsTable>, result: unknown): Waitpoint {
   return {
     id: row.id,
     ownerId: row.owner_id,
@@ -219,7 +244,7 @@ export function waitpointFromRow(row: Selectable<WaitpointsTable>): Waitpoint {
     matchedThrough: row.matched_through,
     timeoutAt: row.timeout_at,
     onTimeout: row.on_timeout,
-    result: fromDbJson(row.result) ?? null,
+    result: result ?? null,
     resolvedBy: row.resolved_by,
     resolvedAt: row.resolved_at,
     createdAt: row.created_at,

@@ -738,7 +738,14 @@ export interface BlobRefsTable {
   id: string;
   sha256: string;
   owner_id: string;
-  source: 'tasks' | 'events' | 'workflow_runs' | 'webhook_deliveries';
+  source:
+    | 'tasks'
+    | 'events'
+    | 'workflow_runs'
+    | 'webhook_deliveries'
+    | 'task_chains'
+    | 'trigger_debounces'
+    | 'waitpoints';
   source_id: string;
   created_at: WithDefault<Timestamp>;
 }

@@ -16,6 +16,7 @@ import {
   type DialectAdapter,
   type SwarmDatabase,
 } from '../storage/index.js';
+import { storeChainOutput } from './chain-values.js';
 import { inputAfter, insertTask, type PreparedTask } from './prepare.js';
 import { countScheduledOutcomes } from './scheduled.js';
 import type { ChainStepResult } from './types.js';
@@ -135,7 +136,7 @@ async function chainTasks(trx: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
   return trx
     .selectFrom('tasks')
-    .select(['id', 'owner_id', 'chain_id'])
+    .select(['id', 'owner_id', 'chain_id', 'result_data'])
     .where('id', 'in', [...ids])
     .where('chain_id', 'is not', null)
     .execute();
@@ -172,7 +173,8 @@ export async function advanceChains(
     const index = chain.current_step;
     if (results[String(index)]?.task_id !== task.id) continue;
     const output = outputs.get(task.id) ?? null;
-    results[String(index)] = { task_id: task.id, status: 'COMPLETED', output };
+    const stored = await storeChainOutput({ db: trx, dialect }, chain, index, output, task.result_data);
+    results[String(index)] = { task_id: task.id, status: 'COMPLETED', output: stored };
     const next = steps[index + 1];
     if (next === undefined) {
       await trx
@@ -180,7 +182,7 @@ export async function advanceChains(
         .set({
           status: 'COMPLETED',
           step_results: toDbJson(results),
-          final_result: toDbJson(output),
+          final_result: toDbJson(stored, 'final_result'),
           completed_at: at,
         })
         .where('id', '=', chain.id)

@@ -14,6 +14,7 @@ import {
   type Store,
   type SwarmDatabase,
 } from '../storage/index.js';
+import { viewedChainValues } from './chain-values.js';
 import { endChains, failDependents, type StoredChainStep } from './hooks.js';
 import { insertTask, mergeInput, prepareTask, throwIssues } from './prepare.js';
 import {
@@ -327,17 +328,11 @@ export class TaskService {
     return this.getChain(caller, chainId);
   }
 
-  /** A chain, each started step with its task's live status. */
+  /** A chain, each started step with its task's live status and its output whole up to 16 MiB. */
   async getChain(caller: Caller, id: string): Promise<ChainView> {
     const { db } = this.store.handle;
-    const row = await db
-      .selectFrom('task_chains')
-      .selectAll()
-      .where('owner_id', '=', caller.userId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (row === undefined) throw new NotFoundError('task chain', id);
-    const view = chainView(row);
+    const row = await this.chainRow(caller, id);
+    const view = chainView(row, await viewedChainValues(db, row));
     const statuses = new Map(
       (await db.selectFrom('tasks').select(['id', 'status']).where('chain_id', '=', id).execute()).map(
         (t) => [t.id, t.status],
@@ -349,6 +344,17 @@ export class TaskService {
     };
   }
 
+  private async chainRow(caller: Caller, id: string) {
+    const row = await this.store.handle.db
+      .selectFrom('task_chains')
+      .selectAll()
+      .where('owner_id', '=', caller.userId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) throw new NotFoundError('task chain', id);
+    return row;
+  }
+
   async listChains(caller: Caller, limit = 50): Promise<ChainView[]> {
     const rows = await this.store.handle.db
       .selectFrom('task_chains')
@@ -358,12 +364,13 @@ export class TaskService {
       .orderBy('id', 'desc')
       .limit(limit)
       .execute();
-    return rows.map(chainView);
+    return rows.map((row) => chainView(row));
   }
 
   /** Cancels a running chain: its current step's task is cancelled and no further step starts. */
   async cancelChain(caller: Caller, id: string, reason = 'cancelled by request'): Promise<ChainView> {
-    const chain = await this.getChain(caller, id);
+    // Its status and current step are all this needs: no output is read from its blob.
+    const chain = chainView(await this.chainRow(caller, id));
     if (chain.status !== 'RUNNING' && chain.status !== 'PENDING')
       throw new SwarmError('CONFLICT', `chain ${id} already ended ${chain.status}`);
     const { handle } = this.store;

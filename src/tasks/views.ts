@@ -2,7 +2,8 @@ import { viewStored } from '../blobs/index.js';
 import type { Selectable } from 'kysely';
 import { DEFAULT_RETRY_POLICY } from '../queue/index.js';
 import { fromDbBool, fromDbJson, type SwarmDatabase } from '../storage/index.js';
-import type { ChainStepResult, ChainView, TaskView, TemplateView } from './types.js';
+import { listedChainValues, type ChainValues } from './chain-values.js';
+import type { ChainView, TaskView, TemplateView } from './types.js';
 
 type TaskRow = Selectable<SwarmDatabase['tasks']>;
 type ChainRow = Selectable<SwarmDatabase['task_chains']>;
@@ -57,8 +58,9 @@ export function taskView(row: TaskRow): TaskView {
   };
 }
 
-export function chainView(row: ChainRow): ChainView {
-  const results = fromDbJson<Record<string, ChainStepResult>>(row.step_results) ?? {};
+/** In lists a large output is a link to its blob; `getChain` passes them whole (viewedChainValues). */
+export function chainView(row: ChainRow, values: ChainValues = listedChainValues(row)): ChainView {
+  const { results } = values;
   const steps = fromDbJson<unknown[]>(row.steps) ?? [];
   return {
     id: row.id,
@@ -67,7 +69,7 @@ export function chainView(row: ChainRow): ChainView {
     current_step: row.current_step,
     steps,
     step_results: steps.flatMap((_, i) => (results[String(i)] === undefined ? [] : [results[String(i)]!])),
-    result: fromDbJson(row.final_result),
+    result: values.result,
     error: row.error_message,
     created_at: row.created_at,
     started_at: row.started_at,

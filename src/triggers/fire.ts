@@ -131,7 +131,7 @@ export async function recordFiring(
       .executeTakeFirstOrThrow();
     return { runId: first.run_id, duplicate: true, status: first.status };
   }
-  if (debounced !== null) await debounce(trx, trigger, debounced);
+  if (debounced !== null) await debounce(trx, engine.dialect, trigger, debounced);
   if ('run' in what) await engine.insertRun(trx, what.run);
   return { runId: 'run' in what ? what.run.id : null, duplicate: false, status };
 }

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import { addReferences, isBlobReference, loadJson, referenceSha, storeJson } from '../blobs/index.js';
 import type { Engine } from '../engine/index.js';
 import { InputError } from '../errors/index.js';
 import { compileExpression, type FiringFlowSpec } from '../registry/index.js';
 import {
   fromDbJson,
   newId,
-  toDbJson,
   toDbTimestamp,
   type DialectAdapter,
   type Store,
@@ -26,7 +26,8 @@ import type { TriggerRow } from './types.js';
  * - debounce: each firing is recorded `skipped` and stored as the key's pending firing (the last
  *   trigger data wins, its due time moved to now + `period`). A sweep (the trigger daemon's)
  *   starts one run per pending firing once it is due, deleting it in the same transaction: a
- *   restart in between still fires it, and of several processes one does.
+ *   restart in between still fires it, and of several processes one does. Pending data over
+ *   SWARM_PAYLOAD_INLINE_MAX is a blob the row references (docs/payloads.md).
  */
 
 export interface ThrottlePlan {
@@ -140,19 +141,28 @@ export async function throttled(
 /** Stores (or moves on) the key's pending firing: the last trigger data, due a period from now. */
 export async function debounce(
   trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
   trigger: TriggerRow,
   plan: DebouncePlan,
 ): Promise<string> {
   const now = new Date();
   const fireAt = toDbTimestamp(new Date(now.getTime() + plan.periodMs));
-  await trx
+  const id = newId();
+  const ownerId = trigger.owner_id;
+  const data = await storeJson(
+    { db: trx, dialect },
+    plan.triggerData,
+    { ownerId, source: 'trigger_debounces', sourceId: id },
+    'trigger_data',
+  );
+  const row = await trx
     .insertInto('trigger_debounces')
     .values({
-      id: newId(),
-      owner_id: trigger.owner_id,
+      id,
+      owner_id: ownerId,
       trigger_id: trigger.id,
       debounce_key: plan.key,
-      trigger_data: toDbJson(plan.triggerData),
+      trigger_data: data,
       event_depth: plan.eventDepth,
       fire_at: fireAt,
     })
@@ -165,8 +175,37 @@ export async function debounce(
         updated_at: toDbTimestamp(now),
       })),
     )
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  if (row.id !== id) await moveReferences(trx, ownerId, id, row.id, data);
   return fireAt;
+}
+
+/** A reference's column text is a few dozen bytes; anything longer is inline data. */
+const REFERENCE_TEXT_MAX = 200;
+
+/**
+ * The key's pending firing was there already and its row kept its own id: the blob of the data
+ * now pending is referenced by that row instead of the id it was stored for, and the blobs of
+ * the data it replaced no longer are, so a key that coalesces many large firings holds one.
+ */
+async function moveReferences(
+  trx: Kysely<SwarmDatabase>,
+  ownerId: string,
+  storedFor: string,
+  rowId: string,
+  data: string,
+): Promise<void> {
+  const stored: unknown = data.length > REFERENCE_TEXT_MAX ? null : JSON.parse(data);
+  const sha256 = isBlobReference(stored) ? referenceSha(stored) : null;
+  const refs = trx.deleteFrom('blob_refs').where('source', '=', 'trigger_debounces');
+  if (sha256 === null) {
+    await refs.where('source_id', '=', rowId).execute();
+    return;
+  }
+  await refs.where('source_id', '=', storedFor).execute();
+  await refs.where('source_id', '=', rowId).where('sha256', '!=', sha256).execute();
+  await addReferences(trx, [{ ownerId, source: 'trigger_debounces', sourceId: rowId, sha256 }]);
 }
 
 /**
@@ -197,11 +236,12 @@ export async function fireDebounced(
       .where('id', '=', pending.trigger_id)
       .executeTakeFirst();
     if (trigger === undefined) continue; // Deleted: its pending firings went with it (cascade).
-    const data = fromDbJson(pending.trigger_data);
     let what: Parameters<typeof recordFiring>[4];
     if (!trigger.enabled) what = { skipped: 'trigger disabled before its debounced firing was due' };
     else
       try {
+        // A blob that cannot be read (BLOB_MISSING) never will be: the firing is recorded failed.
+        const data = await loadJson(db, pending.trigger_data);
         what = { run: await prepareFiring(store, engine, trigger, data, Number(pending.event_depth)) };
       } catch (error) {
         what = { failed: firingError(error) };

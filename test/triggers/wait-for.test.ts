@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin } from '../../src/auth/index.js';
+import { configureBlobs, isBlobReference, referenceSha } from '../../src/blobs/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { buildApp } from '../../src/server/index.js';
@@ -237,6 +238,35 @@ describe.each(DIALECTS)('waiting for events on %s', (dialect) => {
 
     const second = await publish('order.paid', { order_id: 'B-8' });
     expect((await finished(c)).steps.ship!.output).toEqual({ order: 'B-8', paid_by: second });
+  });
+
+  it('settles a wait with a large event: the waitpoint references a blob, the step gets the event whole', async () => {
+    try {
+      await apply(order('order-large'));
+      startProcesses();
+      // After the worker's creation, which configures blobs from its config.
+      configureBlobs({ inlineMax: 1024 });
+      const id = await start('order-large', { order_id: 'L-1' });
+      const wp = await waiting(id);
+      const note = 'n'.repeat(8 * 1024);
+      const paid = await publish('order.paid', { order_id: 'L-1', note });
+      const done = await finished(id);
+      expect(done.status).toBe('completed');
+      const output = done.steps.paid!.output as { event: { id: string; payload: { note: string } } };
+      expect(output.event.id).toBe(paid);
+      expect(output.event.payload.note).toBe(note);
+      const stored: unknown = JSON.parse((await waitpointOf(id))!.result!);
+      expect(isBlobReference(stored)).toBe(true);
+      const refs = await store.handle.db
+        .selectFrom('blob_refs')
+        .select('sha256')
+        .where('source', '=', 'waitpoints')
+        .where('source_id', '=', wp.id)
+        .execute();
+      expect(refs.map((r) => r.sha256)).toEqual([referenceSha(stored as never)]);
+    } finally {
+      configureBlobs({});
+    }
   });
 
   it('times out: on_timeout fail fails the step, continue completes it with {timed_out: true}', async () => {

@@ -31,6 +31,7 @@ import { leanTaskIndexes } from './0031-lean-task-indexes.js';
 import { dropAssignmentStatusIndex } from './0032-assignment-status-index.js';
 import { agentMaxConcurrency } from './0033-agent-max-concurrency.js';
 import { blobSources } from './0034-blob-sources.js';
+import { blobSources2 } from './0035-blob-sources-2.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -66,6 +67,7 @@ export const MIGRATIONS: readonly Migration[] = [
   dropAssignmentStatusIndex,
   agentMaxConcurrency,
   blobSources,
+  blobSources2,
 ];
 
 export type { Migration } from './ddl.js';
@@ -74,7 +76,7 @@ export { RUN_STATUSES } from './0003-runs.js';
 export { FIRING_STATUSES } from './0010-event-causation.js';
 export { FIRING_REFUSAL_REASONS as REFUSAL_REASONS } from './0027-run-concurrency.js';
 export { BLOB_LOCATIONS } from './0028-blobs.js';
-export { BLOB_SOURCES } from './0034-blob-sources.js';
+export { BLOB_SOURCES } from './0035-blob-sources-2.js';
 export { AUTH_FAILURE_KINDS } from './0012-auth-failures.js';
 export { MCP_TRANSPORTS } from './0018-mcp-servers.js';
 export { CONSENSUS_TYPES, TRUST_EVENT_TYPES } from './0019-consensus.js';
