@@ -22,8 +22,14 @@ import { registerRouteScopes } from './route-scope.js';
 import { registerRequestMetrics } from './metrics-hook.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { registerRateLimit } from './rate-limit-hook.js';
-import { answerClientError } from './client-error.js';
+import { clientErrorAnswerer } from './client-error.js';
 import { HTTP_SERVER_OPTIONS, registerHostCheck } from './host-header.js';
+import {
+  DEFAULT_LINGER,
+  LingeringClose,
+  registerLingeringClose,
+  type LingerLimits,
+} from './lingering-close.js';
 import {
   BODY_DEPTH_SETTING,
   registerInputGuard,
@@ -97,6 +103,11 @@ export interface AppOptions {
   /** Deepest nesting of a request or webhook body; deeper get 400. @default 64 */
   readonly bodyMaxDepth?: number;
   /**
+   * How long, and how much more input, a connection answered before its request was fully
+   * received (a 413, a refused request) is read and dropped before it is cut. @default 10 s, 64 MiB
+   */
+  readonly lingering?: LingerLimits;
+  /**
    * Where LLM providers may point (SWARM_ALLOW_PRIVATE_NETWORKS, SWARM_LLM_ALLOWED_URLS); the
    * environment's when not given.
    */
@@ -146,6 +157,7 @@ declare module 'fastify' {
 
 /** The HTTP API, ready for `listen()` or `inject()`. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const lingering = new LingeringClose(options.lingering ?? DEFAULT_LINGER);
   const app = Fastify({
     ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -159,7 +171,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       setSecurityHeaders(reply);
       void sendProblem(request, reply, error);
     },
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: clientErrorAnswerer(lingering),
     http: HTTP_SERVER_OPTIONS,
   }) as unknown as FastifyInstance;
   const bodyMaxDepth = options.bodyMaxDepth ?? 64;
@@ -167,6 +179,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerHttpTracing(app);
   // First: every later hook, parser and route sees only input that passed it.
   registerInputGuard(app, { maxDepth: bodyMaxDepth });
+  // Early too: a request arriving on a connection already answered and draining goes no further.
+  registerLingeringClose(app, lingering);
   registerHostCheck(app);
   // Before any route: each must declare its scope, or the app does not start.
   registerRouteScopes(app);
