@@ -35,6 +35,7 @@ export {
   viewJson,
   VIEW_WHOLE_MAX,
   isBlobReference,
+  referenceInText,
   referenceSha,
   addReferences,
   storeLargeColumns,

@@ -44,6 +44,16 @@ export function isBlobReference(value: unknown): value is BlobReference {
   );
 }
 
+/** A reference's column text is a few dozen bytes: anything longer is an inline value. */
+const REFERENCE_TEXT_MAX = 200;
+
+/** The reference a column's stored text is, or null when it holds a value inline. */
+export function referenceInText(text: string | null): BlobReference | null {
+  if (text === null || text.length > REFERENCE_TEXT_MAX) return null;
+  const value: unknown = JSON.parse(text);
+  return isBlobReference(value) ? value : null;
+}
+
 export function referenceSha(ref: BlobReference): string {
   return ref.$blob.slice('sha256:'.length);
 }

@@ -6,21 +6,17 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import {
-  isBlobReference,
   keepReference,
+  referenceInText,
   storeValue,
   viewStored,
   viewValue,
   type BlobHandle,
-  type BlobReference,
 } from '../blobs/index.js';
 import { fromDbJson, type SwarmDatabase } from '../storage/index.js';
 import type { ChainStepResult } from './types.js';
 
 type ChainRow = Selectable<SwarmDatabase['task_chains']>;
-
-/** A reference's column text is a few dozen bytes; anything longer is an inline value. */
-const REFERENCE_TEXT_MAX = 200;
 
 /**
  * A completed step's output as the chain's row stores it (inside `step_results`, and as
@@ -35,15 +31,9 @@ export async function storeChainOutput(
   taskText: string | null,
 ): Promise<unknown> {
   const owner = { ownerId: chain.owner_id, source: 'task_chains', sourceId: chain.id } as const;
-  const ref = referenceIn(taskText);
+  const ref = referenceInText(taskText);
   if (ref !== null && (await keepReference(handle, ref, owner))) return ref;
   return storeValue(handle, output, owner, `step_results.${index}.output`);
-}
-
-function referenceIn(text: string | null): BlobReference | null {
-  if (text === null || text.length > REFERENCE_TEXT_MAX) return null;
-  const value: unknown = JSON.parse(text);
-  return isBlobReference(value) ? value : null;
 }
 
 /** A chain's step results by step index, and its result, in the form a view shows them. */

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { addReferences, isBlobReference, loadJson, referenceSha, storeJson } from '../blobs/index.js';
+import { addReferences, loadJson, referenceInText, referenceSha, storeJson } from '../blobs/index.js';
 import type { Engine } from '../engine/index.js';
 import { InputError } from '../errors/index.js';
 import { compileExpression, type FiringFlowSpec } from '../registry/index.js';
@@ -181,9 +181,6 @@ export async function debounce(
   return fireAt;
 }
 
-/** A reference's column text is a few dozen bytes; anything longer is inline data. */
-const REFERENCE_TEXT_MAX = 200;
-
 /**
  * The key's pending firing was there already and its row kept its own id: the blob of the data
  * now pending is referenced by that row instead of the id it was stored for, and the blobs of
@@ -196,8 +193,8 @@ async function moveReferences(
   rowId: string,
   data: string,
 ): Promise<void> {
-  const stored: unknown = data.length > REFERENCE_TEXT_MAX ? null : JSON.parse(data);
-  const sha256 = isBlobReference(stored) ? referenceSha(stored) : null;
+  const stored = referenceInText(data);
+  const sha256 = stored === null ? null : referenceSha(stored);
   const refs = trx.deleteFrom('blob_refs').where('source', '=', 'trigger_debounces');
   if (sha256 === null) {
     await refs.where('source_id', '=', rowId).execute();

@@ -3,11 +3,8 @@
  * a blob reference (docs/payloads.md), so a large event does not put a copy of itself in every
  * delivery row that is claimed, listed and retried.
  */
-import { addReferences, isBlobReference, referenceSha, storeJson, type BlobHandle } from '../blobs/index.js';
+import { addReferences, referenceInText, referenceSha, storeJson, type BlobHandle } from '../blobs/index.js';
 import type { DeliveryBody } from './deliveries.js';
-
-/** A reference's column text is a few dozen bytes; anything longer is an inline body. */
-const REFERENCE_TEXT_MAX = 200;
 
 /**
  * The column text of `body` for the deliveries `deliveryIds` (one event's, so one body), each
@@ -27,10 +24,9 @@ export async function storeDeliveryBody(
     { ownerId, source: 'webhook_deliveries', sourceId: first },
     'payload',
   );
-  if (rest.length === 0 || text.length > REFERENCE_TEXT_MAX) return text;
-  const stored: unknown = JSON.parse(text);
+  const stored = rest.length === 0 ? null : referenceInText(text);
   // The same bytes for every webhook: hashed and written once, referenced by each delivery.
-  if (isBlobReference(stored))
+  if (stored !== null)
     await addReferences(
       handle.db,
       rest.map((sourceId) => ({
