@@ -32,6 +32,7 @@ export {
   resolveStored,
   unescapeStored,
   viewStored,
+  parseOutputs,
   viewJson,
   VIEW_WHOLE_MAX,
   isBlobReference,

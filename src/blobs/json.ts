@@ -9,7 +9,14 @@
  * on reading, so nothing a user writes is ever read as a reference.
  */
 import type { Kysely } from 'kysely';
-import { newId, nowTimestamp, toDbJson, type BLOB_SOURCES, type SwarmDatabase } from '../storage/index.js';
+import {
+  fromDbJson,
+  newId,
+  nowTimestamp,
+  toDbJson,
+  type BLOB_SOURCES,
+  type SwarmDatabase,
+} from '../storage/index.js';
 import { blobSettings } from './settings.js';
 import { getBlob, isSha256, putBlob, type BlobHandle } from './store.js';
 
@@ -178,6 +185,19 @@ export async function loadJson<T = unknown>(
 ): Promise<T | null> {
   if (text === null) return null;
   return (await resolveStored(db, JSON.parse(text))) as T;
+}
+
+/**
+ * A stored JSON map of entries with an `output` (a run's step states, a chain's step results),
+ * and the keys of those whose output may be a reference or an escape: none when the text lacks
+ * the `"$blob` key, which neither can be stored without (most rows).
+ */
+export function parseOutputs<T extends { readonly output?: unknown }>(
+  text: string | null,
+): [Record<string, T>, string[]] {
+  const entries = fromDbJson<Record<string, T>>(text) ?? {};
+  if (text === null || !text.includes('"$blob')) return [entries, []];
+  return [entries, Object.keys(entries).filter((key) => entries[key]?.output !== undefined)];
 }
 
 /**

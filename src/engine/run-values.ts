@@ -9,6 +9,7 @@ import {
   isBlobReference,
   keepReference,
   needsEscape,
+  parseOutputs,
   resolveStored,
   storeJson,
   storeValue,
@@ -18,7 +19,7 @@ import {
   type BlobReference,
 } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
-import { fromDbJson, toDbJson, type SwarmDatabase } from '../storage/index.js';
+import { toDbJson, type SwarmDatabase } from '../storage/index.js';
 import type { RunSteps, StepState } from './plan.js';
 
 /** The run whose row holds the values: blobs are referenced by it, for its owner. */
@@ -77,14 +78,10 @@ export async function storeSteps(handle: BlobHandle, run: RunValueOwner, steps: 
   return toDbJson(stored, 'step_results');
 }
 
-/**
- * A run's step states as parsed, and those whose output may be a reference or an escape: none
- * when the text lacks the `"$blob` key, which neither can be stored without (most runs).
- */
+/** A run's step states as parsed, and those whose output may be stored (parseOutputs). */
 function parsedSteps(text: string | null): [RunSteps, StepState[]] {
-  const steps = fromDbJson<RunSteps>(text) ?? {};
-  if (text === null || !text.includes('"$blob')) return [steps, []];
-  return [steps, Object.values(steps).filter((step) => step.output !== undefined)];
+  const [steps, keys] = parseOutputs<StepState>(text);
+  return [steps, keys.map((key) => steps[key]!)];
 }
 
 /** A run's step states with every output whole. */

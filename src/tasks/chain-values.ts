@@ -7,6 +7,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import {
   keepReference,
+  parseOutputs,
   referenceInText,
   storeValue,
   viewStored,
@@ -42,19 +43,9 @@ export interface ChainValues {
   readonly result: unknown;
 }
 
-/**
- * The step results as stored, and those whose output may be a reference or an escape: none
- * when the text lacks the `"$blob` key, which neither can be stored without (most chains).
- */
-function parsedResults(text: string): [Record<string, ChainStepResult>, string[]] {
-  const results = fromDbJson<Record<string, ChainStepResult>>(text) ?? {};
-  if (!text.includes('"$blob')) return [results, []];
-  return [results, Object.keys(results).filter((i) => results[i]?.output !== undefined)];
-}
-
 /** For a list: a large output or result stays a reference, with the URL to fetch it. */
 export function listedChainValues(row: Pick<ChainRow, 'step_results' | 'final_result'>): ChainValues {
-  const [results, stored] = parsedResults(row.step_results);
+  const [results, stored] = parseOutputs<ChainStepResult>(row.step_results);
   for (const i of stored) results[i] = { ...results[i]!, output: viewStored(results[i]!.output) };
   return { results, result: viewStored(fromDbJson(row.final_result)) };
 }
@@ -64,7 +55,7 @@ export async function viewedChainValues(
   db: Kysely<SwarmDatabase>,
   row: Pick<ChainRow, 'step_results' | 'final_result'>,
 ): Promise<ChainValues> {
-  const [results, stored] = parsedResults(row.step_results);
+  const [results, stored] = parseOutputs<ChainStepResult>(row.step_results);
   for (const i of stored) results[i] = { ...results[i]!, output: await viewValue(db, results[i]!.output) };
   return { results, result: await viewValue(db, fromDbJson(row.final_result)) };
 }
