@@ -72,16 +72,17 @@ export interface DialectAdapter {
   /** Most bound parameters one statement may carry. */
   readonly maxParameters: number;
   /**
-   * Many rows as one `SELECT` binding one parameter per column, for `INSERT … SELECT` — where
-   * the dialect has array parameters (PostgreSQL `unnest($1::text[], …)`): parsing and binding
-   * a few arrays is far cheaper than a VALUES list of thousands of parameters. Null where the
-   * dialect has none; the caller then writes multi-row VALUES.
-   */
-  /**
    * A fresh id of the form `newId()` makes (UUIDv7 text), computed by the database once per row,
    * where it can (PostgreSQL); null otherwise.
    */
   newIdSql(): RawBuilder<string> | null;
+  /**
+   * Many rows as one `SELECT` binding one parameter per column, for `INSERT … SELECT` — where
+   * the dialect has array parameters (PostgreSQL `unnest($1::text[], …)`; a column holding the
+   * same value in every row binds that value once): parsing and binding a few arrays is far
+   * cheaper than a VALUES list of thousands of parameters. Null where the dialect has none; the
+   * caller then writes multi-row VALUES.
+   */
   rowsAsSelect(
     columns: readonly { readonly name: string; readonly type: LogicalType }[],
     rows: readonly Record<string, unknown>[],
