@@ -245,6 +245,11 @@ export interface RetentionPolicy {
   readonly alertsDays: number;
   /** Finished runs' `workflow_runs`/`tasks` rows (once archived), from `SWARM_RETENTION_RUNS_DAYS`. @default 90 */
   readonly runsDays: number;
+  /**
+   * Finished tasks of no run (`tasks` rows, with their logs and attempts) and finished task
+   * chains, from `SWARM_RETENTION_TASKS_DAYS`. @default 90
+   */
+  readonly tasksDays: number;
   /** `execution_history`, from `SWARM_RETENTION_HISTORY_DAYS`. @default 0 (forever) */
   readonly historyDays: number;
 }
@@ -256,6 +261,7 @@ export const DEFAULT_RETENTION: RetentionPolicy = {
   metricsDays: 365,
   alertsDays: 180,
   runsDays: 90,
+  tasksDays: 90,
   historyDays: 0,
 };
 
@@ -672,6 +678,7 @@ function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy {
     metricsDays: days('METRICS', DEFAULT_RETENTION.metricsDays),
     alertsDays: days('ALERTS', DEFAULT_RETENTION.alertsDays),
     runsDays: days('RUNS', DEFAULT_RETENTION.runsDays),
+    tasksDays: days('TASKS', DEFAULT_RETENTION.tasksDays),
     historyDays: days('HISTORY', DEFAULT_RETENTION.historyDays),
   };
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { RetentionPolicy } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
 import { toDbBool, toDbTimestamp, type Store } from '../storage/index.js';
+import { ENDED_TASK_STATUSES } from '../tasks/index.js';
 import { archiveFinishedRuns } from './archive.js';
 import { FINISHED_RUN_STATUSES, historyDb, type HistoryDb } from './tables.js';
 
@@ -10,6 +11,10 @@ const DAY_MS = 86_400_000;
 /** Rows deleted per kind by one pruning pass. */
 export interface PruneReport {
   runs: number;
+  /** Finished tasks of no run. */
+  tasks: number;
+  /** Finished task chains. */
+  chains: number;
   logs: number;
   messages: number;
   metrics: number;
@@ -43,7 +48,16 @@ export async function pruneRecords(
   const stop = options.stop ?? (() => false);
   const db = historyDb(store.handle.db);
   const before = (days: number) => toDbTimestamp(new Date(now.getTime() - days * DAY_MS));
-  const report: PruneReport = { runs: 0, logs: 0, messages: 0, metrics: 0, alerts: 0, history: 0 };
+  const report: PruneReport = {
+    runs: 0,
+    tasks: 0,
+    chains: 0,
+    logs: 0,
+    messages: 0,
+    metrics: 0,
+    alerts: 0,
+    history: 0,
+  };
 
   const drain = async (kind: keyof PruneReport, deleteBatch: () => Promise<number>) => {
     for (;;) {
@@ -57,6 +71,17 @@ export async function pruneRecords(
     while ((await archiveFinishedRuns(store, engine, 100)) > 0 && !stop());
     const cutoff = before(policy.runsDays);
     await drain('runs', () => deleteArchivedRuns(store, db, cutoff, batch));
+  }
+  if (policy.tasksDays > 0) {
+    const cutoff = before(policy.tasksDays);
+    // A batch deletes tasks without children; their parents are next, so a parent's whole tree
+    // goes in one pass, a level per batch, and a batch that finds none ends it.
+    for (;;) {
+      const deleted = await deleteFinishedTasks(store, db, cutoff, batch);
+      report.tasks += deleted;
+      if (deleted === 0 || stop()) break;
+    }
+    await drain('chains', () => deleteFinishedChains(db, cutoff, batch));
   }
   if (policy.logsDays > 0) {
     const cutoff = before(policy.logsDays);
@@ -189,6 +214,11 @@ async function deleteArchivedRuns(
       .set({ run_id: null, task_id: null })
       .where('run_id', 'in', ids)
       .execute();
+    // Their tasks' ended attempts: no foreign key ties them to the tasks that cascade below.
+    await trx
+      .deleteFrom('worker_assignments')
+      .where('task_id', 'in', (eb) => eb.selectFrom('tasks').select('id').where('run_id', 'in', ids))
+      .execute();
     const result = await trx
       .deleteFrom('workflow_runs')
       .where('id', 'in', ids)
@@ -197,4 +227,79 @@ async function deleteArchivedRuns(
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   });
+}
+
+/**
+ * One batch of finished tasks of no run that ended before `cutoff` and have no child task left:
+ * a child cascades from its parent, so a parent goes only after its children (one still running
+ * keeps it). Their metrics are detached, as a run's are; their attempts' rows, which no foreign
+ * key ties to the task, go with them; logs, messages and waitpoints cascade.
+ */
+async function deleteFinishedTasks(
+  store: Store,
+  db: HistoryDb,
+  cutoff: string,
+  batch: number,
+): Promise<number> {
+  const ids = (
+    await db
+      .selectFrom('tasks as t')
+      .select('t.id')
+      .where('t.run_id', 'is', null)
+      .where('t.completed_at', '<', cutoff)
+      .where('t.status', 'in', [...ENDED_TASK_STATUSES])
+      .where(CHILDLESS)
+      .orderBy('t.completed_at')
+      .limit(batch)
+      .execute()
+  ).map((r) => r.id);
+  if (ids.length === 0) return 0;
+  const { dialect } = store;
+  return dialect.writeTransaction(db, async (trx) => {
+    // Re-checked and locked in the transaction (SQLite's holds the only write lock): a task
+    // retried since it was selected is no longer ended.
+    const query = trx
+      .selectFrom('tasks as t')
+      .select('t.id')
+      .where('t.id', 'in', ids)
+      .where('t.status', 'in', [...ENDED_TASK_STATUSES])
+      .where(CHILDLESS);
+    const still = (await (dialect.capabilities.skipLocked ? query.forUpdate() : query).execute()).map(
+      (r) => r.id,
+    );
+    if (still.length === 0) return 0;
+    await trx.updateTable('metrics').set({ task_id: null }).where('task_id', 'in', still).execute();
+    await trx.deleteFrom('worker_assignments').where('task_id', 'in', still).execute();
+    const result = await trx.deleteFrom('tasks').where('id', 'in', still).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  });
+}
+
+/** `t` (a task) has no child task left. */
+const CHILDLESS = sql<boolean>`NOT EXISTS (SELECT 1 FROM tasks AS c WHERE c.parent_task_id = t.id)`;
+
+/** One batch of ended task chains that ended before `cutoff` and have no task left. */
+async function deleteFinishedChains(db: HistoryDb, cutoff: string, batch: number): Promise<number> {
+  const result = await db
+    .deleteFrom('task_chains')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('task_chains as c')
+        .select('c.id')
+        .where('c.status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED'])
+        .where('c.completed_at', '<', cutoff)
+        .where((w) =>
+          w.not(
+            w.exists(
+              w
+                .selectFrom('tasks as t')
+                .select(sql`1`.as('one'))
+                .whereRef('t.chain_id', '=', 'c.id'),
+            ),
+          ),
+        )
+        .limit(batch),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -160,8 +160,22 @@ describe.each(DIALECTS)('execution history and retention on %s', (dialect) => {
       ])
       .execute();
 
+    // A failed attempt of its task: a row no foreign key ties to the task.
+    const oldTask = await db
+      .selectFrom('tasks')
+      .select('id')
+      .where('run_id', '=', old)
+      .executeTakeFirstOrThrow();
+    await db
+      .insertInto('worker_assignments')
+      .values({ id: newId(), task_id: oldTask.id, worker_id: 'w', status: 'lost', lease_epoch: 1 })
+      .execute();
+
     const report = await pruneRecords(store, engine, DEFAULT_RETENTION, { batch: 1 });
     expect(report).toMatchObject({ runs: 1, metrics: 1 });
+    expect(
+      await db.selectFrom('worker_assignments').select('id').where('task_id', '=', oldTask.id).execute(),
+    ).toEqual([]);
     expect(report.logs).toBeGreaterThanOrEqual(1);
     expect(await db.selectFrom('workflow_runs').select('id').where('id', '=', old).execute()).toEqual([]);
     expect(await db.selectFrom('workflow_runs').select('id').where('id', '=', recent).execute()).toHaveLength(

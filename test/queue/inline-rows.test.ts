@@ -32,8 +32,10 @@ describe.each(DIALECTS)('rows inlined as a table on %s', (dialect) => {
 
   async function readBack(rows: Array<Partial<Row>>): Promise<Row[]> {
     const { db, dialect: adapter } = store.handle;
-    const table = inlineRows<Row>(adapter, COLUMNS, rows);
-    const result = await sql<Row>`WITH r(id, n, doc, note) AS ${table} SELECT * FROM r ORDER BY id`.execute(db);
+    const table = inlineRows<Row>(adapter, COLUMNS, rows as Row[]);
+    const result = await sql<Row>`WITH r(id, n, doc, note) AS ${table} SELECT * FROM r ORDER BY id`.execute(
+      db,
+    );
     return result.rows.map((row) => ({
       id: row.id,
       n: row.n === null ? null : Number(row.n),

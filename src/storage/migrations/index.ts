@@ -32,6 +32,7 @@ import { dropAssignmentStatusIndex } from './0032-assignment-status-index.js';
 import { agentMaxConcurrency } from './0033-agent-max-concurrency.js';
 import { blobSources } from './0034-blob-sources.js';
 import { blobSources2 } from './0035-blob-sources-2.js';
+import { standaloneTaskRetention } from './0036-standalone-task-retention.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -68,6 +69,7 @@ export const MIGRATIONS: readonly Migration[] = [
   agentMaxConcurrency,
   blobSources,
   blobSources2,
+  standaloneTaskRetention,
 ];
 
 export type { Migration } from './ddl.js';

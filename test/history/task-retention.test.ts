@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweepBlobs } from '../../src/blobs/index.js';
+import { DEFAULT_RETENTION, loadConfig } from '../../src/config/index.js';
+import { Engine } from '../../src/engine/index.js';
+import { pruneRecords } from '../../src/history/index.js';
+import { enqueueTasks } from '../../src/queue/index.js';
+import { newId, Store, toDbTimestamp } from '../../src/storage/index.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+
+const DAY_MS = 86_400_000;
+const daysAgo = (days: number) => toDbTimestamp(new Date(Date.now() - days * DAY_MS));
+
+describe.each(DIALECTS)('retention of tasks of no run on %s', (dialect) => {
+  let testDb: TestDatabase;
+  let store: Store;
+  let engine: Engine;
+  let ownerId: string;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(dialect);
+    store = await Store.open(testDb.url);
+    engine = new Engine(store);
+    const user = await store.system.insertUserIfAbsent({ name: 'o', email: 'o@example.com', role: 'admin' });
+    ownerId = user!.id;
+  });
+  afterAll(async () => {
+    await store.close();
+    await testDb.drop();
+  });
+
+  const db = () => store.handle.db;
+
+  async function enqueue(input: unknown = {}, parentTaskId?: string): Promise<string> {
+    const [id] = await enqueueTasks(db(), store.handle.dialect, [
+      { ownerId, taskType: 'noop', agentName: 'builtin/noop', agentVersion: '1.0.0', input, parentTaskId },
+    ]);
+    return id!;
+  }
+
+  /** Ends the task `status`, `age` days ago. */
+  async function end(id: string, age: number, status = 'COMPLETED') {
+    await db()
+      .updateTable('tasks')
+      .set({ status, completed_at: daysAgo(age) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  const exists = async (id: string) =>
+    (await db().selectFrom('tasks').select('id').where('id', '=', id).execute()).length === 1;
+
+  it('deletes old ended tasks with their logs and attempts, detaches their metrics, keeps the rest', async () => {
+    const old = await enqueue();
+    const failed = await enqueue();
+    const young = await enqueue();
+    const waiting = await enqueue();
+    await end(old, 100);
+    await end(failed, 95, 'FAILED');
+    await end(young, 10);
+    // Pending for long: never pruned, whatever its age.
+    await db()
+      .updateTable('tasks')
+      .set({ created_at: daysAgo(400) })
+      .where('id', '=', waiting)
+      .execute();
+    const metric = newId();
+    await db()
+      .insertInto('metrics')
+      .values({ id: metric, owner_id: ownerId, task_id: old, name: 'step', execution_time_ms: 5 })
+      .execute();
+    await db()
+      .insertInto('execution_logs')
+      .values({ id: newId(), owner_id: ownerId, task_id: old, message: 'old task said' })
+      .execute();
+    await db()
+      .insertInto('worker_assignments')
+      .values({
+        id: newId(),
+        task_id: failed,
+        worker_id: 'w1',
+        status: 'released',
+        lease_epoch: 1,
+        assigned_at: daysAgo(96),
+      })
+      .execute();
+
+    const report = await pruneRecords(store, engine, DEFAULT_RETENTION, { batch: 1 });
+
+    expect(report.tasks).toBe(2);
+    expect(await exists(old)).toBe(false);
+    expect(await exists(failed)).toBe(false);
+    expect(await exists(young)).toBe(true);
+    expect(await exists(waiting)).toBe(true);
+    expect(
+      await db().selectFrom('metrics').select(['id', 'task_id']).where('id', '=', metric).execute(),
+    ).toEqual([{ id: metric, task_id: null }]);
+    expect(await db().selectFrom('execution_logs').select('id').where('task_id', '=', old).execute()).toEqual(
+      [],
+    );
+    expect(
+      await db().selectFrom('worker_assignments').select('id').where('task_id', '=', failed).execute(),
+    ).toEqual([]);
+  });
+
+  it('deletes a tree of ended tasks from its leaves, and keeps a parent while a child runs', async () => {
+    const parent = await enqueue();
+    const child = await enqueue({}, parent);
+    const grandchild = await enqueue({}, child);
+    for (const id of [parent, child, grandchild]) await end(id, 120);
+    const busyParent = await enqueue();
+    const running = await enqueue({}, busyParent);
+    await end(busyParent, 120);
+    await db().updateTable('tasks').set({ status: 'RUNNING' }).where('id', '=', running).execute();
+
+    const report = await pruneRecords(store, engine, DEFAULT_RETENTION, { batch: 1 });
+
+    expect(report.tasks).toBe(3);
+    for (const id of [parent, child, grandchild]) expect(await exists(id)).toBe(false);
+    expect(await exists(busyParent)).toBe(true);
+    expect(await exists(running)).toBe(true);
+  });
+
+  it('deletes an ended chain once its tasks are gone, and not before', async () => {
+    const chain = (status: string, age: number) => ({
+      id: newId(),
+      owner_id: ownerId,
+      name: `chain-${status}`,
+      steps: '[]',
+      status,
+      completed_at: status === 'RUNNING' ? null : daysAgo(age),
+    });
+    const done = chain('COMPLETED', 100);
+    const kept = chain('COMPLETED', 100);
+    const running = chain('RUNNING', 0);
+    await db().insertInto('task_chains').values([done, kept, running]).execute();
+    const doneStep = await enqueue();
+    const youngStep = await enqueue();
+    await db().updateTable('tasks').set({ chain_id: done.id }).where('id', '=', doneStep).execute();
+    await db().updateTable('tasks').set({ chain_id: kept.id }).where('id', '=', youngStep).execute();
+    await end(doneStep, 100);
+    await end(youngStep, 5);
+
+    const report = await pruneRecords(store, engine, DEFAULT_RETENTION);
+
+    expect(report.chains).toBe(1);
+    const left = (await db().selectFrom('task_chains').select('id').execute()).map((r) => r.id);
+    expect(left).not.toContain(done.id);
+    expect(left).toEqual(expect.arrayContaining([kept.id, running.id]));
+  });
+
+  it('frees a pruned task’s input blob, and keeps everything when the setting is 0', async () => {
+    const big = { text: 'x'.repeat(200_000) };
+    const kept = await enqueue(big);
+    await end(kept, 100);
+    expect((await pruneRecords(store, engine, { ...DEFAULT_RETENTION, tasksDays: 0 })).tasks).toBe(0);
+    expect(await exists(kept)).toBe(true);
+
+    const refs = () =>
+      db()
+        .selectFrom('blob_refs')
+        .select('sha256')
+        .where('source', '=', 'tasks')
+        .where('source_id', '=', kept)
+        .execute();
+    expect(await refs()).toHaveLength(1);
+    const [{ sha256 }] = (await refs()) as [{ sha256: string }];
+    await pruneRecords(store, engine, DEFAULT_RETENTION);
+    expect(await exists(kept)).toBe(false);
+    // Past the sweep's grace period: the reference of the deleted row goes, then the blob.
+    await sweepBlobs(store.handle, new Date(Date.now() + 2 * 3_600_000));
+    expect(await refs()).toEqual([]);
+    expect(await db().selectFrom('blobs').select('id').where('id', '=', sha256).execute()).toEqual([]);
+  });
+});
+
+describe('SWARM_RETENTION_TASKS_DAYS', () => {
+  it('defaults to 90 days, takes 0 for forever, and names itself when wrong', () => {
+    expect(loadConfig({}).retention.tasksDays).toBe(90);
+    expect(loadConfig({ SWARM_RETENTION_TASKS_DAYS: '0' }).retention.tasksDays).toBe(0);
+    expect(() => loadConfig({ SWARM_RETENTION_TASKS_DAYS: 'soon' })).toThrow(/SWARM_RETENTION_TASKS_DAYS/);
+  });
+});
