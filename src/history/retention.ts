@@ -2,9 +2,8 @@ import { sql } from 'kysely';
 import type { RetentionPolicy } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
 import { toDbBool, toDbTimestamp, type Store } from '../storage/index.js';
-import { ENDED_TASK_STATUSES } from '../tasks/index.js';
-import { archiveFinishedRuns } from './archive.js';
-import { FINISHED_RUN_STATUSES, historyDb, type HistoryDb } from './tables.js';
+import { historyDb } from './tables.js';
+import { pruneWork } from './work-retention.js';
 
 const DAY_MS = 86_400_000;
 
@@ -67,22 +66,10 @@ export async function pruneRecords(
     }
   };
 
-  if (policy.runsDays > 0) {
-    while ((await archiveFinishedRuns(store, engine, 100)) > 0 && !stop());
-    const cutoff = before(policy.runsDays);
-    await drain('runs', () => deleteArchivedRuns(store, db, cutoff, batch));
-  }
-  if (policy.tasksDays > 0) {
-    const cutoff = before(policy.tasksDays);
-    // A batch deletes tasks without children; their parents are next, so a parent's whole tree
-    // goes in one pass, a level per batch, and a batch that finds none ends it.
-    for (;;) {
-      const deleted = await deleteFinishedTasks(store, db, cutoff, batch);
-      report.tasks += deleted;
-      if (deleted === 0 || stop()) break;
-    }
-    await drain('chains', () => deleteFinishedChains(db, cutoff, batch));
-  }
+  const work = await pruneWork(store, engine, policy, { before, batch, stop });
+  report.runs += work.runs;
+  report.tasks += work.tasks;
+  report.chains += work.chains;
   if (policy.logsDays > 0) {
     const cutoff = before(policy.logsDays);
     await drain('logs', async () => {
@@ -179,127 +166,4 @@ export async function pruneRecords(
     });
   }
   return report;
-}
-
-/** One batch of finished runs that ended before `cutoff` and are archived as they ended. */
-async function deleteArchivedRuns(
-  store: Store,
-  db: HistoryDb,
-  cutoff: string,
-  batch: number,
-): Promise<number> {
-  const ids = (
-    await db
-      .selectFrom('workflow_runs as r')
-      .select('r.id')
-      .where('r.status', 'in', [...FINISHED_RUN_STATUSES])
-      .where('r.completed_at', '<', cutoff)
-      .where((w) =>
-        w.exists(
-          w
-            .selectFrom('execution_history as h')
-            .select(sql`1`.as('one'))
-            .whereRef('h.run_id', '=', 'r.id')
-            .whereRef('h.completed_at', '=', 'r.completed_at'),
-        ),
-      )
-      .orderBy('r.completed_at')
-      .limit(batch)
-      .execute()
-  ).map((r) => r.id);
-  if (ids.length === 0) return 0;
-  return store.dialect.writeTransaction(db, async (trx) => {
-    await trx
-      .updateTable('metrics')
-      .set({ run_id: null, task_id: null })
-      .where('run_id', 'in', ids)
-      .execute();
-    // Their tasks' ended attempts: no foreign key ties them to the tasks that cascade below.
-    await trx
-      .deleteFrom('worker_assignments')
-      .where('task_id', 'in', (eb) => eb.selectFrom('tasks').select('id').where('run_id', 'in', ids))
-      .execute();
-    const result = await trx
-      .deleteFrom('workflow_runs')
-      .where('id', 'in', ids)
-      // Re-checked in the transaction: a run retried since it was selected is no longer finished.
-      .where('status', 'in', [...FINISHED_RUN_STATUSES])
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
-  });
-}
-
-/**
- * One batch of finished tasks of no run that ended before `cutoff` and have no child task left:
- * a child cascades from its parent, so a parent goes only after its children (one still running
- * keeps it). Their metrics are detached, as a run's are; their attempts' rows, which no foreign
- * key ties to the task, go with them; logs, messages and waitpoints cascade.
- */
-async function deleteFinishedTasks(
-  store: Store,
-  db: HistoryDb,
-  cutoff: string,
-  batch: number,
-): Promise<number> {
-  const ids = (
-    await db
-      .selectFrom('tasks as t')
-      .select('t.id')
-      .where('t.run_id', 'is', null)
-      .where('t.completed_at', '<', cutoff)
-      .where('t.status', 'in', [...ENDED_TASK_STATUSES])
-      .where(CHILDLESS)
-      .orderBy('t.completed_at')
-      .limit(batch)
-      .execute()
-  ).map((r) => r.id);
-  if (ids.length === 0) return 0;
-  const { dialect } = store;
-  return dialect.writeTransaction(db, async (trx) => {
-    // Re-checked and locked in the transaction (SQLite's holds the only write lock): a task
-    // retried since it was selected is no longer ended.
-    const query = trx
-      .selectFrom('tasks as t')
-      .select('t.id')
-      .where('t.id', 'in', ids)
-      .where('t.status', 'in', [...ENDED_TASK_STATUSES])
-      .where(CHILDLESS);
-    const still = (await (dialect.capabilities.skipLocked ? query.forUpdate() : query).execute()).map(
-      (r) => r.id,
-    );
-    if (still.length === 0) return 0;
-    await trx.updateTable('metrics').set({ task_id: null }).where('task_id', 'in', still).execute();
-    await trx.deleteFrom('worker_assignments').where('task_id', 'in', still).execute();
-    const result = await trx.deleteFrom('tasks').where('id', 'in', still).executeTakeFirst();
-    return Number(result.numDeletedRows);
-  });
-}
-
-/** `t` (a task) has no child task left. */
-const CHILDLESS = sql<boolean>`NOT EXISTS (SELECT 1 FROM tasks AS c WHERE c.parent_task_id = t.id)`;
-
-/** One batch of ended task chains that ended before `cutoff` and have no task left. */
-async function deleteFinishedChains(db: HistoryDb, cutoff: string, batch: number): Promise<number> {
-  const result = await db
-    .deleteFrom('task_chains')
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('task_chains as c')
-        .select('c.id')
-        .where('c.status', 'in', ['COMPLETED', 'FAILED', 'CANCELLED'])
-        .where('c.completed_at', '<', cutoff)
-        .where((w) =>
-          w.not(
-            w.exists(
-              w
-                .selectFrom('tasks as t')
-                .select(sql`1`.as('one'))
-                .whereRef('t.chain_id', '=', 'c.id'),
-            ),
-          ),
-        )
-        .limit(batch),
-    )
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
 }

@@ -26,6 +26,8 @@ export interface UsersTable {
   grants: WithDefault<JsonText>;
   /** Most tasks of this owner running at once (0026); null: no quota. */
   max_running_tasks: number | null;
+  /** Days this owner's finished runs and tasks are kept (0037); 0: forever; null: the server's. */
+  retention_days: number | null;
 }
 
 /** Connections to outside services (0002, seed 004); only the demo seed writes them so far. */

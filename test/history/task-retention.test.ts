@@ -1,11 +1,14 @@
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepBlobs } from '../../src/blobs/index.js';
 import { DEFAULT_RETENTION, loadConfig } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { pruneRecords } from '../../src/history/index.js';
 import { enqueueTasks } from '../../src/queue/index.js';
+import { buildApp } from '../../src/server/index.js';
 import { newId, Store, toDbTimestamp } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { bearer, keyFor } from '../helpers/people.js';
 
 const DAY_MS = 86_400_000;
 const daysAgo = (days: number) => toDbTimestamp(new Date(Date.now() - days * DAY_MS));
@@ -170,6 +173,107 @@ describe.each(DIALECTS)('retention of tasks of no run on %s', (dialect) => {
     await sweepBlobs(store.handle, new Date(Date.now() + 2 * 3_600_000));
     expect(await refs()).toEqual([]);
     expect(await db().selectFrom('blobs').select('id').where('id', '=', sha256).execute()).toEqual([]);
+  });
+});
+
+describe.each(DIALECTS)('an owner’s own retention on %s', (dialect) => {
+  let testDb: TestDatabase;
+  let store: Store;
+  let engine: Engine;
+  let app: FastifyInstance;
+  const people: Record<'admin' | 'alice' | 'bob' | 'carol', { id: string; key: string }> = {} as never;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase(dialect);
+    store = await Store.open(testDb.url);
+    engine = new Engine(store);
+    for (const [name, role] of [
+      ['admin', 'admin'],
+      ['alice', 'member'],
+      ['bob', 'member'],
+      ['carol', 'member'],
+    ] as const) {
+      const user = await store.system.insertUserIfAbsent({ name, email: `${name}@example.com`, role });
+      people[name] = { id: user!.id, key: await keyFor(store, { id: user!.id, role }) };
+    }
+    app = await buildApp({ store, engine, rateLimits: false });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await store?.close();
+    await testDb?.drop();
+  });
+
+  const put = (key: string, payload: Record<string, unknown>, who: string) =>
+    app.inject({ method: 'PUT', url: `/api/v1/users/${who}/retention`, headers: bearer(key), payload });
+
+  /** A task of `ownerId` that ended `age` days ago. */
+  async function ended(ownerId: string, age: number): Promise<string> {
+    const { db, dialect: adapter } = store.handle;
+    const [id] = await enqueueTasks(db, adapter, [{ ownerId, taskType: 'noop', input: {} }]);
+    await db
+      .updateTable('tasks')
+      .set({ status: 'COMPLETED', completed_at: daysAgo(age) })
+      .where('id', '=', id!)
+      .execute();
+    return id!;
+  }
+  const left = async (ids: string[]) =>
+    (await store.handle.db.selectFrom('tasks').select('id').where('id', 'in', ids).execute())
+      .map((r) => r.id)
+      .sort();
+
+  it('prunes an owner by the days an admin set, others by the server’s, and 0 keeps everything', async () => {
+    const refused = await put(people.alice.key, { retention_days: 1 }, people.alice.id);
+    expect(refused.statusCode).toBe(403);
+    for (const bad of [-1, 36_501, 2.5, 'soon']) {
+      const res = await put(people.admin.key, { retention_days: bad }, people.alice.id);
+      expect(res.statusCode, String(bad)).toBe(400);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(res.body).toMatch(/retention_days/);
+    }
+    expect((await put(people.admin.key, { retention_days: 7 }, 'ghost@example.com')).statusCode).toBe(404);
+    // Nothing was written by the refused requests.
+    const days = async (id: string) =>
+      (
+        await store.handle.db
+          .selectFrom('users')
+          .select('retention_days')
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).retention_days;
+    expect(await days(people.alice.id)).toBeNull();
+
+    const set = await put(people.admin.key, { retention_days: 7 }, 'alice@example.com');
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json()).toEqual({ userId: people.alice.id, retention_days: 7 });
+    expect((await put(people.admin.key, { retention_days: 0 }, people.bob.id)).statusCode).toBe(200);
+    const audit = await store.handle.db
+      .selectFrom('audit_logs')
+      .select(['action', 'resource_id'])
+      .where('action', '=', 'user.retention')
+      .execute();
+    expect(audit.map((a) => a.resource_id).sort()).toEqual([people.alice.id, people.bob.id].sort());
+
+    const alice10 = await ended(people.alice.id, 10);
+    const alice3 = await ended(people.alice.id, 3);
+    const bob400 = await ended(people.bob.id, 400);
+    const carol10 = await ended(people.carol.id, 10);
+    const carol100 = await ended(people.carol.id, 100);
+
+    const report = await pruneRecords(store, engine, DEFAULT_RETENTION);
+
+    expect(report.tasks).toBe(2);
+    // Alice: 7 days. Bob: forever. Carol: the server's 90 days.
+    expect(await left([alice10, alice3, bob400, carol10, carol100])).toEqual(
+      [alice3, bob400, carol10].sort(),
+    );
+
+    // Cleared: Alice is back under the server's 90 days.
+    expect(
+      (await put(people.admin.key, { retention_days: null }, people.alice.id)).json().retention_days,
+    ).toBeNull();
+    expect(await days(people.alice.id)).toBeNull();
   });
 });
 

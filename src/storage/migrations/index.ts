@@ -33,6 +33,7 @@ import { agentMaxConcurrency } from './0033-agent-max-concurrency.js';
 import { blobSources } from './0034-blob-sources.js';
 import { blobSources2 } from './0035-blob-sources-2.js';
 import { standaloneTaskRetention } from './0036-standalone-task-retention.js';
+import { ownerRetention } from './0037-owner-retention.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -70,6 +71,7 @@ export const MIGRATIONS: readonly Migration[] = [
   blobSources,
   blobSources2,
   standaloneTaskRetention,
+  ownerRetention,
 ];
 
 export type { Migration } from './ddl.js';
