@@ -95,10 +95,10 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
         });
   };
   if (rows.length < limit) {
-    // Several owners with ready work: a share from each in turn, then the rest by priority.
+    // Several owners with ready work: a share from each in turn (in proportion to its weight),
+    // then the rest by priority.
     const turns = options.ownerId === undefined ? await ownersInTurn(db, limit - rows.length) : [];
-    const share = Math.max(1, Math.floor((limit - rows.length) / Math.max(1, turns.length)));
-    for (const ownerId of turns) {
+    for (const { ownerId, share } of turns) {
       if (rows.length >= limit) break;
       rows = rows.concat(await unkeyedClaim({ ...options, ownerId }, Math.min(share, limit - rows.length)));
     }

@@ -28,6 +28,8 @@ export interface UsersTable {
   max_running_tasks: number | null;
   /** Days this owner's finished runs and tasks are kept (0037); 0: forever; null: the server's. */
   retention_days: number | null;
+  /** This owner's weight in fair claims (0038); null: 1. */
+  claim_weight: number | null;
 }
 
 /** Connections to outside services (0002, seed 004); only the demo seed writes them so far. */

@@ -255,6 +255,33 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     );
   }, 120_000);
 
+  it('shares a claim between owners in proportion to their weights', async () => {
+    const heavy = await f.store.system.insertUserIfAbsent({
+      name: 'Heavy',
+      email: 'heavy@example.com',
+      role: 'member',
+    });
+    await f.handle.db.updateTable('users').set({ claim_weight: 3 }).where('id', '=', heavy!.id).execute();
+    // Both owners with more ready work than one claim takes; the light one's is older.
+    const old = toDbTimestamp(new Date(Date.now() - 3_600_000));
+    await sql`
+      INSERT INTO tasks (id, owner_id, task_type, input_data, run_at)
+      WITH RECURSIVE seq(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM seq WHERE g < 20)
+      SELECT 'light-' || g, ${f.ownerId}, 't', '{}', ${old} FROM seq`.execute(f.handle.db);
+    await enqueueTasks(
+      f.handle.db,
+      f.handle.dialect,
+      Array.from({ length: 20 }, () => ({ ownerId: heavy!.id, taskType: 't', input: {} })),
+    );
+    // A worker that just started (its own pool): its first claim sees both owners and weights.
+    const fresh = await openDatabase(f.testDb.url);
+    const got = await claimTasks(fresh, { workerId: 'w', limit: 8, leaseMs: 60_000, now: later() }).finally(
+      () => fresh.close(),
+    );
+    const of = (ownerId: string) => got.filter((task) => task.ownerId === ownerId).length;
+    expect({ heavy: of(heavy!.id), light: of(f.ownerId) }).toEqual({ heavy: 6, light: 2 });
+  });
+
   it('keeps priority and FIFO order within a key', async () => {
     const key = concurrency(f.ownerId, 'k', 1);
     const ids = await enqueue(f, [

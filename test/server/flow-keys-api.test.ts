@@ -111,4 +111,37 @@ describe.each(DIALECTS)('flow-control API on %s', (dialect) => {
     expect((await put(people.admin.key, { max_running_tasks: null })).json().max_running_tasks).toBeNull();
     expect((await put(people.admin.key, { max_running_tasks: 1 }, 'ghost@example.com')).statusCode).toBe(404);
   });
+
+  it('lets an admin set an owner’s weight in fair claims, refuses bad values and non-admins', async () => {
+    const put = (key: string, payload: Record<string, unknown>, who = people.bob.id) =>
+      app.inject({ method: 'PUT', url: `/api/v1/users/${who}/weight`, headers: bearer(key), payload });
+    expect((await put(people.alice.key, { claim_weight: 2 })).statusCode).toBe(403);
+    for (const bad of [0, 1001, 1.5, 'heavy', undefined]) {
+      const res = await put(people.admin.key, bad === undefined ? {} : { claim_weight: bad });
+      expect(res.statusCode, String(bad)).toBe(400);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(res.body).toMatch(/claim_weight/);
+    }
+    const weight = async () =>
+      (
+        await store.handle.db
+          .selectFrom('users')
+          .select('claim_weight')
+          .where('id', '=', people.bob.id)
+          .executeTakeFirstOrThrow()
+      ).claim_weight;
+    expect(await weight()).toBeNull();
+    const set = await put(people.admin.key, { claim_weight: 5 });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json()).toEqual({ userId: people.bob.id, claim_weight: 5 });
+    expect(await weight()).toBe(5);
+    const audit = await store.handle.db
+      .selectFrom('audit_logs')
+      .select(['resource_id', 'extra_metadata'])
+      .where('action', '=', 'user.weight')
+      .execute();
+    expect(audit).toEqual([{ resource_id: people.bob.id, extra_metadata: expect.stringContaining('5') }]);
+    expect((await put(people.admin.key, { claim_weight: null })).json().claim_weight).toBeNull();
+    expect((await put(people.admin.key, { claim_weight: 2 }, 'ghost@example.com')).statusCode).toBe(404);
+  });
 });

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { listFlowKeys, MAX_LISTED_KEYS } from '../../queue/index.js';
-import { recordAudit, type Store } from '../../storage/index.js';
+import type { Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
+import { userSettingRoute } from './user-settings.js';
 
 const nullableInteger = { type: ['integer', 'null'] } as const;
 
@@ -55,56 +56,23 @@ export function flowKeyRoutes(app: FastifyInstance, store: Store): void {
     },
   );
 
-  app.put<{ Params: { id: string }; Body: { max_running_tasks: number | null } }>(
-    '/api/v1/users/:id/quota',
-    {
-      config: { scope: 'users:admin' },
-      schema: {
-        tags: ['users'],
-        summary: "Set (or clear, with null) a user's quota: most of its tasks running at once",
-        description: 'Applies to tasks enqueued from now on; tasks already queued keep the limits they had.',
-        params: {
-          type: 'object',
-          required: ['id'],
-          properties: {
-            id: { type: 'string', minLength: 1, maxLength: 320, description: 'A user id or email' },
-          },
-        },
-        body: {
-          type: 'object',
-          required: ['max_running_tasks'],
-          additionalProperties: false,
-          properties: { max_running_tasks: { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000 } },
-        },
-        response: {
-          200: {
-            type: 'object',
-            required: ['userId', 'max_running_tasks'],
-            properties: { userId: { type: 'string' }, max_running_tasks: nullableInteger },
-          },
-          400: { $ref: 'Problem#' },
-          401: { $ref: 'Problem#' },
-          403: { $ref: 'Problem#' },
-          404: { $ref: 'Problem#' },
-        },
-      },
-    },
-    async (request) => {
-      const caller = callerOf(request);
-      const user = await store.as(caller).users.find(request.params.id);
-      const quota = request.body.max_running_tasks;
-      const { db, dialect } = store.handle;
-      await dialect.writeTransaction(db, async (trx) => {
-        await trx.updateTable('users').set({ max_running_tasks: quota }).where('id', '=', user.id).execute();
-        await recordAudit(trx, {
-          caller,
-          action: 'user.quota',
-          resourceType: 'user',
-          resourceId: user.id,
-          metadata: { max_running_tasks: quota },
-        });
-      });
-      return { userId: user.id, max_running_tasks: quota };
-    },
-  );
+  userSettingRoute(app, store, {
+    path: 'quota',
+    column: 'max_running_tasks',
+    minimum: 1,
+    maximum: 1_000_000,
+    action: 'user.quota',
+    summary: "Set (or clear, with null) a user's quota: most of its tasks running at once",
+    description: 'Applies to tasks enqueued from now on; tasks already queued keep the limits they had.',
+  });
+  userSettingRoute(app, store, {
+    path: 'weight',
+    column: 'claim_weight',
+    minimum: 1,
+    maximum: 1000,
+    action: 'user.weight',
+    summary: "Set (or clear, with null: 1) a user's weight in fair claims",
+    description:
+      "When several owners have ready work, each claim's shares are in proportion to their weights (docs/flow-control.md). Applied within a second.",
+  });
 }

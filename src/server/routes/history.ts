@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { getHistory, listHistory } from '../../history/index.js';
-import { recordAudit, type Store } from '../../storage/index.js';
+import type { Store } from '../../storage/index.js';
 import { callerOf } from '../auth-hook.js';
+import { userSettingRoute } from './user-settings.js';
 
 const FINISHED = ['completed', 'failed', 'timeout', 'cancelled'] as const;
 
@@ -128,57 +129,14 @@ export function historyRoutes(app: FastifyInstance, store: Store): void {
     async (request) => getHistory(store, callerOf(request), request.params.runId),
   );
 
-  app.put<{ Params: { id: string }; Body: { retention_days: number | null } }>(
-    '/api/v1/users/:id/retention',
-    {
-      config: { scope: 'users:admin' },
-      schema: {
-        tags: ['users'],
-        summary: "Set (or clear, with null) how long a user's finished runs and tasks are kept",
-        description:
-          "Days the owner's finished runs and finished tasks of no run (and the blobs of their payloads) are kept, in place of SWARM_RETENTION_RUNS_DAYS and SWARM_RETENTION_TASKS_DAYS; 0 keeps them forever. Applied by the next retention pass (docs/retention.md).",
-        params: {
-          type: 'object',
-          required: ['id'],
-          properties: {
-            id: { type: 'string', minLength: 1, maxLength: 320, description: 'A user id or email' },
-          },
-        },
-        body: {
-          type: 'object',
-          required: ['retention_days'],
-          additionalProperties: false,
-          properties: { retention_days: { type: ['integer', 'null'], minimum: 0, maximum: 36_500 } },
-        },
-        response: {
-          200: {
-            type: 'object',
-            required: ['userId', 'retention_days'],
-            properties: { userId: { type: 'string' }, retention_days: { type: ['integer', 'null'] } },
-          },
-          400: { $ref: 'Problem#' },
-          401: { $ref: 'Problem#' },
-          403: { $ref: 'Problem#' },
-          404: { $ref: 'Problem#' },
-        },
-      },
-    },
-    async (request) => {
-      const caller = callerOf(request);
-      const user = await store.as(caller).users.find(request.params.id);
-      const days = request.body.retention_days;
-      const { db, dialect } = store.handle;
-      await dialect.writeTransaction(db, async (trx) => {
-        await trx.updateTable('users').set({ retention_days: days }).where('id', '=', user.id).execute();
-        await recordAudit(trx, {
-          caller,
-          action: 'user.retention',
-          resourceType: 'user',
-          resourceId: user.id,
-          metadata: { retention_days: days },
-        });
-      });
-      return { userId: user.id, retention_days: days };
-    },
-  );
+  userSettingRoute(app, store, {
+    path: 'retention',
+    column: 'retention_days',
+    minimum: 0,
+    maximum: 36_500,
+    action: 'user.retention',
+    summary: "Set (or clear, with null) how long a user's finished runs and tasks are kept",
+    description:
+      "Days the owner's finished runs and finished tasks of no run (and the blobs of their payloads) are kept, in place of SWARM_RETENTION_RUNS_DAYS and SWARM_RETENTION_TASKS_DAYS; 0 keeps them forever. Applied by the next retention pass (docs/retention.md).",
+  });
 }

@@ -34,6 +34,7 @@ import { blobSources } from './0034-blob-sources.js';
 import { blobSources2 } from './0035-blob-sources-2.js';
 import { standaloneTaskRetention } from './0036-standalone-task-retention.js';
 import { ownerRetention } from './0037-owner-retention.js';
+import { ownerClaimWeight } from './0038-owner-claim-weight.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -72,6 +73,7 @@ export const MIGRATIONS: readonly Migration[] = [
   blobSources2,
   standaloneTaskRetention,
   ownerRetention,
+  ownerClaimWeight,
 ];
 
 export type { Migration } from './ddl.js';
