@@ -9,6 +9,15 @@ import { FINISHED_RUN_STATUSES, historyDb, type HistoryDb } from './tables.js';
 /** Whose rows a pass deletes: one owner, by its own retention, or everyone but such owners. */
 type Owners = { readonly only: string } | { readonly except: readonly string[] };
 
+/** What one DELETE batch of a pass deletes from: whose rows, ended before when, how many. */
+interface DeleteBatch {
+  readonly store: Store;
+  readonly db: HistoryDb;
+  readonly cutoff: string;
+  readonly owners: Owners;
+  readonly batch: number;
+}
+
 interface WorkPass {
   readonly owners: Owners;
   /** 0: kept forever. */
@@ -62,15 +71,15 @@ export async function pruneWork(
   for (const { owners, runsDays, tasksDays } of passes) {
     if (stop()) break;
     if (runsDays > 0) {
-      const cutoff = before(runsDays);
-      await drain('runs', () => deleteArchivedRuns(store, db, cutoff, owners, batch));
+      const of: DeleteBatch = { store, db, cutoff: before(runsDays), owners, batch };
+      await drain('runs', () => deleteArchivedRuns(of));
     }
     if (tasksDays > 0) {
-      const cutoff = before(tasksDays);
+      const of: DeleteBatch = { store, db, cutoff: before(tasksDays), owners, batch };
       // A batch deletes tasks without children; their parents are next, so a parent's whole
       // tree goes in one pass, a level per batch, and a batch that finds none ends it.
-      await drain('tasks', () => deleteFinishedTasks(store, db, cutoff, owners, batch), true);
-      await drain('chains', () => deleteFinishedChains(db, cutoff, owners, batch));
+      await drain('tasks', () => deleteFinishedTasks(of), true);
+      await drain('chains', () => deleteFinishedChains(of));
     }
   }
   return report;
@@ -84,13 +93,7 @@ function ownedBy(owners: Owners, column: string): RawBuilder<boolean> {
 }
 
 /** One batch of finished runs that ended before `cutoff` and are archived as they ended. */
-async function deleteArchivedRuns(
-  store: Store,
-  db: HistoryDb,
-  cutoff: string,
-  owners: Owners,
-  batch: number,
-): Promise<number> {
+async function deleteArchivedRuns({ store, db, cutoff, owners, batch }: DeleteBatch): Promise<number> {
   const ids = (
     await db
       .selectFrom('workflow_runs as r')
@@ -142,13 +145,7 @@ const CHILDLESS = sql<boolean>`NOT EXISTS (SELECT 1 FROM tasks AS c WHERE c.pare
  * keeps it). Their metrics are detached, as a run's are; their attempts' rows, which no foreign
  * key ties to the task, go with them; logs, messages and waitpoints cascade.
  */
-async function deleteFinishedTasks(
-  store: Store,
-  db: HistoryDb,
-  cutoff: string,
-  owners: Owners,
-  batch: number,
-): Promise<number> {
+async function deleteFinishedTasks({ store, db, cutoff, owners, batch }: DeleteBatch): Promise<number> {
   const ids = (
     await db
       .selectFrom('tasks as t')
@@ -185,12 +182,7 @@ async function deleteFinishedTasks(
 }
 
 /** One batch of ended task chains that ended before `cutoff` and have no task left. */
-async function deleteFinishedChains(
-  db: HistoryDb,
-  cutoff: string,
-  owners: Owners,
-  batch: number,
-): Promise<number> {
+async function deleteFinishedChains({ db, cutoff, owners, batch }: DeleteBatch): Promise<number> {
   const result = await db
     .deleteFrom('task_chains')
     .where('id', 'in', (eb) =>
