@@ -3,7 +3,7 @@ import type { RetentionPolicy } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
 import { toDbBool, toDbTimestamp, type Store } from '../storage/index.js';
 import { historyDb } from './tables.js';
-import { pruneWork } from './work-retention.js';
+import { deleteInBatches, pruneWork } from './work-retention.js';
 
 const DAY_MS = 86_400_000;
 
@@ -59,11 +59,7 @@ export async function pruneRecords(
   };
 
   const drain = async (kind: keyof PruneReport, deleteBatch: () => Promise<number>) => {
-    for (;;) {
-      const deleted = await deleteBatch();
-      report[kind] += deleted;
-      if (deleted < batch || stop()) return;
-    }
+    report[kind] += await deleteInBatches(deleteBatch, { batch, stop });
   };
 
   const work = await pruneWork(store, engine, policy, { before, batch, stop });

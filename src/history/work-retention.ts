@@ -59,11 +59,7 @@ export async function pruneWork(
   ];
   const report = { runs: 0, tasks: 0, chains: 0 };
   const drain = async (kind: keyof typeof report, deleteBatch: () => Promise<number>, untilNone = false) => {
-    for (;;) {
-      const deleted = await deleteBatch();
-      report[kind] += deleted;
-      if (deleted === 0 || (!untilNone && deleted < batch) || stop()) return;
-    }
+    report[kind] += await deleteInBatches(deleteBatch, { batch, stop }, untilNone);
   };
 
   if (passes.some((pass) => pass.runsDays > 0))
@@ -83,6 +79,23 @@ export async function pruneWork(
     }
   }
   return report;
+}
+
+/**
+ * Runs `deleteBatch` until a batch deletes fewer than `batch` rows (with `untilNone`, until one
+ * deletes none) or `stop()` says the server is closing; returns the rows deleted.
+ */
+export async function deleteInBatches(
+  deleteBatch: () => Promise<number>,
+  { batch, stop }: { readonly batch: number; readonly stop: () => boolean },
+  untilNone = false,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await deleteBatch();
+    total += deleted;
+    if (deleted === 0 || (!untilNone && deleted < batch) || stop()) return total;
+  }
 }
 
 /** The condition that `column` (an owner id) is one of `owners`. */
