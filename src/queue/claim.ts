@@ -121,7 +121,7 @@ let keyedFirst = false;
 async function claimKeyed(handle: DatabaseHandle, options: ClaimOptions, at: ClaimAt & { nowDate: Date }) {
   const { db, dialect } = handle;
   return dialect.writeTransaction(db, async (trx) => {
-    const { rows, seen } = await claimKeyedTasks(trx, dialect, { ...options, ...at });
+    const { rows, seen } = await claimKeyedTasks(trx, dialect, { ...options, ...at, database: db });
     if (!seen) noteNoKeyedWork();
     return finishClaim(trx, dialect, options, rows, at);
   });

@@ -191,6 +191,36 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     expect(next.map((task) => task.id)).toEqual([ids[2]]);
   });
 
+  it('looks at once under a key its own claim just parked a task under', async () => {
+    const roomy = concurrency(f.ownerId, 'roomy', 5);
+    const single = concurrency(f.ownerId, 'single', 1);
+    const now = later();
+    const [a] = await enqueue(f, [{ flow: [single] }]);
+    const [held] = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now });
+    expect(held?.id).toBe(a);
+    // B waits under `roomy` (its first key); `single` has no parked task when the next claim
+    // scans the parked keys, so only that claim's parking tells later claims to look under it.
+    const [b] = await enqueue(f, [{ flow: [roomy, single] }]);
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now })).toEqual([]);
+    expect((await taskRow(f, b!)).parked_key).toBe(single.key);
+    await completeTasks(f.handle, [{ id: held!.id, leaseEpoch: held!.leaseEpoch, output: 1 }]);
+    const next = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now });
+    expect(next.map((task) => task.id)).toEqual([b]);
+  });
+
+  it('fills a claim from the other keys of a round when one key has fewer parked than its room', async () => {
+    const short = concurrency(f.ownerId, 'short', 10);
+    const long = concurrency(f.ownerId, 'long', 10);
+    // The round starts at a random key: eight tries leave 1 in 256 for `short` never to go first.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      await f.handle.db.deleteFrom('flow_slots').execute();
+      await f.handle.db.deleteFrom('tasks').execute();
+      await enqueue(f, [{ flow: [short] }, ...Array.from({ length: 5 }, () => ({ flow: [long] }))]);
+      const got = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now: later() });
+      expect(got).toHaveLength(5);
+    }
+  });
+
   it('applies an owner quota an admin set to unkeyed tasks', async () => {
     await f.handle.db
       .updateTable('users')

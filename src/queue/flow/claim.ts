@@ -1,9 +1,11 @@
 import { sql, type Expression, type Kysely } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
-import { newId, toDbTimestamp } from '../../storage/index.js';
+import { toDbTimestamp } from '../../storage/index.js';
 import { whereClaimerMayTake } from '../claimer-filter.js';
 import { chunksFor } from '../batch.js';
-import { byClaimOrder, CLAIM_COLUMNS, type ClaimRow } from '../rows.js';
+import { byClaimOrder, CLAIM_COLUMNS } from '../rows.js';
+import { lastKeyedEnqueueAt } from './gate.js';
+import { liveSlotCounts, startTasks, type Candidate } from './slots.js';
 
 /** What the claim of keyed tasks needs of the caller's claim (src/queue/claim.ts). */
 export interface KeyedClaimAt {
@@ -12,6 +14,8 @@ export interface KeyedClaimAt {
   readonly nowDate: Date;
   readonly lockedUntil: string;
   readonly workerId: string;
+  /** The database claimed from (its handle's Kysely instance): what cached scans belong to. */
+  readonly database: object;
   readonly ownerId?: string;
   readonly only?: { readonly agentName?: string; readonly capabilities?: readonly string[] };
 }
@@ -20,8 +24,6 @@ export interface KeyedClaimAt {
 const MAX_PARKED_KEYS = 256;
 /** Parked keys locked and looked into at a time (see claimKeyedTasks). */
 const KEYS_PER_ROUND = 16;
-
-type Candidate = ClaimRow & { flow_keys: string | null; parked_key: string | null };
 
 interface KeyState {
   readonly maxRunning: number | null;
@@ -59,7 +61,8 @@ export async function claimKeyedTasks(
   at: KeyedClaimAt,
 ): Promise<{ rows: Candidate[]; seen: boolean }> {
   const lock = dialect.capabilities.skipLocked;
-  const parkedKeys = await keysWithParkedTasks(trx);
+  const scan = await keysWithParkedTasks(trx, at.database);
+  const parkedKeys = scan.keys;
   let ready = trx
     .selectFrom('tasks')
     .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
@@ -89,21 +92,25 @@ export async function claimKeyedTasks(
   for (let i = 0; i < order.length && unparked < at.limit; i += KEYS_PER_ROUND) {
     const round = order.slice(i, i + KEYS_PER_ROUND);
     await lockKeys(trx, dialect, at, new Set(round.filter((key) => !states.has(key))), states);
-    // Each key with room gives up to its room, the claim's limit shared out in round order.
-    const wanted: { key: string; room: number }[] = [];
-    let left = at.limit - unparked;
-    for (const key of round) {
+    // Each key with room gives up to its room, the claim's limit shared out in round order. A
+    // key that gives less than asked (fewer parked than its room, or none left: a scan is
+    // reused for a while) leaves the rest of the limit to the round's other keys.
+    const unasked = round.filter((key) => {
       const state = states.get(key);
-      if (state === undefined || (state.wakeAt !== null && state.wakeAt > at.now)) continue;
-      const room = Math.min(roomOf(state), left);
-      if (room <= 0) continue;
-      wanted.push({ key, room });
-      left -= room;
-      if (left <= 0) break;
-    }
-    for (const row of await parkedHeads(trx, dialect, at, wanted)) {
-      if (!pool.has(row.id)) unparked++;
-      pool.set(row.id, row);
+      return state !== undefined && (state.wakeAt === null || state.wakeAt <= at.now) && roomOf(state) > 0;
+    });
+    while (unasked.length > 0 && unparked < at.limit) {
+      const wanted: { key: string; room: number }[] = [];
+      for (let left = at.limit - unparked; unasked.length > 0 && left > 0;) {
+        const key = unasked.shift()!;
+        const room = Math.min(roomOf(states.get(key)!), left);
+        wanted.push({ key, room });
+        left -= room;
+      }
+      for (const row of await parkedHeads(trx, dialect, at, wanted)) {
+        if (!pool.has(row.id)) unparked++;
+        pool.set(row.id, row);
+      }
     }
   }
   // Keys of unparked tasks that no first round locked (a task under several limits).
@@ -133,10 +140,18 @@ export async function claimKeyedTasks(
     accepted.push(task);
   }
 
+  const newlyParked = [...park.keys()].filter((key) => !parkedKeys.includes(key));
+  if (newlyParked.length > 0) scan.keys = [...parkedKeys, ...newlyParked];
   for (const [key, ids] of park)
     for (const chunk of chunksFor(dialect, ids, 1))
       await trx.updateTable('tasks').set({ parked_key: key }).where('id', 'in', chunk).execute();
-  const claimed = accepted.length === 0 ? [] : await start(trx, dialect, at, accepted, states);
+  const claimed =
+    accepted.length === 0
+      ? []
+      : await startTasks(trx, dialect, at, accepted, {
+          slotKeys: (task) => keysOf(task).filter((key) => states.get(key)?.maxRunning != null),
+          rateKeys: (task) => keysOf(task).filter((key) => states.get(key)?.rate != null),
+        });
   await rememberWakeTimes(trx, at, states);
   return { rows: claimed, seen: true };
 }
@@ -189,23 +204,49 @@ async function parkedHeads(
 }
 
 /**
- * Where the last capped scan of parked keys stopped (this process): the next one goes on from
- * there, so with more than MAX_PARKED_KEYS parked keys every key still gets its turn.
+ * How long one scan of parked keys serves the claims after it, in this process: under load a
+ * worker claims hundreds of times a second, and the scan was a round trip of each claim. A key
+ * this process parks or enqueues under is seen at once (the cached list gains it, or the cache
+ * is dropped); one only another process parks under is seen within PARKED_SCAN_MS. A key left
+ * in the list with nothing parked costs a claim nothing but an empty look at its head.
  */
-let parkedCursor = '';
+const PARKED_SCAN_MS = 100;
+
+interface ParkedScan {
+  keys: string[];
+  readonly at: number;
+  /** Where the last capped scan stopped: the next one goes on from there (see below). */
+  readonly cursor: string;
+}
+
+/** The last scan of parked keys, per database (its handle's Kysely instance). */
+const parkedScans = new WeakMap<object, ParkedScan>();
 
 /**
  * The distinct keys parked tasks wait under: a loose index scan, one probe per key, at most
- * MAX_PARKED_KEYS from where the last capped scan stopped, wrapping round to the first.
+ * MAX_PARKED_KEYS from where the last capped scan stopped (so with more parked keys every key
+ * still gets its turn), wrapping round to the first. A scan that reached every parked key is
+ * reused for PARKED_SCAN_MS.
  */
-async function keysWithParkedTasks(trx: Kysely<SwarmDatabase>): Promise<string[]> {
-  const after = parkedCursor;
+async function keysWithParkedTasks(trx: Kysely<SwarmDatabase>, database: object): Promise<ParkedScan> {
+  const last = parkedScans.get(database);
+  const now = performance.now();
+  // A capped scan is not reused: the next claim goes on to the keys it did not reach.
+  if (
+    last !== undefined &&
+    last.cursor === '' &&
+    now - last.at < PARKED_SCAN_MS &&
+    last.at > lastKeyedEnqueueAt()
+  )
+    return last;
+  const after = last?.cursor ?? '';
   const keys = await scanParkedKeys(trx, after, MAX_PARKED_KEYS);
   if (keys.length < MAX_PARKED_KEYS && after !== '')
     for (const key of await scanParkedKeys(trx, '', MAX_PARKED_KEYS - keys.length))
       if (key <= after) keys.push(key);
-  parkedCursor = keys.length >= MAX_PARKED_KEYS ? keys[keys.length - 1]! : '';
-  return keys;
+  const scan = { keys, at: now, cursor: keys.length >= MAX_PARKED_KEYS ? keys[keys.length - 1]! : '' };
+  parkedScans.set(database, scan);
+  return scan;
 }
 
 async function scanParkedKeys(trx: Kysely<SwarmDatabase>, after: string, most: number): Promise<string[]> {
@@ -263,34 +304,11 @@ async function lockKeys(
     if (dialect.capabilities.skipLocked) q = q.forUpdate().skipLocked();
     locked.push(...(await q.execute()));
   }
-  const concurrent = locked.filter((row) => row.max_running !== null).map((row) => row.key);
-  const running = new Map<string, number>();
-  for (const chunk of chunksFor(dialect, concurrent, 1)) {
-    // Self-healing slots: whatever ended a task (completion, failure, sleep, reclaim after a
-    // kill -9, cancellation), its slot stops counting the moment it stopped RUNNING at its epoch.
-    await trx
-      .deleteFrom('flow_slots')
-      .where('key', 'in', chunk)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('tasks as t')
-              .select(sql`1`.as('one'))
-              .whereRef('t.id', '=', 'flow_slots.task_id')
-              .where('t.status', '=', 'RUNNING')
-              .whereRef('t.lease_epoch', '=', 'flow_slots.lease_epoch'),
-          ),
-        ),
-      )
-      .execute();
-    const counts = await trx
-      .selectFrom('flow_slots')
-      .select(['key', (eb) => eb.fn.countAll<number | string>().as('n')])
-      .where('key', 'in', chunk)
-      .groupBy('key')
-      .execute();
-    for (const row of counts) running.set(row.key, Number(row.n));
-  }
+  const running = await liveSlotCounts(
+    trx,
+    dialect,
+    locked.filter((row) => row.max_running !== null).map((row) => row.key),
+  );
   for (const row of locked) {
     const periodMs = row.period_ms === null ? null : Number(row.period_ms);
     const state: KeyState = {
@@ -322,63 +340,6 @@ async function lockKeys(
     }
     states.set(row.key, state);
   }
-}
-
-/** Starts the accepted tasks: RUNNING under a new lease, a slot per concurrency key, a start per rate key. */
-async function start(
-  trx: Kysely<SwarmDatabase>,
-  dialect: DialectAdapter,
-  at: KeyedClaimAt,
-  accepted: readonly Candidate[],
-  states: ReadonlyMap<string, KeyState>,
-): Promise<Candidate[]> {
-  const claimed: Candidate[] = [];
-  for (const chunk of chunksFor(
-    dialect,
-    accepted.map((task) => task.id),
-    1,
-  )) {
-    const rows = await trx
-      .updateTable('tasks')
-      .set((eb) => ({
-        status: 'RUNNING',
-        parked_key: null,
-        lease_epoch: eb('lease_epoch', '+', 1),
-        locked_by: at.workerId,
-        locked_until: at.lockedUntil,
-        worker_id: at.workerId,
-        assigned_at: at.now,
-        started_at: at.now,
-        heartbeat_at: at.now,
-        updated_at: at.now,
-      }))
-      .where('id', 'in', chunk)
-      .where('status', '=', 'PENDING')
-      .returning([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
-      .execute();
-    claimed.push(...rows);
-  }
-  const slots = claimed.flatMap((task) =>
-    keysOf(task)
-      .filter((key) => states.get(key)?.maxRunning != null)
-      .map((key) => ({ id: newId(), key, task_id: task.id, lease_epoch: task.lease_epoch })),
-  );
-  for (const chunk of chunksFor(dialect, slots, 4))
-    await trx
-      .insertInto('flow_slots')
-      .values(chunk)
-      .onConflict((oc) =>
-        oc.columns(['key', 'task_id']).doUpdateSet((eb) => ({ lease_epoch: eb.ref('excluded.lease_epoch') })),
-      )
-      .execute();
-  const starts = claimed.flatMap((task) =>
-    keysOf(task)
-      .filter((key) => states.get(key)?.rate != null)
-      .map((key) => ({ id: newId(), key, started_at: at.now })),
-  );
-  for (const chunk of chunksFor(dialect, starts, 3))
-    await trx.insertInto('flow_starts').values(chunk).execute();
-  return claimed;
 }
 
 /**

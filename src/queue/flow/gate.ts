@@ -16,6 +16,11 @@ export function noteKeyedWork(): void {
   keyedEnqueuedAt = performance.now();
 }
 
+/** When this process last enqueued keyed work (performance.now()). */
+export function lastKeyedEnqueueAt(): number {
+  return keyedEnqueuedAt;
+}
+
 export function shouldLookForKeyedWork(): boolean {
   const now = performance.now();
   return keyedEnqueuedAt >= lastEmptyAt || now - lastEmptyAt >= PROBE_MS;
