@@ -189,6 +189,9 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     await completeTasks(f.handle, [{ id: first!.id, leaseEpoch: first!.leaseEpoch, output: 1 }]);
     const next = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
     expect(next.map((task) => task.id)).toEqual([ids[2]]);
+    // The completed task's slot was pruned under the key's lock; only the live one is left.
+    const slots = await f.handle.db.selectFrom('flow_slots').select(['key', 'task_id']).execute();
+    expect(slots).toEqual([{ key: key.key, task_id: ids[2] }]);
   });
 
   it('looks at once under a key its own claim just parked a task under', async () => {
