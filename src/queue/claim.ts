@@ -8,7 +8,7 @@ import {
 import { instruments, secondsSince } from '../metrics/index.js';
 import { chunksFor } from './batch.js';
 import { whereClaimerMayTake } from './claimer-filter.js';
-import { byClaimOrder, CLAIM_COLUMNS, toClaimedTask, type ClaimRow } from './rows.js';
+import { byClaimOrder, CLAIM_COLUMNS, startedColumns, toClaimedTask, type ClaimRow } from './rows.js';
 import type { ClaimedTask } from './types.js';
 import { claimKeyedTasks, noteNoKeyedWork, ownersInTurn, shouldLookForKeyedWork } from './flow/index.js';
 
@@ -183,17 +183,7 @@ function claimStatement(
       },
     )
     .updateTable('tasks')
-    .set((eb) => ({
-      status: 'RUNNING',
-      lease_epoch: eb('lease_epoch', '+', 1),
-      locked_by: options.workerId,
-      locked_until: lockedUntil,
-      worker_id: options.workerId,
-      assigned_at: now,
-      started_at: now,
-      heartbeat_at: now,
-      updated_at: now,
-    }))
+    .set(startedColumns({ now, lockedUntil, workerId: options.workerId }))
     .where('id', 'in', (eb) => eb.selectFrom('next').select('next.id'))
     .where('status', '=', 'PENDING')
     .returning(CLAIM_COLUMNS);

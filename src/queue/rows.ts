@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { fromDbJson, toDbJson } from '../storage/index.js';
 import {
   BACKOFF_KINDS,
@@ -34,6 +35,28 @@ export function retryPolicyOf(kind: string, options: string | null): RetryPolicy
     maxDelayMs: stored.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
     jitter: stored.jitter ?? DEFAULT_RETRY_POLICY.jitter,
   };
+}
+
+/**
+ * What a claim writes to a task it starts: RUNNING under a new lease (the epoch fences out any
+ * earlier holder), held by the claimer until `lockedUntil`. The unkeyed and keyed claims share it.
+ */
+export function startedColumns(at: {
+  readonly now: string;
+  readonly lockedUntil: string;
+  readonly workerId: string;
+}) {
+  return {
+    status: 'RUNNING',
+    lease_epoch: sql<number>`lease_epoch + 1`,
+    locked_by: at.workerId,
+    locked_until: at.lockedUntil,
+    worker_id: at.workerId,
+    assigned_at: at.now,
+    started_at: at.now,
+    heartbeat_at: at.now,
+    updated_at: at.now,
+  } as const;
 }
 
 /** The columns a claim returns: everything a worker needs to run the task without reading it again. */

@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
 import { newId } from '../../storage/index.js';
 import { chunksFor } from '../batch.js';
-import { CLAIM_COLUMNS, type ClaimRow } from '../rows.js';
+import { CLAIM_COLUMNS, startedColumns, type ClaimRow } from '../rows.js';
 
 /** A keyed claim's candidate: the claim columns, its keys and the key it is parked under. */
 export type Candidate = ClaimRow & { flow_keys: string | null; parked_key: string | null };
@@ -61,20 +61,9 @@ export async function liveSlotCounts(
   return running;
 }
 
-/** The claim's start of a task: RUNNING under a new lease, no longer parked. */
+/** The claim's start of a keyed task: as any claim's, and no longer parked. */
 function startedSet(at: { readonly now: string; readonly lockedUntil: string; readonly workerId: string }) {
-  return {
-    status: 'RUNNING',
-    parked_key: null,
-    lease_epoch: sql<number>`lease_epoch + 1`,
-    locked_by: at.workerId,
-    locked_until: at.lockedUntil,
-    worker_id: at.workerId,
-    assigned_at: at.now,
-    started_at: at.now,
-    heartbeat_at: at.now,
-    updated_at: at.now,
-  } as const;
+  return { ...startedColumns(at), parked_key: null };
 }
 
 /**
