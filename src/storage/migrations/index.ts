@@ -35,6 +35,7 @@ import { blobSources2 } from './0035-blob-sources-2.js';
 import { standaloneTaskRetention } from './0036-standalone-task-retention.js';
 import { ownerRetention } from './0037-owner-retention.js';
 import { ownerClaimWeight } from './0038-owner-claim-weight.js';
+import { taskReferencesByTrigger } from './0039-task-references-by-trigger.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -74,6 +75,7 @@ export const MIGRATIONS: readonly Migration[] = [
   standaloneTaskRetention,
   ownerRetention,
   ownerClaimWeight,
+  taskReferencesByTrigger,
 ];
 
 export type { Migration } from './ddl.js';
