@@ -232,18 +232,25 @@ async function agentsByRef(
   for (const { taskId, agent } of outcomes) {
     if (agent === undefined) continue;
     if (agent.assignedAgentId !== null) agentOf.set(taskId, agent.assignedAgentId);
-    else if (agent.name !== null && agent.version !== null) {
-      const key = JSON.stringify([agent.ownerId, agent.name, agent.version]);
+    // A builtin is no registered agent (a registered name holds no '/'): nothing to look up.
+    else if (agent.name !== null && agent.version !== null && !agent.name.startsWith('builtin/')) {
+      const key = refKey(agent.ownerId, agent.name, agent.version);
       const entry = named.get(key);
       if (entry === undefined)
         named.set(key, { ownerId: agent.ownerId, name: agent.name, version: agent.version, tasks: [taskId] });
       else entry.tasks.push(taskId);
     }
   }
+  if (named.size === 0) return agentOf;
   for (const row of await agentsNamed(trx, dialect, [...named.values()]))
-    for (const taskId of named.get(JSON.stringify([row.owner_id, row.name, row.version]))?.tasks ?? [])
+    for (const taskId of named.get(refKey(row.owner_id, row.name, row.version))?.tasks ?? [])
       agentOf.set(taskId, row.id);
   return agentOf;
+}
+
+/** One string per (owner, name, version): NUL appears in none of them. */
+function refKey(ownerId: string, name: string, version: string): string {
+  return `${ownerId}\u0000${name}\u0000${version}`;
 }
 
 /**

@@ -417,6 +417,7 @@ export class Worker {
     const signal = controller.signal;
     const attemptLog = this.attemptLog(task, redactor);
     agentRan = true;
+    let idempotencyKey: string | undefined;
     try {
       const output = await this.options.runtime.execute(
         {
@@ -429,12 +430,16 @@ export class Worker {
           // A large input is a reference to a blob: the agent gets the value itself.
           input: await resolveStored(this.options.store.handle.db, task.input),
           ...(task.resumeState === undefined ? {} : { resumeState: task.resumeState }),
-          idempotencyKey: idempotencyKeyOf(
-            task.idempotencyRunId ?? task.runId,
-            task.id,
-            task.stepId,
-            task.itemIndex,
-          ),
+          // A hash, computed when a runtime first reads it (process and HTTP agents, builtin/http);
+          // the other builtins never do, and a worker running thousands a second saves the hash.
+          get idempotencyKey() {
+            return (idempotencyKey ??= idempotencyKeyOf(
+              task.idempotencyRunId ?? task.runId,
+              task.id,
+              task.stepId,
+              task.itemIndex,
+            ));
+          },
         },
         {
           signal,
