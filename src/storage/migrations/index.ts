@@ -36,6 +36,7 @@ import { standaloneTaskRetention } from './0036-standalone-task-retention.js';
 import { ownerRetention } from './0037-owner-retention.js';
 import { ownerClaimWeight } from './0038-owner-claim-weight.js';
 import { taskReferencesByTrigger } from './0039-task-references-by-trigger.js';
+import { foreignKeyIndexes } from './0040-foreign-key-indexes.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -76,6 +77,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ownerRetention,
   ownerClaimWeight,
   taskReferencesByTrigger,
+  foreignKeyIndexes,
 ];
 
 export type { Migration } from './ddl.js';
