@@ -3,6 +3,7 @@ import type { BatchHook, CompletedTask, TaskAgentRef } from '../queue/index.js';
 import { chunksFor } from '../queue/index.js';
 import {
   agentsNamed,
+  isBuiltinAgent,
   newId,
   toDbTimestamp,
   type DatabaseHandle,
@@ -232,8 +233,7 @@ async function agentsByRef(
   for (const { taskId, agent } of outcomes) {
     if (agent === undefined) continue;
     if (agent.assignedAgentId !== null) agentOf.set(taskId, agent.assignedAgentId);
-    // A builtin is no registered agent (a registered name holds no '/'): nothing to look up.
-    else if (agent.name !== null && agent.version !== null && !agent.name.startsWith('builtin/')) {
+    else if (agent.name !== null && agent.version !== null && !isBuiltinAgent(agent.name)) {
       const key = refKey(agent.ownerId, agent.name, agent.version);
       const entry = named.get(key);
       if (entry === undefined)

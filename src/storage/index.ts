@@ -88,7 +88,7 @@ export type {
   RateLimitWindowType,
 } from './repositories/rate-limits.js';
 export type { AgentRecord, NewAgent, AgentFilters, AgentRef } from './repositories/agents.js';
-export { agentsNamed } from './repositories/agents.js';
+export { agentsNamed, isBuiltinAgent } from './repositories/agents.js';
 export {
   queueSummary,
   MAX_QUEUE_ASSIGNMENTS,

@@ -5,6 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import { Store, type DatabaseHandle } from '../../src/storage/index.js';
 import { TASK_REFERENCES_BY_TRIGGER } from '../../src/storage/migrations/0039-task-references-by-trigger.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
+import { sourceFiles } from '../helpers/sources.js';
 
 /**
  * Parents whose rows Swarm never deletes (it disables, deprecates or revokes them), so their
@@ -84,22 +85,15 @@ describe.each(DIALECTS)('foreign keys on %s', (dialect) => {
 
 describe('parents Swarm never deletes', () => {
   it('are deleted nowhere in src/', () => {
-    const files: string[] = [];
-    const walk = (dir: string) => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(full);
-        else if (entry.name.endsWith('.ts')) files.push(full);
-      }
-    };
-    walk(path.resolve('src'));
+    const src = path.resolve(import.meta.dirname, '../../src');
+    const files = sourceFiles(src);
     expect(files.length).toBeGreaterThan(100);
     const deletes = NEVER_DELETED.map(
       (table) => new RegExp(`deleteFrom\\(\\s*'${table}'|DELETE\\s+FROM\\s+"?${table}\\b`, 'i'),
     );
     const found = files.flatMap((file) => {
       const text = fs.readFileSync(file, 'utf8');
-      return deletes.filter((re) => re.test(text)).map((re) => `${path.relative('.', file)}: ${re.source}`);
+      return deletes.filter((re) => re.test(text)).map((re) => `${path.relative(src, file)}: ${re.source}`);
     });
     expect(found).toEqual([]);
   });

@@ -1,25 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sourceFiles } from '../helpers/sources.js';
 
 const root = path.resolve(import.meta.dirname, '../../src/storage');
 /** What storage may import from outside itself: only parts below it. */
 const BELOW_STORAGE = new Set(['errors']);
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory()
-      ? sources(path.join(dir, e.name))
-      : e.name.endsWith('.ts')
-        ? [path.join(dir, e.name)]
-        : [],
-  );
-}
-
 describe('storage layering', () => {
   it('imports nothing from the parts above it (blobs, queue, engine, …)', () => {
     const upward: string[] = [];
-    for (const file of sources(root)) {
+    for (const file of sourceFiles(root)) {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/from '(\.[^']+)'/g)) {
         const target = path.resolve(path.dirname(file), m[1]!);

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { agentsNamed, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
+import { agentsNamed, isBuiltinAgent, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
 import { agentLimit, ownerQuota, type FlowLimit } from './keys.js';
 
 /**
@@ -70,7 +70,7 @@ export async function withAgentLimits<
 >(db: Kysely<SwarmDatabase>, dialect: DialectAdapter, tasks: readonly T[]): Promise<readonly T[]> {
   const named = new Map<string, { ownerId: string; name: string; version: string }>();
   for (const { ownerId, agentName: name, agentVersion: version } of tasks)
-    if (name !== undefined && version !== undefined && !name.startsWith('builtin/'))
+    if (name !== undefined && version !== undefined && !isBuiltinAgent(name))
       named.set(agentOf(ownerId, name, version), { ownerId, name, version });
   if (named.size === 0) return tasks;
   const limits = new Map<string, FlowLimit>();

@@ -219,6 +219,14 @@ export interface AgentRef {
 }
 
 /**
+ * Whether `name` is a builtin agent's: served by the runtime, never a row of `agents` (a
+ * registered name holds no '/'), so there is nothing to look up for it.
+ */
+export function isBuiltinAgent(name: string): boolean {
+  return name.startsWith('builtin/');
+}
+
+/**
  * The registered agents these refs name (those that exist), read in as few statements as the
  * dialect's parameter limit allows: what a batch of tasks needs to know about its agents (the
  * id for their statistics, the limit for their enqueue), looked up once per distinct agent.
