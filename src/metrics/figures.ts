@@ -78,6 +78,16 @@ export async function flowTotalsByScope(
     .select(['k.scope', (eb) => eb.fn.countAll<number | string>().as('n')])
     .groupBy('k.scope')
     .execute();
+  // A task's first key counts it from its own row (src/queue/flow/slots.ts, runningCounts).
+  const first = await db
+    .selectFrom('tasks as t')
+    .innerJoin('flow_keys as k', 'k.key', 't.concurrency_key')
+    .select(['k.scope', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('t.status', '=', 'RUNNING')
+    .where('t.concurrency_key', 'is not', null)
+    .where('k.max_running', 'is not', null)
+    .groupBy('k.scope')
+    .execute();
   const parked = await db
     .selectFrom('tasks as t')
     .innerJoin('flow_keys as k', 'k.key', 't.parked_key')
@@ -89,7 +99,7 @@ export async function flowTotalsByScope(
   const totals = new Map<string, { running: number; waiting: number }>();
   const of = (scope: string) =>
     totals.get(scope) ?? totals.set(scope, { running: 0, waiting: 0 }).get(scope)!;
-  for (const row of live) of(row.scope).running = Number(row.n);
+  for (const row of [...live, ...first]) of(row.scope).running += Number(row.n);
   for (const row of parked) of(row.scope).waiting = Number(row.n);
   return [...totals].map(([scope, t]) => ({ scope, ...t }));
 }

@@ -4,7 +4,7 @@ import { endAttempts } from './assignments.js';
 import { wakeParents } from './children.js';
 import { cancelWaitpointsOf } from './waitpoints.js';
 import { computeBackoffMs } from './backoff.js';
-import { retryPolicyOf } from './rows.js';
+import { PARKED_UNDER_FIRST_KEY, retryPolicyOf } from './rows.js';
 import type { FailureHooks, Lease } from './types.js';
 
 export interface Failure extends Lease {
@@ -89,6 +89,7 @@ export async function failTask(
       const result = await fenced
         .set({
           status: 'PENDING',
+          ...PARKED_UNDER_FIRST_KEY,
           retry_count: attempt,
           run_at: next,
           next_retry_at: next,

@@ -3,6 +3,7 @@ import { toDbTimestamp, type DatabaseHandle, type SwarmDatabase } from '../stora
 import { instruments } from '../metrics/index.js';
 import { endAttempts } from './assignments.js';
 import type { FailureHooks, LeaseHooks } from './types.js';
+import { PARKED_UNDER_FIRST_KEY } from './rows.js';
 
 /** The error a task carries when its holder stopped renewing (died, hung, cut off). */
 export const LEASE_EXPIRED = 'lease expired';
@@ -96,6 +97,7 @@ export async function reclaimExpiredLeases(
       .updateTable('tasks')
       .set((eb) => ({
         status: 'PENDING',
+        ...PARKED_UNDER_FIRST_KEY,
         lease_losses: eb('lease_losses', '+', 1),
         // run_at stays: the task is claimable at once and keeps its place among its equals.
         next_retry_at: at,

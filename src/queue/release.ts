@@ -2,6 +2,7 @@ import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '..
 import { endAttempts } from './assignments.js';
 import { chunksFor } from './batch.js';
 import { bisectFailures, messageOf } from './split.js';
+import { PARKED_UNDER_FIRST_KEY } from './rows.js';
 
 /**
  * Graceful shutdown: a worker hands back tasks it claimed and will not run. They go back to
@@ -56,6 +57,7 @@ async function releaseBatch(
         .updateTable('tasks')
         .set({
           status: 'PENDING',
+          ...PARKED_UNDER_FIRST_KEY,
           locked_by: null,
           locked_until: null,
           started_at: null,

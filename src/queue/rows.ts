@@ -9,6 +9,14 @@ import {
 } from './types.js';
 
 /**
+ * A keyed task put back on the queue (a retry, a sleep, a reclaimed lease, a release) waits
+ * parked under its first key, as it did after its enqueue: keyed tasks are claimed only from
+ * where they are parked (src/queue/flow/claim.ts), so none is ever off every path. An unkeyed
+ * task's `concurrency_key` is null, and so it stays unparked.
+ */
+export const PARKED_UNDER_FIRST_KEY = { parked_key: sql<string | null>`concurrency_key` };
+
+/**
  * The snake_case columns of `tasks` map to the queue's camelCase objects here and nowhere else.
  * The back-off kind has a column of its own (`retry_policy`, checked by the schema); the
  * numbers live in the `retry_options` JSON.

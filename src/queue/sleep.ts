@@ -4,6 +4,7 @@ import { endAttempts } from './assignments.js';
 import { enqueueTasks } from './enqueue.js';
 import type { Lease, NewTask } from './types.js';
 import { createWaitpoint, type WaitpointOwner, type WaitpointRequest } from './waitpoints.js';
+import { PARKED_UNDER_FIRST_KEY } from './rows.js';
 
 export interface SleepRequest extends Lease {
   /** When the task is claimable again. */
@@ -51,6 +52,7 @@ export async function sleepTask(
       .updateTable('tasks')
       .set({
         status: 'PENDING',
+        ...PARKED_UNDER_FIRST_KEY,
         run_at: toDbTimestamp(request.until),
         resume_state: toDbJson(request.state ?? null),
         locked_by: null,

@@ -347,6 +347,8 @@ export interface FlowKeysTable {
   wake_at: Timestamp | null;
   created_at: WithDefault<Timestamp>;
   updated_at: WithDefault<Timestamp>;
+  /** Migration 0041: some task holds the key as other than its first (its slots count). */
+  slotted: ColumnType<boolean | number, 0 | 1 | undefined, 0 | 1>;
 }
 
 /** Migration 0026: a concurrency slot, live while its task is RUNNING at this lease_epoch. */

@@ -5,7 +5,10 @@ import {
   claimTasks,
   completeTasks,
   enqueueTasks,
+  failTask,
   reclaimExpiredLeases,
+  releaseTasks,
+  sleepTask,
   type ClaimedTask,
   type NewTask,
 } from '../../src/queue/index.js';
@@ -177,7 +180,7 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     expect(await runningPerKey(f.handle)).toEqual(new Map([[key.key, 1]]));
   });
 
-  it('cancels a parked task, and its slot-free key starts the next', async () => {
+  it('cancels a parked task, and its key starts the next', async () => {
     const key = concurrency(f.ownerId, 'k', 1);
     const ids = await enqueue(f, [{ flow: [key] }, { flow: [key] }, { flow: [key] }]);
     const now = later();
@@ -189,9 +192,82 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     await completeTasks(f.handle, [{ id: first!.id, leaseEpoch: first!.leaseEpoch, output: 1 }]);
     const next = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
     expect(next.map((task) => task.id)).toEqual([ids[2]]);
-    // The completed task's slot was pruned under the key's lock; only the live one is left.
-    const slots = await f.handle.db.selectFrom('flow_slots').select(['key', 'task_id']).execute();
-    expect(slots).toEqual([{ key: key.key, task_id: ids[2] }]);
+    // A task counts against its first key from its own row: no slot is ever written for it.
+    expect(await f.handle.db.selectFrom('flow_slots').selectAll().execute()).toEqual([]);
+  });
+
+  it('holds a slot of a task’s second key while it runs, and prunes it once it ended', async () => {
+    const step = concurrency(f.ownerId, 'step', 5);
+    const shared = concurrency(f.ownerId, 'shared', 1);
+    const ids = await enqueue(f, [{ flow: [step, shared] }, { flow: [shared] }, { flow: [step, shared] }]);
+    const now = later();
+    const [first] = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(first?.id).toBe(ids[0]);
+    const slots = () => f.handle.db.selectFrom('flow_slots').select(['key', 'task_id']).execute();
+    expect(await slots()).toEqual([{ key: shared.key, task_id: ids[0] }]);
+    // `shared` is full: its own task (first key) and the other two-key task wait.
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now })).toEqual([]);
+    await completeTasks(f.handle, [{ id: first!.id, leaseEpoch: first!.leaseEpoch, output: 1 }]);
+    const [second] = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(second?.id).toBe(ids[1]);
+    // The ended task's slot was pruned under the key's lock; the task running now holds none.
+    expect(await slots()).toEqual([]);
+    expect(await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now })).toEqual([]);
+    await completeTasks(f.handle, [{ id: second!.id, leaseEpoch: second!.leaseEpoch, output: 1 }]);
+    const [third] = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000, now });
+    expect(third?.id).toBe(ids[2]);
+    expect(await slots()).toEqual([{ key: shared.key, task_id: ids[2] }]);
+  });
+
+  it('parks a keyed task back on the queue under its first key, and claims it under its limits', async () => {
+    const key = concurrency(f.ownerId, 'k', 1);
+    const other = concurrency(f.ownerId, 'other', 5);
+    const [a, b] = await enqueue(f, [{ flow: [key] }, { flow: [key, other] }]);
+    const now = later();
+    const claim = async (when: Date) =>
+      (await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 1000, now: when })).map((task) => ({
+        id: task.id,
+        leaseEpoch: task.leaseEpoch,
+      }));
+    const parkedUnder = async (id: string) => {
+      const row = await taskRow(f, id);
+      return row.status === 'PENDING' ? row.parked_key : row.status;
+    };
+    const [first] = await claim(now);
+    expect(first?.id).toBe(a);
+    // Released (a worker shutting down): parked again, not running, the other one still waits.
+    expect(await releaseTasks(f.handle, 'w', [a!], now)).toEqual([a]);
+    expect(await parkedUnder(a!)).toBe(key.key);
+    const [again] = await claim(now);
+    expect(again?.id).toBe(a);
+    // Asleep until a second later: parked, and `b` (older now) starts in its place, alone.
+    expect(await sleepTask(f.handle, { ...again!, until: at(now, 1000), state: null }, now)).toBe(true);
+    expect(await parkedUnder(a!)).toBe(key.key);
+    const woken = at(now, 2000);
+    expect((await claim(woken)).map((task) => task.id)).toEqual([b]);
+    // A failed attempt to be retried: parked under its first key, `key`, not `other`.
+    const [running] = await claimTasksRunning();
+    expect(
+      await failTask(f.handle, { ...running!, error: 'boom' }, {}, { now: woken, random: () => 0 }),
+    ).toBe('retrying');
+    expect(await parkedUnder(b!)).toBe(key.key);
+    expect(await runningPerKey(f.handle)).toEqual(new Map());
+    const [next] = await claim(at(woken, 60_000));
+    expect(await runningPerKey(f.handle)).toEqual(new Map([[key.key, 1]]));
+    // The lease runs out (kill -9): reclaimed, parked again, and claimable under its key.
+    expect(await reclaimExpiredLeases(f.handle, at(woken, 62_000))).toEqual([next!.id]);
+    expect(await parkedUnder(next!.id)).toBe(key.key);
+    expect(await claim(at(woken, 63_000))).toHaveLength(1);
+    expect(await runningPerKey(f.handle)).toEqual(new Map([[key.key, 1]]));
+
+    async function claimTasksRunning() {
+      const rows = await f.handle.db
+        .selectFrom('tasks')
+        .select(['id', 'lease_epoch'])
+        .where('status', '=', 'RUNNING')
+        .execute();
+      return rows.map((row) => ({ id: row.id, leaseEpoch: row.lease_epoch }));
+    }
   });
 
   it('looks at once under a key its own claim just parked a task under', async () => {

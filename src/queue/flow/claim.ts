@@ -1,11 +1,11 @@
 import { sql, type Expression, type Kysely } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
-import { toDbTimestamp } from '../../storage/index.js';
+import { fromDbBool, toDbTimestamp } from '../../storage/index.js';
 import { whereClaimerMayTake } from '../claimer-filter.js';
 import { chunksFor } from '../batch.js';
-import { byClaimOrder, CLAIM_COLUMNS } from '../rows.js';
+import { byClaimOrder } from '../rows.js';
 import { lastKeyedEnqueueAt } from './gate.js';
-import { liveSlotCounts, startTasks, type Candidate } from './slots.js';
+import { CANDIDATE_COLUMNS, runningCounts, startTasks, type Candidate } from './slots.js';
 
 /** What the claim of keyed tasks needs of the caller's claim (src/queue/claim.ts). */
 export interface KeyedClaimAt {
@@ -39,18 +39,17 @@ interface KeyState {
  * Claims keyed tasks (docs/flow-control.md), in the caller's write transaction. In short:
  *
  * 1. the keys with parked tasks (a loose index scan over idx_tasks_flow_parked: one probe per
- *    distinct key, never per parked task), and the ready keyed tasks not parked (tasks back on
- *    the queue after a retry, a reclaim or a sleep), head of the queue first;
- * 2. their keys' rows locked FOR UPDATE SKIP LOCKED: claimers serialise per key, never wait on
- *    each other (a key another claimer holds is simply left for its next claim), so no order of
- *    locking can deadlock;
- * 3. under the locks, each key's live slots counted (dead ones pruned: a slot counts only while
- *    its task is RUNNING at the slot's lease_epoch) and its starts within the rate window;
- * 4. parked keys, a round of KEYS_PER_ROUND at a time from a random point, locked the same way;
- *    each with room gives its oldest parked tasks, up to the room, until the claim has enough;
- * 5. all of them in claim order: a task every key of which has room starts (a slot per
- *    concurrency key, a start per rate key); one refused is parked under the key that refused
- *    it, so it costs nothing until that key has room again.
+ *    distinct key, never per parked task). Every keyed task waits parked: under its first key
+ *    from its enqueue, and again when it is back on the queue (PARKED_UNDER_FIRST_KEY);
+ * 2. the parked keys, a round of KEYS_PER_ROUND at a time from a random point, their rows locked
+ *    FOR UPDATE SKIP LOCKED: claimers serialise per key, never wait on each other (a key another
+ *    claimer holds is simply left for its next claim), so no order of locking can deadlock;
+ * 3. under the locks, each key's running tasks counted (runningCounts) and its starts within the
+ *    rate window; each key with room gives its oldest parked tasks, up to the room, until the
+ *    claim has enough;
+ * 4. all of them in claim order: a task every key of which has room starts (a slot per
+ *    concurrency key but its first, a start per rate key); one refused is parked under the key
+ *    that refused it, so it costs nothing until that key has room again.
  *
  * Returns the claimed rows (expired ones included: the caller ends them) and whether any keyed
  * work was seen at all (the caller stops looking for a while when there is none).
@@ -60,28 +59,11 @@ export async function claimKeyedTasks(
   dialect: DialectAdapter,
   at: KeyedClaimAt,
 ): Promise<{ rows: Candidate[]; seen: boolean }> {
-  const lock = dialect.capabilities.skipLocked;
   const scan = await keysWithParkedTasks(trx, at.database);
   const parkedKeys = scan.keys;
-  let ready = trx
-    .selectFrom('tasks')
-    .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
-    .where('status', '=', 'PENDING')
-    .where('concurrency_key', 'is not', null)
-    .where('parked_key', 'is', null)
-    .where('run_at', '<=', at.now)
-    .$call((q) => whereClaimerMayTake(q, at))
-    .orderBy('priority', 'desc')
-    .orderBy('run_at')
-    .orderBy('id')
-    .limit(at.limit);
-  if (lock) ready = ready.forUpdate().skipLocked();
+  if (parkedKeys.length === 0) return { rows: [], seen: false };
   const pool = new Map<string, Candidate>();
-  for (const row of await ready.execute()) pool.set(row.id, row);
-  if (parkedKeys.length === 0 && pool.size === 0) return { rows: [], seen: false };
-
   const states = new Map<string, KeyState>();
-  await lockKeys(trx, dialect, at, new Set([...pool.values()].flatMap(keysOf)), states);
 
   // Parked keys a few at a time, from a random point of the list, until the claim has enough:
   // concurrent claimers start on different keys (and skip each other's), and a claim of 10
@@ -149,7 +131,9 @@ export async function claimKeyedTasks(
     accepted.length === 0
       ? []
       : await startTasks(trx, dialect, at, accepted, {
-          slotKeys: (task) => keysOf(task).filter((key) => states.get(key)?.maxRunning != null),
+          // A task's first key counts it from its row (runningCounts): no slot.
+          slotKeys: (task) =>
+            keysOf(task).filter((key) => key !== task.concurrency_key && states.get(key)?.maxRunning != null),
           rateKeys: (task) => keysOf(task).filter((key) => states.get(key)?.rate != null),
         });
   await rememberWakeTimes(trx, at, states);
@@ -172,7 +156,7 @@ async function parkedHeads(
   const head = (key: Expression<string>, room: Expression<number>) => {
     const q = trx
       .selectFrom('tasks')
-      .select([...CLAIM_COLUMNS, 'flow_keys', 'parked_key'])
+      .select(CANDIDATE_COLUMNS)
       .where('status', '=', 'PENDING')
       .where('parked_key', '=', key)
       .where('run_at', '<=', at.now)
@@ -277,7 +261,7 @@ function roomOf(state: KeyState): number {
 
 /**
  * Locks the keys' rows (those another claimer holds are skipped) and reads, under the locks,
- * what each allows now: live slots (dead ones pruned first) and starts within the window.
+ * what each allows now: its running tasks (runningCounts) and starts within the window.
  */
 async function lockKeys(
   trx: Kysely<SwarmDatabase>,
@@ -294,20 +278,23 @@ async function lockKeys(
     rate_limit: number | null;
     period_ms: number | string | null;
     wake_at: string | null;
+    slotted: boolean | number;
   }[] = [];
   for (const chunk of chunksFor(dialect, wanted, 1)) {
     let q = trx
       .selectFrom('flow_keys')
-      .select(['key', 'max_running', 'rate_limit', 'period_ms', 'wake_at'])
+      .select(['key', 'max_running', 'rate_limit', 'period_ms', 'wake_at', 'slotted'])
       .where('key', 'in', chunk)
       .orderBy('key');
     if (dialect.capabilities.skipLocked) q = q.forUpdate().skipLocked();
     locked.push(...(await q.execute()));
   }
-  const running = await liveSlotCounts(
+  const limited = locked.filter((row) => row.max_running !== null);
+  const running = await runningCounts(
     trx,
     dialect,
-    locked.filter((row) => row.max_running !== null).map((row) => row.key),
+    limited.map((row) => row.key),
+    limited.filter((row) => fromDbBool(row.slotted)).map((row) => row.key),
   );
   for (const row of locked) {
     const periodMs = row.period_ms === null ? null : Number(row.period_ms);

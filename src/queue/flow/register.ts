@@ -1,5 +1,12 @@
 import type { Kysely } from 'kysely';
-import { newId, nowTimestamp, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
+import {
+  fromDbBool,
+  newId,
+  nowTimestamp,
+  toDbBool,
+  type DialectAdapter,
+  type SwarmDatabase,
+} from '../../storage/index.js';
 import { chunksFor } from '../batch.js';
 import type { FieldIssue } from '../../errors/index.js';
 import { FLOW_SCOPES, type FlowLimit } from './keys.js';
@@ -49,8 +56,12 @@ export async function registerFlowKeys(
       period_ms: number | null;
     }
   >();
+  // Keys some task holds as other than its first: their running tasks are counted by slots
+  // too (runningCounts, src/queue/flow/slots.ts), whatever their limits are now.
+  const slotted = new Set<string>();
   for (const task of tasks)
-    for (const limit of task.flow ?? [])
+    for (const limit of task.flow ?? []) {
+      if (limit.key !== task.flow![0]!.key) slotted.add(limit.key);
       wanted.set(limit.key, {
         owner_id: task.ownerId,
         scope: limit.scope,
@@ -58,16 +69,17 @@ export async function registerFlowKeys(
         rate_limit: limit.rate?.limit ?? null,
         period_ms: limit.rate?.periodMs ?? null,
       });
+    }
   if (wanted.size === 0) return;
   const keys = [...wanted.keys()].sort();
   const existing = new Map<
     string,
-    { max_running: number | null; rate_limit: number | null; period_ms: number | null }
+    { max_running: number | null; rate_limit: number | null; period_ms: number | null; slotted: boolean }
   >();
   for (const chunk of chunksFor(dialect, keys, 1)) {
     const rows = await db
       .selectFrom('flow_keys')
-      .select(['key', 'max_running', 'rate_limit', 'period_ms'])
+      .select(['key', 'max_running', 'rate_limit', 'period_ms', 'slotted'])
       .where('key', 'in', chunk)
       .execute();
     for (const row of rows)
@@ -75,6 +87,7 @@ export async function registerFlowKeys(
         max_running: row.max_running,
         rate_limit: row.rate_limit,
         period_ms: row.period_ms === null ? null : Number(row.period_ms),
+        slotted: fromDbBool(row.slotted),
       });
   }
   const now = nowTimestamp();
@@ -83,11 +96,28 @@ export async function registerFlowKeys(
     await db
       .insertInto('flow_keys')
       .values(
-        chunk.map((key) => ({ id: newId(), key, ...wanted.get(key)!, created_at: now, updated_at: now })),
+        chunk.map((key) => ({
+          id: newId(),
+          key,
+          ...wanted.get(key)!,
+          slotted: toDbBool(slotted.has(key)),
+          created_at: now,
+          updated_at: now,
+        })),
       )
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
   }
+  // Set after the insert, whoever inserted the row: a concurrent enqueue's row (its insert won)
+  // must not leave the key unslotted. Never cleared.
+  const toSlot = [...slotted].filter((key) => existing.get(key)?.slotted !== true).sort();
+  for (const chunk of chunksFor(dialect, toSlot, 1))
+    await db
+      .updateTable('flow_keys')
+      .set({ slotted: 1 })
+      .where('key', 'in', chunk)
+      .where('slotted', '=', toDbBool(false))
+      .execute();
   for (const key of keys) {
     const had = existing.get(key);
     const want = wanted.get(key)!;

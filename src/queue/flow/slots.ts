@@ -6,6 +6,7 @@ import { CLAIM_COLUMNS, startedColumns, type ClaimRow } from '../rows.js';
 
 /** A keyed claim's candidate: the claim columns, its keys and the key it is parked under. */
 export type Candidate = ClaimRow & { flow_keys: string | null; parked_key: string | null };
+export const CANDIDATE_COLUMNS = [...CLAIM_COLUMNS, 'flow_keys', 'parked_key'] as const;
 
 /** What the start of a task gives each of its keys (src/queue/flow/claim.ts). */
 export interface StartedKeys {
@@ -16,21 +17,27 @@ export interface StartedKeys {
 }
 
 /**
- * Self-healing slots: whatever ended a task (completion, failure, sleep, reclaim after a kill -9,
- * cancellation), its slot stops counting the moment it stopped RUNNING at its epoch. Prunes the
- * dead slots of `keys` (whose rows the caller has locked) and returns each key's live ones.
+ * How many tasks of each of `keys` (whose rows the caller has locked) run now. A keyed task
+ * counts against its first key (`concurrency_key`) from its own row while it is RUNNING: over
+ * idx_tasks_flow_running, nothing written at its start nor given back at its end. Against its
+ * other concurrency keys (`slotted`: the keys some task holds as other than its first) it counts
+ * by a slot (`flow_slots`), live only while its task is RUNNING at the slot's lease_epoch. So
+ * whatever ends a task (completion, failure, sleep, reclaim after a kill -9, cancellation), it
+ * stops counting the moment it stops RUNNING. Dead slots of `slotted` are pruned here.
  *
- * PostgreSQL does both in one statement, one scan of the keys' slots: each is judged once, the
- * dead deleted by id and the live counted. It runs after the statement that locked the keys,
- * so its snapshot has every slot the keys' previous holders committed.
+ * It runs after the statement that locked the keys, so its snapshot has every start the keys'
+ * previous holders committed. On PostgreSQL it is one statement: with slotted keys, one scan of
+ * their slots, each judged once, the dead deleted by id and the live counted.
  */
-export async function liveSlotCounts(
+export async function runningCounts(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   keys: readonly string[],
+  slotted: readonly string[],
 ): Promise<Map<string, number>> {
   const running = new Map<string, number>();
   if (keys.length === 0) return running;
+  const add = (key: string, n: number | string) => running.set(key, (running.get(key) ?? 0) + Number(n));
   // A scalar subquery, looked up by primary key for each slot of the keys: written as NOT
   // EXISTS, PostgreSQL may plan an anti join that reads every RUNNING task (it did, with stale
   // statistics on the churning flow_slots: 25 ms a claim with 20,000 tasks running or dead).
@@ -38,25 +45,47 @@ export async function liveSlotCounts(
     SELECT t.status = 'RUNNING' AND t.lease_epoch = flow_slots.lease_epoch
     FROM tasks t WHERE t.id = flow_slots.task_id) IS NOT TRUE`;
   if (dialect.capabilities.writingCtes) {
-    const result = await sql<{ key: string; n: number | string }>`
-      WITH slot AS MATERIALIZED (
-        SELECT id, key, ${isDead} AS dead FROM flow_slots WHERE key = ANY(${keys}::text[])
-      ), pruned AS (
-        DELETE FROM flow_slots WHERE id = ANY(ARRAY(SELECT id FROM slot WHERE dead))
-      )
-      SELECT key, count(*) FILTER (WHERE NOT dead) AS n FROM slot GROUP BY key`.execute(trx);
-    for (const row of result.rows) running.set(row.key, Number(row.n));
+    // Key by key, an index scan of idx_tasks_flow_running each: a plain scan marks the index
+    // entries of ended tasks dead as it passes them, so the next claim skips them. (Over all
+    // the keys at once, PostgreSQL chose a bitmap scan ANDed with idx_tasks_leases, which read
+    // every entry of that index and revisited every dead one at every claim until a vacuum.)
+    const firstKeys = sql`SELECT k.key, (SELECT count(*) FROM tasks t
+        WHERE t.status = 'RUNNING' AND t.concurrency_key = k.key) AS n
+      FROM unnest(${keys}::text[]) AS k(key)`;
+    const result =
+      slotted.length === 0
+        ? await firstKeys.$castTo<{ key: string; n: number | string }>().execute(trx)
+        : await sql<{ key: string; n: number | string }>`
+            WITH slot AS MATERIALIZED (
+              SELECT id, key, ${isDead} AS dead FROM flow_slots WHERE key = ANY(${slotted}::text[])
+            ), pruned AS (
+              DELETE FROM flow_slots WHERE id = ANY(ARRAY(SELECT id FROM slot WHERE dead))
+            ), counted AS (
+              SELECT key, 1 AS n FROM slot WHERE NOT dead UNION ALL ${firstKeys}
+            )
+            SELECT key, sum(n) AS n FROM counted GROUP BY key`.execute(trx);
+    for (const row of result.rows) add(row.key, row.n);
     return running;
   }
-  for (const chunk of chunksFor(dialect, keys, 1)) {
+  for (const chunk of chunksFor(dialect, slotted, 1)) {
     await trx.deleteFrom('flow_slots').where('key', 'in', chunk).where(isDead).execute();
-    const counts = await trx
+    const slots = await trx
       .selectFrom('flow_slots')
       .select(['key', (eb) => eb.fn.countAll<number | string>().as('n')])
       .where('key', 'in', chunk)
       .groupBy('key')
       .execute();
-    for (const row of counts) running.set(row.key, Number(row.n));
+    for (const row of slots) add(row.key, row.n);
+  }
+  for (const chunk of chunksFor(dialect, keys, 1)) {
+    const tasks = await trx
+      .selectFrom('tasks')
+      .select(['concurrency_key', (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where('status', '=', 'RUNNING')
+      .where('concurrency_key', 'in', chunk)
+      .groupBy('concurrency_key')
+      .execute();
+    for (const row of tasks) add(row.concurrency_key!, row.n);
   }
   return running;
 }
@@ -67,10 +96,10 @@ function startedSet(at: { readonly now: string; readonly lockedUntil: string; re
 }
 
 /**
- * Starts the accepted tasks: RUNNING under a new lease, a slot per concurrency key, a start per
- * rate key. The caller holds the tasks' rows (or SQLite's one write lock) and their keys' rows.
- * PostgreSQL writes all three in one statement; the slots and starts join the started rows, so
- * only a task that did start holds any.
+ * Starts the accepted tasks: RUNNING under a new lease, a slot per concurrency key other than
+ * its first (see runningCounts), a start per rate key. The caller holds the tasks' rows (or
+ * SQLite's one write lock) and their keys' rows. PostgreSQL writes all three in one statement;
+ * the slots and starts join the started rows, so only a task that did start holds any.
  */
 export async function startTasks(
   trx: Kysely<SwarmDatabase>,
@@ -79,7 +108,7 @@ export async function startTasks(
   accepted: readonly Candidate[],
   keys: StartedKeys,
 ): Promise<Candidate[]> {
-  const returning = [...CLAIM_COLUMNS, 'flow_keys', 'parked_key'] as const;
+  const returning = CANDIDATE_COLUMNS;
   if (dialect.capabilities.writingCtes) {
     const slots = accepted.flatMap((task) =>
       keys.slotKeys(task).map((key) => ({ id: newId(), key, task_id: task.id })),
@@ -87,19 +116,21 @@ export async function startTasks(
     const starts = accepted.flatMap((task) =>
       keys.rateKeys(task).map((key) => ({ id: newId(), key, task_id: task.id })),
     );
+    const started = (qb: Kysely<SwarmDatabase>) =>
+      qb
+        .updateTable('tasks')
+        .set(startedSet(at))
+        .where('id', '=', sql<string>`ANY(${accepted.map((task) => task.id)}::text[])`)
+        .where('status', '=', 'PENDING')
+        .returning(returning);
+    // Tasks under one concurrency key each (the common case) write nothing but their start.
+    if (slots.length === 0 && starts.length === 0) return (await started(trx).execute()) as Candidate[];
     const joinStarted = (rows: typeof slots): RawBuilder<unknown> => {
       const select = dialect.rowsAsSelect(KEY_ROW, rows);
       return sql`(${select}) AS v(id, key, task_id) JOIN started ON started.id = v.task_id`;
     };
     return (await trx
-      .with('started', (qb) =>
-        qb
-          .updateTable('tasks')
-          .set(startedSet(at))
-          .where('id', '=', sql<string>`ANY(${accepted.map((task) => task.id)}::text[])`)
-          .where('status', '=', 'PENDING')
-          .returning(returning),
-      )
+      .with('started', (qb) => started(qb as unknown as Kysely<SwarmDatabase>))
       .with('slots', (qb) =>
         qb
           .insertInto('flow_slots')

@@ -37,6 +37,7 @@ import { ownerRetention } from './0037-owner-retention.js';
 import { ownerClaimWeight } from './0038-owner-claim-weight.js';
 import { taskReferencesByTrigger } from './0039-task-references-by-trigger.js';
 import { foreignKeyIndexes } from './0040-foreign-key-indexes.js';
+import { flowRunningIndex } from './0041-flow-running-index.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -78,6 +79,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ownerClaimWeight,
   taskReferencesByTrigger,
   foreignKeyIndexes,
+  flowRunningIndex,
 ];
 
 export type { Migration } from './ddl.js';
