@@ -23,6 +23,7 @@ import {
   workload as RATE_LIMIT_WORKLOAD,
   printRateLimitRows,
 } from './rate-limit.mjs';
+import { setups as FLOW_SETUPS, workload as FLOW_WORKLOAD, printFlowRows } from './flow.mjs';
 
 /**
  * @typedef {object} SystemInfo
@@ -296,6 +297,34 @@ for (const [setup, spec] of Object.entries(RATE_LIMIT_SETUPS)) {
   );
 }
 
+// Flow control's cost (j): the same no-op drain unkeyed and under 100 concurrency keys.
+/** @type {object[]} */
+const flowRows = [];
+for (const [setup, spec] of Object.entries(FLOW_SETUPS)) {
+  if (!selected(['swarm', 'flow', setup])) continue;
+  process.stdout.write(`  swarm flow control (j) (${setup}) … `);
+  const outcome = await measure(path.join(here, 'flow.mjs'), spec.backend, `flow_${setup}`, {
+    setup,
+    ...FLOW_WORKLOAD[sizes],
+  });
+  flowRows.push({
+    workload: 'flow',
+    letter: FLOW_WORKLOAD.letter,
+    title: FLOW_WORKLOAD.title,
+    setup,
+    description: spec.description,
+    backend: spec.backend,
+    status: outcome.status,
+    ...(outcome.result ?? outcome.partial ?? {}),
+    seconds: outcome.seconds,
+  });
+  console.log(
+    outcome.status === 'ok'
+      ? `unkeyed ${outcome.result.unkeyedPerSec} tasks/s, keyed ${outcome.result.keyedPerSec} tasks/s (${outcome.result.ratio}×)`
+      : outcome.status,
+  );
+}
+
 /** @type {{ txPerSec: Record<string, number>, pgbenchTxPerSec: Record<string, number> | null } | null} */
 let limit = null;
 if (selected(['machine limit', 'limit'])) {
@@ -324,10 +353,12 @@ const report = {
   processRows,
   loopRows,
   rateLimitRows,
+  flowRows,
   limit,
 };
 printReport(report, { swarmPresent: files.includes('swarm.mjs') });
 printRateLimitRows(rateLimitRows);
+printFlowRows(flowRows);
 
 // The standard full run is kept (small, commit-friendly); quick, partial (--only) and other
 // variants go to a .tmp file, which .gitignore ignores.
