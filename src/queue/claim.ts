@@ -10,7 +10,14 @@ import { chunksFor } from './batch.js';
 import { whereClaimerMayTake } from './claimer-filter.js';
 import { byClaimOrder, CLAIM_COLUMNS, startedColumns, toClaimedTask, type ClaimRow } from './rows.js';
 import type { ClaimedTask } from './types.js';
-import { claimKeyedTasks, noteNoKeyedWork, ownersInTurn, shouldLookForKeyedWork } from './flow/index.js';
+import {
+  claimKeyedTasks,
+  noteNoKeyedWork,
+  noteNoUnkeyedWork,
+  ownersInTurn,
+  shouldLookForKeyedWork,
+  unkeyedRecentlyEmpty,
+} from './flow/index.js';
 
 export interface ClaimOptions {
   /** Who claims: recorded as the lock holder and on the worker assignment. */
@@ -80,9 +87,10 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
   const at = { limit, now, nowDate, lockedUntil };
   // Keyed tasks (flow control) are claimed apart, under their keys' locks; the claim of
   // unkeyed tasks below is the same single statement whether or not keyed work exists. Which
-  // goes first alternates, so neither kind can starve the other of a busy worker's room.
+  // goes first alternates, so neither kind can starve the other of a busy worker's room, except
+  // that keyed goes first while the unkeyed queue was just seen empty (unkeyedRecentlyEmpty).
   const lookForKeyed = shouldLookForKeyedWork();
-  keyedFirst = !keyedFirst;
+  keyedFirst = !keyedFirst || unkeyedRecentlyEmpty();
   let rows: ClaimRow[] = [];
   if (lookForKeyed && keyedFirst) rows = await claimKeyed(handle, options, at);
   const unkeyedClaim = (by: ClaimOptions, most: number): Promise<ClaimRow[]> => {
@@ -102,7 +110,18 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
       if (rows.length >= limit) break;
       rows = rows.concat(await unkeyedClaim({ ...options, ownerId }, Math.min(share, limit - rows.length)));
     }
-    if (rows.length < limit) rows = rows.concat(await unkeyedClaim(options, limit - rows.length));
+    if (rows.length < limit) {
+      const unkeyed = await unkeyedClaim(options, limit - rows.length);
+      // Only an unfiltered look that found nothing says the unkeyed queue is empty.
+      if (
+        unkeyed.length === 0 &&
+        turns.length === 0 &&
+        options.ownerId === undefined &&
+        options.only === undefined
+      )
+        noteNoUnkeyedWork();
+      rows = rows.concat(unkeyed);
+    }
   }
   if (lookForKeyed && !keyedFirst && rows.length < limit)
     rows = rows.concat(await claimKeyed(handle, options, { ...at, limit: limit - rows.length }));

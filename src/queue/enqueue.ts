@@ -14,6 +14,7 @@ import { inlineJson, storeLargeColumns } from '../blobs/index.js';
 import { chunksFor } from './batch.js';
 import {
   noteKeyedWork,
+  noteUnkeyedWork,
   withAgentLimits,
   withOwnerQuotas,
   flowIssues,
@@ -133,6 +134,8 @@ export async function enqueueTasks(
   if (inserted >= ANALYZE_AFTER_ROWS) await dialect.analyze(db as unknown as Kysely<unknown>, 'tasks');
   if (inserted > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
   if (flowKeyed && inserted > 0) noteKeyedWork();
+  if (inserted > 0 && tasks.some((task) => task.flow === undefined || task.flow.length === 0))
+    noteUnkeyedWork();
   if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
   return ids;
 }

@@ -12,7 +12,14 @@ import {
   type ClaimedTask,
   type NewTask,
 } from '../../src/queue/index.js';
-import { flowKey, type FlowLimit } from '../../src/queue/flow/index.js';
+import {
+  flowKey,
+  noteNoUnkeyedWork,
+  noteUnkeyedWork,
+  unkeyedRecentlyEmpty,
+  UNKEYED_PAUSE_MS,
+  type FlowLimit,
+} from '../../src/queue/flow/index.js';
 import { InputError } from '../../src/errors/index.js';
 import { openDatabase, toDbTimestamp, type DatabaseHandle } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
@@ -141,6 +148,36 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
       expect(starts.filter((t) => t >= s && t < s + 1000).length).toBeLessThanOrEqual(10);
     // The first second used its whole allowance.
     expect(starts.filter((t) => t < t0.getTime() + 1000)).toHaveLength(10);
+  });
+
+  it('lets keyed work go first while the unkeyed queue was just seen empty, never past a claim’s room', async () => {
+    noteUnkeyedWork();
+    const key = concurrency(f.ownerId, 'roomy', 10);
+    const keyed = await enqueue(
+      f,
+      Array.from({ length: 3 }, () => ({ flow: [key] })),
+    );
+    const now = later();
+    // A filtered look (a pull agent's) that finds nothing says nothing of the whole queue.
+    await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now, ownerId: 'nobody' });
+    expect(unkeyedRecentlyEmpty()).toBe(false);
+    const first = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now });
+    expect(first.map((task) => task.id).sort()).toEqual([...keyed].sort());
+    expect(unkeyedRecentlyEmpty()).toBe(true);
+    // Unkeyed work another process enqueued (this one was not told): a claim with room left after
+    // the keyed work still looks at the unkeyed queue and takes it.
+    const [elsewhere] = await enqueue(f, [{}]);
+    noteNoUnkeyedWork();
+    const [more] = await enqueue(f, [{ flow: [key] }]);
+    const second = await claimTasks(f.handle, { workerId: 'w', limit: 5, leaseMs: 60_000, now });
+    expect(second.map((task) => task.id).sort()).toEqual([elsewhere, more].sort());
+    // Unkeyed work enqueued in this process ends the pause at once; otherwise it ends by itself.
+    noteNoUnkeyedWork();
+    await enqueue(f, [{}]);
+    expect(unkeyedRecentlyEmpty()).toBe(false);
+    noteNoUnkeyedWork();
+    await new Promise((resolve) => setTimeout(resolve, UNKEYED_PAUSE_MS + 20));
+    expect(unkeyedRecentlyEmpty()).toBe(false);
   });
 
   it('parks what a full key refuses, and ready unkeyed work still starts', async () => {

@@ -71,7 +71,14 @@ describe.each(DIALECTS)('migration 0041 (flow running index) on %s', (dialect) =
     const parked = await task('PENDING', ['k4'], 'k4');
     await task('COMPLETED', ['k6', 'k7'], null);
 
-    expect((await migrate(handle, MIGRATIONS)).map((m) => m.version)).toEqual([41]);
+    expect(
+      (
+        await migrate(
+          handle,
+          MIGRATIONS.filter((m) => m.version <= 41),
+        )
+      ).map((m) => m.version),
+    ).toEqual([41]);
     expect(await db.selectFrom('flow_slots').select(['key', 'task_id']).execute()).toEqual([
       { key: 'k3', task_id: two },
     ]);

@@ -261,7 +261,7 @@ function roomOf(state: KeyState): number {
 
 /**
  * Locks the keys' rows (those another claimer holds are skipped) and reads, under the locks,
- * what each allows now: its running tasks (runningCounts) and starts within the window.
+ * what each allows now: its running tasks and its starts within the rate window.
  */
 async function lockKeys(
   trx: Kysely<SwarmDatabase>,
@@ -272,7 +272,57 @@ async function lockKeys(
 ): Promise<void> {
   const wanted = [...keys].sort();
   if (wanted.length === 0) return;
-  const locked: {
+  const locked =
+    dialect.name === 'postgres'
+      ? await lockKeysInOneCall(trx, wanted, at)
+      : await lockKeysByStatements(trx, dialect, wanted, at);
+  for (const row of locked) states.set(row.key, row);
+}
+
+type LockedKey = KeyState & { readonly key: string };
+
+/**
+ * PostgreSQL: swarm_lock_flow_keys (migration 0042) locks, prunes and counts in one round trip;
+ * its counts run after its lock, each statement of it under a fresh snapshot.
+ */
+async function lockKeysInOneCall(
+  trx: Kysely<SwarmDatabase>,
+  wanted: readonly string[],
+  at: KeyedClaimAt,
+): Promise<LockedKey[]> {
+  const result = await sql<{
+    key: string;
+    max_running: number | null;
+    rate_limit: number | null;
+    period_ms: number | string | null;
+    wake_at: string | null;
+    running: number | string;
+    starts: number | string;
+    oldest_start: string | null;
+  }>`SELECT * FROM swarm_lock_flow_keys(${wanted}::text[], ${at.now}::timestamptz)`.execute(trx);
+  return result.rows.map((row) => ({
+    key: row.key,
+    maxRunning: row.max_running,
+    rate: row.rate_limit,
+    periodMs: row.period_ms === null ? null : Number(row.period_ms),
+    wakeAt: row.wake_at === null ? null : toDbTimestamp(new Date(row.wake_at)),
+    running: Number(row.running),
+    starts: Number(row.starts),
+    oldestStart: row.oldest_start === null ? null : toDbTimestamp(new Date(row.oldest_start)),
+  }));
+}
+
+/**
+ * SQLite (one writer: its write transaction is the lock): the keys' rows, then their running
+ * tasks (runningCounts) and, per rate-limited key, its starts within the window, old ones pruned.
+ */
+async function lockKeysByStatements(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  wanted: readonly string[],
+  at: KeyedClaimAt,
+): Promise<LockedKey[]> {
+  const rows: {
     key: string;
     max_running: number | null;
     rate_limit: number | null;
@@ -287,25 +337,27 @@ async function lockKeys(
       .where('key', 'in', chunk)
       .orderBy('key');
     if (dialect.capabilities.skipLocked) q = q.forUpdate().skipLocked();
-    locked.push(...(await q.execute()));
+    rows.push(...(await q.execute()));
   }
-  const limited = locked.filter((row) => row.max_running !== null);
+  const limited = rows.filter((row) => row.max_running !== null);
   const running = await runningCounts(
     trx,
     dialect,
     limited.map((row) => row.key),
     limited.filter((row) => fromDbBool(row.slotted)).map((row) => row.key),
   );
-  for (const row of locked) {
+  const locked: LockedKey[] = [];
+  for (const row of rows) {
     const periodMs = row.period_ms === null ? null : Number(row.period_ms);
-    const state: KeyState = {
+    const state = {
+      key: row.key,
       maxRunning: row.max_running,
       rate: row.rate_limit,
       periodMs,
       wakeAt: row.wake_at === null ? null : toDbTimestamp(new Date(row.wake_at)),
       running: running.get(row.key) ?? 0,
       starts: 0,
-      oldestStart: null,
+      oldestStart: null as string | null,
     };
     if (row.rate_limit !== null && periodMs !== null) {
       const since = toDbTimestamp(new Date(at.nowDate.getTime() - periodMs));
@@ -325,8 +377,9 @@ async function lockKeys(
       state.starts = Number(window?.n ?? 0);
       state.oldestStart = window?.oldest == null ? null : toDbTimestamp(new Date(window.oldest));
     }
-    states.set(row.key, state);
+    locked.push(state);
   }
+  return locked;
 }
 
 /**

@@ -31,6 +31,31 @@ export function noteNoKeyedWork(): void {
 }
 
 /**
+ * Which kind a busy worker's claim looks at first. Keyed and unkeyed claims take turns going
+ * first, so neither kind starves the other of a worker's room; but while the last unfiltered
+ * look found no unkeyed work (within UNKEYED_PAUSE_MS, and no unkeyed work enqueued in this
+ * process since), the keyed claim goes first every time: a claim it fills skips a look that
+ * would find nothing. One it does not fill still looks at the unkeyed queue after it, so unkeyed
+ * work that came from elsewhere waits at most UNKEYED_PAUSE_MS behind keyed work that fills
+ * every claim, and never while a claim has room.
+ */
+export const UNKEYED_PAUSE_MS = 100;
+let lastUnkeyedEmptyAt = Number.NEGATIVE_INFINITY;
+let unkeyedEnqueuedAt = 0;
+
+export function noteUnkeyedWork(): void {
+  unkeyedEnqueuedAt = performance.now();
+}
+
+export function noteNoUnkeyedWork(): void {
+  lastUnkeyedEmptyAt = performance.now();
+}
+
+export function unkeyedRecentlyEmpty(): boolean {
+  return lastUnkeyedEmptyAt > unkeyedEnqueuedAt && performance.now() - lastUnkeyedEmptyAt < UNKEYED_PAUSE_MS;
+}
+
+/**
  * Adds each owner's quota (users.max_running_tasks, set by an admin) to every task of that
  * owner: one indexed read per enqueue, of the owners in the batch.
  */

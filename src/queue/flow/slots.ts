@@ -25,9 +25,9 @@ export interface StartedKeys {
  * whatever ends a task (completion, failure, sleep, reclaim after a kill -9, cancellation), it
  * stops counting the moment it stops RUNNING. Dead slots of `slotted` are pruned here.
  *
- * It runs after the statement that locked the keys, so its snapshot has every start the keys'
- * previous holders committed. On PostgreSQL it is one statement: with slotted keys, one scan of
- * their slots, each judged once, the dead deleted by id and the live counted.
+ * The statements run after the one that locked the keys, so they see every start the keys'
+ * previous holders committed. (PostgreSQL does the same inside swarm_lock_flow_keys, migration
+ * 0042, in the round trip that takes the locks.)
  */
 export async function runningCounts(
   trx: Kysely<SwarmDatabase>,
@@ -36,37 +36,11 @@ export async function runningCounts(
   slotted: readonly string[],
 ): Promise<Map<string, number>> {
   const running = new Map<string, number>();
-  if (keys.length === 0) return running;
   const add = (key: string, n: number | string) => running.set(key, (running.get(key) ?? 0) + Number(n));
-  // A scalar subquery, looked up by primary key for each slot of the keys: written as NOT
-  // EXISTS, PostgreSQL may plan an anti join that reads every RUNNING task (it did, with stale
-  // statistics on the churning flow_slots: 25 ms a claim with 20,000 tasks running or dead).
+  // A scalar subquery, looked up by primary key for each slot of the keys.
   const isDead = sql<boolean>`(
     SELECT t.status = 'RUNNING' AND t.lease_epoch = flow_slots.lease_epoch
     FROM tasks t WHERE t.id = flow_slots.task_id) IS NOT TRUE`;
-  if (dialect.capabilities.writingCtes) {
-    // Key by key, an index scan of idx_tasks_flow_running each: a plain scan marks the index
-    // entries of ended tasks dead as it passes them, so the next claim skips them. (Over all
-    // the keys at once, PostgreSQL chose a bitmap scan ANDed with idx_tasks_leases, which read
-    // every entry of that index and revisited every dead one at every claim until a vacuum.)
-    const firstKeys = sql`SELECT k.key, (SELECT count(*) FROM tasks t
-        WHERE t.status = 'RUNNING' AND t.concurrency_key = k.key) AS n
-      FROM unnest(${keys}::text[]) AS k(key)`;
-    const result =
-      slotted.length === 0
-        ? await firstKeys.$castTo<{ key: string; n: number | string }>().execute(trx)
-        : await sql<{ key: string; n: number | string }>`
-            WITH slot AS MATERIALIZED (
-              SELECT id, key, ${isDead} AS dead FROM flow_slots WHERE key = ANY(${slotted}::text[])
-            ), pruned AS (
-              DELETE FROM flow_slots WHERE id = ANY(ARRAY(SELECT id FROM slot WHERE dead))
-            ), counted AS (
-              SELECT key, 1 AS n FROM slot WHERE NOT dead UNION ALL ${firstKeys}
-            )
-            SELECT key, sum(n) AS n FROM counted GROUP BY key`.execute(trx);
-    for (const row of result.rows) add(row.key, row.n);
-    return running;
-  }
   for (const chunk of chunksFor(dialect, slotted, 1)) {
     await trx.deleteFrom('flow_slots').where('key', 'in', chunk).where(isDead).execute();
     const slots = await trx

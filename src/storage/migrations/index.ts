@@ -38,6 +38,7 @@ import { ownerClaimWeight } from './0038-owner-claim-weight.js';
 import { taskReferencesByTrigger } from './0039-task-references-by-trigger.js';
 import { foreignKeyIndexes } from './0040-foreign-key-indexes.js';
 import { flowRunningIndex } from './0041-flow-running-index.js';
+import { flowLockFunction } from './0042-flow-lock-function.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -80,6 +81,7 @@ export const MIGRATIONS: readonly Migration[] = [
   taskReferencesByTrigger,
   foreignKeyIndexes,
   flowRunningIndex,
+  flowLockFunction,
 ];
 
 export type { Migration } from './ddl.js';
