@@ -209,121 +209,50 @@ for (const [workload, w] of Object.entries(ENGINE_WORKLOADS)) {
 }
 
 // Swarm's process runtime (e): N no-op node-agent tasks, one child process each (the spawn cost).
-/** @type {object[]} */
-const processRows = [];
 const processSize = PROCESS_WORKLOAD[sizes];
-for (const [setup, spec] of Object.entries(PROCESS_SETUPS)) {
-  if (!selected(['swarm', 'process', setup])) continue;
-  process.stdout.write(`  swarm process runtime (e) ${processSize.tasks} tasks (${setup}) … `);
-  const outcome = await measure(path.join(here, 'process.mjs'), spec.backend, `process_${setup}`, {
-    setup,
-    ...processSize,
-  });
-  const figures = outcome.result ?? outcome.partial ?? {};
-  processRows.push({
-    workload: 'process',
-    letter: PROCESS_WORKLOAD.letter,
-    title: PROCESS_WORKLOAD.title,
-    setup,
-    description: spec.description,
-    backend: spec.backend,
-    status: outcome.status,
-    ...figures,
-    seconds: outcome.seconds,
-  });
-  console.log(
-    outcome.status === 'ok'
-      ? `${outcome.result.tasksPerSec} tasks/s, p50 ${outcome.result.p50Ms} ms per task`
-      : outcome.status,
-  );
-}
+const processRows = await swarmRows({
+  file: 'process.mjs',
+  word: 'process',
+  key: 'process',
+  label: `process runtime (e) ${processSize.tasks} tasks`,
+  setups: PROCESS_SETUPS,
+  workload: PROCESS_WORKLOAD,
+  headline: (r) => `${r.tasksPerSec} tasks/s, p50 ${r.p50Ms} ms per task`,
+});
 
 // The agent loop (i): overhead per tool call, the model and the tool doing nothing.
-/** @type {object[]} */
-const loopRows = [];
 const loopSize = LOOP_WORKLOAD[sizes];
-for (const [setup, spec] of Object.entries(LOOP_SETUPS)) {
-  if (!selected(['swarm', 'agent-loop', setup])) continue;
-  process.stdout.write(
-    `  swarm agent loop (i) ${loopSize.loops} loops × ${loopSize.toolCalls} tool calls (${setup}) … `,
-  );
-  const outcome = await measure(path.join(here, 'agent-loop.mjs'), spec.backend, `loop_${setup}`, {
-    setup,
-    ...loopSize,
-  });
-  loopRows.push({
-    workload: 'agent-loop',
-    letter: LOOP_WORKLOAD.letter,
-    title: LOOP_WORKLOAD.title,
-    setup,
-    description: spec.description,
-    backend: spec.backend,
-    status: outcome.status,
-    ...(outcome.result ?? outcome.partial ?? {}),
-    seconds: outcome.seconds,
-  });
-  console.log(
-    outcome.status === 'ok'
-      ? `per tool call p50 ${outcome.result.p50Ms} ms, p99 ${outcome.result.p99Ms} ms`
-      : outcome.status,
-  );
-}
+const loopRows = await swarmRows({
+  file: 'agent-loop.mjs',
+  word: 'agent-loop',
+  key: 'loop',
+  label: `agent loop (i) ${loopSize.loops} loops × ${loopSize.toolCalls} tool calls`,
+  setups: LOOP_SETUPS,
+  workload: LOOP_WORKLOAD,
+  headline: (r) => `per tool call p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+});
 
 // The cost of API-key rate limits (h): a hot GET with the limiter on and off, in one process.
-/** @type {object[]} */
-const rateLimitRows = [];
-for (const [setup, spec] of Object.entries(RATE_LIMIT_SETUPS)) {
-  if (!selected(['swarm', 'rate-limit', setup])) continue;
-  process.stdout.write(`  swarm rate-limit cost (h) (${setup}) … `);
-  const outcome = await measure(path.join(here, 'rate-limit.mjs'), spec.backend, `ratelimit_${setup}`, {
-    setup,
-    ...RATE_LIMIT_WORKLOAD[sizes],
-  });
-  rateLimitRows.push({
-    workload: 'rate-limit',
-    letter: RATE_LIMIT_WORKLOAD.letter,
-    title: RATE_LIMIT_WORKLOAD.title,
-    setup,
-    description: spec.description,
-    backend: spec.backend,
-    status: outcome.status,
-    ...(outcome.result ?? outcome.partial ?? {}),
-    seconds: outcome.seconds,
-  });
-  console.log(
-    outcome.status === 'ok'
-      ? `on ${outcome.result.onPerSec} req/s, off ${outcome.result.offPerSec} req/s (${outcome.result.ratio}×)`
-      : outcome.status,
-  );
-}
+const rateLimitRows = await swarmRows({
+  file: 'rate-limit.mjs',
+  word: 'rate-limit',
+  key: 'ratelimit',
+  label: 'rate-limit cost (h)',
+  setups: RATE_LIMIT_SETUPS,
+  workload: RATE_LIMIT_WORKLOAD,
+  headline: (r) => `on ${r.onPerSec} req/s, off ${r.offPerSec} req/s (${r.ratio}×)`,
+});
 
 // Flow control's cost (j): the same no-op drain unkeyed and under 100 concurrency keys.
-/** @type {object[]} */
-const flowRows = [];
-for (const [setup, spec] of Object.entries(FLOW_SETUPS)) {
-  if (!selected(['swarm', 'flow', setup])) continue;
-  process.stdout.write(`  swarm flow control (j) (${setup}) … `);
-  const outcome = await measure(path.join(here, 'flow.mjs'), spec.backend, `flow_${setup}`, {
-    setup,
-    ...FLOW_WORKLOAD[sizes],
-  });
-  flowRows.push({
-    workload: 'flow',
-    letter: FLOW_WORKLOAD.letter,
-    title: FLOW_WORKLOAD.title,
-    setup,
-    description: spec.description,
-    backend: spec.backend,
-    status: outcome.status,
-    ...(outcome.result ?? outcome.partial ?? {}),
-    seconds: outcome.seconds,
-  });
-  console.log(
-    outcome.status === 'ok'
-      ? `unkeyed ${outcome.result.unkeyedPerSec} tasks/s, keyed ${outcome.result.keyedPerSec} tasks/s (${outcome.result.ratio}×)`
-      : outcome.status,
-  );
-}
+const flowRows = await swarmRows({
+  file: 'flow.mjs',
+  word: 'flow',
+  key: 'flow',
+  label: 'flow control (j)',
+  setups: FLOW_SETUPS,
+  workload: FLOW_WORKLOAD,
+  headline: (r) => `unkeyed ${r.unkeyedPerSec} tasks/s, keyed ${r.keyedPerSec} tasks/s (${r.ratio}×)`,
+});
 
 /** @type {{ txPerSec: Record<string, number>, pgbenchTxPerSec: Record<string, number> | null } | null} */
 let limit = null;
@@ -376,6 +305,39 @@ const name = `${machine.date.slice(0, 10)}-bench.${standard ? 'json' : 'tmp'}`;
 await mkdir(path.join(here, 'results'), { recursive: true });
 await writeFile(path.join(here, 'results', name), JSON.stringify(report, null, 2) + '\n');
 console.log(`\nwrote bench/results/${name} (wall time ${wallSeconds} s)`);
+
+/**
+ * The rows of one of Swarm's workload modules ((e), (h), (i), (j)): every setup it has, each in
+ * its own child process on a fresh store, with the module's size for this run (--quick or not).
+ * @param {{ file: string, word: string, key: string, label: string,
+ *   setups: Record<string, { description: string, backend: string }>,
+ *   workload: Record<string, any>, headline: (result: any) => string }} spec
+ */
+async function swarmRows({ file, word, key, label, setups, workload, headline }) {
+  /** @type {object[]} */
+  const out = [];
+  for (const [setup, spec] of Object.entries(setups)) {
+    if (!selected(['swarm', word, setup])) continue;
+    process.stdout.write(`  swarm ${label} (${setup}) … `);
+    const outcome = await measure(path.join(here, file), spec.backend, `${key}_${setup}`, {
+      setup,
+      ...workload[sizes],
+    });
+    out.push({
+      workload: word,
+      letter: workload.letter,
+      title: workload.title,
+      setup,
+      description: spec.description,
+      backend: spec.backend,
+      status: outcome.status,
+      ...(outcome.result ?? outcome.partial ?? {}),
+      seconds: outcome.seconds,
+    });
+    console.log(outcome.status === 'ok' ? headline(outcome.result) : outcome.status);
+  }
+  return out;
+}
 
 /**
  * Run one module in a child process against a freshly prepared backend, bounded by the timeout.

@@ -2,6 +2,26 @@ import type { Kysely } from 'kysely';
 import { agentsNamed, isBuiltinAgent, type DialectAdapter, type SwarmDatabase } from '../../storage/index.js';
 import { agentLimit, ownerQuota, type FlowLimit } from './keys.js';
 
+/** When a look last found none of a kind of work, and when this process last enqueued some. */
+class Sightings {
+  private emptyAt = Number.NEGATIVE_INFINITY;
+  private enqueuedAt = 0;
+  constructor(private readonly pauseMs: number) {}
+  noteWork(): void {
+    this.enqueuedAt = performance.now();
+  }
+  noteNone(): void {
+    this.emptyAt = performance.now();
+  }
+  lastEnqueueAt(): number {
+    return this.enqueuedAt;
+  }
+  /** Seen absent within the pause, and none enqueued in this process since. */
+  recentlyAbsent(): boolean {
+    return this.emptyAt > this.enqueuedAt && performance.now() - this.emptyAt < this.pauseMs;
+  }
+}
+
 /**
  * Whether a claim looks for keyed tasks at all. A database without keyed work must cost the
  * claim nothing (no statement, no round trip), so once a look finds none, claims skip the look
@@ -9,26 +29,12 @@ import { agentLimit, ownerQuota, type FlowLimit } from './keys.js';
  * another process enqueues wait at most PROBE_MS more before their first claim.
  */
 export const PROBE_MS = 1000;
-let lastEmptyAt = Number.NEGATIVE_INFINITY;
-let keyedEnqueuedAt = 0;
-
-export function noteKeyedWork(): void {
-  keyedEnqueuedAt = performance.now();
-}
-
+const keyed = new Sightings(PROBE_MS);
+export const noteKeyedWork = (): void => keyed.noteWork();
+export const noteNoKeyedWork = (): void => keyed.noteNone();
 /** When this process last enqueued keyed work (performance.now()). */
-export function lastKeyedEnqueueAt(): number {
-  return keyedEnqueuedAt;
-}
-
-export function shouldLookForKeyedWork(): boolean {
-  const now = performance.now();
-  return keyedEnqueuedAt >= lastEmptyAt || now - lastEmptyAt >= PROBE_MS;
-}
-
-export function noteNoKeyedWork(): void {
-  lastEmptyAt = performance.now();
-}
+export const lastKeyedEnqueueAt = (): number => keyed.lastEnqueueAt();
+export const shouldLookForKeyedWork = (): boolean => !keyed.recentlyAbsent();
 
 /**
  * Which kind a busy worker's claim looks at first. Keyed and unkeyed claims take turns going
@@ -40,20 +46,10 @@ export function noteNoKeyedWork(): void {
  * every claim, and never while a claim has room.
  */
 export const UNKEYED_PAUSE_MS = 100;
-let lastUnkeyedEmptyAt = Number.NEGATIVE_INFINITY;
-let unkeyedEnqueuedAt = 0;
-
-export function noteUnkeyedWork(): void {
-  unkeyedEnqueuedAt = performance.now();
-}
-
-export function noteNoUnkeyedWork(): void {
-  lastUnkeyedEmptyAt = performance.now();
-}
-
-export function unkeyedRecentlyEmpty(): boolean {
-  return lastUnkeyedEmptyAt > unkeyedEnqueuedAt && performance.now() - lastUnkeyedEmptyAt < UNKEYED_PAUSE_MS;
-}
+const unkeyed = new Sightings(UNKEYED_PAUSE_MS);
+export const noteUnkeyedWork = (): void => unkeyed.noteWork();
+export const noteNoUnkeyedWork = (): void => unkeyed.noteNone();
+export const unkeyedRecentlyEmpty = (): boolean => unkeyed.recentlyAbsent();
 
 /**
  * Adds each owner's quota (users.max_running_tasks, set by an admin) to every task of that

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { toDbTimestamp, type SwarmDatabase } from '../../storage/index.js';
 import { describeFlowKey } from './keys.js';
+import { runningUnderFirstKey } from './slots.js';
 
 /** Keys listed at most (the busiest first within the listing: see listFlowKeys). */
 export const MAX_LISTED_KEYS = 500;
@@ -64,18 +65,8 @@ export async function listFlowKeys(
     for (const row of live) running.set(row.key, Number(row.n));
     // A task's first key counts it from its own row (src/queue/flow/slots.ts, runningCounts).
     const limited = listed.filter((row) => row.max_running !== null).map((row) => row.key);
-    const first =
-      limited.length === 0
-        ? []
-        : await db
-            .selectFrom('tasks')
-            .select(['concurrency_key', (eb) => eb.fn.countAll<number | string>().as('n')])
-            .where('status', '=', 'RUNNING')
-            .where('concurrency_key', 'in', limited)
-            .groupBy('concurrency_key')
-            .execute();
-    for (const row of first)
-      running.set(row.concurrency_key!, (running.get(row.concurrency_key!) ?? 0) + Number(row.n));
+    for (const [key, n] of await runningUnderFirstKey(db, limited))
+      running.set(key, (running.get(key) ?? 0) + n);
     const parked = await db
       .selectFrom('tasks')
       .select(['parked_key', (eb) => eb.fn.countAll<number | string>().as('n')])

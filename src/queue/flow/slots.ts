@@ -51,17 +51,25 @@ export async function runningCounts(
       .execute();
     for (const row of slots) add(row.key, row.n);
   }
-  for (const chunk of chunksFor(dialect, keys, 1)) {
-    const tasks = await trx
-      .selectFrom('tasks')
-      .select(['concurrency_key', (eb) => eb.fn.countAll<number | string>().as('n')])
-      .where('status', '=', 'RUNNING')
-      .where('concurrency_key', 'in', chunk)
-      .groupBy('concurrency_key')
-      .execute();
-    for (const row of tasks) add(row.concurrency_key!, row.n);
-  }
+  for (const chunk of chunksFor(dialect, keys, 1))
+    for (const [key, n] of await runningUnderFirstKey(trx, chunk)) add(key, n);
   return running;
+}
+
+/** The RUNNING tasks whose first key is one of `keys` (idx_tasks_flow_running), per key. */
+export async function runningUnderFirstKey(
+  db: Kysely<SwarmDatabase>,
+  keys: readonly string[],
+): Promise<Map<string, number>> {
+  if (keys.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['concurrency_key', (eb) => eb.fn.countAll<number | string>().as('n')])
+    .where('status', '=', 'RUNNING')
+    .where('concurrency_key', 'in', keys)
+    .groupBy('concurrency_key')
+    .execute();
+  return new Map(rows.map((row) => [row.concurrency_key!, Number(row.n)]));
 }
 
 /** The claim's start of a keyed task: as any claim's, and no longer parked. */
