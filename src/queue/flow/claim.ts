@@ -281,6 +281,30 @@ async function lockKeys(
 
 type LockedKey = KeyState & { readonly key: string };
 
+/** A `flow_keys` row as read under its lock. */
+interface KeyRow {
+  key: string;
+  max_running: number | null;
+  rate_limit: number | null;
+  period_ms: number | string | null;
+  wake_at: string | null;
+}
+
+/** A locked key's state, from its row and what was counted under the lock. */
+function lockedKey(
+  row: KeyRow,
+  counted: { running: number; starts: number; oldestStart: string | null },
+): LockedKey {
+  return {
+    key: row.key,
+    maxRunning: row.max_running,
+    rate: row.rate_limit,
+    periodMs: row.period_ms === null ? null : Number(row.period_ms),
+    wakeAt: row.wake_at === null ? null : toDbTimestamp(new Date(row.wake_at)),
+    ...counted,
+  };
+}
+
 /**
  * PostgreSQL: swarm_lock_flow_keys (migration 0042) locks, prunes and counts in one round trip;
  * its counts run after its lock, each statement of it under a fresh snapshot.
@@ -290,26 +314,16 @@ async function lockKeysInOneCall(
   wanted: readonly string[],
   at: KeyedClaimAt,
 ): Promise<LockedKey[]> {
-  const result = await sql<{
-    key: string;
-    max_running: number | null;
-    rate_limit: number | null;
-    period_ms: number | string | null;
-    wake_at: string | null;
-    running: number | string;
-    starts: number | string;
-    oldest_start: string | null;
-  }>`SELECT * FROM swarm_lock_flow_keys(${wanted}::text[], ${at.now}::timestamptz)`.execute(trx);
-  return result.rows.map((row) => ({
-    key: row.key,
-    maxRunning: row.max_running,
-    rate: row.rate_limit,
-    periodMs: row.period_ms === null ? null : Number(row.period_ms),
-    wakeAt: row.wake_at === null ? null : toDbTimestamp(new Date(row.wake_at)),
-    running: Number(row.running),
-    starts: Number(row.starts),
-    oldestStart: row.oldest_start === null ? null : toDbTimestamp(new Date(row.oldest_start)),
-  }));
+  const result = await sql<
+    KeyRow & { running: number | string; starts: number | string; oldest_start: string | null }
+  >`SELECT * FROM swarm_lock_flow_keys(${wanted}::text[], ${at.now}::timestamptz)`.execute(trx);
+  return result.rows.map((row) =>
+    lockedKey(row, {
+      running: Number(row.running),
+      starts: Number(row.starts),
+      oldestStart: row.oldest_start === null ? null : toDbTimestamp(new Date(row.oldest_start)),
+    }),
+  );
 }
 
 /**
@@ -322,23 +336,16 @@ async function lockKeysByStatements(
   wanted: readonly string[],
   at: KeyedClaimAt,
 ): Promise<LockedKey[]> {
-  const rows: {
-    key: string;
-    max_running: number | null;
-    rate_limit: number | null;
-    period_ms: number | string | null;
-    wake_at: string | null;
-    slotted: boolean | number;
-  }[] = [];
-  for (const chunk of chunksFor(dialect, wanted, 1)) {
-    let q = trx
-      .selectFrom('flow_keys')
-      .select(['key', 'max_running', 'rate_limit', 'period_ms', 'wake_at', 'slotted'])
-      .where('key', 'in', chunk)
-      .orderBy('key');
-    if (dialect.capabilities.skipLocked) q = q.forUpdate().skipLocked();
-    rows.push(...(await q.execute()));
-  }
+  const rows: (KeyRow & { slotted: boolean | number })[] = [];
+  for (const chunk of chunksFor(dialect, wanted, 1))
+    rows.push(
+      ...(await trx
+        .selectFrom('flow_keys')
+        .select(['key', 'max_running', 'rate_limit', 'period_ms', 'wake_at', 'slotted'])
+        .where('key', 'in', chunk)
+        .orderBy('key')
+        .execute()),
+    );
   const limited = rows.filter((row) => row.max_running !== null);
   const running = await runningCounts(
     trx,
@@ -348,17 +355,8 @@ async function lockKeysByStatements(
   );
   const locked: LockedKey[] = [];
   for (const row of rows) {
+    const counted = { running: running.get(row.key) ?? 0, starts: 0, oldestStart: null as string | null };
     const periodMs = row.period_ms === null ? null : Number(row.period_ms);
-    const state = {
-      key: row.key,
-      maxRunning: row.max_running,
-      rate: row.rate_limit,
-      periodMs,
-      wakeAt: row.wake_at === null ? null : toDbTimestamp(new Date(row.wake_at)),
-      running: running.get(row.key) ?? 0,
-      starts: 0,
-      oldestStart: null as string | null,
-    };
     if (row.rate_limit !== null && periodMs !== null) {
       const since = toDbTimestamp(new Date(at.nowDate.getTime() - periodMs));
       await trx
@@ -374,10 +372,10 @@ async function lockKeysByStatements(
         ])
         .where('key', '=', row.key)
         .executeTakeFirst();
-      state.starts = Number(window?.n ?? 0);
-      state.oldestStart = window?.oldest == null ? null : toDbTimestamp(new Date(window.oldest));
+      counted.starts = Number(window?.n ?? 0);
+      counted.oldestStart = window?.oldest == null ? null : toDbTimestamp(new Date(window.oldest));
     }
-    locked.push(state);
+    locked.push(lockedKey(row, counted));
   }
   return locked;
 }
