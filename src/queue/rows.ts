@@ -148,7 +148,10 @@ export function toClaimedTask(row: ClaimRow): ClaimedTask {
 }
 
 /** The claim order (`idx_tasks_ready`): higher priority first, then older `run_at`, then id. */
-export function byClaimOrder(a: ClaimRow, b: ClaimRow): number {
+export function byClaimOrder(
+  a: Pick<ClaimRow, 'priority' | 'run_at' | 'id'>,
+  b: Pick<ClaimRow, 'priority' | 'run_at' | 'id'>,
+): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
   if (a.run_at !== b.run_at) return Date.parse(a.run_at) - Date.parse(b.run_at);
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -428,6 +428,55 @@ describe.each(DIALECTS)('flow control in the claim on %s', (dialect) => {
     expect({ heavy: of(heavy!.id), light: of(f.ownerId) }).toEqual({ heavy: 6, light: 2 });
   });
 
+  it('claims keyed tasks only as a pull agent’s filter allows: its owner, the agent named, or its capabilities', async () => {
+    const other = (await f.store.system.insertUserIfAbsent({
+      name: 'Other',
+      email: 'other-flow-filter@example.com',
+      role: 'member',
+    }))!;
+    const key = concurrency(f.ownerId, 'filtered', 10);
+    const now = later();
+    const [named, byCap, otherName, otherCap, capButNamed, plain, low] = await enqueue(
+      f,
+      [
+        { agentName: 'puller', priority: 5 },
+        { capability: 'text:summarize', priority: 7 },
+        { agentName: 'someone-else', priority: 9 },
+        { capability: 'image:draw', priority: 9 },
+        { agentName: 'someone-else', capability: 'text:summarize', priority: 9 },
+        { priority: 9 },
+        { agentName: 'puller', priority: 1 },
+      ].map((task) => ({ ...task, flow: [key] })),
+    );
+    const [foreign] = await enqueueTasks(f.handle.db, f.handle.dialect, [
+      {
+        ownerId: other.id,
+        taskType: 'test',
+        input: {},
+        agentName: 'puller',
+        priority: 10,
+        flow: [concurrency(other.id, 'filtered', 10)],
+      },
+    ]);
+    const claim = (filter: Pick<Parameters<typeof claimTasks>[1], 'ownerId' | 'only'>, limit = 10) =>
+      claimTasks(f.handle, { workerId: 'agent:puller', limit, leaseMs: 60_000, now, ...filter });
+    const only = { agentName: 'puller', capabilities: ['text:summarize', 'x:unused'] };
+
+    // A filter naming nothing claims nothing; the owner's filter leaves the other owner's task.
+    expect(await claim({ only: {} })).toEqual([]);
+    expect((await claim({ ownerId: f.ownerId, only }, 2)).map((t) => t.id)).toEqual([byCap, named]);
+    expect((await claim({ ownerId: f.ownerId, only })).map((t) => t.id)).toEqual([low]);
+    for (const id of [otherName, otherCap, capButNamed, plain, foreign])
+      expect((await taskRow(f, id!)).status).toBe('PENDING');
+    // Only capabilities: the tasks naming no agent that require one of them.
+    expect((await claim({ only: { capabilities: ['image:draw'] } })).map((t) => t.id)).toEqual([otherCap]);
+    // Only an owner: all of its waiting tasks, none of the other owner's.
+    expect((await claim({ ownerId: f.ownerId })).map((t) => t.id).sort()).toEqual(
+      [otherName, capButNamed, plain].sort(),
+    );
+    expect((await taskRow(f, foreign!)).status).toBe('PENDING');
+  });
+
   it('keeps priority and FIFO order within a key', async () => {
     const key = concurrency(f.ownerId, 'k', 1);
     const ids = await enqueue(f, [

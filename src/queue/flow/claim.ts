@@ -1,11 +1,11 @@
-import { sql, type Expression, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DialectAdapter, SwarmDatabase } from '../../storage/index.js';
 import { fromDbBool, toDbTimestamp } from '../../storage/index.js';
 import { whereClaimerMayTake } from '../claimer-filter.js';
 import { chunksFor } from '../batch.js';
 import { byClaimOrder } from '../rows.js';
 import { lastKeyedEnqueueAt } from './gate.js';
-import { CANDIDATE_COLUMNS, runningCounts, startTasks, type Candidate } from './slots.js';
+import { HEAD_COLUMNS, runningCounts, startTasks, type Candidate, type Head } from './slots.js';
 
 /** What the claim of keyed tasks needs of the caller's claim (src/queue/claim.ts). */
 export interface KeyedClaimAt {
@@ -62,7 +62,7 @@ export async function claimKeyedTasks(
   const scan = await keysWithParkedTasks(trx, at.database);
   const parkedKeys = scan.keys;
   if (parkedKeys.length === 0) return { rows: [], seen: false };
-  const pool = new Map<string, Candidate>();
+  const pool = new Map<string, Head>();
   const states = new Map<string, KeyState>();
 
   // Parked keys a few at a time, from a random point of the list, until the claim has enough:
@@ -72,34 +72,17 @@ export async function claimKeyedTasks(
   const order = [...parkedKeys.slice(offset), ...parkedKeys.slice(0, offset)];
   let unparked = 0;
   for (let i = 0; i < order.length && unparked < at.limit; i += KEYS_PER_ROUND) {
-    const round = order.slice(i, i + KEYS_PER_ROUND);
-    await lockKeys(trx, dialect, at, new Set(round.filter((key) => !states.has(key))), states);
-    // Each key with room gives up to its room, the claim's limit shared out in round order. A
-    // key that gives less than asked (fewer parked than its room, or none left: a scan is
-    // reused for a while) leaves the rest of the limit to the round's other keys.
-    const unasked = round.filter((key) => {
-      const state = states.get(key);
-      return state !== undefined && (state.wakeAt === null || state.wakeAt <= at.now) && roomOf(state) > 0;
-    });
-    while (unasked.length > 0 && unparked < at.limit) {
-      const wanted: { key: string; room: number }[] = [];
-      for (let left = at.limit - unparked; unasked.length > 0 && left > 0;) {
-        const key = unasked.shift()!;
-        const room = Math.min(roomOf(states.get(key)!), left);
-        wanted.push({ key, room });
-        left -= room;
-      }
-      for (const row of await parkedHeads(trx, dialect, at, wanted)) {
-        if (!pool.has(row.id)) unparked++;
-        pool.set(row.id, row);
-      }
+    const round = order.slice(i, i + KEYS_PER_ROUND).filter((key) => !states.has(key));
+    for (const row of await takeRound(trx, dialect, at, round, at.limit - unparked, states)) {
+      if (!pool.has(row.id)) unparked++;
+      pool.set(row.id, row);
     }
   }
   // Keys of unparked tasks that no first round locked (a task under several limits).
   const more = new Set([...pool.values()].flatMap(keysOf).filter((key) => !states.has(key)));
   if (more.size > 0) await lockKeys(trx, dialect, at, more, states);
 
-  const accepted: Candidate[] = [];
+  const accepted: Head[] = [];
   const park = new Map<string, string[]>();
   for (const task of [...pool.values()].sort(byClaimOrder)) {
     if (accepted.length >= at.limit) break;
@@ -141,22 +124,33 @@ export async function claimKeyedTasks(
 }
 
 /**
- * The oldest parked tasks of each key, up to its room, locked (PostgreSQL: SKIP LOCKED). On
- * PostgreSQL one statement for all the keys of a round — each key's head is its own LATERAL
- * subquery over idx_tasks_flow_parked, so a round costs one round trip, not one per key; SQLite
- * (one writer, no LATERAL, no round trip) asks key by key.
+ * A round of the claim: locks `round`'s keys (those another claimer holds are skipped), reads
+ * each one's state into `states`, and takes, key by key in the round's order, the oldest parked
+ * tasks of each key with room (and not waiting for its rate window), up to its room and to
+ * what is left of `budget`. PostgreSQL does it all in one round trip (swarm_flow_round,
+ * migration 0043); SQLite (one writer, no round trips) in statements, the same steps.
  */
-async function parkedHeads(
+async function takeRound(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   at: KeyedClaimAt,
-  wanted: readonly { key: string; room: number }[],
-): Promise<Candidate[]> {
-  if (wanted.length === 0) return [];
-  const head = (key: Expression<string>, room: Expression<number>) => {
-    const q = trx
+  round: readonly string[],
+  budget: number,
+  states: Map<string, KeyState>,
+): Promise<Head[]> {
+  if (round.length === 0) return [];
+  if (dialect.name === 'postgres') return takeRoundInOneCall(trx, at, round, budget, states);
+  await lockKeys(trx, dialect, at, new Set(round), states);
+  const heads: Head[] = [];
+  for (const key of round) {
+    const state = states.get(key);
+    if (budget <= 0) break;
+    if (state === undefined || (state.wakeAt !== null && state.wakeAt > at.now)) continue;
+    const room = Math.min(roomOf(state), budget);
+    if (room <= 0) continue;
+    const rows = await trx
       .selectFrom('tasks')
-      .select(CANDIDATE_COLUMNS)
+      .select(HEAD_COLUMNS)
       .where('status', '=', 'PENDING')
       .where('parked_key', '=', key)
       .where('run_at', '<=', at.now)
@@ -164,27 +158,40 @@ async function parkedHeads(
       .orderBy('priority', 'desc')
       .orderBy('run_at')
       .orderBy('id')
-      .limit(room);
-    return dialect.capabilities.skipLocked ? q.forUpdate().skipLocked() : q;
-  };
-  if (!dialect.capabilities.arrayParameters) {
-    const rows: Candidate[] = [];
-    for (const { key, room } of wanted) rows.push(...(await head(sql.val(key), sql.val(room)).execute()));
-    return rows;
+      .limit(room)
+      .execute();
+    heads.push(...rows);
+    budget -= rows.length;
   }
-  const keys = sql<{
-    key: string;
-    room: number;
-  }>`(SELECT unnest(cast(${wanted.map((w) => w.key)} as text[])) AS key,
-    unnest(cast(${wanted.map((w) => w.room)} as integer[])) AS room)`;
-  return (await trx
-    .selectFrom(keys.as('k'))
-    .innerJoinLateral(
-      () => head(sql.ref<string>('k.key'), sql.ref<number>('k.room')).as('t'),
-      (join) => join.onTrue(),
-    )
-    .selectAll('t')
-    .execute()) as Candidate[];
+  return heads;
+}
+
+/** PostgreSQL's round (see takeRound): a row per locked key, then one per task taken. */
+async function takeRoundInOneCall(
+  trx: Kysely<SwarmDatabase>,
+  at: KeyedClaimAt,
+  round: readonly string[],
+  budget: number,
+  states: Map<string, KeyState>,
+): Promise<Head[]> {
+  const result = await sql<
+    LockedKeyRow & {
+      id: string | null;
+      priority: number;
+      run_at: string;
+      flow_keys: string | null;
+      concurrency_key: string | null;
+      parked_key: string | null;
+    }
+  >`SELECT * FROM swarm_flow_round(${round}::text[], ${budget}::integer, ${at.now}::timestamptz,
+    ${at.ownerId ?? null}::text, ${at.only?.agentName ?? null}::text,
+    ${at.only === undefined ? null : [...(at.only.capabilities ?? [])]}::text[])`.execute(trx);
+  const heads: Head[] = [];
+  for (const row of result.rows) {
+    if (row.id === null) states.set(row.key, lockedKeyOfRow(row));
+    else heads.push(row as Head);
+  }
+  return heads;
 }
 
 /**
@@ -314,16 +321,26 @@ async function lockKeysInOneCall(
   wanted: readonly string[],
   at: KeyedClaimAt,
 ): Promise<LockedKey[]> {
-  const result = await sql<
-    KeyRow & { running: number | string; starts: number | string; oldest_start: string | null }
-  >`SELECT * FROM swarm_lock_flow_keys(${wanted}::text[], ${at.now}::timestamptz)`.execute(trx);
-  return result.rows.map((row) =>
-    lockedKey(row, {
-      running: Number(row.running),
-      starts: Number(row.starts),
-      oldestStart: row.oldest_start === null ? null : toDbTimestamp(new Date(row.oldest_start)),
-    }),
-  );
+  const result =
+    await sql<LockedKeyRow>`SELECT * FROM swarm_lock_flow_keys(${wanted}::text[], ${at.now}::timestamptz)`.execute(
+      trx,
+    );
+  return result.rows.map(lockedKeyOfRow);
+}
+
+/** A key's row as swarm_lock_flow_keys and swarm_flow_round return it (PostgreSQL). */
+type LockedKeyRow = KeyRow & {
+  running: number | string;
+  starts: number | string;
+  oldest_start: string | null;
+};
+
+function lockedKeyOfRow(row: LockedKeyRow): LockedKey {
+  return lockedKey(row, {
+    running: Number(row.running),
+    starts: Number(row.starts),
+    oldestStart: row.oldest_start === null ? null : toDbTimestamp(new Date(row.oldest_start)),
+  });
 }
 
 /**

@@ -8,12 +8,26 @@ import { CLAIM_COLUMNS, startedColumns, type ClaimRow } from '../rows.js';
 export type Candidate = ClaimRow & { flow_keys: string | null; parked_key: string | null };
 export const CANDIDATE_COLUMNS = [...CLAIM_COLUMNS, 'flow_keys', 'parked_key'] as const;
 
+/** What a keyed claim decides on of a parked task (the start's RETURNING gives the rest). */
+export type Head = Pick<
+  Candidate,
+  'id' | 'priority' | 'run_at' | 'flow_keys' | 'concurrency_key' | 'parked_key'
+>;
+export const HEAD_COLUMNS = [
+  'id',
+  'priority',
+  'run_at',
+  'flow_keys',
+  'concurrency_key',
+  'parked_key',
+] as const;
+
 /** What the start of a task gives each of its keys (src/queue/flow/claim.ts). */
 export interface StartedKeys {
   /** The keys a task holds a slot of while it runs (concurrency limits). */
-  readonly slotKeys: (task: Candidate) => readonly string[];
+  readonly slotKeys: (task: Head) => readonly string[];
   /** The keys a task's start counts against (rate limits). */
-  readonly rateKeys: (task: Candidate) => readonly string[];
+  readonly rateKeys: (task: Head) => readonly string[];
 }
 
 /**
@@ -87,7 +101,7 @@ export async function startTasks(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   at: { readonly now: string; readonly lockedUntil: string; readonly workerId: string },
-  accepted: readonly Candidate[],
+  accepted: readonly Head[],
   keys: StartedKeys,
 ): Promise<Candidate[]> {
   const returning = CANDIDATE_COLUMNS;

@@ -39,6 +39,7 @@ import { taskReferencesByTrigger } from './0039-task-references-by-trigger.js';
 import { foreignKeyIndexes } from './0040-foreign-key-indexes.js';
 import { flowRunningIndex } from './0041-flow-running-index.js';
 import { flowLockFunction } from './0042-flow-lock-function.js';
+import { flowRoundFunction } from './0043-flow-round-function.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -82,6 +83,7 @@ export const MIGRATIONS: readonly Migration[] = [
   foreignKeyIndexes,
   flowRunningIndex,
   flowLockFunction,
+  flowRoundFunction,
 ];
 
 export type { Migration } from './ddl.js';
