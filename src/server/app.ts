@@ -60,6 +60,7 @@ import { runRoutes, runSchema } from './routes/runs.js';
 import { historyRoutes } from './routes/history.js';
 import { templateRoutes } from './routes/templates.js';
 import { startHistoryService } from '../history/index.js';
+import { schemaCompilers } from './compilers.js';
 import type { RetentionPolicy } from '../config/index.js';
 import { runAttemptRoutes } from './routes/run-attempts.js';
 import { secretRoutes } from './routes/secrets.js';
@@ -165,6 +166,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // Validators and serializers compiled once per process, not once per app (src/server/compilers.ts).
+    schemaController: { compilersFactory: schemaCompilers },
     // Requests refused before routing (a path that is not valid percent-encoded UTF-8, a path
     // parameter too long) get problem+json and the security headers like every other answer.
     frameworkErrors: (error, request, reply) => {
