@@ -75,7 +75,7 @@ describe('swarm CLI basics', () => {
 describe.each(DIALECTS)('swarm db on %s', (dialect) => {
   let testDb: TestDatabase;
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect);
+    testDb = await createTestDatabase(dialect, { empty: true });
   });
   afterEach(async () => {
     await testDb.drop();

@@ -67,8 +67,10 @@ describe.each(DIALECTS)('swarm templates and swarm history against a running ser
         const items = JSON.parse(out.stdout) as { runId: string }[];
         return items.some((i) => i.runId === id) ? out : null;
       },
-      // The server archives every 5 s; each CLI call is a node process (slow on a loaded machine).
+      // The server archives every 5 s. Each look is a request under the key's limit of 60 a
+      // minute: looking every 25 ms, the test spent up to 50 s waiting out a 429's Retry-After.
       60_000,
+      500,
     );
     expect(listed.code).toBe(0);
     const table = await cli(['history', 'list'], env);

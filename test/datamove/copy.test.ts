@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 async function fresh(dialect: TestDialect): Promise<TestDatabase> {
-  const db = await createTestDatabase(dialect);
+  const db = await createTestDatabase(dialect, { empty: true });
   cleanups.push(() => db.drop());
   return db;
 }

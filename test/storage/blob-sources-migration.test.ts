@@ -18,7 +18,7 @@ describe.each(DIALECTS)('migration 0035 (blob sources) on %s', (dialect) => {
   let handle: DatabaseHandle;
 
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect);
+    testDb = await createTestDatabase(dialect, { empty: true });
     handle = await openDatabase(testDb.url);
   });
   afterEach(async () => {

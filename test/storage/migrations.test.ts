@@ -70,7 +70,7 @@ describe.each(DIALECTS)('migrations on %s', (dialect) => {
   let handle: DatabaseHandle;
 
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect);
+    testDb = await createTestDatabase(dialect, { empty: true });
     handle = await openDatabase(testDb.url);
   });
   afterEach(async () => {

@@ -11,7 +11,7 @@ describe.each(DIALECTS)('migration 0013 (people) on %s', (dialect) => {
   const db = () => handle.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
 
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect);
+    testDb = await createTestDatabase(dialect, { empty: true });
     handle = await openDatabase(testDb.url);
   });
   afterEach(async () => {

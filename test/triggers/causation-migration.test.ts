@@ -20,7 +20,7 @@ describe.each(DIALECTS)('migration 0010 (event causation) on %s', (dialect) => {
   const through10 = MIGRATIONS.filter((m) => m.version <= 10);
 
   beforeEach(async () => {
-    testDb = await createTestDatabase(dialect);
+    testDb = await createTestDatabase(dialect, { empty: true });
     handle = await openDatabase(testDb.url);
   });
   afterEach(async () => {
