@@ -16,6 +16,7 @@ import {
   enqueue,
   later,
   openQueueFixture,
+  PULL_FILTER_TASKS,
   taskRow,
   type QueueFixture,
 } from './helpers.js';
@@ -275,13 +276,7 @@ describe.each(DIALECTS)('enqueue and claim on %s', (dialect) => {
     }))!;
     const now = later();
     const [named, byCap, otherName, otherCap, capButNamed, plain, low] = await enqueue(f, [
-      { agentName: 'puller', priority: 5 },
-      { capability: 'text:summarize', priority: 7 },
-      { agentName: 'someone-else', priority: 9 },
-      { capability: 'image:draw', priority: 9 },
-      { agentName: 'someone-else', capability: 'text:summarize', priority: 9 },
-      { priority: 9 },
-      { agentName: 'puller', priority: 1 },
+      ...PULL_FILTER_TASKS,
     ]);
     const [foreign] = await enqueueTasks(f.handle.db, f.handle.dialect, [
       { ownerId: other.id, taskType: 'test', input: {}, agentName: 'puller', priority: 10 },

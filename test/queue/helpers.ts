@@ -46,6 +46,21 @@ export async function enqueue(fixture: QueueFixture, tasks: Array<Partial<NewTas
   );
 }
 
+/**
+ * Tasks a pull agent's filter (`only: { agentName: 'puller', capabilities: ['text:summarize',
+ * …] }`) tells apart, in this order: named, by capability, another name, another capability,
+ * a capability but another name, neither, named at low priority.
+ */
+export const PULL_FILTER_TASKS: readonly Partial<NewTask>[] = [
+  { agentName: 'puller', priority: 5 },
+  { capability: 'text:summarize', priority: 7 },
+  { agentName: 'someone-else', priority: 9 },
+  { capability: 'image:draw', priority: 9 },
+  { agentName: 'someone-else', capability: 'text:summarize', priority: 9 },
+  { priority: 9 },
+  { agentName: 'puller', priority: 1 },
+];
+
 export async function taskRow(fixture: QueueFixture, id: string) {
   return fixture.handle.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 }
