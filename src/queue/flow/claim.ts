@@ -70,13 +70,11 @@ export async function claimKeyedTasks(
   // tasks does not lock and count a thousand keys.
   const offset = Math.floor(Math.random() * parkedKeys.length);
   const order = [...parkedKeys.slice(offset), ...parkedKeys.slice(0, offset)];
-  let unparked = 0;
-  for (let i = 0; i < order.length && unparked < at.limit; i += KEYS_PER_ROUND) {
+  // Rounds are disjoint and a task is parked under one key: no task is taken twice.
+  for (let i = 0; i < order.length && pool.size < at.limit; i += KEYS_PER_ROUND) {
     const round = order.slice(i, i + KEYS_PER_ROUND).filter((key) => !states.has(key));
-    for (const row of await takeRound(trx, dialect, at, round, at.limit - unparked, states)) {
-      if (!pool.has(row.id)) unparked++;
+    for (const row of await takeRound(trx, dialect, at, round, at.limit - pool.size, states))
       pool.set(row.id, row);
-    }
   }
   // Keys of unparked tasks that no first round locked (a task under several limits).
   const more = new Set([...pool.values()].flatMap(keysOf).filter((key) => !states.has(key)));
@@ -143,8 +141,8 @@ async function takeRound(
   await lockKeys(trx, dialect, at, new Set(round), states);
   const heads: Head[] = [];
   for (const key of round) {
-    const state = states.get(key);
     if (budget <= 0) break;
+    const state = states.get(key);
     if (state === undefined || (state.wakeAt !== null && state.wakeAt > at.now)) continue;
     const room = Math.min(roomOf(state), budget);
     if (room <= 0) continue;
