@@ -196,6 +196,10 @@ class TimestampCache {
   }
 }
 
+// Built once: a bulk enqueue checks every task, and joining these per task was a tenth of it.
+const ONE_OF_ROUTING_STRATEGIES = `one of ${ROUTING_STRATEGIES.join(', ')}`;
+const ONE_OF_BACKOFF_KINDS = `one of ${BACKOFF_KINDS.join(', ')}`;
+
 function issuesOf(task: NewTask, at: string, timestamps: TimestampCache): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const check = (ok: boolean, field: string, message: string) => {
@@ -211,9 +215,9 @@ function issuesOf(task: NewTask, at: string, timestamps: TimestampCache): FieldI
   check(
     task.routing === undefined || ROUTING_STRATEGIES.includes(task.routing),
     'routing',
-    `one of ${ROUTING_STRATEGIES.join(', ')}`,
+    ONE_OF_ROUTING_STRATEGIES,
   );
-  check(BACKOFF_KINDS.includes(policy.backoff), 'retryPolicy.backoff', `one of ${BACKOFF_KINDS.join(', ')}`);
+  check(BACKOFF_KINDS.includes(policy.backoff), 'retryPolicy.backoff', ONE_OF_BACKOFF_KINDS);
   check(
     Number.isFinite(policy.initialDelayMs) && policy.initialDelayMs >= 0,
     'retryPolicy.initialDelayMs',

@@ -22,27 +22,48 @@ export const PARKED_UNDER_FIRST_KEY = { parked_key: sql<string | null>`concurren
  * numbers live in the `retry_options` JSON.
  */
 export function retryColumns(policy: RetryPolicy): { retry_policy: BackoffKind; retry_options: string } {
-  return {
-    retry_policy: policy.backoff,
-    retry_options: toDbJson({
-      initialDelayMs: policy.initialDelayMs,
-      maxDelayMs: policy.maxDelayMs,
-      jitter: policy.jitter,
-    }),
-  };
+  let columns = RETRY_COLUMNS.get(policy);
+  if (columns === undefined) {
+    columns = {
+      retry_policy: policy.backoff,
+      retry_options: toDbJson({
+        initialDelayMs: policy.initialDelayMs,
+        maxDelayMs: policy.maxDelayMs,
+        jitter: policy.jitter,
+      }),
+    };
+    RETRY_COLUMNS.set(policy, columns);
+  }
+  return columns;
 }
+
+/**
+ * Tasks share a few policies (the default, a step's): each is serialised once per policy object
+ * written and parsed once per stored text read, not once per task. Policies are read-only.
+ */
+const RETRY_COLUMNS = new WeakMap<RetryPolicy, { retry_policy: BackoffKind; retry_options: string }>();
+const POLICIES_READ = new Map<string, RetryPolicy>();
+/** Distinct stored policies kept: past this the map starts over (a bound, not an LRU). */
+const MAX_POLICIES_READ = 1000;
 
 /** Reads a policy back; rows written before the options existed (imports) get the defaults. */
 export function retryPolicyOf(kind: string, options: string | null): RetryPolicy {
-  const stored = fromDbJson<Partial<Omit<RetryPolicy, 'backoff'>>>(options) ?? {};
-  return {
-    backoff: (BACKOFF_KINDS as readonly string[]).includes(kind)
-      ? (kind as BackoffKind)
-      : DEFAULT_RETRY_POLICY.backoff,
-    initialDelayMs: stored.initialDelayMs ?? DEFAULT_RETRY_POLICY.initialDelayMs,
-    maxDelayMs: stored.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
-    jitter: stored.jitter ?? DEFAULT_RETRY_POLICY.jitter,
-  };
+  const key = `${kind}\u0000${options ?? ''}`;
+  let policy = POLICIES_READ.get(key);
+  if (policy === undefined) {
+    const stored = fromDbJson<Partial<Omit<RetryPolicy, 'backoff'>>>(options) ?? {};
+    policy = Object.freeze({
+      backoff: (BACKOFF_KINDS as readonly string[]).includes(kind)
+        ? (kind as BackoffKind)
+        : DEFAULT_RETRY_POLICY.backoff,
+      initialDelayMs: stored.initialDelayMs ?? DEFAULT_RETRY_POLICY.initialDelayMs,
+      maxDelayMs: stored.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+      jitter: stored.jitter ?? DEFAULT_RETRY_POLICY.jitter,
+    });
+    if (POLICIES_READ.size >= MAX_POLICIES_READ) POLICIES_READ.clear();
+    POLICIES_READ.set(key, policy);
+  }
+  return policy;
 }
 
 /**

@@ -59,6 +59,9 @@ export interface BuiltinRuntimeOptions {
   approvalLinks?: ApprovalLinkMaker;
 }
 
+/** Builtins that compute their output from their input alone, at once, with no side effect. */
+const PURE_BUILTINS: ReadonlySet<string> = new Set(['noop', 'transform', 'condition', 'consensus']);
+
 export class BuiltinRuntime implements Runtime {
   private readonly http: HttpPolicy;
   private readonly handlers: Readonly<Record<string, Handler>>;
@@ -139,7 +142,10 @@ export class BuiltinRuntime implements Runtime {
     if (handler === undefined || schemas === undefined) {
       throw RuntimeError.invalidInput('agent.runtime.name', `no builtin agent is called "${name}"`);
     }
-    context.signal.throwIfAborted();
+    // An attempt aborted before it starts does not start: a pure builtin, which computes its
+    // output at once and touches nothing, is exempt (the worker refuses an aborted attempt's
+    // output anyway), so that it never makes the attempt's AbortSignal (see AttemptAbort).
+    if (!PURE_BUILTINS.has(name)) context.signal.throwIfAborted();
     if (!schemas.input(invocation.input)) throw inputError(schemas.input.errors ?? []);
     const output = await handler(invocation.input as never, invocation, context);
     if (output instanceof Sleep) return output;

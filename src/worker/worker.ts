@@ -21,6 +21,7 @@ import {
 import {
   RuntimeError,
   Sleep,
+  type AgentReport,
   type EmittedEvent,
   type EventSink,
   type LogLevel,
@@ -35,7 +36,7 @@ import { ExecutionLogWriter } from './logs.js';
 import { ReportWriter, type ReportWriterOptions } from './reports.js';
 import { conversationRows } from './conversation.js';
 import { readWaitpoint } from './waitpoints.js';
-import { idempotencyKeyOf } from './idempotency.js';
+import { AttemptAbort, AttemptContext, AttemptInvocation } from './attempt.js';
 import { AttemptSecrets, SecretsUnavailable } from './secrets.js';
 import { agentLabel, type AttemptEnd } from './attempt-end.js';
 import { startAttemptSpan, type AttemptSpan } from '../telemetry/index.js';
@@ -90,7 +91,7 @@ export interface WorkerOptions {
 
 interface InFlight {
   readonly task: ClaimedTask;
-  readonly controller: AbortController;
+  readonly controller: AttemptAbort;
   readonly started: number;
 }
 
@@ -306,7 +307,7 @@ export class Worker {
   }
 
   private run(task: ClaimedTask): void {
-    const controller = new AbortController();
+    const controller = new AttemptAbort();
     this.inFlight.set(task.id, { task, controller, started: Date.now() });
     // The attempt's span (tracing on; null otherwise), a child of its run's span.
     const span = startAttemptSpan(task);
@@ -323,7 +324,7 @@ export class Worker {
 
   private async execute(
     task: ClaimedTask,
-    controller: AbortController,
+    controller: AttemptAbort,
     span: AttemptSpan | null,
   ): Promise<void> {
     const started = Date.now();
@@ -409,60 +410,55 @@ export class Worker {
     const timer =
       timeoutMs <= MAX_TIMER_MS
         ? setTimeout(() => {
-            if (controller.signal.aborted) return; // cancelled or lost first: that is the reason
+            if (controller.aborted) return; // cancelled or lost first: that is the reason
             timedOut = true;
             controller.abort(new DOMException(`attempt exceeded ${timeoutMs} ms`, 'TimeoutError'));
           }, timeoutMs).unref()
         : undefined;
-    const signal = controller.signal;
     const attemptLog = this.attemptLog(task, redactor);
     agentRan = true;
-    let idempotencyKey: string | undefined;
+    let recorder: ((item: AgentReport) => void) | undefined;
     try {
       const output = await this.options.runtime.execute(
-        {
-          taskId: task.id,
-          runId: task.runId,
-          stepId: task.stepId,
-          ownerId: task.ownerId,
-          attempt: task.attempt,
-          agent: invokedAgent(agent),
+        new AttemptInvocation(
+          task,
+          invokedAgent(agent),
           // A large input is a reference to a blob: the agent gets the value itself.
-          input: await resolveStored(this.options.store.handle.db, task.input),
-          ...(task.resumeState === undefined ? {} : { resumeState: task.resumeState }),
-          // A hash, computed when a runtime first reads it (process and HTTP agents, builtin/http);
-          // the other builtins never do, and a worker running thousands a second saves the hash.
-          get idempotencyKey() {
-            return (idempotencyKey ??= idempotencyKeyOf(
-              task.idempotencyRunId ?? task.runId,
-              task.id,
-              task.stepId,
-              task.itemIndex,
-            ));
+          await resolveStored(this.options.store.handle.db, task.input),
+        ),
+        new AttemptContext(
+          controller,
+          {
+            events: redactor.active ? redactedEvents(this.options.events, redactor) : this.options.events,
+            log: attemptLog,
+            // The recorder is made for the attempts that report something (LLM and process agents).
+            report: (item) =>
+              (recorder ??= this.reports.recorder(
+                {
+                  ownerId: task.ownerId,
+                  runId: task.runId,
+                  stepId: task.stepId,
+                  taskId: task.id,
+                  attempt: task.attempt,
+                  agent: { name: agent.name, version: agent.version },
+                },
+                redactor,
+                attemptLog,
+              ))(item),
+            childTasks: () => childTasksOf(this.options.store.handle, task.ownerId, task.id),
+            waitpoint: (key) => readWaitpoint(this.options.store.handle, task, key),
+            checkpoint: (state, entries) =>
+              checkpointTask(this.options.store.handle, {
+                id: task.id,
+                leaseEpoch: task.leaseEpoch,
+                state: redactor.redact(state),
+                messages: conversationRows(task, entries, redactor),
+              }),
           },
-        },
-        {
-          signal,
-          events: redactor.active ? redactedEvents(this.options.events, redactor) : this.options.events,
-          log: attemptLog,
-          report: this.reports.recorder(
-            { ...task, taskId: task.id, agent: { name: agent.name, version: agent.version } },
-            redactor,
-            attemptLog,
-          ),
-          ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
-          childTasks: () => childTasksOf(this.options.store.handle, task.ownerId, task.id),
-          waitpoint: (key) => readWaitpoint(this.options.store.handle, task, key),
-          checkpoint: (state, entries) =>
-            checkpointTask(this.options.store.handle, {
-              id: task.id,
-              leaseEpoch: task.leaseEpoch,
-              state: redactor.redact(state),
-              messages: conversationRows(task, entries, redactor),
-            }),
-        },
+          secrets,
+        ),
       );
-      if (controller.signal.aborted && !timedOut) return; // cancelled or lost: the queue refuses the result anyway
+      if (controller.aborted && !timedOut) return; // cancelled or lost: the queue refuses the result anyway
       if (output instanceof Sleep) {
         await this.checkChildTaskCap(task, output);
         ended('sleeping');
@@ -486,7 +482,7 @@ export class Worker {
       this.scheduleFlush();
     } catch (error) {
       if (timedOut) await fail(`TIMEOUT: attempt exceeded ${timeoutMs} ms`, true, true);
-      else if (controller.signal.aborted) return;
+      else if (controller.aborted) return;
       else await fail((error as Error).message, isSwarmError(error) ? error.retryable : true);
     } finally {
       clearTimeout(timer);
