@@ -271,7 +271,13 @@ export function withAgentOutcomes(
         taskId: t.id,
         result: 'completed' as const,
         durationMs: t.durationMs,
-        agent: { ...t.agent, ownerId: t.ownerId },
+        // Field by field: a spread per task was a fifth of this hook's time in a no-op drain.
+        agent: {
+          assignedAgentId: t.agent.assignedAgentId,
+          name: t.agent.name,
+          version: t.agent.version,
+          ownerId: t.ownerId,
+        },
       })),
       options,
     );

@@ -23,19 +23,29 @@ export interface AgentRuntimeInfo {
   readonly folder: string | null;
 }
 
-/** What a runtime is told about the agent it runs. */
+/**
+ * What a runtime is told about the agent it runs: one frozen object per agent found (AgentLookup
+ * keeps them), not a copy per task.
+ */
 export function invokedAgent(info: AgentRuntimeInfo): InvokedAgent {
-  return {
-    name: info.name,
-    version: info.version,
-    runtime: { ...info.runtime },
-    folder: info.folder,
-    memoryMb: info.memoryMb,
-    permissions: info.permissions,
-    inputSchema: info.inputSchema,
-    outputSchema: info.outputSchema,
-  };
+  let invoked = INVOKED.get(info);
+  if (invoked === undefined) {
+    invoked = Object.freeze({
+      name: info.name,
+      version: info.version,
+      runtime: Object.freeze({ ...info.runtime }),
+      folder: info.folder,
+      memoryMb: info.memoryMb,
+      permissions: info.permissions,
+      inputSchema: info.inputSchema,
+      outputSchema: info.outputSchema,
+    });
+    INVOKED.set(info, invoked);
+  }
+  return invoked;
 }
+
+const INVOKED = new WeakMap<AgentRuntimeInfo, InvokedAgent>();
 
 /**
  * Finds the agent a task names (its owner's agent at the pinned version, or a builtin), once

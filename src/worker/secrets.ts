@@ -32,7 +32,7 @@ export class AttemptSecrets {
   ) {}
 
   async resolve(task: ClaimedTask, agent: AgentRuntimeInfo): Promise<Record<string, string>> {
-    const names = grantedSecretNames(agent.permissions);
+    const names = grantedNamesOf(agent);
     if (names.length === 0) return {};
     const who = `agent ${agent.name}@${agent.version}`;
     const granted = names.map((n) => `secret:${n}`).join(', ');
@@ -85,3 +85,12 @@ function describe(error: unknown, who: string, workflow: string | null): string 
 function retryable(error: unknown): boolean {
   return isSwarmError(error) ? error.retryable : true;
 }
+
+/** The secret names an agent is granted, worked out once per agent found, not per attempt. */
+function grantedNamesOf(agent: AgentRuntimeInfo): readonly string[] {
+  let names = GRANTED.get(agent);
+  if (names === undefined) GRANTED.set(agent, (names = grantedSecretNames(agent.permissions)));
+  return names;
+}
+
+const GRANTED = new WeakMap<AgentRuntimeInfo, readonly string[]>();
