@@ -22,7 +22,8 @@ export const PARKED_UNDER_FIRST_KEY = { parked_key: sql<string | null>`concurren
  * numbers live in the `retry_options` JSON.
  */
 export function retryColumns(policy: RetryPolicy): { retry_policy: BackoffKind; retry_options: string } {
-  let columns = RETRY_COLUMNS.get(policy);
+  const key = `${policy.backoff}:${policy.initialDelayMs}:${policy.maxDelayMs}:${policy.jitter}`;
+  let columns = RETRY_COLUMNS.get(key);
   if (columns === undefined) {
     columns = {
       retry_policy: policy.backoff,
@@ -32,19 +33,20 @@ export function retryColumns(policy: RetryPolicy): { retry_policy: BackoffKind; 
         jitter: policy.jitter,
       }),
     };
-    RETRY_COLUMNS.set(policy, columns);
+    if (RETRY_COLUMNS.size >= MAX_POLICIES) RETRY_COLUMNS.clear();
+    RETRY_COLUMNS.set(key, columns);
   }
   return columns;
 }
 
 /**
- * Tasks share a few policies (the default, a step's): each is serialised once per policy object
- * written and parsed once per stored text read, not once per task. Policies are read-only.
+ * Tasks share a few policies (the default, each step's): each is serialised once and parsed once
+ * by its content, not once per task (the engine builds a policy object per task it releases).
  */
-const RETRY_COLUMNS = new WeakMap<RetryPolicy, { retry_policy: BackoffKind; retry_options: string }>();
+const RETRY_COLUMNS = new Map<string, { retry_policy: BackoffKind; retry_options: string }>();
 const POLICIES_READ = new Map<string, RetryPolicy>();
-/** Distinct stored policies kept: past this the map starts over (a bound, not an LRU). */
-const MAX_POLICIES_READ = 1000;
+/** Distinct policies kept each way: past this a map starts over (a bound, not an LRU). */
+const MAX_POLICIES = 1000;
 
 /** Reads a policy back; rows written before the options existed (imports) get the defaults. */
 export function retryPolicyOf(kind: string, options: string | null): RetryPolicy {
@@ -60,7 +62,7 @@ export function retryPolicyOf(kind: string, options: string | null): RetryPolicy
       maxDelayMs: stored.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
       jitter: stored.jitter ?? DEFAULT_RETRY_POLICY.jitter,
     });
-    if (POLICIES_READ.size >= MAX_POLICIES_READ) POLICIES_READ.clear();
+    if (POLICIES_READ.size >= MAX_POLICIES) POLICIES_READ.clear();
     POLICIES_READ.set(key, policy);
   }
   return policy;

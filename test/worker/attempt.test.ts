@@ -125,7 +125,8 @@ describe('retry policy columns', () => {
   it('writes and reads each policy once, and reads back what was written', () => {
     const policy = { backoff: 'linear', initialDelayMs: 10, maxDelayMs: 20, jitter: false } as const;
     const columns = retryColumns(policy);
-    expect(retryColumns(policy)).toBe(columns);
+    expect(retryColumns({ ...policy })).toBe(columns);
+    expect(retryColumns({ ...policy, jitter: true }).retry_options).toContain('"jitter":true');
     const read = retryPolicyOf(columns.retry_policy, columns.retry_options);
     expect(read).toEqual(policy);
     expect(retryPolicyOf(columns.retry_policy, columns.retry_options)).toBe(read);
