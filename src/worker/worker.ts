@@ -91,7 +91,7 @@ export interface WorkerOptions {
 
 interface InFlight {
   readonly task: ClaimedTask;
-  readonly controller: AttemptAbort;
+  readonly abort: AttemptAbort;
   readonly started: number;
 }
 
@@ -248,7 +248,7 @@ export class Worker {
     const deadline = Date.now() + graceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     const left = [...this.inFlight.values()];
-    for (const entry of left) entry.controller.abort(new Error('worker stopping'));
+    for (const entry of left) entry.abort.abort(new Error('worker stopping'));
     // Completions waiting for a database retry get one last attempt now.
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
@@ -307,14 +307,12 @@ export class Worker {
   }
 
   private run(task: ClaimedTask): void {
-    const controller = new AttemptAbort();
-    this.inFlight.set(task.id, { task, controller, started: Date.now() });
+    const abort = new AttemptAbort();
+    this.inFlight.set(task.id, { task, abort, started: Date.now() });
     // The attempt's span (tracing on; null otherwise), a child of its run's span.
     const span = startAttemptSpan(task);
     const attempt =
-      span === null
-        ? this.execute(task, controller, null)
-        : span.run(() => this.execute(task, controller, span));
+      span === null ? this.execute(task, abort, null) : span.run(() => this.execute(task, abort, span));
     void attempt.finally(() => {
       span?.end();
       this.inFlight.delete(task.id);
@@ -322,11 +320,7 @@ export class Worker {
     });
   }
 
-  private async execute(
-    task: ClaimedTask,
-    controller: AttemptAbort,
-    span: AttemptSpan | null,
-  ): Promise<void> {
+  private async execute(task: ClaimedTask, abort: AttemptAbort, span: AttemptSpan | null): Promise<void> {
     const started = Date.now();
     // Built once the secrets are known: everything the attempt produces passes through it.
     let redactor = Redactor.none;
@@ -403,16 +397,16 @@ export class Worker {
     }
     if (Object.keys(secrets).length > 0) redactor = new Redactor(secrets);
     const timeoutMs = (task.timeoutSeconds ?? agent.timeoutSeconds) * 1000;
-    // The attempt's one controller also carries its timeout: AbortSignal.timeout + any cost a
+    // The attempt's one AttemptAbort also carries its timeout: AbortSignal.timeout + any cost a
     // timer, a combined signal and weak-reference bookkeeping per task, which a worker running
     // thousands of short tasks a second pays for in garbage collection.
     let timedOut = false;
     const timer =
       timeoutMs <= MAX_TIMER_MS
         ? setTimeout(() => {
-            if (controller.aborted) return; // cancelled or lost first: that is the reason
+            if (abort.aborted) return; // cancelled or lost first: that is the reason
             timedOut = true;
-            controller.abort(new DOMException(`attempt exceeded ${timeoutMs} ms`, 'TimeoutError'));
+            abort.abort(new DOMException(`attempt exceeded ${timeoutMs} ms`, 'TimeoutError'));
           }, timeoutMs).unref()
         : undefined;
     const attemptLog = this.attemptLog(task, redactor);
@@ -427,7 +421,7 @@ export class Worker {
           await resolveStored(this.options.store.handle.db, task.input),
         ),
         new AttemptContext(
-          controller,
+          abort,
           {
             events: redactor.active ? redactedEvents(this.options.events, redactor) : this.options.events,
             log: attemptLog,
@@ -458,7 +452,7 @@ export class Worker {
           secrets,
         ),
       );
-      if (controller.aborted && !timedOut) return; // cancelled or lost: the queue refuses the result anyway
+      if (abort.aborted && !timedOut) return; // cancelled or lost: the queue refuses the result anyway
       if (output instanceof Sleep) {
         await this.checkChildTaskCap(task, output);
         ended('sleeping');
@@ -482,7 +476,7 @@ export class Worker {
       this.scheduleFlush();
     } catch (error) {
       if (timedOut) await fail(`TIMEOUT: attempt exceeded ${timeoutMs} ms`, true, true);
-      else if (controller.aborted) return;
+      else if (abort.aborted) return;
       else await fail((error as Error).message, isSwarmError(error) ? error.retryable : true);
     } finally {
       clearTimeout(timer);
@@ -673,8 +667,7 @@ export class Worker {
     if (leases.length === 0) return;
     try {
       const { lost } = await renewLeases(this.options.store.handle, this.workerId, leases, this.leaseMs);
-      for (const id of lost)
-        this.inFlight.get(id)?.controller.abort(new Error('lease lost or task cancelled'));
+      for (const id of lost) this.inFlight.get(id)?.abort.abort(new Error('lease lost or task cancelled'));
     } catch (error) {
       this.options.logger.error({ err: error }, 'renewing leases failed');
     }

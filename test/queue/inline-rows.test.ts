@@ -81,4 +81,25 @@ describe.each(DIALECTS)('rows inlined as a table on %s', (dialect) => {
     ];
     expect(await readBack(nulls)).toEqual(nulls);
   });
+
+  it('keeps each column type: numbers compare as numbers, numeric-looking text stays text', async () => {
+    const rows = [
+      { id: 'a', n: 7, doc: '{"q":"it\'s \\"x\\""}', note: '007' },
+      { id: 'b', n: 12, doc: '[]', note: 'é 😀 \' " \\ end' },
+    ];
+    expect(await readBack(rows)).toEqual(rows);
+    const { db, dialect: adapter } = store.handle;
+    const table = inlineRows<Row>(adapter, COLUMNS, rows);
+    // As text, '7' > 9 would hold on SQLite (text sorts after numbers) and fail on PostgreSQL.
+    const over = await sql<{
+      id: string;
+    }>`WITH r(id, n, doc, note) AS ${table} SELECT id FROM r WHERE n > 9`.execute(db);
+    expect(over.rows.map((row) => row.id)).toEqual(['b']);
+  });
+
+  it('leaves rows with bytes to a VALUES list where the dialect cannot carry them in one parameter', () => {
+    const { dialect: adapter } = store.handle;
+    const select = adapter.rowsAsSelect([{ name: 'b', type: 'blob' }], [{ b: Buffer.from('x') }]);
+    expect(select === null).toBe(dialect === 'sqlite');
+  });
 });

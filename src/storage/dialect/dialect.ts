@@ -33,7 +33,10 @@ export interface DialectCapabilities {
   readonly listenNotify: boolean;
   /** Several processes on several machines may share the store. */
   readonly multiProcess: boolean;
-  /** Array parameters: `rowsAsSelect` returns a statement (PostgreSQL), else null. */
+  /**
+   * Array parameters (PostgreSQL): a statement binds one parameter per column whatever its row
+   * count, so rows go in large chunks rather than by the parameter limit.
+   */
   readonly arrayParameters: boolean;
   /**
    * INSERT/UPDATE inside WITH, and `newIdSql` (PostgreSQL): a claim and its bookkeeping in one
@@ -77,11 +80,12 @@ export interface DialectAdapter {
    */
   newIdSql(): RawBuilder<string> | null;
   /**
-   * Many rows as one `SELECT` binding one parameter per column, for `INSERT … SELECT` — where
-   * the dialect has array parameters (PostgreSQL `unnest($1::text[], …)`; a column holding the
-   * same value in every row binds that value once): parsing and binding a few arrays is far
-   * cheaper than a VALUES list of thousands of parameters. Null where the dialect has none; the
-   * caller then writes multi-row VALUES.
+   * Many rows as one `SELECT`, for `INSERT … SELECT` and inline tables, binding a few parameters
+   * whatever the row count: PostgreSQL one array per column (`unnest($1::text[], …)`), SQLite
+   * one JSON array of rows (`json_each`); a column holding the same value in every row binds
+   * that value once. Parsing and binding those is far cheaper than a VALUES list of thousands
+   * of parameters. Null when the rows cannot go that way (SQLite: a blob); the caller then
+   * writes multi-row VALUES.
    */
   rowsAsSelect(
     columns: readonly { readonly name: string; readonly type: LogicalType }[],

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
 import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+import { sameInEveryRow } from './columns.js';
 import { SwarmError } from '../../errors/index.js';
 
 const PG_TYPES: Record<LogicalType, string> = {
@@ -210,12 +211,4 @@ const WRITE_ATTEMPTS = 3;
 function isConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '40P01' || code === '40001';
-}
-
-/** Whether `column` holds one primitive value (or none) in every row: bound once, as a scalar. */
-function sameInEveryRow(rows: readonly Record<string, unknown>[], column: string): boolean {
-  const first = rows[0]?.[column] ?? null;
-  if (first !== null && typeof first === 'object') return false;
-  for (const row of rows) if ((row[column] ?? null) !== first) return false;
-  return true;
 }

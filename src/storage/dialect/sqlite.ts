@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type RawBuilder } from 'kysely';
 import { SwarmError } from '../../errors/index.js';
 import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+import { sameInEveryRow } from './columns.js';
 
 /**
  * In-process wake-ups: one process owns a SQLite file, so a NOTIFY is an event in this process.
@@ -120,8 +121,29 @@ export const sqliteAdapter: DialectAdapter = {
   maxParameters: 32_766,
   newIdSql: () => null,
 
-  rowsAsSelect() {
-    return null;
+  rowsAsSelect(columns, rows) {
+    // One JSON parameter, an array of each row's varying values, read back with json_each: a
+    // statement of a few dozen characters instead of a VALUES list of thousands of parameters,
+    // which Kysely built, SQLite compiled and better-sqlite3 bound one by one (a bulk enqueue's
+    // statement bound 26,000). A column holding the same value in every row binds it once.
+    // Buffers (and bigints) have no JSON form: such rows go as VALUES.
+    if (columns.some((c) => c.type === 'blob')) return null;
+    const varying = columns.map((c) => !sameInEveryRow(rows, c.name));
+    // With no varying column, one is still read per row: it gives the statement its row count.
+    if (!varying.includes(true)) varying[0] = true;
+    const names = columns.filter((_, i) => varying[i]).map((c) => c.name);
+    const values: unknown[][] = [];
+    for (const row of rows) {
+      const cells = names.map((name) => row[name] ?? null);
+      if (cells.some((cell) => typeof cell === 'bigint' || cell instanceof Uint8Array)) return null;
+      values.push(cells);
+    }
+    let read = 0;
+    const cells = columns.map((c, i) =>
+      typedCell(varying[i] ? sql.raw(`j.value ->> ${read++}`) : sql`${rows[0]?.[c.name] ?? null}`, c.type),
+    );
+    // WHERE true: without it, an `INSERT … SELECT … FROM j ON CONFLICT` is ambiguous to SQLite.
+    return sql`SELECT ${sql.join(cells)} FROM json_each(${JSON.stringify(values)}) AS j WHERE true ORDER BY j.key`;
   },
 
   jsonStoredBytes: (column) => sql<number>`octet_length(${sql.ref(column)})`,
@@ -171,3 +193,12 @@ export const sqliteAdapter: DialectAdapter = {
     });
   },
 };
+
+/**
+ * A cell of rowsAsSelect with its column's type, as the VALUES path casts a parameter
+ * (src/queue/batch.ts `typed`): a common table expression's columns have no type of their own.
+ * Never a timestamp: a CAST to its NUMERIC affinity would turn an ISO string into a number.
+ */
+function typedCell(cell: RawBuilder<unknown>, logical: LogicalType): RawBuilder<unknown> {
+  return logical === 'timestamp' ? cell : sql`CAST(${cell} AS ${sql.raw(SQLITE_TYPES[logical])})`;
+}
