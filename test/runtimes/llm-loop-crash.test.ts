@@ -116,6 +116,9 @@ describe.each(DIALECTS)('the agent loop after kill -9 of its worker on %s', (dia
     await until('the second model call to be in flight', async () => model.requests.length >= 2, 60_000);
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
+    // The process's exit can be heard before its connection's close: release only after, so the
+    // held reply goes back to the script rather than to the dead connection.
+    await until("the killed worker's model call to drop", async () => model.heldConnected() === 0, 10_000);
     model.release();
 
     spawnWorker();

@@ -4,7 +4,7 @@
  * completions, Anthropic messages, Ollama chat), and records every request.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface ScriptedReply {
   readonly text?: string;
@@ -26,17 +26,24 @@ export interface ScriptedModel {
   script: ScriptedReply[];
   /** Answers the requests held by a `hold` reply; one whose caller is gone gives its reply back. */
   release(): void;
+  /**
+   * Held requests whose caller is still connected. A caller killed while its request is held is
+   * gone only once this server has seen its connection close: release before that, and the reply
+   * goes to the dead connection instead of back to the script.
+   */
+  heldConnected(): number;
   close(): Promise<void>;
 }
 
 export async function startScriptedModel(): Promise<ScriptedModel> {
-  const held: Array<() => void> = [];
+  const held: Array<{ answer: () => void; socket: Socket }> = [];
   const model: Omit<ScriptedModel, 'url' | 'close'> = {
     requests: [],
     script: [],
     release: () => {
-      for (const answer of held.splice(0)) answer();
+      for (const { answer } of held.splice(0)) answer();
     },
+    heldConnected: () => held.filter(({ socket }) => !socket.destroyed).length,
   };
   let served = 0;
   const server = http.createServer((req, res) => {
@@ -50,7 +57,7 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
       const reply = model.script.shift();
       if (reply?.hold) {
-        await new Promise<void>((resolve) => held.push(resolve));
+        await new Promise<void>((resolve) => held.push({ answer: resolve, socket: req.socket }));
         if (req.socket.destroyed) {
           // Its caller died waiting: the next request gets this reply.
           model.script.unshift({ ...reply, hold: false });
