@@ -49,8 +49,8 @@ const METRIC_COLUMNS = [
 ] as const satisfies readonly Column[];
 
 /**
- * Many rows into a records table: one statement binding an array per column where the dialect
- * has array parameters (PostgreSQL), else multi-row VALUES in chunks.
+ * Many rows into a records table: one statement binding a few parameters whatever the row count
+ * (the dialect's rowsAsSelect), else multi-row VALUES in chunks.
  */
 async function insertMany<T extends 'execution_logs' | 'metrics'>(
   trx: Kysely<SwarmDatabase>,

@@ -35,9 +35,10 @@ export function valuesList<R>(rows: ReadonlyArray<readonly RawBuilder<unknown>[]
 export type InlineColumn = { readonly name: string; readonly type: Exclude<LogicalType, 'timestamp'> };
 
 /**
- * Rows as an inline table for a common table expression named with its columns: PostgreSQL
- * binds one array per column (`SELECT * FROM unnest(…)`), which parses and binds in a fraction
- * of the time of thousands of parameters; SQLite gets a VALUES list.
+ * Rows as an inline table for a common table expression named with its columns: the dialect's
+ * rowsAsSelect (PostgreSQL one array per column through `unnest`, SQLite one JSON array of rows
+ * through `json_each`), which parses and binds in a fraction of the time of thousands of
+ * parameters; a VALUES list where that cannot carry the rows.
  */
 export function inlineRows<R>(
   dialect: DialectAdapter,
