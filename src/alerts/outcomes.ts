@@ -1,4 +1,10 @@
-import { alertEvaluations, toDbTimestamp, type NewAlert, type Store } from '../storage/index.js';
+import {
+  alertEvaluations,
+  resolvedByHandSince,
+  toDbTimestamp,
+  type NewAlert,
+  type Store,
+} from '../storage/index.js';
 import { causes } from './causes.js';
 import { raise, resolveCauses } from './publish.js';
 import type { AlertSettings } from './settings.js';
@@ -105,7 +111,16 @@ export async function evaluateTaskOutcomes(
     if (alerts.length > 0)
       raised += await dialect.writeTransaction(db, async (trx) => {
         let opened = 0;
-        for (const alert of alerts) if ((await raise(trx, dialect, alert, now))?.opened) opened += 1;
+        for (const alert of alerts) {
+          // Resolved by hand since its latest evidence: looking back again opens nothing until
+          // the agent fails again (its next failure counts on from the streak).
+          if (
+            streak.lastEndedAt !== null &&
+            (await resolvedByHandSince(trx, alert.ownerId, alert.cause, streak.lastEndedAt))
+          )
+            continue;
+          if ((await raise(trx, dialect, alert, now))?.opened) opened += 1;
+        }
         return opened;
       });
   }

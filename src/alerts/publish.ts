@@ -1,6 +1,7 @@
 import { insertEvents } from '../blobs/index.js';
 import type { Kysely } from 'kysely';
 import {
+  AUTO_RESOLVED_BY,
   raiseAlert,
   resolveOpenAlerts,
   SYSTEM_EVENT_SOURCE,
@@ -13,7 +14,7 @@ import {
 } from '../storage/index.js';
 
 /** Who resolved an alert whose cause cleared. */
-export const AUTO_RESOLVER = 'auto';
+export const AUTO_RESOLVER = AUTO_RESOLVED_BY;
 
 /**
  * The system event of an alert (`alert.raised` when it opens, `alert.resolved` when it closes),

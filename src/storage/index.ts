@@ -131,9 +131,11 @@ export {
   type SpendLimit,
 } from './repositories/budgets.js';
 export {
+  AUTO_RESOLVED_BY,
   raiseAlert,
   resolveOpenAlerts,
   resolveAlertByHand,
+  resolvedByHandSince,
   listOpenAlertsByPrefix,
   type Alert,
   type AlertFilters,

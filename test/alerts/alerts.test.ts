@@ -17,7 +17,7 @@ import {
   reclaimExpiredLeases,
 } from '../../src/queue/index.js';
 import { openKeyring } from '../../src/secrets/index.js';
-import { newId, Store, toDbTimestamp } from '../../src/storage/index.js';
+import { newId, resolveAlertByHand, Store, toDbTimestamp } from '../../src/storage/index.js';
 import { EventDispatcher, syncTriggers } from '../../src/triggers/index.js';
 import { drain, engineFixture, type EngineFixture } from '../engine/helpers.js';
 import { DIALECTS } from '../helpers/databases.js';
@@ -139,6 +139,30 @@ describe.each(DIALECTS)('alerts Swarm raises on %s', (dialect) => {
     expect(all.map((a) => [Boolean(a.resolved), a.count])).toEqual([
       [true, 6],
       [false, 5],
+    ]);
+  });
+
+  it('keeps an alert resolved by hand resolved until the agent fails again', async () => {
+    await agentWith(fx, 'nagging');
+    for (let i = 0; i < 5; i++) await runTask('nagging', 'fail');
+    await evaluate();
+    const [open] = await alerts('agent_failure:nagging@1.0.0');
+    expect(open).toMatchObject({ count: 5 });
+    const { db } = fx.store.handle;
+    expect((await resolveAlertByHand(db, fx.caller, open!.id, tick()))?.changed).toBe(true);
+
+    // The next passes look back over the same five failures (late commits): nothing reopens.
+    await evaluate();
+    await evaluate();
+    expect((await alerts('agent_failure:nagging@1.0.0')).map((a) => Boolean(a.resolved))).toEqual([true]);
+
+    // A sixth failure is news: a new alert, counting the whole streak.
+    await runTask('nagging', 'fail');
+    await evaluate();
+    const all = await alerts('agent_failure:nagging@1.0.0');
+    expect(all.map((a) => [Boolean(a.resolved), a.count])).toEqual([
+      [true, 5],
+      [false, 6],
     ]);
   });
 

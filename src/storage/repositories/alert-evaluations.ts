@@ -136,9 +136,10 @@ export interface AgentStreak extends AgentRef {
   readonly timeouts: number;
   /** Ended after losing its lease SWARM_MAX_LEASE_LOSSES times: it kills the workers running it. */
   readonly crashLoops: number;
-  /** The latest of those tasks and its run. */
+  /** The latest of those tasks, its run, and when it ended. */
   readonly lastTaskId: string | null;
   readonly lastRunId: string | null;
+  readonly lastEndedAt: string | null;
 }
 
 /**
@@ -216,6 +217,7 @@ export async function agentStreak(db: Db, agent: AgentRef): Promise<AgentStreak>
     crashLoops,
     lastTaskId: last?.id ?? null,
     lastRunId: last?.run_id ?? null,
+    lastEndedAt: last?.completed_at ?? null,
   };
 }
 

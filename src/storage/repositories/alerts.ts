@@ -234,6 +234,33 @@ export async function findAlert(db: Db, caller: Caller, id: string): Promise<Ale
   return row === undefined ? undefined : toAlert(row);
 }
 
+/**
+ * Whether the owner resolved an alert of this cause by hand at or after `at` (an ISO timestamp).
+ * Alerts raised from an agent's state are looked at again for a while (late commits): evidence
+ * from before such a resolution must not open the alert anew.
+ */
+export async function resolvedByHandSince(
+  db: Db,
+  ownerId: string,
+  cause: string,
+  at: string,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('alerts')
+    .select('id')
+    .where('owner_id', '=', ownerId)
+    .where('cause', '=', cause)
+    .where(sql<boolean>`resolved = true`)
+    .where('resolved_by', '<>', AUTO_RESOLVED_BY)
+    .where('resolved_at', '>=', at)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** `resolved_by` of an alert Swarm resolved itself, its cause cleared (src/alerts AUTO_RESOLVER). */
+export const AUTO_RESOLVED_BY = 'auto';
+
 /** Resolves one of the caller's alerts by hand; undefined when it has no such alert. */
 export async function resolveAlertByHand(
   db: Db,
