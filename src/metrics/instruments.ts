@@ -29,6 +29,12 @@ export const instruments = {
     buckets: DURATION_BUCKETS,
     registers,
   }),
+  tasksClaimed: new Counter({
+    name: 'swarm_tasks_claimed_total',
+    help: 'Tasks claimed, by how: from the queue (queue), or released by a completion and taken by its worker in the same transaction (on_complete)',
+    labelNames: ['how'] as const,
+    registers,
+  }),
   taskDuration: new Histogram({
     name: 'swarm_task_duration_seconds',
     help: 'Duration of task attempts, by agent and how the attempt ended',

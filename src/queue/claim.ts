@@ -127,6 +127,7 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
     rows = rows.concat(await claimKeyed(handle, options, { ...at, limit: limit - rows.length }));
   // Metrics: in memory, synchronous (src/metrics).
   instruments.claimDuration.observe((performance.now() - claimStarted) / 1000);
+  if (rows.length > 0) claimedFromQueue.inc(rows.length);
   for (const row of rows) {
     const wait = secondsSince(row.run_at, nowDate.getTime());
     if (wait !== null) instruments.taskWait.observe(wait);
@@ -135,6 +136,7 @@ export async function claimTasks(handle: DatabaseHandle, options: ClaimOptions):
 }
 
 let keyedFirst = false;
+const claimedFromQueue = instruments.tasksClaimed.labels('queue');
 
 /** Keyed tasks, in a write transaction of their own (src/queue/flow). */
 async function claimKeyed(handle: DatabaseHandle, options: ClaimOptions, at: ClaimAt & { nowDate: Date }) {

@@ -1,5 +1,15 @@
 import { inlineJson } from '../blobs/index.js';
-import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
+import type { Kysely } from 'kysely';
+import { instruments, secondsSince } from '../metrics/index.js';
+import {
+  isTransientDatabaseError,
+  toDbTimestamp,
+  type DatabaseHandle,
+  type DialectAdapter,
+  type SwarmDatabase,
+} from '../storage/index.js';
+import { EagerClaim, type EagerClaimOptions } from './eager.js';
+import { byClaimOrder, toClaimedTask } from './rows.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
@@ -10,6 +20,7 @@ import {
   PrepareFirstError,
   type CompletionHooks,
   type FailureHooks,
+  type ClaimedTask,
   type Lease,
 } from './types.js';
 
@@ -39,6 +50,11 @@ export interface CompleteResult {
    * database's passing trouble (isTransientDatabaseError).
    */
   readonly failed: Array<{ id: string; error: string; outcome: FailOutcome | 'unrecorded' }>;
+  /**
+   * Tasks the completions released and the worker now holds (claim on complete: `eager`),
+   * in claim order. Empty unless asked for.
+   */
+  readonly claimed: ClaimedTask[];
 }
 
 /** The error code of a task whose completion could not be recorded. */
@@ -83,13 +99,16 @@ export async function completeTasks(
   completions: readonly Completion[],
   hooks: CompletionHooks & FailureHooks = {},
   now: Date = new Date(),
+  options: { readonly eager?: EagerClaimOptions } = {},
 ): Promise<CompleteResult> {
   const { unique, duplicates } = uniqueById(completions);
-  if (unique.length === 0) return { completed: [], rejected: duplicates.map((c) => c.id), failed: [] };
+  if (unique.length === 0)
+    return { completed: [], rejected: duplicates.map((c) => c.id), failed: [], claimed: [] };
   const stored = await storeOutputs(handle, unique);
+  const eager = options.eager === undefined ? undefined : new EagerClaim(options.eager);
   const { results, failed } = await bisectFailures(
     unique,
-    (batch) => recordBatch(handle, batch, stored, hooks, now),
+    (batch) => recordBatch(handle, batch, stored, hooks, now, eager),
     { rethrow: isTransientDatabaseError },
   );
   const completed = new Set<string>();
@@ -112,7 +131,21 @@ export async function completeTasks(
       (c) => c.id,
     ),
     failed: unrecorded,
+    claimed: eager === undefined ? [] : takenTasks(eager),
   };
+}
+
+const claimedOnComplete = instruments.tasksClaimed.labels('on_complete');
+
+/** What the eager claim took, as a claim returns it (and counted in its metrics). */
+function takenTasks(eager: EagerClaim): ClaimedTask[] {
+  const rows = eager.claimed.map(({ row, startedMs }) => {
+    const wait = secondsSince(row.run_at, startedMs);
+    if (wait !== null) instruments.taskWait.observe(wait);
+    return row;
+  });
+  if (rows.length > 0) claimedOnComplete.inc(rows.length);
+  return rows.sort(byClaimOrder).map(toClaimedTask);
 }
 
 /**
@@ -126,16 +159,17 @@ async function recordBatch(
   stored: ReadonlyMap<string, string>,
   hooks: CompletionHooks,
   now: Date,
+  eager: EagerClaim | undefined,
 ): Promise<Set<string>> {
   if (hooks.prepareCompletedBatch === undefined)
-    return completeBatch(handle, batch, stored, hooks, now, undefined);
+    return completeBatch(handle, batch, stored, hooks, now, undefined, eager);
   try {
-    return await completeBatch(handle, batch, stored, hooks, now, PREPARE_ON_REQUEST);
+    return await completeBatch(handle, batch, stored, hooks, now, PREPARE_ON_REQUEST, eager);
   } catch (error) {
     if (!(error instanceof PrepareFirstError)) throw error;
   }
   const prepared = await hooks.prepareCompletedBatch(batch).catch(() => undefined);
-  return completeBatch(handle, batch, stored, hooks, now, prepared);
+  return completeBatch(handle, batch, stored, hooks, now, prepared, eager);
 }
 
 /** One transaction: completes the batch and runs the hooks; throws (rolled back) on any error. */
@@ -146,83 +180,101 @@ async function completeBatch(
   hooks: CompletionHooks,
   now: Date,
   prepared: unknown,
+  eager: EagerClaim | undefined,
 ): Promise<Set<string>> {
-  const { db, dialect } = handle;
+  const record = (trx: Kysely<SwarmDatabase>) =>
+    recordInTransaction(trx, handle.dialect, unique, stored, hooks, now, prepared);
+  if (eager === undefined) return handle.dialect.writeTransaction(handle.db, record);
+  const { result, taken } = await handle.dialect.writeTransaction(handle.db, (trx) =>
+    eager.within(trx, () => record(trx)),
+  );
+  eager.accept(taken);
+  return result;
+}
+
+/** The batch's completion and hooks, in transaction `trx`. */
+async function recordInTransaction(
+  trx: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  unique: readonly Completion[],
+  stored: ReadonlyMap<string, string>,
+  hooks: CompletionHooks,
+  now: Date,
+  prepared: unknown,
+): Promise<Set<string>> {
   const at = toDbTimestamp(now);
   const outputs = new Map(unique.map((c) => [c.id, c.output]));
-  return dialect.writeTransaction(db, async (trx) => {
-    const rows = [];
-    for (const chunk of inlineChunks(dialect, unique, DONE_COLUMNS)) {
-      const done = inlineRows<DoneRow>(
-        dialect,
-        DONE_COLUMNS,
-        chunk.map((c) => ({
-          id: c.id,
-          lease_epoch: c.leaseEpoch,
-          output: stored.get(c.id) ?? inlineJson(c.output ?? null),
-          duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
-        })),
-      );
-      // No worker_assignments row: a completed attempt stays on the task row (assignments.ts).
-      const statement = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
-      const updated = await statement
-        .updateTable('tasks')
-        .from('done')
-        .set((eb) => ({
-          status: 'COMPLETED',
-          result_data: eb.ref('done.output'),
-          duration_ms: eb.ref('done.duration_ms'),
-          completed_at: at,
-          updated_at: at,
-          error_message: null,
-          error_code: null,
-          locked_by: null,
-          locked_until: null,
-        }))
-        .whereRef('tasks.id', '=', 'done.id')
-        .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
-        .where('tasks.status', '=', 'RUNNING')
-        .returning([
-          'tasks.id',
-          'tasks.owner_id',
-          'tasks.run_id',
-          'tasks.step_id',
-          'tasks.item_index',
-          'tasks.retry_count',
-          'tasks.duration_ms',
-          'tasks.scheduled_task_id',
-          'tasks.chain_id',
-          'tasks.parent_task_id',
-          'tasks.assigned_agent_id',
-          'tasks.agent_name',
-          'tasks.agent_version',
-        ])
-        .execute();
-      for (const row of updated) rows.push(row);
-    }
-    const parents = rows.flatMap((row) => (row.parent_task_id === null ? [] : [row.parent_task_id]));
-    if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
-    if (hooks.onCompleted !== undefined || hooks.onCompletedBatch !== undefined) {
-      // In completion order as given, so a hook sees a batch in the order the worker finished it.
-      const order = new Map(unique.map((c, i) => [c.id, i]));
-      rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-      const done = rows.map((row) => ({
-        id: row.id,
-        ownerId: row.owner_id,
-        runId: row.run_id,
-        stepId: row.step_id,
-        itemIndex: row.item_index,
-        attempt: row.retry_count + 1,
-        output: outputs.get(row.id) ?? null,
-        durationMs: row.duration_ms,
-        scheduledTaskId: row.scheduled_task_id,
-        chainId: row.chain_id,
-        agent: { assignedAgentId: row.assigned_agent_id, name: row.agent_name, version: row.agent_version },
-      }));
-      if (hooks.onCompletedBatch !== undefined) {
-        if (done.length > 0) await hooks.onCompletedBatch(trx, done, prepared);
-      } else for (const task of done) await hooks.onCompleted!(trx, task);
-    }
-    return new Set(rows.map((row) => row.id));
-  });
+  const rows = [];
+  for (const chunk of inlineChunks(dialect, unique, DONE_COLUMNS)) {
+    const done = inlineRows<DoneRow>(
+      dialect,
+      DONE_COLUMNS,
+      chunk.map((c) => ({
+        id: c.id,
+        lease_epoch: c.leaseEpoch,
+        output: stored.get(c.id) ?? inlineJson(c.output ?? null),
+        duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
+      })),
+    );
+    // No worker_assignments row: a completed attempt stays on the task row (assignments.ts).
+    const statement = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
+    const updated = await statement
+      .updateTable('tasks')
+      .from('done')
+      .set((eb) => ({
+        status: 'COMPLETED',
+        result_data: eb.ref('done.output'),
+        duration_ms: eb.ref('done.duration_ms'),
+        completed_at: at,
+        updated_at: at,
+        error_message: null,
+        error_code: null,
+        locked_by: null,
+        locked_until: null,
+      }))
+      .whereRef('tasks.id', '=', 'done.id')
+      .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
+      .where('tasks.status', '=', 'RUNNING')
+      .returning([
+        'tasks.id',
+        'tasks.owner_id',
+        'tasks.run_id',
+        'tasks.step_id',
+        'tasks.item_index',
+        'tasks.retry_count',
+        'tasks.duration_ms',
+        'tasks.scheduled_task_id',
+        'tasks.chain_id',
+        'tasks.parent_task_id',
+        'tasks.assigned_agent_id',
+        'tasks.agent_name',
+        'tasks.agent_version',
+      ])
+      .execute();
+    for (const row of updated) rows.push(row);
+  }
+  const parents = rows.flatMap((row) => (row.parent_task_id === null ? [] : [row.parent_task_id]));
+  if (parents.length > 0) await wakeParents(trx, dialect, parents, at);
+  if (hooks.onCompleted !== undefined || hooks.onCompletedBatch !== undefined) {
+    // In completion order as given, so a hook sees a batch in the order the worker finished it.
+    const order = new Map(unique.map((c, i) => [c.id, i]));
+    rows.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    const done = rows.map((row) => ({
+      id: row.id,
+      ownerId: row.owner_id,
+      runId: row.run_id,
+      stepId: row.step_id,
+      itemIndex: row.item_index,
+      attempt: row.retry_count + 1,
+      output: outputs.get(row.id) ?? null,
+      durationMs: row.duration_ms,
+      scheduledTaskId: row.scheduled_task_id,
+      chainId: row.chain_id,
+      agent: { assignedAgentId: row.assigned_agent_id, name: row.agent_name, version: row.agent_version },
+    }));
+    if (hooks.onCompletedBatch !== undefined) {
+      if (done.length > 0) await hooks.onCompletedBatch(trx, done, prepared);
+    } else for (const task of done) await hooks.onCompleted!(trx, task);
+  }
+  return new Set(rows.map((row) => row.id));
 }

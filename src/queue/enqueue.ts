@@ -20,7 +20,8 @@ import {
   flowIssues,
   registerFlowKeys,
 } from './flow/index.js';
-import { retryColumns } from './rows.js';
+import { eagerClaimIn, type EagerTransaction } from './eager.js';
+import { CLAIM_COLUMNS, retryColumns, type ClaimRow } from './rows.js';
 import { BACKOFF_KINDS, DEFAULT_RETRY_POLICY, type NewTask } from './types.js';
 
 type TaskInsert = Insertable<SwarmDatabase['tasks']>;
@@ -55,6 +56,19 @@ const TASK_COLUMNS = [
   { name: 'parked_key', type: 'text' },
 ] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
 const PARAMS_PER_ROW = TASK_COLUMNS.length;
+/** A task inserted claimed (eager.ts): the columns a claim sets, too. */
+const STARTED_TASK_COLUMNS = [
+  ...TASK_COLUMNS,
+  { name: 'status', type: 'text' },
+  { name: 'lease_epoch', type: 'integer' },
+  { name: 'locked_by', type: 'text' },
+  { name: 'locked_until', type: 'timestamp' },
+  { name: 'worker_id', type: 'text' },
+  { name: 'assigned_at', type: 'timestamp' },
+  { name: 'started_at', type: 'timestamp' },
+  { name: 'heartbeat_at', type: 'timestamp' },
+] as const satisfies readonly { name: keyof TaskInsert; type: LogicalType }[];
+const STARTED_PARAMS_PER_ROW = STARTED_TASK_COLUMNS.length;
 // With array parameters a statement binds one array per column, whatever the row count.
 const ROWS_PER_ARRAY_INSERT = 5000;
 /** Tasks enqueued at once past which the planner's statistics of `tasks` are refreshed. */
@@ -96,7 +110,14 @@ export async function enqueueTasks(
   // Rows whose idempotency key was taken: their position, to put the existing task's id there.
   const taken: Array<{ index: number; owner_id: string; idempotency_key: string }> = [];
   let inserted = 0;
-  for (const chunk of taskChunks(dialect, tasks)) {
+  let queued = 0;
+  const eager = eagerClaimIn(db);
+  // Rows inserted claimed bind more columns: chunks sized for them where some may be.
+  for (const chunk of taskChunks(
+    dialect,
+    tasks,
+    eager === undefined ? PARAMS_PER_ROW : STARTED_PARAMS_PER_ROW,
+  )) {
     const rows = chunk.map((task, j) => toRow(task, `tasks[${ids.length + j}]`, now, timestamps));
     await storeLargeColumns(
       { db, dialect },
@@ -106,43 +127,88 @@ export async function enqueueTasks(
       'tasks',
       (j) => `tasks[${ids.length + j}].input`,
     );
-    const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, rows);
-    let insert =
-      asSelect === null
-        ? db.insertInto('tasks').values(rows)
-        : db
-            .insertInto('tasks')
-            .columns(TASK_COLUMNS.map((c) => c.name))
-            .expression(asSelect as RawBuilder<never>);
-    if (keyed) {
-      // The conflict target names the partial unique index uq_tasks_idempotency, WHERE included.
-      insert = insert.onConflict((oc) =>
-        oc.columns(['owner_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
-      );
+    const nowMs = Date.now();
+    const started = eager === undefined ? [] : takeEagerly(eager, rows, nowMs);
+    const pending = started.length === 0 ? rows : rows.filter((row) => !started.includes(row));
+    let here: Set<string> | null = null;
+    if (pending.length > 0) {
+      const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, pending);
+      let insert =
+        asSelect === null
+          ? db.insertInto('tasks').values(pending)
+          : db
+              .insertInto('tasks')
+              .columns(TASK_COLUMNS.map((c) => c.name))
+              .expression(asSelect as RawBuilder<never>);
+      if (keyed) {
+        // The conflict target names the partial unique index uq_tasks_idempotency, WHERE included.
+        insert = insert.onConflict((oc) =>
+          oc.columns(['owner_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
+        );
+      }
+      const returned = await insert.returning('id').execute();
+      inserted += returned.length;
+      queued += returned.length;
+      if (keyed && returned.length < pending.length) here = new Set(returned.map((row) => row.id));
     }
-    const returned = await insert.returning('id').execute();
-    inserted += returned.length;
-    const here = keyed && returned.length < rows.length ? new Set(returned.map((row) => row.id)) : null;
+    if (started.length > 0) inserted += await insertStarted(db, dialect, eager!, started, nowMs);
     for (const row of rows) {
-      if (here !== null && !here.has(row.id))
-        taken.push({ index: ids.length, owner_id: row.owner_id, idempotency_key: row.idempotency_key! });
+      if (here !== null && row.idempotency_key !== null && !here.has(row.id))
+        taken.push({ index: ids.length, owner_id: row.owner_id, idempotency_key: row.idempotency_key });
       ids.push(row.id);
     }
   }
   // A fan-out of tens of thousands of tasks changes the table's size enough to mislead the
   // planner until autovacuum's next analyze: every claim would sort the whole backlog.
   if (inserted >= ANALYZE_AFTER_ROWS) await dialect.analyze(db as unknown as Kysely<unknown>, 'tasks');
-  if (inserted > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
-  if (flowKeyed && inserted > 0) noteKeyedWork();
-  if (inserted > 0 && tasks.some((task) => task.flow === undefined || task.flow.length === 0))
+  // Tasks claimed as they were inserted wait for nobody: only queued ones wake workers.
+  if (queued > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
+  if (flowKeyed && queued > 0) noteKeyedWork();
+  if (queued > 0 && tasks.some((task) => task.flow === undefined || task.flow.length === 0))
     noteUnkeyedWork();
   if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
   return ids;
 }
 
+type TaskRow = ReturnType<typeof toRow>;
+
+/** The rows an eager claim (eager.ts) may take, as many as it has room for. */
+function takeEagerly(eager: EagerTransaction, rows: readonly TaskRow[], nowMs: number): TaskRow[] {
+  const started: TaskRow[] = [];
+  for (const row of rows) {
+    if (started.length >= eager.room) break;
+    if (eager.mayTake(row, nowMs)) started.push(row);
+  }
+  return started;
+}
+
+/** Inserts `rows` already claimed by the eager claim's worker; returns how many. */
+async function insertStarted(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  eager: EagerTransaction,
+  rows: readonly TaskRow[],
+  nowMs: number,
+): Promise<number> {
+  const started = eager.startedColumns(nowMs);
+  const startedRows = rows.map((row) => ({ ...row, ...started }));
+  const asSelect = dialect.rowsAsSelect(STARTED_TASK_COLUMNS, startedRows);
+  const insert =
+    asSelect === null
+      ? db.insertInto('tasks').values(startedRows)
+      : db
+          .insertInto('tasks')
+          .columns(STARTED_TASK_COLUMNS.map((c) => c.name))
+          .expression(asSelect as RawBuilder<never>);
+  const claimed = await insert.returning(CLAIM_COLUMNS).execute();
+  eager.room -= claimed.length;
+  for (const row of claimed) eager.taken.push({ row: row as ClaimRow, startedMs: nowMs });
+  return claimed.length;
+}
+
 /** The tasks in chunks of one insert each: the dialect's parameter limit, or array parameters. */
-function taskChunks(dialect: DialectAdapter, tasks: readonly NewTask[]): NewTask[][] {
-  if (!dialect.capabilities.arrayParameters) return chunksFor(dialect, tasks, PARAMS_PER_ROW);
+function taskChunks(dialect: DialectAdapter, tasks: readonly NewTask[], paramsPerRow: number): NewTask[][] {
+  if (!dialect.capabilities.arrayParameters) return chunksFor(dialect, tasks, paramsPerRow);
   const chunks: NewTask[][] = [];
   for (let i = 0; i < tasks.length; i += ROWS_PER_ARRAY_INSERT)
     chunks.push(tasks.slice(i, i + ROWS_PER_ARRAY_INSERT));

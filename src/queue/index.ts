@@ -40,6 +40,7 @@ export { enqueueTasks, TASKS_CHANNEL } from './enqueue.js';
 export { claimTasks, type ClaimOptions, type ClaimFilter } from './claim.js';
 export { renewLeases, type RenewResult } from './renew.js';
 export { completeTasks, COMPLETION_FAILED, type Completion, type CompleteResult } from './complete.js';
+export type { EagerClaimOptions } from './eager.js';
 export { failTask, type Failure, type FailOutcome, type FailOptions } from './fail.js';
 export {
   reclaimExpiredLeases,

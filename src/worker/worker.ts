@@ -112,6 +112,21 @@ export class Worker {
   private readonly reports: ReportWriter;
   private readonly maxLogLines: number;
   private readonly inFlight = new Map<string, InFlight>();
+  /** Slots promised to a claim under way: the claim loop's, or a completion batch's (eager). */
+  private reserved = 0;
+  /** Attempts running that were claimed on completion (src/queue/eager.ts). */
+  private eagerHeld = 0;
+  /** Of `reserved`, the slots a completion batch under way may take. */
+  private eagerReserved = 0;
+  /**
+   * Whether completion batches should get their share of free slots from the claim loop: the
+   * last batch completed run steps (standalone tasks release nothing), and the last one with
+   * room took something (when it did not — the next steps wait on keys, say — it is tried again
+   * a second later).
+   */
+  private runStepsCompleting = false;
+  private eagerTook = true;
+  private eagerRetryAt = 0;
   /** Finished attempts whose completion is not yet written, oldest first. */
   private readonly completions: FinishedAttempt[] = [];
   private flushing: Promise<void> | null = null;
@@ -265,17 +280,32 @@ export class Worker {
     for (const resource of this.options.closeOnStop ?? []) await resource.close().catch(() => undefined);
   }
 
+  /** Free slots completion batches may still take: half the slots at most (src/queue/eager.ts). */
+  private eagerShare(): number {
+    return Math.max(0, Math.floor(this.concurrency / 2) - this.eagerHeld - this.eagerReserved);
+  }
+
   private hooks() {
     return outcomeHooks(this.options.store, this.options.engine);
   }
 
   private async claimLoop(): Promise<void> {
     while (this.running) {
-      const room = this.recordingFallsBehind() ? 0 : this.concurrency - this.inFlight.size;
+      // While runs go on by claim on complete, their completion batches get their share of free
+      // slots (at most half); the queue's claims get the rest.
+      const share =
+        this.runStepsCompleting && (this.eagerTook || Date.now() >= this.eagerRetryAt)
+          ? this.eagerShare()
+          : 0;
+      const room = this.recordingFallsBehind()
+        ? 0
+        : Math.max(0, this.concurrency - this.inFlight.size - this.reserved - share);
+      const batch = Math.ceil((this.concurrency - share) / 2);
       let claimed: ClaimedTask[] = [];
       // Claim in batches: wait until half the slots are free rather than claiming one task per
       // finished task, which would turn one round trip per batch into one per task.
-      if (room > 0 && (this.inFlight.size === 0 || room >= Math.ceil(this.concurrency / 2))) {
+      if (room > 0 && (this.inFlight.size === 0 || room >= batch)) {
+        this.reserved += room;
         try {
           claimed = await claimTasks(this.options.store.handle, {
             workerId: this.workerId,
@@ -284,11 +314,12 @@ export class Worker {
           });
         } catch (error) {
           this.options.logger.error({ err: error }, 'claiming tasks failed');
+        } finally {
+          this.reserved -= room;
         }
       }
       for (const task of claimed) this.run(task);
-      const wantsSleep =
-        claimed.length === 0 || claimed.length === room || room < Math.ceil(this.concurrency / 2);
+      const wantsSleep = claimed.length === 0 || claimed.length === room || room < batch;
       if (wantsSleep && !this.woken) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(
@@ -306,8 +337,9 @@ export class Worker {
     }
   }
 
-  private run(task: ClaimedTask): void {
+  private run(task: ClaimedTask, claimedOnCompletion = false): void {
     const abort = new AttemptAbort();
+    if (claimedOnCompletion) this.eagerHeld++;
     this.inFlight.set(task.id, { task, abort, started: Date.now() });
     // The attempt's span (tracing on; null otherwise), a child of its run's span.
     const span = startAttemptSpan(task);
@@ -315,6 +347,7 @@ export class Worker {
       span === null ? this.execute(task, abort, null) : span.run(() => this.execute(task, abort, span));
     void attempt.finally(() => {
       span?.end();
+      if (claimedOnCompletion) this.eagerHeld--;
       this.inFlight.delete(task.id);
       this.notify();
     });
@@ -610,6 +643,18 @@ export class Worker {
   private record(batch: FinishedAttempt[]): Promise<void> {
     this.recordingSince = batch[0]?.finishedAt ?? null;
     this.recording = batch;
+    // Claim on complete (src/queue/eager.ts): the tasks the batch releases may be taken at once,
+    // into free slots, but never into more than half of them: the claim loop always gets the
+    // other half back for the queue, where other runs and owners wait.
+    this.runStepsCompleting = batch.some((finished) => finished.completion.runId != null);
+    let eagerRoom =
+      this.running && this.runStepsCompleting
+        ? Math.max(0, Math.min(this.concurrency - this.inFlight.size - this.reserved, this.eagerShare()))
+        : 0;
+    this.eagerReserved += eagerRoom;
+    this.reserved += eagerRoom;
+    const eager =
+      eagerRoom > 0 ? { eager: { workerId: this.workerId, leaseMs: this.leaseMs, room: eagerRoom } } : {};
     // Each attempt's log lines were pushed before its completion: they go in first, ahead of
     // the engine's "step … completed".
     return (
@@ -621,9 +666,29 @@ export class Worker {
             this.options.store.handle,
             batch.map((finished) => finished.completion),
             this.hooks(),
+            new Date(),
+            eager,
           ),
         )
-        .then(({ rejected, failed }) => {
+        .then(async ({ rejected, failed, claimed }) => {
+          this.reserved -= eagerRoom;
+          this.eagerReserved -= eagerRoom;
+          // Whether runs go on this way: a batch with room that took nothing says they do not.
+          if (eagerRoom > 0) {
+            this.eagerTook = claimed.length > 0;
+            if (!this.eagerTook) this.eagerRetryAt = Date.now() + EAGER_RETRY_MS;
+          }
+          eagerRoom = 0;
+          if (this.running) for (const task of claimed) this.run(task, true);
+          // Stopping meanwhile: back to the queue, for another worker.
+          else if (claimed.length > 0)
+            await releaseTasks(
+              this.options.store.handle,
+              this.workerId,
+              claimed.map((task) => task.id),
+            ).catch((error: unknown) =>
+              this.options.logger.warn({ err: error }, 'releasing tasks claimed on completion failed'),
+            );
           if (rejected.length > 0)
             this.options.logger.warn({ rejected }, 'completions refused: leases lost or tasks cancelled');
           // completeTasks isolates a completion that cannot be recorded and fails that task alone.
@@ -646,6 +711,8 @@ export class Worker {
           this.retryLater();
         })
         .finally(() => {
+          this.reserved -= eagerRoom;
+          this.eagerReserved -= eagerRoom;
           this.recordingSince = null;
           this.recording = [];
           this.flushing = null;
@@ -685,6 +752,9 @@ interface FinishedAttempt {
 const MAX_COMPLETION_BATCH = 1000;
 /** How long completions wait to be written again after the database failed to take them. */
 const COMPLETION_RETRY_MS = 1000;
+
+/** How long a worker whose completions released nothing to take waits before it tries again. */
+const EAGER_RETRY_MS = 1000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

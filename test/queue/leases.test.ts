@@ -129,13 +129,14 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
       completed: [],
       rejected: [id],
       failed: [],
+      claimed: [],
     });
     expect(await failTask(f.handle, { id: id!, leaseEpoch: 1, error: 'A failed' })).toBe('rejected');
     expect(await taskRow(f, id!)).toMatchObject({ status: 'RUNNING', locked_by: 'B', lease_epoch: 2 });
 
     expect(
       await completeTasks(f.handle, [{ id: id!, leaseEpoch: 2, output: 'from B', durationMs: 12 }], hooks),
-    ).toEqual({ completed: [id], rejected: [], failed: [] });
+    ).toEqual({ completed: [id], rejected: [], failed: [], claimed: [] });
     // A's late retry of its completion changes nothing either.
     expect(
       (await completeTasks(f.handle, [{ id: id!, leaseEpoch: 1, output: 'from A' }], hooks)).rejected,

@@ -78,6 +78,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
       completed: completions.map((c) => c.id),
       rejected: [completions[0]!.id],
       failed: [],
+      claimed: [],
     });
     expect(seen.map((t) => [t.runId, t.stepId, t.itemIndex, t.attempt, t.output])).toEqual(
       claimed.map((t) => [runId, t.stepId, t.itemIndex, 1, { step: t.stepId }]),
@@ -352,6 +353,7 @@ describe.each(DIALECTS)('completion, failure and cancellation on %s', (dialect) 
       completed: [],
       rejected: [running],
       failed: [],
+      claimed: [],
     });
     expect(await failTask(f.handle, { id: running!, leaseEpoch: 1, error: 'late' })).toBe('rejected');
     expect(await taskRow(f, running!)).toMatchObject({ status: 'CANCELLED', result_data: null });

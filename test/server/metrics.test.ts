@@ -172,6 +172,7 @@ describe.each(DIALECTS)('metrics on %s', (dialect) => {
       'swarm_runs',
       'swarm_queue_claim_duration_seconds',
       'swarm_task_wait_seconds',
+      'swarm_tasks_claimed_total',
       'swarm_task_duration_seconds',
       'swarm_run_duration_seconds',
       'swarm_task_retries_total',
@@ -198,6 +199,11 @@ describe.each(DIALECTS)('metrics on %s', (dialect) => {
     expect(delta('swarm_task_duration_seconds_count', { agent: 'builtin/transform' })).toBe(2);
     expect(delta('swarm_run_duration_seconds_count', { workflow: 'metered', status: 'completed' })).toBe(2);
     expect(delta('swarm_task_wait_seconds_count')).toBe(4);
+    // Each task claimed once: from the queue, or (a run's next step) on its predecessor's completion.
+    expect(
+      delta('swarm_tasks_claimed_total', { how: 'queue' }) +
+        delta('swarm_tasks_claimed_total', { how: 'on_complete' }),
+    ).toBe(4);
     expect(delta('swarm_queue_claim_duration_seconds_count')).toBeGreaterThan(0);
     const llm = { provider: 'local-openai', model: 'gpt-4o-mini' };
     expect(delta('swarm_llm_tokens_total', { ...llm, kind: 'input' })).toBe(24);

@@ -93,6 +93,46 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     expect(run).toMatchObject({ status: 'completed', result: { c: { long: true, text: 'hello' } } });
   });
 
+  it('claims next steps on completion, never running more than its concurrency at once', async () => {
+    // A runtime that holds each attempt a moment and counts how many run at once.
+    const builtin = new BuiltinRuntime({
+      http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
+    });
+    let running = 0;
+    let most = 0;
+    const counting = new Worker({
+      store: fx.store,
+      engine: fx.engine,
+      runtime: {
+        execute: async (invocation, context) => {
+          most = Math.max(most, ++running);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          running--;
+          return builtin.execute(invocation, context);
+        },
+      },
+      events: new DatabaseEventSink(fx.store),
+      logger: pino({ level: 'silent' }),
+      concurrency: 4,
+    });
+    worker = counting;
+    const steps = [
+      { id: 'a', agent: 'builtin/transform', input: { n: '{{ trigger.n }}' } },
+      { id: 'b', agent: 'builtin/transform', needs: ['a'], input: { n: '{{ steps.a.output.n }}' } },
+      { id: 'c', agent: 'builtin/transform', needs: ['b'], input: { n: '{{ steps.b.output.n }}' } },
+    ];
+    const ids = [];
+    for (let n = 0; n < 12; n++) ids.push(await startRun(steps, { n }));
+    counting.start();
+    for (const [n, id] of ids.entries())
+      expect(await finished(id)).toMatchObject({ status: 'completed', result: { c: { n } } });
+    // Tasks taken on completion and tasks claimed from the queue share the worker's slots.
+    expect(most).toBeLessThanOrEqual(4);
+    const tasks = await fx.store.handle.db.selectFrom('tasks').select(['status', 'lease_epoch']).execute();
+    expect(tasks).toHaveLength(36);
+    expect(tasks.every((t) => t.status === 'COMPLETED' && t.lease_epoch === 1)).toBe(true);
+  });
+
   it('times out an attempt that runs too long and records TIMEOUT', async () => {
     await registerProbe();
     startWorker();
