@@ -93,44 +93,94 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     expect(run).toMatchObject({ status: 'completed', result: { c: { long: true, text: 'hello' } } });
   });
 
-  it('claims next steps on completion, never running more than its concurrency at once', async () => {
-    // A runtime that holds each attempt a moment and counts how many run at once.
+  /** A worker whose runtime holds each attempt `holdMs` and counts how many run at once. */
+  function countingWorker(concurrency: number, holdMs: number) {
     const builtin = new BuiltinRuntime({
       http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
     });
-    let running = 0;
-    let most = 0;
-    const counting = new Worker({
+    const seen = { running: 0, most: 0 };
+    worker = new Worker({
       store: fx.store,
       engine: fx.engine,
       runtime: {
         execute: async (invocation, context) => {
-          most = Math.max(most, ++running);
-          await new Promise((resolve) => setTimeout(resolve, 10));
-          running--;
+          seen.most = Math.max(seen.most, ++seen.running);
+          await new Promise((resolve) => setTimeout(resolve, holdMs));
+          seen.running--;
           return builtin.execute(invocation, context);
         },
       },
       events: new DatabaseEventSink(fx.store),
       logger: pino({ level: 'silent' }),
-      concurrency: 4,
+      concurrency,
     });
-    worker = counting;
-    const steps = [
-      { id: 'a', agent: 'builtin/transform', input: { n: '{{ trigger.n }}' } },
-      { id: 'b', agent: 'builtin/transform', needs: ['a'], input: { n: '{{ steps.a.output.n }}' } },
-      { id: 'c', agent: 'builtin/transform', needs: ['b'], input: { n: '{{ steps.b.output.n }}' } },
-    ];
+    return { worker, seen };
+  }
+
+  /** A linear workflow of `n` builtin/transform steps passing `n` along. */
+  const chain = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: `s${i}`,
+      agent: 'builtin/transform',
+      ...(i === 0
+        ? { input: { n: '{{ trigger.n }}' } }
+        : { needs: [`s${i - 1}`], input: { n: `{{ steps.s${i - 1}.output.n }}` } }),
+    }));
+
+  it('claims next steps on completion, never running more than its concurrency at once', async () => {
+    const { worker: counting, seen } = countingWorker(4, 10);
     const ids = [];
-    for (let n = 0; n < 12; n++) ids.push(await startRun(steps, { n }));
+    for (let n = 0; n < 12; n++) ids.push(await startRun(chain(3), { n }));
     counting.start();
     for (const [n, id] of ids.entries())
-      expect(await finished(id)).toMatchObject({ status: 'completed', result: { c: { n } } });
+      expect(await finished(id)).toMatchObject({ status: 'completed', result: { s2: { n } } });
     // Tasks taken on completion and tasks claimed from the queue share the worker's slots.
-    expect(most).toBeLessThanOrEqual(4);
+    expect(seen.most).toBeLessThanOrEqual(4);
     const tasks = await fx.store.handle.db.selectFrom('tasks').select(['status', 'lease_epoch']).execute();
     expect(tasks).toHaveLength(36);
     expect(tasks.every((t) => t.status === 'COMPLETED' && t.lease_epoch === 1)).toBe(true);
+  });
+
+  it('keeps claiming from the queue while runs go on by claim on complete', async () => {
+    const { worker: counting } = countingWorker(4, 10);
+    const ids = [];
+    for (let n = 0; n < 8; n++) ids.push(await startRun(chain(20), { n }));
+    counting.start();
+    const { db, dialect } = fx.store.handle;
+    const completedSteps = async () =>
+      Number(
+        (
+          await db
+            .selectFrom('tasks')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('status', '=', 'COMPLETED')
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    await until('the runs to be under way', async () => (await completedSteps()) >= 20);
+    // Another owner's single task, while eight runs could fill every slot with their next steps.
+    const other = (await fx.store.system.insertUserIfAbsent({
+      name: 'B',
+      email: 'b@example.com',
+      role: 'member',
+    }))!;
+    const [single] = await enqueueTasks(db, dialect, [
+      { ownerId: other.id, taskType: 'noop', agentName: 'builtin/noop', agentVersion: '1.0.0', input: {} },
+    ]);
+    for (const id of ids) expect((await finished(id)).status).toBe('completed');
+    const startedAt = async (where: 'single' | 'steps') => {
+      const q = db.selectFrom('tasks').select('started_at');
+      const rows = await (
+        where === 'single' ? q.where('id', '=', single!) : q.where('run_id', 'is not', null)
+      ).execute();
+      return rows.map((row) => Date.parse(String(row.started_at)));
+    };
+    const [singleStarted] = await startedAt('single');
+    // Half the slots stay the queue's: the task started within a claim cycle or two of its
+    // enqueue, when some 140 of the runs' 160 steps were still to start (about 125 started after
+    // it here; about 70 when completion batches could take every free slot).
+    const stepsAfter = (await startedAt('steps')).filter((at) => at > singleStarted!).length;
+    expect(stepsAfter).toBeGreaterThanOrEqual(100);
   });
 
   it('times out an attempt that runs too long and records TIMEOUT', async () => {
