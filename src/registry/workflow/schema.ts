@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FieldIssue } from '../../errors/index.js';
 import {
   BACKOFF_KINDS,
@@ -281,10 +281,19 @@ const nodesForm = {
   },
 };
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
-const validateSteps = ajv.compile(stepsForm);
-const validateNodes = ajv.compile(nodesForm);
+/**
+ * Compiled on first use, not when the module loads: compiling both forms takes ~0.2 s, which
+ * every CLI command paid at start (`swarm --version` included) though most never check a workflow.
+ */
+let validators: { steps: ValidateFunction; nodes: ValidateFunction } | undefined;
+function compiledValidators() {
+  if (validators === undefined) {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+    ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+    validators = { steps: ajv.compile(stepsForm), nodes: ajv.compile(nodesForm) };
+  }
+  return validators;
+}
 
 /** `steps[2]` + `needs` → `steps[2].needs`; keys that are not identifiers are quoted. */
 export function fieldOf(base: string, key: string | number): string {
@@ -343,7 +352,8 @@ export function ajvIssue(error: ErrorObject, data: unknown, base = ''): FieldIss
 
 /** Shape errors of a definition, in either form (`nodes` present = seed 004's form). */
 export function shapeIssues(doc: Record<string, unknown>): FieldIssue[] {
-  const validate = 'nodes' in doc ? validateNodes : validateSteps;
+  const { steps, nodes } = compiledValidators();
+  const validate = 'nodes' in doc ? nodes : steps;
   if (validate(doc)) return [];
   return (validate.errors ?? []).flatMap((e) => ajvIssue(e, doc) ?? []);
 }
