@@ -129,17 +129,11 @@ export async function enqueueTasks(
     );
     const nowMs = Date.now();
     const started = eager === undefined ? [] : takeEagerly(eager, rows, nowMs);
-    const pending = started.length === 0 ? rows : rows.filter((row) => !started.includes(row));
+    const startedSet = new Set(started);
+    const pending = started.length === 0 ? rows : rows.filter((row) => !startedSet.has(row));
     let here: Set<string> | null = null;
     if (pending.length > 0) {
-      const asSelect = dialect.rowsAsSelect(TASK_COLUMNS, pending);
-      let insert =
-        asSelect === null
-          ? db.insertInto('tasks').values(pending)
-          : db
-              .insertInto('tasks')
-              .columns(TASK_COLUMNS.map((c) => c.name))
-              .expression(asSelect as RawBuilder<never>);
+      let insert = insertTasks(db, dialect, TASK_COLUMNS, pending);
       if (keyed) {
         // The conflict target names the partial unique index uq_tasks_idempotency, WHERE included.
         insert = insert.onConflict((oc) =>
@@ -192,18 +186,28 @@ async function insertStarted(
 ): Promise<number> {
   const started = eager.startedColumns(nowMs);
   const startedRows = rows.map((row) => ({ ...row, ...started }));
-  const asSelect = dialect.rowsAsSelect(STARTED_TASK_COLUMNS, startedRows);
-  const insert =
-    asSelect === null
-      ? db.insertInto('tasks').values(startedRows)
-      : db
-          .insertInto('tasks')
-          .columns(STARTED_TASK_COLUMNS.map((c) => c.name))
-          .expression(asSelect as RawBuilder<never>);
-  const claimed = await insert.returning(CLAIM_COLUMNS).execute();
+  const claimed = await insertTasks(db, dialect, STARTED_TASK_COLUMNS, startedRows)
+    .returning(CLAIM_COLUMNS)
+    .execute();
   eager.room -= claimed.length;
   for (const row of claimed) eager.taken.push({ row: row as ClaimRow, startedMs: nowMs });
   return claimed.length;
+}
+
+/** An insert of `rows` into `tasks`: as the dialect's rowsAsSelect where it can, else VALUES. */
+function insertTasks(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  columns: readonly { name: keyof TaskInsert; type: LogicalType }[],
+  rows: readonly TaskInsert[],
+) {
+  const asSelect = dialect.rowsAsSelect(columns, rows);
+  return asSelect === null
+    ? db.insertInto('tasks').values(rows)
+    : db
+        .insertInto('tasks')
+        .columns(columns.map((c) => c.name))
+        .expression(asSelect as RawBuilder<never>);
 }
 
 /** The tasks in chunks of one insert each: the dialect's parameter limit, or array parameters. */
