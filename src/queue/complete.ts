@@ -13,6 +13,7 @@ import { byClaimOrder, toClaimedTask } from './rows.js';
 import { wakeParents } from './children.js';
 import { inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
+import { releaseTasks } from './release.js';
 import { storeOutputs } from './payloads.js';
 import { bisectFailures, messageOf } from './split.js';
 import {
@@ -110,7 +111,19 @@ export async function completeTasks(
     unique,
     (batch) => recordBatch(handle, batch, stored, hooks, now, eager),
     { rethrow: isTransientDatabaseError },
-  );
+  ).catch(async (error: unknown) => {
+    // A batch recorded in halves may have committed some, with tasks taken, before one met the
+    // database's passing trouble: the caller records the batch again and never gets those
+    // tasks, so they go back to the queue now (else they would wait out the lease, a lease lost).
+    if (eager !== undefined && eager.claimed.length > 0)
+      await releaseTasks(
+        handle,
+        eager.workerId,
+        eager.claimed.map(({ row }) => row.id),
+        now,
+      ).catch(() => undefined);
+    throw error;
+  });
   const completed = new Set<string>();
   for (const ids of results) for (const id of ids) completed.add(id);
   const unrecorded: CompleteResult['failed'] = [];

@@ -169,6 +169,36 @@ describe.each(DIALECTS)('claim on complete on %s', (dialect) => {
     expect(await statusesOfType('next')).toEqual([]);
   });
 
+  it('gives back what committed halves took when a later half meets a passing database error', async () => {
+    const [a, b] = await enqueue(f, [{}, {}]);
+    const first = await claimOne();
+    const second = await claimOne();
+    // The whole batch fails on its own (recorded again in halves); a's half releases a task
+    // and commits; b's half then meets a transient error, which completeTasks rethrows.
+    const hooks: CompletionHooks = {
+      onCompletedBatch: async (trx: Kysely<SwarmDatabase>, done) => {
+        if (done.length > 1) throw new Error('refused as a whole');
+        if (done[0]!.id === b) throw Object.assign(new Error('database busy'), { code: 'SQLITE_BUSY' });
+        await enqueueTasks(trx, f.handle.dialect, [{ ownerId: f.ownerId, taskType: 'next', input: null }]);
+      },
+    };
+    await expect(
+      completeTasks(
+        f.handle,
+        [
+          { id: first.id, leaseEpoch: first.leaseEpoch, output: 1 },
+          { id: second.id, leaseEpoch: second.leaseEpoch, output: 2 },
+        ],
+        hooks,
+        new Date(),
+        { eager: { workerId: 'w', leaseMs: 30_000, room: 4 } },
+      ),
+    ).rejects.toThrow('database busy');
+    expect((await taskRow(f, a!)).status).toBe('COMPLETED');
+    // Taken in a's half, then handed back: waiting on the queue, no lease lost.
+    expect(await statusesOfType('next')).toEqual([['PENDING', null, 1]]);
+  });
+
   it('gives a task back to the queue when the worker that took it dies', async () => {
     await enqueue(f, [{}]);
     const first = await claimOne();
