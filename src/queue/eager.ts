@@ -46,7 +46,7 @@ export class EagerClaim {
    * run takes afresh, and only the one that commits is accepted.
    */
   async within<T>(db: object, fn: () => Promise<T>): Promise<{ result: T; taken: EagerTransaction }> {
-    const tx = new EagerTransaction(this, this.room);
+    const tx = new EagerTransaction(this);
     open.set(db, tx);
     try {
       return { result: await fn(), taken: tx };
@@ -66,10 +66,12 @@ export class EagerClaim {
 export class EagerTransaction {
   readonly taken: EagerlyClaimed[] = [];
 
-  constructor(
-    readonly claim: EagerClaim,
-    public room: number,
-  ) {}
+  constructor(readonly claim: EagerClaim) {}
+
+  /** Tasks it may still take: what the claim had left, less what this transaction took. */
+  get room(): number {
+    return this.claim.room - this.taken.length;
+  }
 
   /** Whether `row`, inserted at `nowMs`, is one a claim then would take at once. */
   mayTake(

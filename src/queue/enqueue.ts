@@ -189,7 +189,6 @@ async function insertStarted(
   const claimed = await insertTasks(db, dialect, STARTED_TASK_COLUMNS, startedRows)
     .returning(CLAIM_COLUMNS)
     .execute();
-  eager.room -= claimed.length;
   for (const row of claimed) eager.taken.push({ row: row as ClaimRow, startedMs: nowMs });
   return claimed.length;
 }
