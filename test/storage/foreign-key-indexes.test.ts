@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { Store, type DatabaseHandle } from '../../src/storage/index.js';
 import { TASK_REFERENCES_BY_TRIGGER } from '../../src/storage/migrations/0039-task-references-by-trigger.js';
+import { TASK_OWNER_REFERENCE } from '../../src/storage/migrations/0044-task-owner-by-trigger.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { sourceFiles } from '../helpers/sources.js';
 
@@ -27,10 +28,15 @@ async function references(handle: DatabaseHandle): Promise<Reference[]> {
       SELECT c.conrelid::regclass::text AS child, a.attname AS column, c.confrelid::regclass::text AS parent
       FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
       WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace`.execute(db);
-    // 0039's references are triggers on PostgreSQL, which look their tasks up by the column too.
+    // 0039's and 0044's references are triggers on PostgreSQL, which look their tasks up by the
+    // column too.
     return [
       ...keys.rows,
-      ...TASK_REFERENCES_BY_TRIGGER.map((ref) => ({ child: 'tasks', column: ref.column, parent: ref.table })),
+      ...[...TASK_REFERENCES_BY_TRIGGER, TASK_OWNER_REFERENCE].map((ref) => ({
+        child: 'tasks',
+        column: ref.column,
+        parent: ref.table,
+      })),
     ];
   }
   const keys = await sql<Reference>`

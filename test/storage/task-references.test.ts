@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
+import { enqueueTasks } from '../../src/queue/index.js';
 import { newId, toDbJson } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import {
@@ -113,19 +114,94 @@ describe.each(DIALECTS)('what deleting a referenced row does to tasks on %s', (d
     expect(await read(bystander!)).toEqual(cleared);
   });
 
-  it('still refuses a task whose owner does not exist, and an owner who has tasks being deleted', async () => {
-    await expect(enqueue(f, [{ ownerId: newId() }])).rejects.toThrow();
-    await expect(f.handle.db.deleteFrom('users').where('id', '=', f.ownerId).execute()).rejects.toThrow();
+  // The owner's reference is checked on both dialects: a foreign key on SQLite, statement
+  // triggers on PostgreSQL (migration 0044), which must refuse what the key refused.
+  it("refuses a task whose owner does not exist, with the foreign key's error, writing nothing", async () => {
+    const before = await f.handle.db.selectFrom('tasks').select('id').execute();
+    const stranger = newId();
+    const refused = await enqueue(f, [{}, { ownerId: stranger }, {}]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Error);
+    if (dialect === 'postgres') {
+      expect(refused).toMatchObject({ code: '23503', constraint: 'fk_tasks_owner_id' });
+      expect((refused as { detail: string }).detail).toContain(stranger);
+    } else expect(String(refused)).toMatch(/FOREIGN KEY constraint failed/);
+    expect(await f.handle.db.selectFrom('tasks').select('id').execute()).toEqual(before);
+  });
+
+  it('refuses to move a task to an owner who does not exist, and to delete an owner of tasks', async () => {
+    const [task] = await enqueue(f, [{}]);
+    await expect(
+      f.handle.db.updateTable('tasks').set({ owner_id: newId() }).where('id', '=', task!).execute(),
+    ).rejects.toThrow(/foreign key|FOREIGN KEY/);
+    await expect(f.handle.db.deleteFrom('users').where('id', '=', f.ownerId).execute()).rejects.toThrow(
+      /foreign key|FOREIGN KEY/,
+    );
+    // A user with no tasks is deleted; an update that keeps the owner is let through.
+    const loner = await f.store.system.insertUserIfAbsent({
+      name: 'L',
+      email: 'l@example.com',
+      role: 'member',
+    });
+    await f.handle.db.deleteFrom('users').where('id', '=', loner!.id).execute();
+    await f.handle.db
+      .updateTable('tasks')
+      .set({ owner_id: f.ownerId, priority: 6 })
+      .where('id', '=', task!)
+      .execute();
+    expect(await exists([task!])).toEqual([task]);
   });
 
   it.runIf(dialect === 'postgres')(
-    'queues no foreign-key check for a task’s NULL references on insert',
+    'a user deleted while a transaction enqueues their first task waits for it, then is refused',
+    async () => {
+      const owner = await f.store.system.insertUserIfAbsent({
+        name: 'W',
+        email: 'w@example.com',
+        role: 'member',
+      });
+      const ownerId = owner!.id;
+      let deleting: Promise<unknown> | undefined;
+      await f.handle.db.transaction().execute(async (trx) => {
+        await enqueueTasks(trx, f.handle.dialect, [{ ownerId, taskType: 'test', input: {} }]);
+        // The enqueue holds the owner's row FOR KEY SHARE: the delete must wait for the commit.
+        deleting = f.handle.db
+          .deleteFrom('users')
+          .where('id', '=', ownerId)
+          .execute()
+          .then(
+            () => 'deleted',
+            (error: unknown) => error,
+          );
+        const waiting = await Promise.race([
+          deleting,
+          new Promise((resolve) => setTimeout(resolve, 300, 'waiting')),
+        ]);
+        expect(waiting).toBe('waiting');
+      });
+      expect(await deleting).toMatchObject({ code: '23503', constraint: 'fk_tasks_owner_id' });
+      const left = await f.handle.db.selectFrom('users').select('id').where('id', '=', ownerId).execute();
+      expect(left).toHaveLength(1);
+    },
+  );
+
+  it.runIf(dialect === 'postgres')(
+    'queues no per-row foreign-key check on insert: owners are checked per statement',
     async () => {
       const keys = await sql<{ conname: string }>`
       SELECT conname FROM pg_constraint WHERE conrelid = 'tasks'::regclass AND contype = 'f' ORDER BY conname`.execute(
         f.handle.db,
       );
-      expect(keys.rows.map((row) => row.conname)).toEqual(['fk_tasks_owner_id']);
+      expect(keys.rows).toEqual([]);
+      const triggers = await sql<{ tgname: string }>`
+      SELECT tgname FROM pg_trigger WHERE tgrelid IN ('tasks'::regclass, 'users'::regclass) AND NOT tgisinternal
+      ORDER BY tgname`.execute(f.handle.db);
+      expect(triggers.rows.map((row) => row.tgname)).toEqual(
+        expect.arrayContaining([
+          'trg_tasks_owner_changed',
+          'trg_tasks_owner_inserted',
+          'trg_users_deleted_tasks',
+        ]),
+      );
     },
   );
 });

@@ -40,6 +40,7 @@ import { foreignKeyIndexes } from './0040-foreign-key-indexes.js';
 import { flowRunningIndex } from './0041-flow-running-index.js';
 import { flowLockFunction } from './0042-flow-lock-function.js';
 import { flowRoundFunction } from './0043-flow-round-function.js';
+import { taskOwnerByTrigger } from './0044-task-owner-by-trigger.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -84,6 +85,7 @@ export const MIGRATIONS: readonly Migration[] = [
   flowRunningIndex,
   flowLockFunction,
   flowRoundFunction,
+  taskOwnerByTrigger,
 ];
 
 export type { Migration } from './ddl.js';
