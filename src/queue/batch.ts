@@ -63,16 +63,33 @@ export function inlineChunks<T>(
   return chunks;
 }
 
-/** The leases a worker names, as `(id, lease_epoch)` rows to join against `tasks`. */
+/**
+ * The leases a worker names, as `(id, lease_epoch, status)` rows to join against `tasks`: the
+ * state a held task is in (RUNNING) is the batch's column, compared as a join condition (see
+ * completeTasks on why).
+ */
 export function leaseRows(dialect: DialectAdapter, leases: readonly Lease[]): RawBuilder<LeaseRow> {
   return valuesList<LeaseRow>(
-    leases.map((lease) => [typed(dialect, lease.id, 'text'), typed(dialect, lease.leaseEpoch, 'integer')]),
+    leases.map((lease) => [
+      typed(dialect, lease.id, 'text'),
+      typed(dialect, lease.leaseEpoch, 'integer'),
+      typed(dialect, 'RUNNING', 'text'),
+    ]),
   );
 }
 
 export interface LeaseRow {
   id: string;
   lease_epoch: number;
+  status: 'RUNNING';
+}
+
+/**
+ * `ANY(ids)` for `tasks.id` on PostgreSQL: a batch's tasks found by primary key, whatever the
+ * planner believes of the running tasks (see completeTasks).
+ */
+export function anyId(ids: readonly string[]): RawBuilder<string> {
+  return sql<string>`ANY(${ids}::text[])`;
 }
 
 /** The first lease named for each task: a task named twice in one batch is answered once. */

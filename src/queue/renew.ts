@@ -1,5 +1,5 @@
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { chunksFor, leaseRows, uniqueById } from './batch.js';
+import { anyId, chunksFor, leaseRows, uniqueById } from './batch.js';
 import type { Lease } from './types.js';
 
 export interface RenewResult {
@@ -16,10 +16,11 @@ export interface RenewResult {
  * The heartbeat: extends every lease the worker still holds under the epoch it names, in one
  * statement per batch —
  *
- *   WITH leases(id, lease_epoch) AS (VALUES (…), …)
+ *   WITH leases(id, lease_epoch, status) AS MATERIALIZED (VALUES (…, 'RUNNING'), …)
  *   UPDATE tasks SET locked_until = :until, heartbeat_at = :now FROM leases
- *   WHERE tasks.id = leases.id AND tasks.lease_epoch = leases.lease_epoch
- *     AND status = 'RUNNING' AND locked_by = :worker RETURNING id
+ *   WHERE tasks.id = leases.id AND tasks.id IN (…the batch's ids: see completeTasks)
+ *     AND tasks.lease_epoch = leases.lease_epoch AND tasks.status = leases.status
+ *     AND locked_by = :worker RETURNING id
  *
  * — the task row only: a running attempt has no assignment row (it is written when the attempt
  * ends, from the task's last heartbeat_at). Cancellation bumps the epoch, so this is
@@ -40,13 +41,21 @@ export async function renewLeases(
   const renewed = new Set<string>();
   for (const chunk of chunksFor(dialect, unique, 2)) {
     const rows = await db
-      .with('leases(id, lease_epoch)', () => leaseRows(dialect, chunk))
+      .with(
+        (cte) => cte('leases(id, lease_epoch, status)').materialized(),
+        () => leaseRows(dialect, chunk),
+      )
       .updateTable('tasks')
       .from('leases')
       .set({ locked_until: until, heartbeat_at: at })
       .whereRef('tasks.id', '=', 'leases.id')
+      .$call((q) =>
+        dialect.capabilities.arrayParameters
+          ? q.where('tasks.id', '=', anyId(chunk.map((lease) => lease.id)))
+          : q.where('tasks.id', 'in', (eb) => eb.selectFrom('leases').select('leases.id')),
+      )
       .whereRef('tasks.lease_epoch', '=', 'leases.lease_epoch')
-      .where('tasks.status', '=', 'RUNNING')
+      .whereRef('tasks.status', '=', 'leases.status')
       .where('tasks.locked_by', '=', workerId)
       .returning('tasks.id')
       .execute();
