@@ -136,6 +136,9 @@ describe.each(DIALECTS)('what deleting a referenced row does to tasks on %s', (d
     await expect(f.handle.db.deleteFrom('users').where('id', '=', f.ownerId).execute()).rejects.toThrow(
       /foreign key|FOREIGN KEY/,
     );
+    await expect(
+      f.handle.db.updateTable('users').set({ id: newId() }).where('id', '=', f.ownerId).execute(),
+    ).rejects.toThrow(/foreign key|FOREIGN KEY/);
     // A user with no tasks is deleted; an update that keeps the owner is let through.
     const loner = await f.store.system.insertUserIfAbsent({
       name: 'L',
