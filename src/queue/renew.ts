@@ -39,7 +39,8 @@ export async function renewLeases(
   const at = toDbTimestamp(now);
   const until = toDbTimestamp(new Date(now.getTime() + leaseMs));
   const renewed = new Set<string>();
-  for (const chunk of chunksFor(dialect, unique, 2)) {
+  // Three parameters a lease: its id, its epoch and the state it must be in.
+  for (const chunk of chunksFor(dialect, unique, 3)) {
     const rows = await db
       .with(
         (cte) => cte('leases(id, lease_epoch, status)').materialized(),

@@ -73,6 +73,22 @@ describe.each(DIALECTS)('leases on %s', (dialect) => {
     expect((await taskRow(f, id!)).locked_until).toBe(at(t0, 1800).toISOString());
   });
 
+  it('renews more leases than one statement binds: each lease is three parameters', async () => {
+    // 11,000 leases × 3 parameters is over SQLite's 32,766: the heartbeat needs two statements.
+    const n = 11_000;
+    for (let i = 0; i < n; i += 1000)
+      await enqueue(
+        f,
+        Array.from({ length: 1000 }, () => ({})),
+      );
+    const t0 = later();
+    const claimed = await claimTasks(f.handle, { workerId: 'w1', limit: n, leaseMs: 1000, now: t0 });
+    expect(claimed).toHaveLength(n);
+    const renewal = await renewLeases(f.handle, 'w1', claimed, 1000, at(t0, 500));
+    expect(renewal.lost).toEqual([]);
+    expect(new Set(renewal.renewed).size).toBe(n);
+  });
+
   it("a worker's own reclaim spares the tasks it names as live; anyone else's takes them", async () => {
     const [mine, forgotten, theirs] = await enqueue(f, [{}, {}, {}]);
     const t0 = later();
