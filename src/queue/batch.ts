@@ -66,7 +66,7 @@ export function inlineChunks<T>(
 /**
  * The leases a worker names, as `(id, lease_epoch, status)` rows to join against `tasks`: the
  * state a held task is in (RUNNING) is the batch's column, compared as a join condition (see
- * completeTasks on why).
+ * inBatch on why).
  */
 export function leaseRows(dialect: DialectAdapter, leases: readonly Lease[]): RawBuilder<LeaseRow> {
   return valuesList<LeaseRow>(
@@ -85,11 +85,23 @@ export interface LeaseRow {
 }
 
 /**
- * `ANY(ids)` for `tasks.id` on PostgreSQL: a batch's tasks found by primary key, whatever the
- * planner believes of the running tasks (see completeTasks).
+ * The condition that a batch's tasks are found by: their ids, looked up by primary key. The
+ * planner's estimate of running tasks is as old as the last ANALYZE, often taken with none
+ * running; with `status = 'RUNNING'` a condition of its own, PostgreSQL chose to scan every
+ * running task (idx_tasks_leases, dead entries included) and, for each, the whole batch (50–54
+ * ms a batch of 512 completions instead of 6–8), or to hash the whole table, and SQLite scanned
+ * the table. So the batch's ids select its tasks (PostgreSQL: `id = ANY(…)`; SQLite: `IN` the
+ * batch, named `cte`), and the state the batch expects is its own column in a MATERIALIZED
+ * batch, compared as a join condition, which no index of `tasks` answers alone.
  */
-export function anyId(ids: readonly string[]): RawBuilder<string> {
-  return sql<string>`ANY(${ids}::text[])`;
+export function inBatch(
+  dialect: DialectAdapter,
+  ids: readonly string[],
+  cte: 'done' | 'leases',
+): RawBuilder<boolean> {
+  return dialect.capabilities.arrayParameters
+    ? sql<boolean>`tasks.id = ANY(${ids}::text[])`
+    : sql<boolean>`tasks.id IN (SELECT id FROM ${sql.table(cte)})`;
 }
 
 /** The first lease named for each task: a task named twice in one batch is answered once. */

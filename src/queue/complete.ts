@@ -11,7 +11,7 @@ import {
 import { EagerClaim, type EagerClaimOptions } from './eager.js';
 import { byClaimOrder, toClaimedTask } from './rows.js';
 import { wakeParents } from './children.js';
-import { anyId, inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
+import { inBatch, inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
 import { releaseTasks } from './release.js';
 import { storeOutputs } from './payloads.js';
@@ -74,7 +74,7 @@ interface DoneRow {
   lease_epoch: number;
   output: string;
   duration_ms: number | null;
-  /** The state the task must be in (RUNNING): see recordInTransaction. */
+  /** The state the task must be in (RUNNING): see inBatch. */
   status: 'RUNNING';
 }
 
@@ -83,7 +83,7 @@ interface DoneRow {
  *
  *   WITH done(id, lease_epoch, output, duration_ms, status) AS MATERIALIZED (VALUES (…), …)
  *   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, … FROM done
- *   WHERE tasks.id = done.id AND tasks.id IN (…the batch's ids: see below)
+ *   WHERE tasks.id = done.id AND tasks.id IN (…the batch's ids: see inBatch)
  *     AND tasks.lease_epoch = done.lease_epoch AND tasks.status = done.status  -- 'RUNNING'
  *   RETURNING …;
  *
@@ -235,13 +235,7 @@ async function recordInTransaction(
       })),
     );
     // No worker_assignments row: a completed attempt stays on the task row (assignments.ts).
-    // The batch's ids find its tasks (PostgreSQL: `id = ANY(…)`, a primary-key lookup each),
-    // whatever the planner believes of the running tasks: its estimate is as old as the last
-    // ANALYZE, often taken with none running, and with `status = 'RUNNING'` a condition of its
-    // own it chose to scan every running task (idx_tasks_leases, dead entries included) and,
-    // for each, the whole batch: 50–54 ms a batch of 512 instead of 6–8, or, told otherwise, to
-    // hash the whole table. Compared with the batch's column in a MATERIALIZED batch, the state
-    // is a join condition, which no index of `tasks` answers alone.
+    // Found by the batch's ids, the state a join condition of a MATERIALIZED batch (inBatch).
     const statement = trx.with(
       (cte) => cte('done(id, lease_epoch, output, duration_ms, status)').materialized(),
       () => done,
@@ -261,10 +255,12 @@ async function recordInTransaction(
         locked_until: null,
       }))
       .whereRef('tasks.id', '=', 'done.id')
-      .$call((q) =>
-        dialect.capabilities.arrayParameters
-          ? q.where('tasks.id', '=', anyId(chunk.map((c) => c.id)))
-          : q.where('tasks.id', 'in', (eb) => eb.selectFrom('done').select('done.id')),
+      .where(
+        inBatch(
+          dialect,
+          chunk.map((c) => c.id),
+          'done',
+        ),
       )
       .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
       .whereRef('tasks.status', '=', 'done.status')

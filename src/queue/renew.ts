@@ -1,5 +1,5 @@
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { anyId, chunksFor, leaseRows, uniqueById } from './batch.js';
+import { chunksFor, inBatch, leaseRows, uniqueById } from './batch.js';
 import type { Lease } from './types.js';
 
 export interface RenewResult {
@@ -18,7 +18,7 @@ export interface RenewResult {
  *
  *   WITH leases(id, lease_epoch, status) AS MATERIALIZED (VALUES (…, 'RUNNING'), …)
  *   UPDATE tasks SET locked_until = :until, heartbeat_at = :now FROM leases
- *   WHERE tasks.id = leases.id AND tasks.id IN (…the batch's ids: see completeTasks)
+ *   WHERE tasks.id = leases.id AND tasks.id IN (…the batch's ids: see inBatch)
  *     AND tasks.lease_epoch = leases.lease_epoch AND tasks.status = leases.status
  *     AND locked_by = :worker RETURNING id
  *
@@ -50,10 +50,12 @@ export async function renewLeases(
       .from('leases')
       .set({ locked_until: until, heartbeat_at: at })
       .whereRef('tasks.id', '=', 'leases.id')
-      .$call((q) =>
-        dialect.capabilities.arrayParameters
-          ? q.where('tasks.id', '=', anyId(chunk.map((lease) => lease.id)))
-          : q.where('tasks.id', 'in', (eb) => eb.selectFrom('leases').select('leases.id')),
+      .where(
+        inBatch(
+          dialect,
+          chunk.map((lease) => lease.id),
+          'leases',
+        ),
       )
       .whereRef('tasks.lease_epoch', '=', 'leases.lease_epoch')
       .whereRef('tasks.status', '=', 'leases.status')
