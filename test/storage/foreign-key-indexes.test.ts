@@ -5,6 +5,7 @@ import { sql, type Kysely } from 'kysely';
 import { Store, type DatabaseHandle } from '../../src/storage/index.js';
 import { TASK_REFERENCES_BY_TRIGGER } from '../../src/storage/migrations/0039-task-references-by-trigger.js';
 import { TASK_OWNER_REFERENCE } from '../../src/storage/migrations/0044-task-owner-by-trigger.js';
+import { RECORD_REFERENCES_BY_TRIGGER } from '../../src/storage/migrations/0045-record-references-by-trigger.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { sourceFiles } from '../helpers/sources.js';
 
@@ -28,8 +29,8 @@ async function references(handle: DatabaseHandle): Promise<Reference[]> {
       SELECT c.conrelid::regclass::text AS child, a.attname AS column, c.confrelid::regclass::text AS parent
       FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
       WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace`.execute(db);
-    // 0039's and 0044's references are triggers on PostgreSQL, which look their tasks up by the
-    // column too.
+    // 0039's, 0044's and 0045's references are triggers on PostgreSQL, which look their
+    // children up by the column too.
     return [
       ...keys.rows,
       ...[...TASK_REFERENCES_BY_TRIGGER, TASK_OWNER_REFERENCE].map((ref) => ({
@@ -37,6 +38,7 @@ async function references(handle: DatabaseHandle): Promise<Reference[]> {
         column: ref.column,
         parent: ref.table,
       })),
+      ...RECORD_REFERENCES_BY_TRIGGER.map(({ child, column, parent }) => ({ child, column, parent })),
     ];
   }
   const keys = await sql<Reference>`

@@ -41,6 +41,7 @@ import { flowRunningIndex } from './0041-flow-running-index.js';
 import { flowLockFunction } from './0042-flow-lock-function.js';
 import { flowRoundFunction } from './0043-flow-round-function.js';
 import { taskOwnerByTrigger } from './0044-task-owner-by-trigger.js';
+import { recordReferencesByTrigger } from './0045-record-references-by-trigger.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -86,6 +87,7 @@ export const MIGRATIONS: readonly Migration[] = [
   flowLockFunction,
   flowRoundFunction,
   taskOwnerByTrigger,
+  recordReferencesByTrigger,
 ];
 
 export type { Migration } from './ddl.js';
