@@ -1,6 +1,6 @@
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import { newId, type DialectAdapter, type SwarmDatabase } from '../storage/index.js';
-import { chunksFor } from './batch.js';
+import { chunksFor, stillRunning } from './batch.js';
 
 /**
  * `worker_assignments` is the history of who held what: one row per ENDED attempt, written in
@@ -42,15 +42,23 @@ const ASSIGNMENT_COLUMNS = [
   'released_at',
 ] as const;
 
-/** One ended assignment per RUNNING task `narrow` keeps; run before the UPDATE that ends them. */
+/**
+ * One ended assignment per RUNNING task `narrow` keeps; run before the UPDATE that ends them.
+ * `reach`: how that UPDATE finds its tasks, by their ids (or run, or parent) or by their leases
+ * (reclaim: idx_tasks_leases); this read goes the same way (see stillRunning).
+ */
 export async function endAttempts(
   trx: Kysely<SwarmDatabase>,
   dialect: DialectAdapter,
   status: AssignmentEnd,
   now: string,
   narrow: RunningTasks,
+  reach: 'by-id' | 'by-lease' = 'by-id',
 ): Promise<void> {
-  const running = narrow(trx.selectFrom('tasks').where('tasks.status', '=', 'RUNNING'));
+  const tasks = trx.selectFrom('tasks');
+  const running = narrow(
+    reach === 'by-lease' ? tasks.where('tasks.status', '=', 'RUNNING') : tasks.where(stillRunning()),
+  );
   const idSql = dialect.newIdSql();
   if (idSql !== null) {
     // One INSERT … SELECT: no round trip to fetch what the database already has.

@@ -104,6 +104,19 @@ export function inBatch(
     : sql<boolean>`tasks.id IN (SELECT id FROM ${sql.table(cte)})`;
 }
 
+/**
+ * `tasks.status = 'RUNNING'` for a statement that names its tasks by id, as an expression no
+ * index of `tasks` answers, so that the ids' primary key is the planner's one way in. As a plain
+ * condition, with statistics taken while no task ran (a bulk enqueue's ANALYZE, autovacuum's),
+ * PostgreSQL preferred idx_tasks_leases, a walk over every running task, even for a single id
+ * (a failure, a sleep, a checkpoint, a release). inBatch is the same cure for a batch joined to
+ * its own rows; a statement that looks for running tasks by their lease (reclaim) keeps the
+ * plain condition, which is that index's.
+ */
+export function stillRunning(): RawBuilder<boolean> {
+  return sql<boolean>`(tasks.status || '') = 'RUNNING'`;
+}
+
 /** The first lease named for each task: a task named twice in one batch is answered once. */
 export function uniqueById<T extends { readonly id: string }>(
   items: readonly T[],

@@ -6,6 +6,7 @@ import {
   type NewMessage,
 } from '../storage/index.js';
 import type { Lease } from './types.js';
+import { stillRunning } from './batch.js';
 
 export interface CheckpointRequest extends Lease {
   /** Any JSON value: what an attempt that resumes the task gets (`ClaimedTask.resumeState`). */
@@ -33,7 +34,7 @@ export async function checkpointTask(
       .updateTable('tasks')
       .set({ resume_state: toDbJson(request.state ?? null), updated_at: toDbTimestamp(now) })
       .where('id', '=', request.id)
-      .where('status', '=', 'RUNNING')
+      .where(stillRunning())
       .where('lease_epoch', '=', request.leaseEpoch)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return false;

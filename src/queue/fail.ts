@@ -6,6 +6,7 @@ import { cancelWaitpointsOf } from './waitpoints.js';
 import { computeBackoffMs } from './backoff.js';
 import { PARKED_UNDER_FIRST_KEY, retryPolicyOf } from './rows.js';
 import type { FailureHooks, Lease } from './types.js';
+import { stillRunning } from './batch.js';
 
 export interface Failure extends Lease {
   readonly error: string;
@@ -50,7 +51,7 @@ export async function failTask(
     const fenced = trx
       .updateTable('tasks')
       .where('id', '=', failure.id)
-      .where('status', '=', 'RUNNING')
+      .where(stillRunning())
       .where('lease_epoch', '=', failure.leaseEpoch);
     const row = await trx
       .selectFrom('tasks')
@@ -68,7 +69,7 @@ export async function failTask(
         'parent_task_id',
       ])
       .where('id', '=', failure.id)
-      .where('status', '=', 'RUNNING')
+      .where(stillRunning())
       .where('lease_epoch', '=', failure.leaseEpoch)
       .executeTakeFirst();
     if (row === undefined) return 'rejected';

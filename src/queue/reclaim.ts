@@ -60,8 +60,13 @@ export async function reclaimExpiredLeases(
   const message = sql<string>`cast(${`lease lost `} as text) || cast(lease_losses + 1 as text) || cast(${` times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${max})`} as text)`;
   const ids = await dialect.writeTransaction(db, async (trx) => {
     // Both UPDATEs below take exactly these: RUNNING, lease expired, not spared.
-    await endAttempts(trx, dialect, 'lost', at, (qb) =>
-      qb.where('tasks.locked_until', '<', at).where(notSpared),
+    await endAttempts(
+      trx,
+      dialect,
+      'lost',
+      at,
+      (qb) => qb.where('tasks.locked_until', '<', at).where(notSpared),
+      'by-lease',
     );
     const timedOut = await trx
       .updateTable('tasks')

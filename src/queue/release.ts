@@ -1,6 +1,6 @@
 import { isTransientDatabaseError, toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
 import { endAttempts } from './assignments.js';
-import { chunksFor } from './batch.js';
+import { chunksFor, stillRunning } from './batch.js';
 import { bisectFailures, messageOf } from './split.js';
 import { PARKED_UNDER_FIRST_KEY } from './rows.js';
 
@@ -65,7 +65,7 @@ async function releaseBatch(
           updated_at: at,
         })
         .where('id', 'in', chunk)
-        .where('status', '=', 'RUNNING')
+        .where(stillRunning())
         .where('locked_by', '=', workerId)
         .returning('id')
         .execute();

@@ -5,6 +5,7 @@ import { enqueueTasks } from './enqueue.js';
 import type { Lease, NewTask } from './types.js';
 import { createWaitpoint, type WaitpointOwner, type WaitpointRequest } from './waitpoints.js';
 import { PARKED_UNDER_FIRST_KEY } from './rows.js';
+import { stillRunning } from './batch.js';
 
 export interface SleepRequest extends Lease {
   /** When the task is claimable again. */
@@ -62,7 +63,7 @@ export async function sleepTask(
         updated_at: at,
       })
       .where('id', '=', request.id)
-      .where('status', '=', 'RUNNING')
+      .where(stillRunning())
       .where('lease_epoch', '=', request.leaseEpoch)
       .executeTakeFirst();
     if (result.numUpdatedRows === 0n) return false;

@@ -1,6 +1,21 @@
-import { CompiledQuery, UpdateQueryNode, type KyselyPlugin, type RootOperationNode } from 'kysely';
+import {
+  CompiledQuery,
+  InsertQueryNode,
+  SelectQueryNode,
+  UpdateQueryNode,
+  type KyselyPlugin,
+  type RootOperationNode,
+} from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimTasks, completeTasks, renewLeases } from '../../src/queue/index.js';
+import {
+  checkpointTask,
+  claimTasks,
+  completeTasks,
+  failTask,
+  releaseTasks,
+  renewLeases,
+  sleepTask,
+} from '../../src/queue/index.js';
 import type { DatabaseHandle } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { closeQueueFixture, enqueue, openQueueFixture, type QueueFixture } from './helpers.js';
@@ -23,17 +38,23 @@ describe.each(DIALECTS)('the plan of a batch of leases on %s', (dialect) => {
   });
   afterAll(() => closeQueueFixture(f));
 
-  /** The handle, noting every UPDATE of `tasks` it runs. */
-  const noting = (): { handle: DatabaseHandle; updates: RootOperationNode[] } => {
+  /** The handle, noting every UPDATE it runs, and the other statements that read (`reads`). */
+  const noting = (): {
+    handle: DatabaseHandle;
+    updates: RootOperationNode[];
+    reads: RootOperationNode[];
+  } => {
     const updates: RootOperationNode[] = [];
+    const reads: RootOperationNode[] = [];
     const plugin: KyselyPlugin = {
       transformQuery: ({ node }) => {
         if (UpdateQueryNode.is(node)) updates.push(node);
+        else if (SelectQueryNode.is(node) || InsertQueryNode.is(node)) reads.push(node);
         return node;
       },
       transformResult: async ({ result }) => result,
     };
-    return { handle: { ...f.handle, db: f.handle.db.withPlugin(plugin) }, updates };
+    return { handle: { ...f.handle, db: f.handle.db.withPlugin(plugin) }, updates, reads };
   };
 
   /** How the planner would reach `tasks` in `node` now: one line per access to the table. */
@@ -91,6 +112,60 @@ describe.each(DIALECTS)('the plan of a batch of leases on %s', (dialect) => {
     expect(result.completed).toHaveLength(256);
     expect(completion.updates).toHaveLength(1);
     expectPrimaryKeyLookups(await accessesOf(completion.updates[0]!));
+  });
+
+  it('releases 256 tasks, and ends their attempts, through their primary key', async () => {
+    const claimed = await claimTasks(f.handle, { workerId: 'w', limit: 256, leaseMs: 60_000 });
+    expect(claimed).toHaveLength(256);
+    const release = noting();
+    const released = await releaseTasks(
+      release.handle,
+      'w',
+      claimed.map((task) => task.id),
+    );
+    expect(released).toHaveLength(256);
+    expect(release.updates).toHaveLength(1);
+    expectPrimaryKeyLookups(await accessesOf(release.updates[0]!));
+    // The attempts' end reads the same tasks first (INSERT … SELECT on PostgreSQL, a SELECT on
+    // SQLite), and so does anything else the release reads.
+    const reads = [];
+    for (const node of release.reads) {
+      const accesses = await accessesOf(node);
+      if (accesses.length > 0) reads.push(accesses);
+    }
+    expect(reads.length).toBeGreaterThanOrEqual(1);
+    for (const accesses of reads) expectPrimaryKeyLookups(accesses);
+  });
+
+  it('checkpoints, puts to sleep and fails one task through its primary key', async () => {
+    const [kept, slept, failed] = await claimTasks(f.handle, { workerId: 'w', limit: 3, leaseMs: 60_000 });
+    const named = noting();
+    expect(await checkpointTask(named.handle, { id: kept!.id, leaseEpoch: kept!.leaseEpoch, state: 1 })).toBe(
+      true,
+    );
+    expect(
+      await sleepTask(named.handle, {
+        id: slept!.id,
+        leaseEpoch: slept!.leaseEpoch,
+        until: new Date(Date.now() + 60_000),
+        state: null,
+      }),
+    ).toBe(true);
+    expect(
+      await failTask(named.handle, {
+        id: failed!.id,
+        leaseEpoch: failed!.leaseEpoch,
+        error: 'no',
+        retryable: false,
+      }),
+    ).toBe('failed');
+    const reached = [];
+    for (const node of [...named.updates, ...named.reads]) {
+      const accesses = await accessesOf(node);
+      if (accesses.length > 0) reached.push(accesses);
+    }
+    expect(reached.length).toBeGreaterThanOrEqual(3);
+    for (const accesses of reached) expectPrimaryKeyLookups(accesses);
   });
 
   it('still completes and renews only what the lease holds: the state and the epoch are its fence', async () => {
