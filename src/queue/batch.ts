@@ -63,25 +63,16 @@ export function inlineChunks<T>(
   return chunks;
 }
 
-/**
- * The leases a worker names, as `(id, lease_epoch, status)` rows to join against `tasks`: the
- * state a held task is in (RUNNING) is the batch's column, compared as a join condition (see
- * inBatch on why).
- */
+/** The leases a worker names, as `(id, lease_epoch)` rows to join against `tasks`. */
 export function leaseRows(dialect: DialectAdapter, leases: readonly Lease[]): RawBuilder<LeaseRow> {
   return valuesList<LeaseRow>(
-    leases.map((lease) => [
-      typed(dialect, lease.id, 'text'),
-      typed(dialect, lease.leaseEpoch, 'integer'),
-      typed(dialect, 'RUNNING', 'text'),
-    ]),
+    leases.map((lease) => [typed(dialect, lease.id, 'text'), typed(dialect, lease.leaseEpoch, 'integer')]),
   );
 }
 
 export interface LeaseRow {
   id: string;
   lease_epoch: number;
-  status: 'RUNNING';
 }
 
 /**
@@ -91,8 +82,8 @@ export interface LeaseRow {
  * running task (idx_tasks_leases, dead entries included) and, for each, the whole batch (50–54
  * ms a batch of 512 completions instead of 6–8), or to hash the whole table, and SQLite scanned
  * the table. So the batch's ids select its tasks (PostgreSQL: `id = ANY(…)`; SQLite: `IN` the
- * batch, named `cte`), and the state the batch expects is its own column in a MATERIALIZED
- * batch, compared as a join condition, which no index of `tasks` answers alone.
+ * batch, named `cte`), and the state the batch expects is stillRunning, which no index of
+ * `tasks` answers.
  */
 export function inBatch(
   dialect: DialectAdapter,
@@ -109,9 +100,9 @@ export function inBatch(
  * index of `tasks` answers, so that the ids' primary key is the planner's one way in. As a plain
  * condition, with statistics taken while no task ran (a bulk enqueue's ANALYZE, autovacuum's),
  * PostgreSQL preferred idx_tasks_leases, a walk over every running task, even for a single id
- * (a failure, a sleep, a checkpoint, a release). inBatch is the same cure for a batch joined to
- * its own rows; a statement that looks for running tasks by their lease (reclaim) keeps the
- * plain condition, which is that index's.
+ * (a failure, a sleep, a checkpoint, a release, and with inBatch a completion or heartbeat
+ * batch). A statement that looks for running tasks by their lease (reclaim) keeps the plain
+ * condition, which is that index's.
  */
 export function stillRunning(): RawBuilder<boolean> {
   return sql<boolean>`(tasks.status || '') = 'RUNNING'`;

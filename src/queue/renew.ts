@@ -1,5 +1,5 @@
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { chunksFor, inBatch, leaseRows, uniqueById } from './batch.js';
+import { chunksFor, inBatch, leaseRows, stillRunning, uniqueById } from './batch.js';
 import type { Lease } from './types.js';
 
 export interface RenewResult {
@@ -16,10 +16,10 @@ export interface RenewResult {
  * The heartbeat: extends every lease the worker still holds under the epoch it names, in one
  * statement per batch —
  *
- *   WITH leases(id, lease_epoch, status) AS MATERIALIZED (VALUES (…, 'RUNNING'), …)
+ *   WITH leases(id, lease_epoch) AS (VALUES (…), …)
  *   UPDATE tasks SET locked_until = :until, heartbeat_at = :now FROM leases
  *   WHERE tasks.id = leases.id AND tasks.id IN (…the batch's ids: see inBatch)
- *     AND tasks.lease_epoch = leases.lease_epoch AND tasks.status = leases.status
+ *     AND tasks.lease_epoch = leases.lease_epoch AND (tasks.status || '') = 'RUNNING'
  *     AND locked_by = :worker RETURNING id
  *
  * — the task row only: a running attempt has no assignment row (it is written when the attempt
@@ -39,13 +39,10 @@ export async function renewLeases(
   const at = toDbTimestamp(now);
   const until = toDbTimestamp(new Date(now.getTime() + leaseMs));
   const renewed = new Set<string>();
-  // Three parameters a lease: its id, its epoch and the state it must be in.
-  for (const chunk of chunksFor(dialect, unique, 3)) {
+  // Two parameters a lease: its id and its epoch.
+  for (const chunk of chunksFor(dialect, unique, 2)) {
     const rows = await db
-      .with(
-        (cte) => cte('leases(id, lease_epoch, status)').materialized(),
-        () => leaseRows(dialect, chunk),
-      )
+      .with('leases(id, lease_epoch)', () => leaseRows(dialect, chunk))
       .updateTable('tasks')
       .from('leases')
       .set({ locked_until: until, heartbeat_at: at })
@@ -58,7 +55,7 @@ export async function renewLeases(
         ),
       )
       .whereRef('tasks.lease_epoch', '=', 'leases.lease_epoch')
-      .whereRef('tasks.status', '=', 'leases.status')
+      .where(stillRunning())
       .where('tasks.locked_by', '=', workerId)
       .returning('tasks.id')
       .execute();
