@@ -63,27 +63,38 @@ export function inlineChunks<T>(
   return chunks;
 }
 
-/** The leases a worker names, as `(id, lease_epoch)` rows to join against `tasks`. */
-export function leaseRows(dialect: DialectAdapter, leases: readonly Lease[]): RawBuilder<LeaseRow> {
-  return valuesList<LeaseRow>(
+/**
+ * The leases worker `workerId` names, as `(id, lease_epoch, status, locked_by)` rows to join
+ * against `tasks` (see heldUnder): two parameters a lease, the state they expect a literal, the
+ * worker one parameter for the batch.
+ */
+export function leaseRows(
+  dialect: DialectAdapter,
+  workerId: string,
+  leases: readonly Lease[],
+): RawBuilder<LeaseRow> {
+  const rows = valuesList<{ column1: string; column2: number }>(
     leases.map((lease) => [typed(dialect, lease.id, 'text'), typed(dialect, lease.leaseEpoch, 'integer')]),
   );
+  return sql<LeaseRow>`(SELECT v.column1, v.column2, CAST('RUNNING' AS ${dialect.type('text')}), ${typed(dialect, workerId, 'text')} FROM ${rows} AS v)`;
 }
 
 export interface LeaseRow {
   id: string;
   lease_epoch: number;
+  /** The state a held task is in: RUNNING (see heldUnder). */
+  status: 'RUNNING';
+  /** The worker holding the leases. */
+  locked_by: string;
 }
 
 /**
- * The condition that a batch's tasks are found by: their ids, looked up by primary key. The
- * planner's estimate of running tasks is as old as the last ANALYZE, often taken with none
- * running; with `status = 'RUNNING'` a condition of its own, PostgreSQL chose to scan every
- * running task (idx_tasks_leases, dead entries included) and, for each, the whole batch (50–54
- * ms a batch of 512 completions instead of 6–8), or to hash the whole table, and SQLite scanned
- * the table. So the batch's ids select its tasks (PostgreSQL: `id = ANY(…)`; SQLite: `IN` the
- * batch, named `cte`), and the state the batch expects is stillRunning, which no index of
- * `tasks` answers.
+ * The condition that a batch's tasks are found by: their ids, looked up by primary key
+ * (PostgreSQL: `id = ANY(…)`; SQLite: `IN` the batch, named `cte`). The planner's estimate of
+ * running tasks is as old as the last ANALYZE, often taken with none running; with
+ * `status = 'RUNNING'` a condition of its own, PostgreSQL chose to scan every running task
+ * (idx_tasks_leases, dead entries included), or to hash the whole table, and SQLite scanned the
+ * table. With the ids, the primary key is the way in; heldUnder is the rest of the fence.
  */
 export function inBatch(
   dialect: DialectAdapter,
@@ -96,13 +107,33 @@ export function inBatch(
 }
 
 /**
- * `tasks.status = 'RUNNING'` for a statement that names its tasks by id, as an expression no
- * index of `tasks` answers, so that the ids' primary key is the planner's one way in. As a plain
- * condition, with statistics taken while no task ran (a bulk enqueue's ANALYZE, autovacuum's),
- * PostgreSQL preferred idx_tasks_leases, a walk over every running task, even for a single id
- * (a failure, a sleep, a checkpoint, a release, and with inBatch a completion or heartbeat
- * batch). A statement that looks for running tasks by their lease (reclaim) keeps the plain
- * condition, which is that index's.
+ * The fence of a batch joined to its own tasks: each task still in the state and under the
+ * epoch its row of the batch names (`tasks.lease_epoch = cte.lease_epoch AND tasks.status =
+ * cte.status`, and for a heartbeat its worker), the batch a MATERIALIZED common table
+ * expression with a `status` column (RUNNING). Both must be join conditions the planner cannot see through. A batch's epochs are
+ * often all alike (every task's first lease), and a column alike in every row is bound once; an
+ * inlined batch then made `lease_epoch = 1` and the state filters on `tasks`, estimated from
+ * statistics taken while no task ran: PostgreSQL expected one task where the batch named 512,
+ * and read the whole batch again for each task it found — a nested loop of 262,144 comparisons,
+ * 160–280 ms a batch of 512 completions, a third of the no-op drain's speed. Opaque, the batch's
+ * columns leave `tasks` estimated at the ids' count, and the batch is read once (hashed, or the
+ * outer side of the join). Statements naming tasks by id with no batch to join use stillRunning.
+ */
+export function heldUnder(cte: 'done' | 'leases'): RawBuilder<boolean> {
+  const fence = sql<boolean>`tasks.lease_epoch = ${sql.ref(`${cte}.lease_epoch`)} AND tasks.status = ${sql.ref(`${cte}.status`)}`;
+  // A heartbeat names its worker too: `locked_by = 'w'` as a filter was as badly guessed.
+  return cte === 'leases' ? sql<boolean>`${fence} AND tasks.locked_by = leases.locked_by` : fence;
+}
+
+/**
+ * `tasks.status = 'RUNNING'` for a statement that names its tasks by id, with no batch of rows
+ * to join them to, as an expression no index of `tasks` answers, so that the ids' primary key is
+ * the planner's one way in. As a plain condition, with statistics taken while no task ran (a
+ * bulk enqueue's ANALYZE, autovacuum's), PostgreSQL preferred idx_tasks_leases, a walk over
+ * every running task, even for a single id (a failure, a sleep, a checkpoint, a release). A
+ * batch joined to its tasks uses heldUnder instead: this expression's guessed selectivity would
+ * make the planner expect one task, and loop over the batch for each. A statement that looks for
+ * running tasks by their lease (reclaim) keeps the plain condition, which is that index's.
  */
 export function stillRunning(): RawBuilder<boolean> {
   return sql<boolean>`(tasks.status || '') = 'RUNNING'`;

@@ -11,7 +11,7 @@ import {
 import { EagerClaim, type EagerClaimOptions } from './eager.js';
 import { byClaimOrder, toClaimedTask } from './rows.js';
 import { wakeParents } from './children.js';
-import { inBatch, inlineChunks, inlineRows, stillRunning, uniqueById, type InlineColumn } from './batch.js';
+import { heldUnder, inBatch, inlineChunks, inlineRows, uniqueById, type InlineColumn } from './batch.js';
 import { failTask, type FailOutcome } from './fail.js';
 import { releaseTasks } from './release.js';
 import { storeOutputs } from './payloads.js';
@@ -66,6 +66,7 @@ const DONE_COLUMNS: readonly InlineColumn[] = [
   { name: 'lease_epoch', type: 'integer' },
   { name: 'output', type: 'json' },
   { name: 'duration_ms', type: 'bigint' },
+  { name: 'status', type: 'text' },
 ];
 
 interface DoneRow {
@@ -73,15 +74,17 @@ interface DoneRow {
   lease_epoch: number;
   output: string;
   duration_ms: number | null;
+  /** The state the task must still be in (RUNNING): see heldUnder. */
+  status: 'RUNNING';
 }
 
 /**
  * Completes a batch of tasks in one write transaction:
  *
- *   WITH done(id, lease_epoch, output, duration_ms) AS (VALUES (…), …)
+ *   WITH done(id, lease_epoch, output, duration_ms, status) AS MATERIALIZED (VALUES (…), …)
  *   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, … FROM done
  *   WHERE tasks.id = done.id AND tasks.id IN (…the batch's ids: see inBatch)
- *     AND tasks.lease_epoch = done.lease_epoch AND (tasks.status || '') = 'RUNNING'  -- stillRunning
+ *     AND tasks.lease_epoch = done.lease_epoch AND tasks.status = done.status  -- heldUnder
  *   RETURNING …;
  *
  * then `onCompleted` for each completed task, in the same transaction. The epoch condition is
@@ -228,11 +231,16 @@ async function recordInTransaction(
         lease_epoch: c.leaseEpoch,
         output: stored.get(c.id) ?? inlineJson(c.output ?? null),
         duration_ms: c.durationMs === undefined ? null : Math.round(c.durationMs),
+        status: 'RUNNING',
       })),
     );
     // No worker_assignments row: a completed attempt stays on the task row (assignments.ts).
-    // Found by the batch's ids' primary key, whatever the statistics say (inBatch, stillRunning).
-    const statement = trx.with('done(id, lease_epoch, output, duration_ms)', () => done);
+    // Found by the batch's ids' primary key, the batch read once, whatever the statistics say
+    // (inBatch, heldUnder).
+    const statement = trx.with(
+      (cte) => cte('done(id, lease_epoch, output, duration_ms, status)').materialized(),
+      () => done,
+    );
     const updated = await statement
       .updateTable('tasks')
       .from('done')
@@ -255,8 +263,7 @@ async function recordInTransaction(
           'done',
         ),
       )
-      .whereRef('tasks.lease_epoch', '=', 'done.lease_epoch')
-      .where(stillRunning())
+      .where(heldUnder('done'))
       .returning([
         'tasks.id',
         'tasks.owner_id',

@@ -1,5 +1,5 @@
 import { toDbTimestamp, type DatabaseHandle } from '../storage/index.js';
-import { chunksFor, inBatch, leaseRows, stillRunning, uniqueById } from './batch.js';
+import { chunksFor, heldUnder, inBatch, leaseRows, uniqueById } from './batch.js';
 import type { Lease } from './types.js';
 
 export interface RenewResult {
@@ -16,11 +16,13 @@ export interface RenewResult {
  * The heartbeat: extends every lease the worker still holds under the epoch it names, in one
  * statement per batch —
  *
- *   WITH leases(id, lease_epoch) AS (VALUES (…), …)
+ *   WITH leases(id, lease_epoch, status, locked_by) AS MATERIALIZED
+ *     (SELECT v.column1, v.column2, 'RUNNING', :worker FROM (VALUES (…), …) AS v)
  *   UPDATE tasks SET locked_until = :until, heartbeat_at = :now FROM leases
  *   WHERE tasks.id = leases.id AND tasks.id IN (…the batch's ids: see inBatch)
- *     AND tasks.lease_epoch = leases.lease_epoch AND (tasks.status || '') = 'RUNNING'
- *     AND locked_by = :worker RETURNING id
+ *     AND tasks.lease_epoch = leases.lease_epoch AND tasks.status = leases.status
+ *     AND tasks.locked_by = leases.locked_by  -- heldUnder
+ *   RETURNING id
  *
  * — the task row only: a running attempt has no assignment row (it is written when the attempt
  * ends, from the task's last heartbeat_at). Cancellation bumps the epoch, so this is
@@ -42,7 +44,10 @@ export async function renewLeases(
   // Two parameters a lease: its id and its epoch.
   for (const chunk of chunksFor(dialect, unique, 2)) {
     const rows = await db
-      .with('leases(id, lease_epoch)', () => leaseRows(dialect, chunk))
+      .with(
+        (cte) => cte('leases(id, lease_epoch, status, locked_by)').materialized(),
+        () => leaseRows(dialect, workerId, chunk),
+      )
       .updateTable('tasks')
       .from('leases')
       .set({ locked_until: until, heartbeat_at: at })
@@ -54,9 +59,7 @@ export async function renewLeases(
           'leases',
         ),
       )
-      .whereRef('tasks.lease_epoch', '=', 'leases.lease_epoch')
-      .where(stillRunning())
-      .where('tasks.locked_by', '=', workerId)
+      .where(heldUnder('leases'))
       .returning('tasks.id')
       .execute();
     for (const row of rows) renewed.add(row.id);
