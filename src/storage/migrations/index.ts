@@ -42,6 +42,7 @@ import { flowLockFunction } from './0042-flow-lock-function.js';
 import { flowRoundFunction } from './0043-flow-round-function.js';
 import { taskOwnerByTrigger } from './0044-task-owner-by-trigger.js';
 import { recordReferencesByTrigger } from './0045-record-references-by-trigger.js';
+import { taskVacuum } from './0046-task-vacuum.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -88,6 +89,7 @@ export const MIGRATIONS: readonly Migration[] = [
   flowRoundFunction,
   taskOwnerByTrigger,
   recordReferencesByTrigger,
+  taskVacuum,
 ];
 
 export type { Migration } from './ddl.js';
