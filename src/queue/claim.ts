@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import {
   toDbTimestamp,
   type DatabaseHandle,
@@ -52,7 +52,8 @@ export interface ClaimFilter {
  *     [FOR UPDATE SKIP LOCKED]                 -- where the dialect can (PostgreSQL)
  *   )
  *   UPDATE tasks SET status = 'RUNNING', lease_epoch = lease_epoch + 1, locked_by = …, …
- *   WHERE id IN (SELECT id FROM next) AND status = 'PENDING' RETURNING …;
+ *   WHERE id IN (SELECT id FROM next)         -- PostgreSQL: id = ANY(ARRAY(…)), see pickedIds
+ *     AND status = 'PENDING' RETURNING …;
  *   INSERT INTO worker_assignments VALUES (…), (…);
  *
  * The select walks the partial index idx_tasks_ready in order. SKIP LOCKED lets concurrent
@@ -178,6 +179,22 @@ function hasExpired(row: { expires_at: string | null; resume_state: string | nul
   return row.expires_at !== null && row.resume_state === null && Date.parse(row.expires_at) <= now.getTime();
 }
 
+/**
+ * The tasks `next` picked, as the claiming UPDATE finds them: by primary key. On PostgreSQL as
+ * `id = ANY(ARRAY(SELECT id FROM next))`, an array the planner cannot size, so its one way in is
+ * the key. With `id IN (SELECT id FROM next)`, statistics that count many tasks PENDING (a
+ * backlog, as a bulk enqueue's ANALYZE sees it) made the planner scan the whole table and hash
+ * it against the picks (on a table of 20,000 rows that looked cheaper to it than 455 key
+ * lookups): a claim of 455 of 20,000 tasks took 9.3 ms instead of 4.7, and a drain of the
+ * 20,000 ran at 21.3–21.9k tasks/s instead of 22.2–24.1k. SQLite builds the IN list once and
+ * looks each id up.
+ */
+function pickedIds(dialect: DialectAdapter): RawBuilder<boolean> {
+  return dialect.capabilities.arrayParameters
+    ? sql<boolean>`tasks.id = ANY(ARRAY(SELECT next.id FROM next))`
+    : sql<boolean>`tasks.id IN (SELECT next.id FROM next)`;
+}
+
 /** The claiming UPDATE (see claimTasks), on `db` or as a CTE of a larger statement. */
 function claimStatement(
   db: Kysely<SwarmDatabase>,
@@ -205,7 +222,7 @@ function claimStatement(
     )
     .updateTable('tasks')
     .set(startedColumns({ now, lockedUntil, workerId: options.workerId }))
-    .where('id', 'in', (eb) => eb.selectFrom('next').select('next.id'))
+    .where(pickedIds(dialect))
     .where('status', '=', 'PENDING')
     .returning(CLAIM_COLUMNS);
 }
