@@ -109,9 +109,9 @@ export function inBatch(
 /**
  * The fence of a batch joined to its own tasks: each task still in the state and under the
  * epoch its row of the batch names (`tasks.lease_epoch = cte.lease_epoch AND tasks.status =
- * cte.status`, and for a heartbeat its worker), the batch a MATERIALIZED common table
- * expression with a `status` column (RUNNING), so that these are join conditions the planner
- * cannot see through. A batch's epochs are often all alike (every task's first lease), and a
+ * cte.status`), the batch a MATERIALIZED common table expression with a `status` column
+ * (RUNNING), so that these are join conditions the planner cannot see through (a heartbeat's
+ * worker, too, is a column of its batch: renew.ts). A batch's epochs are often all alike (every task's first lease), and a
  * column alike in every row is bound once; an inlined batch then made `lease_epoch = 1` and the
  * state filters on `tasks`, estimated from statistics taken while no task ran: PostgreSQL
  * expected one task where the batch named 512, and read the whole batch again for each task it
@@ -121,9 +121,7 @@ export function inBatch(
  * naming tasks by id with no batch to join use stillRunning.
  */
 export function heldUnder(cte: 'done' | 'leases'): RawBuilder<boolean> {
-  const fence = sql<boolean>`tasks.lease_epoch = ${sql.ref(`${cte}.lease_epoch`)} AND tasks.status = ${sql.ref(`${cte}.status`)}`;
-  // A heartbeat names its worker too: `locked_by = 'w'` as a filter was as badly guessed.
-  return cte === 'leases' ? sql<boolean>`${fence} AND tasks.locked_by = leases.locked_by` : fence;
+  return sql<boolean>`tasks.lease_epoch = ${sql.ref(`${cte}.lease_epoch`)} AND tasks.status = ${sql.ref(`${cte}.status`)}`;
 }
 
 /**

@@ -20,8 +20,8 @@ export interface RenewResult {
  *     (SELECT v.column1, v.column2, 'RUNNING', :worker FROM (VALUES (…), …) AS v)
  *   UPDATE tasks SET locked_until = :until, heartbeat_at = :now FROM leases
  *   WHERE tasks.id = leases.id AND tasks.id IN (…the batch's ids: see inBatch)
- *     AND tasks.lease_epoch = leases.lease_epoch AND tasks.status = leases.status
- *     AND tasks.locked_by = leases.locked_by  -- heldUnder
+ *     AND tasks.lease_epoch = leases.lease_epoch AND tasks.status = leases.status  -- heldUnder
+ *     AND tasks.locked_by = leases.locked_by
  *   RETURNING id
  *
  * — the task row only: a running attempt has no assignment row (it is written when the attempt
@@ -60,6 +60,9 @@ export async function renewLeases(
         ),
       )
       .where(heldUnder('leases'))
+      // The worker is the batch's column too: `locked_by = :worker` as a filter, estimated from
+      // statistics taken while no task ran, was as badly guessed as the epoch (see heldUnder).
+      .whereRef('tasks.locked_by', '=', 'leases.locked_by')
       .returning('tasks.id')
       .execute();
     for (const row of rows) renewed.add(row.id);

@@ -59,27 +59,37 @@ describe.each(DIALECTS)('the plan of a batch of leases on %s', (dialect) => {
     return { handle: { ...f.handle, db: f.handle.db.withPlugin(plugin) }, updates, reads };
   };
 
+  type Plan = Record<string, unknown>;
+  /** The statement in `node` EXPLAINed as the planner would run it now (`prefix`: the EXPLAIN). */
+  const explain = async <R>(node: RootOperationNode, prefix: string): Promise<R[]> => {
+    const compiled = f.handle.db.getExecutor().compileQuery(node, { queryId: 'plan' });
+    return (
+      await f.handle.db.executeQuery<R>(CompiledQuery.raw(prefix + compiled.sql, [...compiled.parameters]))
+    ).rows;
+  };
+  /** SQLite: one row per loop or step, each under its `parent` (0: the statement's own loops). */
+  const sqliteSteps = (node: RootOperationNode) =>
+    explain<{ parent: number; detail: string }>(node, 'EXPLAIN QUERY PLAN ');
+  /** PostgreSQL: the plan tree (EXPLAIN's output is text: the plan as JSON). */
+  const postgresPlan = async (node: RootOperationNode): Promise<Plan> => {
+    const [row] = await explain<{ 'QUERY PLAN': unknown }>(node, 'EXPLAIN (FORMAT JSON) ');
+    return (JSON.parse(String(row!['QUERY PLAN'])) as [{ Plan: Plan }])[0].Plan;
+  };
+  const childrenOf = (plan: Plan) => (plan.Plans as Plan[] | undefined) ?? [];
+
   /** How the planner would reach `tasks` in `node` now: one line per access to the table. */
   const accessesOf = async (node: RootOperationNode): Promise<string[]> => {
-    const compiled = f.handle.db.getExecutor().compileQuery(node, { queryId: 'plan' });
-    const explain = dialect === 'postgres' ? 'EXPLAIN (FORMAT JSON) ' : 'EXPLAIN QUERY PLAN ';
-    const result = await f.handle.db.executeQuery<Record<string, unknown>>(
-      CompiledQuery.raw(explain + compiled.sql, [...compiled.parameters]),
-    );
-    if (dialect === 'sqlite') {
-      return result.rows.map((row) => String(row.detail)).filter((detail) => /\btasks\b/.test(detail));
-    }
+    if (dialect === 'sqlite')
+      return (await sqliteSteps(node))
+        .map((row) => String(row.detail))
+        .filter((detail) => /\btasks\b/.test(detail));
     const accesses: string[] = [];
-    const walk = (plan: Record<string, unknown>) => {
+    const walk = (plan: Plan) => {
       if (plan['Relation Name'] === 'tasks')
         accesses.push(`${String(plan['Node Type'])} ${String(plan['Index Name'] ?? '')}`.trim());
-      for (const child of (plan.Plans as Record<string, unknown>[] | undefined) ?? []) walk(child);
+      childrenOf(plan).forEach(walk);
     };
-    // EXPLAIN's output is text: the plan as JSON.
-    const [explained] = JSON.parse(String(result.rows[0]!['QUERY PLAN'])) as [
-      { Plan: Record<string, unknown> },
-    ];
-    walk(explained.Plan);
+    walk(await postgresPlan(node));
     return accesses;
   };
 
@@ -89,33 +99,21 @@ describe.each(DIALECTS)('the plan of a batch of leases on %s', (dialect) => {
    * a nested loop with the batch inside it compares every task with every row of the batch.
    */
   const readsBatchOnce = async (node: RootOperationNode, cte: 'done' | 'leases'): Promise<boolean> => {
-    const compiled = f.handle.db.getExecutor().compileQuery(node, { queryId: 'plan' });
     if (dialect === 'sqlite') {
       // The statement's loops, outermost first (parent 0): once in the loop over `tasks`, the
       // batch may only be searched (by its automatic index, built once), never scanned.
-      const result = await f.handle.db.executeQuery<{ parent: number; detail: string }>(
-        CompiledQuery.raw('EXPLAIN QUERY PLAN ' + compiled.sql, [...compiled.parameters]),
-      );
-      const loops = result.rows.filter((row) => row.parent === 0).map((row) => row.detail);
+      const loops = (await sqliteSteps(node)).filter((row) => row.parent === 0).map((row) => row.detail);
       const tasks = loops.findIndex((loop) => /^(SCAN|SEARCH) tasks\b/.test(loop));
       expect(tasks).toBeGreaterThanOrEqual(0);
       return !loops.slice(tasks + 1).some((loop) => loop.startsWith(`SCAN ${cte}`));
     }
-    const result = await f.handle.db.executeQuery<Record<string, unknown>>(
-      CompiledQuery.raw('EXPLAIN (FORMAT JSON) ' + compiled.sql, [...compiled.parameters]),
-    );
-    const [explained] = JSON.parse(String(result.rows[0]!['QUERY PLAN'])) as [
-      { Plan: Record<string, unknown> },
-    ];
-    const children = (plan: Record<string, unknown>) =>
-      (plan.Plans as Record<string, unknown>[] | undefined) ?? [];
-    const readsBatch = (plan: Record<string, unknown>): boolean =>
+    const readsBatch = (plan: Plan): boolean =>
       ['Function Scan', 'Values Scan', 'CTE Scan'].includes(String(plan['Node Type'])) ||
-      children(plan).some(readsBatch);
-    const rescansBatch = (plan: Record<string, unknown>): boolean =>
-      (plan['Node Type'] === 'Nested Loop' && readsBatch(children(plan)[1] ?? {})) ||
-      children(plan).some(rescansBatch);
-    return !rescansBatch(explained.Plan);
+      childrenOf(plan).some(readsBatch);
+    const rescansBatch = (plan: Plan): boolean =>
+      (plan['Node Type'] === 'Nested Loop' && readsBatch(childrenOf(plan)[1] ?? {})) ||
+      childrenOf(plan).some(rescansBatch);
+    return !rescansBatch(await postgresPlan(node));
   };
 
   /** `tasks` reached by its primary key only: never scanned whole, never through its leases. */
