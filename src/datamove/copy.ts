@@ -6,6 +6,7 @@ import {
   openDatabase,
   parseDatabaseUrl,
   recordAudit,
+  requireResolvedReferences,
   schemaStatus,
   type DatabaseHandle,
   type SwarmDatabase,
@@ -73,6 +74,12 @@ async function copyTables(
       if (copied === 0) options.onProgress?.(table.name, 0);
       rows += copied;
     }
+    await requireResolvedReferences(
+      target.dialect,
+      trx as unknown as Kysely<unknown>,
+      `copying ${options.from} to ${target.description}`,
+      'Delete or repair those rows in the source (their parents were deleted while they were written), then copy again',
+    );
     // The target's log says where its data came from; no actor: the CLI works on the database.
     await recordAudit(trx as unknown as Kysely<SwarmDatabase>, {
       action: COPY_AUDIT_ACTION,

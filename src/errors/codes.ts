@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   COPY_FAILED: { status: 500, title: 'Copy failed', retryable: false },
   SCHEMA_MISMATCH: { status: 500, title: 'Database schemas differ', retryable: false },
   COPY_VERIFY_FAILED: { status: 500, title: 'Copy verification failed', retryable: false },
+  DANGLING_REFERENCE: { status: 409, title: 'Reference to a missing row', retryable: false },
   REGISTRY_NOT_FOUND: { status: 404, title: 'Registry file not found', retryable: false },
   REGISTRY_INVALID: { status: 400, title: 'Not a Swarm Runtime registry', retryable: false },
   RUN_NOT_COMPLETED: { status: 409, title: 'Run did not complete', retryable: false },

@@ -3,6 +3,7 @@ export type { Caller, Role } from './caller.js';
 export { actorOf } from './caller.js';
 export { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './unavailable.js';
+export { requireResolvedReferences } from './references.js';
 export { parseDatabaseUrl, redactDatabaseUrl, describeTarget, type DatabaseTarget } from './database-url.js';
 export {
   migrate,
@@ -44,6 +45,7 @@ export {
   LOGICAL_TYPES,
   type LogicalType,
   type ColumnInfo,
+  type DanglingReference,
   type DialectAdapter,
   type DialectName,
 } from './dialect/dialect.js';

@@ -423,3 +423,72 @@ describe.runIf(DIALECTS.includes('postgres'))('copyDatabase between SQLite and P
     expect(Object.values(counts).every((n) => n === 0)).toBe(true);
   });
 });
+
+/**
+ * A copy of one of `table`'s rows under a new id, with `column` naming a row that does not exist,
+ * written as a restore with the references off would write it. Returns the new row's id and the
+ * missing parent's.
+ */
+async function writeDangling(
+  url: string,
+  table: string,
+  column: string,
+): Promise<{ id: string; ghost: string }> {
+  const id = newId();
+  const ghost = newId();
+  await withHandle(url, async (h) => {
+    const names = (await h.dialect.listColumns(asUnknown(h), table)).map((c) => c.name);
+    const copied = names.map((name) =>
+      name === 'id'
+        ? sql`${id}`
+        : name === column
+          ? sql`${ghost}`
+          : name === 'idempotency_key'
+            ? sql`NULL`
+            : sql.ref(name),
+    );
+    // One connection for both statements: the setting is the session's.
+    await asUnknown(h)
+      .connection()
+      .execute(async (conn) => {
+        if (h.dialect.name === 'postgres') await sql`SET session_replication_role = replica`.execute(conn);
+        else await sql`PRAGMA foreign_keys = OFF`.execute(conn);
+        await sql`INSERT INTO ${sql.table(table)} (${sql.join(names.map((n) => sql.ref(n)))})
+          SELECT ${sql.join(copied)} FROM ${sql.table(table)} LIMIT 1`.execute(conn);
+      });
+  });
+  return { id, ghost };
+}
+
+describe.runIf(DIALECTS.includes('postgres'))('copyDatabase of rows naming a missing parent', () => {
+  it('refuses PostgreSQL → SQLite, naming each such row, its column and parent, and writes nothing', async () => {
+    const { db: source } = await seeded('postgres');
+    // PostgreSQL checks a log line's run by trigger, which a restore with triggers off skips.
+    const ghost = await writeDangling(source.url, 'execution_logs', 'run_id');
+    const target = await fresh('sqlite');
+    const error = await failure(copyDatabase({ from: source.url, to: target.url }));
+    expect(error.code).toBe('DANGLING_REFERENCE');
+    expect(error.message).toContain(
+      `execution_logs ${ghost.id} (run_id = ${ghost.ghost}: no such workflow_runs row)`,
+    );
+    expect(error.message).toContain('nothing was written');
+    expect(error.context).toMatchObject({
+      references: [{ table: 'execution_logs', id: ghost.id, column: 'run_id', parent: 'workflow_runs' }],
+    });
+    const counts = await rowCounts(target.url);
+    expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+  });
+
+  it('refuses SQLite → PostgreSQL on a deferred key, naming the row, and writes nothing', async () => {
+    const { db: source } = await seeded('sqlite');
+    const ghost = await writeDangling(source.url, 'events', 'run_id');
+    const target = await fresh('postgres');
+    const error = await failure(copyDatabase({ from: source.url, to: target.url }));
+    expect(error.code).toBe('DANGLING_REFERENCE');
+    expect(error.message).toContain(
+      `events ${ghost.id} (run_id = ${ghost.ghost}: no such workflow_runs row)`,
+    );
+    const counts = await rowCounts(target.url);
+    expect(Object.values(counts).every((n) => n === 0)).toBe(true);
+  });
+});

@@ -18,6 +18,15 @@ export const LOGICAL_TYPES = [
 ] as const;
 export type LogicalType = (typeof LOGICAL_TYPES)[number];
 
+/** A row whose foreign key names no row of its parent table (`id`: the child row's id, if known). */
+export interface DanglingReference {
+  readonly table: string;
+  readonly id: string | null;
+  readonly column: string | null;
+  readonly parent: string | null;
+  readonly value: string | null;
+}
+
 export interface ColumnInfo {
   readonly name: string;
   readonly type: LogicalType;
@@ -117,6 +126,12 @@ export interface DialectAdapter {
   lockForMigration(trx: Kysely<unknown> | Transaction<unknown>): Promise<void>;
   /** Postpones foreign-key checks to commit, so a bulk copy may insert in any order. */
   deferForeignKeys(trx: Kysely<unknown>): Promise<void>;
+  /**
+   * Runs the checks `deferForeignKeys` postponed, before the commit that would otherwise fail on
+   * them with the bare driver error: the rows naming no parent (at most `limit`; PostgreSQL stops
+   * at the first). After a non-empty answer the transaction is only good for a rollback.
+   */
+  checkDeferredForeignKeys(trx: Kysely<unknown>, limit: number): Promise<DanglingReference[]>;
   listTables(db: Kysely<unknown>): Promise<string[]>;
   listColumns(db: Kysely<unknown>, table: string): Promise<ColumnInfo[]>;
 }

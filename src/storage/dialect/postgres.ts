@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Kysely, PostgresDialect, sql, type RawBuilder } from 'kysely';
-import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+import type { ColumnInfo, DanglingReference, DialectAdapter, LogicalType } from './dialect.js';
 import { sameInEveryRow } from './columns.js';
 import { SwarmError } from '../../errors/index.js';
 
@@ -85,6 +85,9 @@ export function openPostgres<DB>(options: PostgresOptions): { db: Kysely<DB>; po
   pool.on('connect', (client) => client.on('error', () => {}));
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool };
 }
+
+/** SQLSTATE foreign_key_violation. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 // Any constant works; it only has to be the same in every Swarm process.
 const MIGRATION_LOCK_KEY = 0x5357_4152; // "SWAR"
@@ -172,6 +175,32 @@ export const postgresAdapter: DialectAdapter = {
   async deferForeignKeys(trx) {
     // Every foreign key is DEFERRABLE (see migrations/ddl.ts), so this reaches all of them.
     await sql`SET CONSTRAINTS ALL DEFERRED`.execute(trx);
+  },
+
+  async checkDeferredForeignKeys(trx, limit) {
+    // In a savepoint, so that after the first violation the child rows can still be looked up.
+    await sql`SAVEPOINT swarm_deferred_keys`.execute(trx);
+    let error: { code?: string; table?: string; detail?: string };
+    try {
+      await sql`SET CONSTRAINTS ALL IMMEDIATE`.execute(trx);
+      await sql`RELEASE SAVEPOINT swarm_deferred_keys`.execute(trx);
+      return [];
+    } catch (caught) {
+      error = caught as typeof error;
+      if (error.code !== FOREIGN_KEY_VIOLATION || error.table === undefined) throw caught;
+    }
+    await sql`ROLLBACK TO SAVEPOINT swarm_deferred_keys`.execute(trx);
+    const table = error.table;
+    // PostgreSQL names the first missing key only: `Key (run_id)=(…) is not present in table "…".`
+    const key = /^Key \(([^)]+)\)=\((.*)\) is not present in table "(.+)"\.$/s.exec(error.detail ?? '');
+    if (key === null) return [{ table, id: null, column: null, parent: null, value: null }];
+    const [, column, value, parent] = key as unknown as [string, string, string, string];
+    const children = await sql<{ id: string }>`
+      SELECT id FROM ${sql.table(table)} WHERE ${sql.ref(column)}::text = ${value} ORDER BY id LIMIT ${limit}`.execute(
+      trx,
+    );
+    const ids = children.rows.length > 0 ? children.rows.map((row) => row.id) : [null];
+    return ids.map((id): DanglingReference => ({ table, id, column, parent, value }));
   },
 
   async listTables(db) {

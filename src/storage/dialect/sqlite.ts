@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql, type RawBuilder } from 'kysely';
 import { SwarmError } from '../../errors/index.js';
-import type { ColumnInfo, DialectAdapter, LogicalType } from './dialect.js';
+import type { ColumnInfo, DanglingReference, DialectAdapter, LogicalType } from './dialect.js';
 import { sameInEveryRow } from './columns.js';
 
 /**
@@ -167,6 +167,38 @@ export const sqliteAdapter: DialectAdapter = {
 
   async deferForeignKeys(trx) {
     await sql`PRAGMA defer_foreign_keys = ON`.execute(trx);
+  },
+
+  async checkDeferredForeignKeys(trx, limit) {
+    // SQLite counts deferred violations but names none at COMMIT; this pass over the references
+    // names them (rowid: the child row; fkid: which of its table's keys).
+    const found = await sql<{ table: string; rowid: number | null; parent: string; fkid: number }>`
+      SELECT "table", rowid, parent, fkid FROM pragma_foreign_key_check LIMIT ${limit}`.execute(trx);
+    const dangling: DanglingReference[] = [];
+    for (const row of found.rows) {
+      const key = await sql<{ from: string }>`
+        SELECT "from" FROM pragma_foreign_key_list(${row.table}) WHERE id = ${row.fkid} ORDER BY seq LIMIT 1`.execute(
+        trx,
+      );
+      const column = key.rows[0]?.from ?? null;
+      const child =
+        column === null || row.rowid === null
+          ? undefined
+          : (
+              await sql<{ id: string | null; value: unknown }>`
+                SELECT id, ${sql.ref(column)} AS value FROM ${sql.table(row.table)} WHERE rowid = ${row.rowid}`.execute(
+                trx,
+              )
+            ).rows[0];
+      dangling.push({
+        table: row.table,
+        id: child?.id ?? null,
+        column,
+        parent: row.parent,
+        value: child?.value === undefined || child.value === null ? null : String(child.value),
+      });
+    }
+    return dangling;
   },
 
   async listTables(db) {
