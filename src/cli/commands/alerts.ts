@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { InputError } from '../../errors/index.js';
-import { ALERT_TYPES } from '../../storage/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
+import { loadOnDispatch } from '../on-dispatch.js';
 
 interface AlertView {
   readonly id: string;
@@ -16,9 +16,9 @@ interface AlertView {
   readonly lastSeenAt: string;
 }
 
-function alertType(value: string): string {
-  if (!(ALERT_TYPES as readonly string[]).includes(value))
-    throw new InputError('--type', `must be one of ${ALERT_TYPES.join(', ')}, got "${value}"`);
+function alertType(value: string, types: readonly string[]): string {
+  if (!types.includes(value))
+    throw new InputError('--type', `must be one of ${types.join(', ')}, got "${value}"`);
   return value;
 }
 
@@ -30,12 +30,18 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
       'Alerts Swarm raised: failing, timing-out or slow agents, crash loops, budgets, completions',
     );
   const client = () => ApiClient.forCli(io);
+  const typeOption = new Option('--type <type>', 'only this type');
+  const storage = loadOnDispatch(
+    alerts,
+    () => import('../../storage/index.js'),
+    ({ ALERT_TYPES }) => void (typeOption.description = `only this type: ${ALERT_TYPES.join(', ')}`),
+  );
 
   alerts
     .command('list')
     .description('Your open alerts, newest first (--all: resolved ones too)')
     .option('--all', 'resolved alerts too')
-    .option('--type <type>', `only this type: ${ALERT_TYPES.join(', ')}`)
+    .addOption(typeOption)
     .option('--limit <n>', 'at most this many (1–999)', '50')
     .option('--json', 'machine-readable output')
     .action(async (options: { all?: boolean; type?: string; limit: string; json?: boolean }) => {
@@ -43,7 +49,7 @@ export function registerAlertCommands(program: Command, io: CliIo): void {
         throw new InputError('--limit', `must be a whole number from 1 to 999, got "${options.limit}"`);
       const query = new URLSearchParams({ limit: options.limit });
       if (!options.all) query.set('resolved', 'false');
-      if (options.type !== undefined) query.set('type', alertType(options.type));
+      if (options.type !== undefined) query.set('type', alertType(options.type, storage().ALERT_TYPES));
       const { items } = await client().request<{ items: AlertView[] }>('GET', `/api/v1/alerts?${query}`);
       if (options.json) return io.out(JSON.stringify(items));
       if (items.length === 0) return io.out(options.all ? 'no alerts' : 'no open alerts');

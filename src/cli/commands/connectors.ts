@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
-import { checkConnectorName, checkConnectorType, CONNECTOR_TYPES } from '../../connectors/index.js';
+import { Option, type Command } from 'commander';
 import { InputError } from '../../errors/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, readJsonOption, type CliIo } from '../io.js';
+import { loadOnDispatch } from '../on-dispatch.js';
 
 interface ConnectorView {
   readonly id: string;
@@ -31,18 +31,24 @@ export function registerConnectorCommands(program: Command, io: CliIo): void {
       'Connectors: http (base URL, headers, auth from a secret) and smtp (for builtin/send_email)',
     );
   const client = () => ApiClient.forCli(io);
+  const typeOption = new Option('--type <type>', 'its type').makeOptionMandatory();
+  const checks = loadOnDispatch(
+    connectors,
+    () => import('../../connectors/index.js'),
+    ({ CONNECTOR_TYPES }) => void (typeOption.description = `one of ${CONNECTOR_TYPES.join(', ')}`),
+  );
   const path = (name: string) =>
-    `/api/v1/connectors/${encodeURIComponent(checkConnectorName(name, '<name>'))}`;
+    `/api/v1/connectors/${encodeURIComponent(checks().checkConnectorName(name, '<name>'))}`;
 
   connectors
     .command('add')
     .description('Add a connector; secrets are named in the config (set them first with swarm secrets set)')
     .argument('<name>', 'its name, e.g. mail')
-    .requiredOption('--type <type>', `one of ${CONNECTOR_TYPES.join(', ')}`)
+    .addOption(typeOption)
     .requiredOption('--config <json|@file>', 'its settings, as JSON or @file.json (docs/connectors.md)')
     .action(async (name: string, options: { type: string; config: string }) => {
-      checkConnectorName(name, '<name>');
-      const type = checkConnectorType(options.type, '--type');
+      checks().checkConnectorName(name, '<name>');
+      const type = checks().checkConnectorType(options.type, '--type');
       const config = readJsonOption(options.config, '--config', io.cwd);
       if (typeof config !== 'object' || config === null || Array.isArray(config))
         throw new InputError('--config', 'must be a JSON object');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors/index.js';
-import { fillPlaceholders, resolveParameters, type Template } from '../../templates/index.js';
+import type { Template } from '../../templates/index.js';
 import { ApiClient } from '../client.js';
 import { formatTable, type CliIo } from '../io.js';
 
@@ -59,6 +59,8 @@ export function registerTemplateCommands(program: Command, io: CliIo): void {
           'GET',
           `/api/v1/templates/${encodeURIComponent(name)}`,
         );
+        // Loaded here: the templates' index loads the registry and the database layer.
+        const { fillPlaceholders, resolveParameters } = await import('../../templates/index.js');
         const values = resolveParameters(template.parameters, parameters);
         return io.out(JSON.stringify(fillPlaceholders(template.workflow, values), null, 2));
       }
