@@ -20,13 +20,13 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { parseFlags } from './flags.mjs';
 
 const here = fileURLToPath(import.meta.url);
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     items: { type: 'string', default: '1000000' },
     dialect: { type: 'string', default: 'both' },

@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { integerFlag, parseFlags, usageError } from './flags.mjs';
 
 export const setups = {
   sqlite: { description: 'SQLite file (WAL), the claimers in one process', backend: 'none' },
@@ -197,7 +197,7 @@ async function drain(dialect, keyed, { tasks: TASKS, claimers: CLAIMERS, batch: 
 
 // On its own: node bench/flow.mjs [--tasks N] [--claimers N] [--batch N] [--rounds N] [--dialect D]
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values: args } = parseArgs({
+  const { values: args } = parseFlags(import.meta.url, {
     options: {
       tasks: { type: 'string', default: String(workload.size.tasks) },
       claimers: { type: 'string', default: String(workload.size.claimers) },
@@ -211,13 +211,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     },
   });
   const numbers = { tasks: 0, claimers: 0, batch: 0, rounds: 0 };
-  for (const flag of /** @type {(keyof typeof numbers)[]} */ (Object.keys(numbers))) {
-    numbers[flag] = Number(args[flag]);
-    if (!Number.isInteger(numbers[flag]) || numbers[flag] < 1)
-      throw new Error(`--${flag} must be a positive integer`);
-  }
+  for (const flag of /** @type {(keyof typeof numbers)[]} */ (Object.keys(numbers)))
+    numbers[flag] = integerFlag(import.meta.url, flag, args[flag]);
   if (!['both', 'sqlite', 'postgres'].includes(args.dialect))
-    throw new Error('--dialect must be sqlite, postgres or both');
+    usageError(import.meta.url, `--dialect must be sqlite, postgres or both, got "${args.dialect}"`);
   const rows = [];
   for (const dialect of args.dialect === 'both' ? ['sqlite', 'postgres'] : [args.dialect]) {
     const setup = dialect === 'postgres' ? 'pg' : 'sqlite';

@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { curlCommand, loopbackTarget, runFuzz, send, startSwarm, statusTable } from './fuzz/index.mjs';
+import { integerFlag, parseFlags } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     requests: { type: 'string', default: '3000' },
     seed: { type: 'string', default: '1' },
@@ -34,21 +34,11 @@ const { values: args } = parseArgs({
   },
 });
 
-/** @param {string} name @param {string} value @param {number} min @param {number} max */
-function integer(name, value, min, max) {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    console.error(`fuzz: --${name} must be an integer from ${min} to ${max}, got "${value}"`);
-    process.exit(2);
-  }
-  return n;
-}
-
 if (args.replay !== undefined) process.exit(await replay(args.replay, args.url));
 
-const requests = integer('requests', args.requests, 1, 10_000_000);
-const concurrency = integer('concurrency', args.concurrency, 1, 64);
-const timeoutMs = integer('timeout', args.timeout, 1, 3600) * 1000;
+const requests = integerFlag(import.meta.url, 'requests', args.requests, 1, 10_000_000);
+const concurrency = integerFlag(import.meta.url, 'concurrency', args.concurrency, 1, 64);
+const timeoutMs = integerFlag(import.meta.url, 'timeout', args.timeout, 1, 3600) * 1000;
 const databases = args.database === 'both' ? ['sqlite', 'postgres'] : [args.database];
 if (!databases.every((d) => d === 'sqlite' || d === 'postgres')) {
   console.error(`fuzz: --database is sqlite, postgres or both, got "${args.database}"`);

@@ -14,7 +14,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import pino from 'pino';
 import { loadJson } from '../dist/blobs/index.js';
@@ -25,9 +24,10 @@ import { Registry } from '../dist/registry/index.js';
 import { createWorker } from '../dist/worker/index.js';
 import { withDatabase } from './lib.mjs';
 import { benchUser, epochNow, openStore, storeUrl } from './swarm-lib.mjs';
+import { parseFlags } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     mb: { type: 'string', default: '50' },
     pg: { type: 'string', default: process.env.BENCH_PG_URL ?? process.env.TEST_DATABASE_URL },

@@ -10,7 +10,6 @@ import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { getMachineInfo, ensureRedis, redisCommand } from './machine.mjs';
 import { withDatabase } from './lib.mjs';
@@ -24,6 +23,7 @@ import {
   printRateLimitRows,
 } from './rate-limit.mjs';
 import { setups as FLOW_SETUPS, workload as FLOW_WORKLOAD, printFlowRows } from './flow.mjs';
+import { parseFlags, usageError } from './flags.mjs';
 
 /**
  * @typedef {object} SystemInfo
@@ -53,7 +53,7 @@ import { setups as FLOW_SETUPS, workload as FLOW_WORKLOAD, printFlowRows } from 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const started = Date.now();
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     quick: { type: 'boolean', default: false },
     jobs: { type: 'string' },
@@ -101,7 +101,8 @@ for (const [flag, value] of Object.entries({
   'engine-repeat': engineRepeats,
   ...engineSize,
 }))
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} must be a positive integer`);
+  if (!Number.isInteger(value) || value < 1)
+    usageError(import.meta.url, `--${flag} must be a positive integer, got "${value}"`);
 
 // Swarm first (it is the subject), then the peers in a fixed order, then anything else added.
 const ORDER = ['swarm', 'graphile-worker', 'pg-boss', 'bullmq'];

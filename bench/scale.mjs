@@ -11,15 +11,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { claimTasks, completeTasks, enqueueTasks } from '../dist/queue/index.js';
 import { withDatabase } from './lib.mjs';
 import { getMachineInfo } from './machine.mjs';
 import { benchUser, forkWorkers, openStore, percentile, waitForCount } from './swarm-lib.mjs';
+import { parseFlags } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     history: { type: 'string', default: '10000000' },
     samples: { type: 'string', default: '300' },

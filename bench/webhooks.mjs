@@ -19,14 +19,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { withDatabase } from './lib.mjs';
 import { getMachineInfo } from './machine.mjs';
+import { parseFlags } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     requests: { type: 'string', default: '200' },
     duplicates: { type: 'string', default: '20' },

@@ -21,7 +21,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { withDatabase } from '../lib.mjs';
 import { check, readDatabase } from './checker.mjs';
@@ -37,10 +36,11 @@ import {
   acceptedAnswer,
   withFlow,
 } from './workload.mjs';
+import { parseFlags, usageError } from '../flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const { values: args } = parseArgs({
+const { values: args } = parseFlags(import.meta.url, {
   options: {
     minutes: { type: 'string', default: '1' },
     workers: { type: 'string', default: '4' },
@@ -73,8 +73,7 @@ const { values: args } = parseArgs({
 function number(name, min, max) {
   const value = Number(args[name]);
   if (!Number.isFinite(value) || value < min || value > max) {
-    console.error(`--${name}: must be a number from ${min} to ${max}, got "${args[name]}"`);
-    process.exit(2);
+    usageError(import.meta.url, `--${name} must be a number from ${min} to ${max}, got "${args[name]}"`);
   }
   return value;
 }
