@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { curlCommand, loopbackTarget, runFuzz, send, startSwarm, statusTable } from './fuzz/index.mjs';
-import { integerFlag, parseFlags } from './flags.mjs';
+import { integerFlag, parseFlags, usageError } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseFlags(import.meta.url, {
@@ -41,16 +41,14 @@ const concurrency = integerFlag(import.meta.url, 'concurrency', args.concurrency
 const timeoutMs = integerFlag(import.meta.url, 'timeout', args.timeout, 1, 3600) * 1000;
 const databases = args.database === 'both' ? ['sqlite', 'postgres'] : [args.database];
 if (!databases.every((d) => d === 'sqlite' || d === 'postgres')) {
-  console.error(`fuzz: --database is sqlite, postgres or both, got "${args.database}"`);
-  process.exit(2);
+  usageError(import.meta.url, `--database must be sqlite, postgres or both, got "${args.database}"`);
 }
 
 let failed = false;
 if (args.url !== undefined) {
   const apiKey = args.key ?? process.env.SWARM_API_KEY;
   if (!apiKey) {
-    console.error('fuzz: --url needs an admin API key: --key or SWARM_API_KEY');
-    process.exit(2);
+    usageError(import.meta.url, '--url needs an admin API key: --key or SWARM_API_KEY');
   }
   loopbackTarget(args.url);
   failed = !(await fuzzOnce(args.url, apiKey, args.url, null));

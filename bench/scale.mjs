@@ -16,7 +16,7 @@ import { claimTasks, completeTasks, enqueueTasks } from '../dist/queue/index.js'
 import { withDatabase } from './lib.mjs';
 import { getMachineInfo } from './machine.mjs';
 import { benchUser, forkWorkers, openStore, percentile, waitForCount } from './swarm-lib.mjs';
-import { parseFlags } from './flags.mjs';
+import { integerFlag, parseFlags } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseFlags(import.meta.url, {
@@ -31,17 +31,9 @@ const { values: args } = parseFlags(import.meta.url, {
     },
   },
 });
-const positive = (/** @type {string} */ name) => {
-  const n = Number(args[/** @type {'history'} */ (name)]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name}: a positive integer, got ${args[/** @type {'history'} */ (name)]}`);
-    process.exit(2);
-  }
-  return n;
-};
-const history = positive('history');
-const samples = positive('samples');
-const jobs = positive('jobs');
+const history = integerFlag(import.meta.url, 'history', args.history);
+const samples = integerFlag(import.meta.url, 'samples', args.samples);
+const jobs = integerFlag(import.meta.url, 'jobs', args.jobs);
 const FILL_BATCH = 1_000_000;
 
 const admin = new pg.Client({ connectionString: args.pg });
