@@ -16,7 +16,7 @@ import { checkBatchSize, checksumTables, COPY_AUDIT_ACTION } from './checksum.js
 import { refuseSameTargetByIdentity, refuseSameTargetByUrl } from './identity.js';
 import { readBatches, readSnapshot, type AnyDb } from './snapshot.js';
 import type { CopyOptions, CopyReport, TableChecksum, TableCopyReport, TableSchema } from './types.js';
-import { clearTables, countNonEmpty, insertRows } from './write.js';
+import { clearTables, countNonEmpty, DANGLING_FIX, insertRows } from './write.js';
 
 /** The copy only reads its source: refuse one that is behind (or ahead of) this code's schema. */
 async function requireLatestSchema(source: DatabaseHandle): Promise<void> {
@@ -78,7 +78,7 @@ async function copyTables(
       target.dialect,
       trx as unknown as Kysely<unknown>,
       `copying ${options.from} to ${target.description}`,
-      'Delete or repair those rows in the source (their parents were deleted while they were written), then copy again',
+      DANGLING_FIX,
     );
     // The target's log says where its data came from; no actor: the CLI works on the database.
     await recordAudit(trx as unknown as Kysely<SwarmDatabase>, {

@@ -1,11 +1,21 @@
 import { sql } from 'kysely';
 import { SwarmError } from '../errors/index.js';
-import { toDbTimestamp, type ColumnInfo, type DialectAdapter, type DialectName } from '../storage/index.js';
+import {
+  danglingReferenceError,
+  toDbTimestamp,
+  type ColumnInfo,
+  type DialectAdapter,
+  type DialectName,
+} from '../storage/index.js';
 import type { AnyDb, Row } from './snapshot.js';
 import type { TableSchema } from './types.js';
 
 const PG_INT4 = { min: -2_147_483_648, max: 2_147_483_647 } as const;
 const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** What to do about rows of the source that name a row it does not have. */
+export const DANGLING_FIX =
+  'Delete or repair those rows in the source (their parents were deleted while they were written), then copy again';
 
 /** Rows per INSERT so that rows × columns stays under the target's parameter limit. */
 export function rowsPerInsert(maxParameters: number, columnCount: number, batchSize: number): number {
@@ -120,6 +130,18 @@ export async function insertRows(
     try {
       await trx.insertInto(table.name).values(values).execute();
     } catch (error) {
+      // A reference the target checks at once (PostgreSQL's reference triggers): named like the
+      // ones checked before the commit.
+      const missing = dialect.foreignKeyViolation(error);
+      if (missing !== null) {
+        const { column, value } = missing;
+        const child = column === null ? undefined : slice.find((row) => String(row[column]) === value);
+        throw danglingReferenceError(
+          [{ ...missing, id: child === undefined ? null : String(child.id) }],
+          `copying ${table.name}`,
+          DANGLING_FIX,
+        );
+      }
       const first = String(slice[0]?.id);
       const last = String(slice[slice.length - 1]?.id);
       throw new SwarmError(

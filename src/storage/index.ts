@@ -3,7 +3,7 @@ export type { Caller, Role } from './caller.js';
 export { actorOf } from './caller.js';
 export { openDatabase, type DatabaseHandle, type OpenOptions } from './connect.js';
 export { isDatabaseUnavailable, isTransientDatabaseError } from './unavailable.js';
-export { requireResolvedReferences } from './references.js';
+export { danglingReferenceError, requireResolvedReferences } from './references.js';
 export { parseDatabaseUrl, redactDatabaseUrl, describeTarget, type DatabaseTarget } from './database-url.js';
 export {
   migrate,

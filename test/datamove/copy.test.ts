@@ -461,11 +461,12 @@ async function writeDangling(
 }
 
 describe.runIf(DIALECTS.includes('postgres'))('copyDatabase of rows naming a missing parent', () => {
-  // PostgreSQL checks a log line's run by trigger, which a restore with triggers off skips; the
-  // SQLite target defers its keys to the commit. An event's run is a deferred key on PostgreSQL.
+  // PostgreSQL checks a log line's run by trigger, at once (a restore with triggers off skips
+  // it); an event's run is a key, deferred to the commit like every key of a SQLite target.
   it.each([
     { from: 'postgres', to: 'sqlite', table: 'execution_logs' },
     { from: 'sqlite', to: 'postgres', table: 'events' },
+    { from: 'sqlite', to: 'postgres', table: 'execution_logs' },
   ] as const)(
     'refuses $from → $to, naming the $table row, its column and missing parent, and writes nothing',
     async ({ from, to, table }) => {

@@ -132,6 +132,12 @@ export interface DialectAdapter {
    * at the first). After a non-empty answer the transaction is only good for a rollback.
    */
   checkDeferredForeignKeys(trx: Kysely<unknown>, limit: number): Promise<DanglingReference[]>;
+  /**
+   * The reference a failed statement's error names as missing (PostgreSQL: a foreign-key
+   * violation, from a key or a reference trigger), without the child row's id; null for any
+   * other error, and always on SQLite, whose errors name none.
+   */
+  foreignKeyViolation(error: unknown): DanglingReference | null;
   listTables(db: Kysely<unknown>): Promise<string[]>;
   listColumns(db: Kysely<unknown>, table: string): Promise<ColumnInfo[]>;
 }

@@ -89,6 +89,15 @@ export function openPostgres<DB>(options: PostgresOptions): { db: Kysely<DB>; po
 /** SQLSTATE foreign_key_violation. */
 const FOREIGN_KEY_VIOLATION = '23503';
 
+/** The reference a PostgreSQL error names as missing: a foreign_key_violation's table and detail. */
+function foreignKeyViolationOf(error: unknown): DanglingReference | null {
+  const { code, table, detail } = (error ?? {}) as { code?: unknown; table?: unknown; detail?: unknown };
+  if (code !== FOREIGN_KEY_VIOLATION || typeof table !== 'string') return null;
+  // The first missing key only: `Key (run_id)=(…) is not present in table "…".`
+  const key = /^Key \(([^)]+)\)=\((.*)\) is not present in table "(.+)"\.$/s.exec(String(detail ?? ''));
+  return { table, id: null, column: key?.[1] ?? null, value: key?.[2] ?? null, parent: key?.[3] ?? null };
+}
+
 // Any constant works; it only has to be the same in every Swarm process.
 const MIGRATION_LOCK_KEY = 0x5357_4152; // "SWAR"
 
@@ -180,28 +189,24 @@ export const postgresAdapter: DialectAdapter = {
   async checkDeferredForeignKeys(trx, limit) {
     // In a savepoint, so that after the first violation the child rows can still be looked up.
     await sql`SAVEPOINT swarm_deferred_keys`.execute(trx);
-    let error: { code?: string; table?: string; detail?: string };
+    let missing: DanglingReference | null;
     try {
       await sql`SET CONSTRAINTS ALL IMMEDIATE`.execute(trx);
       await sql`RELEASE SAVEPOINT swarm_deferred_keys`.execute(trx);
       return [];
     } catch (caught) {
-      error = caught as typeof error;
-      if (error.code !== FOREIGN_KEY_VIOLATION || error.table === undefined) throw caught;
+      missing = foreignKeyViolationOf(caught);
+      if (missing === null) throw caught;
     }
     await sql`ROLLBACK TO SAVEPOINT swarm_deferred_keys`.execute(trx);
-    const table = error.table;
-    // PostgreSQL names the first missing key only: `Key (run_id)=(…) is not present in table "…".`
-    const key = /^Key \(([^)]+)\)=\((.*)\) is not present in table "(.+)"\.$/s.exec(error.detail ?? '');
-    if (key === null) return [{ table, id: null, column: null, parent: null, value: null }];
-    const [, column, value, parent] = key as unknown as [string, string, string, string];
+    if (missing.column === null) return [missing];
     const children = await sql<{ id: string }>`
-      SELECT id FROM ${sql.table(table)} WHERE ${sql.ref(column)}::text = ${value} ORDER BY id LIMIT ${limit}`.execute(
-      trx,
-    );
-    const ids = children.rows.length > 0 ? children.rows.map((row) => row.id) : [null];
-    return ids.map((id): DanglingReference => ({ table, id, column, parent, value }));
+      SELECT id FROM ${sql.table(missing.table)} WHERE ${sql.ref(missing.column)}::text = ${missing.value}
+      ORDER BY id LIMIT ${limit}`.execute(trx);
+    return children.rows.length === 0 ? [missing] : children.rows.map(({ id }) => ({ ...missing, id }));
   },
+
+  foreignKeyViolation: foreignKeyViolationOf,
 
   async listTables(db) {
     const result = await sql<{ table_name: string }>`

@@ -201,6 +201,10 @@ export const sqliteAdapter: DialectAdapter = {
     return dangling;
   },
 
+  foreignKeyViolation() {
+    return null;
+  },
+
   async listTables(db) {
     const result = await sql<{ name: string }>`
       SELECT name FROM sqlite_master
