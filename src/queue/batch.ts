@@ -111,9 +111,10 @@ export function inBatch(
  * epoch its row of the batch names (`tasks.lease_epoch = cte.lease_epoch AND tasks.status =
  * cte.status`), the batch a MATERIALIZED common table expression with a `status` column
  * (RUNNING), so that these are join conditions the planner cannot see through (a heartbeat's
- * worker, too, is a column of its batch: renew.ts). A batch's epochs are often all alike (every task's first lease), and a
- * column alike in every row is bound once; an inlined batch then made `lease_epoch = 1` and the
- * state filters on `tasks`, estimated from statistics taken while no task ran: PostgreSQL
+ * worker, too, is a column of its batch: renew.ts). A batch's epochs are often all alike (every
+ * task's first lease), and a column alike in every row is bound once; an inlined batch then made
+ * `lease_epoch = 1` and the state filters on `tasks`, estimated from statistics taken while no
+ * task ran: PostgreSQL
  * expected one task where the batch named 512, and read the whole batch again for each task it
  * found — a nested loop of 262,144 comparisons, 160–280 ms a batch of 512 completions, a third
  * of the no-op drain's speed. Opaque, the batch's columns leave `tasks` estimated at the ids'
