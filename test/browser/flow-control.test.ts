@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimTasks, enqueueTasks, flowKey } from '../../src/queue/index.js';
+import { claimTasks, enqueueTasks, flowKey, MAX_LISTED_KEYS } from '../../src/queue/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { HAVE_BROWSER, launchBrowser, openDashboard, signIn, startSwarm, type Swarm } from './harness.js';
 
@@ -19,7 +19,7 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       await swarm?.close();
     });
 
-    it('lists each key with its limit, running and waiting tasks', async () => {
+    it('lists each key with its limit, running and waiting tasks, busy keys first', async () => {
       const { store } = swarm.server;
       const admin = await store.system.findFirstAdmin();
       const ownerId = admin!.id;
@@ -45,6 +45,37 @@ describe.runIf(HAVE_BROWSER).each(DIALECTS)(
       await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
       const cells = await table.locator('tbody tr td').allTextContents();
       expect(cells).toEqual(['billing / customer-42', 'workflow', '1 at once', '1', '2']);
+
+      // More keys than are listed, all set since and idle: the busy key stays first.
+      const idle = await enqueueTasks(
+        store.handle.db,
+        store.handle.dialect,
+        Array.from({ length: MAX_LISTED_KEYS }, (_, i) => ({
+          ownerId,
+          taskType: 't',
+          input: {},
+          flow: [
+            {
+              key: flowKey('concurrency', 'workflow', { ownerId, workflow: 'idle' }, `${i}`),
+              scope: 'workflow' as const,
+              maxRunning: 1,
+            },
+          ],
+        })),
+      );
+      await store.handle.db
+        .updateTable('tasks')
+        .set({ status: 'CANCELLED', parked_key: null })
+        .where('id', 'in', idle)
+        .execute();
+      await page.reload();
+      await expect.poll(() => table.locator('tbody tr').count()).toBe(MAX_LISTED_KEYS);
+      expect(await table.locator('tbody tr').first().locator('td').allTextContents()).toEqual(cells);
+      await expect
+        .poll(() =>
+          page.getByText('Only 500 keys are shown: those with running or waiting tasks first.').count(),
+        )
+        .toBe(1);
       await context.close();
     });
   },

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimTasks, enqueueTasks, flowKey, type FlowLimit } from '../../src/queue/index.js';
+import { claimTasks, enqueueTasks, flowKey, MAX_LISTED_KEYS, type FlowLimit } from '../../src/queue/index.js';
 import { buildApp } from '../../src/server/index.js';
-import { Store } from '../../src/storage/index.js';
+import { newId, Store } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
 import { bearer, keyFor } from '../helpers/people.js';
 
@@ -10,7 +10,7 @@ describe.each(DIALECTS)('flow-control API on %s', (dialect) => {
   let testDb: TestDatabase;
   let store: Store;
   let app: FastifyInstance;
-  const people: Record<'admin' | 'alice' | 'bob', { id: string; key: string }> = {} as never;
+  const people: Record<'admin' | 'alice' | 'bob' | 'carol', { id: string; key: string }> = {} as never;
 
   beforeAll(async () => {
     testDb = await createTestDatabase(dialect);
@@ -19,6 +19,7 @@ describe.each(DIALECTS)('flow-control API on %s', (dialect) => {
       ['admin', 'admin'],
       ['alice', 'member'],
       ['bob', 'member'],
+      ['carol', 'member'],
     ] as const) {
       const user = await store.system.insertUserIfAbsent({ name, email: `${name}@example.com`, role });
       people[name] = { id: user!.id, key: await keyFor(store, { id: user!.id, role }) };
@@ -66,6 +67,81 @@ describe.each(DIALECTS)('flow-control API on %s', (dialect) => {
     expect((await get('/api/v1/queue/keys', people.bob.key)).json().keys).toEqual([]);
     expect((await get('/api/v1/queue/keys', people.admin.key)).json().keys).toHaveLength(1);
     expect((await app.inject({ method: 'GET', url: '/api/v1/queue/keys' })).statusCode).toBe(401);
+  });
+
+  it('lists the keys in use first however many idle keys are newer, with each rate window', async () => {
+    const ownerId = people.carol.id;
+    const ns = { ownerId, workflow: 'wf' };
+    const busy: FlowLimit = {
+      key: flowKey('concurrency', 'workflow', ns, 'busy'),
+      scope: 'workflow',
+      maxRunning: 1,
+    };
+    const rated: FlowLimit = {
+      key: flowKey('rate', 'workflow', ns, 'rated'),
+      scope: 'workflow',
+      rate: { limit: 5, periodMs: 60_000 },
+    };
+    const enqueue = (flow: FlowLimit[], n: number) =>
+      enqueueTasks(
+        store.handle.db,
+        store.handle.dialect,
+        Array.from({ length: n }, () => ({ ownerId, taskType: 't', input: {}, flow })),
+      );
+    await enqueue([busy], 2);
+    await enqueue([rated], 2);
+    const claimed = await claimTasks(store.handle, { workerId: 'w', limit: 10, leaseMs: 60_000, ownerId });
+    expect(claimed).toHaveLength(3);
+    const db = store.handle.db;
+    // A start from before the window does not count.
+    await db
+      .insertInto('flow_starts')
+      .values({ id: newId(), key: rated.key, started_at: '2020-01-01T00:00:00.000Z' })
+      .execute();
+    // Both keys were set long ago; as many idle keys were set since as are listed.
+    await db
+      .updateTable('flow_keys')
+      .set({ updated_at: '2020-01-01T00:00:00.000Z' })
+      .where('owner_id', '=', ownerId)
+      .execute();
+    const idle = Array.from({ length: MAX_LISTED_KEYS }, (_, i) => ({
+      ownerId,
+      taskType: 't',
+      input: {},
+      flow: [
+        {
+          key: flowKey('concurrency', 'workflow', ns, `idle-${i}`),
+          scope: 'workflow',
+          maxRunning: 3,
+        } as FlowLimit,
+      ],
+    }));
+    const idleIds = await enqueueTasks(db, store.handle.dialect, idle);
+    await db
+      .updateTable('tasks')
+      .set({ status: 'CANCELLED', parked_key: null })
+      .where('id', 'in', idleIds)
+      .execute();
+
+    const res = await get('/api/v1/queue/keys', people.carol.key);
+    expect(res.statusCode, res.body).toBe(200);
+    const { keys, truncated } = res.json() as { keys: Record<string, unknown>[]; truncated: boolean };
+    expect(truncated).toBe(true);
+    expect(keys).toHaveLength(MAX_LISTED_KEYS);
+    expect(keys.slice(0, 2)).toEqual([
+      expect.objectContaining({ key: busy.key, value: 'busy', limit: 1, running: 1, waiting: 1 }),
+      expect.objectContaining({
+        key: rated.key,
+        kind: 'rate',
+        rateLimit: 5,
+        periodMs: 60_000,
+        recentStarts: 2,
+      }),
+    ]);
+    expect(keys.every((key) => key.ownerId === ownerId)).toBe(true);
+    // An admin's listing finds them too, among every owner's keys.
+    const all = (await get('/api/v1/queue/keys', people.admin.key)).json().keys as { key: string }[];
+    expect(all.map((key) => key.key)).toEqual(expect.arrayContaining([busy.key, rated.key]));
   });
 
   it('lets an admin set an owner quota, refuses bad values and non-admins', async () => {

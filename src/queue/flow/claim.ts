@@ -5,6 +5,7 @@ import { whereClaimerMayTake } from '../claimer-filter.js';
 import { chunksFor } from '../batch.js';
 import { byClaimOrder } from '../rows.js';
 import { lastKeyedEnqueueAt } from './gate.js';
+import { scanParkedKeys } from './parked.js';
 import { HEAD_COLUMNS, runningCounts, startTasks, type Candidate, type Head } from './slots.js';
 
 /** What the claim of keyed tasks needs of the caller's claim (src/queue/claim.ts). */
@@ -236,20 +237,6 @@ async function keysWithParkedTasks(trx: Kysely<SwarmDatabase>, database: object)
   const scan = { keys, at: now, cursor: keys.length >= MAX_PARKED_KEYS ? keys[keys.length - 1]! : '' };
   parkedScans.set(database, scan);
   return scan;
-}
-
-async function scanParkedKeys(trx: Kysely<SwarmDatabase>, after: string, most: number): Promise<string[]> {
-  const result = await sql<{ key: string | null }>`
-    WITH RECURSIVE parked(key, n) AS (
-      SELECT (SELECT min(parked_key) FROM tasks
-              WHERE status = 'PENDING' AND parked_key IS NOT NULL AND parked_key > ${after}), 1
-      UNION ALL
-      SELECT (SELECT min(parked_key) FROM tasks
-              WHERE status = 'PENDING' AND parked_key IS NOT NULL AND parked_key > parked.key), n + 1
-      FROM parked WHERE parked.key IS NOT NULL AND n < ${most}
-    )
-    SELECT key FROM parked WHERE key IS NOT NULL`.execute(trx);
-  return result.rows.map((row) => row.key!);
 }
 
 function keysOf(task: { flow_keys: string | null; concurrency_key: string | null }): string[] {

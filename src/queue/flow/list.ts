@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { toDbTimestamp, type SwarmDatabase } from '../../storage/index.js';
 import { describeFlowKey } from './keys.js';
+import { scanParkedKeys } from './parked.js';
 import { runningUnderFirstKey } from './slots.js';
 
 /** Keys listed at most (the busiest first within the listing: see listFlowKeys). */
@@ -28,27 +29,36 @@ export interface FlowKeyView {
 
 /**
  * The flow keys of one owner (or every owner's, for an admin), with what they hold now: live
- * slots, starts within the window, parked tasks. Keys with waiting or running tasks first.
+ * slots, starts within the window, parked tasks. Keys with running or waiting tasks come first,
+ * found from the tasks (a key's row changes only with its limits, so its age says nothing of
+ * its use); the most recently set keys fill the listing up to MAX_LISTED_KEYS.
  */
 export async function listFlowKeys(
   db: Kysely<SwarmDatabase>,
   ownerId: string | null,
   now: Date = new Date(),
 ): Promise<{ keys: FlowKeyView[]; truncated: boolean }> {
-  const rows = await db
-    .selectFrom('flow_keys')
-    .selectAll()
-    .$if(ownerId !== null, (q) => q.where('owner_id', '=', ownerId!))
+  const keysOf = (keys?: readonly string[]) =>
+    db
+      .selectFrom('flow_keys')
+      .selectAll()
+      .$if(ownerId !== null, (q) => q.where('owner_id', '=', ownerId!))
+      .$if(keys !== undefined, (q) => q.where('key', 'in', keys!));
+  const busy = await keysInUse(db, ownerId);
+  const busyRows = busy.length === 0 ? [] : await keysOf(busy).execute();
+  const recent = await keysOf()
     .orderBy('updated_at', 'desc')
     .orderBy('key')
     .limit(MAX_LISTED_KEYS + 1)
     .execute();
+  const seen = new Set(busyRows.map((row) => row.key));
+  const rows = [...busyRows, ...recent.filter((row) => !seen.has(row.key))];
   const truncated = rows.length > MAX_LISTED_KEYS;
   const listed = rows.slice(0, MAX_LISTED_KEYS);
   const keys = listed.map((row) => row.key);
   const running = new Map<string, number>();
   const waiting = new Map<string, number>();
-  const starts = new Map<string, number>();
+  let starts = new Map<string, number>();
   if (keys.length > 0) {
     const live = await db
       .selectFrom('flow_slots as s')
@@ -75,17 +85,7 @@ export async function listFlowKeys(
       .groupBy('parked_key')
       .execute();
     for (const row of parked) waiting.set(row.parked_key!, Number(row.n));
-    for (const row of listed) {
-      if (row.rate_limit === null || row.period_ms === null) continue;
-      const since = toDbTimestamp(new Date(now.getTime() - Number(row.period_ms)));
-      const counted = await db
-        .selectFrom('flow_starts')
-        .select(sql<number | string>`count(*)`.as('n'))
-        .where('key', '=', row.key)
-        .where('started_at', '>', since)
-        .executeTakeFirst();
-      starts.set(row.key, Number(counted?.n ?? 0));
-    }
+    starts = await startsWithinPeriod(db, listed, now);
   }
   const views = listed.map((row): FlowKeyView => {
     const about = describeFlowKey(row.key);
@@ -106,4 +106,64 @@ export async function listFlowKeys(
   });
   views.sort((a, b) => b.waiting + b.running - (a.waiting + a.running));
   return { keys: views, truncated };
+}
+
+/**
+ * Keys with tasks running under them (a first key, or a live slot) or parked, waiting for room:
+ * running ones first (as many as tasks run at once, at most), then parked ones in key order,
+ * MAX_LISTED_KEYS in all.
+ */
+async function keysInUse(db: Kysely<SwarmDatabase>, ownerId: string | null): Promise<string[]> {
+  const firstKeys = await db
+    .selectFrom('tasks')
+    .select('concurrency_key as key')
+    .distinct()
+    .where('status', '=', 'RUNNING')
+    .where('concurrency_key', 'is not', null)
+    // Not by the owner's index: see scanParkedKeys.
+    .$if(ownerId !== null, (q) => q.where(sql<string>`owner_id || ''`, '=', ownerId!))
+    .execute();
+  const slotKeys = await db
+    .selectFrom('flow_slots as s')
+    .innerJoin('tasks as t', (join) =>
+      join
+        .onRef('t.id', '=', 's.task_id')
+        .onRef('t.lease_epoch', '=', 's.lease_epoch')
+        .on('t.status', '=', 'RUNNING'),
+    )
+    .select('s.key')
+    .distinct()
+    .$if(ownerId !== null, (q) => q.where('t.owner_id', '=', ownerId!))
+    .execute();
+  const keys = new Set([...firstKeys.map((row) => row.key!), ...slotKeys.map((row) => row.key)]);
+  const running = [...keys].sort().slice(0, MAX_LISTED_KEYS);
+  const room = MAX_LISTED_KEYS - running.length;
+  const parked = room > 0 ? await scanParkedKeys(db, '', room + running.length, ownerId) : [];
+  return [...running, ...parked.filter((key) => !keys.has(key)).slice(0, room)];
+}
+
+/** Each rate key's starts within its period before `now`: one count per distinct period. */
+async function startsWithinPeriod(
+  db: Kysely<SwarmDatabase>,
+  rows: readonly { key: string; rate_limit: number | null; period_ms: number | string | null }[],
+  now: Date,
+): Promise<Map<string, number>> {
+  const byPeriod = new Map<number, string[]>();
+  for (const row of rows) {
+    if (row.rate_limit === null || row.period_ms === null) continue;
+    const period = Number(row.period_ms);
+    byPeriod.set(period, [...(byPeriod.get(period) ?? []), row.key]);
+  }
+  const starts = new Map<string, number>();
+  for (const [period, keys] of byPeriod) {
+    const counted = await db
+      .selectFrom('flow_starts')
+      .select(['key', sql<number | string>`count(*)`.as('n')])
+      .where('key', 'in', keys)
+      .where('started_at', '>', toDbTimestamp(new Date(now.getTime() - period)))
+      .groupBy('key')
+      .execute();
+    for (const row of counted) starts.set(row.key, Number(row.n));
+  }
+  return starts;
 }

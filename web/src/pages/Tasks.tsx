@@ -141,7 +141,9 @@ function FlowKeys() {
           ))}
         </tbody>
       </table>
-      {keys.data.truncated && <p className="muted">Only the first keys are shown.</p>}
+      {keys.data.truncated && (
+        <p className="muted">Only 500 keys are shown: those with running or waiting tasks first.</p>
+      )}
     </>
   );
 }
