@@ -129,11 +129,10 @@ export class Worker {
   private eagerRetryAt = 0;
   /** Finished attempts whose completion is not yet written, oldest first. */
   private readonly completions: FinishedAttempt[] = [];
-  private flushing: Promise<void> | null = null;
-  /** When the oldest attempt of the batch being written finished; null while none is. */
-  private recordingSince: number | null = null;
-  /** The batch of completions being written, if any. */
-  private recording: readonly FinishedAttempt[] = [];
+  /** The batches of completions being written, each until its transaction ends. */
+  private readonly recording = new Map<readonly FinishedAttempt[], Promise<void>>();
+  /** Batches written at once: see flush. */
+  private readonly maxRecording: number;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private running = false;
@@ -153,6 +152,7 @@ export class Worker {
     this.logs = new ExecutionLogWriter(options.store, options.logger);
     this.reports = new ReportWriter(options.store, options.logger, { home: null, ...options.reports });
     this.maxLogLines = options.maxLogLinesPerAttempt ?? 10_000;
+    this.maxRecording = options.store.handle.dialect.capabilities.skipLocked ? 2 : 1;
   }
 
   start(): void {
@@ -606,15 +606,24 @@ export class Worker {
   }
 
   /**
-   * Completions go to the database in batches: whatever finished while the previous batch was
-   * being written goes in the next one, in one transaction (at most MAX_COMPLETION_BATCH).
+   * Completions go to the database in batches: whatever finished while the batches under way
+   * were being written goes in the next one, in one transaction (at most MAX_COMPLETION_BATCH).
+   * On PostgreSQL two batches are written at once, so the next batch is planned and sent while
+   * the database commits the last: their runs and agents are locked in id order, so they cannot
+   * deadlock, and a run both touch is worked out by the second after the first commits. SQLite's
+   * one connection writes one at a time. Resolves once everything handed over is written.
    */
   private async flush(): Promise<void> {
     for (;;) {
-      while (this.flushing !== null) await this.flushing;
+      while (this.recording.size >= this.maxRecording) await Promise.race(this.recording.values());
       // While the database is failing, the retry timer flushes next, not every new completion.
-      if (this.completions.length === 0 || this.retryTimer !== null) return;
-      this.flushing = this.record(this.completions.splice(0, MAX_COMPLETION_BATCH));
+      if (this.completions.length === 0 || this.retryTimer !== null) {
+        if (this.recording.size === 0) return;
+        await Promise.race(this.recording.values());
+        continue;
+      }
+      const batch = this.completions.splice(0, MAX_COMPLETION_BATCH);
+      this.recording.set(batch, this.record(batch));
     }
   }
 
@@ -636,13 +645,13 @@ export class Worker {
    * kept up (10k fan-out on PostgreSQL 9% slower).
    */
   private recordingFallsBehind(): boolean {
-    const oldest = this.recordingSince ?? this.completions[0]?.finishedAt;
+    let oldest = this.completions[0]?.finishedAt;
+    for (const batch of this.recording.keys())
+      if (oldest === undefined || batch[0]!.finishedAt < oldest) oldest = batch[0]!.finishedAt;
     return oldest !== undefined && Date.now() - oldest > this.leaseMs / 3;
   }
 
   private record(batch: FinishedAttempt[]): Promise<void> {
-    this.recordingSince = batch[0]?.finishedAt ?? null;
-    this.recording = batch;
     // Claim on complete (src/queue/eager.ts): the tasks the batch releases may be taken at once,
     // into free slots, but never into more than half of them: the claim loop always gets the
     // other half back for the queue, where other runs and owners wait.
@@ -713,9 +722,7 @@ export class Worker {
         .finally(() => {
           this.reserved -= eagerRoom;
           this.eagerReserved -= eagerRoom;
-          this.recordingSince = null;
-          this.recording = [];
-          this.flushing = null;
+          this.recording.delete(batch);
         })
     );
   }
@@ -725,7 +732,7 @@ export class Worker {
     return [
       ...this.inFlight.keys(),
       ...this.completions.map((f) => f.completion.id),
-      ...this.recording.map((f) => f.completion.id),
+      ...[...this.recording.keys()].flatMap((batch) => batch.map((f) => f.completion.id)),
     ];
   }
 

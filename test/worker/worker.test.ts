@@ -141,6 +141,55 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     expect(tasks.every((t) => t.status === 'COMPLETED' && t.lease_epoch === 1)).toBe(true);
   });
 
+  it('writes a batch of completions while the last is still being written on PostgreSQL; one at a time on SQLite', async () => {
+    // The first batch's transaction waits (up to a while) for the second's to begin.
+    let firstBegan!: () => void;
+    const first = new Promise<void>((resolve) => (firstBegan = resolve));
+    let secondBegan!: () => void;
+    const second = new Promise<void>((resolve) => (secondBegan = resolve));
+    const batches: boolean[] = [];
+    const engine = Object.create(fx.engine) as Engine;
+    Object.assign(engine, {
+      onTasksCompleted: async (...args: Parameters<Engine['onTasksCompleted']>) => {
+        if (batches.length === 0) {
+          batches.push(false);
+          firstBegan();
+          batches[0] = await Promise.race([
+            second.then(() => true),
+            new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1500)),
+          ]);
+        } else {
+          batches.push(true);
+          secondBegan();
+        }
+        return fx.engine.onTasksCompleted(...args);
+      },
+    });
+    const builtin = new BuiltinRuntime({
+      http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
+    });
+    let attempts = 0;
+    worker = new Worker({
+      store: fx.store,
+      engine,
+      runtime: {
+        // The second attempt ends once the first's completion is being written.
+        execute: async (invocation, context) => {
+          if (attempts++ > 0) await first;
+          return builtin.execute(invocation, context);
+        },
+      },
+      events: new DatabaseEventSink(fx.store),
+      logger: pino({ level: 'silent' }),
+      concurrency: 2,
+    });
+    const ids = [await startRun(chain(1), { n: 1 }), await startRun(chain(1), { n: 2 })];
+    worker.start();
+    for (const [i, id] of ids.entries())
+      expect(await finished(id)).toMatchObject({ status: 'completed', result: { s0: { n: i + 1 } } });
+    expect(batches[0]).toBe(dialect === 'postgres');
+  });
+
   it('keeps claiming from the queue while runs go on by claim on complete', async () => {
     const { worker: counting } = countingWorker(4, 10);
     const ids = [];
