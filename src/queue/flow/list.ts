@@ -60,14 +60,7 @@ export async function listFlowKeys(
   const waiting = new Map<string, number>();
   let starts = new Map<string, number>();
   if (keys.length > 0) {
-    const live = await db
-      .selectFrom('flow_slots as s')
-      .innerJoin('tasks as t', (join) =>
-        join
-          .onRef('t.id', '=', 's.task_id')
-          .onRef('t.lease_epoch', '=', 's.lease_epoch')
-          .on('t.status', '=', 'RUNNING'),
-      )
+    const live = await liveSlots(db)
       .select(['s.key', (eb) => eb.fn.countAll<number | string>().as('n')])
       .where('s.key', 'in', keys)
       .groupBy('s.key')
@@ -108,6 +101,18 @@ export async function listFlowKeys(
   return { keys: views, truncated };
 }
 
+/** The slots whose task still holds them: RUNNING at the slot's lease epoch. */
+function liveSlots(db: Kysely<SwarmDatabase>) {
+  return db
+    .selectFrom('flow_slots as s')
+    .innerJoin('tasks as t', (join) =>
+      join
+        .onRef('t.id', '=', 's.task_id')
+        .onRef('t.lease_epoch', '=', 's.lease_epoch')
+        .on('t.status', '=', 'RUNNING'),
+    );
+}
+
 /**
  * Keys with tasks running under them (a first key, or a live slot) or parked, waiting for room:
  * running ones first (as many as tasks run at once, at most), then parked ones in key order,
@@ -123,14 +128,7 @@ async function keysInUse(db: Kysely<SwarmDatabase>, ownerId: string | null): Pro
     // Not by the owner's index: see scanParkedKeys.
     .$if(ownerId !== null, (q) => q.where(sql<string>`owner_id || ''`, '=', ownerId!))
     .execute();
-  const slotKeys = await db
-    .selectFrom('flow_slots as s')
-    .innerJoin('tasks as t', (join) =>
-      join
-        .onRef('t.id', '=', 's.task_id')
-        .onRef('t.lease_epoch', '=', 's.lease_epoch')
-        .on('t.status', '=', 'RUNNING'),
-    )
+  const slotKeys = await liveSlots(db)
     .select('s.key')
     .distinct()
     .$if(ownerId !== null, (q) => q.where('t.owner_id', '=', ownerId!))
