@@ -47,8 +47,9 @@ export async function listFlowKeys(
   const busy = await keysInUse(db, ownerId);
   const busyRows = busy.length === 0 ? [] : await keysOf(busy).execute();
   const recent = await keysOf()
+    // Both descending: idx_flow_keys_(owner_)updated read backwards (migration 0047).
     .orderBy('updated_at', 'desc')
-    .orderBy('key')
+    .orderBy('key', 'desc')
     .limit(MAX_LISTED_KEYS + 1)
     .execute();
   const seen = new Set(busyRows.map((row) => row.key));

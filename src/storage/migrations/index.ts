@@ -43,6 +43,7 @@ import { flowRoundFunction } from './0043-flow-round-function.js';
 import { taskOwnerByTrigger } from './0044-task-owner-by-trigger.js';
 import { recordReferencesByTrigger } from './0045-record-references-by-trigger.js';
 import { taskVacuum } from './0046-task-vacuum.js';
+import { flowKeysListing } from './0047-flow-keys-listing.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -90,6 +91,7 @@ export const MIGRATIONS: readonly Migration[] = [
   taskOwnerByTrigger,
   recordReferencesByTrigger,
   taskVacuum,
+  flowKeysListing,
 ];
 
 export type { Migration } from './ddl.js';
