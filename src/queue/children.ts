@@ -25,9 +25,16 @@ export async function wakeParents(
   parentIds: readonly string[],
   at: string,
 ): Promise<number> {
-  const unique = [...new Set(parentIds)];
+  const unique = [...new Set(parentIds)].sort();
   let woken = 0;
   for (const chunk of chunksFor(dialect, unique, 1)) {
+    // Two transactions ending the last two children at once (two workers, or one worker's two
+    // completion batches) would each see the other's child still running, and neither would
+    // wake the parent. Each locks the parents first (in id order), so whichever comes second
+    // looks after the first committed, with a new snapshot, and sees both children ended.
+    // SQLite's one writer never runs two such transactions at once.
+    if (dialect.capabilities.skipLocked)
+      await trx.selectFrom('tasks').select('id').where('id', 'in', chunk).orderBy('id').forUpdate().execute();
     const result = await trx
       .updateTable('tasks')
       .set({ run_at: at, updated_at: at })

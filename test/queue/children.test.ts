@@ -115,6 +115,37 @@ describe.each(DIALECTS)('child tasks on %s', (dialect) => {
     expect(await childTasksOf(f.handle, 'someone-else', parent)).toEqual([]);
   });
 
+  it('wakes the parent when its last two children end in two transactions at once', async () => {
+    const { parent, t0 } = await parentWithChildren();
+    const [a, b] = await claimTasks(f.handle, {
+      workerId: 'C',
+      limit: 10,
+      leaseMs: 60_000,
+      now: later(2000),
+    });
+    // The first transaction has ended its child and waits, uncommitted, for the second to get as
+    // far (a while at most); the second then ends the other child.
+    let firstEnded!: () => void;
+    const firstIn = new Promise<void>((resolve) => (firstEnded = resolve));
+    let secondEnded = false;
+    const first = completeTasks(f.handle, [{ id: a!.id, leaseEpoch: a!.leaseEpoch, output: {} }], {
+      onCompletedBatch: async () => {
+        firstEnded();
+        for (let waited = 0; !secondEnded && waited < 1000; waited += 20)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    });
+    await firstIn;
+    const second = completeTasks(f.handle, [{ id: b!.id, leaseEpoch: b!.leaseEpoch, output: {} }], {
+      onCompletedBatch: async () => {
+        secondEnded = true;
+      },
+    });
+    expect((await Promise.all([first, second])).map((r) => r.completed)).toEqual([[a!.id], [b!.id]]);
+    // Not asleep until the end of its hour: due now.
+    expect((await taskRow(f, parent)).run_at).not.toBe(at(t0, 3_600_000).toISOString());
+  });
+
   it('starts no child when the sleep is refused (lease not held)', async () => {
     const [parent] = await enqueue(f, [{}]);
     await claimTasks(f.handle, { workerId: 'P', limit: 1, leaseMs: 60_000, now: later() });
