@@ -114,12 +114,11 @@ export function inBatch(
  * worker, too, is a column of its batch: renew.ts). A batch's epochs are often all alike (every
  * task's first lease), and a column alike in every row is bound once; an inlined batch then made
  * `lease_epoch = 1` and the state filters on `tasks`, estimated from statistics taken while no
- * task ran: PostgreSQL
- * expected one task where the batch named 512, and read the whole batch again for each task it
- * found — a nested loop of 262,144 comparisons, 160–280 ms a batch of 512 completions, a third
- * of the no-op drain's speed. Opaque, the batch's columns leave `tasks` estimated at the ids'
- * count, and the batch is read once (hashed, merged, or the outer side of the join). Statements
- * naming tasks by id with no batch to join use stillRunning.
+ * task ran: PostgreSQL expected one task where the batch named 512, and read the whole batch
+ * again for each task it found — a nested loop of 262,144 comparisons, 160–280 ms a batch of 512
+ * completions, a third of the no-op drain's speed. Opaque, the batch's columns leave `tasks`
+ * estimated at the ids' count, and the batch is read once (hashed, merged, or the outer side of
+ * the join). Statements naming tasks by id with no batch to join use stillRunning.
  */
 export function heldUnder(cte: 'done' | 'leases'): RawBuilder<boolean> {
   return sql<boolean>`tasks.lease_epoch = ${sql.ref(`${cte}.lease_epoch`)} AND tasks.status = ${sql.ref(`${cte}.status`)}`;

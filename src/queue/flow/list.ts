@@ -2,7 +2,6 @@ import { sql, type Kysely } from 'kysely';
 import { toDbTimestamp, type SwarmDatabase } from '../../storage/index.js';
 import { describeFlowKey } from './keys.js';
 import { scanParkedKeys } from './parked.js';
-import { runningUnderFirstKey } from './slots.js';
 
 /** Keys listed at most (the busiest first within the listing: see listFlowKeys). */
 export const MAX_LISTED_KEYS = 500;
@@ -44,8 +43,8 @@ export async function listFlowKeys(
       .selectAll()
       .$if(ownerId !== null, (q) => q.where('owner_id', '=', ownerId!))
       .$if(keys !== undefined, (q) => q.where('key', 'in', keys!));
-  const busy = await keysInUse(db, ownerId);
-  const busyRows = busy.length === 0 ? [] : await keysOf(busy).execute();
+  const inUse = await keysInUse(db, ownerId);
+  const busyRows = inUse.keys.length === 0 ? [] : await keysOf(inUse.keys).execute();
   const recent = await keysOf()
     // Both descending: idx_flow_keys_(owner_)updated read backwards (migration 0047).
     .orderBy('updated_at', 'desc')
@@ -57,20 +56,13 @@ export async function listFlowKeys(
   const truncated = rows.length > MAX_LISTED_KEYS;
   const listed = rows.slice(0, MAX_LISTED_KEYS);
   const keys = listed.map((row) => row.key);
-  const running = new Map<string, number>();
+  // A key's running tasks: its live slots, and (concurrency keys) the RUNNING tasks whose first
+  // key it is, counted from their own rows (src/queue/flow/slots.ts, runningCounts).
+  const running = (row: (typeof listed)[number]) =>
+    (inUse.inSlots.get(row.key) ?? 0) +
+    (row.max_running === null ? 0 : (inUse.underFirstKey.get(row.key) ?? 0));
   const waiting = new Map<string, number>();
-  let starts = new Map<string, number>();
   if (keys.length > 0) {
-    const live = await liveSlots(db)
-      .select(['s.key', (eb) => eb.fn.countAll<number | string>().as('n')])
-      .where('s.key', 'in', keys)
-      .groupBy('s.key')
-      .execute();
-    for (const row of live) running.set(row.key, Number(row.n));
-    // A task's first key counts it from its own row (src/queue/flow/slots.ts, runningCounts).
-    const limited = listed.filter((row) => row.max_running !== null).map((row) => row.key);
-    for (const [key, n] of await runningUnderFirstKey(db, limited))
-      running.set(key, (running.get(key) ?? 0) + n);
     const parked = await db
       .selectFrom('tasks')
       .select(['parked_key', (eb) => eb.fn.countAll<number | string>().as('n')])
@@ -79,8 +71,8 @@ export async function listFlowKeys(
       .groupBy('parked_key')
       .execute();
     for (const row of parked) waiting.set(row.parked_key!, Number(row.n));
-    starts = await startsWithinPeriod(db, listed, now);
   }
+  const starts = await startsWithinPeriod(db, listed, now);
   const views = listed.map((row): FlowKeyView => {
     const about = describeFlowKey(row.key);
     return {
@@ -93,7 +85,7 @@ export async function listFlowKeys(
       limit: row.max_running,
       rateLimit: row.rate_limit,
       periodMs: row.period_ms === null ? null : Number(row.period_ms),
-      running: running.get(row.key) ?? 0,
+      running: running(row),
       recentStarts: starts.get(row.key) ?? 0,
       waiting: waiting.get(row.key) ?? 0,
     };
@@ -117,28 +109,38 @@ function liveSlots(db: Kysely<SwarmDatabase>) {
 /**
  * Keys with tasks running under them (a first key, or a live slot) or parked, waiting for room:
  * running ones first (as many as tasks run at once, at most), then parked ones in key order,
- * MAX_LISTED_KEYS in all.
+ * MAX_LISTED_KEYS in all. With the running tasks per first key and per live slot: every key
+ * that has any is here, so the listing counts none again.
  */
-async function keysInUse(db: Kysely<SwarmDatabase>, ownerId: string | null): Promise<string[]> {
+async function keysInUse(
+  db: Kysely<SwarmDatabase>,
+  ownerId: string | null,
+): Promise<{ keys: string[]; underFirstKey: Map<string, number>; inSlots: Map<string, number> }> {
   const firstKeys = await db
     .selectFrom('tasks')
-    .select('concurrency_key as key')
-    .distinct()
+    .select(['concurrency_key as key', (eb) => eb.fn.countAll<number | string>().as('n')])
     .where('status', '=', 'RUNNING')
     .where('concurrency_key', 'is not', null)
     // Not by the owner's index: see scanParkedKeys.
     .$if(ownerId !== null, (q) => q.where(sql<string>`owner_id || ''`, '=', ownerId!))
+    .groupBy('concurrency_key')
     .execute();
   const slotKeys = await liveSlots(db)
-    .select('s.key')
-    .distinct()
+    .select(['s.key', (eb) => eb.fn.countAll<number | string>().as('n')])
     .$if(ownerId !== null, (q) => q.where('t.owner_id', '=', ownerId!))
+    .groupBy('s.key')
     .execute();
-  const keys = new Set([...firstKeys.map((row) => row.key!), ...slotKeys.map((row) => row.key)]);
+  const underFirstKey = new Map(firstKeys.map((row) => [row.key!, Number(row.n)]));
+  const inSlots = new Map(slotKeys.map((row) => [row.key, Number(row.n)]));
+  const keys = new Set([...underFirstKey.keys(), ...inSlots.keys()]);
   const running = [...keys].sort().slice(0, MAX_LISTED_KEYS);
   const room = MAX_LISTED_KEYS - running.length;
   const parked = room > 0 ? await scanParkedKeys(db, '', room + running.length, ownerId) : [];
-  return [...running, ...parked.filter((key) => !keys.has(key)).slice(0, room)];
+  return {
+    keys: [...running, ...parked.filter((key) => !keys.has(key)).slice(0, room)],
+    underFirstKey,
+    inSlots,
+  };
 }
 
 /** Each rate key's starts within its period before `now`: one count per distinct period. */

@@ -71,7 +71,7 @@ export async function runningCounts(
 }
 
 /** The RUNNING tasks whose first key is one of `keys` (idx_tasks_flow_running), per key. */
-export async function runningUnderFirstKey(
+async function runningUnderFirstKey(
   db: Kysely<SwarmDatabase>,
   keys: readonly string[],
 ): Promise<Map<string, number>> {
