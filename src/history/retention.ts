@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { RetentionPolicy } from '../config/index.js';
 import type { Engine } from '../engine/index.js';
 import { toDbBool, toDbTimestamp, type Store } from '../storage/index.js';
+import { pruneIdleFlowKeys } from '../queue/index.js';
 import { historyDb } from './tables.js';
 import { deleteInBatches, pruneWork } from './work-retention.js';
 
@@ -19,6 +20,8 @@ export interface PruneReport {
   metrics: number;
   alerts: number;
   history: number;
+  /** Flow-control keys no unfinished task is under any more (src/queue/flow/prune.ts). */
+  flowKeys: number;
 }
 
 export interface PruneOptions {
@@ -56,6 +59,7 @@ export async function pruneRecords(
     metrics: 0,
     alerts: 0,
     history: 0,
+    flowKeys: 0,
   };
 
   const drain = async (kind: keyof PruneReport, deleteBatch: () => Promise<number>) => {
@@ -161,5 +165,8 @@ export async function pruneRecords(
       return Number(result.numDeletedRows);
     });
   }
+  // Not a record and not kept for any number of days: a key is deleted once nothing needs it.
+  if (!stop())
+    report.flowKeys = await pruneIdleFlowKeys(store.handle.db, store.handle.dialect, { now, stop });
   return report;
 }

@@ -79,7 +79,8 @@ export const TASKS_CHANNEL = 'swarm_tasks';
 
 /**
  * Puts tasks on the queue with multi-row inserts, in the caller's transaction when `db` is one
- * (the engine enqueues a run's next steps in the transaction that completes the previous one).
+ * (the engine enqueues a run's next steps in the transaction that completes the previous one);
+ * tasks under flow limits get a transaction of their own otherwise (registerFlowKeys).
  * Returns the ids in the order given. Every task is checked first: one bad task writes nothing.
  * A task whose idempotency key its owner already used is not inserted again; its id is the
  * existing task's.
@@ -95,6 +96,19 @@ export async function enqueueTasks(
   if (given.length === 0) return [];
   // The owner's quota and the named agents' max_concurrency: limits every such task is under.
   const tasks = await withAgentLimits(db, dialect, await withOwnerQuotas(db, given));
+  const flowKeyed = tasks.some((task) => task.flow !== undefined && task.flow.length > 0);
+  if (flowKeyed && !dialect.inTransaction(db as Kysely<unknown>))
+    return dialect.writeTransaction(db, (trx) => enqueueWithLimits(trx, dialect, tasks, true));
+  return enqueueWithLimits(db, dialect, tasks, flowKeyed);
+}
+
+/** enqueueTasks, once each task carries every limit it is under. */
+async function enqueueWithLimits(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  tasks: readonly NewTask[],
+  flowKeyed: boolean,
+): Promise<string[]> {
   const now = nowTimestamp();
   const timestamps = new TimestampCache();
   const issues: FieldIssue[] = [];
@@ -103,7 +117,6 @@ export async function enqueueTasks(
   const [first, ...more] = issues.slice(0, 100);
   if (first !== undefined) throw new InputError(first.field, first.message, more);
   const keyed = tasks.some((task) => task.idempotencyKey !== undefined);
-  const flowKeyed = tasks.some((task) => task.flow !== undefined && task.flow.length > 0);
   // The keys' rows first: a claimer that sees a keyed task always finds its limits.
   if (flowKeyed) await registerFlowKeys(db, dialect, tasks);
   const ids: string[] = [];

@@ -30,6 +30,7 @@ export {
   describeFlowKey,
   listFlowKeys,
   MAX_LISTED_KEYS,
+  pruneIdleFlowKeys,
   type FlowKeyView,
   type FlowScope,
   type FlowLimit,

@@ -4,7 +4,7 @@ import { sweepBlobs } from '../../src/blobs/index.js';
 import { DEFAULT_RETENTION, loadConfig } from '../../src/config/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { pruneRecords } from '../../src/history/index.js';
-import { enqueueTasks } from '../../src/queue/index.js';
+import { enqueueTasks, flowKey, type FlowLimit } from '../../src/queue/index.js';
 import { buildApp } from '../../src/server/index.js';
 import { newId, Store, toDbTimestamp } from '../../src/storage/index.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/databases.js';
@@ -173,6 +173,26 @@ describe.each(DIALECTS)('retention of tasks of no run on %s', (dialect) => {
     await sweepBlobs(store.handle, new Date(Date.now() + 2 * 3_600_000));
     expect(await refs()).toEqual([]);
     expect(await db().selectFrom('blobs').select('id').where('id', '=', sha256).execute()).toEqual([]);
+  });
+
+  it('deletes the flow keys no unfinished task is under any more, and keeps the others', async () => {
+    const limit = (value: string): FlowLimit => ({
+      key: flowKey('concurrency', 'owner', { ownerId }, value),
+      scope: 'owner',
+      maxRunning: 2,
+    });
+    const [ended, waiting] = await enqueueTasks(db(), store.handle.dialect, [
+      { ownerId, taskType: 'noop', input: {}, flow: [limit('ended')] },
+      { ownerId, taskType: 'noop', input: {}, flow: [limit('waiting')] },
+    ]);
+    await end(ended!, 1);
+    const report = await pruneRecords(store, engine, DEFAULT_RETENTION);
+    expect(report.flowKeys).toBe(1);
+    expect(await db().selectFrom('flow_keys').select('key').execute()).toEqual([
+      { key: limit('waiting').key },
+    ]);
+    expect(await exists(ended!)).toBe(true);
+    expect(await exists(waiting!)).toBe(true);
   });
 });
 

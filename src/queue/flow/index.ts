@@ -27,3 +27,4 @@ export {
 } from './gate.js';
 export { listFlowKeys, MAX_LISTED_KEYS, type FlowKeyView } from './list.js';
 export { ownersInTurn } from './fair.js';
+export { pruneIdleFlowKeys } from './prune.js';

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { toDbTimestamp, type SwarmDatabase } from '../../storage/index.js';
 import { describeFlowKey } from './keys.js';
 import { scanParkedKeys } from './parked.js';
+import { liveSlots } from './slots.js';
 
 /** Keys listed at most (the busiest first within the listing: see listFlowKeys). */
 export const MAX_LISTED_KEYS = 500;
@@ -92,18 +93,6 @@ export async function listFlowKeys(
   });
   views.sort((a, b) => b.waiting + b.running - (a.waiting + a.running));
   return { keys: views, truncated };
-}
-
-/** The slots whose task still holds them: RUNNING at the slot's lease epoch. */
-function liveSlots(db: Kysely<SwarmDatabase>) {
-  return db
-    .selectFrom('flow_slots as s')
-    .innerJoin('tasks as t', (join) =>
-      join
-        .onRef('t.id', '=', 's.task_id')
-        .onRef('t.lease_epoch', '=', 's.lease_epoch')
-        .on('t.status', '=', 'RUNNING'),
-    );
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   type SwarmDatabase,
 } from '../../storage/index.js';
 import { chunksFor } from '../batch.js';
-import type { FieldIssue } from '../../errors/index.js';
+import { SwarmError, type FieldIssue } from '../../errors/index.js';
 import { FLOW_SCOPES, type FlowLimit } from './keys.js';
 
 /** The problems of a task's flow limits, each naming its field (`tasks[0].flow[1].maxRunning`). */
@@ -38,8 +38,13 @@ export function flowIssues(flow: readonly FlowLimit[] | undefined, at: string): 
 
 /**
  * Makes sure every key of `tasks` has its `flow_keys` row with the limits given (the last
- * definition enqueued wins). Existing rows are read without a lock and only missing or changed
- * ones written: enqueueing into a busy key must not queue behind the claimers holding it.
+ * definition enqueued wins), in the enqueue's transaction. Only missing or changed rows are
+ * written: enqueueing into a busy key must not queue behind the claimers holding it.
+ *
+ * PostgreSQL: the rows are held FOR KEY SHARE until the tasks are committed, so a prune of idle
+ * keys (prune.ts) cannot delete one in between; claimers lock FOR NO KEY UPDATE (migration
+ * 0048), which does not conflict. A row another enqueue inserted at the same time is locked
+ * once its insert has won. SQLite has one writer: the transaction is the lock.
  */
 export async function registerFlowKeys(
   db: Kysely<SwarmDatabase>,
@@ -72,41 +77,36 @@ export async function registerFlowKeys(
     }
   if (wanted.size === 0) return;
   const keys = [...wanted.keys()].sort();
-  const existing = new Map<
-    string,
-    { max_running: number | null; rate_limit: number | null; period_ms: number | null; slotted: boolean }
-  >();
-  for (const chunk of chunksFor(dialect, keys, 1)) {
-    const rows = await db
-      .selectFrom('flow_keys')
-      .select(['key', 'max_running', 'rate_limit', 'period_ms', 'slotted'])
-      .where('key', 'in', chunk)
-      .execute();
-    for (const row of rows)
-      existing.set(row.key, {
-        max_running: row.max_running,
-        rate_limit: row.rate_limit,
-        period_ms: row.period_ms === null ? null : Number(row.period_ms),
-        slotted: fromDbBool(row.slotted),
-      });
-  }
+  const existing = await readKeys(db, dialect, keys);
   const now = nowTimestamp();
-  const missing = keys.filter((key) => !existing.has(key));
-  for (const chunk of chunksFor(dialect, missing, 9)) {
-    await db
-      .insertInto('flow_keys')
-      .values(
-        chunk.map((key) => ({
-          id: newId(),
-          key,
-          ...wanted.get(key)!,
-          slotted: toDbBool(slotted.has(key)),
-          created_at: now,
-          updated_at: now,
-        })),
-      )
-      .onConflict((oc) => oc.column('key').doNothing())
-      .execute();
+  let missing = keys.filter((key) => !existing.has(key));
+  // Each turn needs another enqueue's insert to win a key, or a prune to delete it, in between:
+  // a few turns are plenty.
+  for (let turn = 0; missing.length > 0; turn++) {
+    if (turn === MAX_REGISTRATION_TURNS)
+      throw new SwarmError('CONFLICT', `flow keys changed while being registered: ${missing.join(', ')}`);
+    const inserted = new Set<string>();
+    for (const chunk of chunksFor(dialect, missing, 9)) {
+      const rows = await db
+        .insertInto('flow_keys')
+        .values(
+          chunk.map((key) => ({
+            id: newId(),
+            key,
+            ...wanted.get(key)!,
+            slotted: toDbBool(slotted.has(key)),
+            created_at: now,
+            updated_at: now,
+          })),
+        )
+        .onConflict((oc) => oc.column('key').doNothing())
+        .returning('key')
+        .execute();
+      for (const row of rows) inserted.add(row.key);
+    }
+    const lost = missing.filter((key) => !inserted.has(key));
+    for (const [key, row] of await readKeys(db, dialect, lost)) existing.set(key, row);
+    missing = lost.filter((key) => !existing.has(key));
   }
   // Set after the insert, whoever inserted the row: a concurrent enqueue's row (its insert won)
   // must not leave the key unslotted. Never cleared.
@@ -139,4 +139,37 @@ export async function registerFlowKeys(
       .where('key', '=', key)
       .execute();
   }
+}
+
+const MAX_REGISTRATION_TURNS = 5;
+
+interface RegisteredKey {
+  readonly max_running: number | null;
+  readonly rate_limit: number | null;
+  readonly period_ms: number | null;
+  readonly slotted: boolean;
+}
+
+/** The rows of `keys` there are, held FOR KEY SHARE on PostgreSQL (see registerFlowKeys). */
+async function readKeys(
+  db: Kysely<SwarmDatabase>,
+  dialect: DialectAdapter,
+  keys: readonly string[],
+): Promise<Map<string, RegisteredKey>> {
+  const found = new Map<string, RegisteredKey>();
+  for (const chunk of chunksFor(dialect, keys, 1)) {
+    const query = db
+      .selectFrom('flow_keys')
+      .select(['key', 'max_running', 'rate_limit', 'period_ms', 'slotted'])
+      .where('key', 'in', chunk)
+      .orderBy('key');
+    for (const row of await (dialect.capabilities.skipLocked ? query.forKeyShare() : query).execute())
+      found.set(row.key, {
+        max_running: row.max_running,
+        rate_limit: row.rate_limit,
+        period_ms: row.period_ms === null ? null : Number(row.period_ms),
+        slotted: fromDbBool(row.slotted),
+      });
+  }
+  return found;
 }

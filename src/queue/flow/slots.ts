@@ -187,3 +187,15 @@ const KEY_ROW = [
   { name: 'key', type: 'text' },
   { name: 'task_id', type: 'text' },
 ] as const;
+
+/** The slots whose task still holds them: RUNNING at the slot's lease epoch. */
+export function liveSlots(db: Kysely<SwarmDatabase>) {
+  return db
+    .selectFrom('flow_slots as s')
+    .innerJoin('tasks as t', (join) =>
+      join
+        .onRef('t.id', '=', 's.task_id')
+        .onRef('t.lease_epoch', '=', 's.lease_epoch')
+        .on('t.status', '=', 'RUNNING'),
+    );
+}

@@ -76,6 +76,8 @@ export interface DialectAdapter {
    * (up to 3 times), so `fn` must do nothing but database work.
    */
   writeTransaction<DB, T>(db: Kysely<DB>, fn: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
+  /** Whether `db` runs its statements in a transaction (a Kysely one, or writeTransaction's). */
+  inTransaction(db: Kysely<unknown>): boolean;
   /**
    * Runs `fn` on one consistent read-only snapshot: every query in it sees the same committed
    * state while others write (PostgreSQL REPEATABLE READ; SQLite a WAL read transaction).

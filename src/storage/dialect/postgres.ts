@@ -129,6 +129,8 @@ export const postgresAdapter: DialectAdapter = {
     }
   },
 
+  inTransaction: (db) => db.isTransaction,
+
   async readTransaction(db, fn) {
     return db
       .transaction()

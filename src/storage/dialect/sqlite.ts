@@ -82,6 +82,9 @@ function createPrivately(file: string): void {
   fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_RDWR, 0o600));
 }
 
+/** The connections writeTransaction runs `BEGIN IMMEDIATE` on: Kysely sees no transaction. */
+const writeConnections = new WeakSet<object>();
+
 export const sqliteAdapter: DialectAdapter = {
   name: 'sqlite',
   capabilities: {
@@ -100,6 +103,7 @@ export const sqliteAdapter: DialectAdapter = {
     // Kysely's SQLite driver keeps one connection, so this also queues other writers in-process.
     return db.connection().execute(async (conn) => {
       await sql`BEGIN IMMEDIATE`.execute(conn);
+      writeConnections.add(conn);
       try {
         const result = await fn(conn);
         await sql`COMMIT`.execute(conn);
@@ -108,9 +112,13 @@ export const sqliteAdapter: DialectAdapter = {
         // SQLite may have rolled back already (e.g. SQLITE_FULL); keep the original error.
         await sql`ROLLBACK`.execute(conn).catch(() => {});
         throw error;
+      } finally {
+        writeConnections.delete(conn);
       }
     });
   },
+
+  inTransaction: (db) => db.isTransaction || writeConnections.has(db),
 
   async readTransaction(db, fn) {
     // A deferred transaction's snapshot starts at its first read and holds to the end.

@@ -44,6 +44,7 @@ import { taskOwnerByTrigger } from './0044-task-owner-by-trigger.js';
 import { recordReferencesByTrigger } from './0045-record-references-by-trigger.js';
 import { taskVacuum } from './0046-task-vacuum.js';
 import { flowKeysListing } from './0047-flow-keys-listing.js';
+import { flowKeyPrune } from './0048-flow-key-prune.js';
 
 /** Every migration, in order. Append only: a landed migration is never edited. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -92,6 +93,7 @@ export const MIGRATIONS: readonly Migration[] = [
   recordReferencesByTrigger,
   taskVacuum,
   flowKeysListing,
+  flowKeyPrune,
 ];
 
 export type { Migration } from './ddl.js';
