@@ -13,6 +13,7 @@ import {
 import { inlineJson, storeLargeColumns } from '../blobs/index.js';
 import { chunksFor } from './batch.js';
 import {
+  announcementOf,
   noteKeyedWork,
   noteUnkeyedWork,
   withAgentLimits,
@@ -169,10 +170,16 @@ async function enqueueWithLimits(
   // planner until autovacuum's next analyze: every claim would sort the whole backlog.
   if (inserted >= ANALYZE_AFTER_ROWS) await dialect.analyze(db as unknown as Kysely<unknown>, 'tasks');
   // Tasks claimed as they were inserted wait for nobody: only queued ones wake workers.
-  if (queued > 0) await dialect.notify(db as unknown as Kysely<unknown>, TASKS_CHANNEL);
-  if (flowKeyed && queued > 0) noteKeyedWork();
-  if (queued > 0 && tasks.some((task) => task.flow === undefined || task.flow.length === 0))
-    noteUnkeyedWork();
+  if (queued > 0) {
+    const unkeyed = tasks.some((task) => task.flow === undefined || task.flow.length === 0);
+    await dialect.notify(
+      db as unknown as Kysely<unknown>,
+      TASKS_CHANNEL,
+      announcementOf({ keyed: flowKeyed, unkeyed }),
+    );
+    if (flowKeyed) noteKeyedWork();
+    if (unkeyed) noteUnkeyedWork();
+  }
   if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
   return ids;
 }

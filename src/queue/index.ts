@@ -31,6 +31,7 @@ export {
   listFlowKeys,
   MAX_LISTED_KEYS,
   pruneIdleFlowKeys,
+  noteAnnouncedWork,
   type FlowKeyView,
   type FlowScope,
   type FlowLimit,

@@ -16,11 +16,12 @@ export interface DatabaseHandle {
   /** Where it points, without credentials. */
   readonly description: string;
   /**
-   * Calls `onNotify` whenever `channel` is notified (PostgreSQL LISTEN on a connection of its
-   * own), so processes wake each other instead of polling; null where the dialect has no
-   * cross-process notifications (SQLite: one process, in-process signals). Returns a stop function.
+   * Calls `onNotify` with the notification's payload (`''` for none) whenever `channel` is
+   * notified (PostgreSQL LISTEN on a connection of its own), so processes wake each other instead
+   * of polling; SQLite (one process) signals within the process. Returns a stop function, or null
+   * where there is nothing to stop.
    */
-  listen(channel: string, onNotify: () => void): Promise<(() => Promise<void>) | null>;
+  listen(channel: string, onNotify: (payload: string) => void): Promise<(() => Promise<void>) | null>;
   close(): Promise<void>;
 }
 
@@ -68,7 +69,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
   }
   let closed = false;
   const listeners = new Set<PgListener>();
-  const signals = new Set<{ channel: string; onNotify: () => void }>();
+  const signals = new Set<{ channel: string; onNotify: (payload: string) => void }>();
   return {
     db,
     dialect,

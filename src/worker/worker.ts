@@ -16,6 +16,7 @@ import {
   childTasksOf,
   countRunChildTasks,
   TASKS_CHANNEL,
+  noteAnnouncedWork,
   type ClaimedTask,
 } from '../queue/index.js';
 import {
@@ -229,7 +230,10 @@ export class Worker {
     this.loop = this.claimLoop();
     // Other processes' enqueues wake this worker at once on PostgreSQL; polling stays as the fallback.
     this.unlisten = this.options.store.handle
-      .listen(TASKS_CHANNEL, () => this.notify())
+      .listen(TASKS_CHANNEL, (payload) => {
+        noteAnnouncedWork(payload);
+        this.notify();
+      })
       .catch((error: unknown) => {
         this.options.logger.warn({ err: error }, 'LISTEN failed; falling back to polling');
         return null;

@@ -25,8 +25,9 @@ class Sightings {
 /**
  * Whether a claim looks for keyed tasks at all. A database without keyed work must cost the
  * claim nothing (no statement, no round trip), so once a look finds none, claims skip the look
- * for PROBE_MS; enqueueing keyed work in this process ends the pause at once. Keyed tasks
- * another process enqueues wait at most PROBE_MS more before their first claim.
+ * for PROBE_MS; enqueueing keyed work ends the pause at once, in this process or, announced
+ * (noteAnnouncedWork), in another. Keyed tasks that come back to the queue unannounced (a lease
+ * reclaimed in another process) wait at most PROBE_MS more before their next claim.
  */
 export const PROBE_MS = 1000;
 const keyed = new Sightings(PROBE_MS);
@@ -50,6 +51,22 @@ const unkeyed = new Sightings(UNKEYED_PAUSE_MS);
 export const noteUnkeyedWork = (): void => unkeyed.noteWork();
 export const noteNoUnkeyedWork = (): void => unkeyed.noteNone();
 export const unkeyedRecentlyEmpty = (): boolean => unkeyed.recentlyAbsent();
+
+/**
+ * What an enqueue's notification (TASKS_CHANNEL) says: the kinds of work it queued. A worker
+ * hears it once the enqueue has committed, in whichever process, and ends its pause for those
+ * kinds at once (noteAnnouncedWork): keyed tasks another process enqueues wait no PROBE_MS.
+ */
+export function announcementOf(kinds: { readonly keyed: boolean; readonly unkeyed: boolean }): string {
+  return [kinds.keyed ? 'keyed' : null, kinds.unkeyed ? 'unkeyed' : null].filter((k) => k !== null).join(',');
+}
+
+/** Notes the work a notification announced; one without a payload may be of either kind. */
+export function noteAnnouncedWork(payload: string): void {
+  const kinds = payload === '' ? ['keyed', 'unkeyed'] : payload.split(',');
+  if (kinds.includes('keyed')) noteKeyedWork();
+  if (kinds.includes('unkeyed')) noteUnkeyedWork();
+}
 
 /**
  * Adds each owner's quota (users.max_running_tasks, set by an admin) to every task of that

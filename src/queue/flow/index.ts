@@ -18,6 +18,8 @@ export {
   noteNoKeyedWork,
   shouldLookForKeyedWork,
   noteUnkeyedWork,
+  announcementOf,
+  noteAnnouncedWork,
   noteNoUnkeyedWork,
   unkeyedRecentlyEmpty,
   UNKEYED_PAUSE_MS,

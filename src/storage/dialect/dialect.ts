@@ -113,10 +113,10 @@ export interface DialectAdapter {
    */
   jsonStoredBytes(column: string): RawBuilder<number>;
   /**
-   * Notifies `channel` when the transaction commits (PostgreSQL NOTIFY); a no-op where the
-   * dialect has no cross-process notifications.
+   * Notifies `channel` with `payload` when the transaction commits (PostgreSQL NOTIFY; SQLite
+   * signals its own process's listeners once the current turn ends).
    */
-  notify(db: Kysely<unknown>, channel: string): Promise<void>;
+  notify(db: Kysely<unknown>, channel: string, payload?: string): Promise<void>;
   /**
    * Refreshes the planner's statistics of `table` after a bulk write in the caller's
    * transaction (they commit with it). PostgreSQL `ANALYZE`: autovacuum would get there in a

@@ -20,15 +20,15 @@ export interface PgListenOptions {
  * new one the process would hear no notification again and fall back to its poll interval for
  * good. So when the connection ends the listener discards it, takes another from the pool
  * (retrying with doubling waits while the server is down), LISTENs again, and calls `onNotify`
- * once: notifications sent in between are not replayed, and callers treat a notification as
- * "look now", so one extra look covers the gap.
+ * once, with no payload: notifications sent in between are not replayed, and callers treat a
+ * notification as "look now", so one extra look covers the gap.
  *
  * The first connection's failure is the caller's to handle (it throws); later ones are retried.
  */
 export async function listenWithReconnect(
   pool: pg.Pool,
   channel: string,
-  onNotify: () => void,
+  onNotify: (payload: string) => void,
   options: PgListenOptions = {},
 ): Promise<PgListener> {
   const minDelay = options.minDelayMs ?? 250;
@@ -44,7 +44,7 @@ export async function listenWithReconnect(
     const client = await pool.connect();
     let released = false;
     const onNotification = (message: pg.Notification) => {
-      if (message.channel === channel) onNotify();
+      if (message.channel === channel) onNotify(message.payload ?? '');
     };
     const onLost = (error?: Error) => {
       if (released) return;
@@ -86,7 +86,7 @@ export async function listenWithReconnect(
       if (stopped) return;
       connect().then(
         () => {
-          if (!stopped) onNotify();
+          if (!stopped) onNotify('');
         },
         () => {
           delay = Math.min(delay * 2, maxDelay);

@@ -174,9 +174,9 @@ export const postgresAdapter: DialectAdapter = {
     await sql`ANALYZE ${sql.table(table)}`.execute(trx);
   },
 
-  async notify(db, channel) {
+  async notify(db, channel, payload = '') {
     // Delivered at commit, so a listener never wakes before the rows it is told about exist.
-    await sql`SELECT pg_notify(${channel}, '')`.execute(db);
+    await sql`SELECT pg_notify(${channel}, ${payload})`.execute(db);
   },
 
   async lockForMigration(trx) {

@@ -163,10 +163,10 @@ export const sqliteAdapter: DialectAdapter = {
     // Without sqlite_stat1 the planner goes by the schema's indexes, which suits the queue.
   },
 
-  async notify(_db, channel) {
+  async notify(_db, channel, payload = '') {
     // After the current turn: the notifying transaction has committed by then (one connection,
     // so a woken claimer queues behind it in any case).
-    setImmediate(() => inProcessSignals.emit(channel));
+    setImmediate(() => inProcessSignals.emit(channel, payload));
   },
 
   async lockForMigration() {
