@@ -7,15 +7,18 @@ import {
   pruneIdleFlowKeys,
   type FlowLimit,
 } from '../../src/queue/index.js';
-import { newId, openDatabase, type DatabaseHandle } from '../../src/storage/index.js';
+import { newId, type DatabaseHandle } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
-import { closeQueueFixture, enqueue, later, openQueueFixture, type QueueFixture } from './helpers.js';
-
-const concurrency = (ownerId: string, value: string, maxRunning: number): FlowLimit => ({
-  key: flowKey('concurrency', 'owner', { ownerId }, value),
-  scope: 'owner',
-  maxRunning,
-});
+import {
+  closeOtherHandle,
+  closeQueueFixture,
+  enqueue,
+  later,
+  openOtherHandle,
+  openQueueFixture,
+  ownerConcurrency as concurrency,
+  type QueueFixture,
+} from './helpers.js';
 const rate = (ownerId: string, value: string): FlowLimit => ({
   key: flowKey('rate', 'owner', { ownerId }, value),
   scope: 'owner',
@@ -38,11 +41,10 @@ describe.each(DIALECTS)('pruning idle flow keys on %s', (dialect) => {
     (await f.handle.db.selectFrom('flow_keys').select('key').orderBy('key').execute()).map((row) => row.key);
   beforeAll(async () => {
     f = await openQueueFixture(dialect);
-    // PostgreSQL: a second pool, as another process has.
-    second = dialect === 'postgres' ? await openDatabase(f.testDb.url) : f.handle;
+    second = await openOtherHandle(f);
   });
   afterAll(async () => {
-    if (second !== f.handle) await second.close();
+    await closeOtherHandle(f, second);
     await closeQueueFixture(f);
   });
   beforeEach(async () => {

@@ -29,16 +29,11 @@ import {
   enqueue,
   later,
   openQueueFixture,
+  ownerConcurrency as concurrency,
   PULL_FILTER_TASKS,
   taskRow,
   type QueueFixture,
 } from './helpers.js';
-
-const concurrency = (ownerId: string, value: string, maxRunning: number): FlowLimit => ({
-  key: flowKey('concurrency', 'owner', { ownerId }, value),
-  scope: 'owner',
-  maxRunning,
-});
 
 async function runningPerKey(handle: DatabaseHandle): Promise<Map<string, number>> {
   const rows = await handle.db

@@ -1,5 +1,5 @@
-import { newId, Store, toDbJson, type DatabaseHandle } from '../../src/storage/index.js';
-import { enqueueTasks, type NewTask } from '../../src/queue/index.js';
+import { newId, openDatabase, Store, toDbJson, type DatabaseHandle } from '../../src/storage/index.js';
+import { enqueueTasks, flowKey, type FlowLimit, type NewTask } from '../../src/queue/index.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../helpers/databases.js';
 
 /** One database per test file, emptied of tasks between tests. */
@@ -21,6 +21,26 @@ export async function closeQueueFixture(fixture: QueueFixture | undefined): Prom
   if (fixture === undefined) return;
   await fixture.store.close();
   await fixture.testDb.drop();
+}
+
+/**
+ * A handle as another process has on the fixture's database: a pool of its own on PostgreSQL;
+ * on SQLite (one writer per file) the fixture's handle itself. Close it with closeOtherHandle.
+ */
+export async function openOtherHandle(fixture: QueueFixture): Promise<DatabaseHandle> {
+  return fixture.testDb.dialect === 'postgres' ? openDatabase(fixture.testDb.url) : fixture.handle;
+}
+
+export async function closeOtherHandle(
+  fixture: QueueFixture,
+  handle: DatabaseHandle | undefined,
+): Promise<void> {
+  if (handle !== undefined && handle !== fixture.handle) await handle.close();
+}
+
+/** A concurrency limit of `maxRunning` on the owner's key `value`. */
+export function ownerConcurrency(ownerId: string, value: string, maxRunning: number): FlowLimit {
+  return { key: flowKey('concurrency', 'owner', { ownerId }, value), scope: 'owner', maxRunning };
 }
 
 export async function emptyQueue(fixture: QueueFixture): Promise<void> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { flowKey, TASKS_CHANNEL } from '../../src/queue/index.js';
+import { TASKS_CHANNEL } from '../../src/queue/index.js';
 import {
   announcementOf,
   noteAnnouncedWork,
@@ -8,10 +8,18 @@ import {
   shouldLookForKeyedWork,
   unkeyedRecentlyEmpty,
 } from '../../src/queue/flow/index.js';
-import { openDatabase, type DatabaseHandle } from '../../src/storage/index.js';
+import type { DatabaseHandle } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import { until } from '../helpers/until.js';
-import { closeQueueFixture, enqueue, openQueueFixture, type QueueFixture } from './helpers.js';
+import {
+  closeOtherHandle,
+  closeQueueFixture,
+  enqueue,
+  openOtherHandle,
+  openQueueFixture,
+  ownerConcurrency,
+  type QueueFixture,
+} from './helpers.js';
 
 // A worker that found no keyed work skips the keyed look for a second (PROBE_MS). Keyed work
 // another process enqueues must end that pause as soon as it is committed: the enqueue's
@@ -45,22 +53,17 @@ describe.each(DIALECTS)('the announcements of enqueues on %s', (dialect) => {
   const heard: string[] = [];
   beforeAll(async () => {
     f = await openQueueFixture(dialect);
-    // PostgreSQL: another pool, as a worker process has.
-    listener = dialect === 'postgres' ? await openDatabase(f.testDb.url) : f.handle;
+    listener = await openOtherHandle(f);
     stop = await listener.listen(TASKS_CHANNEL, (payload) => heard.push(payload));
   });
   afterAll(async () => {
     await stop?.();
-    if (listener !== f.handle) await listener.close();
+    await closeOtherHandle(f, listener);
     await closeQueueFixture(f);
   });
 
   it('name the kinds of work each enqueue queued, once it is committed', async () => {
-    const limit = {
-      key: flowKey('concurrency', 'owner', { ownerId: f.ownerId }, 'k'),
-      scope: 'owner',
-      maxRunning: 1,
-    } as const;
+    const limit = ownerConcurrency(f.ownerId, 'k', 1);
     await enqueue(f, [{ flow: [limit] }]);
     await until('announcement 1', async () => heard.length === 1);
     await enqueue(f, [{}]);
