@@ -16,22 +16,59 @@ import type { Migration } from './ddl.js';
  *   claimed or registered, and an enqueue that comes after it waits, then finds the key gone and
  *   inserts it again.
  *
- * The function is redefined from its own text with that one clause changed, which must occur
- * exactly once. SQLite has one writer: its transactions are the locks.
+ * The function is 0042's, that one clause changed. SQLite has one writer: its transactions are
+ * the locks.
  */
-const CLAIM_LOCK = 'ORDER BY f.key FOR UPDATE SKIP LOCKED';
-const SHARED_CLAIM_LOCK = 'ORDER BY f.key FOR NO KEY UPDATE SKIP LOCKED';
-
 export const flowKeyPrune: Migration = {
   version: 48,
   name: 'flow-key-prune',
   async up(db, dialect) {
     if (dialect.name !== 'postgres') return;
-    const { rows } = await sql<{ definition: string }>`SELECT pg_get_functiondef(
-      'swarm_lock_flow_keys(text[], timestamptz)'::regprocedure) AS definition`.execute(db);
-    const definition = rows[0]?.definition ?? '';
-    if (definition.split(CLAIM_LOCK).length !== 2)
-      throw new Error('migration 0048: swarm_lock_flow_keys is not the function migration 0042 defined');
-    await sql.raw(definition.replace(CLAIM_LOCK, SHARED_CLAIM_LOCK)).execute(db);
+    await sql`CREATE OR REPLACE FUNCTION swarm_lock_flow_keys(wanted text[], at timestamptz)
+RETURNS TABLE (key text, max_running integer, rate_limit integer, period_ms bigint,
+  wake_at timestamptz, slotted boolean, running bigint, starts bigint, oldest_start timestamptz)
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+#variable_conflict use_column
+DECLARE
+  locked text[];
+  any_slotted boolean;
+  any_rate boolean;
+BEGIN
+  SELECT coalesce(array_agg(l.key), '{}'), bool_or(l.slotted AND l.max_running IS NOT NULL),
+    bool_or(l.rate_limit IS NOT NULL)
+  INTO locked, any_slotted, any_rate
+  FROM (
+    SELECT f.key, f.slotted, f.max_running, f.rate_limit FROM flow_keys f
+    WHERE f.key = ANY(wanted) ORDER BY f.key FOR NO KEY UPDATE SKIP LOCKED
+  ) l;
+  IF cardinality(locked) = 0 THEN
+    RETURN;
+  END IF;
+  -- From here on each statement's snapshot is taken after the locks.
+  IF any_slotted THEN
+    DELETE FROM flow_slots s USING flow_keys f
+    WHERE f.key = ANY(locked) AND f.slotted AND f.max_running IS NOT NULL AND s.key = f.key
+      AND (SELECT t.status = 'RUNNING' AND t.lease_epoch = s.lease_epoch
+           FROM tasks t WHERE t.id = s.task_id) IS NOT TRUE;
+  END IF;
+  IF any_rate THEN
+    DELETE FROM flow_starts s USING flow_keys f
+    WHERE f.key = ANY(locked) AND f.rate_limit IS NOT NULL AND s.key = f.key
+      AND s.started_at <= at - f.period_ms * interval '1 millisecond';
+  END IF;
+  RETURN QUERY
+  SELECT f.key, f.max_running, f.rate_limit, f.period_ms, f.wake_at, f.slotted,
+    CASE WHEN f.max_running IS NULL THEN 0::bigint ELSE
+      (SELECT count(*) FROM tasks t WHERE t.status = 'RUNNING' AND t.concurrency_key = f.key)
+      + CASE WHEN f.slotted THEN (SELECT count(*) FROM flow_slots s WHERE s.key = f.key) ELSE 0 END
+    END,
+    CASE WHEN f.rate_limit IS NULL THEN 0::bigint ELSE
+      (SELECT count(*) FROM flow_starts s WHERE s.key = f.key)
+    END,
+    CASE WHEN f.rate_limit IS NULL THEN NULL ELSE
+      (SELECT min(s.started_at) FROM flow_starts s WHERE s.key = f.key)
+    END
+  FROM flow_keys f WHERE f.key = ANY(locked) ORDER BY f.key;
+END $$`.execute(db);
   },
 };
