@@ -103,6 +103,9 @@ async function idleOf(
   now: Date,
 ): Promise<string[]> {
   const busy = new Set<string>();
+  const periods = new Map(
+    rows.map((row) => [row.key, row.rate_limit === null ? null : Number(row.period_ms)]),
+  );
   for (const chunk of chunksFor(
     dialect,
     rows.map((row) => row.key),
@@ -116,9 +119,6 @@ async function idleOf(
       .where('key', 'in', chunk)
       .groupBy('key')
       .execute();
-    const periods = new Map(
-      rows.map((row) => [row.key, row.rate_limit === null ? null : Number(row.period_ms)]),
-    );
     for (const row of latest) {
       const period = periods.get(row.key);
       if (period != null && new Date(row.at).getTime() > now.getTime() - period) busy.add(row.key);
