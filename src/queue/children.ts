@@ -7,7 +7,7 @@ import {
   type SwarmDatabase,
 } from '../storage/index.js';
 import { chunksFor } from './batch.js';
-import { TASKS_CHANNEL } from './enqueue.js';
+import { TASKS_CHANNEL } from './announce.js';
 
 /** Statuses a task never leaves. */
 export const FINISHED_STATUSES = ['COMPLETED', 'FAILED', 'TIMEOUT', 'CANCELLED', 'EXPIRED'] as const;

@@ -12,15 +12,8 @@ import {
 } from '../storage/index.js';
 import { inlineJson, storeLargeColumns } from '../blobs/index.js';
 import { chunksFor } from './batch.js';
-import {
-  announcementOf,
-  noteKeyedWork,
-  noteUnkeyedWork,
-  withAgentLimits,
-  withOwnerQuotas,
-  flowIssues,
-  registerFlowKeys,
-} from './flow/index.js';
+import { announceQueuedWork } from './announce.js';
+import { withAgentLimits, withOwnerQuotas, flowIssues, registerFlowKeys } from './flow/index.js';
 import { eagerClaimIn, type EagerTransaction } from './eager.js';
 import { CLAIM_COLUMNS, retryColumns, type ClaimRow } from './rows.js';
 import { BACKOFF_KINDS, DEFAULT_RETRY_POLICY, type NewTask } from './types.js';
@@ -74,9 +67,6 @@ const STARTED_PARAMS_PER_ROW = STARTED_TASK_COLUMNS.length;
 const ROWS_PER_ARRAY_INSERT = 5000;
 /** Tasks enqueued at once past which the planner's statistics of `tasks` are refreshed. */
 const ANALYZE_AFTER_ROWS = 20_000;
-
-/** Where new tasks are announced, so idle workers wake at once (PostgreSQL LISTEN/NOTIFY). */
-export const TASKS_CHANNEL = 'swarm_tasks';
 
 /**
  * Puts tasks on the queue with multi-row inserts, in the caller's transaction when `db` is one
@@ -172,13 +162,7 @@ async function enqueueWithLimits(
   // Tasks claimed as they were inserted wait for nobody: only queued ones wake workers.
   if (queued > 0) {
     const unkeyed = tasks.some((task) => task.flow === undefined || task.flow.length === 0);
-    await dialect.notify(
-      db as unknown as Kysely<unknown>,
-      TASKS_CHANNEL,
-      announcementOf({ keyed: flowKeyed, unkeyed }),
-    );
-    if (flowKeyed) noteKeyedWork();
-    if (unkeyed) noteUnkeyedWork();
+    await announceQueuedWork(db, dialect, { keyed: flowKeyed, unkeyed });
   }
   if (taken.length > 0) await resolveDuplicates(db, dialect, ids, taken);
   return ids;

@@ -38,7 +38,8 @@ export {
   type FlowNamespace,
 } from './flow/index.js';
 export { computeBackoffMs } from './backoff.js';
-export { enqueueTasks, TASKS_CHANNEL } from './enqueue.js';
+export { enqueueTasks } from './enqueue.js';
+export { TASKS_CHANNEL } from './announce.js';
 export { claimTasks, type ClaimOptions, type ClaimFilter } from './claim.js';
 export { renewLeases, type RenewResult } from './renew.js';
 export { completeTasks, COMPLETION_FAILED, type Completion, type CompleteResult } from './complete.js';

@@ -4,6 +4,7 @@ import { instruments } from '../metrics/index.js';
 import { endAttempts } from './assignments.js';
 import type { FailureHooks, LeaseHooks } from './types.js';
 import { PARKED_UNDER_FIRST_KEY } from './rows.js';
+import { announceQueuedWork, kindsOf } from './announce.js';
 
 /** The error a task carries when its holder stopped renewing (died, hung, cut off). */
 export const LEASE_EXPIRED = 'lease expired';
@@ -115,8 +116,19 @@ export async function reclaimExpiredLeases(
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
       .where(notSpared)
-      .returning(['id', 'owner_id', 'run_id', 'step_id', 'item_index', 'retry_count', 'lease_losses'])
+      .returning([
+        'id',
+        'owner_id',
+        'run_id',
+        'step_id',
+        'item_index',
+        'retry_count',
+        'lease_losses',
+        'concurrency_key',
+      ])
       .execute();
+    // Back on the queue and claimable now: workers everywhere hear of it once this commits.
+    await announceQueuedWork(trx, dialect, kindsOf(requeued));
 
     const ids = [...timedOut, ...requeued].map((row) => row.id);
     if (hooks.onLeaseLost !== undefined && requeued.length > 0) {

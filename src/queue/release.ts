@@ -3,6 +3,7 @@ import { endAttempts } from './assignments.js';
 import { chunksFor, stillRunning } from './batch.js';
 import { bisectFailures, messageOf } from './split.js';
 import { PARKED_UNDER_FIRST_KEY } from './rows.js';
+import { announceQueuedWork, kindsOf } from './announce.js';
 
 /**
  * Graceful shutdown: a worker hands back tasks it claimed and will not run. They go back to
@@ -10,9 +11,10 @@ import { PARKED_UNDER_FIRST_KEY } from './rows.js';
  * their place) — and the next claim bumps the epoch as usual. Only tasks this worker still
  * holds are released; returns their ids. Their worker assignments end as `released`.
  *
- * A batch that fails is released in halves, down to single tasks (bisectFailures), so every
- * task that can be released is; if some could not be even alone, one error names them after
- * the others committed (those wait for their lease to expire and are reclaimed).
+ * Workers everywhere are told of them (announceQueuedWork). A batch that fails is released in
+ * halves, down to single tasks (bisectFailures), so every task that can be released is; if
+ * some could not be even alone, one error names them after the others committed (those wait
+ * for their lease to expire and are reclaimed).
  */
 export async function releaseTasks(
   handle: DatabaseHandle,
@@ -48,7 +50,7 @@ async function releaseBatch(
   const { db, dialect } = handle;
   const at = toDbTimestamp(now);
   return dialect.writeTransaction(db, async (trx) => {
-    const released: string[] = [];
+    const released: { id: string; concurrency_key: string | null }[] = [];
     for (const chunk of chunksFor(dialect, ids, 1)) {
       await endAttempts(trx, dialect, 'released', at, (qb) =>
         qb.where('tasks.id', 'in', chunk).where('tasks.locked_by', '=', workerId),
@@ -67,10 +69,12 @@ async function releaseBatch(
         .where('id', 'in', chunk)
         .where(stillRunning())
         .where('locked_by', '=', workerId)
-        .returning('id')
+        .returning(['id', 'concurrency_key'])
         .execute();
-      for (const row of rows) released.push(row.id);
+      for (const row of rows) released.push(row);
     }
-    return released;
+    // For another worker, which hears of them once this commits.
+    await announceQueuedWork(trx, dialect, kindsOf(released));
+    return released.map((row) => row.id);
   });
 }

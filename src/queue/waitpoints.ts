@@ -18,7 +18,7 @@ import {
   type SwarmDatabase,
   type WaitpointsTable,
 } from '../storage/index.js';
-import { TASKS_CHANNEL } from './enqueue.js';
+import { TASKS_CHANNEL } from './announce.js';
 
 /** A waitpoint without a timeout: its task's `run_at` (far enough that no claim reaches it). */
 export const NEVER = new Date('9999-01-01T00:00:00.000Z');

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASKS_CHANNEL } from '../../src/queue/index.js';
+import { claimTasks, reclaimExpiredLeases, releaseTasks, TASKS_CHANNEL } from '../../src/queue/index.js';
 import {
   announcementOf,
   noteAnnouncedWork,
@@ -14,7 +14,9 @@ import { until } from '../helpers/until.js';
 import {
   closeOtherHandle,
   closeQueueFixture,
+  emptyQueue,
   enqueue,
+  later,
   openOtherHandle,
   openQueueFixture,
   ownerConcurrency,
@@ -71,5 +73,43 @@ describe.each(DIALECTS)('the announcements of enqueues on %s', (dialect) => {
     await enqueue(f, [{ flow: [limit] }, {}]);
     await until('announcement 3', async () => heard.length === 3);
     expect(heard).toEqual(['keyed', 'unkeyed', 'keyed,unkeyed']);
+  });
+
+  // Tasks back on the queue are claimable at once: a worker paused on keyed work (PROBE_MS)
+  // must hear of them as of an enqueue, or a keyed task a crashed worker held waits a second more.
+  it('name the kinds of work a reclaim of expired leases and a release put back', async () => {
+    await emptyQueue(f);
+    heard.length = 0;
+    const limit = ownerConcurrency(f.ownerId, 'back', 5);
+    await enqueue(f, [{ flow: [limit] }, { flow: [limit] }, {}]);
+    await until('the enqueue announced', async () => heard.length === 1);
+    heard.length = 0;
+    const claimed = await claimTasks(f.handle, { workerId: 'w1', limit: 10, leaseMs: 50 });
+    expect(claimed).toHaveLength(3);
+    const keyed = claimed.filter((task) => task.concurrencyKey !== null);
+    expect(keyed).toHaveLength(2);
+
+    // A stopping worker hands one keyed task back: only keyed work was put back.
+    expect(await releaseTasks(f.handle, 'w1', [keyed[0]!.id])).toEqual([keyed[0]!.id]);
+    await until('the release announced', async () => heard.length === 1);
+    expect(heard).toEqual(['keyed']);
+
+    // The other two leases run out: a reclaim puts back a keyed and an unkeyed task.
+    const reclaimed = await reclaimExpiredLeases(f.handle, later(60_000));
+    expect(reclaimed.sort()).toEqual(
+      claimed
+        .filter((t) => t.id !== keyed[0]!.id)
+        .map((t) => t.id)
+        .sort(),
+    );
+    await until('the reclaim announced', async () => heard.length === 2);
+    expect(heard).toEqual(['keyed', 'keyed,unkeyed']);
+
+    // Nothing put back, nothing announced: a reclaim and a release that find no task.
+    expect(await reclaimExpiredLeases(f.handle, later(60_000))).toEqual([]);
+    expect(await releaseTasks(f.handle, 'w1', [keyed[0]!.id])).toEqual([]);
+    await enqueue(f, [{}]);
+    await until('the next enqueue announced', async () => heard.length === 3);
+    expect(heard[2]).toBe('unkeyed');
   });
 });

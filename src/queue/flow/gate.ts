@@ -25,9 +25,10 @@ class Sightings {
 /**
  * Whether a claim looks for keyed tasks at all. A database without keyed work must cost the
  * claim nothing (no statement, no round trip), so once a look finds none, claims skip the look
- * for PROBE_MS; enqueueing keyed work ends the pause at once, in this process or, announced
- * (noteAnnouncedWork), in another. Keyed tasks that come back to the queue unannounced (a lease
- * reclaimed in another process) wait at most PROBE_MS more before their next claim.
+ * for PROBE_MS; queueing keyed work ends the pause at once, in this process or, announced
+ * (noteAnnouncedWork), in another: an enqueue, a reclaimed lease, tasks a stopping worker hands
+ * back (src/queue/announce.ts). Keyed tasks that come due with no one to announce them (a retry
+ * after its back-off, the end of a sleep) wait at most PROBE_MS past their time.
  */
 export const PROBE_MS = 1000;
 const keyed = new Sightings(PROBE_MS);
