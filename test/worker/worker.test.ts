@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { completeTasks, enqueueTasks } from '../../src/queue/index.js';
+import { completeTasks, enqueueTasks, TASKS_CHANNEL } from '../../src/queue/index.js';
+import { announcementOf, noteNoKeyedWork, shouldLookForKeyedWork } from '../../src/queue/flow/index.js';
 import { Engine } from '../../src/engine/index.js';
 import { BuiltinRuntime, DatabaseEventSink } from '../../src/runtimes/index.js';
 import { Store } from '../../src/storage/index.js';
@@ -23,6 +24,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     fx = await engineFixture(dialect);
   });
   afterEach(async () => {
+    vi.useRealTimers();
     await worker?.stop(1000);
     worker = undefined;
     await fx.close();
@@ -344,6 +346,45 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
         .where('status', '=', 'COMPLETED')
         .executeTakeFirst(),
     );
+  });
+
+  // A worker that found no keyed work skips the keyed look for PROBE_MS; an announcement of keyed
+  // work (queued in another process: an enqueue, a reclaim, a release) ends that pause at once.
+  it('ends its keyed pause when it hears keyed work announced, and not for unkeyed work', async () => {
+    const idle = new Worker({
+      store: fx.store,
+      engine: fx.engine,
+      runtime: new BuiltinRuntime({
+        http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
+      }),
+      events: new DatabaseEventSink(fx.store),
+      logger: pino({ level: 'silent' }),
+      pollMs: 3_600_000,
+    });
+    worker = idle;
+    idle.start();
+    await idle.listening();
+    const { db, dialect: adapter } = fx.store.handle;
+    // Sends an announcement and waits until a listener of this test has heard it.
+    const announce = async (payload: string) => {
+      let heard!: () => void;
+      const arrived = new Promise<void>((resolve) => (heard = resolve));
+      const stop = await fx.store.handle.listen(TASKS_CHANNEL, () => heard());
+      await adapter.notify(db as never, TASKS_CHANNEL, payload);
+      await arrived;
+      await stop?.();
+    };
+    // The pause is measured on performance.now(): frozen here, it cannot run out by itself.
+    const realNow = performance.now();
+    vi.useFakeTimers({ toFake: ['performance'] });
+    vi.advanceTimersByTime(realNow + 1);
+    noteNoKeyedWork();
+    await announce(announcementOf({ keyed: false, unkeyed: true }));
+    // Time for the worker's own listener too (a wrong note would show by then).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(shouldLookForKeyedWork()).toBe(false);
+    await announce(announcementOf({ keyed: true, unkeyed: false }));
+    await until('the worker to look for keyed work again', async () => shouldLookForKeyedWork());
   });
 
   // Two handles stand for two processes: only PostgreSQL carries notifications between them.
