@@ -27,8 +27,9 @@ class Sightings {
  * claim nothing (no statement, no round trip), so once a look finds none, claims skip the look
  * for PROBE_MS; queueing keyed work ends the pause at once, in this process or, announced
  * (noteAnnouncedWork), in another: an enqueue, a reclaimed lease, tasks a stopping worker hands
- * back (src/queue/announce.ts). Keyed tasks that come due with no one to announce them (a retry
- * after its back-off, the end of a sleep) wait at most PROBE_MS past their time.
+ * back (src/queue/announce.ts). Keyed tasks put back for later (a retry's back-off, a sleep) are
+ * parked at once, and a look that finds any parked task does not pause; they can wait past their
+ * time, by at most PROBE_MS, only when their delay is shorter than that.
  */
 export const PROBE_MS = 1000;
 const keyed = new Sightings(PROBE_MS);
