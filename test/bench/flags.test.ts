@@ -24,6 +24,7 @@ const SCRIPTS = [
   'run.mjs',
   'flow.mjs',
   'scale.mjs',
+  'sql-ceiling.mjs',
   'payloads.mjs',
   'webhooks.mjs',
   'fanout-million.mjs',
