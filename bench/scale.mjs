@@ -15,7 +15,7 @@ import pg from 'pg';
 import { claimTasks, completeTasks, enqueueTasks } from '../dist/queue/index.js';
 import { withDatabase } from './lib.mjs';
 import { getMachineInfo } from './machine.mjs';
-import { benchUser, forkWorkers, openStore, percentile, waitForCount } from './swarm-lib.mjs';
+import { benchUser, forkWorkers, noopTasks, openStore, percentile, waitForCount } from './swarm-lib.mjs';
 import { integerFlag, parseFlags } from './flags.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -110,18 +110,7 @@ async function claimLatencies(databases) {
 async function drain(at, processes) {
   const { db, dialect } = at.store.handle;
   for (let off = 0; off < jobs; off += 1000)
-    await enqueueTasks(
-      db,
-      dialect,
-      Array.from({ length: Math.min(1000, jobs - off) }, (_, k) => ({
-        ownerId: at.user.id,
-        taskType: 'noop',
-        agentName: 'builtin/noop',
-        agentVersion: '1.0.0',
-        input: { i: off + k },
-        maxRetries: 0,
-      })),
-    );
+    await enqueueTasks(db, dialect, noopTasks(at.user.id, off, Math.min(1000, jobs - off)));
   await at.sql.query('ANALYZE tasks');
   // Unfinished tasks, counted through the partial indexes of ready and of held tasks (their
   // predicates word for word): any other count would read the whole history on every poll.

@@ -26,7 +26,7 @@ import { enqueueTasks } from '../dist/queue/index.js';
 import { integerFlag, parseFlags } from './flags.mjs';
 import { withDatabase } from './lib.mjs';
 import { getMachineInfo } from './machine.mjs';
-import { benchUser, openStore } from './swarm-lib.mjs';
+import { benchUser, noopTasks, openStore } from './swarm-lib.mjs';
 
 const { values: args } = parseFlags(import.meta.url, {
   options: {
@@ -158,18 +158,7 @@ async function measure(/** @type {keyof typeof VARIANTS} */ name) {
     if (variant.table === 'tasks') {
       const user = await benchUser(store);
       for (let offset = 0; offset < jobs; offset += 1000)
-        await enqueueTasks(
-          db,
-          dialect,
-          Array.from({ length: Math.min(1000, jobs - offset) }, (_, k) => ({
-            ownerId: user.id,
-            taskType: 'noop',
-            agentName: 'builtin/noop',
-            agentVersion: '1.0.0',
-            input: { i: offset + k },
-            maxRetries: 0,
-          })),
-        );
+        await enqueueTasks(db, dialect, noopTasks(user.id, offset, Math.min(1000, jobs - offset)));
       if (variant.dropIndexes)
         for (const index of HISTORY_INDEXES) await sql.raw(`DROP INDEX ${index}`).execute(db);
     } else {

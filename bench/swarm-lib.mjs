@@ -41,6 +41,24 @@ export async function openStore(url, options = {}) {
   return Store.open(url, { poolSize: options.poolSize ?? 10, migrate: options.migrate ?? true });
 }
 
+/**
+ * Workload (a)'s tasks: `count` standalone builtin/noop tasks of `ownerId`, inputs
+ * `{ i: offset + k }`, no retries — what enqueueTasks takes.
+ * @param {string} ownerId
+ * @param {number} offset
+ * @param {number} count
+ */
+export function noopTasks(ownerId, offset, count) {
+  return Array.from({ length: count }, (_, k) => ({
+    ownerId,
+    taskType: 'noop',
+    agentName: 'builtin/noop',
+    agentVersion: '1.0.0',
+    input: { i: offset + k },
+    maxRetries: 0,
+  }));
+}
+
 /** @param {import('../dist/storage/index.js').Store} store */
 export async function benchUser(store) {
   const user = await store.system.insertUserIfAbsent({

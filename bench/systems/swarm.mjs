@@ -8,6 +8,7 @@ import {
   benchUser,
   benchWorker,
   forkWorkers,
+  noopTasks,
   openStore,
   storeUrl,
   waitForCount,
@@ -45,18 +46,7 @@ export async function run({ jobs, batchSize, config, pgUrl, tmpDir, progress, ex
   const { db, dialect } = store.handle;
 
   const enqueuePerSec = await timeEnqueue(jobs, batchSize, (offset, count) =>
-    enqueueTasks(
-      db,
-      dialect,
-      Array.from({ length: count }, (_, k) => ({
-        ownerId: user.id,
-        taskType: 'noop',
-        agentName: 'builtin/noop',
-        agentVersion: '1.0.0',
-        input: { i: offset + k },
-        maxRetries: 0,
-      })),
-    ),
+    enqueueTasks(db, dialect, noopTasks(user.id, offset, count)),
   );
   progress({ enqueuePerSec });
   if (!sqlite) await analyze(pgUrl);

@@ -17,6 +17,17 @@ export function leaseLostMessage(losses: number, maxLosses: number): string {
   return `lease lost ${losses} times (worker died or stalled; SWARM_MAX_LEASE_LOSSES=${maxLosses})`;
 }
 
+/** What the hooks hear of a task whose lease ran out, whether it ends or goes back. */
+const ENDED_ATTEMPT_COLUMNS = [
+  'id',
+  'owner_id',
+  'run_id',
+  'step_id',
+  'item_index',
+  'retry_count',
+  'lease_losses',
+] as const;
+
 /**
  * The tasks a live worker knows it holds: its own reclaim leaves them alone, however late its
  * renewals were (a stalled event loop, a slow database). Other workers' reclaims do not spare
@@ -86,17 +97,7 @@ export async function reclaimExpiredLeases(
       .where('locked_until', '<', at)
       .where('lease_losses', '>=', max - 1)
       .where(notSpared)
-      .returning([
-        'id',
-        'owner_id',
-        'run_id',
-        'step_id',
-        'item_index',
-        'retry_count',
-        'lease_losses',
-        'scheduled_task_id',
-        'chain_id',
-      ])
+      .returning([...ENDED_ATTEMPT_COLUMNS, 'scheduled_task_id', 'chain_id'])
       .execute();
 
     const requeued = await trx
@@ -116,16 +117,7 @@ export async function reclaimExpiredLeases(
       .where('status', '=', 'RUNNING')
       .where('locked_until', '<', at)
       .where(notSpared)
-      .returning([
-        'id',
-        'owner_id',
-        'run_id',
-        'step_id',
-        'item_index',
-        'retry_count',
-        'lease_losses',
-        'concurrency_key',
-      ])
+      .returning([...ENDED_ATTEMPT_COLUMNS, 'concurrency_key'])
       .execute();
     // Back on the queue and claimable now: workers everywhere hear of it once this commits.
     await announceQueuedWork(trx, dialect, kindsOf(requeued));

@@ -40,6 +40,30 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     return worker;
   }
 
+  /**
+   * A worker of builtin agents polling once an hour: a task it runs within a test's wait was
+   * announced to it, not found by a poll.
+   */
+  function idleWorker(store: Store = fx.store, engine: Engine = fx.engine): Worker {
+    return new Worker({
+      store,
+      engine,
+      runtime: new BuiltinRuntime({
+        http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
+      }),
+      events: new DatabaseEventSink(store),
+      logger: pino({ level: 'silent' }),
+      pollMs: 3_600_000,
+    });
+  }
+
+  /** idleWorker on the fixture's store, started and listening (stopped after the test). */
+  async function startListeningWorker(): Promise<void> {
+    worker = idleWorker();
+    worker.start();
+    await worker.listening();
+  }
+
   /** A slow or worker-killing agent (test/runtimes/fixtures/probe): builtin/delay holds no worker. */
   async function registerProbe(): Promise<void> {
     await fx.registry.as(fx.caller).agents.register(
@@ -313,20 +337,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
   });
 
   it('wakes an idle worker as soon as a task is enqueued (SQLite: in-process signal; PostgreSQL: NOTIFY)', async () => {
-    const idle = new Worker({
-      store: fx.store,
-      engine: fx.engine,
-      runtime: new BuiltinRuntime({
-        http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
-      }),
-      events: new DatabaseEventSink(fx.store),
-      logger: pino({ level: 'silent' }),
-      // An hour between polls: a task done within the wait below was announced, not found.
-      pollMs: 3_600_000,
-    });
-    worker = idle;
-    idle.start();
-    await idle.listening();
+    await startListeningWorker();
     // Let the first (empty) claim pass, so the worker sleeps on its hour-long poll.
     await new Promise((resolve) => setTimeout(resolve, 100));
     const [taskId] = await enqueueTasks(fx.store.handle.db, fx.store.handle.dialect, [
@@ -351,19 +362,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
   // A worker that found no keyed work skips the keyed look for PROBE_MS; an announcement of keyed
   // work (queued in another process: an enqueue, a reclaim, a release) ends that pause at once.
   it('ends its keyed pause when it hears keyed work announced, and not for unkeyed work', async () => {
-    const idle = new Worker({
-      store: fx.store,
-      engine: fx.engine,
-      runtime: new BuiltinRuntime({
-        http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
-      }),
-      events: new DatabaseEventSink(fx.store),
-      logger: pino({ level: 'silent' }),
-      pollMs: 3_600_000,
-    });
-    worker = idle;
-    idle.start();
-    await idle.listening();
+    await startListeningWorker();
     const { db, dialect: adapter } = fx.store.handle;
     // Sends an announcement and waits until a listener of this test has heard it.
     const announce = async (payload: string) => {
@@ -392,17 +391,7 @@ describe.each(DIALECTS)('workers on %s', (dialect) => {
     'wakes an idle worker in another process through LISTEN/NOTIFY, not polling',
     async () => {
       const other = await Store.open(fx.testDb.url, { migrate: false });
-      const idle = new Worker({
-        store: other,
-        engine: new Engine(other),
-        runtime: new BuiltinRuntime({
-          http: { allowPrivateNetworks: false, timeoutMs: 1000, maxResponseBytes: 1024 },
-        }),
-        events: new DatabaseEventSink(other),
-        logger: pino({ level: 'silent' }),
-        // An hour between polls: a task done within the wait below was announced, not found.
-        pollMs: 3_600_000,
-      });
+      const idle = idleWorker(other, new Engine(other));
       try {
         idle.start();
         await idle.listening();
