@@ -228,7 +228,8 @@ export class Worker {
       }, 5000),
     );
     this.loop = this.claimLoop();
-    // Other processes' enqueues wake this worker at once on PostgreSQL; polling stays as the fallback.
+    // Work other processes queue or put back wakes this worker at once on PostgreSQL; polling
+    // stays as the fallback.
     this.unlisten = this.options.store.handle
       .listen(TASKS_CHANNEL, (payload) => {
         noteAnnouncedWork(payload);

@@ -7,7 +7,8 @@ import {
   pruneIdleFlowKeys,
   type FlowLimit,
 } from '../../src/queue/index.js';
-import { newId, type DatabaseHandle } from '../../src/storage/index.js';
+import type { Kysely } from 'kysely';
+import { newId, type DatabaseHandle, type SwarmDatabase } from '../../src/storage/index.js';
 import { DIALECTS } from '../helpers/databases.js';
 import {
   closeOtherHandle,
@@ -25,11 +26,26 @@ const rate = (ownerId: string, value: string): FlowLimit => ({
   rate: { limit: 5, periodMs: 60_000 },
 });
 
-/** Resolves when `settle` is called: a transaction held open until the test lets it end. */
-function gate(): { wait: Promise<void>; settle: () => void } {
-  let settle!: () => void;
-  const wait = new Promise<void>((resolve) => (settle = resolve));
-  return { wait, settle };
+/**
+ * A transaction on `db` held open after `work`: resolves once `work` is done, with `commit`,
+ * which lets the transaction end, and `done`, its result once committed.
+ */
+async function heldOpen<T>(
+  db: Kysely<SwarmDatabase>,
+  work: (trx: Kysely<SwarmDatabase>) => Promise<T>,
+): Promise<{ commit: () => void; done: Promise<T> }> {
+  let commit!: () => void;
+  const committing = new Promise<void>((resolve) => (commit = resolve));
+  let worked!: () => void;
+  const ready = new Promise<void>((resolve) => (worked = resolve));
+  const done = db.transaction().execute(async (trx) => {
+    const result = await work(trx);
+    worked();
+    await committing;
+    return result;
+  });
+  await Promise.race([ready, done]);
+  return { commit, done };
 }
 
 // Keys taken from values (`key: input.customer`) add a `flow_keys` row per value ever seen; the
@@ -125,17 +141,11 @@ describe.each(DIALECTS)('pruning idle flow keys on %s', (dialect) => {
     await f.handle.db.updateTable('tasks').set({ status: 'COMPLETED' }).where('id', '=', id!).execute();
 
     // An enqueue under the key, its transaction held open after its insert.
-    const registered = gate();
-    const commit = gate();
-    const enqueued = f.handle.db.transaction().execute(async (trx) => {
-      const ids = await enqueueTasks(trx, f.handle.dialect, [
+    const enqueueing = await heldOpen(f.handle.db, (trx) =>
+      enqueueTasks(trx, f.handle.dialect, [
         { ownerId: f.ownerId, taskType: 'test', input: {}, flow: [limit] },
-      ]);
-      registered.settle();
-      await commit.wait;
-      return ids;
-    });
-    await registered.wait;
+      ]),
+    );
     try {
       if (dialect === 'postgres') {
         // Another process's prune, meanwhile: it cannot see the task yet, and skips the key.
@@ -143,9 +153,9 @@ describe.each(DIALECTS)('pruning idle flow keys on %s', (dialect) => {
         expect(await keys()).toEqual([limit.key]);
       }
     } finally {
-      commit.settle();
+      enqueueing.commit();
     }
-    const [queued] = await enqueued;
+    const [queued] = await enqueueing.done;
     // Once the task is committed, it keeps the key.
     expect(await pruneIdleFlowKeys(second.db, second.dialect, { now })).toBe(0);
     const [task] = await claimTasks(f.handle, { workerId: 'w', limit: 1, leaseMs: 60_000, now });
@@ -160,24 +170,19 @@ describe.each(DIALECTS)('pruning idle flow keys on %s', (dialect) => {
       const [id] = await enqueue(f, [{ flow: [limit] }]);
       await f.handle.db.updateTable('tasks').set({ status: 'COMPLETED' }).where('id', '=', id!).execute();
       // A prune's transaction: the key locked and deleted, not yet committed.
-      const locked = gate();
-      const commit = gate();
-      const pruning = second.db.transaction().execute(async (trx) => {
+      const pruning = await heldOpen(second.db, async (trx) => {
         await trx.selectFrom('flow_keys').select('key').where('key', '=', limit.key).forUpdate().execute();
         await trx.deleteFrom('flow_keys').where('key', '=', limit.key).execute();
-        locked.settle();
-        await commit.wait;
       });
-      await locked.wait;
       const enqueued = enqueue(f, [{ flow: [limit] }]);
       try {
         // The enqueue waits for the prune (its lock conflicts with FOR UPDATE).
         const early = await Promise.race([enqueued.then(() => 'done'), wait(300).then(() => 'waiting')]);
         expect(early).toBe('waiting');
       } finally {
-        commit.settle();
+        pruning.commit();
       }
-      await pruning;
+      await pruning.done;
       const [queued] = await enqueued;
       expect(await keys()).toEqual([limit.key]);
       const [task] = await claimTasks(f.handle, { workerId: 'w', limit: 1, leaseMs: 60_000, now });
@@ -191,21 +196,16 @@ describe.each(DIALECTS)('pruning idle flow keys on %s', (dialect) => {
       const limit = concurrency(f.ownerId, 'customer-4', 2);
       const now = later();
       const [waiting] = await enqueue(f, [{ flow: [limit] }]);
-      const registered = gate();
-      const commit = gate();
-      const enqueued = f.handle.db.transaction().execute(async (trx) => {
-        await enqueueTasks(trx, f.handle.dialect, [
+      const enqueueing = await heldOpen(f.handle.db, (trx) =>
+        enqueueTasks(trx, f.handle.dialect, [
           { ownerId: f.ownerId, taskType: 'test', input: {}, flow: [limit] },
-        ]);
-        registered.settle();
-        await commit.wait;
-      });
-      await registered.wait;
+        ]),
+      );
       // A claim in another process: it locks the key (SKIP LOCKED) while the enqueue holds it.
       const claimed = await claimTasks(second, { workerId: 'w', limit: 5, leaseMs: 60_000, now }).finally(
-        commit.settle,
+        enqueueing.commit,
       );
-      await enqueued;
+      await enqueueing.done;
       expect(claimed.map((task) => task.id)).toEqual([waiting]);
     },
   );

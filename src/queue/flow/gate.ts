@@ -55,9 +55,10 @@ export const noteNoUnkeyedWork = (): void => unkeyed.noteNone();
 export const unkeyedRecentlyEmpty = (): boolean => unkeyed.recentlyAbsent();
 
 /**
- * What an enqueue's notification (TASKS_CHANNEL) says: the kinds of work it queued. A worker
- * hears it once the enqueue has committed, in whichever process, and ends its pause for those
- * kinds at once (noteAnnouncedWork): keyed tasks another process enqueues wait no PROBE_MS.
+ * What a notification of queued work (TASKS_CHANNEL, src/queue/announce.ts) says: the kinds of
+ * work queued or put back. A worker hears it once that has committed, in whichever process, and
+ * ends its pause for those kinds at once (noteAnnouncedWork): keyed tasks another process
+ * enqueues or puts back wait no PROBE_MS.
  */
 export function announcementOf(kinds: { readonly keyed: boolean; readonly unkeyed: boolean }): string {
   return [kinds.keyed ? 'keyed' : null, kinds.unkeyed ? 'unkeyed' : null].filter((k) => k !== null).join(',');

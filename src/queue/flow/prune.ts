@@ -143,16 +143,20 @@ async function keysOfUnfinishedTasks(
     UNION ALL
     SELECT flow_keys, concurrency_key FROM tasks
       WHERE status = 'RUNNING' AND concurrency_key IS NOT NULL)`;
-  const query =
-    dialect.name === 'postgres'
-      ? sql<{ key: string }>`SELECT DISTINCT e.key FROM ${unfinished} t
+  const keysWhere = async (only: readonly string[] | undefined) => {
+    const query =
+      dialect.name === 'postgres'
+        ? sql<{ key: string }>`SELECT DISTINCT e.key FROM ${unfinished} t
           CROSS JOIN LATERAL jsonb_array_elements_text(
             coalesce(t.flow_keys::jsonb, jsonb_build_array(t.concurrency_key))) AS e(key)
-          ${among === undefined ? sql`` : sql`WHERE e.key = ANY(${[...among]}::text[])`}`
-      : sql<{ key: string }>`SELECT DISTINCT e.value AS key FROM ${unfinished} t,
-          json_each(coalesce(t.flow_keys, json_array(t.concurrency_key))) e`;
-  const keys = new Set((await query.execute(db)).rows.map((row) => row.key));
-  if (among === undefined) return keys;
-  const wanted = new Set(among);
-  return new Set([...keys].filter((key) => wanted.has(key)));
+          ${only === undefined ? sql`` : sql`WHERE e.key = ANY(${[...only]}::text[])`}`
+        : sql<{ key: string }>`SELECT DISTINCT e.value AS key FROM ${unfinished} t,
+          json_each(coalesce(t.flow_keys, json_array(t.concurrency_key))) e
+          ${only === undefined ? sql`` : sql`WHERE e.value IN (${sql.join([...only])})`}`;
+    return (await query.execute(db)).rows.map((row) => row.key);
+  };
+  if (among === undefined) return new Set(await keysWhere(undefined));
+  const keys = new Set<string>();
+  for (const chunk of chunksFor(dialect, among, 1)) for (const key of await keysWhere(chunk)) keys.add(key);
+  return keys;
 }
