@@ -13,7 +13,18 @@
 //   tasks-lean                 both;
 //   narrow                     an 11-column table with a ready index and a lease index: the
 //                              shape of a hot queue table holding only what a claim needs;
-//   narrow-delete              that table, a completion deleting the row (graphile-worker's way).
+//   narrow-delete              that table, a completion deleting the row (graphile-worker's way);
+//   narrow-history             that table, a completion deleting the row and inserting the
+//                              finished task into a history table shaped like `tasks` with the
+//                              indexes of `tasks` that finished tasks enter: the least a queue that
+//                              keeps each task's record can write (an optimistic bound: a real hot
+//                              table carries the ~24 columns a worker reads, not 11);
+//   tasks-split                `tasks` split by state: the claim as on `tasks`, on `tasks` without
+//                              the five indexes only finished tasks need; the completion deleting
+//                              the row and inserting it, whole, into that history table. The
+//                              other bound of the design: a hot table as wide as `tasks` (minus
+//                              `tasks`' delete triggers and the foreign keys naming it, which a
+//                              split would point at the record, not at the hot row).
 // Rounds alternate the variants, each on a fresh database of --jobs tasks enqueued with Swarm's
 // enqueueTasks (narrow: one INSERT … SELECT). Prints each variant's median tasks/s and the CPU
 // per task of this process and of PostgreSQL (every postgres process, from /proc). A diagnosis,
@@ -102,7 +113,55 @@ const NARROW_DELETE = `
     AND q.lease_epoch = done.lease_epoch
   RETURNING q.id, q.owner_id`;
 
-/** @type {Record<string, { table: 'tasks' | 'q', dropIndexes?: boolean, claim: string, complete: string }>} */
+const NARROW_TO_HISTORY = `
+  WITH done(id, lease_epoch, output) AS MATERIALIZED (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[])),
+  gone AS (
+    DELETE FROM q USING done WHERE q.id = done.id AND q.id = ANY($1::text[])
+      AND q.lease_epoch = done.lease_epoch
+    RETURNING q.id, q.owner_id, q.priority, q.run_at, q.input_data, q.lease_epoch, q.locked_by,
+      done.output)
+  INSERT INTO h (id, owner_id, priority, run_at, status, input_data, result_data, lease_epoch,
+    worker_id, started_at, completed_at, duration_ms)
+  SELECT id, owner_id, priority, run_at, 'COMPLETED', input_data, output, lease_epoch, locked_by,
+    now(), now(), 0
+  FROM gone
+  RETURNING h.id, h.owner_id`;
+/** Columns a completion sets, as NARROW_TO_HISTORY and tasksComplete set them; the rest move as they are. */
+const COMPLETED_AS = {
+  status: "'COMPLETED'",
+  result_data: 'output',
+  duration_ms: '0',
+  completed_at: 'now()',
+  updated_at: 'now()',
+  error_message: 'NULL',
+  error_code: 'NULL',
+  locked_by: 'NULL',
+  locked_until: 'NULL',
+};
+/** tasks-split's completion: every column of the finished row moves from `tasks` to `h`. */
+const splitComplete = (/** @type {string[]} */ columns) => `
+  WITH done(id, lease_epoch, output) AS MATERIALIZED (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[])),
+  gone AS (
+    DELETE FROM tasks USING done WHERE tasks.id = done.id AND tasks.id = ANY($1::text[])
+      AND tasks.status = 'RUNNING' AND tasks.lease_epoch = done.lease_epoch
+    RETURNING tasks.*, done.output)
+  INSERT INTO h (${columns.join(', ')})
+  SELECT ${columns.map((column) => COMPLETED_AS[/** @type {keyof typeof COMPLETED_AS} */ (column)] ?? column).join(', ')}
+  FROM gone
+  RETURNING ${DONE_ALL.replaceAll('tasks.', 'h.')}`;
+/** Indexes of `tasks` that only queued or running tasks enter: a history table has none of them. */
+const QUEUE_INDEXES = new Set([
+  'idx_tasks_leases',
+  'idx_tasks_ready',
+  'idx_tasks_ready_owner',
+  'idx_tasks_flow_parked',
+  'idx_tasks_capability_ready',
+  'idx_tasks_flow_running',
+]);
+
+/** @type {Record<string, { table: 'tasks' | 'q', dropIndexes?: boolean, history?: boolean, claim: string, complete: string | ((columns: string[]) => string) }>} */
 const VARIANTS = {
   tasks: { table: 'tasks', claim: tasksClaim(CLAIM_ALL), complete: tasksComplete(DONE_ALL) },
   'tasks-no-history-indexes': {
@@ -124,7 +183,28 @@ const VARIANTS = {
   },
   narrow: { table: 'q', claim: NARROW_CLAIM, complete: NARROW_COMPLETE },
   'narrow-delete': { table: 'q', claim: NARROW_CLAIM, complete: NARROW_DELETE },
+  'narrow-history': { table: 'q', history: true, claim: NARROW_CLAIM, complete: NARROW_TO_HISTORY },
+  'tasks-split': {
+    table: 'tasks',
+    history: true,
+    dropIndexes: true,
+    claim: tasksClaim(CLAIM_ALL),
+    complete: splitComplete,
+  },
 };
+
+/** `h`: the columns and CHECKs of the migrated `tasks` (LIKE copies no foreign key), with its indexes but QUEUE_INDEXES. */
+async function createHistoryTable(/** @type {import('kysely').Kysely<any>} */ db) {
+  await sql`CREATE TABLE h (LIKE tasks INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`.execute(db);
+  const indexes = await sql`SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'tasks'`.execute(db);
+  for (const { indexname, indexdef } of /** @type {{ indexname: string, indexdef: string }[]} */ (
+    indexes.rows
+  ))
+    if (!QUEUE_INDEXES.has(indexname))
+      await sql
+        .raw(indexdef.replace(indexname, `h_${indexname}`).replace(' ON public.tasks ', ' ON public.h '))
+        .execute(db);
+}
 
 /** CPU time of every postgres process, in µs (utime + stime from /proc; 100 ticks a second). */
 function postgresCpuMicros() {
@@ -159,6 +239,18 @@ async function measure(/** @type {keyof typeof VARIANTS} */ name) {
       const user = await benchUser(store);
       for (let offset = 0; offset < jobs; offset += 1000)
         await enqueueTasks(db, dialect, noopTasks(user.id, offset, Math.min(1000, jobs - offset)));
+      if (variant.history) {
+        await createHistoryTable(db);
+        // A moved row is not a deleted task: nothing that names it is followed or refused.
+        await sql`DROP TRIGGER trg_tasks_deleted_records ON tasks`.execute(db);
+        await sql`DROP TRIGGER trg_tasks_deleted_tasks ON tasks`.execute(db);
+        const references = await sql`SELECT conname, conrelid::regclass::text AS child FROM pg_constraint
+          WHERE confrelid = 'tasks'::regclass AND contype = 'f'`.execute(db);
+        for (const { conname, child } of /** @type {{ conname: string, child: string }[]} */ (
+          references.rows
+        ))
+          await sql.raw(`ALTER TABLE ${child} DROP CONSTRAINT ${conname}`).execute(db);
+      }
       if (variant.dropIndexes)
         for (const index of HISTORY_INDEXES) await sql.raw(`DROP INDEX ${index}`).execute(db);
     } else {
@@ -169,9 +261,19 @@ async function measure(/** @type {keyof typeof VARIANTS} */ name) {
       await sql`CREATE INDEX q_ready ON q (priority DESC, run_at, id) WHERE status = 'PENDING'`.execute(db);
       await sql`CREATE INDEX q_leases ON q (locked_until) WHERE status = 'RUNNING'`.execute(db);
       await sql`INSERT INTO q (id, owner_id, priority, run_at, status, input_data)
-        SELECT gen_random_uuid()::text, 'owner', 0, now(), 'PENDING', jsonb_build_object('i', g)
+        SELECT gen_random_uuid()::text, 'owner', 5, now(), 'PENDING', jsonb_build_object('i', g)
         FROM generate_series(1, ${jobs}::integer) g`.execute(db);
+      if (variant.history) await createHistoryTable(db);
     }
+    const complete =
+      typeof variant.complete === 'string'
+        ? variant.complete
+        : variant.complete(
+            (
+              await sql`SELECT column_name FROM information_schema.columns
+                WHERE table_schema = 'public' AND table_name = 'tasks' ORDER BY ordinal_position`.execute(db)
+            ).rows.map((row) => /** @type {{ column_name: string }} */ (row).column_name),
+          );
     await sql`ANALYZE`.execute(db);
     await sql`CHECKPOINT`.execute(db);
 
@@ -189,7 +291,7 @@ async function measure(/** @type {keyof typeof VARIANTS} */ name) {
           const epochs = rows.map((row) => row.lease_epoch);
           const outputs = rows.map(() => 'null');
           const completed = await dialect.writeTransaction(db, (trx) =>
-            trx.executeQuery(CompiledQuery.raw(variant.complete, [ids, epochs, outputs])),
+            trx.executeQuery(CompiledQuery.raw(complete, [ids, epochs, outputs])),
           );
           if (completed.rows.length !== rows.length)
             throw new Error(`${name}: ${completed.rows.length} of ${rows.length} completions recorded`);
