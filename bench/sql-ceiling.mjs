@@ -127,7 +127,7 @@ const NARROW_TO_HISTORY = `
     now(), now(), 0
   FROM gone
   RETURNING h.id, h.owner_id`;
-/** Columns a completion sets, as NARROW_TO_HISTORY and tasksComplete set them; the rest move as they are. */
+/** What tasks-split's completion writes where tasksComplete's UPDATE does; every other column moves as it is. */
 const COMPLETED_AS = {
   status: "'COMPLETED'",
   result_data: 'output',
