@@ -79,10 +79,12 @@ const tasksClaim = (returning) => `
     heartbeat_at = now(), updated_at = now()
   WHERE id = ANY(ARRAY(SELECT id FROM next)) AND status = 'PENDING'
   RETURNING ${returning}`;
+/** The completions every variant's completion statement reads: ids, the epochs they were claimed under, outputs. */
+const DONE = `WITH done(id, lease_epoch, output) AS MATERIALIZED (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]))`;
 /** @param {string} returning */
 const tasksComplete = (returning) => `
-  WITH done(id, lease_epoch, output) AS MATERIALIZED (
-    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]))
+  ${DONE}
   UPDATE tasks SET status = 'COMPLETED', result_data = done.output, duration_ms = 0,
     completed_at = now(), updated_at = now(), error_message = NULL, error_code = NULL,
     locked_by = NULL, locked_until = NULL
@@ -99,23 +101,20 @@ const NARROW_CLAIM = `
   WHERE id = ANY(ARRAY(SELECT id FROM next)) AND status = 'PENDING'
   RETURNING id, owner_id, input_data, priority, run_at, lease_epoch`;
 const NARROW_COMPLETE = `
-  WITH done(id, lease_epoch, output) AS MATERIALIZED (
-    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]))
+  ${DONE}
   UPDATE q SET status = 'COMPLETED', result_data = done.output, completed_at = now(),
     locked_by = NULL, locked_until = NULL
   FROM done WHERE q.id = done.id AND q.id = ANY($1::text[]) AND q.status = 'RUNNING'
     AND q.lease_epoch = done.lease_epoch
   RETURNING q.id, q.owner_id`;
 const NARROW_DELETE = `
-  WITH done(id, lease_epoch, output) AS MATERIALIZED (
-    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[]))
+  ${DONE}
   DELETE FROM q USING done WHERE q.id = done.id AND q.id = ANY($1::text[])
     AND q.lease_epoch = done.lease_epoch
   RETURNING q.id, q.owner_id`;
 
 const NARROW_TO_HISTORY = `
-  WITH done(id, lease_epoch, output) AS MATERIALIZED (
-    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[])),
+  ${DONE},
   gone AS (
     DELETE FROM q USING done WHERE q.id = done.id AND q.id = ANY($1::text[])
       AND q.lease_epoch = done.lease_epoch
@@ -141,8 +140,7 @@ const COMPLETED_AS = {
 };
 /** tasks-split's completion: every column of the finished row moves from `tasks` to `h`. */
 const splitComplete = (/** @type {string[]} */ columns) => `
-  WITH done(id, lease_epoch, output) AS MATERIALIZED (
-    SELECT * FROM unnest($1::text[], $2::int[], $3::jsonb[])),
+  ${DONE},
   gone AS (
     DELETE FROM tasks USING done WHERE tasks.id = done.id AND tasks.id = ANY($1::text[])
       AND tasks.status = 'RUNNING' AND tasks.lease_epoch = done.lease_epoch
